@@ -1,0 +1,218 @@
+// Package app is the berth-kubelet command: it registers a node backed by one Podman service and runs the pods
+// bound to it through Berth's provider.
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+	vklog "github.com/virtual-kubelet/virtual-kubelet/log"
+	"github.com/virtual-kubelet/virtual-kubelet/log/klogv2"
+	"github.com/virtual-kubelet/virtual-kubelet/node"
+	"github.com/virtual-kubelet/virtual-kubelet/node/api"
+	"github.com/virtual-kubelet/virtual-kubelet/node/nodeutil"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apiserver/pkg/server/dynamiccertificates"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/klog/v2"
+
+	"github.com/berth-dev/berth/provider"
+	"github.com/berth-dev/berth/provider/podman"
+)
+
+// Version is reported as the node's kubelet version.
+const Version = "v1.37.2-berth"
+
+// Options are the command's flags.
+type Options struct {
+	Kubeconfig   string
+	NodeName     string
+	NodeIP       string
+	Port         int
+	PodmanURL    string
+	TLSCertFile  string
+	TLSKeyFile   string
+	ClientCAFile string
+	Network      string
+	NetworkIface string
+	Subnet       string
+	Workers      int
+}
+
+// NewCommand returns the berth-kubelet command.
+func NewCommand() *cobra.Command {
+	o := &Options{Port: 10250, NodeName: "berth-podman-0", Network: "berth", NetworkIface: "berth0", Subnet: "10.89.0.0/24", Workers: 8}
+	cmd := &cobra.Command{
+		Use:          "berth-kubelet",
+		Short:        "A Kubernetes node whose pods run on a Podman host",
+		SilenceUsage: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return Run(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Kubeconfig, "kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the node's identity (system:node:<name>)")
+	f.StringVar(&o.NodeName, "node-name", o.NodeName, "name of the node to register")
+	f.StringVar(&o.NodeIP, "node-ip", "", "address the node advertises; the apiserver reaches the kubelet API there (not loopback)")
+	f.IntVar(&o.Port, "port", o.Port, "port of the kubelet API (logs)")
+	f.StringVar(&o.PodmanURL, "podman-url", "unix:///run/podman/podman.sock", "Podman service: unix://, tcp:// or ssh://")
+	f.StringVar(&o.TLSCertFile, "tls-cert-file", "", "serving certificate of the kubelet API")
+	f.StringVar(&o.TLSKeyFile, "tls-private-key-file", "", "key of the serving certificate")
+	f.StringVar(&o.ClientCAFile, "client-ca-file", "", "CA that signs clients of the kubelet API (the apiserver's kubelet client certificate)")
+	f.StringVar(&o.Network, "network", o.Network, "Podman network the pods join (created if missing)")
+	f.StringVar(&o.NetworkIface, "network-interface", o.NetworkIface, "bridge interface of that network")
+	f.StringVar(&o.Subnet, "subnet", o.Subnet, "subnet of that network")
+	f.IntVar(&o.Workers, "workers", o.Workers, "pods synced in parallel")
+	return cmd
+}
+
+// Validate checks the options.
+func (o *Options) Validate() error {
+	if o.NodeIP == "" {
+		return fmt.Errorf("--node-ip is required: the apiserver reaches the kubelet API there")
+	}
+	ip := net.ParseIP(o.NodeIP)
+	if ip == nil {
+		return fmt.Errorf("--node-ip %q is not an IP address", o.NodeIP)
+	}
+	if ip.IsLoopback() {
+		return fmt.Errorf("--node-ip %s is a loopback address: the apiserver refuses to proxy logs to it; use an address of this machine such as the Podman bridge gateway", o.NodeIP)
+	}
+	if o.TLSCertFile == "" || o.TLSKeyFile == "" {
+		return fmt.Errorf("--tls-cert-file and --tls-private-key-file are required")
+	}
+	if o.Port <= 0 || o.Port > 65535 {
+		return fmt.Errorf("--port %d is out of range", o.Port)
+	}
+	return nil
+}
+
+// Run runs the virtual kubelet until ctx ends.
+func Run(ctx context.Context, o *Options) error {
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	vklog.L = klogv2.New(nil)
+	logger := klog.FromContext(ctx).WithValues("node", o.NodeName)
+	ctx = klog.NewContext(ctx, logger)
+
+	rest, err := clientcmd.BuildConfigFromFlags("", o.Kubeconfig)
+	if err != nil {
+		return fmt.Errorf("load kubeconfig %s: %w", o.Kubeconfig, err)
+	}
+	rest.QPS, rest.Burst = 50, 100
+	rest.UserAgent = "berth-kubelet/" + Version
+	client, err := kubernetes.NewForConfig(rest)
+	if err != nil {
+		return fmt.Errorf("build client: %w", err)
+	}
+
+	rt, err := podman.Dial(ctx, o.PodmanURL)
+	if err != nil {
+		return err
+	}
+	if err := rt.Ping(ctx); err != nil {
+		return fmt.Errorf("podman at %s does not answer: %w", o.PodmanURL, err)
+	}
+	if err := rt.EnsureNetwork(ctx, o.Network, o.NetworkIface, o.Subnet); err != nil {
+		return err
+	}
+
+	eb := record.NewBroadcaster(record.WithContext(ctx))
+	eb.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
+	defer eb.Shutdown()
+	recorder := eb.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: o.NodeName})
+
+	p := provider.New(provider.Config{NodeName: o.NodeName, NodeIP: o.NodeIP, Network: o.Network, Runtime: rt, Recorder: recorder})
+	if n, err := p.RemoveOrphans(ctx); err != nil {
+		return fmt.Errorf("remove pods left by an earlier run: %w", err)
+	} else if n > 0 {
+		logger.Info("Removed Podman pods left by an earlier run", "count", n)
+	}
+	np := provider.NewNode(ctx, provider.NodeConfig{Name: o.NodeName, IP: o.NodeIP, KubeletPort: int32(o.Port), Version: Version, Runtime: rt})
+
+	tlsCfg, err := serverTLS(o)
+	if err != nil {
+		return err
+	}
+	auth, err := nodeutil.WebhookAuth(client, o.NodeName, func(c *nodeutil.WebhookAuthConfig) error {
+		if o.ClientCAFile == "" {
+			return nil
+		}
+		ca, err := dynamiccertificates.NewDynamicCAContentFromFile("client-ca", o.ClientCAFile)
+		if err != nil {
+			return fmt.Errorf("load client CA %s: %w", o.ClientCAFile, err)
+		}
+		c.AuthnConfig.ClientCertificateCAContentProvider = ca
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("kubelet API authentication: %w", err)
+	}
+	mux := http.NewServeMux()
+	vk, err := nodeutil.NewNode(o.NodeName,
+		func(cfg nodeutil.ProviderConfig) (nodeutil.Provider, node.NodeProvider, error) {
+			np.Configure(cfg.Node)
+			return p, np, nil
+		},
+		nodeutil.WithClient(client),
+		nodeutil.AttachProviderRoutes(mux),
+		func(cfg *nodeutil.NodeConfig) error {
+			cfg.NumWorkers = o.Workers
+			cfg.HTTPListenAddr = net.JoinHostPort(o.NodeIP, strconv.Itoa(o.Port))
+			cfg.TLSConfig = tlsCfg
+			cfg.Handler = api.InstrumentHandler(nodeutil.WithAuth(auth, mux))
+			cfg.EventRecorder = quietRecorder{recorder}
+			cfg.InformerResyncPeriod = time.Minute
+			return nil
+		},
+	)
+	if err != nil {
+		return fmt.Errorf("set up node %s: %w", o.NodeName, err)
+	}
+	logger.Info("Starting virtual kubelet", "podman", o.PodmanURL, "address", o.NodeIP, "port", o.Port)
+	go func() {
+		if err := vk.WaitReady(ctx, 0); err == nil {
+			logger.Info("Node is registered and ready to run pods")
+		}
+	}()
+	if err := vk.Run(ctx); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("run node %s: %w", o.NodeName, err)
+	}
+	return nil
+}
+
+// serverTLS is the kubelet API's TLS configuration: the node's serving certificate, and client certificates
+// verified against the client CA when given.
+func serverTLS(o *Options) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(o.TLSCertFile, o.TLSKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("load serving certificate: %w", err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, ClientAuth: tls.RequestClientCert}
+	if o.ClientCAFile != "" {
+		pem, err := os.ReadFile(o.ClientCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("read client CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("client CA %s holds no certificate", o.ClientCAFile)
+		}
+		cfg.ClientCAs = pool
+		cfg.ClientAuth = tls.VerifyClientCertIfGiven
+	}
+	return cfg, nil
+}

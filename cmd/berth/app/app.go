@@ -1,0 +1,207 @@
+// Package app is the berth command: up, down and images.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
+
+	"github.com/berth-dev/berth/internal/cluster"
+	"github.com/berth-dev/berth/provider/podman"
+)
+
+// detachedEnv marks the background berth that `berth up --detach` starts.
+const detachedEnv = "BERTH_DETACHED_CHILD"
+
+// Main runs the berth command and returns its exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	cmd := NewCommand(stdout, stderr)
+	cmd.SetArgs(args)
+	if err := cmd.Execute(); err != nil {
+		fmt.Fprintf(stderr, "berth: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// NewCommand returns the berth command tree.
+func NewCommand(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "berth",
+		Short:         "Kubernetes pods on plain Podman hosts",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(newUp(stdout), newDown(stdout), newImages(stdout))
+	return root
+}
+
+func newUp(stdout io.Writer) *cobra.Command {
+	cfg := cluster.Default()
+	var detach bool
+	var podmanURLs []string
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Run a local cluster whose nodes are Podman hosts, until Ctrl-C",
+		Long: `berth up starts etcd, kube-apiserver, kube-controller-manager, the Berth scheduler, a Podman service per
+node and Berth's virtual kubelets, and waits until every node is Ready. It stays in the foreground until Ctrl-C,
+then stops everything and removes the containers it made. With --detach it runs in the background; berth down
+stops it. The cluster's objects are kept in the state folder across runs.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.Out = stdout
+			cfg.PodmanURLs = podmanURLs
+			if detach && os.Getenv(detachedEnv) == "" {
+				return upDetached(cmd.Context(), cfg.StateDir, stdout)
+			}
+			return up(cmd.Context(), cfg, stdout)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.StateDir, "state", cfg.StateDir, "state folder: etcd data, certificates, kubeconfig, logs, Podman storage")
+	f.IntVar(&cfg.Nodes, "nodes", cfg.Nodes, "number of Podman-backed nodes, each with its own Podman storage")
+	f.StringVar(&cfg.NodePrefix, "node-name", cfg.NodePrefix, "node name prefix: nodes are <prefix>-0, <prefix>-1, ...")
+	f.StringSliceVar(&podmanURLs, "podman-url", nil, "use running Podman services (unix://, tcp://, ssh://), one per node, instead of starting them")
+	f.StringVar(&cfg.NodeIP, "node-ip", "", "address the nodes advertise (default: this machine's first non-loopback IPv4 address)")
+	f.IntVar(&cfg.APIServerPort, "apiserver-port", cfg.APIServerPort, "kube-apiserver port (127.0.0.1)")
+	f.IntVar(&cfg.EtcdPort, "etcd-port", cfg.EtcdPort, "etcd client port (127.0.0.1)")
+	f.IntVar(&cfg.EtcdPeerPort, "etcd-peer-port", cfg.EtcdPeerPort, "etcd peer port (127.0.0.1)")
+	f.IntVar(&cfg.ControllerManagerPort, "controller-manager-port", cfg.ControllerManagerPort, "kube-controller-manager port (127.0.0.1)")
+	f.IntVar(&cfg.SchedulerPort, "scheduler-port", cfg.SchedulerPort, "berth-scheduler port (127.0.0.1)")
+	f.IntVar(&cfg.KubeletPort, "kubelet-port", cfg.KubeletPort, "kubelet API port of the first node; node i uses this + i")
+	f.StringVar(&cfg.BinDir, "bin-dir", "", "folder of the component binaries (default: beside berth)")
+	f.BoolVarP(&detach, "detach", "d", false, "run in the background; stop with berth down")
+	return cmd
+}
+
+// up runs the cluster in the foreground until a signal.
+func up(ctx context.Context, cfg cluster.Config, stdout io.Writer) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	fmt.Fprintf(stdout, "Starting Berth in %s\n", cfg.StateDir)
+	c, err := cluster.Up(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		fmt.Fprintln(stdout, "Stopping Berth ...")
+		c.Stop(context.Background())
+		fmt.Fprintln(stdout, "Stopped; the cluster's objects are kept in", c.Config().StateDir)
+	}()
+	fmt.Fprintf(stdout, "\n  export KUBECONFIG=%s\n  kubectl get nodes\n\n", c.Kubeconfig())
+	if os.Getenv(detachedEnv) == "" {
+		fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
+	}
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-c.Exited():
+		return fmt.Errorf("a component stopped unexpectedly: %w", err)
+	}
+}
+
+// upDetached starts berth up in the background and returns once the cluster is ready.
+func upDetached(ctx context.Context, stateDir string, stdout io.Writer) error {
+	if err := os.MkdirAll(filepath.Join(stateDir, "logs"), 0o700); err != nil {
+		return err
+	}
+	logPath := filepath.Join(stateDir, "logs", "berth.log")
+	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	_ = os.Remove(filepath.Join(stateDir, "ready"))
+	child := exec.Command(exe, os.Args[1:]...)
+	child.Env = append(os.Environ(), detachedEnv+"=1")
+	child.Stdout, child.Stderr = log, log
+	child.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := child.Start(); err != nil {
+		return fmt.Errorf("start berth in the background: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- child.Wait() }()
+	for {
+		if b, err := os.ReadFile(filepath.Join(stateDir, "ready")); err == nil {
+			fmt.Fprintf(stdout, "Berth runs in the background (pid %d); logs in %s\n\n  export KUBECONFIG=%s\n\nStop it with: berth down --state %s\n",
+				child.Process.Pid, filepath.Join(stateDir, "logs"), strings.TrimSpace(string(b)), stateDir)
+			return nil
+		}
+		select {
+		case err := <-exited:
+			out, _ := os.ReadFile(logPath)
+			return fmt.Errorf("berth up failed (%v):\n%s", err, out)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func newDown(stdout io.Writer) *cobra.Command {
+	stateDir := cluster.DefaultStateDir()
+	cmd := &cobra.Command{
+		Use:   "down",
+		Short: "Stop a berth up running in the background (or clean up after a crashed one)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := klog.NewContext(cmd.Context(), klog.Background())
+			if err := cluster.Down(ctx, stateDir, func(f string, a ...any) { fmt.Fprintf(stdout, f+"\n", a...) }); err != nil {
+				return err
+			}
+			fmt.Fprintln(stdout, "Berth is down; the cluster's objects are kept in", stateDir)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&stateDir, "state", stateDir, "state folder of the run to stop")
+	return cmd
+}
+
+func newImages(stdout io.Writer) *cobra.Command {
+	var urls []string
+	cmd := &cobra.Command{
+		Use:   "images",
+		Short: "Import the local images (" + cluster.BusyboxImage + ") into Podman services, if missing",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(urls) == 0 {
+				return errors.New("give --podman-url (berth up imports the images into its own nodes by itself)")
+			}
+			for _, u := range urls {
+				rt, err := podman.Dial(cmd.Context(), u)
+				if err != nil {
+					return err
+				}
+				done, err := cluster.EnsureImages(cmd.Context(), rt)
+				if err != nil {
+					return err
+				}
+				if done {
+					fmt.Fprintf(stdout, "imported %s into %s\n", cluster.BusyboxImage, u)
+				} else {
+					fmt.Fprintf(stdout, "%s already present in %s\n", cluster.BusyboxImage, u)
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringSliceVar(&urls, "podman-url", nil, "Podman services to import into")
+	return cmd
+}

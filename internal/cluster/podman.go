@@ -1,0 +1,135 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// podmanHost is the Podman service of one node: either one berth runs with its own configuration and storage,
+// or an existing one given by URL.
+type podmanHost struct {
+	index int
+	dir   string // empty for an external service
+	url   string
+}
+
+func (c *Config) podmanHosts() []podmanHost {
+	hosts := make([]podmanHost, c.Nodes)
+	for i := range hosts {
+		if len(c.PodmanURLs) > 0 {
+			hosts[i] = podmanHost{index: i, url: c.PodmanURLs[i]}
+			continue
+		}
+		dir := filepath.Join(c.StateDir, "podman", fmt.Sprint(i))
+		hosts[i] = podmanHost{index: i, dir: dir, url: "unix://" + filepath.Join(dir, "podman.sock")}
+	}
+	return hosts
+}
+
+// containersConf is Berth's own Podman configuration: runc (crun fails on hybrid cgroups), ulimits within the
+// host's, file locks and temporary files of its own so that several services on one machine never share state.
+func containersConf(dir string) string {
+	return fmt.Sprintf(`# Written by berth; edits are overwritten.
+[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
+log_driver = "k8s-file"
+pids_limit = 4096
+
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+lock_type = "file"
+tmp_dir = %q
+volume_path = %q
+
+[network]
+network_backend = "netavark"
+network_config_dir = %q
+`, filepath.Join(dir, "tmp"), filepath.Join(dir, "volumes"), filepath.Join(dir, "networks"))
+}
+
+func storageConf(dir string) string {
+	return fmt.Sprintf(`# Written by berth; edits are overwritten.
+[storage]
+driver = "overlay"
+graphroot = %q
+runroot = %q
+`, filepath.Join(dir, "storage"), filepath.Join(dir, "run"))
+}
+
+// registriesConf resolves short names as Kubernetes does (docker.io) and trusts registries on loopback over
+// plain HTTP, where tests run their own.
+const registriesConf = `# Written by berth; edits are overwritten.
+unqualified-search-registries = ["docker.io"]
+short-name-mode = "disabled"
+
+[[registry]]
+location = "127.0.0.1"
+insecure = true
+
+[[registry]]
+location = "localhost"
+insecure = true
+`
+
+// env is the environment of podman commands for this host.
+func (h podmanHost) env() []string {
+	return []string{
+		"CONTAINERS_CONF=" + filepath.Join(h.dir, "containers.conf"),
+		"CONTAINERS_STORAGE_CONF=" + filepath.Join(h.dir, "storage.conf"),
+		"CONTAINERS_REGISTRIES_CONF=" + filepath.Join(h.dir, "registries.conf"),
+	}
+}
+
+// prepare writes the host's configuration files.
+func (h podmanHost) prepare() error {
+	for _, d := range []string{"tmp", "volumes", "networks", "storage", "run"} {
+		if err := os.MkdirAll(filepath.Join(h.dir, d), 0o700); err != nil {
+			return fmt.Errorf("create podman folder: %w", err)
+		}
+	}
+	files := map[string]string{
+		"containers.conf": containersConf(h.dir),
+		"storage.conf":    storageConf(h.dir),
+		"registries.conf": registriesConf,
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(h.dir, name), []byte(content), 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", name, err)
+		}
+	}
+	_ = os.Remove(filepath.Join(h.dir, "podman.sock"))
+	return nil
+}
+
+// podmanBinary finds podman, or says how to get it.
+func podmanBinary() (string, error) {
+	p, err := exec.LookPath("podman")
+	if err != nil {
+		return "", fmt.Errorf("podman is not installed: apt-get install podman runc catatonit (or pass --podman-url to use a running Podman service)")
+	}
+	if _, err := exec.LookPath("runc"); err != nil {
+		return "", fmt.Errorf("runc is not installed (Berth's Podman uses it): apt-get install runc")
+	}
+	return p, nil
+}
+
+// cli runs a podman command against this host (for cleaning up after a crashed run, when no service runs).
+func (h podmanHost) cli(ctx context.Context, args ...string) (string, error) {
+	bin, err := podmanBinary()
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), h.env()...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("podman %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return string(out), nil
+}

@@ -1,0 +1,183 @@
+package cluster
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// process is one component berth started: a child in its own process group, logging to a file.
+type process struct {
+	name    string
+	cmd     *exec.Cmd
+	logPath string
+	pidPath string
+	exited  chan struct{}
+	err     error
+}
+
+// start launches bin with args, its output in logDir/name.log and its pid in pidDir/name.pid.
+// The child gets SIGTERM if berth dies, so that nothing outlives a killed berth.
+func start(name, bin string, args, env []string, logDir, pidDir string) (*process, error) {
+	logPath := filepath.Join(logDir, name+".log")
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open log of %s: %w", name, err)
+	}
+	defer logFile.Close()
+	fmt.Fprintf(logFile, "\n==== %s %s %s\n", time.Now().Format(time.RFC3339), bin, strings.Join(args, " "))
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout = logFile
+	cmd.Stderr = logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s (%s): %w", name, bin, err)
+	}
+	p := &process{name: name, cmd: cmd, logPath: logPath, pidPath: filepath.Join(pidDir, name+".pid"), exited: make(chan struct{})}
+	if err := os.WriteFile(p.pidPath, []byte(strconv.Itoa(cmd.Process.Pid)), 0o644); err != nil {
+		_ = cmd.Process.Kill()
+		return nil, fmt.Errorf("write pid of %s: %w", name, err)
+	}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.exited)
+	}()
+	return p, nil
+}
+
+// running tells whether the process is still alive.
+func (p *process) running() bool {
+	select {
+	case <-p.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// stop sends SIGTERM to the process group, then SIGKILL after timeout, and removes the pid file.
+func (p *process) stop(timeout time.Duration) {
+	defer os.Remove(p.pidPath)
+	if !p.running() {
+		return
+	}
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-p.exited:
+		return
+	case <-time.After(timeout):
+	}
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	<-p.exited
+}
+
+// failure describes why a component stopped or never became ready, with the end of its log.
+func (p *process) failure(what string) error {
+	tail := tailFile(p.logPath, 15)
+	state := "is not ready"
+	if !p.running() {
+		state = fmt.Sprintf("exited (%v)", p.err)
+	}
+	return fmt.Errorf("%s %s %s; last lines of %s:\n%s", p.name, state, what, p.logPath, tail)
+}
+
+// tailFile returns the last n lines of a file, indented.
+func tailFile(path string, n int) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return "    (no log)"
+	}
+	defer f.Close()
+	var lines []string
+	s := bufio.NewScanner(f)
+	s.Buffer(make([]byte, 64*1024), 1024*1024)
+	for s.Scan() {
+		lines = append(lines, s.Text())
+		if len(lines) > n {
+			lines = lines[1:]
+		}
+	}
+	return "    " + strings.Join(lines, "\n    ")
+}
+
+// waitFor polls check every interval until it succeeds, ctx ends, or the process exits.
+func waitFor(ctx context.Context, p *process, what string, check func(context.Context) error) error {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	var last error
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		last = check(cctx)
+		cancel()
+		if last == nil {
+			return nil
+		}
+		if p != nil && !p.running() {
+			return p.failure(what)
+		}
+		select {
+		case <-ctx.Done():
+			if p != nil {
+				return fmt.Errorf("%w (last check: %v)", p.failure(what), last)
+			}
+			return fmt.Errorf("%s: %w (last check: %v)", what, ctx.Err(), last)
+		case <-t.C:
+		}
+	}
+}
+
+// alivePIDs returns the pid files in dir whose processes are still running and whose command line mentions
+// mark (the state folder, so that a reused pid is never taken for ours), as name → pid.
+func alivePIDs(dir, mark string) map[string]int {
+	out := map[string]int{}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return out
+	}
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".pid") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+			continue
+		}
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil || !strings.Contains(string(cmdline), mark) {
+			continue
+		}
+		out[strings.TrimSuffix(e.Name(), ".pid")] = pid
+	}
+	return out
+}
+
+// killPID stops a process group left by an earlier run: SIGTERM, then SIGKILL after timeout.
+func killPID(pid int, timeout time.Duration) {
+	_ = syscall.Kill(-pid, syscall.SIGTERM)
+	_ = syscall.Kill(pid, syscall.SIGTERM)
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if syscall.Kill(pid, 0) != nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+}

@@ -1,0 +1,586 @@
+package cluster
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
+	"sigs.k8s.io/yaml"
+
+	"github.com/berth-dev/berth/manifests"
+	"github.com/berth-dev/berth/provider/podman"
+)
+
+// Cluster is a running local cluster.
+type Cluster struct {
+	cfg     Config
+	creds   *credentials
+	lock    *os.File
+	procs   []*process // in start order
+	hosts   []podmanHost
+	client  kubernetes.Interface
+	started time.Time
+	stopped sync.Once
+}
+
+// Client is an admin client of the cluster.
+func (c *Cluster) Client() kubernetes.Interface { return c.client }
+
+// Kubeconfig is the admin kubeconfig's path.
+func (c *Cluster) Kubeconfig() string { return c.cfg.Kubeconfig() }
+
+// Config is the completed configuration.
+func (c *Cluster) Config() Config { return c.cfg }
+
+// NodeNames lists the cluster's nodes.
+func (c *Cluster) NodeNames() []string {
+	var out []string
+	for i := 0; i < c.cfg.Nodes; i++ {
+		out = append(out, c.cfg.nodeName(i))
+	}
+	return out
+}
+
+// PodmanURLs lists each node's Podman service.
+func (c *Cluster) PodmanURLs() []string {
+	var out []string
+	for _, h := range c.hosts {
+		out = append(out, h.url)
+	}
+	return out
+}
+
+// Exited delivers an error when any component stops unexpectedly.
+func (c *Cluster) Exited() <-chan error {
+	ch := make(chan error, 1)
+	for _, p := range c.procs {
+		go func() {
+			<-p.exited
+			select {
+			case ch <- p.failure(""):
+			default:
+			}
+		}()
+	}
+	return ch
+}
+
+// ErrAlreadyRunning means another berth holds the state folder.
+var ErrAlreadyRunning = errors.New("berth is already running")
+
+// saved is what berth down needs to know about a run.
+type saved struct {
+	PodmanURLs []string `json:"podmanURLs"`
+	External   bool     `json:"external"`
+}
+
+func (c *Config) progress(format string, args ...any) {
+	fmt.Fprintf(c.Out, format+"\n", args...)
+}
+
+// Up brings the cluster up and returns once every component is ready. On failure it stops whatever it started.
+func Up(ctx context.Context, cfg Config) (_ *Cluster, retErr error) {
+	if err := cfg.complete(); err != nil {
+		return nil, err
+	}
+	c := &Cluster{cfg: cfg, started: time.Now(), hosts: cfg.podmanHosts()}
+	for _, d := range []string{"logs", "pids", "pki", "etcd"} {
+		if err := os.MkdirAll(filepath.Join(cfg.StateDir, d), 0o700); err != nil {
+			return nil, fmt.Errorf("create state folder %s: %w", cfg.StateDir, err)
+		}
+	}
+	lock, err := lockState(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	c.lock = lock
+	defer func() {
+		if retErr != nil {
+			c.Stop(context.WithoutCancel(ctx))
+		}
+	}()
+	if alive := alivePIDs(filepath.Join(cfg.StateDir, "pids"), cfg.StateDir); len(alive) > 0 {
+		var names []string
+		for n, pid := range alive {
+			names = append(names, fmt.Sprintf("%s pid %d", n, pid))
+		}
+		return nil, fmt.Errorf("processes of an earlier berth run on %s are still running (%s): run `berth down --state %s` first", cfg.StateDir, strings.Join(names, ", "), cfg.StateDir)
+	}
+	if len(cfg.PodmanURLs) == 0 {
+		if _, err := podmanBinary(); err != nil {
+			return nil, err
+		}
+	}
+	if err := cfg.checkPorts(); err != nil {
+		return nil, err
+	}
+	if err := c.save(); err != nil {
+		return nil, err
+	}
+	creds, err := cfg.makeCredentials()
+	if err != nil {
+		return nil, fmt.Errorf("certificates: %w", err)
+	}
+	c.creds = creds
+	if err := c.cleanLeftovers(ctx); err != nil {
+		return nil, err
+	}
+
+	// etcd and the Podman services do not depend on anything: start them together.
+	etcd, err := c.startEtcd()
+	if err != nil {
+		return nil, err
+	}
+	podmans, err := c.startPodman()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.step(ctx, "etcd", etcd, etcdHealthy(cfg.EtcdPort)); err != nil {
+		return nil, err
+	}
+	apiserver, err := c.startAPIServer()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.step(ctx, "kube-apiserver", apiserver, c.apiserverReady); err != nil {
+		return nil, err
+	}
+	for i, p := range podmans {
+		if err := c.step(ctx, fmt.Sprintf("podman %d (%s)", i, c.hosts[i].url), p, podmanAnswers(c.hosts[i].url)); err != nil {
+			return nil, err
+		}
+	}
+	if err := bootstrapRBAC(ctx, c.client); err != nil {
+		return nil, err
+	}
+	cm, err := c.startControllerManager()
+	if err != nil {
+		return nil, err
+	}
+	sched, err := c.startScheduler()
+	if err != nil {
+		return nil, err
+	}
+	var vks []*process
+	for i := 0; i < cfg.Nodes; i++ {
+		vk, err := c.startKubelet(i)
+		if err != nil {
+			return nil, err
+		}
+		vks = append(vks, vk)
+	}
+	if err := c.importImages(ctx); err != nil {
+		return nil, err
+	}
+	if err := c.step(ctx, "kube-controller-manager", cm, healthz(cfg.ControllerManagerPort, creds.ca.CertPEM)); err != nil {
+		return nil, err
+	}
+	if err := c.step(ctx, "berth-scheduler", sched, healthz(cfg.SchedulerPort, creds.ca.CertPEM)); err != nil {
+		return nil, err
+	}
+	for i, vk := range vks {
+		if err := c.step(ctx, "node "+cfg.nodeName(i), vk, c.nodeReady(cfg.nodeName(i))); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.step(ctx, "default service account", cm, c.defaultServiceAccount); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(cfg.StateDir, "ready"), []byte(cfg.Kubeconfig()+"\n"), 0o644); err != nil {
+		return nil, fmt.Errorf("mark ready: %w", err)
+	}
+	cfg.progress("Cluster ready in %s.", time.Since(c.started).Round(10*time.Millisecond))
+	return c, nil
+}
+
+// step waits for a component and prints a progress line.
+func (c *Cluster) step(ctx context.Context, name string, p *process, check func(context.Context) error) error {
+	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	if err := waitFor(wctx, p, "", check); err != nil {
+		return err
+	}
+	c.cfg.progress("  ✓ %-28s ready after %s", name, time.Since(c.started).Round(10*time.Millisecond))
+	return nil
+}
+
+// lockState takes the state folder's lock, or says who holds it.
+func lockState(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "berth.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open lock of %s: %w", dir, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		pid, _ := os.ReadFile(filepath.Join(dir, "berth.pid"))
+		return nil, fmt.Errorf("%w on %s (pid %s): run `berth down --state %s` to stop it, or choose another --state", ErrAlreadyRunning, dir, strings.TrimSpace(string(pid)), dir)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "berth.pid"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("write pid file: %w", err)
+	}
+	return f, nil
+}
+
+func (c *Cluster) save() error {
+	s := saved{External: len(c.cfg.PodmanURLs) > 0}
+	for _, h := range c.hosts {
+		s.PodmanURLs = append(s.PodmanURLs, h.url)
+	}
+	b, _ := json.Marshal(s)
+	return os.WriteFile(filepath.Join(c.cfg.StateDir, "cluster.json"), b, 0o644)
+}
+
+func (c *Cluster) start(name, bin string, args []string, env ...string) (*process, error) {
+	p, err := start(name, c.cfg.bin(bin), args, env, filepath.Join(c.cfg.StateDir, "logs"), filepath.Join(c.cfg.StateDir, "pids"))
+	if err != nil {
+		return nil, err
+	}
+	c.procs = append(c.procs, p)
+	return p, nil
+}
+
+func (c *Cluster) startEtcd() (*process, error) {
+	cfg := c.cfg
+	client := fmt.Sprintf("http://127.0.0.1:%d", cfg.EtcdPort)
+	peer := fmt.Sprintf("http://127.0.0.1:%d", cfg.EtcdPeerPort)
+	return c.start("etcd", "berth-etcd", []string{
+		"--name=berth", "--data-dir=" + filepath.Join(cfg.StateDir, "etcd"),
+		"--listen-client-urls=" + client, "--advertise-client-urls=" + client,
+		"--listen-peer-urls=" + peer, "--initial-advertise-peer-urls=" + peer,
+		"--initial-cluster=berth=" + peer, "--log-level=warn",
+		"--quota-backend-bytes=2147483648", "--snapshot-count=10000",
+	})
+}
+
+func (c *Cluster) startPodman() ([]*process, error) {
+	var out []*process
+	for _, h := range c.hosts {
+		if h.dir == "" {
+			out = append(out, nil)
+			continue
+		}
+		if err := h.prepare(); err != nil {
+			return nil, err
+		}
+		bin, err := podmanBinary()
+		if err != nil {
+			return nil, err
+		}
+		p, err := start(fmt.Sprintf("podman-%d", h.index), bin, []string{"system", "service", "--time=0", h.url}, h.env(),
+			filepath.Join(c.cfg.StateDir, "logs"), filepath.Join(c.cfg.StateDir, "pids"))
+		if err != nil {
+			return nil, err
+		}
+		c.procs = append(c.procs, p)
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func (c *Cluster) startAPIServer() (*process, error) {
+	cfg, cr := c.cfg, c.creds
+	return c.start("kube-apiserver", "kube-apiserver", []string{
+		"--etcd-servers=" + fmt.Sprintf("http://127.0.0.1:%d", cfg.EtcdPort),
+		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", "--endpoint-reconciler-type=none",
+		"--secure-port=" + strconv.Itoa(cfg.APIServerPort),
+		"--tls-cert-file=" + cr.apiserver.CertFile, "--tls-private-key-file=" + cr.apiserver.KeyFile,
+		"--client-ca-file=" + cr.caFile,
+		"--authorization-mode=Node,RBAC", "--enable-admission-plugins=NodeRestriction",
+		"--service-account-issuer=" + serviceAccountIs,
+		"--service-account-key-file=" + cr.saPub, "--service-account-signing-key-file=" + cr.saKey,
+		"--service-cluster-ip-range=" + serviceCIDR,
+		"--kubelet-client-certificate=" + cr.apiserverKubelet.CertFile, "--kubelet-client-key=" + cr.apiserverKubelet.KeyFile,
+		"--kubelet-certificate-authority=" + cr.caFile, "--kubelet-preferred-address-types=InternalIP",
+		"--requestheader-client-ca-file=" + cr.frontProxyCAFile, "--requestheader-allowed-names=front-proxy-client",
+		"--requestheader-extra-headers-prefix=X-Remote-Extra-", "--requestheader-group-headers=X-Remote-Group",
+		"--requestheader-username-headers=X-Remote-User",
+		"--proxy-client-cert-file=" + cr.frontProxyClient.CertFile, "--proxy-client-key-file=" + cr.frontProxyClient.KeyFile,
+		"--allow-privileged=true", "--profiling=false",
+	})
+}
+
+func (c *Cluster) startControllerManager() (*process, error) {
+	cfg, cr := c.cfg, c.creds
+	return c.start("kube-controller-manager", "kube-controller-manager", []string{
+		"--kubeconfig=" + cr.cmKubeconfig, "--authentication-kubeconfig=" + cr.cmKubeconfig, "--authorization-kubeconfig=" + cr.cmKubeconfig,
+		"--bind-address=127.0.0.1", "--secure-port=" + strconv.Itoa(cfg.ControllerManagerPort),
+		"--tls-cert-file=" + cr.controllerManager.CertFile, "--tls-private-key-file=" + cr.controllerManager.KeyFile,
+		"--client-ca-file=" + cr.caFile, "--requestheader-client-ca-file=" + cr.frontProxyCAFile,
+		"--service-account-private-key-file=" + cr.saKey, "--root-ca-file=" + cr.caFile,
+		"--use-service-account-credentials=true",
+		"--cluster-signing-cert-file=" + cr.caFile, "--cluster-signing-key-file=" + filepath.Join(cr.dir, "ca.key"),
+		"--controllers=*,bootstrapsigner,tokencleaner", "--leader-elect=false", "--cluster-name=berth",
+		"--service-cluster-ip-range=" + serviceCIDR, "--allocate-node-cidrs=false", "--profiling=false",
+	})
+}
+
+func (c *Cluster) startScheduler() (*process, error) {
+	cfg, cr := c.cfg, c.creds
+	path, err := writeSchedulerConfig(filepath.Join(cfg.StateDir, "scheduler-config.yaml"), cr.schedulerKubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	return c.start("berth-scheduler", "berth-scheduler", []string{
+		"--config=" + path,
+		"--authentication-kubeconfig=" + cr.schedulerKubeconfig, "--authorization-kubeconfig=" + cr.schedulerKubeconfig,
+		"--bind-address=127.0.0.1", "--secure-port=" + strconv.Itoa(cfg.SchedulerPort),
+		"--tls-cert-file=" + cr.scheduler.CertFile, "--tls-private-key-file=" + cr.scheduler.KeyFile,
+		"--client-ca-file=" + cr.caFile, "--requestheader-client-ca-file=" + cr.frontProxyCAFile, "--profiling=false",
+	})
+}
+
+// writeSchedulerConfig writes manifests/scheduler-config.yaml with the scheduler's kubeconfig filled in.
+func writeSchedulerConfig(path, kubeconfig string) (string, error) {
+	var doc map[string]any
+	if err := yaml.Unmarshal(manifests.SchedulerConfig, &doc); err != nil {
+		return "", fmt.Errorf("parse the embedded scheduler configuration: %w", err)
+	}
+	cc, _ := doc["clientConnection"].(map[string]any)
+	if cc == nil {
+		cc = map[string]any{}
+		doc["clientConnection"] = cc
+	}
+	cc["kubeconfig"] = kubeconfig
+	out, err := yaml.Marshal(doc)
+	if err != nil {
+		return "", fmt.Errorf("render scheduler configuration: %w", err)
+	}
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		return "", fmt.Errorf("write scheduler configuration: %w", err)
+	}
+	return path, nil
+}
+
+func (c *Cluster) startKubelet(i int) (*process, error) {
+	cfg, cr := c.cfg, c.creds
+	name := cfg.nodeName(i)
+	return c.start("kubelet-"+name, "berth-kubelet", []string{
+		"--kubeconfig=" + cr.nodeKubeconfigs[i], "--node-name=" + name, "--node-ip=" + cfg.NodeIP,
+		"--port=" + strconv.Itoa(cfg.KubeletPort+i), "--podman-url=" + c.hosts[i].url,
+		"--tls-cert-file=" + cr.nodeServing[i].CertFile, "--tls-private-key-file=" + cr.nodeServing[i].KeyFile,
+		"--client-ca-file=" + cr.caFile,
+		"--network=berth", fmt.Sprintf("--network-interface=berth%d", i), fmt.Sprintf("--subnet=10.89.%d.0/24", i),
+	})
+}
+
+// etcdHealthy checks etcd's /health.
+func etcdHealthy(port int) func(context.Context) error {
+	return func(ctx context.Context) error {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/health", port), nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		var h struct {
+			Health string `json:"health"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
+			return err
+		}
+		if h.Health != "true" {
+			return fmt.Errorf("etcd health %q", h.Health)
+		}
+		return nil
+	}
+}
+
+// healthz checks a component's /healthz over TLS, trusting only berth's CA.
+func healthz(port int, caPEM []byte) func(context.Context) error {
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	return func(ctx context.Context) error {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("https://127.0.0.1:%d/healthz", port), nil)
+		resp, err := hc.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("healthz: HTTP %d", resp.StatusCode)
+		}
+		return nil
+	}
+}
+
+// podmanAnswers pings a Podman service.
+func podmanAnswers(url string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if strings.HasPrefix(url, "unix://") {
+			if _, err := os.Stat(strings.TrimPrefix(url, "unix://")); err != nil {
+				return err
+			}
+		}
+		rt, err := podman.Dial(ctx, url)
+		if err != nil {
+			return err
+		}
+		return rt.Ping(ctx)
+	}
+}
+
+func (c *Cluster) apiserverReady(ctx context.Context) error {
+	if c.client == nil {
+		rc, err := clientcmd.BuildConfigFromFlags("", c.cfg.Kubeconfig())
+		if err != nil {
+			return fmt.Errorf("load kubeconfig: %w", err)
+		}
+		rc.QPS, rc.Burst = 50, 100
+		client, err := kubernetes.NewForConfig(rc)
+		if err != nil {
+			return err
+		}
+		c.client = client
+	}
+	_, err := c.client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+	return err
+}
+
+func (c *Cluster) nodeReady(name string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		n, err := c.client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		for _, cond := range n.Status.Conditions {
+			if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
+				return nil
+			}
+		}
+		return fmt.Errorf("node %s is not Ready", name)
+	}
+}
+
+func (c *Cluster) defaultServiceAccount(ctx context.Context) error {
+	_, err := c.client.CoreV1().ServiceAccounts(metav1.NamespaceDefault).Get(ctx, "default", metav1.GetOptions{})
+	return err
+}
+
+// virtualKubeletRole is what Berth's virtual kubelets need beyond the Node authorizer: informers over the
+// ConfigMaps, Secrets and Services they resolve into environments, and delegated authn/authz of the kubelet API.
+const virtualKubeletRole = "berth:virtual-kubelet"
+
+// bootstrapRBAC grants the nodes (group system:nodes) the virtual kubelet's extra permissions.
+func bootstrapRBAC(ctx context.Context, client kubernetes.Interface) error {
+	role := &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: virtualKubeletRole, Labels: map[string]string{"app.kubernetes.io/managed-by": "berth"}},
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"configmaps", "secrets", "services"}, Verbs: []string{"get", "list", "watch"}},
+			{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"tokenreviews"}, Verbs: []string{"create"}},
+			{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}},
+		},
+	}
+	binding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: virtualKubeletRole, Labels: map[string]string{"app.kubernetes.io/managed-by": "berth"}},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: virtualKubeletRole},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.GroupKind, Name: "system:nodes"}},
+	}
+	if _, err := client.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create ClusterRole %s: %w", virtualKubeletRole, err)
+	}
+	if _, err := client.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create ClusterRoleBinding %s: %w", virtualKubeletRole, err)
+	}
+	return nil
+}
+
+// cleanLeftovers removes Podman pods left in berth's own Podman storage by a run that crashed.
+func (c *Cluster) cleanLeftovers(ctx context.Context) error {
+	for _, h := range c.hosts {
+		if h.dir == "" {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(h.dir, "storage")); err != nil {
+			continue
+		}
+		if err := h.prepare(); err != nil {
+			return err
+		}
+		out, err := h.cli(ctx, "pod", "ls", "-q")
+		if err != nil {
+			return fmt.Errorf("look for pods left by an earlier run: %w", err)
+		}
+		if strings.TrimSpace(out) == "" {
+			continue
+		}
+		if _, err := h.cli(ctx, "pod", "rm", "-af", "-t", "0"); err != nil {
+			return fmt.Errorf("remove pods left by an earlier run: %w", err)
+		}
+		c.cfg.progress("  removed the Podman pods an earlier run left on node %d", h.index)
+	}
+	return nil
+}
+
+// Stop stops every component (virtual kubelets first), removes the Podman pods berth made, and releases the state
+// folder. It is safe to call more than once.
+func (c *Cluster) Stop(ctx context.Context) {
+	c.stopped.Do(func() {
+		logger := klog.FromContext(ctx)
+		byName := map[string]*process{}
+		for _, p := range c.procs {
+			byName[p.name] = p
+		}
+		// Kubelets first, so that nothing restarts the containers being removed.
+		var rest []*process
+		for _, p := range c.procs {
+			if strings.HasPrefix(p.name, "kubelet-") {
+				p.stop(10 * time.Second)
+			} else {
+				rest = append(rest, p)
+			}
+		}
+		for _, h := range c.hosts {
+			if err := removeBerthPods(ctx, h.url); err != nil {
+				logger.Error(err, "Removing Berth's Podman pods", "podman", h.url)
+			}
+		}
+		for i := len(rest) - 1; i >= 0; i-- {
+			rest[i].stop(15 * time.Second)
+		}
+		_ = os.Remove(filepath.Join(c.cfg.StateDir, "ready"))
+		if c.lock != nil {
+			_ = os.Remove(filepath.Join(c.cfg.StateDir, "berth.pid"))
+			c.lock.Close()
+		}
+	})
+}
+
+// removeBerthPods removes every Podman pod labelled as Berth's through the service at url.
+func removeBerthPods(ctx context.Context, url string) error {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	rt, err := podman.Dial(ctx, url)
+	if err != nil {
+		return err
+	}
+	pods, err := rt.ListPods(ctx, map[string]string{podman.LabelManaged: "true"})
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, p := range pods {
+		errs = append(errs, rt.RemovePod(ctx, p.ID))
+	}
+	return errors.Join(errs...)
+}
+

@@ -1,0 +1,409 @@
+package podman
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/containers/common/libnetwork/types"
+	"github.com/containers/podman/v4/pkg/bindings"
+	"github.com/containers/podman/v4/pkg/bindings/containers"
+	"github.com/containers/podman/v4/pkg/bindings/images"
+	"github.com/containers/podman/v4/pkg/bindings/network"
+	"github.com/containers/podman/v4/pkg/bindings/pods"
+	"github.com/containers/podman/v4/pkg/bindings/system"
+	"github.com/containers/podman/v4/pkg/domain/entities"
+	"github.com/containers/podman/v4/pkg/errorhandling"
+	"github.com/containers/podman/v4/pkg/specgen"
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Client is a Runtime over Podman's REST API.
+type Client struct {
+	url  string
+	conn context.Context // carries the bindings connection
+}
+
+var _ Runtime = &Client{}
+
+// Dial connects to the Podman service at url (unix://, tcp:// or ssh://) and checks that it answers.
+func Dial(ctx context.Context, url string) (*Client, error) {
+	conn, err := bindings.NewConnection(context.WithoutCancel(ctx), url)
+	if err != nil {
+		return nil, fmt.Errorf("connect to podman at %s: %w", url, err)
+	}
+	return &Client{url: url, conn: conn}, nil
+}
+
+// URL is the address of the Podman service.
+func (c *Client) URL() string { return c.url }
+
+// connCtx carries the caller's deadline and cancellation, and the bindings connection.
+type connCtx struct {
+	context.Context
+	conn context.Context
+}
+
+func (c connCtx) Value(key any) any {
+	if v := c.Context.Value(key); v != nil {
+		return v
+	}
+	return c.conn.Value(key)
+}
+
+func (c *Client) ctx(ctx context.Context) context.Context { return connCtx{Context: ctx, conn: c.conn} }
+
+// IsNotFound tells whether err means that the object does not exist in Podman.
+func IsNotFound(err error) bool {
+	var em *errorhandling.ErrorModel
+	if errors.As(err, &em) {
+		return em.ResponseCode == http.StatusNotFound
+	}
+	return false
+}
+
+// Ping implements Runtime.
+func (c *Client) Ping(ctx context.Context) error {
+	conn, err := bindings.GetClient(c.conn)
+	if err != nil {
+		return err
+	}
+	resp, err := conn.DoRequest(c.ctx(ctx), nil, http.MethodGet, "/_ping", nil, nil)
+	if err != nil {
+		return fmt.Errorf("ping podman at %s: %w", c.url, err)
+	}
+	defer resp.Body.Close()
+	if !resp.IsSuccess() {
+		return fmt.Errorf("ping podman at %s: HTTP %d", c.url, resp.StatusCode)
+	}
+	return nil
+}
+
+// Info implements Runtime.
+func (c *Client) Info(ctx context.Context) (HostInfo, error) {
+	info, err := system.Info(c.ctx(ctx), nil)
+	if err != nil {
+		return HostInfo{}, fmt.Errorf("podman info: %w", err)
+	}
+	h := HostInfo{
+		Hostname: info.Host.Hostname,
+		CPUs:     info.Host.CPUs,
+		MemTotal: info.Host.MemTotal,
+		MemFree:  info.Host.MemFree,
+		OS:       info.Host.OS,
+		Arch:     info.Host.Arch,
+		Kernel:   info.Host.Kernel,
+	}
+	if info.Version.Version != "" {
+		h.Version = info.Version.Version
+	}
+	if info.Store != nil {
+		h.GraphRootSize = int64(info.Store.GraphRootAllocated)
+		h.GraphRootFree = int64(info.Store.GraphRootAllocated - info.Store.GraphRootUsed)
+	}
+	return h, nil
+}
+
+// EnsureNetwork implements Runtime.
+func (c *Client) EnsureNetwork(ctx context.Context, name, iface, subnet string) error {
+	ok, err := network.Exists(c.ctx(ctx), name, nil)
+	if err != nil {
+		return fmt.Errorf("check network %s: %w", name, err)
+	}
+	if ok {
+		return nil
+	}
+	sn, err := types.ParseCIDR(subnet)
+	if err != nil {
+		return fmt.Errorf("network %s subnet %q: %w", name, subnet, err)
+	}
+	_, err = network.Create(c.ctx(ctx), &types.Network{
+		Name:             name,
+		Driver:           types.BridgeNetworkDriver,
+		NetworkInterface: iface,
+		Subnets:          []types.Subnet{{Subnet: sn}},
+	})
+	if err != nil {
+		return fmt.Errorf("create network %s: %w", name, err)
+	}
+	return nil
+}
+
+// ImageExists implements Runtime.
+func (c *Client) ImageExists(ctx context.Context, ref string) (bool, error) {
+	ok, err := images.Exists(c.ctx(ctx), ref, nil)
+	if err != nil {
+		return false, fmt.Errorf("check image %s: %w", ref, err)
+	}
+	return ok, nil
+}
+
+// PullImage implements Runtime.
+func (c *Client) PullImage(ctx context.Context, ref string) error {
+	if _, err := images.Pull(c.ctx(ctx), ref, new(images.PullOptions).WithQuiet(true)); err != nil {
+		return fmt.Errorf("pull image %s: %w", ref, err)
+	}
+	return nil
+}
+
+// ListImages implements Runtime.
+func (c *Client) ListImages(ctx context.Context) ([]Image, error) {
+	list, err := images.List(c.ctx(ctx), nil)
+	if err != nil {
+		return nil, fmt.Errorf("list images: %w", err)
+	}
+	out := make([]Image, 0, len(list))
+	for _, im := range list {
+		out = append(out, Image{ID: im.ID, Names: im.RepoTags, Size: im.Size})
+	}
+	return out, nil
+}
+
+// ImportImage implements Runtime.
+func (c *Client) ImportImage(ctx context.Context, ref string, rootfs io.Reader) error {
+	if _, err := images.Import(c.ctx(ctx), rootfs, new(images.ImportOptions).WithReference(ref)); err != nil {
+		return fmt.Errorf("import image %s: %w", ref, err)
+	}
+	return nil
+}
+
+// CreatePod implements Runtime.
+func (c *Client) CreatePod(ctx context.Context, spec PodSpec) (string, error) {
+	ps := specgen.NewPodSpecGenerator()
+	ps.Name = spec.Name
+	ps.Hostname = spec.Hostname
+	ps.Labels = spec.Labels
+	ps.NetNS = specgen.Namespace{NSMode: specgen.Bridge}
+	if spec.Network != "" {
+		ps.Networks = map[string]types.PerNetworkOptions{spec.Network: {}}
+	}
+	for _, p := range spec.Ports {
+		ps.PortMappings = append(ps.PortMappings, types.PortMapping{
+			HostIP: p.HostIP, HostPort: p.HostPort, ContainerPort: p.ContainerPort, Protocol: strings.ToLower(p.Protocol), Range: 1,
+		})
+	}
+	rep, err := pods.CreatePodFromSpec(c.ctx(ctx), &entities.PodSpec{PodSpecGen: *ps})
+	if err != nil {
+		return "", fmt.Errorf("create pod %s: %w", spec.Name, err)
+	}
+	return rep.Id, nil
+}
+
+// StartPod implements Runtime.
+func (c *Client) StartPod(ctx context.Context, id string) error {
+	rep, err := pods.Start(c.ctx(ctx), id, nil)
+	if err != nil {
+		return fmt.Errorf("start pod %s: %w", id, err)
+	}
+	if len(rep.Errs) > 0 {
+		return fmt.Errorf("start pod %s: %w", id, errors.Join(rep.Errs...))
+	}
+	return nil
+}
+
+// StopPod implements Runtime.
+func (c *Client) StopPod(ctx context.Context, id string, timeout time.Duration) error {
+	rep, err := pods.Stop(c.ctx(ctx), id, new(pods.StopOptions).WithTimeout(int(timeout/time.Second)))
+	if err != nil {
+		if IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("stop pod %s: %w", id, err)
+	}
+	if rep != nil && len(rep.Errs) > 0 {
+		return fmt.Errorf("stop pod %s: %w", id, errors.Join(rep.Errs...))
+	}
+	return nil
+}
+
+// PodIP implements Runtime.
+func (c *Client) PodIP(ctx context.Context, id, netName string) (string, error) {
+	rep, err := pods.Inspect(c.ctx(ctx), id, nil)
+	if err != nil {
+		return "", fmt.Errorf("inspect pod %s: %w", id, err)
+	}
+	if rep.InfraContainerID == "" {
+		return "", fmt.Errorf("pod %s has no infra container", id)
+	}
+	infra, err := containers.Inspect(c.ctx(ctx), rep.InfraContainerID, nil)
+	if err != nil {
+		return "", fmt.Errorf("inspect infra container of pod %s: %w", id, err)
+	}
+	if infra.NetworkSettings == nil {
+		return "", fmt.Errorf("pod %s: infra container has no network settings", id)
+	}
+	if n, ok := infra.NetworkSettings.Networks[netName]; ok && n.IPAddress != "" {
+		return n.IPAddress, nil
+	}
+	for _, n := range infra.NetworkSettings.Networks {
+		if n.IPAddress != "" {
+			return n.IPAddress, nil
+		}
+	}
+	return infra.NetworkSettings.IPAddress, nil
+}
+
+// ListPods implements Runtime.
+func (c *Client) ListPods(ctx context.Context, labels map[string]string) ([]PodInfo, error) {
+	var f []string
+	for k, v := range labels {
+		f = append(f, k+"="+v)
+	}
+	list, err := pods.List(c.ctx(ctx), new(pods.ListOptions).WithFilters(map[string][]string{"label": f}))
+	if err != nil {
+		return nil, fmt.Errorf("list pods: %w", err)
+	}
+	out := make([]PodInfo, 0, len(list))
+	for _, p := range list {
+		out = append(out, PodInfo{ID: p.Id, Name: p.Name, Labels: p.Labels})
+	}
+	return out, nil
+}
+
+// RemovePod implements Runtime.
+func (c *Client) RemovePod(ctx context.Context, id string) error {
+	rep, err := pods.Remove(c.ctx(ctx), id, new(pods.RemoveOptions).WithForce(true).WithTimeout(0))
+	if err != nil {
+		if IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("remove pod %s: %w", id, err)
+	}
+	if rep != nil && rep.Err != nil {
+		return fmt.Errorf("remove pod %s: %w", id, rep.Err)
+	}
+	return nil
+}
+
+// CreateContainer implements Runtime.
+func (c *Client) CreateContainer(ctx context.Context, spec ContainerSpec) (string, error) {
+	s := specgen.NewSpecGenerator(spec.Image, false)
+	s.Name = spec.Name
+	s.Pod = spec.Pod
+	s.Entrypoint = spec.Entrypoint
+	s.Command = spec.Command
+	s.Env = spec.Env
+	s.WorkDir = spec.WorkingDir
+	s.Labels = spec.Labels
+	s.Terminal = spec.TTY
+	s.Stdin = spec.Stdin
+	s.User = spec.User
+	if spec.StopSignal != "" {
+		name := strings.ToUpper(spec.StopSignal)
+		if !strings.HasPrefix(name, "SIG") {
+			name = "SIG" + name
+		}
+		ss := unix.SignalNum(name)
+		if ss == 0 {
+			return "", fmt.Errorf("container %s: unknown stop signal %q", spec.Name, spec.StopSignal)
+		}
+		s.StopSignal = &ss
+	}
+	if spec.MemoryLimit > 0 || spec.CPUQuota > 0 {
+		s.ResourceLimits = &specs.LinuxResources{}
+		if spec.MemoryLimit > 0 {
+			m := spec.MemoryLimit
+			s.ResourceLimits.Memory = &specs.LinuxMemory{Limit: &m}
+		}
+		if spec.CPUQuota > 0 {
+			q, p := spec.CPUQuota, spec.CPUPeriod
+			s.ResourceLimits.CPU = &specs.LinuxCPU{Quota: &q, Period: &p}
+		}
+	}
+	rep, err := containers.CreateWithSpec(c.ctx(ctx), s, nil)
+	if err != nil {
+		return "", fmt.Errorf("create container %s: %w", spec.Name, err)
+	}
+	return rep.ID, nil
+}
+
+// StartContainer implements Runtime.
+func (c *Client) StartContainer(ctx context.Context, id string) error {
+	if err := containers.Start(c.ctx(ctx), id, nil); err != nil {
+		return fmt.Errorf("start container %s: %w", id, err)
+	}
+	return nil
+}
+
+// WaitContainer implements Runtime.
+func (c *Client) WaitContainer(ctx context.Context, id string) (int32, error) {
+	code, err := containers.Wait(c.ctx(ctx), id, new(containers.WaitOptions).WithConditions([]string{"exited", "stopped"}))
+	if err != nil {
+		return 0, fmt.Errorf("wait for container %s: %w", id, err)
+	}
+	return code, nil
+}
+
+// InspectContainer implements Runtime.
+func (c *Client) InspectContainer(ctx context.Context, id string) (ContainerState, error) {
+	d, err := containers.Inspect(c.ctx(ctx), id, nil)
+	if err != nil {
+		return ContainerState{}, fmt.Errorf("inspect container %s: %w", id, err)
+	}
+	st := ContainerState{ID: d.ID, ImageID: d.Image, ImageName: d.ImageName}
+	if d.State != nil {
+		st.Status = d.State.Status
+		st.Running = d.State.Running
+		st.ExitCode = d.State.ExitCode
+		st.OOMKilled = d.State.OOMKilled
+		st.Error = d.State.Error
+		st.StartedAt = d.State.StartedAt
+		st.FinishedAt = d.State.FinishedAt
+	}
+	return st, nil
+}
+
+// StopContainer implements Runtime.
+func (c *Client) StopContainer(ctx context.Context, id string, timeout time.Duration) error {
+	secs := uint(timeout / time.Second)
+	if err := containers.Stop(c.ctx(ctx), id, new(containers.StopOptions).WithTimeout(secs).WithIgnore(true)); err != nil {
+		if IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("stop container %s: %w", id, err)
+	}
+	return nil
+}
+
+// RemoveContainer implements Runtime.
+func (c *Client) RemoveContainer(ctx context.Context, id string) error {
+	if _, err := containers.Remove(c.ctx(ctx), id, new(containers.RemoveOptions).WithForce(true).WithIgnore(true).WithTimeout(0)); err != nil {
+		if IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("remove container %s: %w", id, err)
+	}
+	return nil
+}
+
+// Logs implements Runtime.
+func (c *Client) Logs(ctx context.Context, id string, opts LogOptions, w io.Writer) error {
+	o := new(containers.LogOptions).WithStdout(true).WithStderr(true).WithFollow(opts.Follow).WithTimestamps(opts.Timestamps)
+	if opts.Tail >= 0 {
+		o = o.WithTail(strconv.Itoa(opts.Tail))
+	}
+	if !opts.Since.IsZero() {
+		o = o.WithSince(opts.Since.Format(time.RFC3339Nano))
+	}
+	lines := make(chan string, 64)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- containers.Logs(c.ctx(ctx), id, o, lines, lines)
+		close(lines)
+	}()
+	for l := range lines {
+		if _, err := io.WriteString(w, l+"\n"); err != nil {
+			return fmt.Errorf("write logs of %s: %w", id, err)
+		}
+	}
+	if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("logs of container %s: %w", id, err)
+	}
+	return nil
+}

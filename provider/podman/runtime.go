@@ -1,0 +1,150 @@
+package podman
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Labels Berth puts on every Podman pod and container it creates.
+const (
+	LabelManaged   = "berth.dev/managed"
+	LabelNode      = "berth.dev/node"
+	LabelNamespace = "berth.dev/namespace"
+	LabelName      = "berth.dev/name"
+	LabelUID       = "berth.dev/uid"
+	LabelContainer = "berth.dev/container"
+)
+
+// HostInfo is what the provider needs to know about the Podman host.
+type HostInfo struct {
+	Hostname      string
+	CPUs          int
+	MemTotal      int64
+	MemFree       int64
+	OS            string
+	Arch          string
+	Kernel        string
+	Version       string
+	GraphRootFree int64
+	GraphRootSize int64
+}
+
+// Image is an image stored on the Podman host.
+type Image struct {
+	ID    string
+	Names []string
+	Size  int64
+}
+
+// PodSpec is a Podman pod to create: one network namespace shared by its containers.
+type PodSpec struct {
+	Name     string
+	Hostname string
+	Labels   map[string]string
+	Network  string
+	Ports    []PortMapping
+}
+
+// PortMapping maps a host port to a pod port.
+type PortMapping struct {
+	HostIP        string
+	HostPort      uint16
+	ContainerPort uint16
+	Protocol      string
+}
+
+// ContainerSpec is a container to create inside a Podman pod.
+type ContainerSpec struct {
+	Name       string
+	Pod        string
+	Image      string
+	Entrypoint []string
+	Command    []string
+	Env        map[string]string
+	WorkingDir string
+	Labels     map[string]string
+	// MemoryLimit in bytes, 0 for none.
+	MemoryLimit int64
+	// CPUQuota and CPUPeriod in microseconds, 0 for none.
+	CPUQuota  int64
+	CPUPeriod uint64
+	// StopSignal is the signal sent on stop; empty for the image's.
+	StopSignal string
+	TTY        bool
+	Stdin      bool
+	User       string
+}
+
+// ContainerState is the runtime state of a container.
+type ContainerState struct {
+	ID         string
+	Status     string // created, running, exited, stopped, ...
+	Running    bool
+	ExitCode   int32
+	OOMKilled  bool
+	Error      string
+	StartedAt  time.Time
+	FinishedAt time.Time
+	ImageID    string
+	ImageName  string
+}
+
+// PodInfo summarises a Podman pod.
+type PodInfo struct {
+	ID     string
+	Name   string
+	Labels map[string]string
+}
+
+// LogOptions selects which logs to read.
+type LogOptions struct {
+	Follow     bool
+	Tail       int // <0 for all
+	Since      time.Time
+	Timestamps bool
+}
+
+// Runtime is the set of Podman operations Berth uses. Implementations must be safe for concurrent use.
+type Runtime interface {
+	// Ping checks that the Podman service answers.
+	Ping(ctx context.Context) error
+	// Info reports the host's resources and versions.
+	Info(ctx context.Context) (HostInfo, error)
+	// EnsureNetwork creates the bridge network if it does not exist.
+	EnsureNetwork(ctx context.Context, name, iface, subnet string) error
+	// ImageExists tells whether an image is stored locally.
+	ImageExists(ctx context.Context, ref string) (bool, error)
+	// PullImage pulls an image from its registry.
+	PullImage(ctx context.Context, ref string) error
+	// ListImages lists local images.
+	ListImages(ctx context.Context) ([]Image, error)
+	// ImportImage imports a root filesystem tarball as an image with the given reference.
+	ImportImage(ctx context.Context, ref string, rootfs io.Reader) error
+	// CreatePod creates (but does not start) a pod and returns its ID.
+	CreatePod(ctx context.Context, spec PodSpec) (string, error)
+	// StartPod starts the pod's infra container so its network exists.
+	StartPod(ctx context.Context, id string) error
+	// StopPod stops the pod's containers, infra included, giving each timeout before SIGKILL.
+	StopPod(ctx context.Context, id string, timeout time.Duration) error
+	// PodIP reports the pod's IP on the given network.
+	PodIP(ctx context.Context, id, network string) (string, error)
+	// ListPods lists pods carrying all the given labels.
+	ListPods(ctx context.Context, labels map[string]string) ([]PodInfo, error)
+	// RemovePod force-removes a pod and its containers; a missing pod is not an error.
+	RemovePod(ctx context.Context, id string) error
+	// CreateContainer creates a container and returns its ID.
+	CreateContainer(ctx context.Context, spec ContainerSpec) (string, error)
+	// StartContainer starts a created or exited container.
+	StartContainer(ctx context.Context, id string) error
+	// WaitContainer blocks until the container is no longer running and returns its exit code.
+	WaitContainer(ctx context.Context, id string) (int32, error)
+	// InspectContainer reports a container's state.
+	InspectContainer(ctx context.Context, id string) (ContainerState, error)
+	// StopContainer sends the stop signal, then SIGKILL after timeout.
+	StopContainer(ctx context.Context, id string, timeout time.Duration) error
+	// RemoveContainer force-removes a container; a missing container is not an error.
+	RemoveContainer(ctx context.Context, id string) error
+	// Logs copies a container's stdout and stderr to w.
+	Logs(ctx context.Context, id string, opts LogOptions, w io.Writer) error
+}

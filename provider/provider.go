@@ -1,0 +1,351 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
+	"github.com/virtual-kubelet/virtual-kubelet/node/api"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/klog/v2"
+	statsv1alpha1 "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
+
+	"github.com/berth-dev/berth/provider/podman"
+)
+
+// Config configures a Provider.
+type Config struct {
+	// NodeName is the node this provider runs pods for.
+	NodeName string
+	// NodeIP is reported as the pods' hostIP.
+	NodeIP string
+	// Network is the Podman network the pods join.
+	Network string
+	// Runtime is the Podman service.
+	Runtime podman.Runtime
+	// Recorder records kubelet-style events on pods.
+	Recorder record.EventRecorder
+	// InitialBackoff and MaxBackoff bound the restart back-off (kubelet: 10s and 300s).
+	InitialBackoff, MaxBackoff time.Duration
+}
+
+// Provider runs pods through Podman. It implements virtual-kubelet's nodeutil.Provider and node.PodNotifier.
+type Provider struct {
+	cfg Config
+
+	mu     sync.Mutex
+	pods   map[string]*podRecord // by namespace/name
+	notify func(*corev1.Pod)
+	// dirty holds the records whose status changed since the dispatcher last reported them; wake signals it.
+	dirty map[*podRecord]bool
+	wake  chan struct{}
+}
+
+// New returns a Provider.
+func New(cfg Config) *Provider {
+	if cfg.InitialBackoff == 0 {
+		cfg.InitialBackoff = 10 * time.Second
+	}
+	if cfg.MaxBackoff == 0 {
+		cfg.MaxBackoff = 300 * time.Second
+	}
+	if cfg.Recorder == nil {
+		cfg.Recorder = &record.FakeRecorder{}
+	}
+	return &Provider{cfg: cfg, pods: map[string]*podRecord{}, notify: func(*corev1.Pod) {}, dirty: map[*podRecord]bool{}, wake: make(chan struct{}, 1)}
+}
+
+func key(ns, name string) string { return ns + "/" + name }
+
+// RemoveOrphans removes the Podman pods labelled for this node that no record owns (left by an earlier run).
+func (p *Provider) RemoveOrphans(ctx context.Context) (int, error) {
+	list, err := p.cfg.Runtime.ListPods(ctx, map[string]string{podman.LabelManaged: "true", podman.LabelNode: p.cfg.NodeName})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, pp := range list {
+		p.mu.Lock()
+		r := p.pods[key(pp.Labels[podman.LabelNamespace], pp.Labels[podman.LabelName])]
+		owned := r != nil && string(r.pod.UID) == pp.Labels[podman.LabelUID]
+		p.mu.Unlock()
+		if owned {
+			continue
+		}
+		if err := p.cfg.Runtime.RemovePod(ctx, pp.ID); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// NotifyPods implements node.PodNotifier. Status changes are reported in order by one dispatcher, which always
+// sends a record's latest status (so a burst of changes may be reported once).
+func (p *Provider) NotifyPods(ctx context.Context, cb func(*corev1.Pod)) {
+	p.mu.Lock()
+	p.notify = cb
+	p.mu.Unlock()
+	go p.dispatch(ctx)
+}
+
+func (p *Provider) dispatch(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.wake:
+		}
+		p.mu.Lock()
+		pods := make([]*corev1.Pod, 0, len(p.dirty))
+		for r := range p.dirty {
+			pods = append(pods, p.podLocked(r))
+		}
+		clear(p.dirty)
+		notify := p.notify
+		p.mu.Unlock()
+		for _, pod := range pods {
+			notify(pod)
+		}
+	}
+}
+
+// CreatePod implements node.PodLifecycleHandler. It records the pod at once (virtual-kubelet may call it again
+// while the pod is starting) and runs it in the background.
+func (p *Provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
+	logger := klog.FromContext(ctx).WithValues("pod", klog.KObj(pod))
+	p.mu.Lock()
+	if r, ok := p.pods[key(pod.Namespace, pod.Name)]; ok && r.pod.UID == pod.UID {
+		p.mu.Unlock()
+		return nil
+	}
+	r := newPodRecord(pod, podmanPodName(pod))
+	r.startTime = metav1.Now()
+	runCtx, cancel := context.WithCancel(klog.NewContext(context.WithoutCancel(ctx), logger))
+	r.cancel = cancel
+	p.pods[key(pod.Namespace, pod.Name)] = r
+	p.mu.Unlock()
+	logger.V(2).Info("Starting pod")
+	go p.run(runCtx, r)
+	return nil
+}
+
+// UpdatePod implements node.PodLifecycleHandler. Only the fields the kubelet reacts to are taken over.
+func (p *Provider) UpdatePod(_ context.Context, pod *corev1.Pod) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r, ok := p.pods[key(pod.Namespace, pod.Name)]
+	if !ok || r.pod.UID != pod.UID {
+		return errdefs.NotFoundf("pod %s/%s is not known", pod.Namespace, pod.Name)
+	}
+	r.pod.Labels = pod.Labels
+	r.pod.Annotations = pod.Annotations
+	r.pod.DeletionTimestamp = pod.DeletionTimestamp
+	r.pod.DeletionGracePeriodSeconds = pod.DeletionGracePeriodSeconds
+	r.pod.Status.Conditions = pod.Status.Conditions
+	return nil
+}
+
+// DeletePod implements node.PodLifecycleHandler: it stops the pod's containers within the grace period, removes
+// the Podman pod, and reports a terminal status. It is idempotent and returns before the containers are gone.
+func (p *Provider) DeletePod(ctx context.Context, pod *corev1.Pod) error {
+	p.mu.Lock()
+	r, ok := p.pods[key(pod.Namespace, pod.Name)]
+	if !ok || r.pod.UID != pod.UID {
+		p.mu.Unlock()
+		return errdefs.NotFoundf("pod %s/%s is not known", pod.Namespace, pod.Name)
+	}
+	if r.deleting {
+		p.mu.Unlock()
+		return nil
+	}
+	r.deleting = true
+	r.pod.DeletionTimestamp = pod.DeletionTimestamp
+	r.pod.DeletionGracePeriodSeconds = pod.DeletionGracePeriodSeconds
+	grace := gracePeriod(pod)
+	p.mu.Unlock()
+	logger := klog.FromContext(ctx).WithValues("pod", klog.KObj(pod))
+	go p.kill(klog.NewContext(context.WithoutCancel(ctx), logger), r, grace)
+	return nil
+}
+
+// gracePeriod is the time containers get between the stop signal and SIGKILL (kubelet minimum: 2s).
+func gracePeriod(pod *corev1.Pod) time.Duration {
+	secs := int64(corev1.DefaultTerminationGracePeriodSeconds)
+	if pod.Spec.TerminationGracePeriodSeconds != nil {
+		secs = *pod.Spec.TerminationGracePeriodSeconds
+	}
+	if pod.DeletionGracePeriodSeconds != nil {
+		secs = *pod.DeletionGracePeriodSeconds
+	}
+	if secs < 2 {
+		secs = 2
+	}
+	return time.Duration(secs) * time.Second
+}
+
+// kill stops a pod being deleted, removes its Podman pod and reports its final status.
+func (p *Provider) kill(ctx context.Context, r *podRecord, grace time.Duration) {
+	logger := klog.FromContext(ctx)
+	r.cancel()
+	<-r.done // the runner has stopped touching containers
+
+	p.mu.Lock()
+	var running []*containerRecord
+	for _, c := range append(append([]*containerRecord{}, r.init...), r.app...) {
+		if c.id != "" && c.state.Running != nil {
+			running = append(running, c)
+			p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeNormal, "Killing", "Stopping container %s", c.spec.Name)
+		}
+	}
+	p.mu.Unlock()
+
+	var wg sync.WaitGroup
+	for _, c := range running {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := p.cfg.Runtime.StopContainer(ctx, c.id, grace); err != nil {
+				logger.Error(err, "Stopping container", "container", c.spec.Name)
+			}
+			p.mu.Lock()
+			p.observeExit(ctx, r, c, -1)
+			p.mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if r.podmanID != "" {
+		if err := p.cfg.Runtime.RemovePod(ctx, r.podmanID); err != nil {
+			logger.Error(err, "Removing Podman pod", "podmanPod", r.podmanName)
+		}
+	}
+	p.mu.Lock()
+	r.terminal = true
+	r.sandbox = false
+	delete(p.pods, key(r.pod.Namespace, r.pod.Name))
+	p.changedLocked(r)
+	p.mu.Unlock()
+	logger.V(2).Info("Pod stopped and removed")
+}
+
+// GetPod implements node.PodLifecycleHandler.
+func (p *Provider) GetPod(_ context.Context, namespace, name string) (*corev1.Pod, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r, ok := p.pods[key(namespace, name)]
+	if !ok {
+		return nil, errdefs.NotFoundf("pod %s/%s is not known", namespace, name)
+	}
+	return p.podLocked(r), nil
+}
+
+// GetPodStatus implements node.PodLifecycleHandler.
+func (p *Provider) GetPodStatus(ctx context.Context, namespace, name string) (*corev1.PodStatus, error) {
+	pod, err := p.GetPod(ctx, namespace, name)
+	if err != nil {
+		return nil, err
+	}
+	return &pod.Status, nil
+}
+
+// GetPods implements node.PodLifecycleHandler.
+func (p *Provider) GetPods(context.Context) ([]*corev1.Pod, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]*corev1.Pod, 0, len(p.pods))
+	for _, r := range p.pods {
+		out = append(out, p.podLocked(r))
+	}
+	return out, nil
+}
+
+// podLocked returns a deep copy of the record's pod with its current status. p.mu must be held.
+func (p *Provider) podLocked(r *podRecord) *corev1.Pod {
+	pod := r.pod.DeepCopy()
+	pod.Status = buildStatus(r, p.cfg.NodeIP, time.Now())
+	return pod
+}
+
+// changedLocked queues the record's status for the dispatcher. p.mu must be held.
+func (p *Provider) changedLocked(r *podRecord) {
+	p.dirty[r] = true
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// GetContainerLogs implements nodeutil.Provider.
+func (p *Provider) GetContainerLogs(ctx context.Context, namespace, podName, containerName string, opts api.ContainerLogOpts) (io.ReadCloser, error) {
+	p.mu.Lock()
+	r, ok := p.pods[key(namespace, podName)]
+	var id string
+	if ok {
+		for _, c := range append(append([]*containerRecord{}, r.init...), r.app...) {
+			if c.spec.Name == containerName {
+				id = c.id
+				if opts.Previous {
+					id = ""
+					if c.attempts > 1 {
+						id = fmt.Sprintf("%s_%s_%d", r.podmanName, c.spec.Name, c.attempts-1)
+					}
+				}
+			}
+		}
+	}
+	p.mu.Unlock()
+	if !ok {
+		return nil, errdefs.NotFoundf("pod %s/%s is not known", namespace, podName)
+	}
+	if id == "" {
+		if opts.Previous {
+			return nil, errdefs.InvalidInputf("previous terminated container %q in pod %q not found", containerName, podName)
+		}
+		return nil, errdefs.InvalidInputf("container %q in pod %q is waiting to start", containerName, podName)
+	}
+	lo := podman.LogOptions{Follow: opts.Follow, Tail: -1, Timestamps: opts.Timestamps}
+	if opts.Tail > 0 {
+		lo.Tail = opts.Tail
+	}
+	if !opts.SinceTime.IsZero() {
+		lo.Since = opts.SinceTime
+	} else if opts.SinceSeconds > 0 {
+		lo.Since = time.Now().Add(-time.Duration(opts.SinceSeconds) * time.Second)
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		pw.CloseWithError(p.cfg.Runtime.Logs(ctx, id, lo, pw))
+	}()
+	return pr, nil
+}
+
+// RunInContainer implements nodeutil.Provider; exec is not supported yet and says so.
+func (p *Provider) RunInContainer(context.Context, string, string, string, []string, api.AttachIO) error {
+	return errdefs.InvalidInput("exec is not supported by Berth yet")
+}
+
+// AttachToContainer implements nodeutil.Provider; attach is not supported yet and says so.
+func (p *Provider) AttachToContainer(context.Context, string, string, string, api.AttachIO) error {
+	return errdefs.InvalidInput("attach is not supported by Berth yet")
+}
+
+// PortForward implements nodeutil.Provider; port-forward is not supported yet and says so.
+func (p *Provider) PortForward(context.Context, string, string, int32, io.ReadWriteCloser) error {
+	return errdefs.InvalidInput("port-forward is not supported by Berth yet")
+}
+
+// GetStatsSummary implements nodeutil.Provider; stats are not supported yet and say so.
+func (p *Provider) GetStatsSummary(context.Context) (*statsv1alpha1.Summary, error) {
+	return nil, errdefs.InvalidInput("stats summary is not supported by Berth yet")
+}
+
+// GetMetricsResource implements nodeutil.Provider; metrics are not supported yet and say so.
+func (p *Provider) GetMetricsResource(context.Context) ([]*dto.MetricFamily, error) {
+	return nil, errdefs.InvalidInput("resource metrics are not supported by Berth yet")
+}

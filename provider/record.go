@@ -1,0 +1,75 @@
+package provider
+
+import (
+	"context"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// containerRecord is what the provider knows of one Kubernetes container of a pod.
+type containerRecord struct {
+	spec     *corev1.Container
+	sidecar  bool
+	id       string // current Podman container ID
+	attempts int32  // containers created so far; restartCount is attempts-1
+	state    corev1.ContainerState
+	last     corev1.ContainerState
+	started  bool
+	imageID  string
+	// backoff is the current crash back-off; lastStart when the current run started.
+	backoff   time.Duration
+	lastStart time.Time
+}
+
+func (c *containerRecord) restartCount() int32 {
+	if c.attempts <= 1 {
+		return 0
+	}
+	return c.attempts - 1
+}
+
+// podRecord is what the provider knows of one pod. Guarded by Provider.mu.
+type podRecord struct {
+	pod        *corev1.Pod
+	podmanName string
+	podmanID   string
+	podIP      string
+	sandbox    bool
+	startTime  metav1.Time
+	init       []*containerRecord
+	app        []*containerRecord
+	// initialized is set once every regular init container completed.
+	initialized bool
+	// terminal is set once the pod's containers will not run again.
+	terminal bool
+	deleting bool
+	// conditions keeps the last reported conditions so that transition times stay put.
+	conditions []corev1.PodCondition
+	cancel     context.CancelFunc
+	done       chan struct{}
+}
+
+func newPodRecord(pod *corev1.Pod, podmanName string) *podRecord {
+	r := &podRecord{pod: pod.DeepCopy(), podmanName: podmanName, done: make(chan struct{})}
+	for i := range r.pod.Spec.InitContainers {
+		c := &r.pod.Spec.InitContainers[i]
+		r.init = append(r.init, &containerRecord{spec: c, sidecar: isRestartableInit(c), state: waiting("PodInitializing", "")})
+	}
+	appReason := "ContainerCreating"
+	if len(r.init) > 0 {
+		appReason = "PodInitializing"
+	}
+	for i := range r.pod.Spec.Containers {
+		r.app = append(r.app, &containerRecord{spec: &r.pod.Spec.Containers[i], state: waiting(appReason, "")})
+	}
+	if len(r.init) > 0 {
+		r.init[0].state = waiting("PodInitializing", "")
+	}
+	return r
+}
+
+func waiting(reason, msg string) corev1.ContainerState {
+	return corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason, Message: msg}}
+}

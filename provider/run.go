@@ -1,0 +1,458 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/klog/v2"
+)
+
+// errKind tells how a failed attempt to run a container failed.
+type errKind int
+
+const (
+	noErr     errKind = iota
+	pullErr           // image could not be pulled: retried whatever the restart policy (ImagePullBackOff)
+	configErr         // container could not be created: retried (CreateContainerError)
+	startErr          // container was created but did not start: counts as a run that failed
+)
+
+// run is a pod's runner: sandbox, init containers in order, then the app containers under supervision.
+func (p *Provider) run(ctx context.Context, r *podRecord) {
+	defer close(r.done)
+	logger := klog.FromContext(ctx)
+
+	if bad := unsupported(r.pod); len(bad) > 0 {
+		msg := "Berth cannot run this pod yet; unsupported: " + strings.Join(bad, ", ")
+		p.cfg.Recorder.Event(r.pod, corev1.EventTypeWarning, "UnsupportedPodSpec", msg)
+		p.mu.Lock()
+		r.terminal = true
+		for _, c := range append(append([]*containerRecord{}, r.init...), r.app...) {
+			c.state = waiting("CreateContainerConfigError", msg)
+		}
+		r.pod.Status.Reason = "UnsupportedPodSpec"
+		r.pod.Status.Message = msg
+		r.pod.Status.Phase = corev1.PodFailed
+		p.changedLocked(r)
+		p.mu.Unlock()
+		return
+	}
+
+	if !p.startSandbox(ctx, r) {
+		return
+	}
+
+	// Regular init containers run one at a time to completion; sidecars start and keep running.
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for _, c := range r.init {
+		if c.sidecar {
+			started := make(chan struct{})
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				p.supervise(ctx, r, c, started)
+			}()
+			select {
+			case <-started:
+			case <-ctx.Done():
+				return
+			}
+			continue
+		}
+		if !p.runInit(ctx, r, c) {
+			return
+		}
+	}
+	p.mu.Lock()
+	r.initialized = true
+	p.changedLocked(r)
+	p.mu.Unlock()
+
+	var apps sync.WaitGroup
+	for _, c := range r.app {
+		apps.Add(1)
+		go func() {
+			defer apps.Done()
+			p.supervise(ctx, r, c, nil)
+		}()
+	}
+	apps.Wait()
+	if ctx.Err() != nil {
+		return
+	}
+	// Every app container has stopped for good: the pod is terminal.
+	p.finish(ctx, r)
+	logger.V(2).Info("Pod finished")
+}
+
+// finish tears a terminal pod's sandbox down as the kubelet does: sidecars and the infra container stop; the
+// exited containers stay (for logs) until the pod is deleted.
+func (p *Provider) finish(ctx context.Context, r *podRecord) {
+	p.mu.Lock()
+	r.terminal = true
+	p.mu.Unlock()
+	for _, c := range r.init {
+		if c.sidecar && c.id != "" {
+			if err := p.cfg.Runtime.StopContainer(ctx, c.id, gracePeriod(r.pod)); err != nil {
+				klog.FromContext(ctx).Error(err, "Stopping sidecar", "container", c.spec.Name)
+			}
+			p.mu.Lock()
+			p.observeExit(ctx, r, c, -1)
+			p.mu.Unlock()
+		}
+	}
+	if err := p.cfg.Runtime.StopPod(ctx, r.podmanID, gracePeriod(r.pod)); err != nil {
+		klog.FromContext(ctx).Error(err, "Stopping the sandbox of a finished pod")
+	}
+	p.mu.Lock()
+	r.sandbox = false
+	p.changedLocked(r)
+	p.mu.Unlock()
+}
+
+// startSandbox creates the Podman pod and learns its IP, retrying with back-off as the kubelet does.
+func (p *Provider) startSandbox(ctx context.Context, r *podRecord) bool {
+	backoff := p.cfg.InitialBackoff
+	for {
+		err := p.createSandbox(ctx, r)
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		klog.FromContext(ctx).Error(err, "Creating pod sandbox")
+		p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "FailedCreatePodSandBox", "Failed to create pod sandbox: %v", err)
+		if !sleep(ctx, backoff) {
+			return false
+		}
+		backoff = min(2*backoff, p.cfg.MaxBackoff)
+	}
+}
+
+func (p *Provider) createSandbox(ctx context.Context, r *podRecord) error {
+	rt := p.cfg.Runtime
+	if r.podmanID == "" {
+		// A Podman pod of the same name may be left from a failed attempt.
+		_ = rt.RemovePod(ctx, r.podmanName)
+		id, err := rt.CreatePod(ctx, podSpec(r.pod, p.cfg.NodeName, p.cfg.Network))
+		if err != nil {
+			return err
+		}
+		p.mu.Lock()
+		r.podmanID = id
+		p.mu.Unlock()
+	}
+	if err := rt.StartPod(ctx, r.podmanID); err != nil {
+		return err
+	}
+	ip, err := rt.PodIP(ctx, r.podmanID, p.cfg.Network)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	r.podIP = ip
+	r.sandbox = true
+	p.changedLocked(r)
+	p.mu.Unlock()
+	return nil
+}
+
+// runInit runs a regular init container until it succeeds; false means the pod will not go on.
+func (p *Provider) runInit(ctx context.Context, r *podRecord, c *containerRecord) bool {
+	for {
+		exit, kind := p.runOnce(ctx, r, c)
+		if ctx.Err() != nil {
+			return false
+		}
+		if kind == noErr && exit == 0 {
+			return true
+		}
+		if kind == pullErr || kind == configErr {
+			if !p.retryWait(ctx, r, c, kind) {
+				return false
+			}
+			continue
+		}
+		if r.pod.Spec.RestartPolicy == corev1.RestartPolicyNever {
+			p.finish(ctx, r)
+			return false
+		}
+		if !p.crashWait(ctx, r, c) {
+			return false
+		}
+	}
+}
+
+// supervise runs a container and restarts it as the restart policy says, until it stops for good or ctx ends.
+// started, if not nil, is closed once the container first runs.
+func (p *Provider) supervise(ctx context.Context, r *podRecord, c *containerRecord, started chan struct{}) {
+	once := sync.Once{}
+	signal := func() {
+		if started != nil {
+			once.Do(func() { close(started) })
+		}
+	}
+	for {
+		exit, kind := p.runOnce(ctx, r, c, signal)
+		if ctx.Err() != nil {
+			return
+		}
+		if kind == pullErr || kind == configErr {
+			if !p.retryWait(ctx, r, c, kind) {
+				return
+			}
+			continue
+		}
+		if !shouldRestart(r.pod, c, exit) {
+			signal()
+			return
+		}
+		if !p.crashWait(ctx, r, c) {
+			return
+		}
+	}
+}
+
+// shouldRestart applies the restart policy to a container that exited with code exit.
+func shouldRestart(pod *corev1.Pod, c *containerRecord, exit int32) bool {
+	if c.sidecar {
+		return true
+	}
+	switch pod.Spec.RestartPolicy {
+	case corev1.RestartPolicyNever:
+		return false
+	case corev1.RestartPolicyOnFailure:
+		return exit != 0
+	default:
+		return true
+	}
+}
+
+// crashWait shows CrashLoopBackOff for the current back-off, then lets the container run again.
+func (p *Provider) crashWait(ctx context.Context, r *podRecord, c *containerRecord) bool {
+	p.mu.Lock()
+	// A container that ran long enough (twice the maximum back-off) starts over from the initial back-off.
+	if c.backoff == 0 || time.Since(c.lastStart) > 2*p.cfg.MaxBackoff {
+		c.backoff = p.cfg.InitialBackoff
+	} else {
+		c.backoff = min(2*c.backoff, p.cfg.MaxBackoff)
+	}
+	d := c.backoff
+	msg := fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", d, c.spec.Name, r.pod.Name, r.pod.Namespace, r.pod.UID)
+	if c.state.Terminated != nil {
+		c.last = c.state
+	}
+	c.state = waiting("CrashLoopBackOff", msg)
+	p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "BackOff", "Back-off restarting failed container %s in pod %s_%s(%s)", c.spec.Name, r.pod.Name, r.pod.Namespace, r.pod.UID)
+	p.changedLocked(r)
+	p.mu.Unlock()
+	return sleep(ctx, d)
+}
+
+// retryWait waits before retrying an image pull or a container creation.
+func (p *Provider) retryWait(ctx context.Context, r *podRecord, c *containerRecord, kind errKind) bool {
+	p.mu.Lock()
+	if c.backoff == 0 {
+		c.backoff = p.cfg.InitialBackoff
+	} else {
+		c.backoff = min(2*c.backoff, p.cfg.MaxBackoff)
+	}
+	d := c.backoff
+	if kind == pullErr {
+		msg := fmt.Sprintf("Back-off pulling image %q", c.spec.Image)
+		c.state = waiting("ImagePullBackOff", msg)
+		p.cfg.Recorder.Event(r.pod, corev1.EventTypeNormal, "BackOff", msg)
+	}
+	p.changedLocked(r)
+	p.mu.Unlock()
+	return sleep(ctx, d)
+}
+
+// runOnce makes one attempt to run a container: image, create, start, wait. It returns the exit code and how the
+// attempt failed. onStart, if given, is called once the container runs.
+func (p *Provider) runOnce(ctx context.Context, r *podRecord, c *containerRecord, onStart ...func()) (int32, errKind) {
+	rt := p.cfg.Runtime
+	logger := klog.FromContext(ctx).WithValues("container", c.spec.Name)
+
+	if err := p.ensureImage(ctx, r, c); err != nil {
+		if ctx.Err() != nil {
+			return 0, pullErr
+		}
+		p.mu.Lock()
+		reason := "ErrImagePull"
+		var nv errNeverPull
+		if errors.As(err, &nv) {
+			reason = "ErrImageNeverPull"
+		}
+		c.state = waiting(reason, err.Error())
+		p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "Failed", "Error: %s", reason)
+		p.changedLocked(r)
+		p.mu.Unlock()
+		return 0, pullErr
+	}
+
+	p.mu.Lock()
+	c.attempts++
+	spec := containerSpec(r.pod, c.spec, p.cfg.NodeName, c.attempts)
+	spec.Pod = r.podmanID
+	p.mu.Unlock()
+	// Only the previous run is kept (for logs --previous).
+	if c.attempts > 2 {
+		_ = rt.RemoveContainer(ctx, fmt.Sprintf("%s_%s_%d", r.podmanName, c.spec.Name, c.attempts-2))
+	}
+	id, err := rt.CreateContainer(ctx, spec)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, configErr
+		}
+		logger.Error(err, "Creating container")
+		p.mu.Lock()
+		c.attempts--
+		c.state = waiting("CreateContainerError", err.Error())
+		p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
+		p.changedLocked(r)
+		p.mu.Unlock()
+		return 0, configErr
+	}
+	p.mu.Lock()
+	c.id = id
+	p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeNormal, "Created", "Created container: %s", c.spec.Name)
+	p.mu.Unlock()
+
+	if err := rt.StartContainer(ctx, id); err != nil {
+		if ctx.Err() != nil {
+			return 0, startErr
+		}
+		logger.Error(err, "Starting container")
+		p.mu.Lock()
+		now := metav1.Now()
+		c.state = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+			ExitCode: 128, Reason: "StartError", Message: err.Error(), StartedAt: metav1.Time{}, FinishedAt: now, ContainerID: containerIDPrefix + id,
+		}}
+		p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
+		p.changedLocked(r)
+		p.mu.Unlock()
+		return 128, startErr
+	}
+	st, err := rt.InspectContainer(ctx, id)
+	p.mu.Lock()
+	startedAt := metav1.Now()
+	if err == nil && !st.StartedAt.IsZero() {
+		startedAt = metav1.NewTime(st.StartedAt)
+	}
+	if err == nil {
+		c.imageID = st.ImageID
+	}
+	c.lastStart = startedAt.Time
+	c.state = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: startedAt}}
+	c.started = true
+	p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeNormal, "Started", "Started container %s", c.spec.Name)
+	p.changedLocked(r)
+	p.mu.Unlock()
+	for _, f := range onStart {
+		f()
+	}
+
+	exit, err := rt.WaitContainer(ctx, id)
+	if ctx.Err() != nil {
+		return 0, noErr
+	}
+	if err != nil {
+		logger.Error(err, "Waiting for container")
+		exit = -1
+	}
+	p.mu.Lock()
+	p.observeExit(ctx, r, c, exit)
+	exit = c.state.Terminated.ExitCode
+	p.changedLocked(r)
+	p.mu.Unlock()
+	return exit, noErr
+}
+
+// observeExit records a container's termination from Podman's view of it. p.mu must be held; exit<0 means unknown.
+func (p *Provider) observeExit(ctx context.Context, r *podRecord, c *containerRecord, exit int32) {
+	st, err := p.cfg.Runtime.InspectContainer(ctx, c.id)
+	t := &corev1.ContainerStateTerminated{ContainerID: containerIDPrefix + c.id, ExitCode: exit}
+	if c.state.Running != nil {
+		t.StartedAt = c.state.Running.StartedAt
+	}
+	if err == nil {
+		t.ExitCode = st.ExitCode
+		if !st.FinishedAt.IsZero() {
+			t.FinishedAt = metav1.NewTime(st.FinishedAt)
+		}
+		if st.OOMKilled {
+			t.Reason = "OOMKilled"
+		}
+	} else if exit < 0 {
+		// The container is gone and nobody saw it exit.
+		t.ExitCode = 137
+		t.Reason = "ContainerStatusUnknown"
+		t.Message = "The container could not be located when the pod was terminated"
+	}
+	if t.FinishedAt.IsZero() {
+		t.FinishedAt = metav1.Now()
+	}
+	if t.Reason == "" {
+		t.Reason = "Completed"
+		if t.ExitCode != 0 {
+			t.Reason = "Error"
+		}
+	}
+	c.state = corev1.ContainerState{Terminated: t}
+}
+
+// errNeverPull is an image that is absent while imagePullPolicy is Never.
+type errNeverPull struct{ image string }
+
+func (e errNeverPull) Error() string {
+	return fmt.Sprintf("Container image %q is not present with pull policy of Never", e.image)
+}
+
+// ensureImage makes the container's image present as its imagePullPolicy says.
+func (p *Provider) ensureImage(ctx context.Context, r *podRecord, c *containerRecord) error {
+	rt := p.cfg.Runtime
+	image := c.spec.Image
+	policy := c.spec.ImagePullPolicy
+	if policy != corev1.PullAlways {
+		ok, err := rt.ImageExists(ctx, image)
+		if err != nil {
+			return err
+		}
+		if ok {
+			p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeNormal, "Pulled", "Container image %q already present on machine", image)
+			return nil
+		}
+		if policy == corev1.PullNever {
+			return errNeverPull{image: image}
+		}
+	}
+	p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeNormal, "Pulling", "Pulling image %q", image)
+	start := time.Now()
+	if err := rt.PullImage(ctx, image); err != nil {
+		p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "Failed", "Failed to pull image %q: %v", image, err)
+		return err
+	}
+	p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeNormal, "Pulled", "Successfully pulled image %q in %s", image, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// sleep waits for d or until ctx ends; false means ctx ended.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

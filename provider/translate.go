@@ -1,0 +1,175 @@
+package provider
+
+import (
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/berth-dev/berth/provider/podman"
+)
+
+// cpuPeriod is the CFS period used for CPU limits, as the kubelet uses.
+const cpuPeriod = 100000
+
+// podmanPodName names the Podman pod of a Kubernetes pod; the UID part keeps a recreated pod of the same name apart.
+func podmanPodName(pod *corev1.Pod) string {
+	uid := string(pod.UID)
+	if len(uid) > 8 {
+		uid = uid[:8]
+	}
+	return fmt.Sprintf("%s_%s_%s", pod.Namespace, pod.Name, uid)
+}
+
+// podLabels are the labels put on a pod's Podman pod and containers.
+func podLabels(pod *corev1.Pod, node string) map[string]string {
+	return map[string]string{
+		podman.LabelManaged:   "true",
+		podman.LabelNode:      node,
+		podman.LabelNamespace: pod.Namespace,
+		podman.LabelName:      pod.Name,
+		podman.LabelUID:       string(pod.UID),
+	}
+}
+
+// podSpec translates the pod-level parts of a PodSpec into a Podman pod.
+func podSpec(pod *corev1.Pod, node, network string) podman.PodSpec {
+	ps := podman.PodSpec{
+		Name:     podmanPodName(pod),
+		Hostname: pod.Name,
+		Labels:   podLabels(pod, node),
+		Network:  network,
+	}
+	if pod.Spec.Hostname != "" {
+		ps.Hostname = pod.Spec.Hostname
+	}
+	for _, c := range append(append([]corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...) {
+		for _, p := range c.Ports {
+			if p.HostPort == 0 {
+				continue
+			}
+			proto := string(p.Protocol)
+			if proto == "" {
+				proto = string(corev1.ProtocolTCP)
+			}
+			ps.Ports = append(ps.Ports, podman.PortMapping{HostIP: p.HostIP, HostPort: uint16(p.HostPort), ContainerPort: uint16(p.ContainerPort), Protocol: proto})
+		}
+	}
+	return ps
+}
+
+// containerSpec translates one Kubernetes container into a Podman container of the pod's Podman pod.
+// attempt numbers the container's runs, so that a restart makes a new container and the previous one stays for logs.
+func containerSpec(pod *corev1.Pod, c *corev1.Container, node string, attempt int32) podman.ContainerSpec {
+	labels := podLabels(pod, node)
+	labels[podman.LabelContainer] = c.Name
+	s := podman.ContainerSpec{
+		Name:       fmt.Sprintf("%s_%s_%d", podmanPodName(pod), c.Name, attempt),
+		Pod:        podmanPodName(pod),
+		Image:      c.Image,
+		Entrypoint: c.Command,
+		Command:    c.Args,
+		WorkingDir: c.WorkingDir,
+		Labels:     labels,
+		TTY:        c.TTY,
+		Stdin:      c.Stdin,
+		Env:        map[string]string{},
+	}
+	for _, e := range c.Env {
+		s.Env[e.Name] = e.Value
+	}
+	if m, ok := c.Resources.Limits[corev1.ResourceMemory]; ok && !m.IsZero() {
+		s.MemoryLimit = m.Value()
+	}
+	if cpu, ok := c.Resources.Limits[corev1.ResourceCPU]; ok && !cpu.IsZero() {
+		s.CPUPeriod = cpuPeriod
+		s.CPUQuota = cpu.MilliValue() * cpuPeriod / 1000
+		if s.CPUQuota < 1000 {
+			s.CPUQuota = 1000 // the kernel's minimum quota
+		}
+	}
+	if sc := c.SecurityContext; sc != nil && sc.RunAsUser != nil {
+		s.User = fmt.Sprint(*sc.RunAsUser)
+		if sc.RunAsGroup != nil {
+			s.User += fmt.Sprintf(":%d", *sc.RunAsGroup)
+		}
+	} else if psc := pod.Spec.SecurityContext; psc != nil && psc.RunAsUser != nil {
+		s.User = fmt.Sprint(*psc.RunAsUser)
+		if psc.RunAsGroup != nil {
+			s.User += fmt.Sprintf(":%d", *psc.RunAsGroup)
+		}
+	}
+	return s
+}
+
+// unsupported lists the parts of a pod that Berth cannot run faithfully yet. A non-empty list fails the pod with
+// reason UnsupportedPodSpec rather than running something other than what was asked.
+func unsupported(pod *corev1.Pod) []string {
+	var out []string
+	sp := pod.Spec
+	if sp.HostNetwork {
+		out = append(out, "spec.hostNetwork")
+	}
+	if sp.HostPID {
+		out = append(out, "spec.hostPID")
+	}
+	if sp.HostIPC {
+		out = append(out, "spec.hostIPC")
+	}
+	if sp.ShareProcessNamespace != nil && *sp.ShareProcessNamespace {
+		out = append(out, "spec.shareProcessNamespace")
+	}
+	tokenVolumes := map[string]bool{}
+	for _, v := range sp.Volumes {
+		if isServiceAccountTokenVolume(v) {
+			tokenVolumes[v.Name] = true
+			continue
+		}
+		out = append(out, fmt.Sprintf("spec.volumes[%s]", v.Name))
+	}
+	check := func(path string, c *corev1.Container) {
+		for _, m := range c.VolumeMounts {
+			if !tokenVolumes[m.Name] {
+				out = append(out, fmt.Sprintf("%s.volumeMounts[%s]", path, m.Name))
+			}
+		}
+		if len(c.VolumeDevices) > 0 {
+			out = append(out, path+".volumeDevices")
+		}
+		if c.LivenessProbe != nil {
+			out = append(out, path+".livenessProbe")
+		}
+		if c.ReadinessProbe != nil {
+			out = append(out, path+".readinessProbe")
+		}
+		if c.StartupProbe != nil {
+			out = append(out, path+".startupProbe")
+		}
+		if c.Lifecycle != nil {
+			out = append(out, path+".lifecycle")
+		}
+		if sc := c.SecurityContext; sc != nil && sc.Privileged != nil && *sc.Privileged {
+			out = append(out, path+".securityContext.privileged")
+		}
+	}
+	for i := range sp.InitContainers {
+		check(fmt.Sprintf("spec.initContainers[%s]", sp.InitContainers[i].Name), &sp.InitContainers[i])
+	}
+	for i := range sp.Containers {
+		check(fmt.Sprintf("spec.containers[%s]", sp.Containers[i].Name), &sp.Containers[i])
+	}
+	return out
+}
+
+// isServiceAccountTokenVolume recognises the projected kube-api-access-* volume the apiserver adds to every pod.
+func isServiceAccountTokenVolume(v corev1.Volume) bool {
+	if v.Projected == nil || !strings.HasPrefix(v.Name, "kube-api-access-") {
+		return false
+	}
+	for _, s := range v.Projected.Sources {
+		if s.ServiceAccountToken != nil {
+			return true
+		}
+	}
+	return false
+}
