@@ -463,7 +463,9 @@ func (c *Cluster) nodeReady(name string) func(context.Context) error {
 			return err
 		}
 		for _, cond := range n.Status.Conditions {
-			if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
+			// A node object kept from an earlier run says Ready until its new kubelet reports in.
+			fresh := !cond.LastHeartbeatTime.Time.Before(c.started.Add(-time.Second))
+			if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue && fresh {
 				return nil
 			}
 		}
@@ -583,4 +585,3 @@ func removeBerthPods(ctx context.Context, url string) error {
 	}
 	return errors.Join(errs...)
 }
-

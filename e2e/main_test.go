@@ -1,0 +1,88 @@
+package e2e
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/berth-dev/berth/internal/cluster"
+)
+
+// The cluster every test in this package runs against.
+var (
+	testCluster *cluster.Cluster
+	client      kubernetes.Interface
+	binDir      string
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		fmt.Println("e2e: skipped with -short")
+		os.Exit(0)
+	}
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	var err error
+	binDir, err = filepath.Abs(envOr("BERTH_BIN_DIR", "../_output/bin"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	state, err := os.MkdirTemp("", "berth-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(state)
+	cfg := cluster.Default()
+	cfg.StateDir = state
+	cfg.BinDir = binDir
+	cfg.Out = os.Stdout
+	cfg.Nodes = 1
+	ports := freePorts(6)
+	cfg.APIServerPort, cfg.EtcdPort, cfg.EtcdPeerPort = ports[0], ports[1], ports[2]
+	cfg.ControllerManagerPort, cfg.SchedulerPort, cfg.KubeletPort = ports[3], ports[4], ports[5]
+	ctx := context.Background()
+	testCluster, err = cluster.Up(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: berth up: %v\n", err)
+		return 1
+	}
+	defer testCluster.Stop(ctx)
+	client = testCluster.Client()
+	return m.Run()
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+// freePorts finds n distinct free TCP ports.
+func freePorts(n int) []int {
+	var ls []net.Listener
+	var out []int
+	for len(out) < n {
+		l, err := net.Listen("tcp", "0.0.0.0:0")
+		if err != nil {
+			panic(fmt.Sprintf("find a free port: %v", err))
+		}
+		ls = append(ls, l)
+		out = append(out, l.Addr().(*net.TCPAddr).Port)
+	}
+	for _, l := range ls {
+		l.Close()
+	}
+	return out
+}
