@@ -1,31 +1,77 @@
-# Berth: Kubernetes pods on Podman hosts.
+# Berth: Kubernetes pods on plain Podman hosts.
 SHELL := /bin/bash
 GO ?= go
 OUT ?= _output
 BIN := $(OUT)/bin
+STATE ?= $(HOME)/.local/share/berth
 KUBE_VERSION := v1.37.2
 export CGO_ENABLED := 0
-TAGS := remote exclude_graphdriver_btrfs btrfs_noversion exclude_graphdriver_devicemapper containers_image_openpgp
+# Build tags for the Podman bindings (remote client only, no cgo storage drivers).
+TAGS := remote,exclude_graphdriver_btrfs,btrfs_noversion,exclude_graphdriver_devicemapper,containers_image_openpgp
+export GOFLAGS := -tags=$(TAGS) -trimpath
 VERSION_PKGS := k8s.io/component-base/version k8s.io/client-go/pkg/version
 LDFLAGS := -s -w $(foreach p,$(VERSION_PKGS),-X $(p).gitVersion=$(KUBE_VERSION) -X $(p).gitMajor=1 -X $(p).gitMinor=37 -X $(p).gitTreeState=clean)
-GOBUILD := $(GO) build -trimpath -tags '$(TAGS)' -ldflags '$(LDFLAGS)'
+GOBUILD := $(GO) build -ldflags '$(LDFLAGS)'
 
 UPSTREAM := kube-apiserver kube-controller-manager kubectl
 OURS := berth berth-scheduler berth-kubelet berth-etcd
 
-.PHONY: all build run test unit e2e bench lint images deps clean
+.PHONY: all build run demo down test unit e2e bench lint images deps clean FORCE
 
 all: build
 
-# build: every binary berth up runs, into $(BIN) (Go's build cache makes a rebuild with no change ~10 s)
+# deps: install the Debian packages Berth needs (podman, runc, catatonit, busybox-static, ...) when absent
+deps:
+	@hack/deps.sh
+
+# build: every binary berth up runs, into $(BIN); Go's caches make a rebuild with no change take seconds
 build: $(addprefix $(BIN)/,$(UPSTREAM) $(OURS))
 
-$(BIN)/kube-apiserver $(BIN)/kube-controller-manager $(BIN)/kubectl: FORCE
+$(addprefix $(BIN)/,$(UPSTREAM)): FORCE
 	@mkdir -p $(BIN)
 	$(GOBUILD) -o $@ k8s.io/kubernetes/cmd/$(notdir $@)
 
-$(BIN)/berth $(BIN)/berth-scheduler $(BIN)/berth-kubelet $(BIN)/berth-etcd: FORCE
+$(addprefix $(BIN)/,$(OURS)): FORCE
 	@mkdir -p $(BIN)
 	$(GOBUILD) -o $@ ./cmd/$(notdir $@)
+
+# run: the main job: install what is missing, build, start the local cluster in the background, run the demo
+run: deps build
+	@hack/demo.sh "$(BIN)" "$(STATE)"
+
+# down: stop the cluster make run started (its objects stay in $(STATE))
+down:
+	$(BIN)/berth down --state "$(STATE)"
+
+# images: import the local images (localhost/berth/busybox) into the nodes' Podman storage of $(STATE)
+images: deps $(BIN)/berth
+	$(BIN)/berth images --state "$(STATE)"
+
+# test: unit tests, then e2e tests against a real control plane and Podman
+test: deps build
+	$(GO) test -count=1 ./...
+
+# unit: unit tests only (no cluster)
+unit:
+	$(GO) test -count=1 -short ./...
+
+# e2e: e2e tests only
+e2e: deps build
+	$(GO) test -count=1 -v ./e2e/
+
+# bench: benchmarks
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# lint: gofmt, go vet, golangci-lint
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) vet ./...
+	@command -v golangci-lint >/dev/null || $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.12.2
+	PATH="$$PATH:$$($(GO) env GOPATH)/bin" golangci-lint run ./...
+
+# clean: remove built binaries
+clean:
+	rm -rf $(OUT)
 
 FORCE:

@@ -124,3 +124,40 @@ func (c *Cluster) importImages(ctx context.Context) error {
 	}
 	return nil
 }
+
+// ImportImagesOffline imports the local images into the Podman storage of nodes 0..nodes-1 under stateDir with the
+// podman command, without any service running, so that a later berth up finds them. It skips images present.
+func ImportImagesOffline(ctx context.Context, stateDir string, nodes int, out func(string, ...any)) error {
+	if _, err := podmanBinary(); err != nil {
+		return err
+	}
+	cfg := Config{StateDir: stateDir, Nodes: nodes}
+	for _, h := range cfg.podmanHosts() {
+		if err := h.prepare(); err != nil {
+			return err
+		}
+		if _, err := h.cli(ctx, "image", "exists", BusyboxImage); err == nil {
+			out("%s already present on node %d", BusyboxImage, h.index)
+			continue
+		}
+		rootfs, err := BusyboxRootfs()
+		if err != nil {
+			return err
+		}
+		tmp, err := os.CreateTemp("", "berth-rootfs-*.tar")
+		if err != nil {
+			return err
+		}
+		_, werr := tmp.Write(rootfs)
+		tmp.Close()
+		defer os.Remove(tmp.Name())
+		if werr != nil {
+			return werr
+		}
+		if _, err := h.cli(ctx, "import", tmp.Name(), BusyboxImage); err != nil {
+			return err
+		}
+		out("imported %s on node %d", BusyboxImage, h.index)
+	}
+	return nil
+}

@@ -398,7 +398,8 @@ func (c *Client) Logs(ctx context.Context, id string, opts LogOptions, w io.Writ
 		close(lines)
 	}()
 	for l := range lines {
-		if _, err := io.WriteString(w, l+"\n"); err != nil {
+		// Podman sends each log line with its newline.
+		if _, err := io.WriteString(w, l); err != nil {
 			return fmt.Errorf("write logs of %s: %w", id, err)
 		}
 	}

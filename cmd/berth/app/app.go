@@ -3,7 +3,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -176,13 +175,19 @@ func newDown(stdout io.Writer) *cobra.Command {
 
 func newImages(stdout io.Writer) *cobra.Command {
 	var urls []string
+	stateDir := cluster.DefaultStateDir()
+	nodes := 1
 	cmd := &cobra.Command{
 		Use:   "images",
-		Short: "Import the local images (" + cluster.BusyboxImage + ") into Podman services, if missing",
-		Args:  cobra.NoArgs,
+		Short: "Import the local images (" + cluster.BusyboxImage + ") into the nodes' Podman, if missing",
+		Long: `berth images builds the images the demo and the tests use from what this machine has (a busybox-static
+root filesystem) and imports them where they are missing: into the given Podman services with --podman-url, or
+else into the Podman storage of the nodes of the state folder (berth up also does this by itself).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			say := func(f string, a ...any) { fmt.Fprintf(stdout, f+"\n", a...) }
 			if len(urls) == 0 {
-				return errors.New("give --podman-url (berth up imports the images into its own nodes by itself)")
+				return cluster.ImportImagesOffline(cmd.Context(), stateDir, nodes, say)
 			}
 			for _, u := range urls {
 				rt, err := podman.Dial(cmd.Context(), u)
@@ -194,14 +199,16 @@ func newImages(stdout io.Writer) *cobra.Command {
 					return err
 				}
 				if done {
-					fmt.Fprintf(stdout, "imported %s into %s\n", cluster.BusyboxImage, u)
+					say("imported %s into %s", cluster.BusyboxImage, u)
 				} else {
-					fmt.Fprintf(stdout, "%s already present in %s\n", cluster.BusyboxImage, u)
+					say("%s already present in %s", cluster.BusyboxImage, u)
 				}
 			}
 			return nil
 		},
 	}
 	cmd.Flags().StringSliceVar(&urls, "podman-url", nil, "Podman services to import into")
+	cmd.Flags().StringVar(&stateDir, "state", stateDir, "state folder whose nodes' Podman storage to import into")
+	cmd.Flags().IntVar(&nodes, "nodes", nodes, "number of nodes of that state folder")
 	return cmd
 }
