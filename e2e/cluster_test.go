@@ -103,7 +103,7 @@ spec:
 	if !strings.HasPrefix(st.ContainerID, "podman://") {
 		t.Errorf("containerID %q", st.ContainerID)
 	}
-	if logs := kubectl(t, "", "logs", "-n", ns, "hello"); !strings.Contains(logs, "hello from hello") {
+	if logs := kubectl(t, "", "logs", "-n", ns, "hello"); logs != "hello from hello\n" {
 		t.Errorf("kubectl logs = %q, want the container's output", logs)
 	}
 	for _, c := range pod.Status.Conditions {

@@ -44,6 +44,11 @@ func (p *Provider) run(ctx context.Context, r *podRecord) {
 		return
 	}
 
+	if mounts := tokenMounts(r.pod); len(mounts) > 0 {
+		p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "ServiceAccountTokenNotMounted",
+			"Berth does not mount the service account token yet: %s not mounted", strings.Join(mounts, ", "))
+	}
+
 	if !p.startSandbox(ctx, r) {
 		return
 	}

@@ -173,3 +173,22 @@ func isServiceAccountTokenVolume(v corev1.Volume) bool {
 	}
 	return false
 }
+
+// tokenMounts lists the containers' mounts of the service account token volume, as container:path.
+func tokenMounts(pod *corev1.Pod) []string {
+	token := map[string]bool{}
+	for _, v := range pod.Spec.Volumes {
+		if isServiceAccountTokenVolume(v) {
+			token[v.Name] = true
+		}
+	}
+	var out []string
+	for _, c := range append(append([]corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...) {
+		for _, m := range c.VolumeMounts {
+			if token[m.Name] {
+				out = append(out, c.Name+":"+m.MountPath)
+			}
+		}
+	}
+	return out
+}
