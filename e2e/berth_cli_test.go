@@ -175,3 +175,79 @@ func TestBerthUpDownLifecycle(t *testing.T) {
 		t.Errorf("berth down left processes: %v", left)
 	}
 }
+
+// TestBerthUpAfterCrash kills a foreground berth up with SIGKILL while a pod runs, and checks that its components
+// died with it, and that the next berth up on the same state cleans the Podman pods it left and runs the pod again.
+func TestBerthUpAfterCrash(t *testing.T) {
+	state := t.TempDir()
+	ports := freePorts(6)
+	flags := []string{"--state", state, "--node-name", "crash",
+		"--apiserver-port", fmt.Sprint(ports[0]), "--etcd-port", fmt.Sprint(ports[1]), "--etcd-peer-port", fmt.Sprint(ports[2]),
+		"--controller-manager-port", fmt.Sprint(ports[3]), "--scheduler-port", fmt.Sprint(ports[4]), "--kubelet-port", fmt.Sprint(ports[5])}
+	fg := exec.Command(filepath.Join(binDir, "berth"), append([]string{"up"}, flags...)...)
+	if err := fg.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = fg.Process.Kill()
+		_, _ = berthCLI(t, "down", "--state", state)
+	})
+	ctx := context.Background()
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 90*time.Second, true, func(context.Context) (bool, error) {
+		_, err := os.Stat(filepath.Join(state, "ready"))
+		return err == nil, nil
+	})
+	if err != nil {
+		t.Fatalf("berth up did not get ready: %v", err)
+	}
+	rc, err := clientcmd.BuildConfigFromFlags("", filepath.Join(state, "kubeconfig"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := kubernetes.NewForConfigOrDie(rc)
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "survivor", Namespace: "default"},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "main", Image: busybox, Command: []string{"sleep", "3600"}}}},
+	}
+	running := func(cs kubernetes.Interface) error {
+		return wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 90*time.Second, true, func(ctx context.Context) (bool, error) {
+			p, err := cs.CoreV1().Pods("default").Get(ctx, "survivor", metav1.GetOptions{})
+			return err == nil && p.Status.Phase == corev1.PodRunning, nil
+		})
+	}
+	if _, err := cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := running(cs); err != nil {
+		t.Fatalf("pod did not run: %v", err)
+	}
+
+	if err := fg.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = fg.Wait()
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		return len(processesMentioning(filepath.Join(state, "pki"))) == 0, nil
+	})
+	if err != nil {
+		t.Errorf("components outlived a killed berth: %v", processesMentioning(filepath.Join(state, "pki")))
+	}
+
+	out, err := berthCLI(t, append([]string{"up", "--detach"}, flags...)...)
+	if err != nil {
+		t.Fatalf("berth up after a crash: %v\n%s", err, out)
+	}
+	log, _ := os.ReadFile(filepath.Join(state, "logs", "berth.log"))
+	if !strings.Contains(string(log), "removed the Podman pods an earlier run left on node 0") {
+		t.Errorf("berth up after a crash did not say it removed the leftovers; log:\n%s", log)
+	}
+	if err := running(cs); err != nil {
+		t.Fatalf("pod did not run again after the restart: %v", err)
+	}
+	if out, err := berthCLI(t, "down", "--state", state); err != nil {
+		t.Fatalf("berth down: %v\n%s", err, out)
+	}
+	if left := processesMentioning(state); len(left) > 0 {
+		t.Errorf("berth down left processes: %v", left)
+	}
+}

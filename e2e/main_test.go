@@ -47,7 +47,8 @@ func run(m *testing.M) int {
 	cfg.StateDir = state
 	cfg.BinDir = binDir
 	cfg.Out = os.Stdout
-	cfg.Nodes = 1
+	// Two nodes, each with its own Podman service and storage, stand for two hosts.
+	cfg.Nodes = 2
 	ports := freePorts(6)
 	cfg.APIServerPort, cfg.EtcdPort, cfg.EtcdPeerPort = ports[0], ports[1], ports[2]
 	cfg.ControllerManagerPort, cfg.SchedulerPort, cfg.KubeletPort = ports[3], ports[4], ports[5]

@@ -129,6 +129,14 @@ func Up(ctx context.Context, cfg Config) (_ *Cluster, retErr error) {
 			return nil, err
 		}
 	}
+	for _, url := range cfg.PodmanURLs {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := podmanAnswers(url)(pctx)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("cannot reach Podman at %s (%v): start it (e.g. systemctl start podman.socket) or fix --podman-url", url, err)
+		}
+	}
 	if err := cfg.checkPorts(); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,440 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/berth-dev/berth/provider/podman"
+)
+
+// fakeRuntime is an in-memory podman.Runtime. Containers run until the test makes them exit (exit), until they
+// are stopped (exit code 143) or until their pod is removed. Every call is recorded.
+type fakeRuntime struct {
+	mu         sync.Mutex
+	calls      []fakeCall
+	images     map[string]bool
+	pullErrs   map[string]error
+	pods       map[string]*fakePod       // by ID
+	containers map[string]*fakeContainer // by ID
+	holds      map[string]chan struct{}  // container names whose creation waits for release
+	nextID     int
+}
+
+type fakeCall struct {
+	Method string
+	Arg    string // the pod or container name or ID, or the image
+}
+
+type fakePod struct {
+	id, name string
+	spec     podman.PodSpec
+	running  bool
+	ip       string
+}
+
+type fakeContainer struct {
+	id         string
+	spec       podman.ContainerSpec
+	status     string // created, running, exited
+	exitCode   int32
+	startedAt  time.Time
+	finishedAt time.Time
+	done       chan struct{} // closed when the container exits
+}
+
+var _ podman.Runtime = (*fakeRuntime)(nil)
+
+// newFakeRuntime returns a fake holding the given images.
+func newFakeRuntime(images ...string) *fakeRuntime {
+	f := &fakeRuntime{
+		images:     map[string]bool{},
+		pullErrs:   map[string]error{},
+		pods:       map[string]*fakePod{},
+		containers: map[string]*fakeContainer{},
+		holds:      map[string]chan struct{}{},
+	}
+	for _, im := range images {
+		f.images[im] = true
+	}
+	return f
+}
+
+func (f *fakeRuntime) record(method, arg string) {
+	f.calls = append(f.calls, fakeCall{Method: method, Arg: arg})
+}
+
+func (f *fakeRuntime) newID(prefix string) string {
+	f.nextID++
+	return fmt.Sprintf("%s%060d", prefix, f.nextID)
+}
+
+// setPullError makes pulls of image fail with err (nil lets them succeed).
+func (f *fakeRuntime) setPullError(image string, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err == nil {
+		delete(f.pullErrs, image)
+	} else {
+		f.pullErrs[image] = err
+	}
+}
+
+// hold makes the creation of the container named name wait until release(name) or until its context ends.
+func (f *fakeRuntime) hold(name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.holds[name] = make(chan struct{})
+}
+
+// release lets a held container creation go on.
+func (f *fakeRuntime) release(name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if h, ok := f.holds[name]; ok {
+		close(h)
+		delete(f.holds, name)
+	}
+}
+
+// callsTo returns the arguments of the recorded calls of method, in order.
+func (f *fakeRuntime) callsTo(method string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, c := range f.calls {
+		if c.Method == method {
+			out = append(out, c.Arg)
+		}
+	}
+	return out
+}
+
+func (f *fakeRuntime) lookupPod(idOrName string) *fakePod {
+	if p, ok := f.pods[idOrName]; ok {
+		return p
+	}
+	for _, p := range f.pods {
+		if p.name == idOrName {
+			return p
+		}
+	}
+	return nil
+}
+
+func (f *fakeRuntime) lookupContainer(idOrName string) *fakeContainer {
+	if c, ok := f.containers[idOrName]; ok {
+		return c
+	}
+	for _, c := range f.containers {
+		if c.spec.Name == idOrName {
+			return c
+		}
+	}
+	return nil
+}
+
+// exitLocked makes a running container exit with code. f.mu must be held.
+func (f *fakeRuntime) exitLocked(c *fakeContainer, code int32) {
+	if c.status != "running" {
+		return
+	}
+	c.status = "exited"
+	c.exitCode = code
+	c.finishedAt = time.Now()
+	close(c.done)
+}
+
+// exit makes the running container named name exit with code; it fails the test if there is no such container.
+func (f *fakeRuntime) exit(t *testing.T, name string, code int32) {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.lookupContainer(name)
+	if c == nil || c.status != "running" {
+		t.Fatalf("fake: no running container %q", name)
+	}
+	f.exitLocked(c, code)
+}
+
+// containerStatus reports the status of the container named name ("" if there is none).
+func (f *fakeRuntime) containerStatus(name string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if c := f.lookupContainer(name); c != nil {
+		return c.status
+	}
+	return ""
+}
+
+// podCount reports how many Podman pods exist.
+func (f *fakeRuntime) podCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.pods)
+}
+
+func (f *fakeRuntime) Ping(context.Context) error { return nil }
+
+func (f *fakeRuntime) Info(context.Context) (podman.HostInfo, error) {
+	return podman.HostInfo{Hostname: "fake", CPUs: 2, MemTotal: 4 << 30, MemFree: 2 << 30, OS: "fake", Arch: "amd64", Kernel: "6.0", Version: "4.9.5"}, nil
+}
+
+func (f *fakeRuntime) EnsureNetwork(context.Context, string, string, string) error { return nil }
+
+func (f *fakeRuntime) ImageExists(_ context.Context, ref string) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("ImageExists", ref)
+	return f.images[ref], nil
+}
+
+func (f *fakeRuntime) PullImage(ctx context.Context, ref string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("PullImage", ref)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := f.pullErrs[ref]; err != nil {
+		return err
+	}
+	f.images[ref] = true
+	return nil
+}
+
+func (f *fakeRuntime) ListImages(context.Context) ([]podman.Image, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []podman.Image
+	for ref := range f.images {
+		out = append(out, podman.Image{ID: ref, Names: []string{ref}, Size: 1 << 20})
+	}
+	return out, nil
+}
+
+func (f *fakeRuntime) ImportImage(_ context.Context, ref string, rootfs io.Reader) error {
+	if _, err := io.Copy(io.Discard, rootfs); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("ImportImage", ref)
+	f.images[ref] = true
+	return nil
+}
+
+func (f *fakeRuntime) CreatePod(_ context.Context, spec podman.PodSpec) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("CreatePod", spec.Name)
+	if f.lookupPod(spec.Name) != nil {
+		return "", fmt.Errorf("pod %s already exists", spec.Name)
+	}
+	p := &fakePod{id: f.newID("p"), name: spec.Name, spec: spec}
+	f.pods[p.id] = p
+	return p.id, nil
+}
+
+func (f *fakeRuntime) StartPod(_ context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("StartPod", id)
+	p := f.lookupPod(id)
+	if p == nil {
+		return fmt.Errorf("no such pod %s", id)
+	}
+	p.running = true
+	if p.ip == "" {
+		p.ip = fmt.Sprintf("10.88.0.%d", 1+len(f.pods))
+	}
+	return nil
+}
+
+func (f *fakeRuntime) StopPod(_ context.Context, id string, _ time.Duration) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("StopPod", id)
+	p := f.lookupPod(id)
+	if p == nil {
+		return fmt.Errorf("no such pod %s", id)
+	}
+	p.running = false
+	for _, c := range f.containers {
+		if c.spec.Pod == p.id || c.spec.Pod == p.name {
+			f.exitLocked(c, 143)
+		}
+	}
+	return nil
+}
+
+func (f *fakeRuntime) PodIP(_ context.Context, id, _ string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p := f.lookupPod(id)
+	if p == nil || !p.running {
+		return "", fmt.Errorf("pod %s is not running", id)
+	}
+	return p.ip, nil
+}
+
+func (f *fakeRuntime) ListPods(_ context.Context, labels map[string]string) ([]podman.PodInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []podman.PodInfo
+	for _, p := range f.pods {
+		match := true
+		for k, v := range labels {
+			if p.spec.Labels[k] != v {
+				match = false
+			}
+		}
+		if match {
+			out = append(out, podman.PodInfo{ID: p.id, Name: p.name, Labels: p.spec.Labels})
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeRuntime) RemovePod(_ context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("RemovePod", id)
+	p := f.lookupPod(id)
+	if p == nil {
+		return nil
+	}
+	for cid, c := range f.containers {
+		if c.spec.Pod == p.id || c.spec.Pod == p.name {
+			f.exitLocked(c, 137)
+			delete(f.containers, cid)
+		}
+	}
+	delete(f.pods, p.id)
+	return nil
+}
+
+func (f *fakeRuntime) CreateContainer(ctx context.Context, spec podman.ContainerSpec) (string, error) {
+	f.mu.Lock()
+	f.record("CreateContainer", spec.Name)
+	h := f.holds[spec.Name]
+	f.mu.Unlock()
+	if h != nil {
+		select {
+		case <-h:
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.lookupPod(spec.Pod) == nil {
+		return "", fmt.Errorf("no such pod %s", spec.Pod)
+	}
+	if f.lookupContainer(spec.Name) != nil {
+		return "", fmt.Errorf("container name %s is already in use", spec.Name)
+	}
+	if !f.images[spec.Image] {
+		return "", fmt.Errorf("image %s not known", spec.Image)
+	}
+	c := &fakeContainer{id: f.newID("c"), spec: spec, status: "created", done: make(chan struct{})}
+	f.containers[c.id] = c
+	return c.id, nil
+}
+
+func (f *fakeRuntime) StartContainer(_ context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("StartContainer", id)
+	c := f.lookupContainer(id)
+	if c == nil {
+		return fmt.Errorf("no such container %s", id)
+	}
+	if c.status == "running" {
+		return nil
+	}
+	c.status = "running"
+	c.startedAt = time.Now()
+	c.finishedAt = time.Time{}
+	c.done = make(chan struct{})
+	return nil
+}
+
+func (f *fakeRuntime) WaitContainer(ctx context.Context, id string) (int32, error) {
+	f.mu.Lock()
+	c := f.lookupContainer(id)
+	if c == nil {
+		f.mu.Unlock()
+		return -1, fmt.Errorf("no such container %s", id)
+	}
+	done := c.done
+	f.mu.Unlock()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return -1, ctx.Err()
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return c.exitCode, nil
+}
+
+func (f *fakeRuntime) InspectContainer(_ context.Context, id string) (podman.ContainerState, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.lookupContainer(id)
+	if c == nil {
+		return podman.ContainerState{}, fmt.Errorf("no such container %s", id)
+	}
+	return podman.ContainerState{
+		ID:         c.id,
+		Status:     c.status,
+		Running:    c.status == "running",
+		ExitCode:   c.exitCode,
+		StartedAt:  c.startedAt,
+		FinishedAt: c.finishedAt,
+		ImageID:    strings.Repeat("ab", 32),
+		ImageName:  c.spec.Image,
+	}, nil
+}
+
+func (f *fakeRuntime) StopContainer(_ context.Context, id string, _ time.Duration) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("StopContainer", id)
+	c := f.lookupContainer(id)
+	if c == nil {
+		return fmt.Errorf("no such container %s", id)
+	}
+	f.exitLocked(c, 143)
+	return nil
+}
+
+func (f *fakeRuntime) RemoveContainer(_ context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("RemoveContainer", id)
+	c := f.lookupContainer(id)
+	if c == nil {
+		return nil
+	}
+	f.exitLocked(c, 137)
+	delete(f.containers, c.id)
+	return nil
+}
+
+func (f *fakeRuntime) Logs(_ context.Context, id string, _ podman.LogOptions, w io.Writer) error {
+	f.mu.Lock()
+	c := f.lookupContainer(id)
+	f.mu.Unlock()
+	if c == nil {
+		return errors.New("no such container " + id)
+	}
+	_, err := io.WriteString(w, "log of "+c.spec.Name+"\n")
+	return err
+}

@@ -1,0 +1,355 @@
+package provider
+
+import (
+	"reflect"
+	"slices"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/berth-dev/berth/provider/podman"
+)
+
+func TestPodmanPodName(t *testing.T) {
+	tests := []struct {
+		name string
+		ns   string
+		pod  string
+		uid  types.UID
+		want string
+	}{
+		{name: "full UID", ns: "default", pod: "web", uid: "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", want: "default_web_0f1e2d3c"},
+		{name: "other namespace", ns: "kube-system", pod: "dns-abc12", uid: "aaaaaaaa-bbbb", want: "kube-system_dns-abc12_aaaaaaaa"},
+		{name: "short UID", ns: "ns", pod: "p", uid: "abc", want: "ns_p_abc"},
+		{name: "UID of exactly 8", ns: "ns", pod: "p", uid: "12345678", want: "ns_p_12345678"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: tc.ns, Name: tc.pod, UID: tc.uid}}
+			if got := podmanPodName(pod); got != tc.want {
+				t.Errorf("podmanPodName() = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func translatePod() *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web-7d9f", UID: "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"},
+		Spec: corev1.PodSpec{
+			InitContainers: []corev1.Container{{
+				Name:  "setup",
+				Image: "busybox",
+				Ports: []corev1.ContainerPort{{ContainerPort: 53, HostPort: 5353, Protocol: corev1.ProtocolUDP}},
+			}},
+			Containers: []corev1.Container{{
+				Name:  "app",
+				Image: "nginx:1.27",
+				Ports: []corev1.ContainerPort{
+					{ContainerPort: 80, HostPort: 8080},
+					{ContainerPort: 443, HostPort: 8443, HostIP: "127.0.0.1", Protocol: corev1.ProtocolTCP},
+					{ContainerPort: 9090}, // no hostPort: not published
+				},
+			}, {
+				Name:  "metrics",
+				Image: "exporter",
+				Ports: []corev1.ContainerPort{{ContainerPort: 9100, HostPort: 9100, Protocol: corev1.ProtocolSCTP}},
+			}},
+		},
+	}
+}
+
+func TestPodSpec(t *testing.T) {
+	pod := translatePod()
+	got := podSpec(pod, "node-a", "berth")
+	want := podman.PodSpec{
+		Name:     "shop_web-7d9f_0f1e2d3c",
+		Hostname: "web-7d9f",
+		Network:  "berth",
+		Labels: map[string]string{
+			podman.LabelManaged:   "true",
+			podman.LabelNode:      "node-a",
+			podman.LabelNamespace: "shop",
+			podman.LabelName:      "web-7d9f",
+			podman.LabelUID:       "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+		},
+		Ports: []podman.PortMapping{
+			{HostPort: 5353, ContainerPort: 53, Protocol: "UDP"},
+			{HostPort: 8080, ContainerPort: 80, Protocol: "TCP"},
+			{HostIP: "127.0.0.1", HostPort: 8443, ContainerPort: 443, Protocol: "TCP"},
+			{HostPort: 9100, ContainerPort: 9100, Protocol: "SCTP"},
+		},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("podSpec() =\n%+v\nwant\n%+v", got, want)
+	}
+
+	pod.Spec.Hostname = "frontend"
+	if got := podSpec(pod, "node-a", "berth").Hostname; got != "frontend" {
+		t.Errorf("hostname with spec.hostname = %q, want frontend", got)
+	}
+
+	noPorts := &corev1.Pod{ObjectMeta: pod.ObjectMeta, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "a", Image: "x"}}}}
+	if ports := podSpec(noPorts, "node-a", "berth").Ports; len(ports) != 0 {
+		t.Errorf("ports without hostPorts = %v, want none", ports)
+	}
+}
+
+func TestContainerSpec(t *testing.T) {
+	pod := translatePod()
+	c := &corev1.Container{
+		Name:       "app",
+		Image:      "nginx:1.27",
+		Command:    []string{"/bin/sh", "-c"},
+		Args:       []string{"echo $GREETING"},
+		WorkingDir: "/srv",
+		TTY:        true,
+		Stdin:      true,
+		Env: []corev1.EnvVar{
+			{Name: "GREETING", Value: "hello"},
+			{Name: "EMPTY", Value: ""},
+		},
+		Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{
+			corev1.ResourceMemory: resource.MustParse("128Mi"),
+			corev1.ResourceCPU:    resource.MustParse("250m"),
+		}},
+	}
+	got := containerSpec(pod, c, "node-a", 3)
+
+	if got.Name != "shop_web-7d9f_0f1e2d3c_app_3" {
+		t.Errorf("name = %q, want shop_web-7d9f_0f1e2d3c_app_3", got.Name)
+	}
+	if got.Pod != "shop_web-7d9f_0f1e2d3c" {
+		t.Errorf("pod = %q, want shop_web-7d9f_0f1e2d3c", got.Pod)
+	}
+	if got.Image != "nginx:1.27" || got.WorkingDir != "/srv" || !got.TTY || !got.Stdin {
+		t.Errorf("image/workingDir/tty/stdin = %q %q %v %v", got.Image, got.WorkingDir, got.TTY, got.Stdin)
+	}
+	if !slices.Equal(got.Entrypoint, []string{"/bin/sh", "-c"}) {
+		t.Errorf("entrypoint = %q, want the container's command", got.Entrypoint)
+	}
+	if !slices.Equal(got.Command, []string{"echo $GREETING"}) {
+		t.Errorf("command = %q, want the container's args", got.Command)
+	}
+	if want := map[string]string{"GREETING": "hello", "EMPTY": ""}; !reflect.DeepEqual(got.Env, want) {
+		t.Errorf("env = %v, want %v", got.Env, want)
+	}
+	if got.MemoryLimit != 128*1024*1024 {
+		t.Errorf("memory limit = %d, want %d", got.MemoryLimit, 128*1024*1024)
+	}
+	if got.CPUQuota != 25000 || got.CPUPeriod != 100000 {
+		t.Errorf("cpu quota/period = %d/%d, want 25000/100000", got.CPUQuota, got.CPUPeriod)
+	}
+	if got.User != "" {
+		t.Errorf("user = %q, want none without a securityContext", got.User)
+	}
+	wantLabels := map[string]string{
+		podman.LabelManaged:   "true",
+		podman.LabelNode:      "node-a",
+		podman.LabelNamespace: "shop",
+		podman.LabelName:      "web-7d9f",
+		podman.LabelUID:       "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+		podman.LabelContainer: "app",
+	}
+	if !reflect.DeepEqual(got.Labels, wantLabels) {
+		t.Errorf("labels = %v, want %v", got.Labels, wantLabels)
+	}
+}
+
+func TestContainerSpecNoCommand(t *testing.T) {
+	pod := translatePod()
+	got := containerSpec(pod, &corev1.Container{Name: "app", Image: "nginx"}, "node-a", 1)
+	if got.Entrypoint != nil || got.Command != nil {
+		t.Errorf("entrypoint/command = %q/%q, want none so that the image's apply", got.Entrypoint, got.Command)
+	}
+	if len(got.Env) != 0 {
+		t.Errorf("env = %v, want empty", got.Env)
+	}
+	if got.MemoryLimit != 0 || got.CPUQuota != 0 || got.CPUPeriod != 0 {
+		t.Errorf("limits = mem %d quota %d period %d, want none", got.MemoryLimit, got.CPUQuota, got.CPUPeriod)
+	}
+	if got.Name != "shop_web-7d9f_0f1e2d3c_app_1" {
+		t.Errorf("name = %q", got.Name)
+	}
+}
+
+func TestContainerSpecCPU(t *testing.T) {
+	tests := []struct {
+		cpu        string
+		wantQuota  int64
+		wantPeriod uint64
+	}{
+		{cpu: "250m", wantQuota: 25000, wantPeriod: 100000},
+		{cpu: "1", wantQuota: 100000, wantPeriod: 100000},
+		{cpu: "2500m", wantQuota: 250000, wantPeriod: 100000},
+		{cpu: "10m", wantQuota: 1000, wantPeriod: 100000},
+		{cpu: "1m", wantQuota: 1000, wantPeriod: 100000}, // clamped to the kernel's minimum
+		{cpu: "0", wantQuota: 0, wantPeriod: 0},         // no limit
+	}
+	for _, tc := range tests {
+		t.Run(tc.cpu, func(t *testing.T) {
+			c := &corev1.Container{Name: "app", Image: "x", Resources: corev1.ResourceRequirements{
+				Limits: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(tc.cpu)},
+			}}
+			got := containerSpec(translatePod(), c, "node-a", 1)
+			if got.CPUQuota != tc.wantQuota || got.CPUPeriod != tc.wantPeriod {
+				t.Errorf("cpu %s: quota/period = %d/%d, want %d/%d", tc.cpu, got.CPUQuota, got.CPUPeriod, tc.wantQuota, tc.wantPeriod)
+			}
+		})
+	}
+}
+
+func TestContainerSpecUser(t *testing.T) {
+	id := func(v int64) *int64 { return &v }
+	tests := []struct {
+		name string
+		pod  *corev1.PodSecurityContext
+		ctr  *corev1.SecurityContext
+		want string
+	}{
+		{name: "none", want: ""},
+		{name: "pod user", pod: &corev1.PodSecurityContext{RunAsUser: id(10)}, want: "10"},
+		{name: "pod user and group", pod: &corev1.PodSecurityContext{RunAsUser: id(10), RunAsGroup: id(20)}, want: "10:20"},
+		{name: "container user", ctr: &corev1.SecurityContext{RunAsUser: id(1000)}, want: "1000"},
+		{name: "container user and group", ctr: &corev1.SecurityContext{RunAsUser: id(1000), RunAsGroup: id(2000)}, want: "1000:2000"},
+		{
+			name: "container overrides pod",
+			pod:  &corev1.PodSecurityContext{RunAsUser: id(10), RunAsGroup: id(20)},
+			ctr:  &corev1.SecurityContext{RunAsUser: id(1000), RunAsGroup: id(2000)},
+			want: "1000:2000",
+		},
+		{
+			name: "container without user keeps the pod's",
+			pod:  &corev1.PodSecurityContext{RunAsUser: id(10), RunAsGroup: id(20)},
+			ctr:  &corev1.SecurityContext{ReadOnlyRootFilesystem: new(bool)},
+			want: "10:20",
+		},
+		{name: "root", ctr: &corev1.SecurityContext{RunAsUser: id(0), RunAsGroup: id(0)}, want: "0:0"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := translatePod()
+			pod.Spec.SecurityContext = tc.pod
+			c := &corev1.Container{Name: "app", Image: "x", SecurityContext: tc.ctr}
+			if got := containerSpec(pod, c, "node-a", 1).User; got != tc.want {
+				t.Errorf("user = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func tokenVolume(name string) corev1.Volume {
+	expiry := int64(3607)
+	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+		Sources: []corev1.VolumeProjection{
+			{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token", ExpirationSeconds: &expiry}},
+			{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "kube-root-ca.crt"},
+				Items: []corev1.KeyToPath{{Key: "ca.crt", Path: "ca.crt"}}}},
+		},
+	}}}
+}
+
+func TestUnsupported(t *testing.T) {
+	privileged := true
+	tests := []struct {
+		name string
+		pod  func(p *corev1.Pod)
+		want []string
+	}{
+		{name: "plain pod", pod: func(*corev1.Pod) {}, want: nil},
+		{
+			name: "service account token volume and mount",
+			pod: func(p *corev1.Pod) {
+				p.Spec.Volumes = append(p.Spec.Volumes, tokenVolume("kube-api-access-x7k2p"))
+				for _, c := range []*corev1.Container{&p.Spec.InitContainers[0], &p.Spec.Containers[0]} {
+					c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "kube-api-access-x7k2p", MountPath: "/var/run/secrets/kubernetes.io/serviceaccount", ReadOnly: true})
+				}
+			},
+			want: nil,
+		},
+		{
+			name: "host network",
+			pod:  func(p *corev1.Pod) { p.Spec.HostNetwork = true },
+			want: []string{"spec.hostNetwork"},
+		},
+		{
+			name: "host namespaces",
+			pod: func(p *corev1.Pod) {
+				share := true
+				p.Spec.HostPID, p.Spec.HostIPC, p.Spec.ShareProcessNamespace = true, true, &share
+			},
+			want: []string{"spec.hostPID", "spec.hostIPC", "spec.shareProcessNamespace"},
+		},
+		{
+			name: "emptyDir volume and its mount",
+			pod: func(p *corev1.Pod) {
+				p.Spec.Volumes = append(p.Spec.Volumes, tokenVolume("kube-api-access-x7k2p"),
+					corev1.Volume{Name: "cache", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+				p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{
+					{Name: "kube-api-access-x7k2p", MountPath: "/var/run/secrets/kubernetes.io/serviceaccount"},
+					{Name: "cache", MountPath: "/cache"},
+				}
+			},
+			want: []string{"spec.volumes[cache]", "spec.containers[app].volumeMounts[cache]"},
+		},
+		{
+			name: "projected volume without a token is not the token volume",
+			pod: func(p *corev1.Pod) {
+				p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "kube-api-access-fake", VolumeSource: corev1.VolumeSource{
+					Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+						{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "cm"}}},
+					}},
+				}})
+			},
+			want: []string{"spec.volumes[kube-api-access-fake]"},
+		},
+		{
+			name: "token volume under another name",
+			pod:  func(p *corev1.Pod) { p.Spec.Volumes = append(p.Spec.Volumes, tokenVolume("my-token")) },
+			want: []string{"spec.volumes[my-token]"},
+		},
+		{
+			name: "probes lifecycle and privileged",
+			pod: func(p *corev1.Pod) {
+				probe := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"true"}}}}
+				p.Spec.InitContainers[0].SecurityContext = &corev1.SecurityContext{Privileged: &privileged}
+				app := &p.Spec.Containers[0]
+				app.LivenessProbe, app.ReadinessProbe, app.StartupProbe = probe, probe, probe
+				app.Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"true"}}}}
+			},
+			want: []string{
+				"spec.initContainers[setup].securityContext.privileged",
+				"spec.containers[app].livenessProbe",
+				"spec.containers[app].readinessProbe",
+				"spec.containers[app].startupProbe",
+				"spec.containers[app].lifecycle",
+			},
+		},
+		{
+			name: "privileged false is fine",
+			pod: func(p *corev1.Pod) {
+				p.Spec.Containers[1].SecurityContext = &corev1.SecurityContext{Privileged: new(bool)}
+			},
+			want: nil,
+		},
+		{
+			name: "volume devices",
+			pod: func(p *corev1.Pod) {
+				p.Spec.Containers[1].VolumeDevices = []corev1.VolumeDevice{{Name: "disk", DevicePath: "/dev/xvda"}}
+			},
+			want: []string{"spec.containers[metrics].volumeDevices"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := translatePod()
+			tc.pod(pod)
+			if got := unsupported(pod); !slices.Equal(got, tc.want) {
+				t.Errorf("unsupported() = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
