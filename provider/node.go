@@ -16,17 +16,15 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
 
+	"github.com/berth-dev/berth/internal/wellknown"
 	"github.com/berth-dev/berth/provider/podman"
 )
 
-// Node annotations the virtual kubelet keeps fresh for the scheduler.
+// Node labels and annotations the virtual kubelet keeps fresh for the scheduler.
 const (
-	// AnnotationFreeMemory is the Podman host's observed free memory in bytes.
-	AnnotationFreeMemory = "berth.dev/free-memory"
-	// AnnotationObservedAt is when the host was last observed (RFC 3339).
-	AnnotationObservedAt = "berth.dev/observed-at"
-	// LabelPodman marks Podman-backed nodes.
-	LabelPodman = "berth.dev/podman"
+	AnnotationFreeMemory = wellknown.AnnotationFreeMemory
+	AnnotationObservedAt = wellknown.AnnotationObservedAt
+	LabelPodman          = wellknown.LabelPodman
 )
 
 // maxPods is the pod capacity reported, as the kubelet's default.

@@ -1,0 +1,27 @@
+// Package hostobs reads what Berth's virtual kubelets report about their Podman hosts on the Node object.
+package hostobs
+
+import (
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/berth-dev/berth/internal/wellknown"
+)
+
+// FreeMemory returns a Podman node's observed free memory, if the node reports one no older than maxAge at now.
+func FreeMemory(node *corev1.Node, now time.Time, maxAge time.Duration) (int64, bool) {
+	if node == nil || node.Labels[wellknown.LabelPodman] != "true" {
+		return 0, false
+	}
+	free, err := strconv.ParseInt(node.Annotations[wellknown.AnnotationFreeMemory], 10, 64)
+	if err != nil || free < 0 {
+		return 0, false
+	}
+	at, err := time.Parse(time.RFC3339, node.Annotations[wellknown.AnnotationObservedAt])
+	if err != nil || now.Sub(at) > maxAge {
+		return 0, false
+	}
+	return free, true
+}

@@ -1,0 +1,227 @@
+// Package podmanfit is the PodmanFit filter: a node passes only if it is Ready and schedulable, the pod's
+// requests fit in what its allocatable leaves after the pods already on it (assumed ones included), its host
+// ports are free, and, on a Podman node, the host's observed free memory covers the pod's memory request.
+package podmanfit
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/runtime"
+	resourcehelper "k8s.io/component-helpers/resource"
+	"k8s.io/klog/v2"
+	fwk "k8s.io/kube-scheduler/framework"
+
+	"github.com/berth-dev/berth/plugins/apis/config"
+	_ "github.com/berth-dev/berth/plugins/apis/config/scheme" // registers the arguments
+	"github.com/berth-dev/berth/plugins/apis/config/validation"
+	"github.com/berth-dev/berth/plugins/internal/hostobs"
+)
+
+// Name is the plugin's name in a KubeSchedulerConfiguration.
+const Name = "PodmanFit"
+
+// Reasons a node is filtered out; each is the start of the status message kubectl describe shows.
+const (
+	ReasonNotReady       = "node is not Ready"
+	ReasonUnschedulable  = "node is unschedulable"
+	ReasonTooManyPods    = "Too many pods"
+	ReasonInsufficient   = "Insufficient"
+	ReasonHostPortInUse  = "host port is already in use"
+	ReasonHostMemoryLow  = "Insufficient memory on Podman host"
+	preFilterStateKey    = "PreFilter" + Name
+	unschedulableTaint   = corev1.TaintNodeUnschedulable
+	errReasonNotFoundMsg = "node not found"
+)
+
+// PodmanFit is the filter plugin.
+type PodmanFit struct {
+	args   config.PodmanFitArgs
+	now    func() time.Time
+	logger klog.Logger
+}
+
+var (
+	_ fwk.PreFilterPlugin = &PodmanFit{}
+	_ fwk.FilterPlugin    = &PodmanFit{}
+)
+
+// New builds the plugin from its arguments (nil means defaults).
+func New(ctx context.Context, obj runtime.Object, _ fwk.Handle) (fwk.Plugin, error) {
+	args := config.PodmanFitArgs{}
+	switch a := obj.(type) {
+	case nil:
+		args = DefaultArgs()
+	case *config.PodmanFitArgs:
+		args = *a
+	default:
+		return nil, fmt.Errorf("want args to be of type PodmanFitArgs, got %T", obj)
+	}
+	if err := validation.ValidatePodmanFitArgs(nil, &args); err != nil {
+		return nil, err
+	}
+	return &PodmanFit{args: args, now: time.Now, logger: klog.FromContext(ctx).WithValues("plugin", Name)}, nil
+}
+
+// DefaultArgs are the arguments used when none are configured.
+func DefaultArgs() config.PodmanFitArgs {
+	return config.PodmanFitArgs{ObservedMemory: true, MaxObservationAge: defaultAge}
+}
+
+// Name implements fwk.Plugin.
+func (p *PodmanFit) Name() string { return Name }
+
+// preFilterState is what PreFilter computes once per pod.
+type preFilterState struct {
+	cpu, memory, ephemeral int64
+	scalar                 map[corev1.ResourceName]int64
+	ports                  []corev1.ContainerPort
+}
+
+// Clone implements fwk.StateData; the state is read-only after PreFilter.
+func (s *preFilterState) Clone() fwk.StateData { return s }
+
+// PreFilter computes the pod's requests as the kubelet counts them: the largest of the init containers (sidecars
+// added to what follows them) against the sum of the app containers, plus pod overhead.
+func (p *PodmanFit) PreFilter(_ context.Context, state fwk.CycleState, pod *corev1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
+	reqs := resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{})
+	s := &preFilterState{
+		cpu:       reqs.Cpu().MilliValue(),
+		memory:    reqs.Memory().Value(),
+		ephemeral: reqs.StorageEphemeral().Value(),
+	}
+	for name, q := range reqs {
+		switch name {
+		case corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourceEphemeralStorage, corev1.ResourcePods:
+		default:
+			if s.scalar == nil {
+				s.scalar = map[corev1.ResourceName]int64{}
+			}
+			s.scalar[name] = q.Value()
+		}
+	}
+	for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for _, c := range cs {
+			for _, port := range c.Ports {
+				if port.HostPort > 0 {
+					s.ports = append(s.ports, port)
+				}
+			}
+		}
+	}
+	state.Write(preFilterStateKey, s)
+	return nil, nil
+}
+
+// PreFilterExtensions implements fwk.PreFilterPlugin; Filter reads the node's pods itself.
+func (p *PodmanFit) PreFilterExtensions() fwk.PreFilterExtensions { return nil }
+
+// Filter implements fwk.FilterPlugin.
+func (p *PodmanFit) Filter(_ context.Context, state fwk.CycleState, pod *corev1.Pod, nodeInfo fwk.NodeInfo) *fwk.Status {
+	node := nodeInfo.Node()
+	if node == nil {
+		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, errReasonNotFoundMsg)
+	}
+	data, err := state.Read(preFilterStateKey)
+	if err != nil {
+		return fwk.AsStatus(fmt.Errorf("reading %q from cycle state: %w", preFilterStateKey, err))
+	}
+	s, ok := data.(*preFilterState)
+	if !ok {
+		return fwk.AsStatus(fmt.Errorf("%+v cannot be converted to podmanfit.preFilterState", data))
+	}
+	if st := ready(node); st != nil {
+		return st
+	}
+	if node.Spec.Unschedulable && !tolerates(pod, unschedulableTaint) {
+		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonUnschedulable)
+	}
+	if st := fits(s, nodeInfo); st != nil {
+		return st
+	}
+	used := nodeInfo.GetUsedPorts()
+	for _, port := range s.ports {
+		proto := string(port.Protocol)
+		if proto == "" {
+			proto = string(corev1.ProtocolTCP)
+		}
+		if used.CheckConflict(port.HostIP, proto, port.HostPort) {
+			return fwk.NewStatus(fwk.Unschedulable, fmt.Sprintf("%s: %d/%s", ReasonHostPortInUse, port.HostPort, proto))
+		}
+	}
+	if p.args.ObservedMemory && s.memory > 0 {
+		if free, ok := hostobs.FreeMemory(node, p.now(), p.args.MaxObservationAge.Duration); ok && s.memory > free {
+			return fwk.NewStatus(fwk.Unschedulable, fmt.Sprintf("%s: requested %s, free %s", ReasonHostMemoryLow, bytes(s.memory), bytes(free)))
+		}
+	}
+	return nil
+}
+
+// ready rejects nodes whose Ready condition is not True.
+func ready(node *corev1.Node) *fwk.Status {
+	for _, c := range node.Status.Conditions {
+		if c.Type != corev1.NodeReady {
+			continue
+		}
+		if c.Status == corev1.ConditionTrue {
+			return nil
+		}
+		msg := ReasonNotReady
+		if c.Reason != "" {
+			msg += " (" + c.Reason + ")"
+		}
+		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, msg)
+	}
+	return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonNotReady+" (no Ready condition)")
+}
+
+func tolerates(pod *corev1.Pod, key string) bool {
+	taint := &corev1.Taint{Key: key, Effect: corev1.TaintEffectNoSchedule}
+	for i := range pod.Spec.Tolerations {
+		if pod.Spec.Tolerations[i].ToleratesTaint(klog.Background(), taint, false) {
+			return true
+		}
+	}
+	return false
+}
+
+// fits checks the pod's requests against what the node's allocatable leaves.
+func fits(s *preFilterState, nodeInfo fwk.NodeInfo) *fwk.Status {
+	alloc := nodeInfo.GetAllocatable()
+	req := nodeInfo.GetRequested()
+	if len(nodeInfo.GetPods())+1 > alloc.GetAllowedPodNumber() {
+		return fwk.NewStatus(fwk.Unschedulable, fmt.Sprintf("%s: %d of %d in use", ReasonTooManyPods, len(nodeInfo.GetPods()), alloc.GetAllowedPodNumber()))
+	}
+	var reasons []string
+	if s.cpu > 0 && s.cpu > alloc.GetMilliCPU()-req.GetMilliCPU() {
+		reasons = append(reasons, fmt.Sprintf("%s cpu: requested %dm, free %dm", ReasonInsufficient, s.cpu, alloc.GetMilliCPU()-req.GetMilliCPU()))
+	}
+	if s.memory > 0 && s.memory > alloc.GetMemory()-req.GetMemory() {
+		reasons = append(reasons, fmt.Sprintf("%s memory: requested %s, free %s", ReasonInsufficient, bytes(s.memory), bytes(alloc.GetMemory()-req.GetMemory())))
+	}
+	if s.ephemeral > 0 && s.ephemeral > alloc.GetEphemeralStorage()-req.GetEphemeralStorage() {
+		reasons = append(reasons, fmt.Sprintf("%s ephemeral-storage: requested %s, free %s", ReasonInsufficient, bytes(s.ephemeral), bytes(alloc.GetEphemeralStorage()-req.GetEphemeralStorage())))
+	}
+	for name, v := range s.scalar {
+		free := alloc.GetScalarResources()[name] - req.GetScalarResources()[name]
+		if v > free {
+			reasons = append(reasons, fmt.Sprintf("%s %s: requested %d, free %d", ReasonInsufficient, name, v, free))
+		}
+	}
+	if len(reasons) > 0 {
+		return fwk.NewStatus(fwk.Unschedulable, reasons...)
+	}
+	return nil
+}
+
+// bytes prints a byte count as Kubernetes quantities read: exact units (512Mi), else whole Mi rounded down.
+func bytes(n int64) string {
+	const mi = 1 << 20
+	if n%mi == 0 || n < mi {
+		return resource.NewQuantity(n, resource.BinarySI).String()
+	}
+	return fmt.Sprintf("%dMi", n/mi)
+}
