@@ -79,11 +79,11 @@ func (p *PodmanScore) Name() string { return Name }
 
 // preScoreState is what PreScore computes once per pod.
 type preScoreState struct {
-	owner      types.UID // controller owner, empty if none
-	milliCPU   int64
-	memory     int64
-	images     []string // normalized names
-	now        time.Time
+	owner    types.UID // controller owner, empty if none
+	milliCPU int64
+	memory   int64
+	images   []string // normalized names
+	now      time.Time
 }
 
 func (s *preScoreState) Clone() fwk.StateData { return s }
