@@ -187,7 +187,7 @@ func TestContainerSpecCPU(t *testing.T) {
 		{cpu: "2500m", wantQuota: 250000, wantPeriod: 100000},
 		{cpu: "10m", wantQuota: 1000, wantPeriod: 100000},
 		{cpu: "1m", wantQuota: 1000, wantPeriod: 100000}, // clamped to the kernel's minimum
-		{cpu: "0", wantQuota: 0, wantPeriod: 0},         // no limit
+		{cpu: "0", wantQuota: 0, wantPeriod: 0},          // no limit
 	}
 	for _, tc := range tests {
 		t.Run(tc.cpu, func(t *testing.T) {

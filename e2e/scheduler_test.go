@@ -1,0 +1,210 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/berth-dev/berth/internal/cluster"
+	"github.com/berth-dev/berth/internal/wellknown"
+	"github.com/berth-dev/berth/provider/podman"
+)
+
+// TestBerthSchedulerSpreadsReplicas checks that a 6-replica Deployment on the berth-scheduler profile spreads 3/3
+// over the two Podman nodes, and that each pod records the decision (node and score breakdown).
+func TestBerthSchedulerSpreadsReplicas(t *testing.T) {
+	ns := namespace(t)
+	kubectl(t, fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: spread
+spec:
+  replicas: 6
+  selector:
+    matchLabels: {app: spread}
+  template:
+    metadata:
+      labels: {app: spread}
+    spec:
+      schedulerName: berth-scheduler
+      terminationGracePeriodSeconds: 2
+      containers:
+      - name: main
+        image: %s
+        command: ["sleep", "3600"]
+        resources:
+          requests: {cpu: 10m, memory: 8Mi}
+`, busybox), "apply", "-n", ns, "-f", "-")
+	kubectl(t, "", "rollout", "status", "-n", ns, "deployment/spread", "--timeout=120s")
+	pods, err := client.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: labels.Set{"app": "spread"}.String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	perNode := map[string]int{}
+	for _, p := range pods.Items {
+		perNode[p.Spec.NodeName]++
+		if got := p.Annotations[wellknown.AnnotationScheduledNode]; got != p.Spec.NodeName {
+			t.Errorf("pod %s: %s=%q, bound to %q", p.Name, wellknown.AnnotationScheduledNode, got, p.Spec.NodeName)
+		}
+		var rec struct {
+			Node  string `json:"node"`
+			Score *struct {
+				Total, Spread, Load, Image int64
+			} `json:"score"`
+		}
+		if err := json.Unmarshal([]byte(p.Annotations[wellknown.AnnotationScore]), &rec); err != nil || rec.Node != p.Spec.NodeName || rec.Score == nil {
+			t.Errorf("pod %s: score annotation %q (err %v)", p.Name, p.Annotations[wellknown.AnnotationScore], err)
+		}
+	}
+	for _, n := range testCluster.NodeNames() {
+		if perNode[n] != 3 {
+			t.Errorf("replicas per node %v, want 3 on each of %v", perNode, testCluster.NodeNames())
+			break
+		}
+	}
+}
+
+// TestBerthSchedulerReportsTooLargePod checks that a pod no node can hold stays Pending, with PodmanFit's reason
+// in its FailedScheduling event.
+func TestBerthSchedulerReportsTooLargePod(t *testing.T) {
+	ns := namespace(t)
+	kubectl(t, fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: huge
+spec:
+  schedulerName: berth-scheduler
+  containers:
+  - name: main
+    image: %s
+    command: ["sleep", "3600"]
+    resources:
+      requests: {memory: 100Ti}
+`, busybox), "apply", "-n", ns, "-f", "-")
+	var msg string
+	err := wait.PollUntilContextTimeout(context.Background(), 250*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
+		evs, err := client.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: fields.Set{"involvedObject.name": "huge", "reason": "FailedScheduling"}.String()})
+		if err != nil || len(evs.Items) == 0 {
+			return false, nil
+		}
+		msg = evs.Items[0].Message
+		return true, nil
+	})
+	if err != nil {
+		t.Fatalf("no FailedScheduling event for the pod: %v", err)
+	}
+	if !strings.Contains(msg, "Insufficient memory: requested 100Ti, free") || !strings.Contains(msg, fmt.Sprintf("0/%d nodes are available", len(testCluster.NodeNames()))) {
+		t.Errorf("FailedScheduling message %q lacks PodmanFit's reason", msg)
+	}
+	p, err := client.CoreV1().Pods(ns).Get(context.Background(), "huge", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Status.Phase != corev1.PodPending || p.Spec.NodeName != "" {
+		t.Errorf("pod is %s on %q, want Pending and unbound", p.Status.Phase, p.Spec.NodeName)
+	}
+}
+
+// TestBerthSchedulerPrefersNodeWithImage imports an image into the second node's Podman only and checks that a pod
+// using it lands there.
+func TestBerthSchedulerPrefersNodeWithImage(t *testing.T) {
+	ns := namespace(t)
+	ctx := context.Background()
+	nodes := testCluster.NodeNames()
+	target := nodes[len(nodes)-1]
+	image := "localhost/berth/only-on-last:" + strings.TrimPrefix(ns, "e2e-")[:8]
+	rt, err := podman.Dial(ctx, testCluster.PodmanURLs()[len(nodes)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootfs, err := cluster.BusyboxRootfs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.ImportImage(ctx, image, bytes.NewReader(rootfs)); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the node reports the image, as the scheduler sees it.
+	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		n, err := client.CoreV1().Nodes().Get(ctx, target, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		for _, im := range n.Status.Images {
+			for _, name := range im.Names {
+				if name == image {
+					return true, nil
+				}
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatalf("node %s never reported image %s", target, image)
+	}
+	kubectl(t, "", "run", "local", "-n", ns, "--image="+image, "--overrides", `{"spec":{"schedulerName":"berth-scheduler"}}`, "--", "sleep", "3600")
+	pod := waitPod(t, ns, "local", 60*time.Second, "bound", func(p *corev1.Pod) bool { return p.Spec.NodeName != "" })
+	if pod.Spec.NodeName != target {
+		t.Errorf("pod landed on %s (score %s), want %s which stores its image", pod.Spec.NodeName, pod.Annotations[wellknown.AnnotationScore], target)
+	}
+}
+
+// TestSchedulerRefusesBadPluginArgs checks that the scheduler refuses to start on bad plugin arguments, naming the
+// field: an unknown field, a negative weight, all weights zero.
+func TestSchedulerRefusesBadPluginArgs(t *testing.T) {
+	kubeconfig := testCluster.Kubeconfig()
+	tests := []struct {
+		name, args, want string
+	}{
+		{"unknown field", "spreadWieght: 3", `decoding args for plugin PodmanScore: strict decoding error: unknown field \"spreadWieght\"`},
+		{"negative weight", "spreadWeight: -1", "spreadWeight: Invalid value: -1: must be between 0 and 100"},
+		{"all weights zero", "spreadWeight: 0\n          loadWeight: 0\n          imageWeight: 0", "at least one weight must be greater than 0"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := fmt.Sprintf(`apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+clientConnection:
+  kubeconfig: %s
+leaderElection:
+  leaderElect: false
+profiles:
+  - schedulerName: bad
+    plugins:
+      multiPoint:
+        enabled:
+          - name: PodmanScore
+    pluginConfig:
+      - name: PodmanScore
+        args:
+          %s
+`, kubeconfig, tc.args)
+			path := filepath.Join(t.TempDir(), "config.yaml")
+			if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			out, err := exec.CommandContext(ctx, filepath.Join(binDir, "berth-scheduler"), "--config", path, "--secure-port", "0").CombinedOutput()
+			if ctx.Err() != nil {
+				t.Fatalf("the scheduler started on bad arguments; output:\n%s", out)
+			}
+			if err == nil || !strings.Contains(string(out), tc.want) {
+				t.Errorf("err=%v; output lacks %q:\n%s", err, tc.want, out)
+			}
+		})
+	}
+}
