@@ -228,6 +228,16 @@ func (p *Provider) kill(ctx context.Context, r *podRecord, grace time.Duration) 
 	p.mu.Lock()
 	r.terminal = true
 	r.sandbox = false
+	r.removed = true
+	// Containers that never ran are reported as the kubelet's TerminatePod does.
+	for _, c := range append(append([]*containerRecord{}, r.init...), r.app...) {
+		if c.state.Waiting != nil {
+			c.state = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+				ExitCode: 137, Reason: "ContainerStatusUnknown",
+				Message: "The container could not be located when the pod was terminated",
+			}}
+		}
+	}
 	delete(p.pods, key(r.pod.Namespace, r.pod.Name))
 	p.changedLocked(r)
 	p.mu.Unlock()

@@ -11,6 +11,7 @@ import (
 // containerRecord is what the provider knows of one Kubernetes container of a pod.
 type containerRecord struct {
 	spec     *corev1.Container
+	init     bool // an init container
 	sidecar  bool
 	id       string // current Podman container ID
 	attempts int32  // containers created so far; restartCount is attempts-1
@@ -44,7 +45,13 @@ type podRecord struct {
 	initialized bool
 	// terminal is set once the pod's containers will not run again.
 	terminal bool
-	deleting bool
+	// finalPhase latches Succeeded or Failed once reported.
+	finalPhase corev1.PodPhase
+	deleting   bool
+	// removed is set once the Podman pod is gone.
+	removed bool
+	// reason and message are the pod-level status.reason and status.message.
+	reason, message string
 	// conditions keeps the last reported conditions so that transition times stay put.
 	conditions []corev1.PodCondition
 	cancel     context.CancelFunc
@@ -55,7 +62,7 @@ func newPodRecord(pod *corev1.Pod, podmanName string) *podRecord {
 	r := &podRecord{pod: pod.DeepCopy(), podmanName: podmanName, done: make(chan struct{})}
 	for i := range r.pod.Spec.InitContainers {
 		c := &r.pod.Spec.InitContainers[i]
-		r.init = append(r.init, &containerRecord{spec: c, sidecar: isRestartableInit(c), state: waiting("PodInitializing", "")})
+		r.init = append(r.init, &containerRecord{spec: c, init: true, sidecar: isRestartableInit(c), state: waiting("PodInitializing", "")})
 	}
 	appReason := "ContainerCreating"
 	if len(r.init) > 0 {
@@ -64,9 +71,7 @@ func newPodRecord(pod *corev1.Pod, podmanName string) *podRecord {
 	for i := range r.pod.Spec.Containers {
 		r.app = append(r.app, &containerRecord{spec: &r.pod.Spec.Containers[i], state: waiting(appReason, "")})
 	}
-	if len(r.init) > 0 {
-		r.init[0].state = waiting("PodInitializing", "")
-	}
+	r.initialized = len(r.init) == 0
 	return r
 }
 

@@ -36,9 +36,8 @@ func (p *Provider) run(ctx context.Context, r *podRecord) {
 		for _, c := range append(append([]*containerRecord{}, r.init...), r.app...) {
 			c.state = waiting("CreateContainerConfigError", msg)
 		}
-		r.pod.Status.Reason = "UnsupportedPodSpec"
-		r.pod.Status.Message = msg
-		r.pod.Status.Phase = corev1.PodFailed
+		r.reason, r.message = "UnsupportedPodSpec", msg
+		r.finalPhase = corev1.PodFailed
 		p.changedLocked(r)
 		p.mu.Unlock()
 		return
@@ -216,7 +215,10 @@ func (p *Provider) supervise(ctx context.Context, r *podRecord, c *containerReco
 			}
 			continue
 		}
-		if !shouldRestart(r.pod, c, exit) {
+		p.mu.Lock()
+		done := r.terminal
+		p.mu.Unlock()
+		if done || !shouldRestart(r.pod, c, exit) {
 			signal()
 			return
 		}
@@ -262,7 +264,8 @@ func (p *Provider) crashWait(ctx context.Context, r *podRecord, c *containerReco
 	return sleep(ctx, d)
 }
 
-// retryWait waits before retrying an image pull or a container creation.
+// retryWait waits before retrying an image pull or a container creation. As the kubelet shows it, a failed pull
+// reads ErrImagePull first, then ImagePullBackOff until the next attempt; ErrImageNeverPull stays as it is.
 func (p *Provider) retryWait(ctx context.Context, r *podRecord, c *containerRecord, kind errKind) bool {
 	p.mu.Lock()
 	if c.backoff == 0 {
@@ -271,14 +274,25 @@ func (p *Provider) retryWait(ctx context.Context, r *podRecord, c *containerReco
 		c.backoff = min(2*c.backoff, p.cfg.MaxBackoff)
 	}
 	d := c.backoff
-	if kind == pullErr {
-		msg := fmt.Sprintf("Back-off pulling image %q", c.spec.Image)
-		c.state = waiting("ImagePullBackOff", msg)
-		p.cfg.Recorder.Event(r.pod, corev1.EventTypeNormal, "BackOff", msg)
+	pulling := kind == pullErr && c.state.Waiting != nil && c.state.Waiting.Reason == "ErrImagePull"
+	var prev string
+	if pulling {
+		prev = c.state.Waiting.Message
 	}
+	p.mu.Unlock()
+	if !pulling {
+		return sleep(ctx, d)
+	}
+	if !sleep(ctx, d/2) {
+		return false
+	}
+	p.mu.Lock()
+	msg := fmt.Sprintf("Back-off pulling image %q: ErrImagePull: %s", c.spec.Image, prev)
+	c.state = waiting("ImagePullBackOff", msg)
+	p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeNormal, "BackOff", "Back-off pulling image %q", c.spec.Image)
 	p.changedLocked(r)
 	p.mu.Unlock()
-	return sleep(ctx, d)
+	return sleep(ctx, d-d/2)
 }
 
 // runOnce makes one attempt to run a container: image, create, start, wait. It returns the exit code and how the

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -29,8 +30,11 @@ func containerStatus(c *containerRecord) corev1.ContainerStatus {
 	running := c.state.Running != nil
 	started := running && c.started
 	st.Started = &started
-	// Without readiness probes a running container is ready.
+	// Without readiness probes a running container is ready; a regular init container is ready once it completed.
 	st.Ready = running
+	if c.init && !c.sidecar {
+		st.Ready = c.state.Terminated != nil && c.state.Terminated.ExitCode == 0
+	}
 	return st
 }
 
@@ -59,132 +63,165 @@ func buildStatus(r *podRecord, nodeIP string, now time.Time) corev1.PodStatus {
 	for _, c := range r.app {
 		st.ContainerStatuses = append(st.ContainerStatuses, containerStatus(c))
 	}
-	st.Phase = podPhase(pod, st.InitContainerStatuses, st.ContainerStatuses, r.terminal, r.initialized)
+	st.Phase = podPhase(pod, st.InitContainerStatuses, st.ContainerStatuses, r.terminal, anyRegularContainerStarted(&st))
+	// Terminal phases never go back.
 	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
-		// Terminal phases never go back.
 		st.Phase = pod.Status.Phase
 	}
+	if r.finalPhase != "" {
+		st.Phase = r.finalPhase
+	} else if st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed {
+		r.finalPhase = st.Phase
+	}
 
-	conds := []corev1.PodCondition{}
-	for _, c := range pod.Status.Conditions {
-		if c.Type == corev1.PodScheduled {
-			conds = append(conds, c)
-		}
-	}
-	terminal := st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed
-	conds = append(conds, condition(corev1.PodReadyToStartContainers, r.sandbox && !r.terminal && !terminal, "", ""))
-
-	initDone := r.initialized
-	initReason, initMsg := "", ""
-	if !initDone {
-		initReason = "ContainersNotInitialized"
-		initMsg = "containers with incomplete status: " + notDone(r.init)
-	}
-	conds = append(conds, condition(corev1.PodInitialized, initDone, initReason, initMsg))
-
-	ready := st.Phase == corev1.PodRunning && len(r.app) > 0
-	for _, c := range st.ContainerStatuses {
-		ready = ready && c.Ready
-	}
-	for _, c := range st.InitContainerStatuses {
-		if r.init != nil && isSidecarStatus(r, c.Name) {
-			ready = ready && c.Ready
-		}
-	}
-	readyReason, readyMsg := "", ""
-	if !ready {
-		readyReason = "ContainersNotReady"
-		readyMsg = "containers with unready status: " + unready(st.ContainerStatuses)
-		if st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed {
-			readyReason, readyMsg = "PodCompleted", ""
-		}
-	}
-	conds = append(conds, condition(corev1.ContainersReady, ready, readyReason, readyMsg))
-	conds = append(conds, condition(corev1.PodReady, ready && gatesPass(pod), readyReason, readyMsg))
-
-	for i := range conds {
-		conds[i].LastTransitionTime = metav1.NewTime(now)
-		for _, old := range r.conditions {
-			if old.Type == conds[i].Type && old.Status == conds[i].Status {
-				conds[i].LastTransitionTime = old.LastTransitionTime
-			}
-		}
-		for _, old := range pod.Status.Conditions {
-			if old.Type == conds[i].Type && old.Status == conds[i].Status && conds[i].Type == corev1.PodScheduled {
-				conds[i] = old
-			}
-		}
-	}
-	r.conditions = conds
-	st.Conditions = conds
+	st.Reason, st.Message = r.reason, r.message
+	st.Conditions = r.stampConditions(conditions(r, &st), now)
 	return st
 }
 
-func isSidecarStatus(r *podRecord, name string) bool {
-	for _, c := range r.init {
-		if c.spec.Name == name {
-			return c.sidecar
+// kubeletConditions are the pod conditions the kubelet owns; the others (PodScheduled, readiness gates,
+// DisruptionTarget, ...) belong to other writers and are passed through.
+var kubeletConditions = map[corev1.PodConditionType]bool{
+	corev1.PodReadyToStartContainers: true,
+	corev1.PodInitialized:            true,
+	corev1.ContainersReady:           true,
+	corev1.PodReady:                  true,
+}
+
+// Condition reasons, as the kubelet's status/generate.go words them.
+const (
+	reasonSandboxNotReady        = "PodSandboxNotReady"
+	reasonContainersNotInit      = "ContainersNotInitialized"
+	reasonContainersNotReady     = "ContainersNotReady"
+	reasonReadinessGatesNotReady = "ReadinessGatesNotReady"
+	reasonPodCompleted           = "PodCompleted"
+	reasonPodFailed              = "PodFailed"
+)
+
+// conditions generates the kubelet's conditions for a status whose phase and container statuses are set.
+func conditions(r *podRecord, st *corev1.PodStatus) []corev1.PodCondition {
+	pod := r.pod
+	var out []corev1.PodCondition
+	for _, c := range pod.Status.Conditions {
+		if !kubeletConditions[c.Type] {
+			out = append(out, c)
+		}
+	}
+	terminal := st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed
+
+	sandbox := corev1.PodCondition{Type: corev1.PodReadyToStartContainers, Status: corev1.ConditionTrue}
+	if !r.sandbox || terminal {
+		sandbox = corev1.PodCondition{Type: corev1.PodReadyToStartContainers, Status: corev1.ConditionFalse, Reason: reasonSandboxNotReady, Message: "pod sandbox is not ready"}
+		if r.podmanID == "" || r.removed {
+			sandbox.Message = "no pod sandbox exists"
+		}
+	}
+	out = append(out, sandbox)
+	out = append(out, initializedCondition(pod, st))
+	ready := containersReadyCondition(pod, st)
+	out = append(out, ready)
+	out = append(out, podReadyCondition(pod, out, ready))
+	return out
+}
+
+// anyRegularContainerStarted tells whether an app container has run (kubecontainer.HasAnyRegularContainerStarted).
+func anyRegularContainerStarted(st *corev1.PodStatus) bool {
+	for _, c := range st.ContainerStatuses {
+		if c.State.Running != nil || c.State.Terminated != nil || c.LastTerminationState.Terminated != nil {
+			return true
 		}
 	}
 	return false
 }
 
-// gatesPass tells whether every readiness gate's condition is True.
-func gatesPass(pod *corev1.Pod) bool {
+func initializedCondition(pod *corev1.Pod, st *corev1.PodStatus) corev1.PodCondition {
+	var incomplete []string
+	for i := range pod.Spec.InitContainers {
+		c := &pod.Spec.InitContainers[i]
+		cs, _ := findStatus(st.InitContainerStatuses, c.Name)
+		if isRestartableInit(c) {
+			if cs.Started == nil || !*cs.Started {
+				incomplete = append(incomplete, c.Name)
+			}
+		} else if !cs.Ready {
+			incomplete = append(incomplete, c.Name)
+		}
+	}
+	switch {
+	case st.Phase == corev1.PodSucceeded:
+		return corev1.PodCondition{Type: corev1.PodInitialized, Status: corev1.ConditionTrue, Reason: reasonPodCompleted}
+	case anyRegularContainerStarted(st) || len(incomplete) == 0:
+		return corev1.PodCondition{Type: corev1.PodInitialized, Status: corev1.ConditionTrue}
+	}
+	return corev1.PodCondition{Type: corev1.PodInitialized, Status: corev1.ConditionFalse, Reason: reasonContainersNotInit,
+		Message: fmt.Sprintf("containers with incomplete status: %s", incomplete)}
+}
+
+func containersReadyCondition(pod *corev1.Pod, st *corev1.PodStatus) corev1.PodCondition {
+	switch st.Phase {
+	case corev1.PodSucceeded:
+		return corev1.PodCondition{Type: corev1.ContainersReady, Status: corev1.ConditionFalse, Reason: reasonPodCompleted}
+	case corev1.PodFailed:
+		return corev1.PodCondition{Type: corev1.ContainersReady, Status: corev1.ConditionFalse, Reason: reasonPodFailed}
+	}
+	var unready []string
+	for i := range pod.Spec.InitContainers {
+		c := &pod.Spec.InitContainers[i]
+		if cs, _ := findStatus(st.InitContainerStatuses, c.Name); isRestartableInit(c) && !cs.Ready {
+			unready = append(unready, c.Name)
+		}
+	}
+	for _, c := range pod.Spec.Containers {
+		if cs, _ := findStatus(st.ContainerStatuses, c.Name); !cs.Ready {
+			unready = append(unready, c.Name)
+		}
+	}
+	if len(unready) > 0 {
+		return corev1.PodCondition{Type: corev1.ContainersReady, Status: corev1.ConditionFalse, Reason: reasonContainersNotReady,
+			Message: fmt.Sprintf("containers with unready status: %s", unready)}
+	}
+	return corev1.PodCondition{Type: corev1.ContainersReady, Status: corev1.ConditionTrue}
+}
+
+func podReadyCondition(pod *corev1.Pod, conds []corev1.PodCondition, containersReady corev1.PodCondition) corev1.PodCondition {
+	if containersReady.Status != corev1.ConditionTrue {
+		return corev1.PodCondition{Type: corev1.PodReady, Status: containersReady.Status, Reason: containersReady.Reason, Message: containersReady.Message}
+	}
+	var msgs []string
 	for _, g := range pod.Spec.ReadinessGates {
-		ok := false
-		for _, c := range pod.Status.Conditions {
-			if c.Type == g.ConditionType && c.Status == corev1.ConditionTrue {
-				ok = true
+		var found *corev1.PodCondition
+		for i := range conds {
+			if conds[i].Type == g.ConditionType {
+				found = &conds[i]
 			}
 		}
-		if !ok {
-			return false
+		if found == nil {
+			msgs = append(msgs, fmt.Sprintf("corresponding condition of pod readiness gate %q does not exist.", string(g.ConditionType)))
+		} else if found.Status != corev1.ConditionTrue {
+			msgs = append(msgs, fmt.Sprintf("the status of pod readiness gate %q is not \"True\", but %v", string(g.ConditionType), found.Status))
 		}
 	}
-	return true
+	if len(msgs) > 0 {
+		return corev1.PodCondition{Type: corev1.PodReady, Status: corev1.ConditionFalse, Reason: reasonReadinessGatesNotReady, Message: strings.Join(msgs, ", ")}
+	}
+	return corev1.PodCondition{Type: corev1.PodReady, Status: corev1.ConditionTrue}
 }
 
-func condition(t corev1.PodConditionType, ok bool, reason, msg string) corev1.PodCondition {
-	c := corev1.PodCondition{Type: t, Status: corev1.ConditionFalse, Reason: reason, Message: msg}
-	if ok {
-		c.Status = corev1.ConditionTrue
-		c.Reason, c.Message = "", ""
-	}
-	return c
-}
-
-func notDone(cs []*containerRecord) string {
-	names := "["
-	first := true
-	for _, c := range cs {
-		if c.sidecar && c.state.Running != nil && c.started {
+// stampConditions sets transition times: kept from the last report while a condition's status holds, now when it
+// changes. Conditions of other writers keep their own times.
+func (r *podRecord) stampConditions(conds []corev1.PodCondition, now time.Time) []corev1.PodCondition {
+	for i := range conds {
+		if !kubeletConditions[conds[i].Type] {
 			continue
 		}
-		if !c.sidecar && c.state.Terminated != nil && c.state.Terminated.ExitCode == 0 {
-			continue
+		conds[i].LastTransitionTime = metav1.NewTime(now)
+		for _, old := range append(append([]corev1.PodCondition{}, r.conditions...), r.pod.Status.Conditions...) {
+			if old.Type == conds[i].Type && old.Status == conds[i].Status && !old.LastTransitionTime.IsZero() {
+				conds[i].LastTransitionTime = old.LastTransitionTime
+				break
+			}
 		}
-		if !first {
-			names += " "
-		}
-		names += c.spec.Name
-		first = false
 	}
-	return names + "]"
-}
-
-func unready(sts []corev1.ContainerStatus) string {
-	names := "["
-	first := true
-	for _, s := range sts {
-		if s.Ready {
-			continue
-		}
-		if !first {
-			names += " "
-		}
-		names += s.Name
-		first = false
-	}
-	return names + "]"
+	r.conditions = conds
+	return conds
 }

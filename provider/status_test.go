@@ -115,7 +115,7 @@ func TestBuildStatusFreshRecord(t *testing.T) {
 				check(cs, tc.appReason)
 			}
 
-			checkCondition(t, st, corev1.PodReadyToStartContainers, corev1.ConditionFalse, "", "")
+			checkCondition(t, st, corev1.PodReadyToStartContainers, corev1.ConditionFalse, "PodSandboxNotReady", "no pod sandbox exists")
 			checkCondition(t, st, corev1.ContainersReady, corev1.ConditionFalse, "ContainersNotReady", "containers with unready status: [a b]")
 			checkCondition(t, st, corev1.PodReady, corev1.ConditionFalse, "ContainersNotReady", "containers with unready status: [a b]")
 			if len(tc.init) > 0 {
@@ -272,7 +272,7 @@ func TestBuildStatusSucceeded(t *testing.T) {
 	if st.Phase != corev1.PodSucceeded {
 		t.Fatalf("phase = %s, want Succeeded", st.Phase)
 	}
-	checkCondition(t, st, corev1.PodReadyToStartContainers, corev1.ConditionFalse, "", "")
+	checkCondition(t, st, corev1.PodReadyToStartContainers, corev1.ConditionFalse, "PodSandboxNotReady", "no pod sandbox exists")
 	checkCondition(t, st, corev1.ContainersReady, corev1.ConditionFalse, "PodCompleted", "")
 	checkCondition(t, st, corev1.PodReady, corev1.ConditionFalse, "PodCompleted", "")
 	for _, cs := range st.ContainerStatuses {

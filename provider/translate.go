@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/kubernetes/third_party/forked/golang/expansion"
 
 	"github.com/berth-dev/berth/provider/podman"
 )
@@ -43,6 +44,7 @@ func podSpec(pod *corev1.Pod, node, network string) podman.PodSpec {
 	if pod.Spec.Hostname != "" {
 		ps.Hostname = pod.Spec.Hostname
 	}
+	ps.Hostname = truncateHostname(ps.Hostname)
 	for _, c := range append(append([]corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...) {
 		for _, p := range c.Ports {
 			if p.HostPort == 0 {
@@ -67,8 +69,8 @@ func containerSpec(pod *corev1.Pod, c *corev1.Container, node string, attempt in
 		Name:       fmt.Sprintf("%s_%s_%d", podmanPodName(pod), c.Name, attempt),
 		Pod:        podmanPodName(pod),
 		Image:      c.Image,
-		Entrypoint: c.Command,
-		Command:    c.Args,
+		Entrypoint: expand(c.Command, c.Env),
+		Command:    expand(c.Args, c.Env),
 		WorkingDir: c.WorkingDir,
 		Labels:     labels,
 		TTY:        c.TTY,
@@ -88,17 +90,7 @@ func containerSpec(pod *corev1.Pod, c *corev1.Container, node string, attempt in
 			s.CPUQuota = 1000 // the kernel's minimum quota
 		}
 	}
-	if sc := c.SecurityContext; sc != nil && sc.RunAsUser != nil {
-		s.User = fmt.Sprint(*sc.RunAsUser)
-		if sc.RunAsGroup != nil {
-			s.User += fmt.Sprintf(":%d", *sc.RunAsGroup)
-		}
-	} else if psc := pod.Spec.SecurityContext; psc != nil && psc.RunAsUser != nil {
-		s.User = fmt.Sprint(*psc.RunAsUser)
-		if psc.RunAsGroup != nil {
-			s.User += fmt.Sprintf(":%d", *psc.RunAsGroup)
-		}
-	}
+	s.User = user(pod.Spec.SecurityContext, c.SecurityContext)
 	return s
 }
 
@@ -191,4 +183,61 @@ func tokenMounts(pod *corev1.Pod) []string {
 		}
 	}
 	return out
+}
+
+// hostnameMaxLen is the kernel's limit the kubelet applies to pod hostnames.
+const hostnameMaxLen = 63
+
+// truncateHostname shortens a hostname to 63 characters without a trailing '-' or '.', as the kubelet does.
+func truncateHostname(h string) string {
+	if len(h) <= hostnameMaxLen {
+		return h
+	}
+	return strings.TrimRight(h[:hostnameMaxLen], "-.")
+}
+
+// expand replaces $(VAR) references in a command or its arguments with the container's environment, as the
+// kubelet does; $$ escapes, and unknown references stay as written.
+func expand(in []string, env []corev1.EnvVar) []string {
+	if in == nil {
+		return nil
+	}
+	vars := make(map[string]string, len(env))
+	for _, e := range env {
+		vars[e.Name] = e.Value
+	}
+	mapping := expansion.MappingFuncFor(vars)
+	out := make([]string, len(in))
+	for i, s := range in {
+		out[i] = expansion.Expand(s, mapping)
+	}
+	return out
+}
+
+// user merges runAsUser and runAsGroup field by field: the container's if set, else the pod's.
+func user(psc *corev1.PodSecurityContext, csc *corev1.SecurityContext) string {
+	var uid, gid *int64
+	if psc != nil {
+		uid, gid = psc.RunAsUser, psc.RunAsGroup
+	}
+	if csc != nil {
+		if csc.RunAsUser != nil {
+			uid = csc.RunAsUser
+		}
+		if csc.RunAsGroup != nil {
+			gid = csc.RunAsGroup
+		}
+	}
+	switch {
+	case uid == nil:
+		// Podman cannot set a group without a user: the group then goes with the image's user, root.
+		if gid != nil {
+			return fmt.Sprintf("0:%d", *gid)
+		}
+		return ""
+	case gid == nil:
+		return fmt.Sprint(*uid)
+	default:
+		return fmt.Sprintf("%d:%d", *uid, *gid)
+	}
 }
