@@ -168,7 +168,7 @@ func applyHostInfo(node *corev1.Node, info podman.HostInfo, version string) {
 	node.Status.Allocatable = capacity.DeepCopy()
 	node.Status.NodeInfo = corev1.NodeSystemInfo{
 		KernelVersion:           info.Kernel,
-		OSImage:                 info.OS,
+		OSImage:                 info.Distribution,
 		OperatingSystem:         runtime.GOOS,
 		Architecture:            runtime.GOARCH,
 		ContainerRuntimeVersion: "podman://" + info.Version,

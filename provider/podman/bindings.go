@@ -100,6 +100,12 @@ func (c *Client) Info(ctx context.Context) (HostInfo, error) {
 		Arch:     info.Host.Arch,
 		Kernel:   info.Host.Kernel,
 	}
+	if d := info.Host.Distribution; d.Distribution != "" {
+		h.Distribution = strings.TrimSpace(d.Distribution + " " + d.Version)
+		if d.Codename != "" {
+			h.Distribution += " (" + d.Codename + ")"
+		}
+	}
 	if info.Version.Version != "" {
 		h.Version = info.Version.Version
 	}

@@ -18,11 +18,13 @@ const (
 
 // HostInfo is what the provider needs to know about the Podman host.
 type HostInfo struct {
-	Hostname      string
-	CPUs          int
-	MemTotal      int64
-	MemFree       int64
-	OS            string
+	Hostname string
+	CPUs     int
+	MemTotal int64
+	MemFree  int64
+	OS       string
+	// Distribution is the host's OS image, e.g. "debian 12 (bookworm)".
+	Distribution  string
 	Arch          string
 	Kernel        string
 	Version       string

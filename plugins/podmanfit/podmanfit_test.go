@@ -1,0 +1,692 @@
+package podmanfit
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/klog/v2/ktesting"
+	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/defaultbinder"
+	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/queuesort"
+	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
+	"k8s.io/kubernetes/pkg/scheduler/metrics"
+	st "k8s.io/kubernetes/pkg/scheduler/testing"
+	tf "k8s.io/kubernetes/pkg/scheduler/testing/framework"
+
+	"github.com/berth-dev/berth/internal/wellknown"
+	"github.com/berth-dev/berth/plugins/apis/config"
+)
+
+func init() {
+	metrics.Register()
+}
+
+const gpu = corev1.ResourceName("example.com/gpu")
+
+// testNow is the plugin's clock in every test.
+var testNow = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+
+// nodeWrapper is a Ready node with 2 CPUs, 4Gi of memory, 10Gi of ephemeral storage, 32 pods and one GPU.
+func nodeWrapper(name string) *st.NodeWrapper {
+	return st.MakeNode().Name(name).
+		Capacity(map[corev1.ResourceName]string{
+			corev1.ResourceCPU:              "2",
+			corev1.ResourceMemory:           "4Gi",
+			corev1.ResourceEphemeralStorage: "10Gi",
+			corev1.ResourcePods:             "32",
+			gpu:                             "1",
+		}).
+		Condition(corev1.NodeReady, corev1.ConditionTrue, "kubelet is posting ready status", "KubeletReady")
+}
+
+// podmanNode is a Ready Podman node whose host reported freeBytes of free memory age ago.
+func podmanNode(name string, freeBytes int64, age time.Duration) *st.NodeWrapper {
+	return nodeWrapper(name).
+		Label(wellknown.LabelPodman, "true").
+		Annotation(wellknown.AnnotationFreeMemory, strconv.FormatInt(freeBytes, 10)).
+		Annotation(wellknown.AnnotationObservedAt, testNow.Add(-age).Format(time.RFC3339))
+}
+
+// existing is a pod already on (or assumed on) node1.
+func existing(name string, req map[corev1.ResourceName]string) *st.PodWrapper {
+	return st.MakePod().Name(name).Namespace("default").UID(name).Node("node1").Req(req)
+}
+
+func containerWithRequests(name string, req map[corev1.ResourceName]string) corev1.Container {
+	return st.MakeContainer().Name(name).Image("registry.k8s.io/pause:3.10").ResourceRequests(req).Obj()
+}
+
+// newFramework runs PodmanFit in a real framework. A nil args takes the defaults the framework decodes from the
+// scheme, as the scheduler does for a profile without pluginConfig.
+func newFramework(ctx context.Context, t *testing.T, args *config.PodmanFitArgs, nodes []*corev1.Node, pods []*corev1.Pod) (framework.Framework, *PodmanFit) {
+	t.Helper()
+	var pl *PodmanFit
+	factory := func(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
+		if args != nil {
+			obj = args
+		}
+		p, err := New(ctx, obj, h)
+		if err != nil {
+			return nil, err
+		}
+		pl = p.(*PodmanFit)
+		pl.now = func() time.Time { return testNow }
+		return pl, nil
+	}
+	f, err := tf.NewFramework(ctx,
+		[]tf.RegisterPluginFunc{
+			tf.RegisterQueueSortPlugin(queuesort.Name, queuesort.New),
+			tf.RegisterBindPlugin(defaultbinder.Name, defaultbinder.New),
+			tf.RegisterPluginAsExtensions(Name, factory, "PreFilter", "Filter"),
+		},
+		"berth-scheduler",
+		frameworkruntime.WithSnapshotSharedLister(cache.NewSnapshot(pods, nodes)),
+	)
+	if err != nil {
+		t.Fatalf("creating framework: %v", err)
+	}
+	return f, pl
+}
+
+func TestFilter(t *testing.T) {
+	mib := func(n int64) int64 { return n << 20 }
+	tests := []struct {
+		name     string
+		args     *config.PodmanFitArgs
+		pod      *corev1.Pod
+		node     *corev1.Node
+		existing []*corev1.Pod
+		want     *fwk.Status
+	}{
+		{
+			name: "pod fits",
+			pod:  st.MakePod().Name("p").Req(map[corev1.ResourceName]string{corev1.ResourceCPU: "500m", corev1.ResourceMemory: "1Gi"}).Obj(),
+			node: nodeWrapper("node1").Obj(),
+		},
+		{
+			name: "best-effort pod fits",
+			pod:  st.MakePod().Name("p").Container("busybox").Obj(),
+			node: nodeWrapper("node1").Obj(),
+		},
+		{
+			name: "pod takes exactly what is free",
+			pod: st.MakePod().Name("p").Req(map[corev1.ResourceName]string{
+				corev1.ResourceCPU: "2", corev1.ResourceMemory: "4Gi", corev1.ResourceEphemeralStorage: "10Gi", gpu: "1",
+			}).Obj(),
+			node: nodeWrapper("node1").Obj(),
+		},
+		{
+			name: "node not Ready, with the condition's reason",
+			pod:  st.MakePod().Name("p").Obj(),
+			node: nodeWrapper("node1").Condition(corev1.NodeReady, corev1.ConditionFalse, "container runtime is down", "KubeletNotReady").Obj(),
+			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "node is not Ready (KubeletNotReady)"),
+		},
+		{
+			name: "node Ready Unknown without a reason",
+			pod:  st.MakePod().Name("p").Obj(),
+			node: nodeWrapper("node1").Condition(corev1.NodeReady, corev1.ConditionUnknown, "", "").Obj(),
+			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "node is not Ready"),
+		},
+		{
+			name: "node without conditions",
+			pod:  st.MakePod().Name("p").Obj(),
+			node: func() *corev1.Node {
+				n := nodeWrapper("node1").Obj()
+				n.Status.Conditions = nil
+				return n
+			}(),
+			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "node is not Ready (no Ready condition)"),
+		},
+		{
+			name: "node with other conditions but no Ready condition",
+			pod:  st.MakePod().Name("p").Obj(),
+			node: nodeWrapper("node1").Condition(corev1.NodeMemoryPressure, corev1.ConditionFalse, "", "").Obj(),
+			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "node is not Ready (no Ready condition)"),
+		},
+		{
+			name: "cordoned node",
+			pod:  st.MakePod().Name("p").Obj(),
+			node: nodeWrapper("node1").Unschedulable(true).Obj(),
+			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "node is unschedulable"),
+		},
+		{
+			name: "cordoned node, pod tolerates node.kubernetes.io/unschedulable:NoSchedule",
+			pod: st.MakePod().Name("p").Tolerations([]corev1.Toleration{{
+				Key: corev1.TaintNodeUnschedulable, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule,
+			}}).Obj(),
+			node: nodeWrapper("node1").Unschedulable(true).Obj(),
+		},
+		{
+			name: "cordoned node, pod tolerates the key with any effect",
+			pod:  st.MakePod().Name("p").Toleration(corev1.TaintNodeUnschedulable).Obj(),
+			node: nodeWrapper("node1").Unschedulable(true).Obj(),
+		},
+		{
+			name: "cordoned node, pod tolerates everything",
+			pod:  st.MakePod().Name("p").Tolerations([]corev1.Toleration{{Operator: corev1.TolerationOpExists}}).Obj(),
+			node: nodeWrapper("node1").Unschedulable(true).Obj(),
+		},
+		{
+			name: "cordoned node, pod tolerates only NoExecute",
+			pod: st.MakePod().Name("p").Tolerations([]corev1.Toleration{{
+				Key: corev1.TaintNodeUnschedulable, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute,
+			}}).Obj(),
+			node: nodeWrapper("node1").Unschedulable(true).Obj(),
+			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "node is unschedulable"),
+		},
+		{
+			name: "cordoned node, pod tolerates another key",
+			pod:  st.MakePod().Name("p").Toleration(corev1.TaintNodeNotReady).Obj(),
+			node: nodeWrapper("node1").Unschedulable(true).Obj(),
+			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "node is unschedulable"),
+		},
+		{
+			name: "not Ready is reported before cordoned",
+			pod:  st.MakePod().Name("p").Obj(),
+			node: nodeWrapper("node1").Unschedulable(true).Condition(corev1.NodeReady, corev1.ConditionFalse, "", "").Obj(),
+			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "node is not Ready"),
+		},
+		{
+			name: "too many pods",
+			pod:  st.MakePod().Name("p").Obj(),
+			node: nodeWrapper("node1").Capacity(map[corev1.ResourceName]string{corev1.ResourcePods: "2"}).Obj(),
+			existing: []*corev1.Pod{
+				existing("e1", nil).Obj(),
+				existing("e2", nil).Obj(),
+			},
+			want: fwk.NewStatus(fwk.Unschedulable, "Too many pods: 2 of 2 in use"),
+		},
+		{
+			name: "too many pods hides insufficient resources",
+			pod:  st.MakePod().Name("p").Req(map[corev1.ResourceName]string{corev1.ResourceCPU: "100"}).Obj(),
+			node: nodeWrapper("node1").Capacity(map[corev1.ResourceName]string{corev1.ResourcePods: "1", corev1.ResourceCPU: "1"}).Obj(),
+			existing: []*corev1.Pod{
+				existing("e1", nil).Obj(),
+			},
+			want: fwk.NewStatus(fwk.Unschedulable, "Too many pods: 1 of 1 in use"),
+		},
+		{
+			name: "insufficient cpu",
+			pod:  st.MakePod().Name("p").Req(map[corev1.ResourceName]string{corev1.ResourceCPU: "3"}).Obj(),
+			node: nodeWrapper("node1").Obj(),
+			want: fwk.NewStatus(fwk.Unschedulable, "Insufficient cpu: requested 3000m, free 2000m"),
+		},
+		{
+			name: "insufficient memory",
+			pod:  st.MakePod().Name("p").Req(map[corev1.ResourceName]string{corev1.ResourceMemory: "5Gi"}).Obj(),
+			node: nodeWrapper("node1").Obj(),
+			want: fwk.NewStatus(fwk.Unschedulable, "Insufficient memory: requested 5Gi, free 4Gi"),
+		},
+		{
+			name: "insufficient memory, free not a whole number of Mi is rounded down",
+			pod:  st.MakePod().Name("p").Req(map[corev1.ResourceName]string{corev1.ResourceMemory: "3500Mi"}).Obj(),
+			node: nodeWrapper("node1").Obj(),
+			// 4Gi - 1000M = 3294967296 bytes = 3142.3Mi.
+			existing: []*corev1.Pod{existing("e1", map[corev1.ResourceName]string{corev1.ResourceMemory: "1000M"}).Obj()},
+			want:     fwk.NewStatus(fwk.Unschedulable, "Insufficient memory: requested 3500Mi, free 3142Mi"),
+		},
+		{
+			name: "insufficient ephemeral-storage",
+			pod:  st.MakePod().Name("p").Req(map[corev1.ResourceName]string{corev1.ResourceEphemeralStorage: "11Gi"}).Obj(),
+			node: nodeWrapper("node1").Obj(),
+			want: fwk.NewStatus(fwk.Unschedulable, "Insufficient ephemeral-storage: requested 11Gi, free 10Gi"),
+		},
+		{
+			name: "insufficient extended resource",
+			pod:  st.MakePod().Name("p").Req(map[corev1.ResourceName]string{gpu: "2"}).Obj(),
+			node: nodeWrapper("node1").Obj(),
+			want: fwk.NewStatus(fwk.Unschedulable, "Insufficient example.com/gpu: requested 2, free 1"),
+		},
+		{
+			name: "extended resource the node does not have",
+			pod:  st.MakePod().Name("p").Req(map[corev1.ResourceName]string{"example.com/fpga": "1"}).Obj(),
+			node: nodeWrapper("node1").Obj(),
+			want: fwk.NewStatus(fwk.Unschedulable, "Insufficient example.com/fpga: requested 1, free 0"),
+		},
+		{
+			name: "extended resource used by an existing pod",
+			pod:  st.MakePod().Name("p").Req(map[corev1.ResourceName]string{gpu: "1"}).Obj(),
+			node: nodeWrapper("node1").Obj(),
+			existing: []*corev1.Pod{
+				existing("e1", map[corev1.ResourceName]string{gpu: "1"}).Obj(),
+			},
+			want: fwk.NewStatus(fwk.Unschedulable, "Insufficient example.com/gpu: requested 1, free 0"),
+		},
+		{
+			name: "insufficient cpu, memory and ephemeral-storage at once, in that order",
+			pod: st.MakePod().Name("p").Req(map[corev1.ResourceName]string{
+				corev1.ResourceCPU: "2500m", corev1.ResourceMemory: "8Gi", corev1.ResourceEphemeralStorage: "20Gi",
+			}).Obj(),
+			node: nodeWrapper("node1").Obj(),
+			want: fwk.NewStatus(fwk.Unschedulable,
+				"Insufficient cpu: requested 2500m, free 2000m",
+				"Insufficient memory: requested 8Gi, free 4Gi",
+				"Insufficient ephemeral-storage: requested 20Gi, free 10Gi"),
+		},
+		{
+			name: "app containers are summed",
+			pod: st.MakePod().Name("p").
+				Req(map[corev1.ResourceName]string{corev1.ResourceCPU: "1200m"}).
+				Req(map[corev1.ResourceName]string{corev1.ResourceCPU: "1200m"}).Obj(),
+			node: nodeWrapper("node1").Obj(),
+			want: fwk.NewStatus(fwk.Unschedulable, "Insufficient cpu: requested 2400m, free 2000m"),
+		},
+		{
+			name: "init container larger than the app containers counts alone",
+			pod: st.MakePod().Name("p").
+				InitReq(map[corev1.ResourceName]string{corev1.ResourceCPU: "1500m"}).
+				Req(map[corev1.ResourceName]string{corev1.ResourceCPU: "300m"}).
+				Req(map[corev1.ResourceName]string{corev1.ResourceCPU: "300m"}).Obj(),
+			node:     nodeWrapper("node1").Obj(),
+			existing: []*corev1.Pod{existing("e1", map[corev1.ResourceName]string{corev1.ResourceCPU: "1"}).Obj()},
+			want:     fwk.NewStatus(fwk.Unschedulable, "Insufficient cpu: requested 1500m, free 1000m"),
+		},
+		{
+			name: "init container larger than the app containers fits when it fits alone",
+			pod: st.MakePod().Name("p").
+				InitReq(map[corev1.ResourceName]string{corev1.ResourceCPU: "1500m"}).
+				InitReq(map[corev1.ResourceName]string{corev1.ResourceCPU: "1500m"}).
+				Req(map[corev1.ResourceName]string{corev1.ResourceCPU: "300m"}).Obj(),
+			node:     nodeWrapper("node1").Obj(),
+			existing: []*corev1.Pod{existing("e1", map[corev1.ResourceName]string{corev1.ResourceCPU: "500m"}).Obj()},
+		},
+		{
+			name: "sum of the app containers wins over a smaller init container",
+			pod: st.MakePod().Name("p").
+				InitReq(map[corev1.ResourceName]string{corev1.ResourceCPU: "500m"}).
+				Req(map[corev1.ResourceName]string{corev1.ResourceCPU: "900m"}).
+				Req(map[corev1.ResourceName]string{corev1.ResourceCPU: "900m"}).Obj(),
+			node:     nodeWrapper("node1").Obj(),
+			existing: []*corev1.Pod{existing("e1", map[corev1.ResourceName]string{corev1.ResourceCPU: "500m"}).Obj()},
+			want:     fwk.NewStatus(fwk.Unschedulable, "Insufficient cpu: requested 1800m, free 1500m"),
+		},
+		{
+			name: "sidecar init container adds to the app containers",
+			pod: st.MakePod().Name("p").
+				SidecarReq(map[corev1.ResourceName]string{corev1.ResourceCPU: "500m"}).
+				Req(map[corev1.ResourceName]string{corev1.ResourceCPU: "1600m"}).Obj(),
+			node: nodeWrapper("node1").Obj(),
+			want: fwk.NewStatus(fwk.Unschedulable, "Insufficient cpu: requested 2100m, free 2000m"),
+		},
+		{
+			name: "sidecar init container adds to the init containers after it",
+			pod: st.MakePod().Name("p").
+				SidecarReq(map[corev1.ResourceName]string{corev1.ResourceCPU: "500m"}).
+				InitReq(map[corev1.ResourceName]string{corev1.ResourceCPU: "1200m"}).
+				Req(map[corev1.ResourceName]string{corev1.ResourceCPU: "100m"}).Obj(),
+			node:     nodeWrapper("node1").Obj(),
+			existing: []*corev1.Pod{existing("e1", map[corev1.ResourceName]string{corev1.ResourceCPU: "400m"}).Obj()},
+			want:     fwk.NewStatus(fwk.Unschedulable, "Insufficient cpu: requested 1700m, free 1600m"),
+		},
+		{
+			name: "pod overhead is counted",
+			pod: st.MakePod().Name("p").
+				Req(map[corev1.ResourceName]string{corev1.ResourceCPU: "1800m", corev1.ResourceMemory: "3Gi"}).
+				Overhead(corev1.ResourceList{
+					corev1.ResourceCPU:    resource.MustParse("300m"),
+					corev1.ResourceMemory: resource.MustParse("1536Mi"),
+				}).Obj(),
+			node: nodeWrapper("node1").Obj(),
+			want: fwk.NewStatus(fwk.Unschedulable,
+				"Insufficient cpu: requested 2100m, free 2000m",
+				"Insufficient memory: requested 4608Mi, free 4Gi"),
+		},
+		{
+			name: "assumed pods on the node count",
+			pod:  st.MakePod().Name("p").Req(map[corev1.ResourceName]string{corev1.ResourceCPU: "600m", corev1.ResourceMemory: "1Gi"}).Obj(),
+			node: nodeWrapper("node1").Obj(),
+			existing: []*corev1.Pod{
+				existing("e1", map[corev1.ResourceName]string{corev1.ResourceCPU: "1", corev1.ResourceMemory: "2Gi"}).Obj(),
+				existing("e2", map[corev1.ResourceName]string{corev1.ResourceCPU: "500m", corev1.ResourceMemory: "512Mi"}).Obj(),
+			},
+			want: fwk.NewStatus(fwk.Unschedulable, "Insufficient cpu: requested 600m, free 500m"),
+		},
+		{
+			name: "overhead of assumed pods counts",
+			pod:  st.MakePod().Name("p").Req(map[corev1.ResourceName]string{corev1.ResourceCPU: "1"}).Obj(),
+			node: nodeWrapper("node1").Obj(),
+			existing: []*corev1.Pod{
+				existing("e1", map[corev1.ResourceName]string{corev1.ResourceCPU: "900m"}).
+					Overhead(corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("200m")}).Obj(),
+			},
+			want: fwk.NewStatus(fwk.Unschedulable, "Insufficient cpu: requested 1000m, free 900m"),
+		},
+		{
+			name:     "host port in use",
+			pod:      st.MakePod().Name("p").HostPort(8080).Obj(),
+			node:     nodeWrapper("node1").Obj(),
+			existing: []*corev1.Pod{existing("e1", nil).HostPort(8080).Obj()},
+			want:     fwk.NewStatus(fwk.Unschedulable, "host port is already in use: 8080/TCP"),
+		},
+		{
+			name: "host port in use, UDP",
+			pod: st.MakePod().Name("p").ContainerPort([]corev1.ContainerPort{
+				{ContainerPort: 53, HostPort: 53, Protocol: corev1.ProtocolUDP},
+			}).Obj(),
+			node: nodeWrapper("node1").Obj(),
+			existing: []*corev1.Pod{existing("e1", nil).ContainerPort([]corev1.ContainerPort{
+				{ContainerPort: 53, HostPort: 53, Protocol: corev1.ProtocolUDP},
+			}).Obj()},
+			want: fwk.NewStatus(fwk.Unschedulable, "host port is already in use: 53/UDP"),
+		},
+		{
+			name: "same host port, other protocol",
+			pod: st.MakePod().Name("p").ContainerPort([]corev1.ContainerPort{
+				{ContainerPort: 53, HostPort: 53, Protocol: corev1.ProtocolUDP},
+			}).Obj(),
+			node:     nodeWrapper("node1").Obj(),
+			existing: []*corev1.Pod{existing("e1", nil).HostPort(53).Obj()},
+		},
+		{
+			name: "same host port, other host IP",
+			pod: st.MakePod().Name("p").ContainerPort([]corev1.ContainerPort{
+				{ContainerPort: 80, HostPort: 8080, HostIP: "10.0.0.2"},
+			}).Obj(),
+			node: nodeWrapper("node1").Obj(),
+			existing: []*corev1.Pod{existing("e1", nil).ContainerPort([]corev1.ContainerPort{
+				{ContainerPort: 80, HostPort: 8080, HostIP: "10.0.0.1"},
+			}).Obj()},
+		},
+		{
+			name: "host port on all addresses conflicts with one on a single address",
+			pod:  st.MakePod().Name("p").HostPort(8080).Obj(),
+			node: nodeWrapper("node1").Obj(),
+			existing: []*corev1.Pod{existing("e1", nil).ContainerPort([]corev1.ContainerPort{
+				{ContainerPort: 80, HostPort: 8080, HostIP: "10.0.0.1"},
+			}).Obj()},
+			want: fwk.NewStatus(fwk.Unschedulable, "host port is already in use: 8080/TCP"),
+		},
+		{
+			name:     "host port of a sidecar init container",
+			pod:      st.MakePod().Name("p").InitContainerPort(true, []corev1.ContainerPort{{ContainerPort: 9090, HostPort: 9090}}).Obj(),
+			node:     nodeWrapper("node1").Obj(),
+			existing: []*corev1.Pod{existing("e1", nil).HostPort(9090).Obj()},
+			want:     fwk.NewStatus(fwk.Unschedulable, "host port is already in use: 9090/TCP"),
+		},
+		{
+			name:     "container port without a host port does not conflict",
+			pod:      st.MakePod().Name("p").ContainerPort([]corev1.ContainerPort{{ContainerPort: 8080}}).Obj(),
+			node:     nodeWrapper("node1").Obj(),
+			existing: []*corev1.Pod{existing("e1", nil).HostPort(8080).Obj()},
+		},
+		{
+			name: "insufficient resources are reported before host ports",
+			pod: st.MakePod().Name("p").
+				Req(map[corev1.ResourceName]string{corev1.ResourceCPU: "3"}).HostPort(8080).Obj(),
+			node:     nodeWrapper("node1").Obj(),
+			existing: []*corev1.Pod{existing("e1", nil).HostPort(8080).Obj()},
+			want:     fwk.NewStatus(fwk.Unschedulable, "Insufficient cpu: requested 3000m, free 2000m"),
+		},
+		{
+			name: "Podman host's observed free memory too low",
+			pod:  st.MakePod().Name("p").Req(map[corev1.ResourceName]string{corev1.ResourceMemory: "512Mi"}).Obj(),
+			node: podmanNode("node1", mib(300), 10*time.Second).Obj(),
+			want: fwk.NewStatus(fwk.Unschedulable, "Insufficient memory on Podman host: requested 512Mi, free 300Mi"),
+		},
+		{
+			name: "Podman host's observed free memory, not a whole number of Mi",
+			pod:  st.MakePod().Name("p").Req(map[corev1.ResourceName]string{corev1.ResourceMemory: "1Gi"}).Obj(),
+			node: podmanNode("node1", 1000*1000*1000, 10*time.Second).Obj(),
+			want: fwk.NewStatus(fwk.Unschedulable, "Insufficient memory on Podman host: requested 1Gi, free 953Mi"),
+		},
+		{
+			name: "Podman host's observed free memory enough",
+			pod:  st.MakePod().Name("p").Req(map[corev1.ResourceName]string{corev1.ResourceMemory: "512Mi"}).Obj(),
+			node: podmanNode("node1", mib(512), 10*time.Second).Obj(),
+		},
+		{
+			name: "observation exactly maxObservationAge old is still used",
+			pod:  st.MakePod().Name("p").Req(map[corev1.ResourceName]string{corev1.ResourceMemory: "512Mi"}).Obj(),
+			node: podmanNode("node1", mib(300), 30*time.Second).Obj(),
+			want: fwk.NewStatus(fwk.Unschedulable, "Insufficient memory on Podman host: requested 512Mi, free 300Mi"),
+		},
+		{
+			name: "stale observation is ignored",
+			pod:  st.MakePod().Name("p").Req(map[corev1.ResourceName]string{corev1.ResourceMemory: "512Mi"}).Obj(),
+			node: podmanNode("node1", mib(300), 31*time.Second).Obj(),
+		},
+		{
+			name: "observation within a longer configured maxObservationAge",
+			args: &config.PodmanFitArgs{ObservedMemory: true, MaxObservationAge: metav1.Duration{Duration: 2 * time.Minute}},
+			pod:  st.MakePod().Name("p").Req(map[corev1.ResourceName]string{corev1.ResourceMemory: "512Mi"}).Obj(),
+			node: podmanNode("node1", mib(300), time.Minute).Obj(),
+			want: fwk.NewStatus(fwk.Unschedulable, "Insufficient memory on Podman host: requested 512Mi, free 300Mi"),
+		},
+		{
+			name: "observation on a non-Podman node is ignored",
+			pod:  st.MakePod().Name("p").Req(map[corev1.ResourceName]string{corev1.ResourceMemory: "512Mi"}).Obj(),
+			node: func() *corev1.Node {
+				n := podmanNode("node1", mib(300), 10*time.Second).Obj()
+				delete(n.Labels, wellknown.LabelPodman)
+				return n
+			}(),
+		},
+		{
+			name: "observation on a node labelled berth.dev/podman=false is ignored",
+			pod:  st.MakePod().Name("p").Req(map[corev1.ResourceName]string{corev1.ResourceMemory: "512Mi"}).Obj(),
+			node: podmanNode("node1", mib(300), 10*time.Second).Label(wellknown.LabelPodman, "false").Obj(),
+		},
+		{
+			name: "observedMemory false ignores the observation",
+			args: &config.PodmanFitArgs{ObservedMemory: false, MaxObservationAge: metav1.Duration{Duration: 30 * time.Second}},
+			pod:  st.MakePod().Name("p").Req(map[corev1.ResourceName]string{corev1.ResourceMemory: "512Mi"}).Obj(),
+			node: podmanNode("node1", mib(300), 10*time.Second).Obj(),
+		},
+		{
+			name: "malformed free memory annotation is ignored",
+			pod:  st.MakePod().Name("p").Req(map[corev1.ResourceName]string{corev1.ResourceMemory: "512Mi"}).Obj(),
+			node: podmanNode("node1", 0, 10*time.Second).Annotation(wellknown.AnnotationFreeMemory, "lots").Obj(),
+		},
+		{
+			name: "missing observed-at annotation ignores the observation",
+			pod:  st.MakePod().Name("p").Req(map[corev1.ResourceName]string{corev1.ResourceMemory: "512Mi"}).Obj(),
+			node: func() *corev1.Node {
+				n := podmanNode("node1", mib(300), 10*time.Second).Obj()
+				delete(n.Annotations, wellknown.AnnotationObservedAt)
+				return n
+			}(),
+		},
+		{
+			name: "pod without a memory request passes a host with no free memory",
+			pod:  st.MakePod().Name("p").Req(map[corev1.ResourceName]string{corev1.ResourceCPU: "100m"}).Obj(),
+			node: podmanNode("node1", 0, 10*time.Second).Obj(),
+		},
+		{
+			name: "node's allocatable is checked before the host's observation",
+			pod:  st.MakePod().Name("p").Req(map[corev1.ResourceName]string{corev1.ResourceMemory: "5Gi"}).Obj(),
+			node: podmanNode("node1", mib(300), 10*time.Second).Obj(),
+			want: fwk.NewStatus(fwk.Unschedulable, "Insufficient memory: requested 5Gi, free 4Gi"),
+		},
+		{
+			name: "host ports are checked before the host's observation",
+			pod: st.MakePod().Name("p").Req(map[corev1.ResourceName]string{corev1.ResourceMemory: "512Mi"}).
+				HostPort(8080).Obj(),
+			node:     podmanNode("node1", mib(300), 10*time.Second).Obj(),
+			existing: []*corev1.Pod{existing("e1", nil).HostPort(8080).Obj()},
+			want:     fwk.NewStatus(fwk.Unschedulable, "host port is already in use: 8080/TCP"),
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, ctx := ktesting.NewTestContext(t)
+			ctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+
+			f, _ := newFramework(ctx, t, tc.args, []*corev1.Node{tc.node}, tc.existing)
+			state := framework.NewCycleState()
+			if _, s, _ := f.RunPreFilterPlugins(ctx, state, tc.pod); !s.IsSuccess() {
+				t.Fatalf("PreFilter: %v", s)
+			}
+			nodeInfo := framework.NewNodeInfo(tc.existing...)
+			nodeInfo.SetNode(tc.node)
+
+			got := f.RunFilterPlugins(ctx, state, tc.pod, nodeInfo)
+			want := tc.want
+			if want != nil {
+				want = want.WithPlugin(Name)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("Filter status (-want,+got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestFilterErrors(t *testing.T) {
+	tests := []struct {
+		name     string
+		prefill  bool
+		nodeInfo func() fwk.NodeInfo
+		want     *fwk.Status
+	}{
+		{
+			name:     "node missing from the NodeInfo",
+			prefill:  true,
+			nodeInfo: func() fwk.NodeInfo { return framework.NewNodeInfo() },
+			want:     fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "node not found"),
+		},
+		{
+			name: "Filter without PreFilter",
+			nodeInfo: func() fwk.NodeInfo {
+				ni := framework.NewNodeInfo()
+				ni.SetNode(nodeWrapper("node1").Obj())
+				return ni
+			},
+			want: fwk.AsStatus(fwk.ErrNotFound),
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, ctx := ktesting.NewTestContext(t)
+			p, err := New(ctx, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pl := p.(*PodmanFit)
+			pod := st.MakePod().Name("p").Req(map[corev1.ResourceName]string{corev1.ResourceCPU: "1"}).Obj()
+			state := framework.NewCycleState()
+			if tc.prefill {
+				if _, s := pl.PreFilter(ctx, state, pod, nil); !s.IsSuccess() {
+					t.Fatal(s)
+				}
+			}
+			got := pl.Filter(ctx, state, pod, tc.nodeInfo())
+			if got.Code() != tc.want.Code() {
+				t.Errorf("code = %v, want %v (%v)", got.Code(), tc.want.Code(), got)
+			}
+			if tc.want.Code() == fwk.Error {
+				if !strings.Contains(got.Message(), `reading "PreFilterPodmanFit" from cycle state`) {
+					t.Errorf("message = %q, want it to name the missing state", got.Message())
+				}
+				return
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("status (-want,+got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestNew(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     runtime.Object
+		want     config.PodmanFitArgs
+		wantErrs []string
+	}{
+		{
+			name: "nil args give the defaults",
+			want: config.PodmanFitArgs{ObservedMemory: true, MaxObservationAge: metav1.Duration{Duration: 30 * time.Second}},
+		},
+		{
+			name: "configured args are kept",
+			args: &config.PodmanFitArgs{ObservedMemory: false, MaxObservationAge: metav1.Duration{Duration: time.Minute}},
+			want: config.PodmanFitArgs{ObservedMemory: false, MaxObservationAge: metav1.Duration{Duration: time.Minute}},
+		},
+		{
+			name:     "args of another plugin",
+			args:     &config.PodmanScoreArgs{},
+			wantErrs: []string{"want args to be of type PodmanFitArgs, got *config.PodmanScoreArgs"},
+		},
+		{
+			name:     "unknown args",
+			args:     &runtime.Unknown{},
+			wantErrs: []string{"want args to be of type PodmanFitArgs, got *runtime.Unknown"},
+		},
+		{
+			name:     "invalid args",
+			args:     &config.PodmanFitArgs{ObservedMemory: true},
+			wantErrs: []string{`maxObservationAge: Invalid value: "0s": must be greater than 0`},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, ctx := ktesting.NewTestContext(t)
+			p, err := New(ctx, tc.args, nil)
+			if len(tc.wantErrs) > 0 {
+				if err == nil {
+					t.Fatalf("New succeeded, want an error containing %q", tc.wantErrs)
+				}
+				for _, w := range tc.wantErrs {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error %q does not contain %q", err, w)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("New: %v", err)
+			}
+			pl := p.(*PodmanFit)
+			if diff := cmp.Diff(tc.want, pl.args); diff != "" {
+				t.Errorf("args (-want,+got):\n%s", diff)
+			}
+			if pl.Name() != "PodmanFit" {
+				t.Errorf("Name() = %q", pl.Name())
+			}
+			if pl.PreFilterExtensions() != nil {
+				t.Errorf("PreFilterExtensions() is not nil")
+			}
+		})
+	}
+}
+
+// TestNewThroughFramework checks that the framework hands PodmanFit the scheme's defaulted args.
+func TestNewThroughFramework(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	_, pl := newFramework(ctx, t, nil, nil, nil)
+	if diff := cmp.Diff(DefaultArgs(), pl.args); diff != "" {
+		t.Errorf("args (-want,+got):\n%s", diff)
+	}
+}
+
+func TestBytes(t *testing.T) {
+	tests := []struct {
+		name string
+		n    int64
+		want string
+	}{
+		{name: "zero", n: 0, want: "0"},
+		{name: "less than a Mi, as the quantity prints it", n: 1000, want: "1k"},
+		{name: "whole Mi", n: 300 << 20, want: "300Mi"},
+		{name: "whole Gi", n: 4 << 30, want: "4Gi"},
+		{name: "not a whole Mi, rounded down", n: 1_000_000_000, want: "953Mi"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := bytes(tc.n); got != tc.want {
+				t.Errorf("bytes(%d) = %q, want %q", tc.n, got, tc.want)
+			}
+		})
+	}
+}
