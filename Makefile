@@ -49,7 +49,7 @@ images: deps $(BIN)/berth
 
 # test: unit tests, then e2e tests against a real control plane and Podman
 test: deps build
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 60m ./...
 
 # unit: unit tests only (no cluster)
 unit:
@@ -57,7 +57,7 @@ unit:
 
 # e2e: e2e tests only
 e2e: deps build
-	$(GO) test -count=1 -v ./e2e/
+	$(GO) test -count=1 -timeout 60m -v ./e2e/
 
 # bench: benchmarks
 bench:

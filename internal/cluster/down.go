@@ -95,6 +95,9 @@ func Down(ctx context.Context, stateDir string, out func(string, ...any)) error 
 		killPID(pid, 10*time.Second)
 		_ = os.Remove(filepath.Join(stateDir, "pids", name+".pid"))
 	}
+	for _, conf := range dirs {
+		podmanHost{dir: filepath.Dir(conf)}.release()
+	}
 	_ = os.Remove(filepath.Join(stateDir, "ready"))
 	return errors.Join(errs...)
 }

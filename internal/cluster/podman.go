@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // podmanHost is the Podman service of one node: either one berth runs with its own configuration and storage,
@@ -132,4 +133,13 @@ func (h podmanHost) cli(ctx context.Context, args ...string) (string, error) {
 		return string(out), fmt.Errorf("podman %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 	}
 	return string(out), nil
+}
+
+// release undoes what a stopped Podman service leaves mounted: containers/storage keeps its overlay folder as a
+// private bind mount, which would pin the state folder (and keep it from being removed).
+func (h podmanHost) release() {
+	if h.dir == "" {
+		return
+	}
+	_ = syscall.Unmount(filepath.Join(h.dir, "storage", "overlay"), syscall.MNT_DETACH)
 }

@@ -567,6 +567,9 @@ func (c *Cluster) Stop(ctx context.Context) {
 		for i := len(rest) - 1; i >= 0; i-- {
 			rest[i].stop(15 * time.Second)
 		}
+		for _, h := range c.hosts {
+			h.release()
+		}
 		_ = os.Remove(filepath.Join(c.cfg.StateDir, "ready"))
 		if c.lock != nil {
 			_ = os.Remove(filepath.Join(c.cfg.StateDir, "berth.pid"))
