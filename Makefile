@@ -16,7 +16,7 @@ GOBUILD := $(GO) build -ldflags '$(LDFLAGS)'
 UPSTREAM := kube-apiserver kube-controller-manager kubectl
 OURS := berth berth-scheduler berth-kubelet berth-etcd
 
-.PHONY: all build run demo down test unit e2e bench lint images deps clean FORCE
+.PHONY: all build run demo down test unit e2e bench lint images container-images deps clean FORCE
 
 all: build
 
@@ -46,6 +46,11 @@ down:
 # images: import the local images (localhost/berth/busybox) into the nodes' Podman storage of $(STATE)
 images: deps $(BIN)/berth
 	$(BIN)/berth images --state "$(STATE)"
+
+# container-images: the scheduler and virtual-kubelet images (FROM scratch) built with podman from $(BIN)
+container-images: $(BIN)/berth-scheduler $(BIN)/berth-kubelet
+	podman build --target scheduler -t localhost/berth/scheduler:dev .
+	podman build --target kubelet -t localhost/berth/kubelet:dev .
 
 # test: unit tests, then e2e tests against a real control plane and Podman
 test: deps build
