@@ -301,6 +301,26 @@ func (f *fakeRuntime) ListPods(_ context.Context, labels map[string]string) ([]p
 	return out, nil
 }
 
+func (f *fakeRuntime) ListContainers(_ context.Context, labels map[string]string) ([]podman.ContainerInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []podman.ContainerInfo
+next:
+	for _, c := range f.containers {
+		for k, v := range labels {
+			if c.spec.Labels[k] != v {
+				continue next
+			}
+		}
+		podID := ""
+		if p := f.lookupPod(c.spec.Pod); p != nil {
+			podID = p.id
+		}
+		out = append(out, podman.ContainerInfo{ID: c.id, Name: c.spec.Name, PodID: podID, Labels: c.spec.Labels})
+	}
+	return out, nil
+}
+
 func (f *fakeRuntime) RemovePod(_ context.Context, id string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -2,8 +2,10 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"sync"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/virtual-kubelet/virtual-kubelet/node/api"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 	statsv1alpha1 "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
@@ -42,6 +45,8 @@ type Provider struct {
 	mu     sync.Mutex
 	pods   map[string]*podRecord // by namespace/name
 	notify func(*corev1.Pod)
+	// adopted holds, by pod UID, what Adopt found in Podman and no CreatePod has claimed yet.
+	adopted map[types.UID]*adoptedPod
 	// dirty holds the records whose status changed since the dispatcher last reported them; wake signals it.
 	dirty map[*podRecord]bool
 	wake  chan struct{}
@@ -58,32 +63,77 @@ func New(cfg Config) *Provider {
 	if cfg.Recorder == nil {
 		cfg.Recorder = &record.FakeRecorder{}
 	}
-	return &Provider{cfg: cfg, pods: map[string]*podRecord{}, notify: func(*corev1.Pod) {}, dirty: map[*podRecord]bool{}, wake: make(chan struct{}, 1)}
+	return &Provider{cfg: cfg, pods: map[string]*podRecord{}, notify: func(*corev1.Pod) {}, dirty: map[*podRecord]bool{}, wake: make(chan struct{}, 1), adopted: map[types.UID]*adoptedPod{}}
 }
 
 func key(ns, name string) string { return ns + "/" + name }
 
-// RemoveOrphans removes the Podman pods labelled for this node that no record owns (left by an earlier run).
-func (p *Provider) RemoveOrphans(ctx context.Context) (int, error) {
-	list, err := p.cfg.Runtime.ListPods(ctx, map[string]string{podman.LabelManaged: "true", podman.LabelNode: p.cfg.NodeName})
+// adoptedPod is what a restarted virtual kubelet found of one pod in Podman.
+type adoptedPod struct {
+	podmanID   string
+	containers map[string]adoptedContainer // by Kubernetes container name: the latest attempt
+}
+
+type adoptedContainer struct {
+	id      string
+	attempt int32
+}
+
+// Adopt takes stock of the Podman pods this node's earlier virtual kubelet left running, so that CreatePod takes
+// them over (no container restarted or duplicated) instead of starting the pods again. Call it before the
+// pod controller starts; RemoveUnclaimed later removes what no Kubernetes pod claims.
+func (p *Provider) Adopt(ctx context.Context) (int, error) {
+	labels := map[string]string{podman.LabelManaged: "true", podman.LabelNode: p.cfg.NodeName}
+	pods, err := p.cfg.Runtime.ListPods(ctx, labels)
 	if err != nil {
 		return 0, err
 	}
-	n := 0
-	for _, pp := range list {
-		p.mu.Lock()
-		r := p.pods[key(pp.Labels[podman.LabelNamespace], pp.Labels[podman.LabelName])]
-		owned := r != nil && string(r.pod.UID) == pp.Labels[podman.LabelUID]
-		p.mu.Unlock()
-		if owned {
+	ctrs, err := p.cfg.Runtime.ListContainers(ctx, labels)
+	if err != nil {
+		return 0, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	byPodmanID := map[string]*adoptedPod{}
+	for _, pp := range pods {
+		uid := types.UID(pp.Labels[podman.LabelUID])
+		if uid == "" {
 			continue
 		}
-		if err := p.cfg.Runtime.RemovePod(ctx, pp.ID); err != nil {
-			return n, err
-		}
-		n++
+		a := &adoptedPod{podmanID: pp.ID, containers: map[string]adoptedContainer{}}
+		p.adopted[uid] = a
+		byPodmanID[pp.ID] = a
 	}
-	return n, nil
+	for _, c := range ctrs {
+		a := byPodmanID[c.PodID]
+		name := c.Labels[podman.LabelContainer]
+		attempt, err := strconv.Atoi(c.Labels[podman.LabelAttempt])
+		if a == nil || name == "" || err != nil {
+			continue
+		}
+		if cur, ok := a.containers[name]; !ok || int32(attempt) > cur.attempt {
+			a.containers[name] = adoptedContainer{id: c.ID, attempt: int32(attempt)}
+		}
+	}
+	return len(p.adopted), nil
+}
+
+// RemoveUnclaimed removes the adopted Podman pods whose Kubernetes pod no longer exists (exists tells, by UID).
+func (p *Provider) RemoveUnclaimed(ctx context.Context, exists func(types.UID) bool) (int, error) {
+	p.mu.Lock()
+	var gone []*adoptedPod
+	for uid, a := range p.adopted {
+		if !exists(uid) {
+			gone = append(gone, a)
+			delete(p.adopted, uid)
+		}
+	}
+	p.mu.Unlock()
+	var errs []error
+	for _, a := range gone {
+		errs = append(errs, p.cfg.Runtime.RemovePod(ctx, a.podmanID))
+	}
+	return len(gone), errors.Join(errs...)
 }
 
 // NotifyPods implements node.PodNotifier. Status changes are reported in order by one dispatcher, which always
@@ -127,6 +177,19 @@ func (p *Provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 	}
 	r := newPodRecord(pod, podmanPodName(pod))
 	r.startTime = metav1.Now()
+	if pod.Status.StartTime != nil {
+		r.startTime = *pod.Status.StartTime
+	}
+	if a, ok := p.adopted[pod.UID]; ok {
+		delete(p.adopted, pod.UID)
+		r.adopted, r.podmanID = true, a.podmanID
+		for _, c := range append(append([]*containerRecord{}, r.init...), r.app...) {
+			if ac, ok := a.containers[c.spec.Name]; ok {
+				c.resumeID, c.attempts = ac.id, ac.attempt-1
+			}
+		}
+		logger.Info("Adopting the pod's running Podman pod", "podmanPod", a.podmanID)
+	}
 	runCtx, cancel := context.WithCancel(klog.NewContext(context.WithoutCancel(ctx), logger))
 	r.cancel = cancel
 	p.pods[key(pod.Namespace, pod.Name)] = r

@@ -19,6 +19,9 @@ type containerRecord struct {
 	last     corev1.ContainerState
 	started  bool
 	imageID  string
+	// resumeID is a container found running (or exited) in Podman by a restarted virtual kubelet, to be taken over
+	// instead of started anew.
+	resumeID string
 	// backoff is the current crash back-off; lastStart when the current run started.
 	backoff   time.Duration
 	lastStart time.Time
@@ -50,6 +53,8 @@ type podRecord struct {
 	deleting   bool
 	// removed is set once the Podman pod is gone.
 	removed bool
+	// adopted is set for a pod whose Podman pod outlived a restart of the virtual kubelet.
+	adopted bool
 	// reason and message are the pod-level status.reason and status.message.
 	reason, message string
 	// conditions keeps the last reported conditions so that transition times stay put.

@@ -143,6 +143,22 @@ func (p *Provider) startSandbox(ctx context.Context, r *podRecord) bool {
 
 func (p *Provider) createSandbox(ctx context.Context, r *podRecord) error {
 	rt := p.cfg.Runtime
+	if r.adopted {
+		// The sandbox outlived the virtual kubelet: take it as it is.
+		ip, err := rt.PodIP(ctx, r.podmanID, p.cfg.Network)
+		if err == nil {
+			p.mu.Lock()
+			r.podIP, r.sandbox = ip, true
+			p.changedLocked(r)
+			p.mu.Unlock()
+			return nil
+		}
+		klog.FromContext(ctx).Error(err, "Adopted sandbox is unusable; making a new one")
+		_ = rt.RemovePod(ctx, r.podmanID)
+		p.mu.Lock()
+		r.adopted, r.podmanID = false, ""
+		p.mu.Unlock()
+	}
 	if r.podmanID == "" {
 		// A Podman pod of the same name may be left from a failed attempt.
 		_ = rt.RemovePod(ctx, r.podmanName)
@@ -301,6 +317,9 @@ func (p *Provider) runOnce(ctx context.Context, r *podRecord, c *containerRecord
 	rt := p.cfg.Runtime
 	logger := klog.FromContext(ctx).WithValues("container", c.spec.Name)
 
+	if exit, ok := p.resume(ctx, r, c, onStart...); ok {
+		return exit, noErr
+	}
 	if err := p.ensureImage(ctx, r, c); err != nil {
 		if ctx.Err() != nil {
 			return 0, pullErr
@@ -394,6 +413,49 @@ func (p *Provider) runOnce(ctx context.Context, r *podRecord, c *containerRecord
 	p.changedLocked(r)
 	p.mu.Unlock()
 	return exit, noErr
+}
+
+// resume takes over a container an earlier virtual kubelet started: a running one is waited for, an exited one
+// is recorded as it ended. ok is false when there is nothing to take over.
+func (p *Provider) resume(ctx context.Context, r *podRecord, c *containerRecord, onStart ...func()) (int32, bool) {
+	p.mu.Lock()
+	id := c.resumeID
+	c.resumeID = ""
+	p.mu.Unlock()
+	if id == "" {
+		return 0, false
+	}
+	st, err := p.cfg.Runtime.InspectContainer(ctx, id)
+	if err != nil {
+		klog.FromContext(ctx).Error(err, "Adopted container is gone; starting it anew", "container", c.spec.Name)
+		return 0, false
+	}
+	p.mu.Lock()
+	c.attempts++
+	c.id, c.imageID, c.started = id, st.ImageID, true
+	c.lastStart = st.StartedAt
+	c.state = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(st.StartedAt)}}
+	p.changedLocked(r)
+	p.mu.Unlock()
+	if st.Running {
+		for _, f := range onStart {
+			f()
+		}
+		exit, err := p.cfg.Runtime.WaitContainer(ctx, id)
+		if ctx.Err() != nil {
+			return 0, true
+		}
+		if err != nil {
+			exit = -1
+		}
+		st.ExitCode = exit
+	}
+	p.mu.Lock()
+	p.observeExit(ctx, r, c, st.ExitCode)
+	exit := c.state.Terminated.ExitCode
+	p.changedLocked(r)
+	p.mu.Unlock()
+	return exit, true
 }
 
 // observeExit records a container's termination from Podman's view of it. p.mu must be held; exit<0 means unknown.

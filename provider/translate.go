@@ -2,6 +2,7 @@ package provider
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -65,6 +66,7 @@ func podSpec(pod *corev1.Pod, node, network string) podman.PodSpec {
 func containerSpec(pod *corev1.Pod, c *corev1.Container, node string, attempt int32) podman.ContainerSpec {
 	labels := podLabels(pod, node)
 	labels[podman.LabelContainer] = c.Name
+	labels[podman.LabelAttempt] = strconv.Itoa(int(attempt))
 	s := podman.ContainerSpec{
 		Name:       fmt.Sprintf("%s_%s_%d", podmanPodName(pod), c.Name, attempt),
 		Pod:        podmanPodName(pod),

@@ -153,6 +153,7 @@ func TestContainerSpec(t *testing.T) {
 		podman.LabelName:      "web-7d9f",
 		podman.LabelUID:       "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
 		podman.LabelContainer: "app",
+		podman.LabelAttempt:   "3",
 	}
 	if !reflect.DeepEqual(got.Labels, wantLabels) {
 		t.Errorf("labels = %v, want %v", got.Labels, wantLabels)

@@ -17,6 +17,9 @@ import (
 // process is one component berth started: a child in its own process group, logging to a file.
 type process struct {
 	name    string
+	bin     string
+	args    []string
+	env     []string
 	cmd     *exec.Cmd
 	logPath string
 	pidPath string
@@ -42,7 +45,7 @@ func start(name, bin string, args, env []string, logDir, pidDir string) (*proces
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s (%s): %w", name, bin, err)
 	}
-	p := &process{name: name, cmd: cmd, logPath: logPath, pidPath: filepath.Join(pidDir, name+".pid"), exited: make(chan struct{})}
+	p := &process{name: name, bin: bin, args: args, env: env, cmd: cmd, logPath: logPath, pidPath: filepath.Join(pidDir, name+".pid"), exited: make(chan struct{})}
 	if err := os.WriteFile(p.pidPath, []byte(strconv.Itoa(cmd.Process.Pid)), 0o644); err != nil {
 		_ = cmd.Process.Kill()
 		return nil, fmt.Errorf("write pid of %s: %w", name, err)

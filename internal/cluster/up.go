@@ -83,6 +83,62 @@ func (c *Cluster) Exited() <-chan error {
 	return ch
 }
 
+// StopNode stops node i's virtual kubelet (as a crash would), leaving its pods running in Podman.
+func (c *Cluster) StopNode(i int) error {
+	p, err := c.kubelet(i)
+	if err != nil {
+		return err
+	}
+	p.stop(10 * time.Second)
+	return nil
+}
+
+// StartNode starts node i's virtual kubelet again with the same configuration and waits until the node reports
+// Ready again.
+func (c *Cluster) StartNode(ctx context.Context, i int) error {
+	p, err := c.kubelet(i)
+	if err != nil {
+		return err
+	}
+	if p.running() {
+		return fmt.Errorf("the virtual kubelet of node %d is running", i)
+	}
+	np, err := start(p.name, p.bin, p.args, p.env, filepath.Join(c.cfg.StateDir, "logs"), filepath.Join(c.cfg.StateDir, "pids"))
+	if err != nil {
+		return err
+	}
+	for j := range c.procs {
+		if c.procs[j] == p {
+			c.procs[j] = np
+		}
+	}
+	restarted := time.Now()
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	return waitFor(wctx, np, "", func(ctx context.Context) error {
+		n, err := c.client.CoreV1().Nodes().Get(ctx, c.cfg.nodeName(i), metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		for _, cond := range n.Status.Conditions {
+			if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue && !cond.LastHeartbeatTime.Time.Before(restarted.Add(-time.Second)) {
+				return nil
+			}
+		}
+		return fmt.Errorf("node %s has not reported Ready since the restart", c.cfg.nodeName(i))
+	})
+}
+
+func (c *Cluster) kubelet(i int) (*process, error) {
+	name := "kubelet-" + c.cfg.nodeName(i)
+	for _, p := range c.procs {
+		if p.name == name {
+			return p, nil
+		}
+	}
+	return nil, fmt.Errorf("no virtual kubelet for node %d", i)
+}
+
 // ErrAlreadyRunning means another berth holds the state folder.
 var ErrAlreadyRunning = errors.New("berth is already running")
 
@@ -117,7 +173,13 @@ func Up(ctx context.Context, cfg Config) (_ *Cluster, retErr error) {
 			c.Stop(context.WithoutCancel(ctx))
 		}
 	}()
-	if alive := alivePIDs(filepath.Join(cfg.StateDir, "pids"), cfg.StateDir); len(alive) > 0 {
+	// Components of a crashed run got SIGTERM when it died; give them time to finish exiting.
+	alive := alivePIDs(filepath.Join(cfg.StateDir, "pids"), cfg.StateDir)
+	for deadline := time.Now().Add(15 * time.Second); len(alive) > 0 && time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		alive = alivePIDs(filepath.Join(cfg.StateDir, "pids"), cfg.StateDir)
+	}
+	if len(alive) > 0 {
 		var names []string
 		for n, pid := range alive {
 			names = append(names, fmt.Sprintf("%s pid %d", n, pid))
@@ -560,6 +622,9 @@ func (c *Cluster) Stop(ctx context.Context) {
 			}
 		}
 		for _, h := range c.hosts {
+			if h.dir != "" && byName[fmt.Sprintf("podman-%d", h.index)] == nil || h.dir == "" && len(c.procs) == 0 {
+				continue // never started (or never used): nothing of ours runs there
+			}
 			if err := removeBerthPods(ctx, h.url); err != nil {
 				logger.Error(err, "Removing Berth's Podman pods", "podman", h.url)
 			}

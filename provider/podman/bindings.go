@@ -272,6 +272,27 @@ func (c *Client) ListPods(ctx context.Context, labels map[string]string) ([]PodI
 	return out, nil
 }
 
+// ListContainers implements Runtime.
+func (c *Client) ListContainers(ctx context.Context, labels map[string]string) ([]ContainerInfo, error) {
+	var f []string
+	for k, v := range labels {
+		f = append(f, k+"="+v)
+	}
+	list, err := containers.List(c.ctx(ctx), new(containers.ListOptions).WithAll(true).WithFilters(map[string][]string{"label": f}))
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %w", err)
+	}
+	out := make([]ContainerInfo, 0, len(list))
+	for _, ct := range list {
+		name := ""
+		if len(ct.Names) > 0 {
+			name = ct.Names[0]
+		}
+		out = append(out, ContainerInfo{ID: ct.ID, Name: name, PodID: ct.Pod, Labels: ct.Labels})
+	}
+	return out, nil
+}
+
 // RemovePod implements Runtime.
 func (c *Client) RemovePod(ctx context.Context, id string) error {
 	rep, err := pods.Remove(c.ctx(ctx), id, new(pods.RemoveOptions).WithForce(true).WithTimeout(0))

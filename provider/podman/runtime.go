@@ -14,6 +14,7 @@ const (
 	LabelName      = "berth.dev/name"
 	LabelUID       = "berth.dev/uid"
 	LabelContainer = "berth.dev/container"
+	LabelAttempt   = "berth.dev/attempt"
 )
 
 // HostInfo is what the provider needs to know about the Podman host.
@@ -92,6 +93,14 @@ type ContainerState struct {
 	ImageName  string
 }
 
+// ContainerInfo summarises a container.
+type ContainerInfo struct {
+	ID     string
+	Name   string
+	PodID  string
+	Labels map[string]string
+}
+
 // PodInfo summarises a Podman pod.
 type PodInfo struct {
 	ID     string
@@ -133,6 +142,8 @@ type Runtime interface {
 	PodIP(ctx context.Context, id, network string) (string, error)
 	// ListPods lists pods carrying all the given labels.
 	ListPods(ctx context.Context, labels map[string]string) ([]PodInfo, error)
+	// ListContainers lists containers, running or not, carrying all the given labels.
+	ListContainers(ctx context.Context, labels map[string]string) ([]ContainerInfo, error)
 	// RemovePod force-removes a pod and its containers; a missing pod is not an error.
 	RemovePod(ctx context.Context, id string) error
 	// CreateContainer creates a container and returns its ID.

@@ -20,9 +20,12 @@ import (
 	"github.com/virtual-kubelet/virtual-kubelet/node/api"
 	"github.com/virtual-kubelet/virtual-kubelet/node/nodeutil"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
+	corev1listers "k8s.io/client-go/listers/core/v1"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/record"
@@ -136,10 +139,10 @@ func Run(ctx context.Context, o *Options) error {
 	recorder := eb.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: o.NodeName})
 
 	p := provider.New(provider.Config{NodeName: o.NodeName, NodeIP: o.NodeIP, Network: o.Network, Runtime: rt, Recorder: recorder})
-	if n, err := p.RemoveOrphans(ctx); err != nil {
-		return fmt.Errorf("remove pods left by an earlier run: %w", err)
+	if n, err := p.Adopt(ctx); err != nil {
+		return fmt.Errorf("take stock of the Podman pods of an earlier run: %w", err)
 	} else if n > 0 {
-		logger.Info("Removed Podman pods left by an earlier run", "count", n)
+		logger.Info("Found Podman pods of an earlier run to adopt", "count", n)
 	}
 	np := provider.NewNode(ctx, provider.NodeConfig{Name: o.NodeName, IP: o.NodeIP, KubeletPort: int32(o.Port), Version: Version, Runtime: rt})
 
@@ -162,9 +165,11 @@ func Run(ctx context.Context, o *Options) error {
 		return fmt.Errorf("kubelet API authentication: %w", err)
 	}
 	mux := http.NewServeMux()
+	var pods corev1listers.PodLister
 	vk, err := nodeutil.NewNode(o.NodeName,
 		func(cfg nodeutil.ProviderConfig) (nodeutil.Provider, node.NodeProvider, error) {
 			np.Configure(cfg.Node)
+			pods = cfg.Pods
 			return p, np, nil
 		},
 		nodeutil.WithClient(client),
@@ -184,8 +189,27 @@ func Run(ctx context.Context, o *Options) error {
 	}
 	logger.Info("Starting virtual kubelet", "podman", o.PodmanURL, "address", o.NodeIP, "port", o.Port)
 	go func() {
-		if err := vk.WaitReady(ctx, 0); err == nil {
-			logger.Info("Node is registered and ready to run pods")
+		if err := vk.WaitReady(ctx, 0); err != nil {
+			return
+		}
+		logger.Info("Node is registered and ready to run pods")
+		// The pod informer has synced: adopted Podman pods whose Kubernetes pod is gone (or finished) go.
+		n, err := p.RemoveUnclaimed(ctx, func(uid types.UID) bool {
+			list, err := pods.List(labels.Everything())
+			if err != nil {
+				return true
+			}
+			for _, pod := range list {
+				if pod.UID == uid {
+					return pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed
+				}
+			}
+			return false
+		})
+		if err != nil {
+			logger.Error(err, "Removing Podman pods no Kubernetes pod claims")
+		} else if n > 0 {
+			logger.Info("Removed Podman pods no Kubernetes pod claims", "count", n)
 		}
 	}()
 	if err := vk.Run(ctx); err != nil && ctx.Err() == nil {

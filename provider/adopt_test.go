@@ -1,0 +1,108 @@
+package provider
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/klog/v2/ktesting"
+)
+
+// restarted stands for a new virtual kubelet process: a second provider over the same Podman.
+func restarted(t *testing.T, h *harness) *harness {
+	t.Helper()
+	_, ctx := ktesting.NewTestContext(t)
+	ctx, cancel := context.WithCancel(ctx)
+	t.Cleanup(cancel)
+	h2 := &harness{t: t, ctx: ctx, fake: h.fake}
+	h2.p = New(Config{NodeName: "node-a", NodeIP: testNodeIP, Network: "berth", Runtime: h.fake,
+		InitialBackoff: 20 * time.Millisecond, MaxBackoff: 80 * time.Millisecond})
+	h2.p.NotifyPods(ctx, func(pod *corev1.Pod) {
+		h2.mu.Lock()
+		defer h2.mu.Unlock()
+		h2.seen = append(h2.seen, pod)
+	})
+	return h2
+}
+
+// TestAdoptRunningPod checks that a restarted virtual kubelet takes over a running pod: no container is created
+// or restarted, the status is Running with the same container, and the container's exit is still observed.
+func TestAdoptRunningPod(t *testing.T) {
+	h := newHarness(t, "busybox")
+	pod := lifecyclePod("keep", corev1.RestartPolicyAlways, nil, testContainer("a", "busybox"))
+	h.create(pod)
+	h.waitContainer(ctrName(pod, "a", 1), "running")
+	before, _ := h.waitReported(pod, 0, "Running", func(p *corev1.Pod) bool { return isRunning(p, "a") })
+
+	h2 := restarted(t, h)
+	n, err := h2.p.Adopt(h2.ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("Adopt = %d, %v; want 1 pod", n, err)
+	}
+	created := len(h.fake.callsTo("CreateContainer"))
+	h2.create(pod)
+	after, next := h2.waitReported(pod, 0, "Running", func(p *corev1.Pod) bool { return isRunning(p, "a") })
+	if got, want := statusOf(after, "a").ContainerID, statusOf(before, "a").ContainerID; got != want {
+		t.Errorf("adopted containerID %q, want the running %q", got, want)
+	}
+	if rc := statusOf(after, "a").RestartCount; rc != 0 {
+		t.Errorf("restartCount %d after adoption, want 0", rc)
+	}
+	if got := len(h.fake.callsTo("CreateContainer")); got != created {
+		t.Errorf("adoption created %d containers", got-created)
+	}
+	if got := h.fake.callsTo("CreatePod"); len(got) != 1 {
+		t.Errorf("Podman pods created: %q, want only the first", got)
+	}
+	// Stop the first provider's runner without touching Podman: it stands for the old, dead process.
+	h.p.mu.Lock()
+	for _, r := range h.p.pods {
+		r.cancel()
+	}
+	clear(h.p.pods)
+	h.p.mu.Unlock()
+	// The adopted container's exit is seen and the restart policy applies from there.
+	h.fake.exit(t, ctrName(pod, "a", 1), 1)
+	h2.waitReported(pod, next, "a restart", func(p *corev1.Pod) bool {
+		return statusOf(p, "a").RestartCount == 1 && isRunning(p, "a")
+	})
+	_ = h2.p.DeletePod(h2.ctx, pod)
+	h2.poll("the adopted pod to be removed", func() bool { return h.fake.podCount() == 0 })
+}
+
+// TestRemoveUnclaimed checks that adopted Podman pods whose Kubernetes pod is gone are removed, and only those.
+func TestRemoveUnclaimed(t *testing.T) {
+	h := newHarness(t, "busybox")
+	keep := lifecyclePod("keep", corev1.RestartPolicyAlways, nil, testContainer("a", "busybox"))
+	gone := lifecyclePod("gone", corev1.RestartPolicyAlways, nil, testContainer("a", "busybox"))
+	h.create(keep)
+	h.create(gone)
+	h.waitContainer(ctrName(keep, "a", 1), "running")
+	h.waitContainer(ctrName(gone, "a", 1), "running")
+
+	h2 := restarted(t, h)
+	if n, err := h2.p.Adopt(h2.ctx); err != nil || n != 2 {
+		t.Fatalf("Adopt = %d, %v; want 2", n, err)
+	}
+	n, err := h2.p.RemoveUnclaimed(h2.ctx, func(uid types.UID) bool { return uid == keep.UID })
+	if err != nil || n != 1 {
+		t.Fatalf("RemoveUnclaimed = %d, %v; want 1", n, err)
+	}
+	h.fake.mu.Lock()
+	goneLeft, keepLeft := h.fake.lookupPod(podmanPodName(gone)) != nil, h.fake.lookupPod(podmanPodName(keep)) != nil
+	h.fake.mu.Unlock()
+	if goneLeft || !keepLeft {
+		t.Errorf("after RemoveUnclaimed: unclaimed pod left=%v, claimed pod left=%v; want false, true", goneLeft, keepLeft)
+	}
+	// The first provider still runs the claimed pod's runner; retire it as a dead process would be.
+	h.p.mu.Lock()
+	for _, r := range h.p.pods {
+		if r.pod.UID == gone.UID {
+			r.cancel()
+			delete(h.p.pods, key(r.pod.Namespace, r.pod.Name))
+		}
+	}
+	h.p.mu.Unlock()
+}
