@@ -103,14 +103,22 @@ func (p *PodmanFit) PreFilter(_ context.Context, state fwk.CycleState, pod *core
 			s.scalar[name] = q.Value()
 		}
 	}
-	for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
-		for _, c := range cs {
-			for _, port := range c.Ports {
-				if port.HostPort > 0 {
-					s.ports = append(s.ports, port)
-				}
+	// Host ports held while the pod runs: its app containers' and its sidecars' (as NodeInfo counts them); a
+	// run-once init container's port is free again before the app containers start.
+	addPorts := func(c *corev1.Container) {
+		for _, port := range c.Ports {
+			if port.HostPort > 0 {
+				s.ports = append(s.ports, port)
 			}
 		}
+	}
+	for i := range pod.Spec.InitContainers {
+		if c := &pod.Spec.InitContainers[i]; c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			addPorts(c)
+		}
+	}
+	for i := range pod.Spec.Containers {
+		addPorts(&pod.Spec.Containers[i])
 	}
 	state.Write(preFilterStateKey, s)
 	return nil, nil

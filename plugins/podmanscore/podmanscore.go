@@ -10,6 +10,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -30,11 +31,12 @@ const Name = "PodmanScore"
 
 const preScoreStateKey = "PreScore" + Name
 
-// Default requests counted for containers that request nothing, as the in-tree scorers do.
-const (
-	defaultMilliCPU = 100
-	defaultMemory   = 200 << 20
-)
+// nonZeroDefaults are the requests counted for a container that requests nothing, as the in-tree scorers (and
+// the scheduler's NodeInfo.GetNonZeroRequested) count them.
+var nonZeroDefaults = corev1.ResourceList{
+	corev1.ResourceCPU:    *resource.NewMilliQuantity(100, resource.DecimalSI),
+	corev1.ResourceMemory: *resource.NewQuantity(200<<20, resource.BinarySI),
+}
 
 // PodmanScore is the score plugin.
 type PodmanScore struct {
@@ -94,14 +96,8 @@ func (p *PodmanScore) PreScore(_ context.Context, state fwk.CycleState, pod *cor
 	if ref := metav1.GetControllerOf(pod); ref != nil {
 		s.owner = ref.UID
 	}
-	reqs := resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{})
+	reqs := resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{NonMissingContainerRequests: nonZeroDefaults})
 	s.milliCPU, s.memory = reqs.Cpu().MilliValue(), reqs.Memory().Value()
-	if s.milliCPU == 0 {
-		s.milliCPU = defaultMilliCPU
-	}
-	if s.memory == 0 {
-		s.memory = defaultMemory
-	}
 	for _, c := range pod.Spec.Containers {
 		s.images = append(s.images, c.Image)
 	}
@@ -167,8 +163,7 @@ func leastAllocated(used, capacity int64) int64 {
 	return (capacity - used) * fwk.MaxNodeScore / capacity
 }
 
-// imageScore is the share of the pod's containers whose image the node already stores, weighted by image size
-// where the node reports it (a large image saves more pull time).
+// imageScore is the share of the pod's containers whose image the node already stores.
 func imageScore(s *preScoreState, nodeInfo fwk.NodeInfo) int64 {
 	if len(s.images) == 0 {
 		return 0

@@ -36,7 +36,7 @@ func ValidatePodmanScoreArgs(path *field.Path, args *config.PodmanScoreArgs) err
 		sum += w.value
 	}
 	if sum == 0 && len(errs) == 0 {
-		errs = append(errs, field.Invalid(path, "spreadWeight=0, loadWeight=0, imageWeight=0", "at least one weight must be greater than 0"))
+		errs = append(errs, field.Invalid(path.Child("spreadWeight"), int64(0), "at least one weight (spreadWeight, loadWeight, imageWeight) must be greater than 0"))
 	}
 	if args.ObservedUsagePercent < 0 || args.ObservedUsagePercent > 100 {
 		errs = append(errs, field.Invalid(path.Child("observedUsagePercent"), args.ObservedUsagePercent, "must be between 0 and 100"))
