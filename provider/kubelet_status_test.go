@@ -109,11 +109,11 @@ func TestKubeletUserMerge(t *testing.T) {
 	pod := translatePod()
 	pod.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsUser: id(10), RunAsGroup: id(20)}
 	c := &corev1.Container{Name: "app", Image: "x", SecurityContext: &corev1.SecurityContext{RunAsUser: id(1000)}}
-	if got := containerSpec(pod, c, "n", 1).User; got != "1000:20" {
+	if got := containerSpec(pod, c, c.Env, "n", 1).User; got != "1000:20" {
 		t.Errorf("user %q want 1000:20", got)
 	}
 	c = &corev1.Container{Name: "app", Image: "x", SecurityContext: &corev1.SecurityContext{RunAsGroup: id(30)}}
-	if got := containerSpec(pod, c, "n", 1).User; got != "10:30" {
+	if got := containerSpec(pod, c, c.Env, "n", 1).User; got != "10:30" {
 		t.Errorf("user %q want 10:30", got)
 	}
 }

@@ -94,6 +94,13 @@ func (n *Node) Configure(into *corev1.Node) {
 	n.node.DeepCopyInto(into)
 }
 
+// Allocatable is the node's current allocatable.
+func (n *Node) Allocatable() corev1.ResourceList {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.node.Status.Allocatable.DeepCopy()
+}
+
 // Ping implements node.NodeProvider.
 func (n *Node) Ping(ctx context.Context) error {
 	return n.cfg.Runtime.Ping(ctx)

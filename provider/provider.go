@@ -34,6 +34,8 @@ type Config struct {
 	Runtime podman.Runtime
 	// Recorder records kubelet-style events on pods.
 	Recorder record.EventRecorder
+	// Allocatable is the node's allocatable, the limit resourceFieldRef reports for a container without one.
+	Allocatable corev1.ResourceList
 	// InitialBackoff and MaxBackoff bound the restart back-off (kubelet: 10s and 300s).
 	InitialBackoff, MaxBackoff time.Duration
 }
@@ -41,6 +43,8 @@ type Config struct {
 // Provider runs pods through Podman. It implements virtual-kubelet's nodeutil.Provider and node.PodNotifier.
 type Provider struct {
 	cfg Config
+
+	listers Listers
 
 	mu     sync.Mutex
 	pods   map[string]*podRecord // by namespace/name
@@ -65,6 +69,10 @@ func New(cfg Config) *Provider {
 	}
 	return &Provider{cfg: cfg, pods: map[string]*podRecord{}, notify: func(*corev1.Pod) {}, dirty: map[*podRecord]bool{}, wake: make(chan struct{}, 1), adopted: map[types.UID]*adoptedPod{}}
 }
+
+// SetListers gives the provider the informer caches it resolves environments from (virtual-kubelet creates them
+// after the provider). Call it before pods are created.
+func (p *Provider) SetListers(l Listers) { p.listers = l }
 
 func key(ns, name string) string { return ns + "/" + name }
 

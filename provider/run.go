@@ -338,8 +338,16 @@ func (p *Provider) runOnce(ctx context.Context, r *podRecord, c *containerRecord
 	}
 
 	p.mu.Lock()
+	env, err := p.environment(r.pod, c.spec, envInputs{podIP: r.podIP, hostIP: p.cfg.NodeIP, nodeAllocatable: p.cfg.Allocatable})
+	if err != nil {
+		c.state = waiting("CreateContainerConfigError", err.Error())
+		p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
+		p.changedLocked(r)
+		p.mu.Unlock()
+		return 0, configErr
+	}
 	c.attempts++
-	spec := containerSpec(r.pod, c.spec, p.cfg.NodeName, c.attempts)
+	spec := containerSpec(r.pod, c.spec, env, p.cfg.NodeName, c.attempts)
 	spec.Pod = r.podmanID
 	p.mu.Unlock()
 	// Only the previous run is kept (for logs --previous).
@@ -470,7 +478,7 @@ func (p *Provider) observeExit(ctx context.Context, r *podRecord, c *containerRe
 		if !st.FinishedAt.IsZero() {
 			t.FinishedAt = metav1.NewTime(st.FinishedAt)
 		}
-		if st.OOMKilled {
+		if st.OOMKilled || oomKilledByLimit(c, st.ExitCode, r.deleting || r.terminal) {
 			t.Reason = "OOMKilled"
 		}
 	} else if exit < 0 {
@@ -489,6 +497,17 @@ func (p *Provider) observeExit(ctx context.Context, r *podRecord, c *containerRe
 		}
 	}
 	c.state = corev1.ContainerState{Terminated: t}
+}
+
+// oomKilledByLimit recognises a container the kernel's OOM killer ended: Podman 4.3 on cgroup v1 does not report
+// OOMKilled, so a SIGKILL exit (137) of a container with a memory limit that Berth did not stop is taken as one,
+// as the kubelet would report it from the cgroup's OOM event.
+func oomKilledByLimit(c *containerRecord, exit int32, stoppedByBerth bool) bool {
+	if exit != 137 || stoppedByBerth {
+		return false
+	}
+	m, ok := c.spec.Resources.Limits[corev1.ResourceMemory]
+	return ok && !m.IsZero()
 }
 
 // errNeverPull is an image that is absent while imagePullPolicy is Never.

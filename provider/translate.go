@@ -63,7 +63,8 @@ func podSpec(pod *corev1.Pod, node, network string) podman.PodSpec {
 
 // containerSpec translates one Kubernetes container into a Podman container of the pod's Podman pod.
 // attempt numbers the container's runs, so that a restart makes a new container and the previous one stays for logs.
-func containerSpec(pod *corev1.Pod, c *corev1.Container, node string, attempt int32) podman.ContainerSpec {
+// env is the container's resolved environment (see environment); it also expands $(VAR) in command and args.
+func containerSpec(pod *corev1.Pod, c *corev1.Container, env []corev1.EnvVar, node string, attempt int32) podman.ContainerSpec {
 	labels := podLabels(pod, node)
 	labels[podman.LabelContainer] = c.Name
 	labels[podman.LabelAttempt] = strconv.Itoa(int(attempt))
@@ -71,15 +72,15 @@ func containerSpec(pod *corev1.Pod, c *corev1.Container, node string, attempt in
 		Name:       fmt.Sprintf("%s_%s_%d", podmanPodName(pod), c.Name, attempt),
 		Pod:        podmanPodName(pod),
 		Image:      c.Image,
-		Entrypoint: expand(c.Command, c.Env),
-		Command:    expand(c.Args, c.Env),
+		Entrypoint: expand(c.Command, env),
+		Command:    expand(c.Args, env),
 		WorkingDir: c.WorkingDir,
 		Labels:     labels,
 		TTY:        c.TTY,
 		Stdin:      c.Stdin,
 		Env:        map[string]string{},
 	}
-	for _, e := range c.Env {
+	for _, e := range env {
 		s.Env[e.Name] = e.Value
 	}
 	if m, ok := c.Resources.Limits[corev1.ResourceMemory]; ok && !m.IsZero() {

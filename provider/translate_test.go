@@ -117,7 +117,7 @@ func TestContainerSpec(t *testing.T) {
 			corev1.ResourceCPU:    resource.MustParse("250m"),
 		}},
 	}
-	got := containerSpec(pod, c, "node-a", 3)
+	got := containerSpec(pod, c, c.Env, "node-a", 3)
 
 	if got.Name != "shop_web-7d9f_0f1e2d3c_app_3" {
 		t.Errorf("name = %q, want shop_web-7d9f_0f1e2d3c_app_3", got.Name)
@@ -162,7 +162,7 @@ func TestContainerSpec(t *testing.T) {
 
 func TestContainerSpecNoCommand(t *testing.T) {
 	pod := translatePod()
-	got := containerSpec(pod, &corev1.Container{Name: "app", Image: "nginx"}, "node-a", 1)
+	got := containerSpec(pod, &corev1.Container{Name: "app", Image: "nginx"}, nil, "node-a", 1)
 	if got.Entrypoint != nil || got.Command != nil {
 		t.Errorf("entrypoint/command = %q/%q, want none so that the image's apply", got.Entrypoint, got.Command)
 	}
@@ -195,7 +195,7 @@ func TestContainerSpecCPU(t *testing.T) {
 			c := &corev1.Container{Name: "app", Image: "x", Resources: corev1.ResourceRequirements{
 				Limits: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(tc.cpu)},
 			}}
-			got := containerSpec(translatePod(), c, "node-a", 1)
+			got := containerSpec(translatePod(), c, c.Env, "node-a", 1)
 			if got.CPUQuota != tc.wantQuota || got.CPUPeriod != tc.wantPeriod {
 				t.Errorf("cpu %s: quota/period = %d/%d, want %d/%d", tc.cpu, got.CPUQuota, got.CPUPeriod, tc.wantQuota, tc.wantPeriod)
 			}
@@ -235,7 +235,7 @@ func TestContainerSpecUser(t *testing.T) {
 			pod := translatePod()
 			pod.Spec.SecurityContext = tc.pod
 			c := &corev1.Container{Name: "app", Image: "x", SecurityContext: tc.ctr}
-			if got := containerSpec(pod, c, "node-a", 1).User; got != tc.want {
+			if got := containerSpec(pod, c, c.Env, "node-a", 1).User; got != tc.want {
 				t.Errorf("user = %q, want %q", got, tc.want)
 			}
 		})

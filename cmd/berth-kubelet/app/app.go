@@ -138,14 +138,14 @@ func Run(ctx context.Context, o *Options) error {
 	defer eb.Shutdown()
 	recorder := eb.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: o.NodeName})
 
-	p := provider.New(provider.Config{NodeName: o.NodeName, NodeIP: o.NodeIP, Network: o.Network, Runtime: rt, Recorder: recorder})
+	np := provider.NewNode(ctx, provider.NodeConfig{Name: o.NodeName, IP: o.NodeIP, KubeletPort: int32(o.Port), Version: Version, Runtime: rt})
+	p := provider.New(provider.Config{NodeName: o.NodeName, NodeIP: o.NodeIP, Network: o.Network, Runtime: rt, Recorder: recorder,
+		Allocatable: np.Allocatable()})
 	if n, err := p.Adopt(ctx); err != nil {
 		return fmt.Errorf("take stock of the Podman pods of an earlier run: %w", err)
 	} else if n > 0 {
 		logger.Info("Found Podman pods of an earlier run to adopt", "count", n)
 	}
-	np := provider.NewNode(ctx, provider.NodeConfig{Name: o.NodeName, IP: o.NodeIP, KubeletPort: int32(o.Port), Version: Version, Runtime: rt})
-
 	tlsCfg, err := serverTLS(o)
 	if err != nil {
 		return err
@@ -170,6 +170,7 @@ func Run(ctx context.Context, o *Options) error {
 		func(cfg nodeutil.ProviderConfig) (nodeutil.Provider, node.NodeProvider, error) {
 			np.Configure(cfg.Node)
 			pods = cfg.Pods
+			p.SetListers(provider.Listers{ConfigMaps: cfg.ConfigMaps, Secrets: cfg.Secrets, Services: cfg.Services})
 			return p, np, nil
 		},
 		nodeutil.WithClient(client),
@@ -181,6 +182,9 @@ func Run(ctx context.Context, o *Options) error {
 			cfg.Handler = api.InstrumentHandler(nodeutil.WithAuth(auth, mux))
 			cfg.EventRecorder = quietRecorder{recorder}
 			cfg.InformerResyncPeriod = time.Minute
+			// The provider resolves environments itself, as the kubelet does (status.podIP, resourceFieldRef,
+			// CreateContainerConfigError for a missing ConfigMap or Secret).
+			cfg.SkipDownwardAPIResolution = true
 			return nil
 		},
 	)
