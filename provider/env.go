@@ -244,4 +244,3 @@ func sorted(m map[string]string) []string {
 	sort.Strings(keys)
 	return keys
 }
-
