@@ -194,7 +194,7 @@ func (f *fakeRuntime) ImageExists(_ context.Context, ref string) (bool, error) {
 	return f.images[ref], nil
 }
 
-func (f *fakeRuntime) PullImage(ctx context.Context, ref string) error {
+func (f *fakeRuntime) PullImage(ctx context.Context, ref string, _ *podman.Auth) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("PullImage", ref)

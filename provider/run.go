@@ -327,8 +327,12 @@ func (p *Provider) runOnce(ctx context.Context, r *podRecord, c *containerRecord
 		p.mu.Lock()
 		reason := "ErrImagePull"
 		var nv errNeverPull
-		if errors.As(err, &nv) {
+		var inv errInvalidImage
+		switch {
+		case errors.As(err, &nv):
 			reason = "ErrImageNeverPull"
+		case errors.As(err, &inv):
+			reason = "InvalidImageName"
 		}
 		c.state = waiting(reason, err.Error())
 		p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "Failed", "Error: %s", reason)
@@ -522,6 +526,11 @@ func (p *Provider) ensureImage(ctx context.Context, r *podRecord, c *containerRe
 	rt := p.cfg.Runtime
 	image := c.spec.Image
 	policy := c.spec.ImagePullPolicy
+	host, err := normalizeImage(image)
+	if err != nil {
+		p.cfg.Recorder.Event(r.pod, corev1.EventTypeWarning, "InspectFailed", err.Error())
+		return err
+	}
 	if policy != corev1.PullAlways {
 		ok, err := rt.ImageExists(ctx, image)
 		if err != nil {
@@ -537,7 +546,7 @@ func (p *Provider) ensureImage(ctx context.Context, r *podRecord, c *containerRe
 	}
 	p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeNormal, "Pulling", "Pulling image %q", image)
 	start := time.Now()
-	if err := rt.PullImage(ctx, image); err != nil {
+	if err := rt.PullImage(ctx, image, p.pullAuth(r.pod, host)); err != nil {
 		p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "Failed", "Failed to pull image %q: %v", image, err)
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -151,11 +152,36 @@ func (c *Client) ImageExists(ctx context.Context, ref string) (bool, error) {
 }
 
 // PullImage implements Runtime.
-func (c *Client) PullImage(ctx context.Context, ref string) error {
-	if _, err := images.Pull(c.ctx(ctx), ref, new(images.PullOptions).WithQuiet(true)); err != nil {
+func (c *Client) PullImage(ctx context.Context, ref string, auth *Auth) error {
+	o := new(images.PullOptions).WithQuiet(true).WithPolicy("always")
+	if auth != nil {
+		o = o.WithUsername(auth.Username).WithPassword(auth.Password)
+	}
+	if loopbackRegistry(ref) {
+		// A registry on this machine's loopback (as tests start) speaks plain HTTP, as docker treats localhost.
+		o = o.WithSkipTLSVerify(true)
+	}
+	if _, err := images.Pull(c.ctx(ctx), ref, o); err != nil {
 		return fmt.Errorf("pull image %s: %w", ref, err)
 	}
 	return nil
+}
+
+// loopbackRegistry tells whether an image reference names a registry on 127.0.0.0/8 or localhost with a port.
+func loopbackRegistry(ref string) bool {
+	host, _, ok := strings.Cut(ref, "/")
+	if !ok {
+		return false
+	}
+	h, _, err := net.SplitHostPort(host)
+	if err != nil {
+		return false
+	}
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
 
 // ListImages implements Runtime.

@@ -33,6 +33,11 @@ type HostInfo struct {
 	GraphRootSize int64
 }
 
+// Auth is a registry credential.
+type Auth struct {
+	Username, Password string
+}
+
 // Image is an image stored on the Podman host.
 type Image struct {
 	ID    string
@@ -126,8 +131,8 @@ type Runtime interface {
 	EnsureNetwork(ctx context.Context, name, iface, subnet string) error
 	// ImageExists tells whether an image is stored locally.
 	ImageExists(ctx context.Context, ref string) (bool, error)
-	// PullImage pulls an image from its registry.
-	PullImage(ctx context.Context, ref string) error
+	// PullImage pulls an image from its registry, with credentials if auth is not nil.
+	PullImage(ctx context.Context, ref string, auth *Auth) error
 	// ListImages lists local images.
 	ListImages(ctx context.Context) ([]Image, error)
 	// ImportImage imports a root filesystem tarball as an image with the given reference.
