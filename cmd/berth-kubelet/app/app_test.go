@@ -1,0 +1,62 @@
+package app
+
+import (
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/tools/record"
+)
+
+func TestOptionsValidate(t *testing.T) {
+	valid := func() *Options {
+		return &Options{NodeIP: "192.0.2.2", Port: 10250, TLSCertFile: "c", TLSKeyFile: "k"}
+	}
+	tests := []struct {
+		name    string
+		mutate  func(*Options)
+		wantErr string
+	}{
+		{"valid", func(*Options) {}, ""},
+		{"no node ip", func(o *Options) { o.NodeIP = "" }, "--node-ip is required"},
+		{"loopback node ip", func(o *Options) { o.NodeIP = "127.0.0.1" }, "loopback address: the apiserver refuses to proxy"},
+		{"not an ip", func(o *Options) { o.NodeIP = "host" }, `--node-ip "host" is not an IP address`},
+		{"no serving cert", func(o *Options) { o.TLSKeyFile = "" }, "--tls-cert-file and --tls-private-key-file are required"},
+		{"port out of range", func(o *Options) { o.Port = 70000 }, "--port 70000 is out of range"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := valid()
+			tc.mutate(o)
+			err := o.Validate()
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("unexpected error %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("error %v, want %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestQuietRecorderDropsVirtualKubeletChatter(t *testing.T) {
+	fake := record.NewFakeRecorder(10)
+	q := quietRecorder{fake}
+	pod := &corev1.Pod{}
+	q.Event(pod, corev1.EventTypeNormal, "ProviderCreateSuccess", "Create pod in provider successfully")
+	q.Eventf(pod, corev1.EventTypeNormal, "ProviderDeleteSuccess", "x")
+	q.Eventf(pod, corev1.EventTypeWarning, "ProviderCreateFailed", "boom %d", 1)
+	q.Event(pod, corev1.EventTypeNormal, "Started", "Started container c")
+	close(fake.Events)
+	var got []string
+	for e := range fake.Events {
+		got = append(got, e)
+	}
+	want := []string{"Warning ProviderCreateFailed boom 1", "Normal Started Started container c"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("events %q, want %q", got, want)
+	}
+}
