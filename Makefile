@@ -72,8 +72,9 @@ bench:
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
-	@command -v golangci-lint >/dev/null || $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.12.2
-	PATH="$$PATH:$$($(GO) env GOPATH)/bin" golangci-lint run ./...
+	@export PATH="$$PATH:$$($(GO) env GOPATH)/bin"; \
+	  command -v golangci-lint >/dev/null || $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0; \
+	  golangci-lint run ./...
 
 # clean: remove built binaries
 clean:

@@ -180,7 +180,6 @@ func applyHostInfo(node *corev1.Node, info podman.HostInfo, version string) {
 		Architecture:            runtime.GOARCH,
 		ContainerRuntimeVersion: "podman://" + info.Version,
 		KubeletVersion:          version,
-		KubeProxyVersion:        "",
 	}
 	if info.Arch != "" {
 		node.Status.NodeInfo.Architecture = info.Arch

@@ -99,13 +99,6 @@ func (h *harness) waitReported(pod *corev1.Pod, from int, desc string, cond func
 	return found, next
 }
 
-// reported returns how many statuses have been reported so far.
-func (h *harness) reported() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.seen)
-}
-
 // waitContainer waits until the fake holds a container named name in the given status.
 func (h *harness) waitContainer(name, status string) {
 	h.t.Helper()

@@ -113,7 +113,7 @@ func TestLoadOrCreateCA(t *testing.T) {
 			if first.Cert.KeyUsage != wantKU {
 				t.Errorf("key usage = %v, want %v", first.Cert.KeyUsage, wantKU)
 			}
-			if got := first.Cert.NotAfter.Sub(time.Now()); got < 9*365*24*time.Hour {
+			if got := time.Until(first.Cert.NotAfter); got < 9*365*24*time.Hour {
 				t.Errorf("CA validity %v, want about 10 years", got)
 			}
 			if !bytes.Contains(first.KeyPEM, []byte("BEGIN PRIVATE KEY")) {
@@ -624,13 +624,13 @@ func TestWriteKubeconfig(t *testing.T) {
 			if rc.Host != tt.server {
 				t.Errorf("host %q, want %q", rc.Host, tt.server)
 			}
-			if !bytes.Equal(rc.TLSClientConfig.CAData, tt.caPEM) {
+			if !bytes.Equal(rc.CAData, tt.caPEM) {
 				t.Error("CA data differs")
 			}
-			if !bytes.Equal(rc.TLSClientConfig.CertData, tt.client.CertPEM) {
+			if !bytes.Equal(rc.CertData, tt.client.CertPEM) {
 				t.Error("cert data differs")
 			}
-			if !bytes.Equal(rc.TLSClientConfig.KeyData, tt.client.KeyPEM) {
+			if !bytes.Equal(rc.KeyData, tt.client.KeyPEM) {
 				t.Error("key data differs")
 			}
 

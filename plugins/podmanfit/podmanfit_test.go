@@ -62,10 +62,6 @@ func existing(name string, req map[corev1.ResourceName]string) *st.PodWrapper {
 	return st.MakePod().Name(name).Namespace("default").UID(name).Node("node1").Req(req)
 }
 
-func containerWithRequests(name string, req map[corev1.ResourceName]string) corev1.Container {
-	return st.MakeContainer().Name(name).Image("registry.k8s.io/pause:3.10").ResourceRequests(req).Obj()
-}
-
 // newFramework runs PodmanFit in a real framework. A nil args takes the defaults the framework decodes from the
 // scheme, as the scheduler does for a profile without pluginConfig.
 func newFramework(ctx context.Context, t *testing.T, args *config.PodmanFitArgs, nodes []*corev1.Node, pods []*corev1.Pod) (framework.Framework, *PodmanFit) {

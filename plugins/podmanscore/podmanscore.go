@@ -160,7 +160,7 @@ func leastAllocated(used, capacity int64) int64 {
 	if used < 0 {
 		used = 0
 	}
-	return (capacity - used) * fwk.MaxNodeScore / capacity
+	return (capacity - used) * fwk.MaxScore / capacity
 }
 
 // imageScore is the share of the pod's containers whose image the node already stores.
@@ -175,7 +175,7 @@ func imageScore(s *preScoreState, nodeInfo fwk.NodeInfo) int64 {
 			present++
 		}
 	}
-	return int64(present) * fwk.MaxNodeScore / int64(len(s.images))
+	return int64(present) * fwk.MaxScore / int64(len(s.images))
 }
 
 // hasImage looks an image up under the names a node may report it by: as written, with :latest, and fully
@@ -220,9 +220,9 @@ func (p *PodmanScore) NormalizeScore(_ context.Context, state fwk.CycleState, _ 
 	sum := p.args.SpreadWeight + p.args.LoadWeight + p.args.ImageWeight
 	for i := range scores {
 		count, load, image := unpack(scores[i].Score)
-		spread := int64(fwk.MaxNodeScore)
+		spread := int64(fwk.MaxScore)
 		if most > 0 {
-			spread = (most - count) * fwk.MaxNodeScore / most
+			spread = (most - count) * fwk.MaxScore / most
 		}
 		total := (p.args.SpreadWeight*spread + p.args.LoadWeight*load + p.args.ImageWeight*image) / sum
 		scores[i].Score = total

@@ -186,7 +186,7 @@ func checkInvariants(t *testing.T, args *config.PodmanScoreArgs, r result) {
 	}
 	sum := args.SpreadWeight + args.LoadWeight + args.ImageWeight
 	for name, total := range r.totals {
-		if total < fwk.MinNodeScore || total > fwk.MaxNodeScore {
+		if total < fwk.MinScore || total > fwk.MaxScore {
 			t.Errorf("node %s: score %d outside 0..100", name, total)
 		}
 		bd, ok := r.decision.Nodes[name]
