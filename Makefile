@@ -16,7 +16,7 @@ GOBUILD := $(GO) build -ldflags '$(LDFLAGS)'
 UPSTREAM := kube-apiserver kube-controller-manager kubectl
 OURS := berth berth-scheduler berth-kubelet berth-etcd
 
-.PHONY: all build run demo down test unit e2e bench lint images container-images deps clean FORCE
+.PHONY: all build run demo down test unit e2e bench lint images container-images chart-check deps clean FORCE
 
 all: build
 
@@ -51,6 +51,10 @@ images: deps $(BIN)/berth
 container-images: $(BIN)/berth-scheduler $(BIN)/berth-kubelet
 	podman build --target scheduler -t localhost/berth/scheduler:dev .
 	podman build --target kubelet -t localhost/berth/kubelet:dev .
+
+# chart-check: helm lint/template of charts/berth for default and custom values, and schema refusals
+chart-check:
+	hack/chart-check.sh
 
 # test: unit tests, then e2e tests against a real control plane and Podman
 test: deps build

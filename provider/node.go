@@ -43,6 +43,8 @@ type NodeConfig struct {
 	Runtime podman.Runtime
 	// Interval between observations of the Podman host.
 	Interval time.Duration
+	// Taints are registered with the node.
+	Taints []corev1.Taint
 }
 
 // Node keeps a virtual node's status tied to its Podman host: capacity from /libpod/info, Ready while Podman
@@ -74,6 +76,7 @@ func NewNode(ctx context.Context, cfg NodeConfig) *Node {
 			},
 			Annotations: map[string]string{},
 		},
+		Spec: corev1.NodeSpec{Taints: cfg.Taints},
 		Status: corev1.NodeStatus{
 			Addresses: []corev1.NodeAddress{
 				{Type: corev1.NodeInternalIP, Address: cfg.IP},

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -52,6 +53,7 @@ type Options struct {
 	NetworkIface string
 	Subnet       string
 	Workers      int
+	Taints       []string
 }
 
 // NewCommand returns the berth-kubelet command.
@@ -78,6 +80,7 @@ func NewCommand() *cobra.Command {
 	f.StringVar(&o.NetworkIface, "network-interface", o.NetworkIface, "bridge interface of that network")
 	f.StringVar(&o.Subnet, "subnet", o.Subnet, "subnet of that network")
 	f.IntVar(&o.Workers, "workers", o.Workers, "pods synced in parallel")
+	f.StringSliceVar(&o.Taints, "register-with-taints", nil, "taints the node registers with, as key=value:Effect (like the kubelet's flag)")
 	return cmd
 }
 
@@ -99,7 +102,25 @@ func (o *Options) Validate() error {
 	if o.Port <= 0 || o.Port > 65535 {
 		return fmt.Errorf("--port %d is out of range", o.Port)
 	}
+	if _, err := parseTaints(o.Taints); err != nil {
+		return err
+	}
 	return nil
+}
+
+// parseTaints reads key=value:Effect (value optional) specs.
+func parseTaints(specs []string) ([]corev1.Taint, error) {
+	var out []corev1.Taint
+	for _, s := range specs {
+		kv, effect, ok := strings.Cut(s, ":")
+		key, value, _ := strings.Cut(kv, "=")
+		e := corev1.TaintEffect(effect)
+		if !ok || key == "" || (e != corev1.TaintEffectNoSchedule && e != corev1.TaintEffectPreferNoSchedule && e != corev1.TaintEffectNoExecute) {
+			return nil, fmt.Errorf("--register-with-taints %q: want key=value:Effect with Effect NoSchedule, PreferNoSchedule or NoExecute", s)
+		}
+		out = append(out, corev1.Taint{Key: key, Value: value, Effect: e})
+	}
+	return out, nil
 }
 
 // Run runs the virtual kubelet until ctx ends.
@@ -138,7 +159,8 @@ func Run(ctx context.Context, o *Options) error {
 	defer eb.Shutdown()
 	recorder := eb.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: o.NodeName})
 
-	np := provider.NewNode(ctx, provider.NodeConfig{Name: o.NodeName, IP: o.NodeIP, KubeletPort: int32(o.Port), Version: Version, Runtime: rt})
+	taints, _ := parseTaints(o.Taints)
+	np := provider.NewNode(ctx, provider.NodeConfig{Name: o.NodeName, IP: o.NodeIP, KubeletPort: int32(o.Port), Version: Version, Runtime: rt, Taints: taints})
 	p := provider.New(provider.Config{NodeName: o.NodeName, NodeIP: o.NodeIP, Network: o.Network, Runtime: rt, Recorder: recorder,
 		Allocatable: np.Allocatable()})
 	if n, err := p.Adopt(ctx); err != nil {

@@ -23,6 +23,8 @@ func TestOptionsValidate(t *testing.T) {
 		{"not an ip", func(o *Options) { o.NodeIP = "host" }, `--node-ip "host" is not an IP address`},
 		{"no serving cert", func(o *Options) { o.TLSKeyFile = "" }, "--tls-cert-file and --tls-private-key-file are required"},
 		{"port out of range", func(o *Options) { o.Port = 70000 }, "--port 70000 is out of range"},
+		{"taints", func(o *Options) { o.Taints = []string{"berth.dev/podman=true:NoSchedule", "dedicated:NoExecute"} }, ""},
+		{"bad taint effect", func(o *Options) { o.Taints = []string{"a=b:Sometimes"} }, `--register-with-taints "a=b:Sometimes": want key=value:Effect`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

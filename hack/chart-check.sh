@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Checks charts/berth with helm: lint and template for default and non-default values, and the schema's refusal of
+# bad values. Installs helm from the Go module proxy when absent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:$(go env GOPATH)/bin"
+if ! command -v helm >/dev/null; then
+  echo "Installing helm v3.22.0 from the Go module proxy ..."
+  GOFLAGS= CGO_ENABLED=0 go install helm.sh/helm/v3/cmd/helm@v3.22.0
+fi
+chart=charts/berth
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+helm lint --strict --kube-version 1.37.2 "$chart"
+helm template t "$chart" --kube-version 1.37.2 --namespace berth-system > "$tmp/default.yaml"
+grep -q 'schedulerName: berth-scheduler' "$tmp/default.yaml"
+grep -q -- '--register-with-taints=berth.dev/podman=true:NoSchedule' "$tmp/default.yaml"
+
+cat > "$tmp/values.yaml" <<'VALUES'
+scheduler:
+  profileName: podman
+  leaderElection: {enabled: true}
+  replicas: 2
+  plugins:
+    podmanScore: {spreadWeight: 7, loadWeight: 0, imageWeight: 1}
+kubelet:
+  taint: {key: ""}
+  podmanHosts:
+    - {name: host-a, url: unix:///run/podman/podman.sock}
+    - {name: host-b, url: tcp://192.0.2.10:8888}
+    - {name: host-c, url: ssh://core@192.0.2.11/run/podman/podman.sock, sshKeySecret: host-c-key}
+VALUES
+helm lint --strict --kube-version 1.37.2 "$chart" -f "$tmp/values.yaml"
+helm template t "$chart" --kube-version 1.37.2 -f "$tmp/values.yaml" > "$tmp/custom.yaml"
+grep -q 'schedulerName: podman' "$tmp/custom.yaml"
+grep -q 'spreadWeight: 7' "$tmp/custom.yaml"
+test "$(grep -c 'kind: Deployment' "$tmp/custom.yaml")" = 4   # the scheduler and three kubelets
+! grep -q 'register-with-taints' "$tmp/custom.yaml"
+grep -q 'secretName: host-c-key' "$tmp/custom.yaml"
+grep -q 'resourceNames: \["host-a", "host-b", "host-c"\]' "$tmp/custom.yaml"
+
+# The schema refuses bad values with a message naming them.
+bad() {
+  if out=$(helm template t "$chart" --kube-version 1.37.2 "$@" 2>&1); then
+    echo "chart accepted bad values: $*" >&2; exit 1
+  fi
+  echo "refused as expected ($*): $(echo "$out" | grep -m1 -i 'error\|invalid\|must' || true)"
+}
+bad --set scheduler.plugins.podmanScore.spreadWeight=-1
+bad --set scheduler.plugins.podmanScore.imageWeight=101
+bad --set 'kubelet.podmanHosts[0].name=h' --set 'kubelet.podmanHosts[0].url=http://x'
+bad --set kubelet.taint.effect=Sometimes
+bad --set scheduler.unknownField=1
+echo "chart checks passed"
