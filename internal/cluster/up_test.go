@@ -1,0 +1,58 @@
+package cluster
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestUpRefusesWithoutPodman checks the two ways Podman can be missing: not installed (no --podman-url), or a given
+// service that does not answer. Each is one clear error, and nothing is left started or locked.
+func TestUpRefusesWithoutPodman(t *testing.T) {
+	tests := []struct {
+		name    string
+		setup   func(t *testing.T, c *Config)
+		wantErr string
+	}{
+		{
+			name: "podman not installed",
+			setup: func(t *testing.T, c *Config) {
+				t.Setenv("PATH", t.TempDir())
+			},
+			wantErr: "podman is not installed: apt-get install podman runc catatonit (or pass --podman-url to use a running Podman service)",
+		},
+		{
+			name: "podman url does not answer",
+			setup: func(t *testing.T, c *Config) {
+				c.PodmanURLs = []string{"unix://" + filepath.Join(t.TempDir(), "absent.sock")}
+			},
+			wantErr: "cannot reach Podman at unix://",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Default()
+			c.StateDir = t.TempDir()
+			c.BinDir = fakeBinDir(t, "")
+			c.NodeIP = "192.0.2.10"
+			tc.setup(t, &c)
+			_, err := Up(context.Background(), c)
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("Up error %v, want %q", err, tc.wantErr)
+			}
+			if _, err := os.Stat(filepath.Join(c.StateDir, "berth.pid")); err == nil {
+				t.Errorf("a refused berth up left its pid file")
+			}
+			lock, err := lockState(c.StateDir)
+			if err != nil {
+				t.Fatalf("a refused berth up kept the state locked: %v", err)
+			}
+			lock.Close()
+			if pids, _ := os.ReadDir(filepath.Join(c.StateDir, "pids")); len(pids) > 0 {
+				t.Errorf("a refused berth up started processes: %v", pids)
+			}
+		})
+	}
+}
