@@ -157,7 +157,7 @@ func hostIP() (string, error) {
 		return "", fmt.Errorf("list network interfaces: %w", err)
 	}
 	for _, ifc := range ifaces {
-		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 || strings.HasPrefix(ifc.Name, "podman") || strings.HasPrefix(ifc.Name, "berth") || strings.HasPrefix(ifc.Name, "veth") {
+		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 || strings.HasPrefix(ifc.Name, "podman") || strings.HasPrefix(ifc.Name, "berth") || strings.HasPrefix(ifc.Name, "bth") || strings.HasPrefix(ifc.Name, "veth") {
 			continue
 		}
 		addrs, err := ifc.Addrs()

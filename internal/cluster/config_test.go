@@ -140,3 +140,32 @@ func TestContainersConfKeepsHostsApart(t *testing.T) {
 		t.Errorf("storage.conf: %s", s)
 	}
 }
+
+func TestNetworksDifferAcrossStatesAndNodes(t *testing.T) {
+	a := &Cluster{cfg: Config{StateDir: "/state/a", Nodes: 3}}
+	b := &Cluster{cfg: Config{StateDir: "/state/b", Nodes: 3}}
+	seen := map[string]bool{}
+	for _, c := range []*Cluster{a, b} {
+		for i := 0; i < 3; i++ {
+			name := c.bridgeName(i)
+			if len(name) > 15 {
+				t.Errorf("bridge name %q is longer than an interface name may be", name)
+			}
+			if seen[name] {
+				t.Errorf("bridge name %q used twice", name)
+			}
+			seen[name] = true
+		}
+		subnets := map[string]bool{}
+		for i := 0; i < 3; i++ {
+			s := c.subnet(i)
+			if subnets[s] {
+				t.Errorf("state %s: subnet %s given to two nodes", c.cfg.StateDir, s)
+			}
+			subnets[s] = true
+			if c.subnet(i) != s {
+				t.Errorf("subnet of node %d is not stable", i)
+			}
+		}
+	}
+}

@@ -448,7 +448,7 @@ func (c *Cluster) startKubelet(i int) (*process, error) {
 		"--port=" + strconv.Itoa(cfg.KubeletPort+i), "--podman-url=" + c.hosts[i].url,
 		"--tls-cert-file=" + cr.nodeServing[i].CertFile, "--tls-private-key-file=" + cr.nodeServing[i].KeyFile,
 		"--client-ca-file=" + cr.caFile,
-		"--network=berth", fmt.Sprintf("--network-interface=berth%d", i), fmt.Sprintf("--subnet=10.89.%d.0/24", i),
+		"--network=berth", "--network-interface=" + c.bridgeName(i), "--subnet=" + c.subnet(i),
 	})
 }
 

@@ -1,0 +1,66 @@
+package cluster
+
+import (
+	"fmt"
+	"hash/fnv"
+	"net"
+)
+
+// Each node's pods join a bridge network of their own. Several berth clusters may run on one machine (a user's and
+// the tests'), so the bridge name and subnet derive from the state folder: stable across restarts of one cluster
+// (Podman keeps the network it created), apart between clusters.
+
+func (c *Cluster) stateHash() uint32 {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(c.cfg.StateDir))
+	return h.Sum32()
+}
+
+// bridgeName is node i's bridge interface: "bth" + 4 hex digits of the state's hash + the node index (≤ 15 bytes).
+func (c *Cluster) bridgeName(i int) string {
+	return fmt.Sprintf("bth%04x%d", c.stateHash()&0xffff, i)
+}
+
+// subnet picks node i's /24 in 10.89.0.0/16: nodes in turn take the first /24 from a place derived from the state
+// folder that no interface of this machine uses and no earlier node took. It only matters the first time: a
+// network that exists keeps its subnet.
+func (c *Cluster) subnet(i int) string {
+	used := hostSubnets()
+	base := int(c.stateHash() % 256)
+	taken := map[int]bool{}
+	k := 0
+	for j := 0; j <= i; j++ {
+		for step := 0; step < 256; step++ {
+			k = (base + j + step) % 256
+			if !taken[k] && !inUse(used, net.IPv4(10, 89, byte(k), 1)) {
+				break
+			}
+		}
+		taken[k] = true
+	}
+	return fmt.Sprintf("10.89.%d.0/24", k)
+}
+
+func inUse(used []*net.IPNet, ip net.IP) bool {
+	for _, n := range used {
+		if n.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// hostSubnets lists the IPv4 networks of this machine's interfaces.
+func hostSubnets() []*net.IPNet {
+	var out []*net.IPNet
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
