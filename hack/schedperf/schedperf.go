@@ -1,0 +1,1114 @@
+package main
+
+// The benchmark, step by step:
+//
+//  1. A control plane only: berth-etcd and kube-apiserver from --bin-dir, on free loopback ports, with certificates
+//     from internal/pki and the apiserver flags berth up uses (internal/cluster/up.go). No controller-manager, no
+//     kubelets, no Podman: the namespace and its default ServiceAccount are created here, and pods do not mount a
+//     service account token.
+//  2. For each node count, fake nodes: created, their not-ready taint removed (the node lifecycle controller's job),
+//     and their status set as a Berth virtual kubelet reports it (Ready, 32 cpu, 128Gi, 110 pods, a few images,
+//     observed free memory and its time in annotations).
+//  3. For each profile, in alternating order: the node heartbeats and observations are refreshed, --pods pending pods
+//     with spec.schedulerName set to the profile are created (owned by fake ReplicaSets, in consecutive batches),
+//     then kube-scheduler with both profiles and Berth's plugins (what cmd/berth-scheduler runs, configured with
+//     manifests/scheduler-config.yaml) is started in-process. A watch records when each pod gets its node. Once all
+//     are bound the scheduler is stopped and the pods are deleted.
+//
+// Throughput is (pods-1) / (last bind - first bind): the scheduler starts with its whole queue pending, so this is
+// the scheduling and binding rate alone, without pod creation or the scheduler's informer sync (shown apart as
+// "start→1st bind").
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/clientcmd"
+	watchtools "k8s.io/client-go/tools/watch"
+	"k8s.io/component-base/configz"
+	"k8s.io/klog/v2"
+	"k8s.io/kubernetes/cmd/kube-scheduler/app"
+	"k8s.io/kubernetes/cmd/kube-scheduler/app/options"
+	"sigs.k8s.io/yaml"
+
+	"github.com/berth-dev/berth/internal/pki"
+	"github.com/berth-dev/berth/internal/wellknown"
+	"github.com/berth-dev/berth/manifests"
+	"github.com/berth-dev/berth/plugins/podmanbind"
+	"github.com/berth-dev/berth/plugins/podmanfit"
+	"github.com/berth-dev/berth/plugins/podmanscore"
+)
+
+const (
+	// defaultProfile and berthProfile are the two profiles of manifests/scheduler-config.yaml.
+	defaultProfile = corev1.DefaultSchedulerName
+	berthProfile   = "berth-scheduler"
+
+	namespace  = "schedperf"
+	zones      = 10
+	podImage   = "docker.io/library/nginx:1.27"
+	roundLabel = "schedperf.berth.dev/round"
+
+	// configzName is what app.Run registers in the process-wide configz registry; it is removed before every
+	// in-process start so that the scheduler can be started again.
+	configzName = "componentconfig"
+)
+
+// Config holds the benchmark's settings.
+type Config struct {
+	// BinDir holds berth-etcd and kube-apiserver.
+	BinDir string
+	// StateDir is where certificates, etcd data and logs go; empty means a temporary folder removed at exit.
+	StateDir string
+	// Nodes are the node counts to measure, in order.
+	Nodes []int
+	// Pods is the number of pending pods per round.
+	Pods int
+	// Rounds is the number of round pairs (one round per profile) per node count.
+	Rounds int
+	// Owners is the number of fake ReplicaSets the pods of a round are split among.
+	Owners int
+	// Workers is the number of concurrent requests when creating nodes and pods.
+	Workers int
+	// RoundTimeout bounds the time a round may take to bind its pods.
+	RoundTimeout time.Duration
+	// Out receives the results table.
+	Out io.Writer
+}
+
+// result is one measured round.
+type result struct {
+	nodes   int
+	profile string
+	round   int
+	pods    int
+	// startup is from the scheduler's start to the first bind (informer sync and the first cycle).
+	startup time.Duration
+	// elapsed is from the first bind to the last.
+	elapsed time.Duration
+	// otherCPU is how many cores other processes (neither this one nor etcd or kube-apiserver) kept busy
+	// meanwhile, on average: the other load the measurement competed with.
+	otherCPU float64
+}
+
+// podsPerSecond is the binding rate between the first and the last bind.
+func (r result) podsPerSecond() float64 {
+	if r.elapsed <= 0 || r.pods < 2 {
+		return 0
+	}
+	return float64(r.pods-1) / r.elapsed.Seconds()
+}
+
+// Run starts the control plane, measures every node count and profile, prints the table and stops everything.
+func Run(ctx context.Context, cfg Config) (retErr error) {
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	logger := klog.FromContext(ctx)
+	dir := cfg.StateDir
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "schedperf-")
+		if err != nil {
+			return fmt.Errorf("create state folder: %w", err)
+		}
+		dir = tmp
+		defer func() {
+			if err := os.RemoveAll(tmp); err != nil {
+				logger.Error(err, "Removing the state folder", "dir", tmp)
+			}
+		}()
+	} else if entries, err := os.ReadDir(filepath.Join(dir, "etcd")); err == nil && len(entries) > 0 {
+		return fmt.Errorf("--state-dir %s holds the etcd data of an earlier run: remove it or choose another folder", dir)
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create state folder: %w", err)
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("resolve state folder: %w", err)
+	}
+
+	cp, err := startControlPlane(ctx, cfg.BinDir, dir)
+	if err != nil {
+		return err
+	}
+	defer cp.stop(logger)
+	// Any component exiting ends the run, with its log as the cause.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	cp.watchExits(cancel)
+	defer func() {
+		if retErr != nil {
+			if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) && !errors.Is(retErr, cause) {
+				retErr = fmt.Errorf("%w (%w)", retErr, cause)
+			}
+		}
+	}()
+
+	schedConfig, clientConn, err := writeSchedulerConfig(filepath.Join(dir, "scheduler-config.yaml"), cp.kubeconfig)
+	if err != nil {
+		return err
+	}
+	if err := prepareNamespace(ctx, cp.client); err != nil {
+		return err
+	}
+	owners, err := createOwners(ctx, cp.client, cfg.Owners, cfg.Pods)
+	if err != nil {
+		return err
+	}
+
+	fmt.Fprintf(cfg.Out, "schedperf: %d CPUs (GOMAXPROCS %d), load average %s; control plane in %s\n",
+		runtime.NumCPU(), runtime.GOMAXPROCS(0), loadAverage(), dir)
+	fmt.Fprintf(cfg.Out, "Each round: %d pending pods are created, then the scheduler (both profiles, Berth's plugins compiled in, "+
+		"secure serving off) starts in-process; seconds = first bind → last bind seen by a watch; pods/s = (pods-1)/seconds.\n", cfg.Pods)
+	fmt.Fprintf(cfg.Out, "Scheduler client from manifests/scheduler-config.yaml: qps %v, burst %v.\n", clientConn["qps"], clientConn["burst"])
+
+	var results []result
+	have, pair := 0, 0
+	for _, n := range cfg.Nodes {
+		start := time.Now()
+		if err := ensureNodes(ctx, cp.client, have, n, cfg.Workers); err != nil {
+			return err
+		}
+		have = n
+		logger.Info("Nodes ready", "nodes", n, "took", time.Since(start).Round(time.Millisecond))
+		for r := 0; r < cfg.Rounds; r++ {
+			order := []string{defaultProfile, berthProfile}
+			if pair%2 == 1 {
+				order = []string{berthProfile, defaultProfile}
+			}
+			pair++
+			for _, profile := range order {
+				res, err := runRound(ctx, cp, cfg, schedConfig, owners, n, profile, r+1)
+				if err != nil {
+					return fmt.Errorf("%d nodes, %s, round %d: %w", n, profile, r+1, err)
+				}
+				logger.Info("Round done", "nodes", n, "profile", profile, "round", r+1,
+					"podsPerSecond", fmt.Sprintf("%.1f", res.podsPerSecond()), "seconds", fmt.Sprintf("%.2f", res.elapsed.Seconds()))
+				results = append(results, res)
+			}
+		}
+	}
+	printResults(cfg.Out, cfg.Nodes, results)
+	return nil
+}
+
+func (c *Config) validate() error {
+	switch {
+	case len(c.Nodes) == 0:
+		return errors.New("no node counts given")
+	case c.Pods < 2:
+		return fmt.Errorf("--pods %d: need at least 2 pods to measure a rate", c.Pods)
+	case c.Rounds < 1:
+		return fmt.Errorf("--rounds %d: need at least 1", c.Rounds)
+	case c.Owners < 1 || c.Owners > c.Pods:
+		return fmt.Errorf("--owners %d: need between 1 and --pods", c.Owners)
+	case c.Workers < 1:
+		return fmt.Errorf("--workers %d: need at least 1", c.Workers)
+	case c.RoundTimeout <= 0:
+		return fmt.Errorf("--round-timeout %s: must be positive", c.RoundTimeout)
+	}
+	for _, name := range []string{"berth-etcd", "kube-apiserver"} {
+		if _, err := os.Stat(filepath.Join(c.BinDir, name)); err != nil {
+			return fmt.Errorf("%s not found in --bin-dir %s (run make build): %w", name, c.BinDir, err)
+		}
+	}
+	if c.Out == nil {
+		c.Out = io.Discard
+	}
+	return nil
+}
+
+// printResults prints one line per round and the berth/default ratio of the mean rates per node count.
+func printResults(out io.Writer, nodeCounts []int, results []result) {
+	fmt.Fprintln(out)
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "nodes\tprofile\tround\tpods\tseconds\tpods/s\tstart→1st bind\tother CPU\t")
+	for _, r := range results {
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%.2f\t%.1f\t%.2fs\t%.2f cores\t\n",
+			r.nodes, r.profile, r.round, r.pods, r.elapsed.Seconds(), r.podsPerSecond(), r.startup.Seconds(), r.otherCPU)
+	}
+	_ = tw.Flush()
+	fmt.Fprintln(out)
+	seen := map[int]bool{}
+	for _, n := range nodeCounts {
+		if seen[n] {
+			continue
+		}
+		seen[n] = true
+		mean := map[string]float64{}
+		count := map[string]int{}
+		for _, r := range results {
+			if r.nodes == n {
+				mean[r.profile] += r.podsPerSecond()
+				count[r.profile]++
+			}
+		}
+		for p := range mean {
+			mean[p] /= float64(count[p])
+		}
+		ratio := 0.0
+		if mean[defaultProfile] > 0 {
+			ratio = mean[berthProfile] / mean[defaultProfile]
+		}
+		fmt.Fprintf(out, "%5d nodes: %s %.1f pods/s, %s %.1f pods/s, ratio berth/default %.2f\n",
+			n, berthProfile, mean[berthProfile], defaultProfile, mean[defaultProfile], ratio)
+	}
+}
+
+// loadAverage is the 1-minute load average, or "?".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
+}
+
+// ---- control plane ----
+
+// controlPlane is a running etcd and kube-apiserver.
+type controlPlane struct {
+	dir        string
+	procs      []*process
+	kubeconfig string
+	client     kubernetes.Interface
+	stopping   atomic.Bool
+}
+
+// process is a child in its own process group, logging to a file.
+type process struct {
+	name   string
+	cmd    *exec.Cmd
+	log    string
+	exited chan struct{}
+	err    error
+}
+
+// startControlPlane creates the certificates and starts etcd and kube-apiserver on free loopback ports, waiting
+// until both are ready. On failure it stops whatever it started.
+func startControlPlane(ctx context.Context, binDir, dir string) (_ *controlPlane, retErr error) {
+	logger := klog.FromContext(ctx)
+	binDir, err := filepath.Abs(binDir)
+	if err != nil {
+		return nil, fmt.Errorf("resolve --bin-dir: %w", err)
+	}
+	cp := &controlPlane{dir: dir, kubeconfig: filepath.Join(dir, "kubeconfig")}
+	defer func() {
+		if retErr != nil {
+			cp.stop(logger)
+		}
+	}()
+	for _, d := range []string{"pki", "etcd", "logs"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
+			return nil, fmt.Errorf("create %s: %w", d, err)
+		}
+	}
+	ports, err := freePorts(3)
+	if err != nil {
+		return nil, err
+	}
+	etcdPort, peerPort, apiPort := ports[0], ports[1], ports[2]
+
+	pkiDir := filepath.Join(dir, "pki")
+	ca, err := pki.LoadOrCreateCA(pkiDir, "ca", "schedperf-ca")
+	if err != nil {
+		return nil, fmt.Errorf("certificates: %w", err)
+	}
+	serving, err := ca.LoadOrIssue(pkiDir, "apiserver", pki.CertSpec{
+		CommonName: "kube-apiserver", Server: true,
+		DNSNames: []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"},
+		IPs:      []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("10.96.0.1")},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("certificates: %w", err)
+	}
+	admin, err := ca.LoadOrIssue(pkiDir, "admin", pki.CertSpec{CommonName: "schedperf-admin", Organization: []string{"system:masters"}, Client: true})
+	if err != nil {
+		return nil, fmt.Errorf("certificates: %w", err)
+	}
+	saKey, saPub, err := pki.LoadOrCreateServiceAccountKey(pkiDir, "sa")
+	if err != nil {
+		return nil, fmt.Errorf("certificates: %w", err)
+	}
+	server := fmt.Sprintf("https://127.0.0.1:%d", apiPort)
+	if err := pki.WriteKubeconfig(cp.kubeconfig, "schedperf", server, ca.CertPEM, admin); err != nil {
+		return nil, fmt.Errorf("certificates: %w", err)
+	}
+
+	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", etcdPort)
+	peerURL := fmt.Sprintf("http://127.0.0.1:%d", peerPort)
+	etcd, err := cp.start("etcd", filepath.Join(binDir, "berth-etcd"),
+		"--name=schedperf", "--data-dir="+filepath.Join(dir, "etcd"),
+		"--listen-client-urls="+etcdURL, "--advertise-client-urls="+etcdURL,
+		"--listen-peer-urls="+peerURL, "--initial-advertise-peer-urls="+peerURL,
+		"--initial-cluster=schedperf="+peerURL, "--log-level=warn",
+		"--quota-backend-bytes=2147483648", "--snapshot-count=10000",
+	)
+	if err != nil {
+		return nil, err
+	}
+	if err := waitReady(ctx, etcd, 60*time.Second, etcdHealthy(etcdURL)); err != nil {
+		return nil, err
+	}
+	logger.Info("etcd ready", "url", etcdURL)
+
+	// The flags of berth up (internal/cluster/up.go), without the kubelet client and front-proxy settings that
+	// only kubelets and aggregated APIs would use.
+	apiserver, err := cp.start("kube-apiserver", filepath.Join(binDir, "kube-apiserver"),
+		"--etcd-servers="+etcdURL,
+		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", "--endpoint-reconciler-type=none",
+		"--secure-port="+strconv.Itoa(apiPort),
+		"--tls-cert-file="+serving.CertFile, "--tls-private-key-file="+serving.KeyFile,
+		"--client-ca-file="+filepath.Join(pkiDir, "ca.crt"),
+		"--authorization-mode=Node,RBAC", "--enable-admission-plugins=NodeRestriction",
+		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+		"--service-account-key-file="+saPub, "--service-account-signing-key-file="+saKey,
+		"--service-cluster-ip-range=10.96.0.0/16",
+		"--allow-privileged=true", "--profiling=false",
+	)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := clientcmd.BuildConfigFromFlags("", cp.kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("load kubeconfig %s: %w", cp.kubeconfig, err)
+	}
+	// Setup creates thousands of objects: do not let client-side throttling slow it down.
+	rc.QPS, rc.Burst = 5000, 5000
+	client, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil, fmt.Errorf("create client: %w", err)
+	}
+	cp.client = client
+	if err := waitReady(ctx, apiserver, 120*time.Second, func(ctx context.Context) error {
+		_, err := client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	logger.Info("kube-apiserver ready", "url", server)
+	return cp, nil
+}
+
+// start launches a component, its output in logs/<name>.log. The child gets SIGTERM if this process dies.
+func (cp *controlPlane) start(name, bin string, args ...string) (*process, error) {
+	logPath := filepath.Join(cp.dir, "logs", name+".log")
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open log of %s: %w", name, err)
+	}
+	defer logFile.Close()
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s (%s): %w", name, bin, err)
+	}
+	p := &process{name: name, cmd: cmd, log: logPath, exited: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.exited)
+	}()
+	cp.procs = append(cp.procs, p)
+	return p, nil
+}
+
+// watchExits calls cancel with the component's log when one exits before stop.
+func (cp *controlPlane) watchExits(cancel context.CancelCauseFunc) {
+	for _, p := range cp.procs {
+		go func() {
+			<-p.exited
+			if !cp.stopping.Load() {
+				cancel(p.failure())
+			}
+		}()
+	}
+}
+
+// stop stops the components in reverse order: SIGTERM to the process group, SIGKILL after 15 s.
+func (cp *controlPlane) stop(logger klog.Logger) {
+	cp.stopping.Store(true)
+	for i := len(cp.procs) - 1; i >= 0; i-- {
+		p := cp.procs[i]
+		select {
+		case <-p.exited:
+			continue
+		default:
+		}
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-p.exited:
+		case <-time.After(15 * time.Second):
+			logger.Info("Component did not stop on SIGTERM, killing it", "component", p.name)
+			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+			<-p.exited
+		}
+	}
+}
+
+// failure describes an exited or unready component with the end of its log.
+func (p *process) failure() error {
+	state := "is not ready"
+	select {
+	case <-p.exited:
+		state = fmt.Sprintf("exited (%v)", p.err)
+	default:
+	}
+	return fmt.Errorf("%s %s; last lines of %s:\n%s", p.name, state, p.log, tail(p.log, 15))
+}
+
+// tail returns the last n lines of a file, indented.
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "    (no log)"
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return "    " + strings.Join(lines, "\n    ")
+}
+
+// waitReady polls check until it succeeds, the component exits, or timeout passes.
+func waitReady(ctx context.Context, p *process, timeout time.Duration, check func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		cctx, ccancel := context.WithTimeout(ctx, 2*time.Second)
+		last := check(cctx)
+		ccancel()
+		if last == nil {
+			return nil
+		}
+		select {
+		case <-p.exited:
+			return p.failure()
+		case <-ctx.Done():
+			return fmt.Errorf("wait for %s: %w (last check: %v)", p.name, ctx.Err(), last)
+		case <-tick.C:
+		}
+	}
+}
+
+// etcdHealthy checks etcd's /health.
+func etcdHealthy(url string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/health", nil)
+		if err != nil {
+			return fmt.Errorf("etcd health request: %w", err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return fmt.Errorf("etcd health: %w", err)
+		}
+		defer resp.Body.Close()
+		var h struct {
+			Health string `json:"health"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
+			return fmt.Errorf("etcd health: %w", err)
+		}
+		if h.Health != "true" {
+			return fmt.Errorf("etcd health %q", h.Health)
+		}
+		return nil
+	}
+}
+
+// freePorts returns n distinct free loopback ports.
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	for i := 0; i < n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("find a free port: %w", err)
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// writeSchedulerConfig writes manifests/scheduler-config.yaml with clientConnection.kubeconfig set to kubeconfig,
+// as berth up does (internal/cluster/up.go), and returns its path and its clientConnection.
+func writeSchedulerConfig(path, kubeconfig string) (string, map[string]any, error) {
+	var doc map[string]any
+	if err := yaml.Unmarshal(manifests.SchedulerConfig, &doc); err != nil {
+		return "", nil, fmt.Errorf("parse the embedded scheduler configuration: %w", err)
+	}
+	cc, _ := doc["clientConnection"].(map[string]any)
+	if cc == nil {
+		cc = map[string]any{}
+		doc["clientConnection"] = cc
+	}
+	cc["kubeconfig"] = kubeconfig
+	out, err := yaml.Marshal(doc)
+	if err != nil {
+		return "", nil, fmt.Errorf("render scheduler configuration: %w", err)
+	}
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		return "", nil, fmt.Errorf("write scheduler configuration: %w", err)
+	}
+	return path, cc, nil
+}
+
+// cpuSample is a reading of the CPU time the whole machine spent busy and of the CPU time this process, etcd and
+// kube-apiserver used, in seconds.
+type cpuSample struct {
+	at         time.Time
+	busy, ours float64
+}
+
+// clockTicks is USER_HZ, the unit of /proc's CPU times; 100 on every Linux architecture Go supports.
+const clockTicks = 100
+
+// sampleCPU reads /proc/stat and /proc/<pid>/stat. Unreadable files count as zero.
+func (cp *controlPlane) sampleCPU() cpuSample {
+	s := cpuSample{at: time.Now()}
+	if b, err := os.ReadFile("/proc/stat"); err == nil {
+		line, _, _ := strings.Cut(string(b), "\n")
+		f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
+		for i, v := range f {
+			if i == 0 || i == 4 || i == 5 || i > 8 {
+				continue // the label, idle, iowait, guest (already in user)
+			}
+			n, _ := strconv.ParseFloat(v, 64)
+			s.busy += n / clockTicks
+		}
+	}
+	pids := []int{os.Getpid()}
+	for _, p := range cp.procs {
+		pids = append(pids, p.cmd.Process.Pid)
+	}
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+		rest := string(b)
+		if i := strings.LastIndexByte(rest, ')'); i >= 0 {
+			rest = rest[i+1:]
+		}
+		f := strings.Fields(rest)
+		if len(f) > 12 {
+			ut, _ := strconv.ParseFloat(f[11], 64)
+			st, _ := strconv.ParseFloat(f[12], 64)
+			s.ours += (ut + st) / clockTicks
+		}
+	}
+	return s
+}
+
+// otherCores is the average number of cores that other processes kept busy between two samples.
+func otherCores(a, b cpuSample) float64 {
+	wall := b.at.Sub(a.at).Seconds()
+	if wall <= 0 {
+		return 0
+	}
+	return max(0, ((b.busy-b.ours)-(a.busy-a.ours))/wall)
+}
+
+// ---- objects ----
+
+// prepareNamespace creates the namespace and its default ServiceAccount (no controller-manager creates it, and
+// the ServiceAccount admission plugin refuses pods without it).
+func prepareNamespace(ctx context.Context, client kubernetes.Interface) error {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}
+	if _, err := client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create namespace %s: %w", namespace, err)
+	}
+	no := false
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}, AutomountServiceAccountToken: &no}
+	if _, err := client.CoreV1().ServiceAccounts(namespace).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create service account %s/default: %w", namespace, err)
+	}
+	return nil
+}
+
+// createOwners creates the fake ReplicaSets that own the pods. They exist, so that the in-tree default spreading
+// finds their selector, but no controller acts on them.
+func createOwners(ctx context.Context, client kubernetes.Interface, n, pods int) ([]*appsv1.ReplicaSet, error) {
+	var out []*appsv1.ReplicaSet
+	replicas := int32((pods + n - 1) / n)
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("perf-rs-%02d", i)
+		labels := map[string]string{"app": name}
+		rs := &appsv1.ReplicaSet{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
+			Spec: appsv1.ReplicaSetSpec{
+				Replicas: &replicas,
+				Selector: &metav1.LabelSelector{MatchLabels: labels},
+				Template: corev1.PodTemplateSpec{
+					ObjectMeta: metav1.ObjectMeta{Labels: labels},
+					Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: podImage}}},
+				},
+			},
+		}
+		created, err := client.AppsV1().ReplicaSets(namespace).Create(ctx, rs, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			created, err = client.AppsV1().ReplicaSets(namespace).Get(ctx, name, metav1.GetOptions{})
+		}
+		if err != nil {
+			return nil, fmt.Errorf("create ReplicaSet %s: %w", name, err)
+		}
+		out = append(out, created)
+	}
+	return out, nil
+}
+
+// nodeName is the name of fake node i.
+func nodeName(i int) string { return fmt.Sprintf("perf-node-%05d", i) }
+
+// nodeObservation is what a virtual kubelet reports about node i's Podman host: 64 to 111 GiB free.
+func nodeObservation(i int, now time.Time) map[string]string {
+	return map[string]string{
+		wellknown.AnnotationFreeMemory: strconv.FormatInt(int64(64+i%48)<<30, 10),
+		wellknown.AnnotationObservedAt: now.UTC().Format(time.RFC3339),
+	}
+}
+
+// newNode is fake node i without status: hostname, Podman and one of 10 zones.
+func newNode(i int, now time.Time) *corev1.Node {
+	name := nodeName(i)
+	return &corev1.Node{ObjectMeta: metav1.ObjectMeta{
+		Name: name,
+		Labels: map[string]string{
+			corev1.LabelHostname:       name,
+			corev1.LabelTopologyZone:   fmt.Sprintf("zone-%d", i%zones),
+			wellknown.LabelPodman:      "true",
+			corev1.LabelOSStable:       "linux",
+			corev1.LabelArchStable:     "amd64",
+			"schedperf.berth.dev/fake": "true",
+		},
+		Annotations: nodeObservation(i, now),
+	}}
+}
+
+// readyCondition is a Ready condition with a heartbeat at now.
+func readyCondition(now time.Time) corev1.NodeCondition {
+	return corev1.NodeCondition{
+		Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady", Message: "schedperf fake node",
+		LastHeartbeatTime: metav1.NewTime(now), LastTransitionTime: metav1.NewTime(now),
+	}
+}
+
+// nodeStatus is fake node i's status: 32 cpu, 128Gi, 110 pods, and a few images (a third of the nodes store
+// the benchmark pods' image).
+func nodeStatus(i int, now time.Time) corev1.NodeStatus {
+	res := corev1.ResourceList{
+		corev1.ResourceCPU:              resource.MustParse("32"),
+		corev1.ResourceMemory:           resource.MustParse("128Gi"),
+		corev1.ResourcePods:             resource.MustParse("110"),
+		corev1.ResourceEphemeralStorage: resource.MustParse("500Gi"),
+	}
+	images := []corev1.ContainerImage{
+		{Names: []string{"registry.k8s.io/pause:3.10"}, SizeBytes: 750_000},
+		{Names: []string{"docker.io/library/busybox:1.37", "busybox:1.37"}, SizeBytes: 4_400_000},
+	}
+	if i%3 == 0 {
+		images = append(images, corev1.ContainerImage{Names: []string{podImage, "nginx:1.27"}, SizeBytes: 190_000_000})
+	}
+	if i%4 == 0 {
+		images = append(images, corev1.ContainerImage{Names: []string{"docker.io/library/postgres:17"}, SizeBytes: 430_000_000})
+	}
+	return corev1.NodeStatus{
+		Capacity:    res,
+		Allocatable: res.DeepCopy(),
+		Conditions:  []corev1.NodeCondition{readyCondition(now)},
+		Addresses:   []corev1.NodeAddress{{Type: corev1.NodeHostName, Address: nodeName(i)}},
+		Images:      images,
+		NodeInfo:    corev1.NodeSystemInfo{OperatingSystem: "linux", Architecture: "amd64", KubeletVersion: "v1.37.2"},
+	}
+}
+
+// ensureNodes grows the fake nodes from have to want (or deletes the extra ones).
+func ensureNodes(ctx context.Context, client kubernetes.Interface, have, want, workers int) error {
+	nodes := client.CoreV1().Nodes()
+	if want < have {
+		return parallel(ctx, have-want, workers, func(ctx context.Context, i int) error {
+			if err := nodes.Delete(ctx, nodeName(want+i), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+				return fmt.Errorf("delete node %s: %w", nodeName(want+i), err)
+			}
+			return nil
+		})
+	}
+	return parallel(ctx, want-have, workers, func(ctx context.Context, j int) error {
+		i := have + j
+		now := time.Now()
+		n, err := nodes.Create(ctx, newNode(i, now), metav1.CreateOptions{})
+		if err != nil {
+			return fmt.Errorf("create node %s: %w", nodeName(i), err)
+		}
+		// The TaintNodesByCondition admission plugin taints new nodes not-ready; the node lifecycle controller,
+		// which does not run here, would remove the taint once the node is Ready.
+		if len(n.Spec.Taints) > 0 {
+			n.Spec.Taints = nil
+			if n, err = nodes.Update(ctx, n, metav1.UpdateOptions{}); err != nil {
+				return fmt.Errorf("untaint node %s: %w", nodeName(i), err)
+			}
+		}
+		n.Status = nodeStatus(i, now)
+		if _, err := nodes.UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
+			return fmt.Errorf("set status of node %s: %w", nodeName(i), err)
+		}
+		return nil
+	})
+}
+
+// refreshNodes renews every node's heartbeat and Podman observation, as virtual kubelets do every few seconds, so
+// that the observations are fresh (within maxObservationAge) when the round starts.
+func refreshNodes(ctx context.Context, client kubernetes.Interface, count, workers int) error {
+	now := time.Now()
+	return parallel(ctx, count, workers, func(ctx context.Context, i int) error {
+		patch := map[string]any{
+			"metadata": map[string]any{"annotations": nodeObservation(i, now)},
+			"status":   map[string]any{"conditions": []corev1.NodeCondition{readyCondition(now)}},
+		}
+		data, err := json.Marshal(patch)
+		if err != nil {
+			return fmt.Errorf("encode patch: %w", err)
+		}
+		n, err := client.CoreV1().Nodes().Patch(ctx, nodeName(i), types.StrategicMergePatchType, data, metav1.PatchOptions{}, "status")
+		if err != nil {
+			return fmt.Errorf("refresh node %s: %w", nodeName(i), err)
+		}
+		if got, want := n.Annotations[wellknown.AnnotationObservedAt], now.UTC().Format(time.RFC3339); got != want {
+			return fmt.Errorf("refresh node %s: observed-at is %q after the patch, want %q", nodeName(i), got, want)
+		}
+		return nil
+	})
+}
+
+// newPod is pending pod i of a round: the profile's schedulerName, 100m/128Mi, owned by owner.
+func newPod(name, profile, round string, owner *appsv1.ReplicaSet) *corev1.Pod {
+	no := false
+	var zero int64
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:   name,
+			Labels: map[string]string{"app": owner.Labels["app"], roundLabel: round},
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion: "apps/v1", Kind: "ReplicaSet", Name: owner.Name, UID: owner.UID, Controller: ptrTo(true),
+			}},
+		},
+		Spec: corev1.PodSpec{
+			SchedulerName:                 profile,
+			AutomountServiceAccountToken:  &no,
+			TerminationGracePeriodSeconds: &zero,
+			Containers: []corev1.Container{{
+				Name:  "app",
+				Image: podImage,
+				Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
+					corev1.ResourceCPU:    resource.MustParse("100m"),
+					corev1.ResourceMemory: resource.MustParse("128Mi"),
+				}},
+			}},
+		},
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
+// parallel runs fn(0..n-1) on up to workers goroutines and returns the first error.
+func parallel(ctx context.Context, n, workers int, fn func(context.Context, int) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	next := atomic.Int64{}
+	var wg sync.WaitGroup
+	for w := 0; w < min(workers, n); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				if err := fn(ctx, i); err != nil {
+					cancel(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+// ---- rounds ----
+
+// runRound creates the round's pending pods, starts the scheduler, waits until every pod is bound, stops the
+// scheduler and deletes the pods.
+func runRound(ctx context.Context, cp *controlPlane, cfg Config, schedConfig string, owners []*appsv1.ReplicaSet, nodes int, profile string, round int) (_ result, retErr error) {
+	logger := klog.FromContext(ctx)
+	client := cp.client
+	id := fmt.Sprintf("n%d-%s-r%d", nodes, strings.TrimSuffix(profile, "-scheduler"), round)
+	selector := roundLabel + "=" + id
+
+	// Leave no pods of this round behind for the next one; when the run is cancelled the whole control plane goes.
+	defer func() {
+		if ctx.Err() != nil {
+			return
+		}
+		if err := deletePods(ctx, client, selector); err != nil && retErr == nil {
+			retErr = err
+		}
+	}()
+
+	start := time.Now()
+	if err := refreshNodes(ctx, client, nodes, cfg.Workers); err != nil {
+		return result{}, err
+	}
+	refreshed := time.Since(start)
+	start = time.Now()
+	perOwner := (cfg.Pods + len(owners) - 1) / len(owners)
+	if err := parallel(ctx, cfg.Pods, cfg.Workers, func(ctx context.Context, i int) error {
+		pod := newPod(fmt.Sprintf("perf-%s-%05d", id, i), profile, id, owners[i/perOwner])
+		if _, err := client.CoreV1().Pods(namespace).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("create pod %s: %w", pod.Name, err)
+		}
+		return nil
+	}); err != nil {
+		return result{}, err
+	}
+	logger.Info("Round prepared", "nodes", nodes, "profile", profile, "round", round,
+		"refreshNodes", refreshed.Round(time.Millisecond), "createPods", time.Since(start).Round(time.Millisecond))
+
+	list, err := client.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		return result{}, fmt.Errorf("list pods: %w", err)
+	}
+	if len(list.Items) != cfg.Pods {
+		return result{}, fmt.Errorf("found %d pods of the round, created %d", len(list.Items), cfg.Pods)
+	}
+	w, err := watchtools.NewRetryWatcherWithContext(ctx, list.ResourceVersion, &cache.ListWatch{
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.LabelSelector = selector
+			return client.CoreV1().Pods(namespace).Watch(ctx, o)
+		},
+	})
+	if err != nil {
+		return result{}, fmt.Errorf("watch pods: %w", err)
+	}
+	defer w.Stop()
+
+	before := cp.sampleCPU()
+	sched, err := startScheduler(ctx, schedConfig)
+	if err != nil {
+		return result{}, err
+	}
+	defer func() {
+		if err := sched.stop(); err != nil && retErr == nil {
+			retErr = err
+		}
+	}()
+
+	first, last, err := waitBound(ctx, w, sched, cfg.Pods, profile, cfg.RoundTimeout)
+	if err != nil {
+		return result{}, err
+	}
+	other := otherCores(before, cp.sampleCPU())
+	// Let the scheduler finish writing its Scheduled events, so that none is cut off by the stop or written
+	// during the next round. Not measured.
+	bound := time.Now()
+	waitEvents(ctx, client, cfg.Pods)
+	logger.V(2).Info("Events written", "profile", profile, "after", time.Since(bound).Round(time.Millisecond))
+	return result{nodes: nodes, profile: profile, round: round, pods: cfg.Pods, startup: first.Sub(sched.started), elapsed: last.Sub(first), otherCPU: other}, nil
+}
+
+// waitBound reads pod events until want pods have a node and returns when the first and the last were seen. Every
+// pod bound by the berth profile must carry PodmanBind's annotation, and no pod bound by the default profile.
+func waitBound(ctx context.Context, w watch.Interface, sched *scheduler, want int, profile string, timeout time.Duration) (first, last time.Time, err error) {
+	logger := klog.FromContext(ctx)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	progress := time.NewTicker(10 * time.Second)
+	defer progress.Stop()
+	bound := map[string]bool{}
+	for len(bound) < want {
+		select {
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				return first, last, fmt.Errorf("pod watch ended with %d of %d pods bound", len(bound), want)
+			}
+			now := time.Now()
+			if ev.Type == watch.Error {
+				return first, last, fmt.Errorf("pod watch: %w", apierrors.FromObject(ev.Object))
+			}
+			pod, ok := ev.Object.(*corev1.Pod)
+			if !ok || pod.Spec.NodeName == "" || bound[pod.Name] {
+				continue
+			}
+			_, annotated := pod.Annotations[wellknown.AnnotationScheduledNode]
+			if annotated != (profile == berthProfile) {
+				return first, last, fmt.Errorf("pod %s was bound by %s but has PodmanBind's annotation: %v; the profile is not what the benchmark expects", pod.Name, profile, annotated)
+			}
+			if len(bound) == 0 {
+				first = now
+			}
+			bound[pod.Name] = true
+			last = now
+		case <-sched.exited:
+			return first, last, fmt.Errorf("scheduler stopped with %d of %d pods bound: %w", len(bound), want, sched.err)
+		case <-progress.C:
+			logger.Info("Binding", "profile", profile, "bound", len(bound), "of", want)
+		case <-ctx.Done():
+			return first, last, fmt.Errorf("%d of %d pods bound: %w", len(bound), want, context.Cause(ctx))
+		}
+	}
+	return first, last, nil
+}
+
+// waitEvents waits up to 20 s until the namespace holds want events or their number stops growing for a second.
+func waitEvents(ctx context.Context, client kubernetes.Interface, want int) {
+	deadline := time.Now().Add(20 * time.Second)
+	last, stableSince := -1, time.Now()
+	for time.Now().Before(deadline) {
+		list, err := client.EventsV1().Events(namespace).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			klog.FromContext(ctx).V(2).Info("Listing events", "err", err)
+			return
+		}
+		n := len(list.Items)
+		if n >= want {
+			return
+		}
+		if n != last {
+			last, stableSince = n, time.Now()
+		} else if time.Since(stableSince) > time.Second {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// deletePods deletes the pods matching selector at once (no kubelet would confirm a graceful deletion) and waits
+// until they are gone; the scheduler's events go with them.
+func deletePods(ctx context.Context, client kubernetes.Interface, selector string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	var zero int64
+	pods := client.CoreV1().Pods(namespace)
+	if err := pods.DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &zero}, metav1.ListOptions{LabelSelector: selector}); err != nil {
+		return fmt.Errorf("delete pods %s: %w", selector, err)
+	}
+	if err := client.CoreV1().Events(namespace).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
+		return fmt.Errorf("delete events: %w", err)
+	}
+	for {
+		list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: selector, Limit: 1})
+		if err != nil {
+			return fmt.Errorf("list pods %s: %w", selector, err)
+		}
+		if len(list.Items) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("pods %s still there: %w", selector, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// ---- scheduler ----
+
+// scheduler is kube-scheduler running in this process.
+type scheduler struct {
+	cancel  context.CancelFunc
+	started time.Time
+	// exited is closed when app.Run has returned, with its error in err.
+	exited chan struct{}
+	err    error
+}
+
+var setGlobalsOnce sync.Once
+
+// startScheduler sets up kube-scheduler from the configuration file, with Berth's plugins registered as
+// cmd/berth-scheduler does and secure serving off, and runs it in a goroutine.
+func startScheduler(ctx context.Context, configFile string) (*scheduler, error) {
+	logger := klog.FromContext(ctx)
+	opts := options.NewOptions()
+	setGlobalsOnce.Do(func() {
+		// Settle the feature gates and versions once, as the command does after parsing its flags.
+		if err := opts.ComponentGlobalsRegistry.Set(); err != nil {
+			logger.Error(err, "Setting the scheduler's feature gates")
+		}
+	})
+	opts.ConfigFile = configFile
+	opts.SecureServing.BindPort = 0
+	sctx, cancel := context.WithCancel(ctx)
+	cc, sched, err := app.Setup(sctx, opts,
+		app.WithPlugin(podmanfit.Name, podmanfit.New),
+		app.WithPlugin(podmanscore.Name, podmanscore.New),
+		app.WithPlugin(podmanbind.Name, podmanbind.New),
+	)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("set up the scheduler: %w", err)
+	}
+	if qps := cc.ComponentConfig.ClientConnection.QPS; qps < 1000 {
+		logger.Info("Warning: the scheduler's client QPS is low, binds may be throttled", "qps", qps)
+	}
+	logger.V(2).Info("Scheduler client", "qps", cc.ComponentConfig.ClientConnection.QPS, "burst", cc.ComponentConfig.ClientConnection.Burst)
+	// app.Run registers the configuration in the process-wide configz registry, once per process.
+	configz.Delete(configzName)
+	s := &scheduler{cancel: cancel, exited: make(chan struct{}), started: time.Now()}
+	go func() {
+		s.err = app.Run(sctx, cc, sched)
+		close(s.exited)
+	}()
+	return s, nil
+}
+
+// stop stops the scheduler and waits for app.Run to return.
+func (s *scheduler) stop() error {
+	s.cancel()
+	select {
+	case <-s.exited:
+		// Without leader election app.Run always ends with "finished without leader elect".
+		return nil
+	case <-time.After(30 * time.Second):
+		return errors.New("the in-process scheduler did not stop within 30s")
+	}
+}
