@@ -129,17 +129,18 @@ func (p *Provider) Adopt(ctx context.Context) (int, error) {
 // RemoveUnclaimed removes the adopted Podman pods whose Kubernetes pod no longer exists (exists tells, by UID).
 func (p *Provider) RemoveUnclaimed(ctx context.Context, exists func(types.UID) bool) (int, error) {
 	p.mu.Lock()
-	var gone []*adoptedPod
+	gone := map[types.UID]*adoptedPod{}
 	for uid, a := range p.adopted {
 		if !exists(uid) {
-			gone = append(gone, a)
+			gone[uid] = a
 			delete(p.adopted, uid)
 		}
 	}
 	p.mu.Unlock()
 	var errs []error
-	for _, a := range gone {
-		errs = append(errs, p.cfg.Runtime.RemovePod(ctx, a.podmanID))
+	for uid, a := range gone {
+		errs = append(errs, p.cfg.Runtime.RemovePod(ctx, a.podmanID),
+			p.cfg.Runtime.RemoveVolumes(ctx, map[string]string{podman.LabelManaged: "true", podman.LabelUID: string(uid)}))
 	}
 	return len(gone), errors.Join(errs...)
 }
@@ -295,6 +296,9 @@ func (p *Provider) kill(ctx context.Context, r *podRecord, grace time.Duration) 
 		if err := p.cfg.Runtime.RemovePod(ctx, r.podmanID); err != nil {
 			logger.Error(err, "Removing Podman pod", "podmanPod", r.podmanName)
 		}
+	}
+	if err := p.cfg.Runtime.RemoveVolumes(ctx, map[string]string{podman.LabelManaged: "true", podman.LabelUID: string(r.pod.UID)}); err != nil {
+		logger.Error(err, "Removing the pod's volumes")
 	}
 	p.mu.Lock()
 	r.terminal = true

@@ -48,6 +48,11 @@ func (p *Provider) run(ctx context.Context, r *podRecord) {
 			"Berth does not mount the service account token yet: %s not mounted", strings.Join(mounts, ", "))
 	}
 
+	if vols := unenforcedSizeLimits(r.pod); len(vols) > 0 {
+		p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "EmptyDirSizeLimitNotEnforced",
+			"Berth does not enforce the sizeLimit of emptyDir volumes yet: %s", strings.Join(vols, ", "))
+	}
+
 	if !p.startSandbox(ctx, r) {
 		return
 	}
@@ -172,6 +177,12 @@ func (p *Provider) createSandbox(ctx context.Context, r *podRecord) error {
 	}
 	if err := rt.StartPod(ctx, r.podmanID); err != nil {
 		return err
+	}
+	for _, v := range volumeSpecs(r.pod, p.cfg.NodeName) {
+		if err := rt.CreateVolume(ctx, v); err != nil {
+			p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "FailedMount", "MountVolume.SetUp failed for volume %q: %v", v.Name, err)
+			return err
+		}
 	}
 	ip, err := rt.PodIP(ctx, r.podmanID, p.cfg.Network)
 	if err != nil {

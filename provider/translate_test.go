@@ -285,16 +285,26 @@ func TestUnsupported(t *testing.T) {
 			want: []string{"spec.hostPID", "spec.hostIPC", "spec.shareProcessNamespace"},
 		},
 		{
-			name: "emptyDir volume and its mount",
+			name: "hostPath volume and its mount; emptyDir is supported",
 			pod: func(p *corev1.Pod) {
 				p.Spec.Volumes = append(p.Spec.Volumes, tokenVolume("kube-api-access-x7k2p"),
-					corev1.Volume{Name: "cache", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+					corev1.Volume{Name: "cache", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+					corev1.Volume{Name: "host", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/etc"}}})
 				p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{
 					{Name: "kube-api-access-x7k2p", MountPath: "/var/run/secrets/kubernetes.io/serviceaccount"},
 					{Name: "cache", MountPath: "/cache"},
+					{Name: "host", MountPath: "/host"},
 				}
 			},
-			want: []string{"spec.volumes[cache]", "spec.containers[app].volumeMounts[cache]"},
+			want: []string{"spec.volumes[host]", "spec.containers[app].volumeMounts[host]"},
+		},
+		{
+			name: "emptyDir mounted with a subPath",
+			pod: func(p *corev1.Pod) {
+				p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "cache", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+				p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "cache", MountPath: "/cache", SubPath: "a"}}
+			},
+			want: []string{"spec.containers[app].volumeMounts[cache].subPath"},
 		},
 		{
 			name: "projected volume without a token is not the token volume",
@@ -352,5 +362,37 @@ func TestUnsupported(t *testing.T) {
 				t.Errorf("unsupported() = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestEmptyDirVolumes(t *testing.T) {
+	limit := resource.MustParse("64Mi")
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web", UID: "0f1e2d3c-4b5a"},
+		Spec: corev1.PodSpec{
+			Volumes: []corev1.Volume{
+				{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+				{Name: "fast", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory, SizeLimit: &limit}}},
+			},
+			Containers: []corev1.Container{{Name: "app", Image: "busybox", VolumeMounts: []corev1.VolumeMount{
+				{Name: "scratch", MountPath: "/scratch"}, {Name: "fast", MountPath: "/fast", ReadOnly: true},
+			}}},
+		},
+	}
+	specs := volumeSpecs(pod, "node-a")
+	if len(specs) != 2 || specs[0].Name != "shop_web_0f1e2d3c_scratch" || specs[0].Memory ||
+		specs[1].Name != "shop_web_0f1e2d3c_fast" || !specs[1].Memory {
+		t.Errorf("volume specs %+v", specs)
+	}
+	if specs[0].Labels[podman.LabelUID] != "0f1e2d3c-4b5a" {
+		t.Errorf("volume labels %v lack the pod UID", specs[0].Labels)
+	}
+	if got := unenforcedSizeLimits(pod); !reflect.DeepEqual(got, []string{"fast"}) {
+		t.Errorf("unenforced size limits %v, want [fast]", got)
+	}
+	got := containerSpec(pod, &pod.Spec.Containers[0], nil, "node-a", 1).Volumes
+	want := []podman.VolumeMount{{Volume: "shop_web_0f1e2d3c_scratch", Dest: "/scratch"}, {Volume: "shop_web_0f1e2d3c_fast", Dest: "/fast", ReadOnly: true}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("mounts %+v, want %+v", got, want)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/berth-dev/berth/provider/podman"
 )
 
 // Down stops the berth running on stateDir (sending it SIGTERM and waiting for it to clean up), or, when no berth
@@ -87,6 +89,9 @@ func Down(ctx context.Context, stateDir string, out func(string, ...any)) error 
 			continue
 		}
 		if _, err := h.cli(ctx, "pod", "rm", "-af", "-t", "0"); err != nil {
+			errs = append(errs, err)
+		}
+		if _, err := h.cli(ctx, "volume", "prune", "-f", "--filter", "label="+podman.LabelManaged+"=true"); err != nil {
 			errs = append(errs, err)
 		}
 	}

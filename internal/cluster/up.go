@@ -659,5 +659,6 @@ func removeBerthPods(ctx context.Context, url string) error {
 	for _, p := range pods {
 		errs = append(errs, rt.RemovePod(ctx, p.ID))
 	}
+	errs = append(errs, rt.RemoveVolumes(ctx, map[string]string{podman.LabelManaged: "true"}))
 	return errors.Join(errs...)
 }

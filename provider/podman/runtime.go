@@ -62,6 +62,20 @@ type PortMapping struct {
 	Protocol      string
 }
 
+// VolumeMount mounts a named volume into a container.
+type VolumeMount struct {
+	Volume   string
+	Dest     string
+	ReadOnly bool
+}
+
+// VolumeSpec is a named volume: on the host's disk, or a tmpfs when Memory.
+type VolumeSpec struct {
+	Name   string
+	Labels map[string]string
+	Memory bool
+}
+
 // ContainerSpec is a container to create inside a Podman pod.
 type ContainerSpec struct {
 	Name       string
@@ -82,6 +96,7 @@ type ContainerSpec struct {
 	TTY        bool
 	Stdin      bool
 	User       string
+	Volumes    []VolumeMount
 }
 
 // ContainerState is the runtime state of a container.
@@ -149,6 +164,10 @@ type Runtime interface {
 	ListPods(ctx context.Context, labels map[string]string) ([]PodInfo, error)
 	// ListContainers lists containers, running or not, carrying all the given labels.
 	ListContainers(ctx context.Context, labels map[string]string) ([]ContainerInfo, error)
+	// CreateVolume creates a named volume unless it exists.
+	CreateVolume(ctx context.Context, spec VolumeSpec) error
+	// RemoveVolumes removes the named volumes carrying all the given labels (unused by any container).
+	RemoveVolumes(ctx context.Context, labels map[string]string) error
 	// RemovePod force-removes a pod and its containers; a missing pod is not an error.
 	RemovePod(ctx context.Context, id string) error
 	// CreateContainer creates a container and returns its ID.
