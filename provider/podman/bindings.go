@@ -380,6 +380,8 @@ func (c *Client) CreateContainer(ctx context.Context, spec ContainerSpec) (strin
 	s.Terminal = spec.TTY
 	s.Stdin = spec.Stdin
 	s.User = spec.User
+	// Restarts are Berth's (the pod's restartPolicy with the kubelet's back-off), never Podman's.
+	s.RestartPolicy = "no"
 	for _, v := range spec.Volumes {
 		nv := &specgen.NamedVolume{Name: v.Volume, Dest: v.Dest}
 		if v.ReadOnly {
