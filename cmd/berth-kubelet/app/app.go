@@ -20,6 +20,7 @@ import (
 	"github.com/virtual-kubelet/virtual-kubelet/node"
 	"github.com/virtual-kubelet/virtual-kubelet/node/api"
 	"github.com/virtual-kubelet/virtual-kubelet/node/nodeutil"
+	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
@@ -30,6 +31,7 @@ import (
 	corev1listers "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 
 	"github.com/berth-dev/berth/provider"
@@ -197,6 +199,14 @@ func Run(ctx context.Context, o *Options) error {
 		},
 		nodeutil.WithClient(client),
 		nodeutil.AttachProviderRoutes(mux),
+		nodeutil.WithPodControllerConfigOverrides(func(c *node.PodControllerConfig) error {
+			// virtual-kubelet's default queues allow 10 items/s overall, which throttles a burst of pods below
+			// what the client (50 QPS, as the kubelet's) and Podman can do.
+			c.SyncPodsFromKubernetesRateLimiter = queueLimiter()
+			c.SyncPodStatusFromProviderRateLimiter = queueLimiter()
+			c.DeletePodsFromKubernetesRateLimiter = queueLimiter()
+			return nil
+		}),
 		func(cfg *nodeutil.NodeConfig) error {
 			cfg.NumWorkers = o.Workers
 			cfg.HTTPListenAddr = net.JoinHostPort(o.NodeIP, strconv.Itoa(o.Port))
@@ -242,6 +252,15 @@ func Run(ctx context.Context, o *Options) error {
 		return fmt.Errorf("run node %s: %w", o.NodeName, err)
 	}
 	return nil
+}
+
+// queueLimiter retries a failing item with exponential back-off (5 ms to 5 min) and lets 100 items/s through
+// overall, with bursts of 500.
+func queueLimiter() workqueue.TypedRateLimiter[any] {
+	return workqueue.NewTypedMaxOfRateLimiter[any](
+		workqueue.NewTypedItemExponentialFailureRateLimiter[any](5*time.Millisecond, 5*time.Minute),
+		&workqueue.TypedBucketRateLimiter[any]{Limiter: rate.NewLimiter(rate.Limit(100), 500)},
+	)
 }
 
 // serverTLS is the kubelet API's TLS configuration: the node's serving certificate, and client certificates
