@@ -192,7 +192,7 @@ func (p *Provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 	if a, ok := p.adopted[pod.UID]; ok {
 		delete(p.adopted, pod.UID)
 		r.adopted, r.podmanID = true, a.podmanID
-		for _, c := range append(append([]*containerRecord{}, r.init...), r.app...) {
+		for _, c := range r.containers() {
 			if ac, ok := a.containers[c.spec.Name]; ok {
 				c.resumeID, c.attempts = ac.id, ac.attempt-1
 			}
@@ -270,7 +270,7 @@ func (p *Provider) kill(ctx context.Context, r *podRecord, grace time.Duration) 
 
 	p.mu.Lock()
 	var running []*containerRecord
-	for _, c := range append(append([]*containerRecord{}, r.init...), r.app...) {
+	for _, c := range r.containers() {
 		if c.id != "" && c.state.Running != nil {
 			running = append(running, c)
 			p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeNormal, "Killing", "Stopping container %s", c.spec.Name)
@@ -305,7 +305,7 @@ func (p *Provider) kill(ctx context.Context, r *podRecord, grace time.Duration) 
 	r.sandbox = false
 	r.removed = true
 	// Containers that never ran are reported as the kubelet's TerminatePod does.
-	for _, c := range append(append([]*containerRecord{}, r.init...), r.app...) {
+	for _, c := range r.containers() {
 		if c.state.Waiting != nil {
 			c.state = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
 				ExitCode: 137, Reason: "ContainerStatusUnknown",
@@ -372,7 +372,7 @@ func (p *Provider) GetContainerLogs(ctx context.Context, namespace, podName, con
 	r, ok := p.pods[key(namespace, podName)]
 	var id string
 	if ok {
-		for _, c := range append(append([]*containerRecord{}, r.init...), r.app...) {
+		for _, c := range r.containers() {
 			if c.spec.Name == containerName {
 				id = c.id
 				if opts.Previous {

@@ -63,6 +63,11 @@ type podRecord struct {
 	done       chan struct{}
 }
 
+// containers lists the init containers, then the app containers.
+func (r *podRecord) containers() []*containerRecord {
+	return append(append(make([]*containerRecord, 0, len(r.init)+len(r.app)), r.init...), r.app...)
+}
+
 func newPodRecord(pod *corev1.Pod, podmanName string) *podRecord {
 	r := &podRecord{pod: pod.DeepCopy(), podmanName: podmanName, done: make(chan struct{})}
 	for i := range r.pod.Spec.InitContainers {

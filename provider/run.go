@@ -33,7 +33,7 @@ func (p *Provider) run(ctx context.Context, r *podRecord) {
 		p.cfg.Recorder.Event(r.pod, corev1.EventTypeWarning, "UnsupportedPodSpec", msg)
 		p.mu.Lock()
 		r.terminal = true
-		for _, c := range append(append([]*containerRecord{}, r.init...), r.app...) {
+		for _, c := range r.containers() {
 			c.state = waiting("CreateContainerConfigError", msg)
 		}
 		r.reason, r.message = "UnsupportedPodSpec", msg

@@ -112,21 +112,9 @@ func (c *Cluster) StartNode(ctx context.Context, i int) error {
 			c.procs[j] = np
 		}
 	}
-	restarted := time.Now()
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	return waitFor(wctx, np, "", func(ctx context.Context) error {
-		n, err := c.client.CoreV1().Nodes().Get(ctx, c.cfg.nodeName(i), metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		for _, cond := range n.Status.Conditions {
-			if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue && !cond.LastHeartbeatTime.Time.Before(restarted.Add(-time.Second)) {
-				return nil
-			}
-		}
-		return fmt.Errorf("node %s has not reported Ready since the restart", c.cfg.nodeName(i))
-	})
+	return waitFor(wctx, np, "", c.nodeReadySince(c.cfg.nodeName(i), time.Now()))
 }
 
 func (c *Cluster) kubelet(i int) (*process, error) {
@@ -267,7 +255,7 @@ func Up(ctx context.Context, cfg Config) (_ *Cluster, retErr error) {
 		return nil, err
 	}
 	for i, vk := range vks {
-		if err := c.step(ctx, "node "+cfg.nodeName(i), vk, c.nodeReady(cfg.nodeName(i))); err != nil {
+		if err := c.step(ctx, "node "+cfg.nodeName(i), vk, c.nodeReadySince(cfg.nodeName(i), c.started)); err != nil {
 			return nil, err
 		}
 	}
@@ -526,20 +514,21 @@ func (c *Cluster) apiserverReady(ctx context.Context) error {
 	return err
 }
 
-func (c *Cluster) nodeReady(name string) func(context.Context) error {
+// nodeReadySince checks that a node reported Ready with a heartbeat no older than since: a node object kept from
+// an earlier run (or from before a kubelet restart) says Ready until its new kubelet reports in.
+func (c *Cluster) nodeReadySince(name string, since time.Time) func(context.Context) error {
 	return func(ctx context.Context) error {
 		n, err := c.client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return err
 		}
 		for _, cond := range n.Status.Conditions {
-			// A node object kept from an earlier run says Ready until its new kubelet reports in.
-			fresh := !cond.LastHeartbeatTime.Time.Before(c.started.Add(-time.Second))
+			fresh := !cond.LastHeartbeatTime.Time.Before(since.Add(-time.Second))
 			if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue && fresh {
 				return nil
 			}
 		}
-		return fmt.Errorf("node %s is not Ready", name)
+		return fmt.Errorf("node %s has not reported Ready since %s", name, since.Format(time.RFC3339))
 	}
 }
 

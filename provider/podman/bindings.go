@@ -282,13 +282,18 @@ func (c *Client) PodIP(ctx context.Context, id, netName string) (string, error) 
 	return infra.NetworkSettings.IPAddress, nil
 }
 
-// ListPods implements Runtime.
-func (c *Client) ListPods(ctx context.Context, labels map[string]string) ([]PodInfo, error) {
-	var f []string
+// labelFilter is Podman's list filter for objects carrying all the given labels.
+func labelFilter(labels map[string]string) map[string][]string {
+	f := make([]string, 0, len(labels))
 	for k, v := range labels {
 		f = append(f, k+"="+v)
 	}
-	list, err := pods.List(c.ctx(ctx), new(pods.ListOptions).WithFilters(map[string][]string{"label": f}))
+	return map[string][]string{"label": f}
+}
+
+// ListPods implements Runtime.
+func (c *Client) ListPods(ctx context.Context, labels map[string]string) ([]PodInfo, error) {
+	list, err := pods.List(c.ctx(ctx), new(pods.ListOptions).WithFilters(labelFilter(labels)))
 	if err != nil {
 		return nil, fmt.Errorf("list pods: %w", err)
 	}
@@ -301,11 +306,7 @@ func (c *Client) ListPods(ctx context.Context, labels map[string]string) ([]PodI
 
 // ListContainers implements Runtime.
 func (c *Client) ListContainers(ctx context.Context, labels map[string]string) ([]ContainerInfo, error) {
-	var f []string
-	for k, v := range labels {
-		f = append(f, k+"="+v)
-	}
-	list, err := containers.List(c.ctx(ctx), new(containers.ListOptions).WithAll(true).WithFilters(map[string][]string{"label": f}))
+	list, err := containers.List(c.ctx(ctx), new(containers.ListOptions).WithAll(true).WithFilters(labelFilter(labels)))
 	if err != nil {
 		return nil, fmt.Errorf("list containers: %w", err)
 	}
@@ -335,11 +336,7 @@ func (c *Client) CreateVolume(ctx context.Context, spec VolumeSpec) error {
 
 // RemoveVolumes implements Runtime.
 func (c *Client) RemoveVolumes(ctx context.Context, labels map[string]string) error {
-	var f []string
-	for k, v := range labels {
-		f = append(f, k+"="+v)
-	}
-	list, err := volumes.List(c.ctx(ctx), new(volumes.ListOptions).WithFilters(map[string][]string{"label": f}))
+	list, err := volumes.List(c.ctx(ctx), new(volumes.ListOptions).WithFilters(labelFilter(labels)))
 	if err != nil {
 		return fmt.Errorf("list volumes: %w", err)
 	}
