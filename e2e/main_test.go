@@ -49,6 +49,13 @@ func run(m *testing.M) int {
 	cfg.Out = os.Stdout
 	// Two nodes, each with its own Podman service and storage, stand for two hosts.
 	cfg.Nodes = 2
+	// hostPath volumes may name the built binaries (tests mount kubectl into containers) and a test folder.
+	hostDir := filepath.Join(state, "host")
+	if err := os.MkdirAll(hostDir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	cfg.AllowedHostPaths = []string{binDir, hostDir}
 	ports := freePorts(6)
 	cfg.APIServerPort, cfg.EtcdPort, cfg.EtcdPeerPort = ports[0], ports[1], ports[2]
 	cfg.ControllerManagerPort, cfg.SchedulerPort, cfg.KubeletPort = ports[3], ports[4], ports[5]

@@ -3,10 +3,13 @@ package provider
 import (
 	"fmt"
 	"maps"
+	"net"
 	"sort"
+	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
 	corev1listers "k8s.io/client-go/listers/core/v1"
@@ -48,8 +51,9 @@ func (p *Provider) environment(pod *corev1.Pod, c *corev1.Container, in envInput
 		result[k] = v
 	}
 	svcEnv := map[string]string{}
-	if (pod.Spec.EnableServiceLinks == nil || *pod.Spec.EnableServiceLinks) && l.Services != nil {
-		svcs, err := p.serviceEnv(pod.Namespace)
+	if l.Services != nil {
+		links := pod.Spec.EnableServiceLinks == nil || *pod.Spec.EnableServiceLinks
+		svcs, err := p.serviceEnv(pod.Namespace, links)
 		if err != nil {
 			return nil, err
 		}
@@ -197,9 +201,10 @@ func (p *Provider) valueFrom(pod *corev1.Pod, c *corev1.Container, vf *corev1.En
 	return "", false, configError{"env valueFrom has no source"}
 }
 
-// serviceEnv is the service-link environment: the services of the namespace and the master "kubernetes" service,
-// as the kubelet's getServiceEnvVarMap builds it.
-func (p *Provider) serviceEnv(ns string) (map[string]string, error) {
+// serviceEnv is the service-link environment as the kubelet's getServiceEnvVarMap builds it: the services of the
+// namespace when links are enabled, and always the master "kubernetes" service. With Config.APIServer set, the
+// kubernetes service's variables name that address instead of its cluster IP (no kube-proxy routes it here).
+func (p *Provider) serviceEnv(ns string, links bool) (map[string]string, error) {
 	all, err := p.listers.Services.List(labels.Everything())
 	if err != nil {
 		return nil, fmt.Errorf("list services: %w", err)
@@ -209,9 +214,13 @@ func (p *Provider) serviceEnv(ns string) (map[string]string, error) {
 		if s.Spec.ClusterIP == "" || s.Spec.ClusterIP == corev1.ClusterIPNone {
 			continue
 		}
-		if s.Namespace == ns {
+		master := s.Namespace == metav1.NamespaceDefault && s.Name == "kubernetes"
+		if master && p.cfg.APIServer != "" {
+			s = p.apiserverService(s)
+		}
+		if s.Namespace == ns && (links || master) {
 			byName[s.Name] = s
-		} else if s.Namespace == "default" && s.Name == "kubernetes" {
+		} else if master {
 			if _, ok := byName[s.Name]; !ok {
 				byName[s.Name] = s
 			}
@@ -227,6 +236,23 @@ func (p *Provider) serviceEnv(ns string) (map[string]string, error) {
 		out[e.Name] = e.Value
 	}
 	return out, nil
+}
+
+// apiserverService is a copy of the kubernetes service whose address and port are Config.APIServer's.
+func (p *Provider) apiserverService(s *corev1.Service) *corev1.Service {
+	host, port, err := net.SplitHostPort(p.cfg.APIServer)
+	n, perr := strconv.Atoi(port)
+	if err != nil || perr != nil {
+		return s
+	}
+	s = s.DeepCopy()
+	s.Spec.ClusterIP = host
+	for i := range s.Spec.Ports {
+		if s.Spec.Ports[i].Name == "https" || len(s.Spec.Ports) == 1 {
+			s.Spec.Ports[i].Port = int32(n)
+		}
+	}
+	return s
 }
 
 func notFound(err error, kind, name string) error {

@@ -321,20 +321,6 @@ next:
 	return out, nil
 }
 
-func (f *fakeRuntime) CreateVolume(_ context.Context, spec podman.VolumeSpec) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.record("CreateVolume", spec.Name)
-	return nil
-}
-
-func (f *fakeRuntime) RemoveVolumes(_ context.Context, labels map[string]string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.record("RemoveVolumes", labels[podman.LabelUID])
-	return nil
-}
-
 func (f *fakeRuntime) RemovePod(_ context.Context, id string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

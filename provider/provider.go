@@ -38,6 +38,20 @@ type Config struct {
 	Allocatable corev1.ResourceList
 	// InitialBackoff and MaxBackoff bound the restart back-off (kubelet: 10s and 300s).
 	InitialBackoff, MaxBackoff time.Duration
+	// RootDir holds the pods' volume folders (pods/<uid>/volumes/<plugin>/<name>, as under the kubelet's
+	// --root-dir). Podman bind-mounts them, so it must be a path of the Podman host.
+	RootDir string
+	// AllowedHostPaths are the host folders hostPath volumes may name (at or below); none when empty.
+	AllowedHostPaths []string
+	// Tokens fetches service account tokens for projected volumes; nil refuses them.
+	Tokens TokenGetter
+	// VolumeResync is how often running pods' configMap, secret, downwardAPI and projected volumes are rewritten
+	// from the API objects (kubelet: about a minute); default 10s.
+	VolumeResync time.Duration
+	// APIServer is the host:port at which containers reach the apiserver. The "kubernetes" service's environment
+	// (KUBERNETES_SERVICE_HOST, ...) points there, since a Berth node has no kube-proxy to route the service's
+	// cluster IP. Empty keeps the service's cluster IP.
+	APIServer string
 }
 
 // Provider runs pods through Podman. It implements virtual-kubelet's nodeutil.Provider and node.PodNotifier.
@@ -63,6 +77,9 @@ func New(cfg Config) *Provider {
 	}
 	if cfg.MaxBackoff == 0 {
 		cfg.MaxBackoff = 300 * time.Second
+	}
+	if cfg.VolumeResync == 0 {
+		cfg.VolumeResync = 10 * time.Second
 	}
 	if cfg.Recorder == nil {
 		cfg.Recorder = &record.FakeRecorder{}
@@ -139,8 +156,16 @@ func (p *Provider) RemoveUnclaimed(ctx context.Context, exists func(types.UID) b
 	p.mu.Unlock()
 	var errs []error
 	for uid, a := range gone {
-		errs = append(errs, p.cfg.Runtime.RemovePod(ctx, a.podmanID),
-			p.cfg.Runtime.RemoveVolumes(ctx, map[string]string{podman.LabelManaged: "true", podman.LabelUID: string(uid)}))
+		errs = append(errs, p.cfg.Runtime.RemovePod(ctx, a.podmanID), p.tearDownVolumes(uid))
+	}
+	// Volume folders of pods that are gone (whose Podman pod a crash may have taken already).
+	uids, err := p.podDirUIDs()
+	errs = append(errs, err)
+	for _, uid := range uids {
+		if _, ok := gone[uid]; ok || exists(uid) {
+			continue
+		}
+		errs = append(errs, p.tearDownVolumes(uid))
 	}
 	return len(gone), errors.Join(errs...)
 }
@@ -152,6 +177,41 @@ func (p *Provider) NotifyPods(ctx context.Context, cb func(*corev1.Pod)) {
 	p.notify = cb
 	p.mu.Unlock()
 	go p.dispatch(ctx)
+	go p.resyncVolumes(ctx)
+}
+
+// resyncVolumes periodically brings running pods' API data volumes up to date, as the kubelet's pod workers do
+// on each sync, so that ConfigMap, Secret and label changes and token renewals reach running containers.
+func (p *Provider) resyncVolumes(ctx context.Context) {
+	t := time.NewTicker(p.cfg.VolumeResync)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		p.mu.Lock()
+		var live []*podRecord
+		for _, r := range p.pods {
+			if r.sandbox && !r.terminal && !r.deleting && hasAPIDataVolume(r.pod) {
+				live = append(live, r)
+			}
+		}
+		p.mu.Unlock()
+		for _, r := range live {
+			p.refreshVolumes(klog.NewContext(ctx, klog.FromContext(ctx).WithValues("pod", klog.KObj(r.pod))), r)
+		}
+	}
+}
+
+func hasAPIDataVolume(pod *corev1.Pod) bool {
+	for i := range pod.Spec.Volumes {
+		if isAPIDataVolume(&pod.Spec.Volumes[i]) {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *Provider) dispatch(ctx context.Context) {
@@ -297,9 +357,11 @@ func (p *Provider) kill(ctx context.Context, r *podRecord, grace time.Duration) 
 			logger.Error(err, "Removing Podman pod", "podmanPod", r.podmanName)
 		}
 	}
-	if err := p.cfg.Runtime.RemoveVolumes(ctx, map[string]string{podman.LabelManaged: "true", podman.LabelUID: string(r.pod.UID)}); err != nil {
+	r.volMu.Lock()
+	if err := p.tearDownVolumes(r.pod.UID); err != nil {
 		logger.Error(err, "Removing the pod's volumes")
 	}
+	r.volMu.Unlock()
 	p.mu.Lock()
 	r.terminal = true
 	r.sandbox = false

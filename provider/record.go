@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -61,6 +62,8 @@ type podRecord struct {
 	conditions []corev1.PodCondition
 	cancel     context.CancelFunc
 	done       chan struct{}
+	// volMu serialises the writes of the pod's volume files (the runner's set-up and the periodic refresh).
+	volMu sync.Mutex
 }
 
 // containers lists the init containers, then the app containers.

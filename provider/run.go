@@ -29,28 +29,21 @@ func (p *Provider) run(ctx context.Context, r *podRecord) {
 	logger := klog.FromContext(ctx)
 
 	if bad := unsupported(r.pod); len(bad) > 0 {
-		msg := "Berth cannot run this pod yet; unsupported: " + strings.Join(bad, ", ")
-		p.cfg.Recorder.Event(r.pod, corev1.EventTypeWarning, "UnsupportedPodSpec", msg)
-		p.mu.Lock()
-		r.terminal = true
-		for _, c := range r.containers() {
-			c.state = waiting("CreateContainerConfigError", msg)
-		}
-		r.reason, r.message = "UnsupportedPodSpec", msg
-		r.finalPhase = corev1.PodFailed
-		p.changedLocked(r)
-		p.mu.Unlock()
+		p.refuse(r, "UnsupportedPodSpec", "UnsupportedPodSpec", "Berth cannot run this pod yet; unsupported: "+strings.Join(bad, ", "))
 		return
 	}
 
-	if mounts := tokenMounts(r.pod); len(mounts) > 0 {
-		p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "ServiceAccountTokenNotMounted",
-			"Berth does not mount the service account token yet: %s not mounted", strings.Join(mounts, ", "))
+	if bad := volumeProblems(r.pod, p.cfg.AllowedHostPaths); len(bad) > 0 {
+		p.refuse(r, "FailedMount", "UnsupportedVolume", "Berth refuses this pod's volumes: "+strings.Join(bad, "; "))
+		return
 	}
 
-	if vols := unenforcedSizeLimits(r.pod); len(vols) > 0 {
-		p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "EmptyDirSizeLimitNotEnforced",
-			"Berth does not enforce the sizeLimit of emptyDir volumes yet: %s", strings.Join(vols, ", "))
+	// The kubelet reports its first status (containers waiting in ContainerCreating) before the volumes are up.
+	p.mu.Lock()
+	p.changedLocked(r)
+	p.mu.Unlock()
+	if !p.mountVolumes(ctx, r) {
+		return
 	}
 
 	if !p.startSandbox(ctx, r) {
@@ -99,6 +92,21 @@ func (p *Provider) run(ctx context.Context, r *podRecord) {
 	// Every app container has stopped for good: the pod is terminal.
 	p.finish(ctx, r)
 	logger.V(2).Info("Pod finished")
+}
+
+// refuse fails a pod Berth will not run: a warning event, every container waiting in CreateContainerConfigError
+// with the message, and phase Failed with the pod-level reason.
+func (p *Provider) refuse(r *podRecord, event, reason, msg string) {
+	p.cfg.Recorder.Event(r.pod, corev1.EventTypeWarning, event, msg)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r.terminal = true
+	for _, c := range r.containers() {
+		c.state = waiting("CreateContainerConfigError", msg)
+	}
+	r.reason, r.message = reason, msg
+	r.finalPhase = corev1.PodFailed
+	p.changedLocked(r)
 }
 
 // finish tears a terminal pod's sandbox down as the kubelet does: sidecars and the infra container stop; the
@@ -178,12 +186,6 @@ func (p *Provider) createSandbox(ctx context.Context, r *podRecord) error {
 	if err := rt.StartPod(ctx, r.podmanID); err != nil {
 		return err
 	}
-	for _, v := range volumeSpecs(r.pod, p.cfg.NodeName) {
-		if err := rt.CreateVolume(ctx, v); err != nil {
-			p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "FailedMount", "MountVolume.SetUp failed for volume %q: %v", v.Name, err)
-			return err
-		}
-	}
 	ip, err := rt.PodIP(ctx, r.podmanID, p.cfg.Network)
 	if err != nil {
 		return err
@@ -194,6 +196,24 @@ func (p *Provider) createSandbox(ctx context.Context, r *podRecord) error {
 	p.changedLocked(r)
 	p.mu.Unlock()
 	return nil
+}
+
+// mountVolumes sets the pod's volumes up, retrying with the kubelet volume manager's back-off (500 ms doubling to
+// about 2 minutes) while, for example, a ConfigMap it needs does not exist; the containers wait in
+// ContainerCreating meanwhile.
+func (p *Provider) mountVolumes(ctx context.Context, r *podRecord) bool {
+	backoff := 500 * time.Millisecond
+	for {
+		err := p.setUpVolumes(ctx, r)
+		if err == nil {
+			return true
+		}
+		klog.FromContext(ctx).V(2).Info("Setting up volumes", "err", err)
+		if !sleep(ctx, backoff) {
+			return false
+		}
+		backoff = min(2*backoff, 122*time.Second)
+	}
 }
 
 // runInit runs a regular init container until it succeeds; false means the pod will not go on.
@@ -361,9 +381,18 @@ func (p *Provider) runOnce(ctx context.Context, r *podRecord, c *containerRecord
 		p.mu.Unlock()
 		return 0, configErr
 	}
+	mounts, err := p.containerMounts(r.pod, c.spec, env)
+	if err != nil {
+		c.state = waiting("CreateContainerConfigError", err.Error())
+		p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
+		p.changedLocked(r)
+		p.mu.Unlock()
+		return 0, configErr
+	}
 	c.attempts++
 	spec := containerSpec(r.pod, c.spec, env, p.cfg.NodeName, c.attempts)
 	spec.Pod = r.podmanID
+	spec.Mounts = mounts
 	p.mu.Unlock()
 	// Only the previous run is kept (for logs --previous).
 	if c.attempts > 2 {

@@ -23,35 +23,6 @@ func podmanPodName(pod *corev1.Pod) string {
 	return fmt.Sprintf("%s_%s_%s", pod.Namespace, pod.Name, uid)
 }
 
-// volumeName names the Podman volume behind one of a pod's emptyDir volumes.
-func volumeName(pod *corev1.Pod, volume string) string {
-	return podmanPodName(pod) + "_" + volume
-}
-
-// volumeSpecs lists the Podman volumes a pod needs: one per emptyDir, a tmpfs for medium Memory.
-func volumeSpecs(pod *corev1.Pod, node string) []podman.VolumeSpec {
-	var out []podman.VolumeSpec
-	for _, v := range pod.Spec.Volumes {
-		if v.EmptyDir == nil {
-			continue
-		}
-		out = append(out, podman.VolumeSpec{Name: volumeName(pod, v.Name), Labels: podLabels(pod, node), Memory: v.EmptyDir.Medium == corev1.StorageMediumMemory})
-	}
-	return out
-}
-
-// unenforcedSizeLimits lists the emptyDir volumes whose sizeLimit Berth does not enforce yet (the kubelet evicts
-// a pod over a disk limit and bounds a memory one's tmpfs; Podman 4.3 cannot size a tmpfs volume).
-func unenforcedSizeLimits(pod *corev1.Pod) []string {
-	var out []string
-	for _, v := range pod.Spec.Volumes {
-		if v.EmptyDir != nil && v.EmptyDir.SizeLimit != nil && !v.EmptyDir.SizeLimit.IsZero() {
-			out = append(out, v.Name)
-		}
-	}
-	return out
-}
-
 // podLabels are the labels put on a pod's Podman pod and containers.
 func podLabels(pod *corev1.Pod, node string) map[string]string {
 	return map[string]string{
@@ -112,17 +83,6 @@ func containerSpec(pod *corev1.Pod, c *corev1.Container, env []corev1.EnvVar, no
 	for _, e := range env {
 		s.Env[e.Name] = e.Value
 	}
-	vols := map[string]bool{}
-	for _, v := range pod.Spec.Volumes {
-		if v.EmptyDir != nil {
-			vols[v.Name] = true
-		}
-	}
-	for _, m := range c.VolumeMounts {
-		if vols[m.Name] {
-			s.Volumes = append(s.Volumes, podman.VolumeMount{Volume: volumeName(pod, m.Name), Dest: m.MountPath, ReadOnly: m.ReadOnly})
-		}
-	}
 	if m, ok := c.Resources.Limits[corev1.ResourceMemory]; ok && !m.IsZero() {
 		s.MemoryLimit = m.Value()
 	}
@@ -154,22 +114,10 @@ func unsupported(pod *corev1.Pod) []string {
 	if sp.ShareProcessNamespace != nil && *sp.ShareProcessNamespace {
 		out = append(out, "spec.shareProcessNamespace")
 	}
-	mountable := map[string]bool{}
-	for _, v := range sp.Volumes {
-		switch {
-		case isServiceAccountTokenVolume(v), v.EmptyDir != nil && v.EmptyDir.Medium != corev1.StorageMediumHugePages:
-			mountable[v.Name] = true
-		default:
-			out = append(out, fmt.Sprintf("spec.volumes[%s]", v.Name))
-		}
-	}
+	// Volumes themselves are checked by volumeProblems.
 	check := func(path string, c *corev1.Container) {
 		for _, m := range c.VolumeMounts {
 			switch {
-			case !mountable[m.Name]:
-				out = append(out, fmt.Sprintf("%s.volumeMounts[%s]", path, m.Name))
-			case m.SubPath != "" || m.SubPathExpr != "":
-				out = append(out, fmt.Sprintf("%s.volumeMounts[%s].subPath", path, m.Name))
 			case m.MountPropagation != nil && *m.MountPropagation != corev1.MountPropagationNone:
 				out = append(out, fmt.Sprintf("%s.volumeMounts[%s].mountPropagation", path, m.Name))
 			}
@@ -198,38 +146,6 @@ func unsupported(pod *corev1.Pod) []string {
 	}
 	for i := range sp.Containers {
 		check(fmt.Sprintf("spec.containers[%s]", sp.Containers[i].Name), &sp.Containers[i])
-	}
-	return out
-}
-
-// isServiceAccountTokenVolume recognises the projected kube-api-access-* volume the apiserver adds to every pod.
-func isServiceAccountTokenVolume(v corev1.Volume) bool {
-	if v.Projected == nil || !strings.HasPrefix(v.Name, "kube-api-access-") {
-		return false
-	}
-	for _, s := range v.Projected.Sources {
-		if s.ServiceAccountToken != nil {
-			return true
-		}
-	}
-	return false
-}
-
-// tokenMounts lists the containers' mounts of the service account token volume, as container:path.
-func tokenMounts(pod *corev1.Pod) []string {
-	token := map[string]bool{}
-	for _, v := range pod.Spec.Volumes {
-		if isServiceAccountTokenVolume(v) {
-			token[v.Name] = true
-		}
-	}
-	var out []string
-	for _, c := range append(append([]corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...) {
-		for _, m := range c.VolumeMounts {
-			if token[m.Name] {
-				out = append(out, c.Name+":"+m.MountPath)
-			}
-		}
 	}
 	return out
 }

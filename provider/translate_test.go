@@ -242,17 +242,6 @@ func TestContainerSpecUser(t *testing.T) {
 	}
 }
 
-func tokenVolume(name string) corev1.Volume {
-	expiry := int64(3607)
-	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
-		Sources: []corev1.VolumeProjection{
-			{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token", ExpirationSeconds: &expiry}},
-			{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "kube-root-ca.crt"},
-				Items: []corev1.KeyToPath{{Key: "ca.crt", Path: "ca.crt"}}}},
-		},
-	}}}
-}
-
 func TestUnsupported(t *testing.T) {
 	privileged := true
 	tests := []struct {
@@ -261,16 +250,6 @@ func TestUnsupported(t *testing.T) {
 		want []string
 	}{
 		{name: "plain pod", pod: func(*corev1.Pod) {}, want: nil},
-		{
-			name: "service account token volume and mount",
-			pod: func(p *corev1.Pod) {
-				p.Spec.Volumes = append(p.Spec.Volumes, tokenVolume("kube-api-access-x7k2p"))
-				for _, c := range []*corev1.Container{&p.Spec.InitContainers[0], &p.Spec.Containers[0]} {
-					c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "kube-api-access-x7k2p", MountPath: "/var/run/secrets/kubernetes.io/serviceaccount", ReadOnly: true})
-				}
-			},
-			want: nil,
-		},
 		{
 			name: "host network",
 			pod:  func(p *corev1.Pod) { p.Spec.HostNetwork = true },
@@ -283,44 +262,6 @@ func TestUnsupported(t *testing.T) {
 				p.Spec.HostPID, p.Spec.HostIPC, p.Spec.ShareProcessNamespace = true, true, &share
 			},
 			want: []string{"spec.hostPID", "spec.hostIPC", "spec.shareProcessNamespace"},
-		},
-		{
-			name: "hostPath volume and its mount; emptyDir is supported",
-			pod: func(p *corev1.Pod) {
-				p.Spec.Volumes = append(p.Spec.Volumes, tokenVolume("kube-api-access-x7k2p"),
-					corev1.Volume{Name: "cache", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
-					corev1.Volume{Name: "host", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/etc"}}})
-				p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{
-					{Name: "kube-api-access-x7k2p", MountPath: "/var/run/secrets/kubernetes.io/serviceaccount"},
-					{Name: "cache", MountPath: "/cache"},
-					{Name: "host", MountPath: "/host"},
-				}
-			},
-			want: []string{"spec.volumes[host]", "spec.containers[app].volumeMounts[host]"},
-		},
-		{
-			name: "emptyDir mounted with a subPath",
-			pod: func(p *corev1.Pod) {
-				p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "cache", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
-				p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "cache", MountPath: "/cache", SubPath: "a"}}
-			},
-			want: []string{"spec.containers[app].volumeMounts[cache].subPath"},
-		},
-		{
-			name: "projected volume without a token is not the token volume",
-			pod: func(p *corev1.Pod) {
-				p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "kube-api-access-fake", VolumeSource: corev1.VolumeSource{
-					Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
-						{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "cm"}}},
-					}},
-				}})
-			},
-			want: []string{"spec.volumes[kube-api-access-fake]"},
-		},
-		{
-			name: "token volume under another name",
-			pod:  func(p *corev1.Pod) { p.Spec.Volumes = append(p.Spec.Volumes, tokenVolume("my-token")) },
-			want: []string{"spec.volumes[my-token]"},
 		},
 		{
 			name: "probes lifecycle and privileged",
@@ -362,37 +303,5 @@ func TestUnsupported(t *testing.T) {
 				t.Errorf("unsupported() = %q, want %q", got, tc.want)
 			}
 		})
-	}
-}
-
-func TestEmptyDirVolumes(t *testing.T) {
-	limit := resource.MustParse("64Mi")
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web", UID: "0f1e2d3c-4b5a"},
-		Spec: corev1.PodSpec{
-			Volumes: []corev1.Volume{
-				{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
-				{Name: "fast", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory, SizeLimit: &limit}}},
-			},
-			Containers: []corev1.Container{{Name: "app", Image: "busybox", VolumeMounts: []corev1.VolumeMount{
-				{Name: "scratch", MountPath: "/scratch"}, {Name: "fast", MountPath: "/fast", ReadOnly: true},
-			}}},
-		},
-	}
-	specs := volumeSpecs(pod, "node-a")
-	if len(specs) != 2 || specs[0].Name != "shop_web_0f1e2d3c_scratch" || specs[0].Memory ||
-		specs[1].Name != "shop_web_0f1e2d3c_fast" || !specs[1].Memory {
-		t.Errorf("volume specs %+v", specs)
-	}
-	if specs[0].Labels[podman.LabelUID] != "0f1e2d3c-4b5a" {
-		t.Errorf("volume labels %v lack the pod UID", specs[0].Labels)
-	}
-	if got := unenforcedSizeLimits(pod); !reflect.DeepEqual(got, []string{"fast"}) {
-		t.Errorf("unenforced size limits %v, want [fast]", got)
-	}
-	got := containerSpec(pod, &pod.Spec.Containers[0], nil, "node-a", 1).Volumes
-	want := []podman.VolumeMount{{Volume: "shop_web_0f1e2d3c_scratch", Dest: "/scratch"}, {Volume: "shop_web_0f1e2d3c_fast", Dest: "/fast", ReadOnly: true}}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("mounts %+v, want %+v", got, want)
 	}
 }

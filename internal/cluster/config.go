@@ -26,6 +26,8 @@ type Config struct {
 	NodeIP string
 	// Ports of the components. KubeletPort is the first node's; node i uses KubeletPort+i.
 	APIServerPort, EtcdPort, EtcdPeerPort, ControllerManagerPort, SchedulerPort, KubeletPort int
+	// AllowedHostPaths are the host folders the nodes let hostPath volumes name (at or below); none by default.
+	AllowedHostPaths []string
 	// Out receives progress lines.
 	Out io.Writer
 }
@@ -71,6 +73,11 @@ func (c *Config) complete() error {
 		return fmt.Errorf("state folder %s: %w", c.StateDir, err)
 	}
 	c.StateDir = abs
+	for _, p := range c.AllowedHostPaths {
+		if !filepath.IsAbs(p) {
+			return fmt.Errorf("--allowed-host-paths %q: must be an absolute path", p)
+		}
+	}
 	if c.BinDir == "" {
 		exe, err := os.Executable()
 		if err != nil {
@@ -115,10 +122,15 @@ func (c *Config) bin(name string) string { return filepath.Join(c.BinDir, name) 
 // nodeName is the name of node i.
 func (c *Config) nodeName(i int) string { return fmt.Sprintf("%s-%d", c.NodePrefix, i) }
 
+// kubeletRootDir holds the volume folders of node i's pods.
+func (c *Config) kubeletRootDir(i int) string {
+	return filepath.Join(c.StateDir, "kubelet", c.nodeName(i))
+}
+
 // ports lists every port berth will listen on, with what uses it and the flag that changes it.
 func (c *Config) ports() []portUse {
 	ps := []portUse{
-		{"127.0.0.1", c.APIServerPort, "kube-apiserver", "--apiserver-port"},
+		{"0.0.0.0", c.APIServerPort, "kube-apiserver", "--apiserver-port"},
 		{"127.0.0.1", c.EtcdPort, "etcd", "--etcd-port"},
 		{"127.0.0.1", c.EtcdPeerPort, "etcd (peer)", "--etcd-peer-port"},
 		{"127.0.0.1", c.ControllerManagerPort, "kube-controller-manager", "--controller-manager-port"},

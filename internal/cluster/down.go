@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/berth-dev/berth/provider"
 	"github.com/berth-dev/berth/provider/podman"
 )
 
@@ -94,6 +95,10 @@ func Down(ctx context.Context, stateDir string, out func(string, ...any)) error 
 		if _, err := h.cli(ctx, "volume", "prune", "-f", "--filter", "label="+podman.LabelManaged+"=true"); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	roots, _ := filepath.Glob(filepath.Join(stateDir, "kubelet", "*"))
+	for _, root := range roots {
+		errs = append(errs, provider.CleanRootDir(root))
 	}
 	for name, pid := range alivePIDs(filepath.Join(stateDir, "pids"), stateDir) {
 		out("Stopping %s (pid %d) left by an earlier run", name, pid)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -26,6 +27,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/berth-dev/berth/manifests"
+	"github.com/berth-dev/berth/provider"
 	"github.com/berth-dev/berth/provider/podman"
 )
 
@@ -358,7 +360,8 @@ func (c *Cluster) startAPIServer() (*process, error) {
 	cfg, cr := c.cfg, c.creds
 	return c.start("kube-apiserver", "kube-apiserver", []string{
 		"--etcd-servers=" + fmt.Sprintf("http://127.0.0.1:%d", cfg.EtcdPort),
-		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", "--endpoint-reconciler-type=none",
+		// On every address: the pods reach it at the node's address (see berth-kubelet --apiserver-address).
+		"--bind-address=0.0.0.0", "--advertise-address=127.0.0.1", "--endpoint-reconciler-type=none",
 		"--secure-port=" + strconv.Itoa(cfg.APIServerPort),
 		"--tls-cert-file=" + cr.apiserver.CertFile, "--tls-private-key-file=" + cr.apiserver.KeyFile,
 		"--client-ca-file=" + cr.caFile,
@@ -437,6 +440,8 @@ func (c *Cluster) startKubelet(i int) (*process, error) {
 		"--tls-cert-file=" + cr.nodeServing[i].CertFile, "--tls-private-key-file=" + cr.nodeServing[i].KeyFile,
 		"--client-ca-file=" + cr.caFile,
 		"--network=berth", "--network-interface=" + c.bridgeName(i), "--subnet=" + c.subnet(i),
+		"--root-dir=" + cfg.kubeletRootDir(i), "--allowed-host-paths=" + strings.Join(cfg.AllowedHostPaths, ","),
+		"--apiserver-address=" + net.JoinHostPort(cfg.NodeIP, strconv.Itoa(cfg.APIServerPort)),
 	})
 }
 
@@ -617,6 +622,9 @@ func (c *Cluster) Stop(ctx context.Context) {
 			if err := removeBerthPods(ctx, h.url); err != nil {
 				logger.Error(err, "Removing Berth's Podman pods", "podman", h.url)
 			}
+			if err := provider.CleanRootDir(c.cfg.kubeletRootDir(h.index)); err != nil {
+				logger.Error(err, "Removing the pods' volume folders", "node", c.cfg.nodeName(h.index))
+			}
 		}
 		for i := len(rest) - 1; i >= 0; i-- {
 			rest[i].stop(15 * time.Second)
@@ -648,6 +656,5 @@ func removeBerthPods(ctx context.Context, url string) error {
 	for _, p := range pods {
 		errs = append(errs, rt.RemovePod(ctx, p.ID))
 	}
-	errs = append(errs, rt.RemoveVolumes(ctx, map[string]string{podman.LabelManaged: "true"}))
 	return errors.Join(errs...)
 }

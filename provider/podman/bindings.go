@@ -18,7 +18,6 @@ import (
 	"github.com/containers/podman/v4/pkg/bindings/network"
 	"github.com/containers/podman/v4/pkg/bindings/pods"
 	"github.com/containers/podman/v4/pkg/bindings/system"
-	"github.com/containers/podman/v4/pkg/bindings/volumes"
 	"github.com/containers/podman/v4/pkg/domain/entities"
 	"github.com/containers/podman/v4/pkg/errorhandling"
 	"github.com/containers/podman/v4/pkg/specgen"
@@ -321,34 +320,6 @@ func (c *Client) ListContainers(ctx context.Context, labels map[string]string) (
 	return out, nil
 }
 
-// CreateVolume implements Runtime.
-func (c *Client) CreateVolume(ctx context.Context, spec VolumeSpec) error {
-	opts := entities.VolumeCreateOptions{Name: spec.Name, Labels: spec.Labels, IgnoreIfExists: true}
-	if spec.Memory {
-		// Podman 4.3 takes a size option of a local volume for a disk quota and refuses it: the tmpfs is unbounded.
-		opts.Options = map[string]string{"type": "tmpfs", "device": "tmpfs", "o": "nodev,nosuid"}
-	}
-	if _, err := volumes.Create(c.ctx(ctx), opts, nil); err != nil {
-		return fmt.Errorf("create volume %s: %w", spec.Name, err)
-	}
-	return nil
-}
-
-// RemoveVolumes implements Runtime.
-func (c *Client) RemoveVolumes(ctx context.Context, labels map[string]string) error {
-	list, err := volumes.List(c.ctx(ctx), new(volumes.ListOptions).WithFilters(labelFilter(labels)))
-	if err != nil {
-		return fmt.Errorf("list volumes: %w", err)
-	}
-	var errs []error
-	for _, v := range list {
-		if err := volumes.Remove(c.ctx(ctx), v.Name, new(volumes.RemoveOptions).WithForce(true)); err != nil && !IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("remove volume %s: %w", v.Name, err))
-		}
-	}
-	return errors.Join(errs...)
-}
-
 // RemovePod implements Runtime.
 func (c *Client) RemovePod(ctx context.Context, id string) error {
 	rep, err := pods.Remove(c.ctx(ctx), id, new(pods.RemoveOptions).WithForce(true).WithTimeout(0))
@@ -379,12 +350,12 @@ func (c *Client) CreateContainer(ctx context.Context, spec ContainerSpec) (strin
 	s.User = spec.User
 	// Restarts are Berth's (the pod's restartPolicy with the kubelet's back-off), never Podman's.
 	s.RestartPolicy = "no"
-	for _, v := range spec.Volumes {
-		nv := &specgen.NamedVolume{Name: v.Volume, Dest: v.Dest}
-		if v.ReadOnly {
-			nv.Options = []string{"ro"}
+	for _, m := range spec.Mounts {
+		opts := []string{"rbind"}
+		if m.ReadOnly {
+			opts = append(opts, "ro")
 		}
-		s.Volumes = append(s.Volumes, nv)
+		s.Mounts = append(s.Mounts, specs.Mount{Type: "bind", Source: m.Source, Destination: m.Dest, Options: opts})
 	}
 	if spec.StopSignal != "" {
 		name := strings.ToUpper(spec.StopSignal)

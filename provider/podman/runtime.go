@@ -62,18 +62,11 @@ type PortMapping struct {
 	Protocol      string
 }
 
-// VolumeMount mounts a named volume into a container.
-type VolumeMount struct {
-	Volume   string
+// BindMount mounts a host file or directory into a container.
+type BindMount struct {
+	Source   string
 	Dest     string
 	ReadOnly bool
-}
-
-// VolumeSpec is a named volume: on the host's disk, or a tmpfs when Memory.
-type VolumeSpec struct {
-	Name   string
-	Labels map[string]string
-	Memory bool
 }
 
 // ContainerSpec is a container to create inside a Podman pod.
@@ -96,7 +89,7 @@ type ContainerSpec struct {
 	TTY        bool
 	Stdin      bool
 	User       string
-	Volumes    []VolumeMount
+	Mounts     []BindMount
 }
 
 // ContainerState is the runtime state of a container.
@@ -164,10 +157,6 @@ type Runtime interface {
 	ListPods(ctx context.Context, labels map[string]string) ([]PodInfo, error)
 	// ListContainers lists containers, running or not, carrying all the given labels.
 	ListContainers(ctx context.Context, labels map[string]string) ([]ContainerInfo, error)
-	// CreateVolume creates a named volume unless it exists.
-	CreateVolume(ctx context.Context, spec VolumeSpec) error
-	// RemoveVolumes removes the named volumes carrying all the given labels (unused by any container).
-	RemoveVolumes(ctx context.Context, labels map[string]string) error
 	// RemovePod force-removes a pod and its containers; a missing pod is not an error.
 	RemovePod(ctx context.Context, id string) error
 	// CreateContainer creates a container and returns its ID.

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +34,7 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
+	"k8s.io/kubernetes/pkg/kubelet/token"
 
 	"github.com/berth-dev/berth/provider"
 	"github.com/berth-dev/berth/provider/podman"
@@ -56,11 +58,15 @@ type Options struct {
 	Subnet       string
 	Workers      int
 	Taints       []string
+	RootDir      string
+	HostPaths    []string
+	APIServer    string
 }
 
 // NewCommand returns the berth-kubelet command.
 func NewCommand() *cobra.Command {
-	o := &Options{Port: 10250, NodeName: "berth-podman-0", Network: "berth", NetworkIface: "berth0", Subnet: "10.89.0.0/24", Workers: 8}
+	o := &Options{Port: 10250, NodeName: "berth-podman-0", Network: "berth", NetworkIface: "berth0", Subnet: "10.89.0.0/24", Workers: 8,
+		RootDir: "/var/lib/berth-kubelet"}
 	cmd := &cobra.Command{
 		Use:          "berth-kubelet",
 		Short:        "A Kubernetes node whose pods run on a Podman host",
@@ -83,6 +89,9 @@ func NewCommand() *cobra.Command {
 	f.StringVar(&o.Subnet, "subnet", o.Subnet, "subnet of that network")
 	f.IntVar(&o.Workers, "workers", o.Workers, "pods synced in parallel")
 	f.StringSliceVar(&o.Taints, "register-with-taints", nil, "taints the node registers with, as key=value:Effect (like the kubelet's flag)")
+	f.StringVar(&o.RootDir, "root-dir", o.RootDir, "folder of the pods' volume files (pods/<uid>/volumes); Podman bind-mounts them, so it must be a path of the Podman host")
+	f.StringSliceVar(&o.HostPaths, "allowed-host-paths", nil, "host folders that hostPath volumes may name (at or below them); pods naming others fail with a FailedMount event")
+	f.StringVar(&o.APIServer, "apiserver-address", "", "host:port at which containers reach the apiserver; the kubernetes service's KUBERNETES_SERVICE_HOST/PORT point there, since the node has no kube-proxy (empty: the service's cluster IP)")
 	return cmd
 }
 
@@ -106,6 +115,19 @@ func (o *Options) Validate() error {
 	}
 	if _, err := parseTaints(o.Taints); err != nil {
 		return err
+	}
+	if !filepath.IsAbs(o.RootDir) {
+		return fmt.Errorf("--root-dir %q must be an absolute path", o.RootDir)
+	}
+	for _, h := range o.HostPaths {
+		if !filepath.IsAbs(h) {
+			return fmt.Errorf("--allowed-host-paths %q must be an absolute path", h)
+		}
+	}
+	if o.APIServer != "" {
+		if _, port, err := net.SplitHostPort(o.APIServer); err != nil || port == "" {
+			return fmt.Errorf("--apiserver-address %q: want host:port", o.APIServer)
+		}
 	}
 	return nil
 }
@@ -163,8 +185,10 @@ func Run(ctx context.Context, o *Options) error {
 
 	taints, _ := parseTaints(o.Taints)
 	np := provider.NewNode(ctx, provider.NodeConfig{Name: o.NodeName, IP: o.NodeIP, KubeletPort: int32(o.Port), Version: Version, Runtime: rt, Taints: taints})
+	tokens := token.NewManager(client)
 	p := provider.New(provider.Config{NodeName: o.NodeName, NodeIP: o.NodeIP, Network: o.Network, Runtime: rt, Recorder: recorder,
-		Allocatable: np.Allocatable()})
+		Allocatable: np.Allocatable(), RootDir: o.RootDir, AllowedHostPaths: o.HostPaths, Tokens: tokens.GetServiceAccountToken,
+		APIServer: o.APIServer})
 	if n, err := p.Adopt(ctx); err != nil {
 		return fmt.Errorf("take stock of the Podman pods of an earlier run: %w", err)
 	} else if n > 0 {

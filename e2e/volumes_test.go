@@ -1,0 +1,248 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+)
+
+// podFolderGone waits until no node keeps volume folders of the pod.
+func podFolderGone(t *testing.T, uid string) {
+	t.Helper()
+	err := wait.PollUntilContextTimeout(context.Background(), 250*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		left, _ := filepath.Glob(filepath.Join(testCluster.Config().StateDir, "kubelet", "*", "pods", uid))
+		return len(left) == 0, nil
+	})
+	if err != nil {
+		t.Errorf("the volume folders of pod %s were not removed with it", uid)
+	}
+}
+
+// TestEmptyDirVolumes checks emptyDir volumes: an init container writes into one, the app container reads it (and a
+// subPath of it); a Memory emptyDir is a tmpfs of its sizeLimit; the folders go with the pod.
+func TestEmptyDirVolumes(t *testing.T) {
+	ns := namespace(t)
+	kubectl(t, fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: shared
+spec:
+  restartPolicy: Never
+  volumes:
+  - {name: data, emptyDir: {}}
+  - {name: fast, emptyDir: {medium: Memory, sizeLimit: 8Mi}}
+  initContainers:
+  - name: writer
+    image: %[1]s
+    command: ["sh", "-c", "echo written-by-init > /data/msg; mkdir -p /data/sub; echo in-sub > /data/sub/file"]
+    volumeMounts: [{name: data, mountPath: /data}]
+  containers:
+  - name: reader
+    image: %[1]s
+    command: ["sh", "-c", "cat /data/msg; cat /sub/file; grep ' /fast ' /proc/mounts | cut -d' ' -f3; df -k /fast | tail -1 | awk '{print $2}'"]
+    volumeMounts:
+    - {name: data, mountPath: /data, readOnly: true}
+    - {name: data, mountPath: /sub, subPath: sub}
+    - {name: fast, mountPath: /fast}
+`, busybox), "apply", "-n", ns, "-f", "-")
+	_, pod := watchPhases(t, ns, "shared", 90*time.Second, corev1.PodSucceeded, corev1.PodFailed)
+	if pod.Status.Phase != corev1.PodSucceeded {
+		t.Fatalf("pod %s: %s", pod.Status.Phase, describeStatus(pod))
+	}
+	got := strings.Fields(kubectl(t, "", "logs", "-n", ns, "shared", "-c", "reader"))
+	want := []string{"written-by-init", "in-sub", "tmpfs", "8192"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("reader saw %q; want %q (the init container's files, a subPath, a tmpfs of 8Mi)", got, want)
+	}
+	if err := client.CoreV1().Pods(ns).Delete(context.Background(), "shared", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, ns, "shared", 60*time.Second)
+	podFolderGone(t, string(pod.UID))
+}
+
+// logsContain waits until a container's logs contain want.
+func logsContain(t *testing.T, ns, pod, container, want string, timeout time.Duration) string {
+	t.Helper()
+	var out string
+	err := wait.PollUntilContextTimeout(context.Background(), time.Second, timeout, true, func(context.Context) (bool, error) {
+		o, err := kubectlErr("", "logs", "-n", ns, pod, "-c", container)
+		out = o
+		return err == nil && strings.Contains(o, want), nil
+	})
+	if err != nil {
+		t.Fatalf("logs of %s/%s never contained %q; last:\n%s", pod, container, want, out)
+	}
+	return out
+}
+
+// TestConfigMapSecretAndDownwardAPIVolumes checks the API data volumes inside a container: configMap items and
+// modes, a secret with its defaultMode, downward API labels, all read-only; and that a ConfigMap change and a
+// label change reach the running container, as with a kubelet.
+func TestConfigMapSecretAndDownwardAPIVolumes(t *testing.T) {
+	ns := namespace(t)
+	kubectl(t, "", "create", "configmap", "settings", "-n", ns, "--from-literal=mode=fast", "--from-literal=level=3")
+	kubectl(t, "", "create", "secret", "generic", "creds", "-n", ns, "--from-literal=password=s3cret")
+	kubectl(t, fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: data
+  labels: {app: data, round: "one"}
+spec:
+  volumes:
+  - name: conf
+    configMap:
+      name: settings
+      items: [{key: mode, path: app/mode.txt, mode: 0600}]
+  - name: creds
+    secret: {secretName: creds, defaultMode: 0400}
+  - name: meta
+    downwardAPI:
+      items: [{path: labels, fieldRef: {fieldPath: metadata.labels}}]
+  - name: optional
+    configMap: {name: not-there, optional: true}
+  containers:
+  - name: main
+    image: %s
+    command: ["sh", "-c", "cat /conf/app/mode.txt; echo; stat -L -c %%a /conf/app/mode.txt; ls /conf; cat /creds/password; echo; stat -L -c %%a /creds/password; ls /optional | wc -l; touch /conf/x 2>/dev/null || echo read-only; echo ready; while true; do echo \"mode=$(cat /conf/app/mode.txt) $(grep round /meta/labels)\"; sleep 1; done"]
+    volumeMounts:
+    - {name: conf, mountPath: /conf}
+    - {name: creds, mountPath: /creds}
+    - {name: meta, mountPath: /meta}
+    - {name: optional, mountPath: /optional}
+`, busybox), "apply", "-n", ns, "-f", "-")
+	waitPod(t, ns, "data", 90*time.Second, "Running", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
+	out := logsContain(t, ns, "data", "main", "ready", 30*time.Second)
+	head := strings.Fields(out[:strings.Index(out, "ready")])
+	want := []string{"fast", "600", "app", "s3cret", "400", "0", "read-only"}
+	if strings.Join(head, " ") != strings.Join(want, " ") {
+		t.Errorf("container saw %q, want %q", head, want)
+	}
+	kubectl(t, "", "patch", "configmap", "settings", "-n", ns, "-p", `{"data":{"mode":"slow"}}`)
+	kubectl(t, "", "label", "pod", "data", "-n", ns, "--overwrite", "round=two")
+	logsContain(t, ns, "data", "main", `mode=slow round="two"`, 60*time.Second)
+}
+
+// TestMissingConfigMapVolumeWaits checks that a pod whose configMap volume does not exist waits in ContainerCreating
+// with FailedMount events, and starts once the ConfigMap is created.
+func TestMissingConfigMapVolumeWaits(t *testing.T) {
+	ns := namespace(t)
+	kubectl(t, fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: waits
+spec:
+  volumes: [{name: conf, configMap: {name: later}}]
+  containers:
+  - name: main
+    image: %s
+    command: ["sh", "-c", "cat /conf/k; sleep 3600"]
+    volumeMounts: [{name: conf, mountPath: /conf}]
+`, busybox), "apply", "-n", ns, "-f", "-")
+	err := wait.PollUntilContextTimeout(context.Background(), time.Second, 60*time.Second, true, func(context.Context) (bool, error) {
+		out, _ := kubectlErr("", "get", "events", "-n", ns, "--field-selector", "involvedObject.name=waits,reason=FailedMount", "-o", "jsonpath={.items[*].message}")
+		return strings.Contains(out, `MountVolume.SetUp failed for volume "conf" : configmap "later" not found`), nil
+	})
+	if err != nil {
+		t.Fatalf("no FailedMount event naming the missing ConfigMap")
+	}
+	pod, err := client.CoreV1().Pods(ns).Get(context.Background(), "waits", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pod.Status.Phase != corev1.PodPending || len(pod.Status.ContainerStatuses) != 1 || pod.Status.ContainerStatuses[0].State.Waiting == nil ||
+		pod.Status.ContainerStatuses[0].State.Waiting.Reason != "ContainerCreating" {
+		t.Errorf("while the ConfigMap is missing: %s", describeStatus(pod))
+	}
+	kubectl(t, "", "create", "configmap", "later", "-n", ns, "--from-literal=k=v")
+	waitPod(t, ns, "waits", 150*time.Second, "Running once the ConfigMap exists", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
+	logsContain(t, ns, "waits", "main", "v", 30*time.Second)
+}
+
+// TestServiceAccountTokenInClusterClient runs kubectl inside a container (mounted by a hostPath volume) with no
+// configuration but the pod's: the projected service account token, ca.crt and namespace, and the kubernetes
+// service's environment. The apiserver must see the pod's service account, bound to the pod.
+func TestServiceAccountTokenInClusterClient(t *testing.T) {
+	ns := namespace(t)
+	kubectl(t, fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: incluster
+spec:
+  restartPolicy: Never
+  volumes:
+  - name: kubectl
+    hostPath: {path: %s, type: File}
+  containers:
+  - name: main
+    image: %s
+    command: ["sh", "-c", "cat /var/run/secrets/kubernetes.io/serviceaccount/namespace; echo; /kubectl auth whoami -o jsonpath='{.status.userInfo.username} {.status.userInfo.extra.authentication\\.kubernetes\\.io/pod-name}'"]
+    volumeMounts: [{name: kubectl, mountPath: /kubectl, readOnly: true}]
+`, filepath.Join(binDir, "kubectl"), busybox), "apply", "-n", ns, "-f", "-")
+	_, pod := watchPhases(t, ns, "incluster", 120*time.Second, corev1.PodSucceeded, corev1.PodFailed)
+	logs := kubectl(t, "", "logs", "-n", ns, "incluster")
+	if pod.Status.Phase != corev1.PodSucceeded {
+		t.Fatalf("pod %s: %s\n%s", pod.Status.Phase, describeStatus(pod), logs)
+	}
+	want := fmt.Sprintf("%s\nsystem:serviceaccount:%s:default [\"incluster\"]", ns, ns)
+	if strings.TrimSpace(logs) != want {
+		t.Errorf("in-cluster kubectl said %q, want %q", logs, want)
+	}
+}
+
+// TestHostPathVolumes checks that a hostPath under an allowed folder is shared with the host (DirectoryOrCreate
+// makes it), and that one outside fails the pod with a clear event and CreateContainerConfigError.
+func TestHostPathVolumes(t *testing.T) {
+	ns := namespace(t)
+	dir := filepath.Join(testCluster.Config().AllowedHostPaths[1], ns)
+	kubectl(t, fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: host-ok
+spec:
+  restartPolicy: Never
+  volumes: [{name: h, hostPath: {path: %s, type: DirectoryOrCreate}}]
+  containers:
+  - name: main
+    image: %s
+    command: ["sh", "-c", "echo from-container > /h/out"]
+    volumeMounts: [{name: h, mountPath: /h}]
+`, dir, busybox), "apply", "-n", ns, "-f", "-")
+	_, pod := watchPhases(t, ns, "host-ok", 90*time.Second, corev1.PodSucceeded, corev1.PodFailed)
+	if pod.Status.Phase != corev1.PodSucceeded {
+		t.Fatalf("pod %s: %s", pod.Status.Phase, describeStatus(pod))
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "out")); err != nil || string(b) != "from-container\n" {
+		t.Errorf("host file: %q, %v", b, err)
+	}
+
+	kubectl(t, fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: host-refused
+spec:
+  volumes: [{name: etc, hostPath: {path: /etc}}]
+  containers:
+  - name: main
+    image: %s
+    command: ["cat", "/host/shadow"]
+    volumeMounts: [{name: etc, mountPath: /host}]
+`, busybox), "apply", "-n", ns, "-f", "-")
+	pod = waitPod(t, ns, "host-refused", 60*time.Second, "Failed", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodFailed })
+	if cs := pod.Status.ContainerStatuses; len(cs) != 1 || cs[0].State.Waiting == nil || cs[0].State.Waiting.Reason != "CreateContainerConfigError" ||
+		!strings.Contains(cs[0].State.Waiting.Message, `hostPath "/etc" is not under a path this node allows`) {
+		t.Errorf("refused hostPath: %s", describeStatus(pod))
+	}
+	events := kubectl(t, "", "get", "events", "-n", ns, "--field-selector", "involvedObject.name=host-refused,reason=FailedMount", "-o", "jsonpath={.items[*].message}")
+	if !strings.Contains(events, "/etc") {
+		t.Errorf("no FailedMount event naming /etc: %q", events)
+	}
+}
