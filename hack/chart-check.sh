@@ -26,6 +26,8 @@ scheduler:
     podmanScore: {spreadWeight: 7, loadWeight: 0, imageWeight: 1}
 kubelet:
   taint: {key: ""}
+  allowedHostPaths: [/srv/shared, /var/log]
+  apiServerAddress: 192.0.2.1:6443
   podmanHosts:
     - {name: host-a, url: unix:///run/podman/podman.sock}
     - {name: host-b, url: tcp://192.0.2.10:8888}
@@ -38,6 +40,9 @@ grep -q 'spreadWeight: 7' "$tmp/custom.yaml"
 test "$(grep -c 'kind: Deployment' "$tmp/custom.yaml")" = 4   # the scheduler and three kubelets
 ! grep -q 'register-with-taints' "$tmp/custom.yaml"
 grep -q 'secretName: host-c-key' "$tmp/custom.yaml"
+grep -q -- '--allowed-host-paths=/srv/shared,/var/log' "$tmp/custom.yaml"
+grep -q -- '--apiserver-address=192.0.2.1:6443' "$tmp/custom.yaml"
+grep -q -- '--root-dir=/var/lib/berth-kubelet/host-b' "$tmp/custom.yaml"
 grep -q 'resourceNames: \["host-a", "host-b", "host-c"\]' "$tmp/custom.yaml"
 
 # The schema refuses bad values with a message naming them.
@@ -52,4 +57,5 @@ bad --set scheduler.plugins.podmanScore.imageWeight=101
 bad --set 'kubelet.podmanHosts[0].name=h' --set 'kubelet.podmanHosts[0].url=http://x'
 bad --set kubelet.taint.effect=Sometimes
 bad --set scheduler.unknownField=1
+bad --set kubelet.rootDir=relative/path
 echo "chart checks passed"
