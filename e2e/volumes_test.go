@@ -246,3 +246,33 @@ spec:
 		t.Errorf("no FailedMount event naming /etc: %q", events)
 	}
 }
+
+// TestEmptyDirSizeLimitEviction checks that a pod writing more than its disk emptyDir's sizeLimit is evicted as
+// by the kubelet's eviction manager: phase Failed, reason Evicted, the kubelet's message and event.
+func TestEmptyDirSizeLimitEviction(t *testing.T) {
+	ns := namespace(t)
+	kubectl(t, fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: grows
+spec:
+  volumes: [{name: scratch, emptyDir: {sizeLimit: 1Mi}}]
+  containers:
+  - name: main
+    image: %s
+    command: ["sh", "-c", "dd if=/dev/zero of=/scratch/fill bs=1024 count=4096; sleep 3600"]
+    volumeMounts: [{name: scratch, mountPath: /scratch}]
+`, busybox), "apply", "-n", ns, "-f", "-")
+	pod := waitPod(t, ns, "grows", 90*time.Second, "Failed", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodFailed })
+	want := `Usage of EmptyDir volume "scratch" exceeds the limit "1Mi". `
+	if pod.Status.Reason != "Evicted" || pod.Status.Message != want {
+		t.Errorf("status %s %q, want Evicted %q", pod.Status.Reason, pod.Status.Message, want)
+	}
+	if cs := pod.Status.ContainerStatuses; len(cs) != 1 || cs[0].State.Terminated == nil {
+		t.Errorf("container not terminated: %s", describeStatus(pod))
+	}
+	events := kubectl(t, "", "get", "events", "-n", ns, "--field-selector", "involvedObject.name=grows,reason=Evicted", "-o", "jsonpath={.items[*].message}")
+	if !strings.Contains(events, want) {
+		t.Errorf("no Evicted event: %q", events)
+	}
+}

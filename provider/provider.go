@@ -181,7 +181,8 @@ func (p *Provider) NotifyPods(ctx context.Context, cb func(*corev1.Pod)) {
 }
 
 // resyncVolumes periodically brings running pods' API data volumes up to date, as the kubelet's pod workers do
-// on each sync, so that ConfigMap, Secret and label changes and token renewals reach running containers.
+// on each sync, so that ConfigMap, Secret and label changes and token renewals reach running containers; and
+// evicts pods whose disk emptyDir outgrew its sizeLimit.
 func (p *Provider) resyncVolumes(ctx context.Context) {
 	t := time.NewTicker(p.cfg.VolumeResync)
 	defer t.Stop()
@@ -194,13 +195,20 @@ func (p *Provider) resyncVolumes(ctx context.Context) {
 		p.mu.Lock()
 		var live []*podRecord
 		for _, r := range p.pods {
-			if r.sandbox && !r.terminal && !r.deleting && hasAPIDataVolume(r.pod) {
+			if r.sandbox && !r.terminal && !r.deleting {
 				live = append(live, r)
 			}
 		}
 		p.mu.Unlock()
 		for _, r := range live {
-			p.refreshVolumes(klog.NewContext(ctx, klog.FromContext(ctx).WithValues("pod", klog.KObj(r.pod))), r)
+			rctx := klog.NewContext(ctx, klog.FromContext(ctx).WithValues("pod", klog.KObj(r.pod)))
+			if hasAPIDataVolume(r.pod) {
+				p.refreshVolumes(rctx, r)
+			}
+			// As the kubelet's eviction manager, which checks emptyDir usage against sizeLimit on each housekeeping.
+			if hasDiskSizeLimit(r.pod) {
+				go p.enforceEmptyDirLimits(rctx, r)
+			}
 		}
 	}
 }

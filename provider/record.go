@@ -52,6 +52,8 @@ type podRecord struct {
 	// finalPhase latches Succeeded or Failed once reported.
 	finalPhase corev1.PodPhase
 	deleting   bool
+	// evicting is set once the pod is being evicted.
+	evicting bool
 	// removed is set once the Podman pod is gone.
 	removed bool
 	// adopted is set for a pod whose Podman pod outlived a restart of the virtual kubelet.

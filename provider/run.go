@@ -522,7 +522,7 @@ func (p *Provider) observeExit(ctx context.Context, r *podRecord, c *containerRe
 		if !st.FinishedAt.IsZero() {
 			t.FinishedAt = metav1.NewTime(st.FinishedAt)
 		}
-		if st.OOMKilled || oomKilledByLimit(c, st.ExitCode, r.deleting || r.terminal) {
+		if st.OOMKilled || oomKilledByLimit(c, st.ExitCode, r.deleting || r.terminal || r.evicting) {
 			t.Reason = "OOMKilled"
 		}
 	} else if exit < 0 {

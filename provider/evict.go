@@ -1,0 +1,141 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/klog/v2"
+)
+
+// evictionGracePeriod is the kubelet's grace period for an eviction that cannot wait (immediateEvictionGracePeriodSeconds).
+const evictionGracePeriod = time.Second
+
+// emptyDirOverLimit finds a disk emptyDir whose usage exceeds its sizeLimit and says so as the kubelet's eviction
+// manager does; "" when none does. Memory emptyDirs need no check: their tmpfs has the limit's size.
+func (p *Provider) emptyDirOverLimit(pod *corev1.Pod) (string, error) {
+	for i := range pod.Spec.Volumes {
+		v := &pod.Spec.Volumes[i]
+		if v.EmptyDir == nil || v.EmptyDir.Medium == corev1.StorageMediumMemory || v.EmptyDir.SizeLimit == nil || v.EmptyDir.SizeLimit.Sign() != 1 {
+			continue
+		}
+		used, err := diskUsage(p.volumeDir(pod, v))
+		if err != nil {
+			return "", err
+		}
+		if resource.NewQuantity(used, resource.BinarySI).Cmp(*v.EmptyDir.SizeLimit) > 0 {
+			return fmt.Sprintf("Usage of EmptyDir volume %q exceeds the limit %q. ", v.Name, v.EmptyDir.SizeLimit.String()), nil
+		}
+	}
+	return "", nil
+}
+
+// hasDiskSizeLimit tells whether a pod has a disk emptyDir with a sizeLimit to enforce.
+func hasDiskSizeLimit(pod *corev1.Pod) bool {
+	for _, v := range pod.Spec.Volumes {
+		if v.EmptyDir != nil && v.EmptyDir.Medium != corev1.StorageMediumMemory && v.EmptyDir.SizeLimit != nil && v.EmptyDir.SizeLimit.Sign() == 1 {
+			return true
+		}
+	}
+	return false
+}
+
+// diskUsage is the space a folder's files take on disk, as du counts it (allocated blocks, links not followed).
+func diskUsage(dir string) (int64, error) {
+	var total int64
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return nil //nolint:nilerr // a file removed during the walk takes no space
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			total += st.Blocks * 512
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("measure %s: %w", dir, err)
+	}
+	return total, nil
+}
+
+// enforceEmptyDirLimits evicts a running pod whose disk emptyDir outgrew its sizeLimit.
+func (p *Provider) enforceEmptyDirLimits(ctx context.Context, r *podRecord) {
+	p.mu.Lock()
+	pod := r.pod
+	p.mu.Unlock()
+	msg, err := p.emptyDirOverLimit(pod)
+	if err != nil {
+		klog.FromContext(ctx).V(2).Info("Measuring emptyDir usage", "err", err)
+		return
+	}
+	if msg != "" {
+		p.evict(ctx, r, msg)
+	}
+}
+
+// evict stops a pod for good as the kubelet's eviction manager does: a Warning Evicted event, its containers
+// killed after a one-second grace period, phase Failed with reason Evicted. The Podman pod stays (for logs) until
+// the pod is deleted.
+func (p *Provider) evict(ctx context.Context, r *podRecord, msg string) {
+	logger := klog.FromContext(ctx)
+	p.mu.Lock()
+	if r.terminal || r.deleting || r.evicting {
+		p.mu.Unlock()
+		return
+	}
+	r.evicting = true
+	p.mu.Unlock()
+	logger.Info("Evicting pod", "message", msg)
+	p.cfg.Recorder.Event(r.pod, corev1.EventTypeWarning, "Evicted", msg)
+	r.cancel()
+	<-r.done
+
+	p.mu.Lock()
+	var running []*containerRecord
+	for _, c := range r.containers() {
+		if c.id != "" && c.state.Running != nil {
+			running = append(running, c)
+			p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeNormal, "Killing", "Stopping container %s", c.spec.Name)
+		}
+	}
+	p.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, c := range running {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := p.cfg.Runtime.StopContainer(ctx, c.id, evictionGracePeriod); err != nil {
+				logger.Error(err, "Stopping container", "container", c.spec.Name)
+			}
+			p.mu.Lock()
+			p.observeExit(ctx, r, c, -1)
+			p.mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if r.podmanID != "" {
+		if err := p.cfg.Runtime.StopPod(ctx, r.podmanID, evictionGracePeriod); err != nil {
+			logger.Error(err, "Stopping the sandbox of an evicted pod")
+		}
+	}
+	p.mu.Lock()
+	r.terminal, r.sandbox = true, false
+	r.finalPhase = corev1.PodFailed
+	r.reason, r.message = "Evicted", msg
+	p.changedLocked(r)
+	p.mu.Unlock()
+}
