@@ -36,6 +36,19 @@ type Config struct {
 	Recorder record.EventRecorder
 	// Allocatable is the node's allocatable, the limit resourceFieldRef reports for a container without one.
 	Allocatable corev1.ResourceList
+	// AllowPrivileged lets containers run privileged (berth-kubelet --allow-privileged); otherwise a pod asking
+	// for it fails.
+	AllowPrivileged bool
+	// ClusterDNS are the cluster DNS servers ClusterFirst pods use (kubelet --cluster-dns); without any they get
+	// the host's resolv.conf, as the kubelet gives them.
+	ClusterDNS []string
+	// ClusterDomain is the cluster's DNS domain (kubelet --cluster-domain), searched by ClusterFirst pods.
+	ClusterDomain string
+	// ResolvConf is the host's resolv.conf (kubelet --resolv-conf), the base of pods' DNS settings.
+	ResolvConf string
+	// RootDir holds per-pod files bind-mounted into containers (termination logs); it must be a folder the Podman
+	// host sees at the same path. Empty: nothing is mounted and termination messages are read from the containers.
+	RootDir string
 	// InitialBackoff and MaxBackoff bound the restart back-off (kubelet: 10s and 300s).
 	InitialBackoff, MaxBackoff time.Duration
 }
@@ -140,7 +153,8 @@ func (p *Provider) RemoveUnclaimed(ctx context.Context, exists func(types.UID) b
 	var errs []error
 	for uid, a := range gone {
 		errs = append(errs, p.cfg.Runtime.RemovePod(ctx, a.podmanID),
-			p.cfg.Runtime.RemoveVolumes(ctx, map[string]string{podman.LabelManaged: "true", podman.LabelUID: string(uid)}))
+			p.cfg.Runtime.RemoveVolumes(ctx, map[string]string{podman.LabelManaged: "true", podman.LabelUID: string(uid)}),
+			p.removePodFiles(uid))
 	}
 	return len(gone), errors.Join(errs...)
 }
@@ -299,6 +313,9 @@ func (p *Provider) kill(ctx context.Context, r *podRecord, grace time.Duration) 
 	}
 	if err := p.cfg.Runtime.RemoveVolumes(ctx, map[string]string{podman.LabelManaged: "true", podman.LabelUID: string(r.pod.UID)}); err != nil {
 		logger.Error(err, "Removing the pod's volumes")
+	}
+	if err := p.removePodFiles(r.pod.UID); err != nil {
+		logger.Error(err, "Removing the pod's files")
 	}
 	p.mu.Lock()
 	r.terminal = true

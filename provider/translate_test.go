@@ -272,9 +272,9 @@ func TestUnsupported(t *testing.T) {
 			want: nil,
 		},
 		{
-			name: "host network",
+			name: "host network is supported",
 			pod:  func(p *corev1.Pod) { p.Spec.HostNetwork = true },
-			want: []string{"spec.hostNetwork"},
+			want: nil,
 		},
 		{
 			name: "host namespaces",
@@ -323,7 +323,7 @@ func TestUnsupported(t *testing.T) {
 			want: []string{"spec.volumes[my-token]"},
 		},
 		{
-			name: "probes lifecycle and privileged",
+			name: "probes and lifecycle; privileged is the node's call",
 			pod: func(p *corev1.Pod) {
 				probe := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"true"}}}}
 				p.Spec.InitContainers[0].SecurityContext = &corev1.SecurityContext{Privileged: &privileged}
@@ -332,7 +332,6 @@ func TestUnsupported(t *testing.T) {
 				app.Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"true"}}}}
 			},
 			want: []string{
-				"spec.initContainers[setup].securityContext.privileged",
 				"spec.containers[app].livenessProbe",
 				"spec.containers[app].readinessProbe",
 				"spec.containers[app].startupProbe",
@@ -345,6 +344,14 @@ func TestUnsupported(t *testing.T) {
 				p.Spec.Containers[1].SecurityContext = &corev1.SecurityContext{Privileged: new(bool)}
 			},
 			want: nil,
+		},
+		{
+			name: "strict supplemental groups policy",
+			pod: func(p *corev1.Pod) {
+				strict := corev1.SupplementalGroupsPolicyStrict
+				p.Spec.SecurityContext = &corev1.PodSecurityContext{SupplementalGroupsPolicy: &strict}
+			},
+			want: []string{"spec.securityContext.supplementalGroupsPolicy"},
 		},
 		{
 			name: "volume devices",

@@ -26,6 +26,8 @@ type Config struct {
 	NodeIP string
 	// Ports of the components. KubeletPort is the first node's; node i uses KubeletPort+i.
 	APIServerPort, EtcdPort, EtcdPeerPort, ControllerManagerPort, SchedulerPort, KubeletPort int
+	// KubeletArgs are extra berth-kubelet flags, by node index (tests give nodes different settings this way).
+	KubeletArgs map[int][]string
 	// Out receives progress lines.
 	Out io.Writer
 }

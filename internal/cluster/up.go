@@ -431,13 +431,19 @@ func writeSchedulerConfig(path, kubeconfig string) (string, error) {
 func (c *Cluster) startKubelet(i int) (*process, error) {
 	cfg, cr := c.cfg, c.creds
 	name := cfg.nodeName(i)
-	return c.start("kubelet-"+name, "berth-kubelet", []string{
+	args := []string{
 		"--kubeconfig=" + cr.nodeKubeconfigs[i], "--node-name=" + name, "--node-ip=" + cfg.NodeIP,
 		"--port=" + strconv.Itoa(cfg.KubeletPort+i), "--podman-url=" + c.hosts[i].url,
 		"--tls-cert-file=" + cr.nodeServing[i].CertFile, "--tls-private-key-file=" + cr.nodeServing[i].KeyFile,
 		"--client-ca-file=" + cr.caFile,
 		"--network=berth", "--network-interface=" + c.bridgeName(i), "--subnet=" + c.subnet(i),
-	})
+	}
+	if strings.HasPrefix(c.hosts[i].url, "unix://") {
+		// A Podman service on this machine sees the kubelet's files: termination logs are bind-mounted from there.
+		args = append(args, "--root-dir="+filepath.Join(cfg.StateDir, "kubelet", name))
+	}
+	args = append(args, cfg.KubeletArgs[i]...)
+	return c.start("kubelet-"+name, "berth-kubelet", args)
 }
 
 // etcdHealthy checks etcd's /health.

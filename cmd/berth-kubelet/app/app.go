@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -56,11 +57,20 @@ type Options struct {
 	Subnet       string
 	Workers      int
 	Taints       []string
+	// AllowPrivileged lets pods run privileged containers.
+	AllowPrivileged bool
+	// ClusterDNS, ClusterDomain and ResolvConf configure pods' DNS as the kubelet's flags of the same names.
+	ClusterDNS    []string
+	ClusterDomain string
+	ResolvConf    string
+	// RootDir holds files bind-mounted into containers (termination logs).
+	RootDir string
 }
 
 // NewCommand returns the berth-kubelet command.
 func NewCommand() *cobra.Command {
-	o := &Options{Port: 10250, NodeName: "berth-podman-0", Network: "berth", NetworkIface: "berth0", Subnet: "10.89.0.0/24", Workers: 8}
+	o := &Options{Port: 10250, NodeName: "berth-podman-0", Network: "berth", NetworkIface: "berth0", Subnet: "10.89.0.0/24", Workers: 8,
+		ClusterDomain: "cluster.local", ResolvConf: "/etc/resolv.conf"}
 	cmd := &cobra.Command{
 		Use:          "berth-kubelet",
 		Short:        "A Kubernetes node whose pods run on a Podman host",
@@ -83,6 +93,11 @@ func NewCommand() *cobra.Command {
 	f.StringVar(&o.Subnet, "subnet", o.Subnet, "subnet of that network")
 	f.IntVar(&o.Workers, "workers", o.Workers, "pods synced in parallel")
 	f.StringSliceVar(&o.Taints, "register-with-taints", nil, "taints the node registers with, as key=value:Effect (like the kubelet's flag)")
+	f.BoolVar(&o.AllowPrivileged, "allow-privileged", false, "let pods run privileged containers; otherwise such pods fail")
+	f.StringSliceVar(&o.ClusterDNS, "cluster-dns", nil, "IP addresses of the cluster DNS servers for dnsPolicy ClusterFirst pods (comma-separated); without any, such pods use the host's resolv.conf")
+	f.StringVar(&o.ClusterDomain, "cluster-domain", o.ClusterDomain, "cluster DNS domain searched by ClusterFirst pods")
+	f.StringVar(&o.ResolvConf, "resolv-conf", o.ResolvConf, "the host's resolver configuration, the base of pods' DNS settings (empty: none)")
+	f.StringVar(&o.RootDir, "root-dir", "", "folder for files bind-mounted into containers, such as termination logs; the Podman host must see it at the same path (empty: termination messages are read from the containers' filesystems)")
 	return cmd
 }
 
@@ -106,6 +121,14 @@ func (o *Options) Validate() error {
 	}
 	if _, err := parseTaints(o.Taints); err != nil {
 		return err
+	}
+	for _, s := range o.ClusterDNS {
+		if net.ParseIP(s) == nil {
+			return fmt.Errorf("--cluster-dns %q is not an IP address", s)
+		}
+	}
+	if o.RootDir != "" && !filepath.IsAbs(o.RootDir) {
+		return fmt.Errorf("--root-dir %q must be an absolute path: the Podman host mounts files from it", o.RootDir)
 	}
 	return nil
 }
@@ -164,7 +187,8 @@ func Run(ctx context.Context, o *Options) error {
 	taints, _ := parseTaints(o.Taints)
 	np := provider.NewNode(ctx, provider.NodeConfig{Name: o.NodeName, IP: o.NodeIP, KubeletPort: int32(o.Port), Version: Version, Runtime: rt, Taints: taints})
 	p := provider.New(provider.Config{NodeName: o.NodeName, NodeIP: o.NodeIP, Network: o.Network, Runtime: rt, Recorder: recorder,
-		Allocatable: np.Allocatable()})
+		Allocatable: np.Allocatable(), AllowPrivileged: o.AllowPrivileged, ClusterDNS: o.ClusterDNS, ClusterDomain: o.ClusterDomain,
+		ResolvConf: o.ResolvConf, RootDir: o.RootDir})
 	if n, err := p.Adopt(ctx); err != nil {
 		return fmt.Errorf("take stock of the Podman pods of an earlier run: %w", err)
 	} else if n > 0 {

@@ -25,6 +25,10 @@ func TestOptionsValidate(t *testing.T) {
 		{"port out of range", func(o *Options) { o.Port = 70000 }, "--port 70000 is out of range"},
 		{"taints", func(o *Options) { o.Taints = []string{"berth.dev/podman=true:NoSchedule", "dedicated:NoExecute"} }, ""},
 		{"bad taint effect", func(o *Options) { o.Taints = []string{"a=b:Sometimes"} }, `--register-with-taints "a=b:Sometimes": want key=value:Effect`},
+		{"cluster dns", func(o *Options) { o.ClusterDNS = []string{"10.96.0.10", "fd00::a"} }, ""},
+		{"bad cluster dns", func(o *Options) { o.ClusterDNS = []string{"dns.local"} }, `--cluster-dns "dns.local" is not an IP address`},
+		{"root dir", func(o *Options) { o.RootDir = "/var/lib/berth-kubelet" }, ""},
+		{"relative root dir", func(o *Options) { o.RootDir = "state" }, `--root-dir "state" must be an absolute path`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -41,6 +45,26 @@ func TestOptionsValidate(t *testing.T) {
 				t.Fatalf("error %v, want %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+func TestFlagDefaults(t *testing.T) {
+	cmd := NewCommand()
+	for flag, want := range map[string]string{
+		"allow-privileged": "false",
+		"cluster-dns":      "[]",
+		"cluster-domain":   "cluster.local",
+		"resolv-conf":      "/etc/resolv.conf",
+		"root-dir":         "",
+	} {
+		f := cmd.Flags().Lookup(flag)
+		if f == nil {
+			t.Errorf("no --%s flag", flag)
+			continue
+		}
+		if f.DefValue != want {
+			t.Errorf("--%s defaults to %q, want %q", flag, f.DefValue, want)
+		}
 	}
 }
 
