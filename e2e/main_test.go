@@ -49,6 +49,9 @@ func run(m *testing.M) int {
 	cfg.Out = os.Stdout
 	// Two nodes, each with its own Podman service and storage, stand for two hosts.
 	cfg.Nodes = 2
+	// The second node has a cluster DNS server and lets pods run privileged; the first has neither, as a plain
+	// `berth up` node (see podspec_test.go).
+	cfg.KubeletArgs = map[int][]string{1: {"--cluster-dns=" + clusterDNS, "--allow-privileged"}}
 	ports := freePorts(6)
 	cfg.APIServerPort, cfg.EtcdPort, cfg.EtcdPeerPort = ports[0], ports[1], ports[2]
 	cfg.ControllerManagerPort, cfg.SchedulerPort, cfg.KubeletPort = ports[3], ports[4], ports[5]

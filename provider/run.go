@@ -11,6 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
+
+	"github.com/berth-dev/berth/provider/podman"
 )
 
 // errKind tells how a failed attempt to run a container failed.
@@ -159,9 +161,14 @@ func (p *Provider) createSandbox(ctx context.Context, r *podRecord) error {
 	if r.adopted {
 		// The sandbox outlived the virtual kubelet: take it as it is.
 		ip, err := p.sandboxIP(ctx, r)
+		var dns *podman.DNSConfig
+		if err == nil && r.pod.Spec.HostNetwork {
+			// Containers of a hostNetwork pod carry the pod's DNS settings themselves.
+			dns, err = p.podDNS(ctx, r.pod)
+		}
 		if err == nil {
 			p.mu.Lock()
-			r.podIP, r.sandbox = ip, true
+			r.podIP, r.sandbox, r.dns = ip, true, dns
 			p.changedLocked(r)
 			p.mu.Unlock()
 			return nil
@@ -181,6 +188,9 @@ func (p *Provider) createSandbox(ctx context.Context, r *podRecord) error {
 			return err
 		}
 		spec.DNS = dns
+		p.mu.Lock()
+		r.dns = dns
+		p.mu.Unlock()
 		id, err := rt.CreatePod(ctx, spec)
 		if err != nil {
 			return err
@@ -394,6 +404,10 @@ func (p *Provider) runOnce(ctx context.Context, r *podRecord, c *containerRecord
 	attempt := c.attempts
 	spec := containerSpec(r.pod, c.spec, env, p.cfg.NodeName, c.attempts)
 	spec.Pod = r.podmanID
+	if r.pod.Spec.HostNetwork {
+		// In the host's network, a container of a Podman pod writes its own resolv.conf and hosts file.
+		spec.DNS, spec.HostAdd = r.dns, hostAliases(r.pod)
+	}
 	p.mu.Unlock()
 	// Only the previous run is kept (for logs --previous).
 	if attempt > 2 {

@@ -230,9 +230,11 @@ func (c *Client) CreatePod(ctx context.Context, spec PodSpec) (string, error) {
 		ps.Hostname, ps.Networks, ps.PortMappings = "", nil, nil
 	}
 	ps.HostAdd = spec.HostAdd
-	if err := setPodDNS(ps, spec.DNS); err != nil {
+	servers, searches, options, err := dnsSpec(spec.DNS)
+	if err != nil {
 		return "", fmt.Errorf("create pod %s: %w", spec.Name, err)
 	}
+	ps.DNSServer, ps.DNSSearch, ps.DNSOption = servers, searches, options
 	rep, err := pods.CreatePodFromSpec(c.ctx(ctx), &entities.PodSpec{PodSpecGen: *ps})
 	if err != nil {
 		return "", fmt.Errorf("create pod %s: %w", spec.Name, err)
@@ -240,24 +242,23 @@ func (c *Client) CreatePod(ctx context.Context, spec PodSpec) (string, error) {
 	return rep.Id, nil
 }
 
-// setPodDNS puts a pod's resolv.conf settings into its spec.
-func setPodDNS(ps *specgen.PodSpecGenerator, dns *DNSConfig) error {
+// dnsSpec is a resolv.conf's settings as Podman's pod and container specs take them.
+func dnsSpec(dns *DNSConfig) (servers []net.IP, searches, options []string, err error) {
 	if dns == nil {
-		return nil
+		return nil, nil, nil, nil
 	}
 	for _, s := range dns.Servers {
 		ip := net.ParseIP(s)
 		if ip == nil {
-			return fmt.Errorf("DNS server %q is not an IP address", s)
+			return nil, nil, nil, fmt.Errorf("DNS server %q is not an IP address", s)
 		}
-		ps.DNSServer = append(ps.DNSServer, ip)
+		servers = append(servers, ip)
 	}
-	ps.DNSSearch = dns.Searches
-	if len(ps.DNSSearch) == 0 {
-		ps.DNSSearch = []string{"."} // Podman's way to say: no search line
+	searches = dns.Searches
+	if len(searches) == 0 {
+		searches = []string{"."} // Podman's way to say: no search line
 	}
-	ps.DNSOption = dns.Options
-	return nil
+	return servers, searches, dns.Options, nil
 }
 
 // StartPod implements Runtime.
@@ -416,6 +417,12 @@ func (c *Client) CreateContainer(ctx context.Context, spec ContainerSpec) (strin
 	// A read-only root stays read-only everywhere, /tmp and /run included, as with the kubelet.
 	s.ReadOnlyFilesystem, s.ReadWriteTmpfs = spec.ReadOnlyRootfs, false
 	s.NoNewPrivileges = spec.NoNewPrivileges
+	s.HostAdd = spec.HostAdd
+	servers, searches, options, err := dnsSpec(spec.DNS)
+	if err != nil {
+		return "", fmt.Errorf("create container %s: %w", spec.Name, err)
+	}
+	s.DNSServers, s.DNSSearch, s.DNSOptions = servers, searches, options
 	s.CapAdd, s.CapDrop = spec.CapAdd, spec.CapDrop
 	for _, m := range spec.Mounts {
 		opts := []string{"rbind", "rw"}

@@ -119,6 +119,10 @@ type ContainerSpec struct {
 	Volumes    []VolumeMount
 	// Mounts are bind mounts from the Podman host.
 	Mounts []BindMount
+	// HostAdd and DNS are /etc/hosts entries and resolv.conf settings of a container of a HostNetwork pod, which
+	// does not take them from its pod.
+	HostAdd []string
+	DNS     *DNSConfig
 	// Groups are supplemental groups of the container's user.
 	Groups []string
 	// Security settings: Privileged grants every capability and device; CapAdd and CapDrop are Linux names
