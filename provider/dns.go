@@ -67,7 +67,8 @@ func parseResolvConf(r io.Reader) (hostResolvConf, error) {
 // mergeOptions adds resolver options (name or name:value) to a list; a later option replaces one of the same name
 // in place.
 func mergeOptions(options, more []string) []string {
-	out := append([]string{}, options...)
+	var out []string
+	out = append(out, options...)
 	for _, o := range more {
 		name, _, _ := strings.Cut(o, ":")
 		replaced := false

@@ -92,6 +92,18 @@ func TestPodSpec(t *testing.T) {
 		t.Errorf("hostname with spec.hostname = %q, want frontend", got)
 	}
 
+	pod.Spec.HostAliases = []corev1.HostAlias{{IP: "192.0.2.1", Hostnames: []string{"a.example", "b"}}, {IP: "2001:db8::1", Hostnames: []string{"c"}}}
+	if got, want := podSpec(pod, "node-a", "berth").HostAdd, []string{"a.example:192.0.2.1", "b:192.0.2.1", "c:2001:db8::1"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("HostAdd = %q, want %q", got, want)
+	}
+
+	// A hostNetwork pod has the node's network and hostname: no network, hostname or port mappings of its own.
+	pod.Spec.HostNetwork = true
+	hn := podSpec(pod, "node-a", "berth")
+	if !hn.HostNetwork || hn.Network != "" || hn.Hostname != "" || len(hn.Ports) != 0 || len(hn.HostAdd) != 3 {
+		t.Errorf("hostNetwork podSpec() = %+v", hn)
+	}
+
 	noPorts := &corev1.Pod{ObjectMeta: pod.ObjectMeta, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "a", Image: "x"}}}}
 	if ports := podSpec(noPorts, "node-a", "berth").Ports; len(ports) != 0 {
 		t.Errorf("ports without hostPorts = %v, want none", ports)
