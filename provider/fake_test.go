@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"strings"
 	"sync"
 	"testing"
@@ -23,6 +24,7 @@ type fakeRuntime struct {
 	pods       map[string]*fakePod       // by ID
 	containers map[string]*fakeContainer // by ID
 	holds      map[string]chan struct{}  // container names whose creation waits for release
+	imageUsers map[string]string         // configured users of images, by reference
 	nextID     int
 }
 
@@ -45,7 +47,9 @@ type fakeContainer struct {
 	exitCode   int32
 	startedAt  time.Time
 	finishedAt time.Time
-	done       chan struct{} // closed when the container exits
+	done       chan struct{}     // closed when the container exits
+	files      map[string]string // files written inside, by path
+	logs       string            // what it printed; "log of <name>" when empty
 }
 
 var _ podman.Runtime = (*fakeRuntime)(nil)
@@ -58,6 +62,7 @@ func newFakeRuntime(images ...string) *fakeRuntime {
 		pods:       map[string]*fakePod{},
 		containers: map[string]*fakeContainer{},
 		holds:      map[string]chan struct{}{},
+		imageUsers: map[string]string{},
 	}
 	for _, im := range images {
 		f.images[im] = true
@@ -448,13 +453,74 @@ func (f *fakeRuntime) RemoveContainer(_ context.Context, id string) error {
 	return nil
 }
 
-func (f *fakeRuntime) Logs(_ context.Context, id string, _ podman.LogOptions, w io.Writer) error {
+func (f *fakeRuntime) Logs(_ context.Context, id string, opts podman.LogOptions, w io.Writer) error {
 	f.mu.Lock()
 	c := f.lookupContainer(id)
+	var logs string
+	if c != nil {
+		logs = c.logs
+	}
 	f.mu.Unlock()
 	if c == nil {
 		return errors.New("no such container " + id)
 	}
-	_, err := io.WriteString(w, "log of "+c.spec.Name+"\n")
+	if logs == "" {
+		logs = "log of " + c.spec.Name + "\n"
+	}
+	lines := strings.SplitAfter(logs, "\n")
+	if lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	if opts.Tail >= 0 && len(lines) > opts.Tail {
+		lines = lines[len(lines)-opts.Tail:]
+	}
+	_, err := io.WriteString(w, strings.Join(lines, ""))
 	return err
+}
+
+func (f *fakeRuntime) ImageUser(_ context.Context, ref string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("ImageUser", ref)
+	if !f.images[ref] {
+		return "", fmt.Errorf("image %s not known", ref)
+	}
+	return f.imageUsers[ref], nil
+}
+
+func (f *fakeRuntime) ReadFile(_ context.Context, id, path string, max int64) ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.lookupContainer(id)
+	if c == nil {
+		return nil, fmt.Errorf("no such container %s: %w", id, fs.ErrNotExist)
+	}
+	data, ok := c.files[path]
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", path, fs.ErrNotExist)
+	}
+	if int64(len(data)) > max {
+		data = data[int64(len(data))-max:]
+	}
+	return []byte(data), nil
+}
+
+// write makes the container named name have written a file at path and printed logs (if not empty).
+func (f *fakeRuntime) write(t *testing.T, name, path, data, logs string) {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.lookupContainer(name)
+	if c == nil {
+		t.Fatalf("fake: no container %q", name)
+	}
+	if path != "" {
+		if c.files == nil {
+			c.files = map[string]string{}
+		}
+		c.files[path] = data
+	}
+	if logs != "" {
+		c.logs = logs
+	}
 }

@@ -38,8 +38,8 @@ func TestKubeletErrImagePullVisible(t *testing.T) {
 
 func TestKubeletUnsupportedReason(t *testing.T) {
 	h := newHarness(t, "busybox")
-	pod := lifecyclePod("hostnet", corev1.RestartPolicyAlways, nil, testContainer("a", "busybox"))
-	pod.Spec.HostNetwork = true
+	pod := lifecyclePod("hostpid", corev1.RestartPolicyAlways, nil, testContainer("a", "busybox"))
+	pod.Spec.HostPID = true
 	h.create(pod)
 	failed, _ := h.waitReported(pod, 0, "Failed", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodFailed })
 	if failed.Status.Reason != "UnsupportedPodSpec" || failed.Status.Message == "" {

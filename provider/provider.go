@@ -36,10 +36,21 @@ type Config struct {
 	Recorder record.EventRecorder
 	// Allocatable is the node's allocatable, the limit resourceFieldRef reports for a container without one.
 	Allocatable corev1.ResourceList
+	// AllowPrivileged lets containers run privileged (berth-kubelet --allow-privileged); otherwise a pod asking
+	// for it fails.
+	AllowPrivileged bool
+	// ClusterDNS are the cluster DNS servers ClusterFirst pods use (kubelet --cluster-dns); without any they get
+	// the host's resolv.conf, as the kubelet gives them.
+	ClusterDNS []string
+	// ClusterDomain is the cluster's DNS domain (kubelet --cluster-domain), searched by ClusterFirst pods.
+	ClusterDomain string
+	// ResolvConf is the host's resolv.conf (kubelet --resolv-conf), the base of pods' DNS settings.
+	ResolvConf string
 	// InitialBackoff and MaxBackoff bound the restart back-off (kubelet: 10s and 300s).
 	InitialBackoff, MaxBackoff time.Duration
-	// RootDir holds the pods' volume folders (pods/<uid>/volumes/<plugin>/<name>, as under the kubelet's
-	// --root-dir). Podman bind-mounts them, so it must be a path of the Podman host.
+	// RootDir holds the pods' volume folders (pods/<uid>/volumes/<plugin>/<name>) and termination logs
+	// (pods/<uid>/containers/<name>/<attempt>), as under the kubelet's --root-dir. Podman bind-mounts them, so it
+	// must be a path of the Podman host. Empty: no volumes, and termination messages are read from the containers.
 	RootDir string
 	// AllowedHostPaths are the host folders hostPath volumes may name (at or below); none when empty.
 	AllowedHostPaths []string

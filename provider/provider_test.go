@@ -470,14 +470,14 @@ func TestLifecycleDeleteUnknownPod(t *testing.T) {
 
 func TestLifecycleUnsupportedPodSpec(t *testing.T) {
 	h := newHarness(t, "busybox")
-	pod := lifecyclePod("hostnet", corev1.RestartPolicyAlways, nil, testContainer("a", "busybox"))
-	pod.Spec.HostNetwork = true
+	pod := lifecyclePod("hostpid", corev1.RestartPolicyAlways, nil, testContainer("a", "busybox"))
+	pod.Spec.HostPID = true
 	h.create(pod)
 
 	failed, _ := h.waitReported(pod, 0, "Failed", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodFailed })
 	a := statusOf(failed, "a")
-	if a.State.Waiting == nil || a.State.Waiting.Reason != "CreateContainerConfigError" || !strings.Contains(a.State.Waiting.Message, "spec.hostNetwork") {
-		t.Errorf("container a = %+v, want Waiting CreateContainerConfigError naming spec.hostNetwork", a.State)
+	if a.State.Waiting == nil || a.State.Waiting.Reason != "CreateContainerConfigError" || !strings.Contains(a.State.Waiting.Message, "spec.hostPID") {
+		t.Errorf("container a = %+v, want Waiting CreateContainerConfigError naming spec.hostPID", a.State)
 	}
 	got, err := h.p.GetPod(h.ctx, pod.Namespace, pod.Name)
 	if err != nil || got.Status.Phase != corev1.PodFailed {

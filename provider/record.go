@@ -7,6 +7,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/berth-dev/berth/provider/podman"
 )
 
 // containerRecord is what the provider knows of one Kubernetes container of a pod.
@@ -41,10 +43,12 @@ type podRecord struct {
 	podmanName string
 	podmanID   string
 	podIP      string
-	sandbox    bool
-	startTime  metav1.Time
-	init       []*containerRecord
-	app        []*containerRecord
+	// dns is the pod's resolv.conf settings (nil: the host's), which containers of a hostNetwork pod take.
+	dns       *podman.DNSConfig
+	sandbox   bool
+	startTime metav1.Time
+	init      []*containerRecord
+	app       []*containerRecord
 	// initialized is set once every regular init container completed.
 	initialized bool
 	// terminal is set once the pod's containers will not run again.

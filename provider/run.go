@@ -11,6 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
+
+	"github.com/berth-dev/berth/provider/podman"
 )
 
 // errKind tells how a failed attempt to run a container failed.
@@ -30,6 +32,10 @@ func (p *Provider) run(ctx context.Context, r *podRecord) {
 
 	if bad := unsupported(r.pod); len(bad) > 0 {
 		p.refuse(r, "UnsupportedPodSpec", "UnsupportedPodSpec", "Berth cannot run this pod yet; unsupported: "+strings.Join(bad, ", "))
+		return
+	}
+	if priv := privilegedContainers(r.pod); len(priv) > 0 && !p.cfg.AllowPrivileged {
+		p.refuse(r, "UnsupportedPodSpec", "UnsupportedPodSpec", "privileged containers are not allowed on this node (berth-kubelet --allow-privileged=false): "+strings.Join(priv, ", "))
 		return
 	}
 
@@ -158,10 +164,15 @@ func (p *Provider) createSandbox(ctx context.Context, r *podRecord) error {
 	rt := p.cfg.Runtime
 	if r.adopted {
 		// The sandbox outlived the virtual kubelet: take it as it is.
-		ip, err := rt.PodIP(ctx, r.podmanID, p.cfg.Network)
+		ip, err := p.sandboxIP(ctx, r)
+		var dns *podman.DNSConfig
+		if err == nil && r.pod.Spec.HostNetwork {
+			// Containers of a hostNetwork pod carry the pod's DNS settings themselves.
+			dns, err = p.podDNS(ctx, r.pod)
+		}
 		if err == nil {
 			p.mu.Lock()
-			r.podIP, r.sandbox = ip, true
+			r.podIP, r.sandbox, r.dns = ip, true, dns
 			p.changedLocked(r)
 			p.mu.Unlock()
 			return nil
@@ -175,7 +186,16 @@ func (p *Provider) createSandbox(ctx context.Context, r *podRecord) error {
 	if r.podmanID == "" {
 		// A Podman pod of the same name may be left from a failed attempt.
 		_ = rt.RemovePod(ctx, r.podmanName)
-		id, err := rt.CreatePod(ctx, podSpec(r.pod, p.cfg.NodeName, p.cfg.Network))
+		spec := podSpec(r.pod, p.cfg.NodeName, p.cfg.Network)
+		dns, err := p.podDNS(ctx, r.pod)
+		if err != nil {
+			return err
+		}
+		spec.DNS = dns
+		p.mu.Lock()
+		r.dns = dns
+		p.mu.Unlock()
+		id, err := rt.CreatePod(ctx, spec)
 		if err != nil {
 			return err
 		}
@@ -186,7 +206,7 @@ func (p *Provider) createSandbox(ctx context.Context, r *podRecord) error {
 	if err := rt.StartPod(ctx, r.podmanID); err != nil {
 		return err
 	}
-	ip, err := rt.PodIP(ctx, r.podmanID, p.cfg.Network)
+	ip, err := p.sandboxIP(ctx, r)
 	if err != nil {
 		return err
 	}
@@ -214,6 +234,14 @@ func (p *Provider) mountVolumes(ctx context.Context, r *podRecord) bool {
 		}
 		backoff = min(2*backoff, 122*time.Second)
 	}
+}
+
+// sandboxIP is the pod's IP: the node's for a hostNetwork pod, as the kubelet reports it, else the Podman pod's.
+func (p *Provider) sandboxIP(ctx context.Context, r *podRecord) (string, error) {
+	if r.pod.Spec.HostNetwork {
+		return p.cfg.NodeIP, nil
+	}
+	return p.cfg.Runtime.PodIP(ctx, r.podmanID, p.cfg.Network)
 }
 
 // runInit runs a regular init container until it succeeds; false means the pod will not go on.
@@ -372,8 +400,15 @@ func (p *Provider) runOnce(ctx context.Context, r *podRecord, c *containerRecord
 		return 0, pullErr
 	}
 
+	nonRootErr := p.checkRunAsNonRoot(ctx, r.pod, c.spec)
+	if nonRootErr != nil && ctx.Err() != nil {
+		return 0, configErr
+	}
 	p.mu.Lock()
 	env, err := p.environment(r.pod, c.spec, envInputs{podIP: r.podIP, hostIP: p.cfg.NodeIP, nodeAllocatable: p.cfg.Allocatable})
+	if err == nil {
+		err = nonRootErr
+	}
 	if err != nil {
 		c.state = waiting("CreateContainerConfigError", err.Error())
 		p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
@@ -390,13 +425,29 @@ func (p *Provider) runOnce(ctx context.Context, r *podRecord, c *containerRecord
 		return 0, configErr
 	}
 	c.attempts++
+	attempt := c.attempts
 	spec := containerSpec(r.pod, c.spec, env, p.cfg.NodeName, c.attempts)
 	spec.Pod = r.podmanID
 	spec.Mounts = mounts
+	if r.pod.Spec.HostNetwork {
+		// In the host's network, a container of a Podman pod writes its own resolv.conf and hosts file.
+		spec.DNS, spec.HostAdd = r.dns, hostAliases(r.pod)
+	}
 	p.mu.Unlock()
 	// Only the previous run is kept (for logs --previous).
-	if c.attempts > 2 {
-		_ = rt.RemoveContainer(ctx, fmt.Sprintf("%s_%s_%d", r.podmanName, c.spec.Name, c.attempts-2))
+	if attempt > 2 {
+		_ = rt.RemoveContainer(ctx, fmt.Sprintf("%s_%s_%d", r.podmanName, c.spec.Name, attempt-2))
+		p.removeTerminationLog(r.pod, c.spec.Name, attempt-2)
+	}
+	if err := p.mountTerminationLog(&spec, r.pod, c.spec, attempt); err != nil {
+		logger.Error(err, "Creating termination log")
+		p.mu.Lock()
+		c.attempts--
+		c.state = waiting("CreateContainerConfigError", err.Error())
+		p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
+		p.changedLocked(r)
+		p.mu.Unlock()
+		return 0, configErr
 	}
 	id, err := rt.CreateContainer(ctx, spec)
 	if err != nil {
@@ -459,8 +510,10 @@ func (p *Provider) runOnce(ctx context.Context, r *podRecord, c *containerRecord
 		logger.Error(err, "Waiting for container")
 		exit = -1
 	}
+	msg := p.terminationMessage(ctx, r.pod, c.spec, id, attempt, exit)
 	p.mu.Lock()
 	p.observeExit(ctx, r, c, exit)
+	withTerminationMessage(c.state.Terminated, msg)
 	exit = c.state.Terminated.ExitCode
 	p.changedLocked(r)
 	p.mu.Unlock()
@@ -484,6 +537,7 @@ func (p *Provider) resume(ctx context.Context, r *podRecord, c *containerRecord,
 	}
 	p.mu.Lock()
 	c.attempts++
+	attempt := c.attempts
 	c.id, c.imageID, c.started = id, st.ImageID, true
 	c.lastStart = st.StartedAt
 	c.state = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(st.StartedAt)}}
@@ -502,12 +556,28 @@ func (p *Provider) resume(ctx context.Context, r *podRecord, c *containerRecord,
 		}
 		st.ExitCode = exit
 	}
+	msg := p.terminationMessage(ctx, r.pod, c.spec, id, attempt, st.ExitCode)
 	p.mu.Lock()
 	p.observeExit(ctx, r, c, st.ExitCode)
+	withTerminationMessage(c.state.Terminated, msg)
 	exit := c.state.Terminated.ExitCode
 	p.changedLocked(r)
 	p.mu.Unlock()
 	return exit, true
+}
+
+// checkRunAsNonRoot verifies runAsNonRoot before a container is created, with the image's user when the security
+// context does not say the user.
+func (p *Provider) checkRunAsNonRoot(ctx context.Context, pod *corev1.Pod, c *corev1.Container) error {
+	imageUser := ""
+	if needsImageUser(pod, c) {
+		u, err := p.cfg.Runtime.ImageUser(ctx, c.Image)
+		if err != nil {
+			return err
+		}
+		imageUser = u
+	}
+	return verifyRunAsNonRoot(pod, c, imageUser)
 }
 
 // observeExit records a container's termination from Podman's view of it. p.mu must be held; exit<0 means unknown.

@@ -46,6 +46,12 @@ func podSpec(pod *corev1.Pod, node, network string) podman.PodSpec {
 		ps.Hostname = pod.Spec.Hostname
 	}
 	ps.Hostname = truncateHostname(ps.Hostname)
+	ps.HostAdd = hostAliases(pod)
+	if pod.Spec.HostNetwork {
+		// The pod has the node's network and hostname; hostPorts are the container ports themselves.
+		ps.HostNetwork, ps.Hostname, ps.Network = true, "", ""
+		return ps
+	}
 	for _, c := range append(append([]corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...) {
 		for _, p := range c.Ports {
 			if p.HostPort == 0 {
@@ -94,7 +100,19 @@ func containerSpec(pod *corev1.Pod, c *corev1.Container, env []corev1.EnvVar, no
 		}
 	}
 	s.User = user(pod.Spec.SecurityContext, c.SecurityContext)
+	applySecurityContext(&s, pod, c)
 	return s
+}
+
+// hostAliases lists a pod's hostAliases as Podman's host:ip entries, in the pod's order.
+func hostAliases(pod *corev1.Pod) []string {
+	var out []string
+	for _, a := range pod.Spec.HostAliases {
+		for _, h := range a.Hostnames {
+			out = append(out, h+":"+a.IP)
+		}
+	}
+	return out
 }
 
 // unsupported lists the parts of a pod that Berth cannot run faithfully yet. A non-empty list fails the pod with
@@ -102,9 +120,6 @@ func containerSpec(pod *corev1.Pod, c *corev1.Container, env []corev1.EnvVar, no
 func unsupported(pod *corev1.Pod) []string {
 	var out []string
 	sp := pod.Spec
-	if sp.HostNetwork {
-		out = append(out, "spec.hostNetwork")
-	}
 	if sp.HostPID {
 		out = append(out, "spec.hostPID")
 	}
@@ -115,6 +130,9 @@ func unsupported(pod *corev1.Pod) []string {
 		out = append(out, "spec.shareProcessNamespace")
 	}
 	// Volumes themselves are checked by volumeProblems.
+	if sc := sp.SecurityContext; sc != nil && sc.SupplementalGroupsPolicy != nil && *sc.SupplementalGroupsPolicy != corev1.SupplementalGroupsPolicyMerge {
+		out = append(out, "spec.securityContext.supplementalGroupsPolicy")
+	}
 	check := func(path string, c *corev1.Container) {
 		for _, m := range c.VolumeMounts {
 			switch {
@@ -136,9 +154,6 @@ func unsupported(pod *corev1.Pod) []string {
 		}
 		if c.Lifecycle != nil {
 			out = append(out, path+".lifecycle")
-		}
-		if sc := c.SecurityContext; sc != nil && sc.Privileged != nil && *sc.Privileged {
-			out = append(out, path+".securityContext.privileged")
 		}
 	}
 	for i := range sp.InitContainers {

@@ -92,6 +92,18 @@ func TestPodSpec(t *testing.T) {
 		t.Errorf("hostname with spec.hostname = %q, want frontend", got)
 	}
 
+	pod.Spec.HostAliases = []corev1.HostAlias{{IP: "192.0.2.1", Hostnames: []string{"a.example", "b"}}, {IP: "2001:db8::1", Hostnames: []string{"c"}}}
+	if got, want := podSpec(pod, "node-a", "berth").HostAdd, []string{"a.example:192.0.2.1", "b:192.0.2.1", "c:2001:db8::1"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("HostAdd = %q, want %q", got, want)
+	}
+
+	// A hostNetwork pod has the node's network and hostname: no network, hostname or port mappings of its own.
+	pod.Spec.HostNetwork = true
+	hn := podSpec(pod, "node-a", "berth")
+	if !hn.HostNetwork || hn.Network != "" || hn.Hostname != "" || len(hn.Ports) != 0 || len(hn.HostAdd) != 3 {
+		t.Errorf("hostNetwork podSpec() = %+v", hn)
+	}
+
 	noPorts := &corev1.Pod{ObjectMeta: pod.ObjectMeta, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "a", Image: "x"}}}}
 	if ports := podSpec(noPorts, "node-a", "berth").Ports; len(ports) != 0 {
 		t.Errorf("ports without hostPorts = %v, want none", ports)
@@ -251,9 +263,9 @@ func TestUnsupported(t *testing.T) {
 	}{
 		{name: "plain pod", pod: func(*corev1.Pod) {}, want: nil},
 		{
-			name: "host network",
+			name: "host network is supported",
 			pod:  func(p *corev1.Pod) { p.Spec.HostNetwork = true },
-			want: []string{"spec.hostNetwork"},
+			want: nil,
 		},
 		{
 			name: "host namespaces",
@@ -264,7 +276,7 @@ func TestUnsupported(t *testing.T) {
 			want: []string{"spec.hostPID", "spec.hostIPC", "spec.shareProcessNamespace"},
 		},
 		{
-			name: "probes lifecycle and privileged",
+			name: "probes and lifecycle; privileged is the node's call",
 			pod: func(p *corev1.Pod) {
 				probe := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"true"}}}}
 				p.Spec.InitContainers[0].SecurityContext = &corev1.SecurityContext{Privileged: &privileged}
@@ -273,7 +285,6 @@ func TestUnsupported(t *testing.T) {
 				app.Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"true"}}}}
 			},
 			want: []string{
-				"spec.initContainers[setup].securityContext.privileged",
 				"spec.containers[app].livenessProbe",
 				"spec.containers[app].readinessProbe",
 				"spec.containers[app].startupProbe",
@@ -286,6 +297,14 @@ func TestUnsupported(t *testing.T) {
 				p.Spec.Containers[1].SecurityContext = &corev1.SecurityContext{Privileged: new(bool)}
 			},
 			want: nil,
+		},
+		{
+			name: "strict supplemental groups policy",
+			pod: func(p *corev1.Pod) {
+				strict := corev1.SupplementalGroupsPolicyStrict
+				p.Spec.SecurityContext = &corev1.PodSecurityContext{SupplementalGroupsPolicy: &strict}
+			},
+			want: []string{"spec.securityContext.supplementalGroupsPolicy"},
 		},
 		{
 			name: "volume devices",

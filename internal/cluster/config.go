@@ -28,6 +28,8 @@ type Config struct {
 	APIServerPort, EtcdPort, EtcdPeerPort, ControllerManagerPort, SchedulerPort, KubeletPort int
 	// AllowedHostPaths are the host folders the nodes let hostPath volumes name (at or below); none by default.
 	AllowedHostPaths []string
+	// KubeletArgs are extra berth-kubelet flags, by node index (tests give nodes different settings this way).
+	KubeletArgs map[int][]string
 	// Out receives progress lines.
 	Out io.Writer
 }

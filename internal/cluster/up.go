@@ -434,7 +434,7 @@ func writeSchedulerConfig(path, kubeconfig string) (string, error) {
 func (c *Cluster) startKubelet(i int) (*process, error) {
 	cfg, cr := c.cfg, c.creds
 	name := cfg.nodeName(i)
-	return c.start("kubelet-"+name, "berth-kubelet", []string{
+	args := []string{
 		"--kubeconfig=" + cr.nodeKubeconfigs[i], "--node-name=" + name, "--node-ip=" + cfg.NodeIP,
 		"--port=" + strconv.Itoa(cfg.KubeletPort+i), "--podman-url=" + c.hosts[i].url,
 		"--tls-cert-file=" + cr.nodeServing[i].CertFile, "--tls-private-key-file=" + cr.nodeServing[i].KeyFile,
@@ -442,7 +442,9 @@ func (c *Cluster) startKubelet(i int) (*process, error) {
 		"--network=berth", "--network-interface=" + c.bridgeName(i), "--subnet=" + c.subnet(i),
 		"--root-dir=" + cfg.kubeletRootDir(i), "--allowed-host-paths=" + strings.Join(cfg.AllowedHostPaths, ","),
 		"--apiserver-address=" + net.JoinHostPort(cfg.NodeIP, strconv.Itoa(cfg.APIServerPort)),
-	})
+	}
+	args = append(args, cfg.KubeletArgs[i]...)
+	return c.start("kubelet-"+name, "berth-kubelet", args)
 }
 
 // etcdHealthy checks etcd's /health.

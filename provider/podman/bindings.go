@@ -1,10 +1,12 @@
 package podman
 
 import (
+	"archive/tar"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"strconv"
@@ -220,11 +222,42 @@ func (c *Client) CreatePod(ctx context.Context, spec PodSpec) (string, error) {
 			HostIP: p.HostIP, HostPort: p.HostPort, ContainerPort: p.ContainerPort, Protocol: strings.ToLower(p.Protocol), Range: 1,
 		})
 	}
+	if spec.HostNetwork {
+		// The host's network and hostname, as the kubelet gives a hostNetwork pod.
+		ps.NetNS = specgen.Namespace{NSMode: specgen.Host}
+		ps.UtsNs = specgen.Namespace{NSMode: specgen.Host}
+		ps.Hostname, ps.Networks, ps.PortMappings = "", nil, nil
+	}
+	ps.HostAdd = spec.HostAdd
+	servers, searches, options, err := dnsSpec(spec.DNS)
+	if err != nil {
+		return "", fmt.Errorf("create pod %s: %w", spec.Name, err)
+	}
+	ps.DNSServer, ps.DNSSearch, ps.DNSOption = servers, searches, options
 	rep, err := pods.CreatePodFromSpec(c.ctx(ctx), &entities.PodSpec{PodSpecGen: *ps})
 	if err != nil {
 		return "", fmt.Errorf("create pod %s: %w", spec.Name, err)
 	}
 	return rep.Id, nil
+}
+
+// dnsSpec is a resolv.conf's settings as Podman's pod and container specs take them.
+func dnsSpec(dns *DNSConfig) (servers []net.IP, searches, options []string, err error) {
+	if dns == nil {
+		return nil, nil, nil, nil
+	}
+	for _, s := range dns.Servers {
+		ip := net.ParseIP(s)
+		if ip == nil {
+			return nil, nil, nil, fmt.Errorf("DNS server %q is not an IP address", s)
+		}
+		servers = append(servers, ip)
+	}
+	searches = dns.Searches
+	if len(searches) == 0 {
+		searches = []string{"."} // Podman's way to say: no search line
+	}
+	return servers, searches, dns.Options, nil
 }
 
 // StartPod implements Runtime.
@@ -350,10 +383,22 @@ func (c *Client) CreateContainer(ctx context.Context, spec ContainerSpec) (strin
 	s.User = spec.User
 	// Restarts are Berth's (the pod's restartPolicy with the kubelet's back-off), never Podman's.
 	s.RestartPolicy = "no"
+	s.Groups = spec.Groups
+	s.Privileged = spec.Privileged
+	// A read-only root stays read-only everywhere, /tmp and /run included, as with the kubelet.
+	s.ReadOnlyFilesystem, s.ReadWriteTmpfs = spec.ReadOnlyRootfs, false
+	s.NoNewPrivileges = spec.NoNewPrivileges
+	s.HostAdd = spec.HostAdd
+	servers, searches, options, err := dnsSpec(spec.DNS)
+	if err != nil {
+		return "", fmt.Errorf("create container %s: %w", spec.Name, err)
+	}
+	s.DNSServers, s.DNSSearch, s.DNSOptions = servers, searches, options
+	s.CapAdd, s.CapDrop = spec.CapAdd, spec.CapDrop
 	for _, m := range spec.Mounts {
-		opts := []string{"rbind"}
+		opts := []string{"rbind", "rw"}
 		if m.ReadOnly {
-			opts = append(opts, "ro")
+			opts[1] = "ro"
 		}
 		s.Mounts = append(s.Mounts, specs.Mount{Type: "bind", Source: m.Source, Destination: m.Dest, Options: opts})
 	}
@@ -443,6 +488,58 @@ func (c *Client) RemoveContainer(ctx context.Context, id string) error {
 		return fmt.Errorf("remove container %s: %w", id, err)
 	}
 	return nil
+}
+
+// ImageUser implements Runtime.
+func (c *Client) ImageUser(ctx context.Context, ref string) (string, error) {
+	im, err := images.GetImage(c.ctx(ctx), ref, nil)
+	if err != nil {
+		return "", fmt.Errorf("inspect image %s: %w", ref, err)
+	}
+	if im.ImageData != nil && im.Config != nil && im.Config.User != "" {
+		return im.Config.User, nil
+	}
+	if im.ImageData != nil {
+		return im.User, nil
+	}
+	return "", nil
+}
+
+// ReadFile implements Runtime.
+func (c *Client) ReadFile(ctx context.Context, id, path string, max int64) ([]byte, error) {
+	pr, pw := io.Pipe()
+	copyFn, err := containers.CopyToArchive(c.ctx(ctx), id, path, pw)
+	if err != nil {
+		if IsNotFound(err) || strings.Contains(err.Error(), "no such file or directory") {
+			return nil, fmt.Errorf("read %s of container %s: %w (%v)", path, id, fs.ErrNotExist, err)
+		}
+		return nil, fmt.Errorf("read %s of container %s: %w", path, id, err)
+	}
+	go func() { pw.CloseWithError(copyFn()) }()
+	defer pr.Close()
+	return tailOfTarFile(pr, max)
+}
+
+// tailOfTarFile reads the last max bytes of the first entry of a tar stream, which must be a regular file.
+func tailOfTarFile(r io.Reader, max int64) ([]byte, error) {
+	tr := tar.NewReader(r)
+	h, err := tr.Next()
+	if err != nil {
+		return nil, fmt.Errorf("read archive: %w", err)
+	}
+	if h.Typeflag != tar.TypeReg {
+		return nil, fmt.Errorf("%s is not a regular file", h.Name)
+	}
+	if h.Size > max {
+		if _, err := io.CopyN(io.Discard, tr, h.Size-max); err != nil {
+			return nil, fmt.Errorf("read archive: %w", err)
+		}
+	}
+	data, err := io.ReadAll(io.LimitReader(tr, max))
+	if err != nil {
+		return nil, fmt.Errorf("read archive: %w", err)
+	}
+	return data, nil
 }
 
 // Logs implements Runtime.

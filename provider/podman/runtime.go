@@ -52,6 +52,26 @@ type PodSpec struct {
 	Labels   map[string]string
 	Network  string
 	Ports    []PortMapping
+	// HostNetwork runs the pod in the host's network and UTS namespaces (Network, Hostname and Ports are unused).
+	HostNetwork bool
+	// HostAdd are extra /etc/hosts entries, as host:ip.
+	HostAdd []string
+	// DNS replaces parts of the host's resolv.conf in the pod; nil keeps Podman's default (the host's).
+	DNS *DNSConfig
+}
+
+// DNSConfig is a pod's resolv.conf. Empty Servers or Options keep the host's; empty Searches means none.
+type DNSConfig struct {
+	Servers  []string
+	Searches []string
+	Options  []string
+}
+
+// BindMount mounts a file or folder of the Podman host into a container.
+type BindMount struct {
+	Source   string
+	Dest     string
+	ReadOnly bool
 }
 
 // PortMapping maps a host port to a pod port.
@@ -60,13 +80,6 @@ type PortMapping struct {
 	HostPort      uint16
 	ContainerPort uint16
 	Protocol      string
-}
-
-// BindMount mounts a host file or directory into a container.
-type BindMount struct {
-	Source   string
-	Dest     string
-	ReadOnly bool
 }
 
 // ContainerSpec is a container to create inside a Podman pod.
@@ -89,7 +102,21 @@ type ContainerSpec struct {
 	TTY        bool
 	Stdin      bool
 	User       string
-	Mounts     []BindMount
+	// Mounts are bind mounts from the Podman host.
+	Mounts []BindMount
+	// HostAdd and DNS are /etc/hosts entries and resolv.conf settings of a container of a HostNetwork pod, which
+	// does not take them from its pod.
+	HostAdd []string
+	DNS     *DNSConfig
+	// Groups are supplemental groups of the container's user.
+	Groups []string
+	// Security settings: Privileged grants every capability and device; CapAdd and CapDrop are Linux names
+	// (CAP_NET_ADMIN) or ALL.
+	Privileged      bool
+	ReadOnlyRootfs  bool
+	NoNewPrivileges bool
+	CapAdd          []string
+	CapDrop         []string
 }
 
 // ContainerState is the runtime state of a container.
@@ -171,6 +198,11 @@ type Runtime interface {
 	StopContainer(ctx context.Context, id string, timeout time.Duration) error
 	// RemoveContainer force-removes a container; a missing container is not an error.
 	RemoveContainer(ctx context.Context, id string) error
+	// ImageUser reports the user an image is configured to run as ("" for none: root).
+	ImageUser(ctx context.Context, ref string) (string, error)
+	// ReadFile reads at most the last max bytes of a regular file of a container, running or exited. A missing
+	// file is an error for which IsNotFound holds.
+	ReadFile(ctx context.Context, id, path string, max int64) ([]byte, error)
 	// Logs copies a container's stdout and stderr to w.
 	Logs(ctx context.Context, id string, opts LogOptions, w io.Writer) error
 }

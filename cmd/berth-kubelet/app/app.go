@@ -61,12 +61,18 @@ type Options struct {
 	RootDir      string
 	HostPaths    []string
 	APIServer    string
+	// AllowPrivileged lets pods run privileged containers.
+	AllowPrivileged bool
+	// ClusterDNS, ClusterDomain and ResolvConf configure pods' DNS as the kubelet's flags of the same names.
+	ClusterDNS    []string
+	ClusterDomain string
+	ResolvConf    string
 }
 
 // NewCommand returns the berth-kubelet command.
 func NewCommand() *cobra.Command {
 	o := &Options{Port: 10250, NodeName: "berth-podman-0", Network: "berth", NetworkIface: "berth0", Subnet: "10.89.0.0/24", Workers: 8,
-		RootDir: "/var/lib/berth-kubelet"}
+		RootDir: "/var/lib/berth-kubelet", ClusterDomain: "cluster.local", ResolvConf: "/etc/resolv.conf"}
 	cmd := &cobra.Command{
 		Use:          "berth-kubelet",
 		Short:        "A Kubernetes node whose pods run on a Podman host",
@@ -92,6 +98,10 @@ func NewCommand() *cobra.Command {
 	f.StringVar(&o.RootDir, "root-dir", o.RootDir, "folder of the pods' volume files (pods/<uid>/volumes); Podman bind-mounts them, so it must be a path of the Podman host")
 	f.StringSliceVar(&o.HostPaths, "allowed-host-paths", nil, "host folders that hostPath volumes may name (at or below them); pods naming others fail with a FailedMount event")
 	f.StringVar(&o.APIServer, "apiserver-address", "", "host:port at which containers reach the apiserver; the kubernetes service's KUBERNETES_SERVICE_HOST/PORT point there, since the node has no kube-proxy (empty: the service's cluster IP)")
+	f.BoolVar(&o.AllowPrivileged, "allow-privileged", false, "let pods run privileged containers; otherwise such pods fail")
+	f.StringSliceVar(&o.ClusterDNS, "cluster-dns", nil, "IP addresses of the cluster DNS servers for dnsPolicy ClusterFirst pods (comma-separated); without any, such pods use the host's resolv.conf")
+	f.StringVar(&o.ClusterDomain, "cluster-domain", o.ClusterDomain, "cluster DNS domain searched by ClusterFirst pods")
+	f.StringVar(&o.ResolvConf, "resolv-conf", o.ResolvConf, "the host's resolver configuration, the base of pods' DNS settings (empty: none)")
 	return cmd
 }
 
@@ -115,6 +125,11 @@ func (o *Options) Validate() error {
 	}
 	if _, err := parseTaints(o.Taints); err != nil {
 		return err
+	}
+	for _, s := range o.ClusterDNS {
+		if net.ParseIP(s) == nil {
+			return fmt.Errorf("--cluster-dns %q is not an IP address", s)
+		}
 	}
 	if !filepath.IsAbs(o.RootDir) {
 		return fmt.Errorf("--root-dir %q must be an absolute path", o.RootDir)
@@ -188,7 +203,8 @@ func Run(ctx context.Context, o *Options) error {
 	tokens := token.NewManager(client)
 	p := provider.New(provider.Config{NodeName: o.NodeName, NodeIP: o.NodeIP, Network: o.Network, Runtime: rt, Recorder: recorder,
 		Allocatable: np.Allocatable(), RootDir: o.RootDir, AllowedHostPaths: o.HostPaths, Tokens: tokens.GetServiceAccountToken,
-		APIServer: o.APIServer})
+		APIServer: o.APIServer, AllowPrivileged: o.AllowPrivileged, ClusterDNS: o.ClusterDNS, ClusterDomain: o.ClusterDomain,
+		ResolvConf: o.ResolvConf})
 	if n, err := p.Adopt(ctx); err != nil {
 		return fmt.Errorf("take stock of the Podman pods of an earlier run: %w", err)
 	} else if n > 0 {

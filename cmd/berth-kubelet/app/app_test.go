@@ -10,7 +10,7 @@ import (
 
 func TestOptionsValidate(t *testing.T) {
 	valid := func() *Options {
-		return &Options{NodeIP: "192.0.2.2", Port: 10250, TLSCertFile: "c", TLSKeyFile: "k"}
+		return &Options{NodeIP: "192.0.2.2", Port: 10250, TLSCertFile: "c", TLSKeyFile: "k", RootDir: "/var/lib/berth-kubelet"}
 	}
 	tests := []struct {
 		name    string
@@ -25,6 +25,15 @@ func TestOptionsValidate(t *testing.T) {
 		{"port out of range", func(o *Options) { o.Port = 70000 }, "--port 70000 is out of range"},
 		{"taints", func(o *Options) { o.Taints = []string{"berth.dev/podman=true:NoSchedule", "dedicated:NoExecute"} }, ""},
 		{"bad taint effect", func(o *Options) { o.Taints = []string{"a=b:Sometimes"} }, `--register-with-taints "a=b:Sometimes": want key=value:Effect`},
+		{"cluster dns", func(o *Options) { o.ClusterDNS = []string{"10.96.0.10", "fd00::a"} }, ""},
+		{"bad cluster dns", func(o *Options) { o.ClusterDNS = []string{"dns.local"} }, `--cluster-dns "dns.local" is not an IP address`},
+		{"root dir", func(o *Options) { o.RootDir = "/var/lib/berth-kubelet" }, ""},
+		{"relative root dir", func(o *Options) { o.RootDir = "state" }, `--root-dir "state" must be an absolute path`},
+		{"no root dir", func(o *Options) { o.RootDir = "" }, `--root-dir "" must be an absolute path`},
+		{"allowed host paths", func(o *Options) { o.HostPaths = []string{"/srv", "/var/log"} }, ""},
+		{"relative host path", func(o *Options) { o.HostPaths = []string{"srv"} }, `--allowed-host-paths "srv" must be an absolute path`},
+		{"apiserver address", func(o *Options) { o.APIServer = "192.0.2.2:6443" }, ""},
+		{"apiserver address without port", func(o *Options) { o.APIServer = "192.0.2.2" }, `--apiserver-address "192.0.2.2": want host:port`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -41,6 +50,26 @@ func TestOptionsValidate(t *testing.T) {
 				t.Fatalf("error %v, want %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+func TestFlagDefaults(t *testing.T) {
+	cmd := NewCommand()
+	for flag, want := range map[string]string{
+		"allow-privileged": "false",
+		"cluster-dns":      "[]",
+		"cluster-domain":   "cluster.local",
+		"resolv-conf":      "/etc/resolv.conf",
+		"root-dir":         "/var/lib/berth-kubelet",
+	} {
+		f := cmd.Flags().Lookup(flag)
+		if f == nil {
+			t.Errorf("no --%s flag", flag)
+			continue
+		}
+		if f.DefValue != want {
+			t.Errorf("--%s defaults to %q, want %q", flag, f.DefValue, want)
+		}
 	}
 }
 

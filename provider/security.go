@@ -1,0 +1,134 @@
+package provider
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/kubernetes/pkg/securitycontext"
+
+	"github.com/berth-dev/berth/provider/podman"
+)
+
+// formatPod names a pod in messages as the kubelet's format.Pod does: name_namespace(uid).
+func formatPod(pod *corev1.Pod) string {
+	return fmt.Sprintf("%s_%s(%s)", pod.Name, pod.Namespace, pod.UID)
+}
+
+// imageUID reads an image's configured user (user, uid, user:group or uid:gid) as the container runtimes report it
+// to the kubelet: a numeric user is a uid, another one a username, none is root.
+func imageUID(imageUser string) (uid *int64, username string) {
+	u, _, _ := strings.Cut(imageUser, ":")
+	if u == "" {
+		return new(int64), ""
+	}
+	if n, err := strconv.ParseInt(u, 10, 64); err == nil {
+		return &n, ""
+	}
+	return nil, u
+}
+
+// verifyRunAsNonRoot checks runAsNonRoot against the user the container will run as, as the kubelet does before
+// creating a container: the effective runAsUser if set, else the image's user.
+func verifyRunAsNonRoot(pod *corev1.Pod, c *corev1.Container, imageUser string) error {
+	sc := securitycontext.DetermineEffectiveSecurityContext(pod, c)
+	if sc == nil || sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot {
+		return nil
+	}
+	if sc.RunAsUser != nil {
+		if *sc.RunAsUser == 0 {
+			return fmt.Errorf("container's runAsUser breaks non-root policy (pod: %q, container: %s)", formatPod(pod), c.Name)
+		}
+		return nil
+	}
+	uid, username := imageUID(imageUser)
+	switch {
+	case uid == nil:
+		return fmt.Errorf("container has runAsNonRoot and image has non-numeric user (%s), cannot verify user is non-root (pod: %q, container: %s)", username, formatPod(pod), c.Name)
+	case *uid == 0:
+		return fmt.Errorf("container has runAsNonRoot and image will run as root (pod: %q, container: %s)", formatPod(pod), c.Name)
+	default:
+		if errs := validation.IsValidUserID(*uid); len(errs) > 0 {
+			return fmt.Errorf("container has runAsNonRoot and image has an invalid user id (%d). (Must be 1-(%d)): %s (pod: %q, container: %s)",
+				*uid, math.MaxInt32, strings.Join(errs, "; "), formatPod(pod), c.Name)
+		}
+		return nil
+	}
+}
+
+// needsImageUser tells whether verifying runAsNonRoot needs the image's user.
+func needsImageUser(pod *corev1.Pod, c *corev1.Container) bool {
+	sc := securitycontext.DetermineEffectiveSecurityContext(pod, c)
+	return sc != nil && sc.RunAsNonRoot != nil && *sc.RunAsNonRoot && sc.RunAsUser == nil
+}
+
+// applySecurityContext puts a container's effective security context (and the pod's supplemental groups and
+// fsGroup) into its Podman spec, as the kubelet passes them to the runtime. runAsUser and runAsGroup are user().
+func applySecurityContext(s *podman.ContainerSpec, pod *corev1.Pod, c *corev1.Container) {
+	if psc := pod.Spec.SecurityContext; psc != nil {
+		// The kubelet gives the container's user fsGroup, then the supplemental groups, as additional groups.
+		if psc.FSGroup != nil {
+			s.Groups = append(s.Groups, strconv.FormatInt(*psc.FSGroup, 10))
+		}
+		for _, g := range psc.SupplementalGroups {
+			s.Groups = append(s.Groups, strconv.FormatInt(g, 10))
+		}
+	}
+	sc := securitycontext.DetermineEffectiveSecurityContext(pod, c)
+	if sc == nil {
+		return
+	}
+	s.Privileged = sc.Privileged != nil && *sc.Privileged
+	s.ReadOnlyRootfs = sc.ReadOnlyRootFilesystem != nil && *sc.ReadOnlyRootFilesystem
+	s.NoNewPrivileges = securitycontext.AddNoNewPrivileges(sc)
+	if sc.Capabilities != nil && !s.Privileged {
+		s.CapAdd, s.CapDrop = capabilities(sc.Capabilities)
+	}
+}
+
+// capabilities translates Kubernetes capability names (NET_ADMIN, ALL) into Podman's (CAP_NET_ADMIN, ALL), with
+// the runtimes' precedence: ALL added, then ALL dropped, then each added one, then each dropped one.
+func capabilities(caps *corev1.Capabilities) (add, drop []string) {
+	dropped := map[string]bool{}
+	for _, c := range caps.Drop {
+		dropped[capName(c)] = true
+	}
+	for _, c := range caps.Add {
+		n := capName(c)
+		// A capability both added and dropped ends dropped; so does ALL when ALL is dropped too.
+		if !dropped[n] {
+			add = append(add, n)
+		}
+	}
+	for _, c := range caps.Drop {
+		drop = append(drop, capName(c))
+	}
+	return add, drop
+}
+
+// capName is the Linux name of a Kubernetes capability: NET_ADMIN and CAP_NET_ADMIN are CAP_NET_ADMIN; ALL stays.
+func capName(c corev1.Capability) string {
+	n := strings.ToUpper(string(c))
+	if n == "ALL" || strings.HasPrefix(n, "CAP_") {
+		return n
+	}
+	return "CAP_" + n
+}
+
+// privilegedContainers lists the containers that ask to run privileged.
+func privilegedContainers(pod *corev1.Pod) []string {
+	var out []string
+	visit := func(path string, cs []corev1.Container) {
+		for _, c := range cs {
+			if c.SecurityContext != nil && c.SecurityContext.Privileged != nil && *c.SecurityContext.Privileged {
+				out = append(out, fmt.Sprintf("%s[%s].securityContext.privileged", path, c.Name))
+			}
+		}
+	}
+	visit("spec.initContainers", pod.Spec.InitContainers)
+	visit("spec.containers", pod.Spec.Containers)
+	return out
+}

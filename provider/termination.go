@@ -1,0 +1,157 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/berth-dev/berth/provider/podman"
+)
+
+// Bounds of a termination message, as the kubelet's: the last 4096 bytes of the file; from the logs, the last
+// 2048 bytes of the last 80 lines.
+const (
+	maxTerminationMessageLength   = 4096
+	maxTerminationMessageLogBytes = 2048
+	maxTerminationMessageLogLines = 80
+)
+
+// podFilesDir is the folder of a pod's files on the node (termination logs), under Config.RootDir.
+func (p *Provider) podFilesDir(uid types.UID) string {
+	if p.cfg.RootDir == "" || uid == "" {
+		return ""
+	}
+	return p.podDir(uid)
+}
+
+// terminationLogFile is the node file bind-mounted at one run's terminationMessagePath ("" without RootDir).
+func (p *Provider) terminationLogFile(pod *corev1.Pod, container string, attempt int32) string {
+	dir := p.podFilesDir(pod.UID)
+	if dir == "" {
+		return ""
+	}
+	return filepath.Join(dir, "containers", container, strconv.Itoa(int(attempt)))
+}
+
+// mountTerminationLog creates, as the kubelet does, an empty world-writable file for the run's termination
+// message and bind-mounts it at terminationMessagePath. Without RootDir (a Podman host whose files Berth cannot
+// reach) nothing is mounted and the message is read from the container's own filesystem.
+func (p *Provider) mountTerminationLog(s *podman.ContainerSpec, pod *corev1.Pod, c *corev1.Container, attempt int32) error {
+	file := p.terminationLogFile(pod, c.Name, attempt)
+	if file == "" || c.TerminationMessagePath == "" {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(file), 0o750); err != nil {
+		return fmt.Errorf("create termination log of container %s: %w", c.Name, err)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return fmt.Errorf("create termination log of container %s: %w", c.Name, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("create termination log of container %s: %w", c.Name, err)
+	}
+	// Any user the container runs as may write it.
+	if err := os.Chmod(file, 0o666); err != nil {
+		return fmt.Errorf("create termination log of container %s: %w", c.Name, err)
+	}
+	s.Mounts = append(s.Mounts, podman.BindMount{Source: file, Dest: c.TerminationMessagePath})
+	return nil
+}
+
+// removeTerminationLog removes the termination log file of one run.
+func (p *Provider) removeTerminationLog(pod *corev1.Pod, container string, attempt int32) {
+	if file := p.terminationLogFile(pod, container, attempt); file != "" {
+		_ = os.Remove(file)
+	}
+}
+
+// terminationMessage reads the message of a run that exited with code exit (<0: unknown) as the kubelet does:
+// the file at terminationMessagePath; with FallbackToLogsOnError, the tail of the logs when the file is empty or
+// missing and the run failed.
+func (p *Provider) terminationMessage(ctx context.Context, pod *corev1.Pod, c *corev1.Container, id string, attempt, exit int32) string {
+	fallback := c.TerminationMessagePolicy == corev1.TerminationMessageFallbackToLogsOnError && exit != 0
+	if c.TerminationMessagePath != "" {
+		data, err := p.readTerminationLog(ctx, pod, c, id, attempt)
+		switch {
+		case err == nil && len(data) > 0:
+			return string(data)
+		case err != nil && !errors.Is(err, fs.ErrNotExist) && !podman.IsNotFound(err):
+			return fmt.Sprintf("Error on reading termination log %s: %v", c.TerminationMessagePath, err)
+		}
+	}
+	if !fallback {
+		return ""
+	}
+	tail := &tailBuffer{max: maxTerminationMessageLogBytes}
+	if err := p.cfg.Runtime.Logs(ctx, id, podman.LogOptions{Tail: maxTerminationMessageLogLines}, tail); err != nil {
+		return fmt.Sprintf("Error on reading termination message from logs: %v", err)
+	}
+	return string(tail.buf)
+}
+
+// readTerminationLog reads the last 4096 bytes of a run's termination log: the node file mounted for it, or else
+// the file in the container.
+func (p *Provider) readTerminationLog(ctx context.Context, pod *corev1.Pod, c *corev1.Container, id string, attempt int32) ([]byte, error) {
+	if file := p.terminationLogFile(pod, c.Name, attempt); file != "" {
+		data, err := readTail(file, maxTerminationMessageLength)
+		if !errors.Is(err, fs.ErrNotExist) {
+			return data, err
+		}
+		// Not mounted (a container an earlier Berth created): look inside the container.
+	}
+	return p.cfg.Runtime.ReadFile(ctx, id, c.TerminationMessagePath, maxTerminationMessageLength)
+}
+
+// readTail reads at most the last max bytes of a file.
+func readTail(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() > max {
+		if _, err := f.Seek(-max, io.SeekEnd); err != nil {
+			return nil, err
+		}
+	}
+	return io.ReadAll(io.LimitReader(f, max))
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	max int
+	buf []byte
+}
+
+func (t *tailBuffer) Write(b []byte) (int, error) {
+	t.buf = append(t.buf, b...)
+	if over := len(t.buf) - t.max; over > 0 {
+		t.buf = append(t.buf[:0], t.buf[over:]...)
+	}
+	return len(b), nil
+}
+
+// withTerminationMessage adds a run's termination message to its terminated state, after the reason's own
+// message if any, as the kubelet does.
+func withTerminationMessage(t *corev1.ContainerStateTerminated, msg string) {
+	if t == nil || msg == "" {
+		return
+	}
+	if t.Message != "" {
+		t.Message += ": "
+	}
+	t.Message += msg
+}
