@@ -467,3 +467,31 @@ spec:
 		t.Errorf("from-logs: %s", describeStatus(pods["from-logs"]))
 	}
 }
+
+// TestResourcesBecomeCgroupLimits reads the container's own cgroup: cpu.shares from the CPU request (1024 per
+// core), the CFS quota from the CPU limit, and the memory limit, as the kubelet sets them.
+func TestResourcesBecomeCgroupLimits(t *testing.T) {
+	ns := namespace(t)
+	kubectl(t, fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: limits
+spec:
+  restartPolicy: Never
+  containers:
+  - name: main
+    image: %s
+    command: ["sh", "-c", "cat /sys/fs/cgroup/cpu/cpu.shares /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us /sys/fs/cgroup/memory/memory.limit_in_bytes"]
+    resources:
+      requests: {cpu: 250m, memory: 32Mi}
+      limits: {cpu: 500m, memory: 64Mi}
+`, busybox), "apply", "-n", ns, "-f", "-")
+	_, pod := watchPhases(t, ns, "limits", 90*time.Second, corev1.PodSucceeded, corev1.PodFailed)
+	logs := kubectl(t, "", "logs", "-n", ns, "limits")
+	if pod.Status.Phase != corev1.PodSucceeded {
+		t.Fatalf("pod %s: %s\n%s", pod.Status.Phase, describeStatus(pod), logs)
+	}
+	if got, want := strings.Fields(logs), []string{"256", "50000", "100000", "67108864"}; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("cgroup shares, quota, period, memory limit = %q, want %q", got, want)
+	}
+}

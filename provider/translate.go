@@ -92,6 +92,7 @@ func containerSpec(pod *corev1.Pod, c *corev1.Container, env []corev1.EnvVar, no
 	if m, ok := c.Resources.Limits[corev1.ResourceMemory]; ok && !m.IsZero() {
 		s.MemoryLimit = m.Value()
 	}
+	s.CPUShares = cpuShares(c.Resources.Requests.Cpu().MilliValue())
 	if cpu, ok := c.Resources.Limits[corev1.ResourceCPU]; ok && !cpu.IsZero() {
 		s.CPUPeriod = cpuPeriod
 		s.CPUQuota = cpu.MilliValue() * cpuPeriod / 1000
@@ -163,6 +164,19 @@ func unsupported(pod *corev1.Pod) []string {
 		check(fmt.Sprintf("spec.containers[%s]", sp.Containers[i].Name), &sp.Containers[i])
 	}
 	return out
+}
+
+// Bounds of cpu.shares, as the kubelet's MilliCPUToShares applies them.
+const (
+	minShares = 2
+	maxShares = 262144
+)
+
+// cpuShares converts a CPU request in millicores to cgroup cpu.shares as the kubelet does: 1024 per core, at
+// least 2 (a container without a request gets the minimum, not Podman's default 1024).
+func cpuShares(milli int64) uint64 {
+	shares := milli * 1024 / 1000
+	return uint64(min(max(shares, minShares), maxShares))
 }
 
 // hostnameMaxLen is the kernel's limit the kubelet applies to pod hostnames.

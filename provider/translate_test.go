@@ -324,3 +324,28 @@ func TestUnsupported(t *testing.T) {
 		})
 	}
 }
+
+func TestContainerSpecCPUShares(t *testing.T) {
+	tests := []struct {
+		request string
+		want    uint64
+	}{
+		{request: "", want: 2}, // no request: the kubelet's minimum, not Podman's 1024
+		{request: "1m", want: 2},
+		{request: "100m", want: 102},
+		{request: "1", want: 1024},
+		{request: "2500m", want: 2560},
+		{request: "1000", want: 262144},
+	}
+	for _, tc := range tests {
+		t.Run(tc.request, func(t *testing.T) {
+			c := &corev1.Container{Name: "app", Image: "x"}
+			if tc.request != "" {
+				c.Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(tc.request)}
+			}
+			if got := containerSpec(translatePod(), c, nil, "node-a", 1).CPUShares; got != tc.want {
+				t.Errorf("request %q: shares %d, want %d", tc.request, got, tc.want)
+			}
+		})
+	}
+}

@@ -97,6 +97,8 @@ type ContainerSpec struct {
 	// CPUQuota and CPUPeriod in microseconds, 0 for none.
 	CPUQuota  int64
 	CPUPeriod uint64
+	// CPUShares is the container's cgroup cpu.shares weight, 0 for Podman's default.
+	CPUShares uint64
 	// StopSignal is the signal sent on stop; empty for the image's.
 	StopSignal string
 	TTY        bool
