@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -523,4 +524,41 @@ func (f *fakeRuntime) write(t *testing.T, name, path, data, logs string) {
 	if logs != "" {
 		c.logs = logs
 	}
+}
+
+// ExecStream runs a fake command: "echo ARGS..." prints its arguments, "cat" copies stdin, "exit N" exits N.
+func (f *fakeRuntime) ExecStream(_ context.Context, id string, cmd []string, s podman.StreamOptions) (int, error) {
+	f.mu.Lock()
+	c := f.lookupContainer(id)
+	f.record("ExecStream", strings.Join(cmd, " "))
+	running := c != nil && c.status == "running"
+	f.mu.Unlock()
+	if !running {
+		return 0, fmt.Errorf("container %s is not running", id)
+	}
+	switch cmd[0] {
+	case "echo":
+		_, err := fmt.Fprintln(s.Stdout, strings.Join(cmd[1:], " "))
+		return 0, err
+	case "cat":
+		_, err := io.Copy(s.Stdout, s.Stdin)
+		return 0, err
+	case "exit":
+		code, err := strconv.Atoi(cmd[1])
+		return code, err
+	}
+	return 127, nil
+}
+
+// AttachStream prints the container's logs to stdout.
+func (f *fakeRuntime) AttachStream(_ context.Context, id string, s podman.StreamOptions) error {
+	f.mu.Lock()
+	c := f.lookupContainer(id)
+	f.record("AttachStream", id)
+	f.mu.Unlock()
+	if c == nil {
+		return fmt.Errorf("no container %s", id)
+	}
+	_, err := io.WriteString(s.Stdout, c.logs)
+	return err
 }

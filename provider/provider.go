@@ -488,22 +488,10 @@ func (p *Provider) GetContainerLogs(ctx context.Context, namespace, podName, con
 	go func() {
 		pw.CloseWithError(p.cfg.Runtime.Logs(ctx, id, lo, pw))
 	}()
+	if opts.LimitBytes > 0 {
+		return limitedReadCloser{Reader: io.LimitReader(pr, int64(opts.LimitBytes)), Closer: pr}, nil
+	}
 	return pr, nil
-}
-
-// RunInContainer implements nodeutil.Provider; exec is not supported yet and says so.
-func (p *Provider) RunInContainer(context.Context, string, string, string, []string, api.AttachIO) error {
-	return errdefs.InvalidInput("exec is not supported by Berth yet")
-}
-
-// AttachToContainer implements nodeutil.Provider; attach is not supported yet and says so.
-func (p *Provider) AttachToContainer(context.Context, string, string, string, api.AttachIO) error {
-	return errdefs.InvalidInput("attach is not supported by Berth yet")
-}
-
-// PortForward implements nodeutil.Provider; port-forward is not supported yet and says so.
-func (p *Provider) PortForward(context.Context, string, string, int32, io.ReadWriteCloser) error {
-	return errdefs.InvalidInput("port-forward is not supported by Berth yet")
 }
 
 // GetStatsSummary implements nodeutil.Provider; stats are not supported yet and say so.

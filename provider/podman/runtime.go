@@ -205,6 +205,10 @@ type Runtime interface {
 	// ReadFile reads at most the last max bytes of a regular file of a container, running or exited. A missing
 	// file is an error for which IsNotFound holds.
 	ReadFile(ctx context.Context, id, path string, max int64) ([]byte, error)
+	// ExecStream runs cmd in a running container with the given streams and returns its exit code.
+	ExecStream(ctx context.Context, id string, cmd []string, s StreamOptions) (int, error)
+	// AttachStream connects the streams to a running container's main process until it exits or ctx ends.
+	AttachStream(ctx context.Context, id string, s StreamOptions) error
 	// Logs copies a container's stdout and stderr to w.
 	Logs(ctx context.Context, id string, opts LogOptions, w io.Writer) error
 }

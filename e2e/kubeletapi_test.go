@@ -1,0 +1,236 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/remotecommand"
+)
+
+// runningPod applies a one-container pod and waits until it runs.
+func runningPod(t *testing.T, ns, manifest string) {
+	t.Helper()
+	kubectl(t, manifest, "apply", "-n", ns, "-f", "-")
+	name := regexp.MustCompile(`(?m)^  name: (\S+)`).FindStringSubmatch(manifest)[1]
+	waitPod(t, ns, name, 90*time.Second, "Running", func(p *corev1.Pod) bool {
+		return p.Status.Phase == corev1.PodRunning && len(p.Status.ContainerStatuses) > 0 && p.Status.ContainerStatuses[0].State.Running != nil
+	})
+}
+
+// fixedSize is a terminal that reports one size.
+type fixedSize struct{ sent bool }
+
+func (f *fixedSize) Next() *remotecommand.TerminalSize {
+	if f.sent {
+		time.Sleep(time.Hour) // no more changes; the stream's end abandons this call
+		return nil
+	}
+	f.sent = true
+	return &remotecommand.TerminalSize{Width: 123, Height: 45}
+}
+
+// stream runs an exec or attach through the apiserver and the node's kubelet API, as kubectl does.
+func stream(t *testing.T, ns, pod, sub string, params map[string]string, opts remotecommand.StreamOptions) error {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", testCluster.Kubeconfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := client.CoreV1().RESTClient().Post().Resource("pods").Namespace(ns).Name(pod).SubResource(sub)
+	for k, v := range params {
+		req = req.Param(k, v)
+	}
+	req.VersionedParams(&corev1.PodExecOptions{}, scheme.ParameterCodec)
+	exec, err := remotecommand.NewSPDYExecutor(cfg, http.MethodPost, req.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	return exec.StreamWithContext(ctx, opts)
+}
+
+// TestExec checks kubectl exec: output and exit codes, stdin, a TTY with its size, errors for a container that is
+// not running, and kubectl cp (which is exec of tar).
+func TestExec(t *testing.T) {
+	ns := namespace(t)
+	runningPod(t, ns, fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: shell
+spec:
+  terminationGracePeriodSeconds: 1
+  initContainers:
+  - {name: setup, image: %[1]s, command: ["true"]}
+  containers:
+  - {name: main, image: %[1]s, command: ["sleep", "3600"]}
+`, busybox))
+
+	// stdout and stderr travel apart, so only their contents are compared.
+	out := kubectl(t, "", "exec", "-n", ns, "shell", "-c", "main", "--", "sh", "-c", "echo out; echo err >&2; hostname")
+	if lines := strings.Fields(out); len(lines) != 3 || !strings.Contains(out, "out\n") || !strings.Contains(out, "err\n") || !strings.Contains(out, "shell\n") {
+		t.Errorf("exec output %q", out)
+	}
+	out, err := kubectlErr("", "exec", "-n", ns, "shell", "-c", "main", "--", "sh", "-c", "exit 7")
+	if err == nil || !strings.Contains(out, "command terminated with exit code 7") {
+		t.Errorf("exit 7: %v %q", err, out)
+	}
+	if code := exitCode(err); code != 7 {
+		t.Errorf("kubectl exit code %d, want 7", code)
+	}
+	if out := kubectl(t, "hello from stdin", "exec", "-i", "-n", ns, "shell", "-c", "main", "--", "sh", "-c", "cat | tr a-z A-Z"); out != "HELLO FROM STDIN" {
+		t.Errorf("stdin round trip %q", out)
+	}
+	out, err = kubectlErr("", "exec", "-n", ns, "shell", "-c", "setup", "--", "true")
+	if err == nil || !strings.Contains(out, `container "setup" in pod "shell" is not running`) {
+		t.Errorf("exec into a finished init container: %v %q", err, out)
+	}
+	out, err = kubectlErr("", "exec", "-n", ns, "shell", "-c", "nope", "--", "true")
+	if err == nil || !strings.Contains(out, "nope") {
+		t.Errorf("exec into an unknown container: %v %q", err, out)
+	}
+
+	var tty bytes.Buffer
+	err = stream(t, ns, "shell", "exec", map[string]string{"container": "main", "command": "sh", "tty": "true", "stdout": "true", "stdin": "true"},
+		remotecommand.StreamOptions{Stdin: strings.NewReader("stty size; tty; exit\n"), Stdout: &tty, Tty: true, TerminalSizeQueue: &fixedSize{}})
+	if err != nil {
+		t.Fatalf("exec with a TTY: %v", err)
+	}
+	if !strings.Contains(tty.String(), "45 123") || !strings.Contains(tty.String(), "/dev/pts/") {
+		t.Errorf("TTY session printed %q; want the terminal size 45x123 and a /dev/pts terminal", tty.String())
+	}
+
+	local := filepath.Join(t.TempDir(), "in.txt")
+	if err := os.WriteFile(local, []byte("copied through exec\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	kubectl(t, "", "cp", "-c", "main", local, ns+"/shell:/tmp/in.txt")
+	if out := kubectl(t, "", "exec", "-n", ns, "shell", "-c", "main", "--", "cat", "/tmp/in.txt"); out != "copied through exec\n" {
+		t.Errorf("after kubectl cp the pod has %q", out)
+	}
+	back := filepath.Join(t.TempDir(), "back.txt")
+	kubectl(t, "", "cp", "-c", "main", ns+"/shell:/tmp/in.txt", back)
+	if b, err := os.ReadFile(back); err != nil || string(b) != "copied through exec\n" {
+		t.Errorf("copied back %q, %v", b, err)
+	}
+}
+
+func exitCode(err error) int {
+	if e, ok := err.(*exec.ExitError); ok {
+		return e.ExitCode()
+	}
+	return -1
+}
+
+// TestAttach attaches to a container's main process: what is sent to its stdin comes back on stdout.
+func TestAttach(t *testing.T) {
+	ns := namespace(t)
+	runningPod(t, ns, fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: echo
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: %s
+    command: ["sh", "-c", "while read line; do echo \"got $line\"; done"]
+    stdin: true
+`, busybox))
+	pr, pw := io.Pipe()
+	var out bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		done <- stream(t, ns, "echo", "attach", map[string]string{"container": "main", "stdin": "true", "stdout": "true", "stderr": "true"},
+			remotecommand.StreamOptions{Stdin: pr, Stdout: &out, Stderr: io.Discard})
+	}()
+	fmt.Fprintln(pw, "one")
+	fmt.Fprintln(pw, "two")
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(out.String(), "got two") && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	pw.Close()
+	if !strings.Contains(out.String(), "got one\ngot two") {
+		t.Errorf("attach output %q", out.String())
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("attach ended with %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Errorf("attach did not end after stdin closed")
+	}
+}
+
+// TestPortForward forwards a local port to a pod's HTTP server with kubectl port-forward, and a port nothing
+// listens on fails the forwarded connection.
+func TestPortForward(t *testing.T) {
+	ns := namespace(t)
+	runningPod(t, ns, fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: %s
+    command: ["sh", "-c", "mkdir -p /www && echo served-by-pod > /www/index.html && httpd -f -p 8080 -h /www"]
+    ports: [{containerPort: 8080}]
+`, busybox))
+	cmd := exec.Command(filepath.Join(binDir, "kubectl"), "port-forward", "-n", ns, "pod/web", ":8080", ":9")
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+testCluster.Kubeconfig())
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	ports := map[string]string{}
+	sc := bufio.NewScanner(stdout)
+	re := regexp.MustCompile(`Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)`)
+	for len(ports) < 2 && sc.Scan() {
+		if m := re.FindStringSubmatch(sc.Text()); m != nil {
+			ports[m[2]] = m[1]
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	if len(ports) < 2 {
+		t.Fatalf("kubectl port-forward did not report both ports: %v", ports)
+	}
+	hc := &http.Client{Timeout: 20 * time.Second}
+	for i := 0; i < 3; i++ { // several connections through one forward
+		resp, err := hc.Get("http://127.0.0.1:" + ports["8080"] + "/")
+		if err != nil {
+			t.Fatalf("GET through the forward: %v", err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(body) != "served-by-pod\n" {
+			t.Errorf("body %q", body)
+		}
+	}
+	if resp, err := hc.Get("http://127.0.0.1:" + ports["9"] + "/"); err == nil {
+		resp.Body.Close()
+		t.Errorf("a forward to a closed port answered %s", resp.Status)
+	}
+}
