@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,10 +17,14 @@ import (
 	"testing"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/remotecommand"
+	statsv1alpha1 "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 )
 
 // runningPod applies a one-container pod and waits until it runs.
@@ -232,5 +238,110 @@ spec:
 	if resp, err := hc.Get("http://127.0.0.1:" + ports["9"] + "/"); err == nil {
 		resp.Body.Close()
 		t.Errorf("a forward to a closed port answered %s", resp.Status)
+	}
+}
+
+// TestStatsAndResourceMetrics reads the node's /stats/summary and /metrics/resource through the apiserver's node
+// proxy: a busy pod shows CPU time and memory, with the kubelet's metric names and labels.
+func TestStatsAndResourceMetrics(t *testing.T) {
+	ns := namespace(t)
+	runningPod(t, ns, fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: busy
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: spin
+    image: %s
+    command: ["sh", "-c", "while true; do :; done"]
+`, busybox))
+	pod, err := client.CoreV1().Pods(ns).Get(context.Background(), "busy", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := pod.Spec.NodeName
+	raw := func(path string) []byte {
+		b, err := client.CoreV1().RESTClient().Get().AbsPath("/api/v1/nodes/" + node + "/proxy" + path).DoRaw(context.Background())
+		if err != nil {
+			t.Fatalf("GET %s of node %s: %v\n%s", path, node, err, b)
+		}
+		return b
+	}
+	var sum statsv1alpha1.Summary
+	var podStats *statsv1alpha1.PodStats
+	err = wait.PollUntilContextTimeout(context.Background(), time.Second, 30*time.Second, true, func(context.Context) (bool, error) {
+		if err := json.Unmarshal(raw("/stats/summary"), &sum); err != nil {
+			return false, err
+		}
+		for i := range sum.Pods {
+			ps := &sum.Pods[i]
+			if ps.PodRef.Namespace == ns && ps.PodRef.Name == "busy" && ps.CPU != nil && ps.CPU.UsageNanoCores != nil {
+				podStats = ps
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatalf("no CPU rate for the pod in /stats/summary: %v", err)
+	}
+	if sum.Node.NodeName != node || sum.Node.CPU == nil || *sum.Node.CPU.UsageCoreNanoSeconds == 0 || *sum.Node.Memory.WorkingSetBytes == 0 {
+		t.Errorf("node stats %+v", sum.Node)
+	}
+	// A busy loop uses most of a core.
+	if r := *podStats.CPU.UsageNanoCores; r < 2e8 {
+		t.Errorf("busy pod uses %d nanocores, want a large part of a core", r)
+	}
+	if len(podStats.Containers) != 1 || podStats.Containers[0].Name != "spin" || *podStats.Containers[0].Memory.WorkingSetBytes == 0 {
+		t.Errorf("container stats %+v", podStats.Containers)
+	}
+
+	metrics := string(raw("/metrics/resource"))
+	for _, want := range []string{
+		"# TYPE container_cpu_usage_seconds_total counter",
+		fmt.Sprintf(`container_cpu_usage_seconds_total{container="spin",namespace="%s",pod="busy"}`, ns),
+		fmt.Sprintf(`container_memory_working_set_bytes{container="spin",namespace="%s",pod="busy"}`, ns),
+		fmt.Sprintf(`pod_cpu_usage_seconds_total{namespace="%s",pod="busy"}`, ns),
+		"node_cpu_usage_seconds_total", "node_memory_working_set_bytes", "scrape_error 0",
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics/resource lacks %q:\n%s", want, metrics)
+		}
+	}
+}
+
+// TestKubeletAPIRefusesStrangers calls a node's kubelet API directly: without credentials it answers 401, with a
+// service account's token that has no rights on nodes 403, and runs nothing either way.
+func TestKubeletAPIRefusesStrangers(t *testing.T) {
+	ns := namespace(t)
+	cfg := testCluster.Config()
+	base := fmt.Sprintf("https://%s:%d", cfg.NodeIP, cfg.KubeletPort)
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // only the status code matters here
+	tok, err := client.CoreV1().ServiceAccounts(ns).CreateToken(context.Background(), "default", &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		token string
+		want  int
+	}{{"", http.StatusUnauthorized}, {"not-a-token", http.StatusUnauthorized}, {tok.Status.Token, http.StatusForbidden}} {
+		for _, path := range []string{"/pods", "/stats/summary", "/containerLogs/kube-system/x/y", "/run/kube-system/x/y?cmd=true"} {
+			req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+			if strings.HasPrefix(path, "/run") {
+				req.Method = http.MethodPost
+			}
+			if tc.token != "" {
+				req.Header.Set("Authorization", "Bearer "+tc.token)
+			}
+			resp, err := hc.Do(req)
+			if err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.want {
+				t.Errorf("%s with token %.10q: %d, want %d", path, tc.token, resp.StatusCode, tc.want)
+			}
+		}
 	}
 }

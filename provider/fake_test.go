@@ -562,3 +562,19 @@ func (f *fakeRuntime) AttachStream(_ context.Context, id string, s podman.Stream
 	_, err := io.WriteString(s.Stdout, c.logs)
 	return err
 }
+
+// Stats reports, for each running container, CPU time of one second per second since it started and 1 MiB of memory
+// per attempt number (containers named *_N).
+func (f *fakeRuntime) Stats(_ context.Context, ids []string) ([]podman.ContainerStats, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []podman.ContainerStats
+	for _, id := range ids {
+		c := f.lookupContainer(id)
+		if c == nil || c.status != "running" {
+			return nil, fmt.Errorf("container %s is not running", id)
+		}
+		out = append(out, podman.ContainerStats{ID: c.id, CPUNano: uint64(time.Since(c.startedAt)), MemUsage: 1 << 20, MemLimit: 64 << 20})
+	}
+	return out, nil
+}

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
 	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
 	"github.com/virtual-kubelet/virtual-kubelet/node/api"
 	corev1 "k8s.io/api/core/v1"
@@ -17,7 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
-	statsv1alpha1 "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 
 	"github.com/berth-dev/berth/provider/podman"
 )
@@ -59,6 +57,9 @@ type Config struct {
 	// VolumeResync is how often running pods' configMap, secret, downwardAPI and projected volumes are rewritten
 	// from the API objects (kubelet: about a minute); default 10s.
 	VolumeResync time.Duration
+	// HostUsage reads the Podman host's CPU and memory counters (ProcHostUsage for a Podman on this machine); nil
+	// takes memory from Podman and the node's CPU as the sum of its pods'.
+	HostUsage func() (HostUsage, error)
 	// APIServer is the host:port at which containers reach the apiserver. The "kubernetes" service's environment
 	// (KUBERNETES_SERVICE_HOST, ...) points there, since a Berth node has no kube-proxy to route the service's
 	// cluster IP. Empty keeps the service's cluster IP.
@@ -79,6 +80,11 @@ type Provider struct {
 	// dirty holds the records whose status changed since the dispatcher last reported them; wake signals it.
 	dirty map[*podRecord]bool
 	wake  chan struct{}
+
+	// statsMu guards the previous CPU samples that usage rates are computed against.
+	statsMu    sync.Mutex
+	cpuSamples map[string]cpuSample // by container ID
+	nodeSample cpuSample
 }
 
 // New returns a Provider.
@@ -492,14 +498,4 @@ func (p *Provider) GetContainerLogs(ctx context.Context, namespace, podName, con
 		return limitedReadCloser{Reader: io.LimitReader(pr, int64(opts.LimitBytes)), Closer: pr}, nil
 	}
 	return pr, nil
-}
-
-// GetStatsSummary implements nodeutil.Provider; stats are not supported yet and say so.
-func (p *Provider) GetStatsSummary(context.Context) (*statsv1alpha1.Summary, error) {
-	return nil, errdefs.InvalidInput("stats summary is not supported by Berth yet")
-}
-
-// GetMetricsResource implements nodeutil.Provider; metrics are not supported yet and say so.
-func (p *Provider) GetMetricsResource(context.Context) ([]*dto.MetricFamily, error) {
-	return nil, errdefs.InvalidInput("resource metrics are not supported by Berth yet")
 }

@@ -575,3 +575,24 @@ func (c *Client) Logs(ctx context.Context, id string, opts LogOptions, w io.Writ
 	}
 	return nil
 }
+
+// Stats implements Runtime.
+func (c *Client) Stats(ctx context.Context, ids []string) ([]ContainerStats, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	ch, err := containers.Stats(c.ctx(ctx), ids, new(containers.StatsOptions).WithStream(false))
+	if err != nil {
+		return nil, fmt.Errorf("container stats: %w", err)
+	}
+	var out []ContainerStats
+	for rep := range ch {
+		if rep.Error != nil {
+			return nil, fmt.Errorf("container stats: %w", rep.Error)
+		}
+		for _, s := range rep.Stats {
+			out = append(out, ContainerStats{ID: s.ContainerID, CPUNano: s.CPUNano, MemUsage: s.MemUsage, MemLimit: s.MemLimit})
+		}
+	}
+	return out, nil
+}

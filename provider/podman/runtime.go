@@ -150,6 +150,17 @@ type PodInfo struct {
 	Labels map[string]string
 }
 
+// ContainerStats is one sample of a running container's resource usage.
+type ContainerStats struct {
+	ID string
+	// CPUNano is the CPU time the container used since it started, in nanoseconds.
+	CPUNano uint64
+	// MemUsage is the container's memory in use (without page cache it may drop), its working set.
+	MemUsage uint64
+	// MemLimit is its memory limit (the host's memory when it has none).
+	MemLimit uint64
+}
+
 // LogOptions selects which logs to read.
 type LogOptions struct {
 	Follow     bool
@@ -205,6 +216,8 @@ type Runtime interface {
 	// ReadFile reads at most the last max bytes of a regular file of a container, running or exited. A missing
 	// file is an error for which IsNotFound holds.
 	ReadFile(ctx context.Context, id, path string, max int64) ([]byte, error)
+	// Stats samples the resource usage of running containers (by ID); containers that are not running are left out.
+	Stats(ctx context.Context, ids []string) ([]ContainerStats, error)
 	// ExecStream runs cmd in a running container with the given streams and returns its exit code.
 	ExecStream(ctx context.Context, id string, cmd []string, s StreamOptions) (int, error)
 	// AttachStream connects the streams to a running container's main process until it exits or ctx ends.

@@ -147,6 +147,15 @@ func (o *Options) Validate() error {
 	return nil
 }
 
+// hostUsage reads the node's CPU and memory from this machine's /proc when Podman runs here; for a remote Podman
+// the provider falls back to Podman's numbers.
+func hostUsage(podmanURL string) func() (provider.HostUsage, error) {
+	if strings.HasPrefix(podmanURL, "unix://") {
+		return provider.ProcHostUsage
+	}
+	return nil
+}
+
 // parseTaints reads key=value:Effect (value optional) specs.
 func parseTaints(specs []string) ([]corev1.Taint, error) {
 	var out []corev1.Taint
@@ -204,7 +213,7 @@ func Run(ctx context.Context, o *Options) error {
 	p := provider.New(provider.Config{NodeName: o.NodeName, NodeIP: o.NodeIP, Network: o.Network, Runtime: rt, Recorder: recorder,
 		Allocatable: np.Allocatable(), RootDir: o.RootDir, AllowedHostPaths: o.HostPaths, Tokens: tokens.GetServiceAccountToken,
 		APIServer: o.APIServer, AllowPrivileged: o.AllowPrivileged, ClusterDNS: o.ClusterDNS, ClusterDomain: o.ClusterDomain,
-		ResolvConf: o.ResolvConf})
+		ResolvConf: o.ResolvConf, HostUsage: hostUsage(o.PodmanURL)})
 	if n, err := p.Adopt(ctx); err != nil {
 		return fmt.Errorf("take stock of the Podman pods of an earlier run: %w", err)
 	} else if n > 0 {
