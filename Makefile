@@ -15,6 +15,8 @@ GOBUILD := $(GO) build -ldflags '$(LDFLAGS)'
 
 UPSTREAM := kube-apiserver kube-controller-manager kubectl
 OURS := berth berth-scheduler berth-kubelet berth-etcd
+# metrics-server (for kubectl top), built from its own module at a pinned version
+METRICS_SERVER_VERSION := v0.8.0
 
 .PHONY: all build run demo down test unit e2e bench lint images container-images chart-check deps clean FORCE
 
@@ -25,7 +27,7 @@ deps:
 	@hack/deps.sh
 
 # build: every binary berth up runs, into $(BIN); Go's caches make a rebuild with no change take seconds
-build: $(addprefix $(BIN)/,$(UPSTREAM) $(OURS))
+build: $(addprefix $(BIN)/,$(UPSTREAM) $(OURS) metrics-server)
 
 $(addprefix $(BIN)/,$(UPSTREAM)): FORCE
 	@mkdir -p $(BIN)
@@ -34,6 +36,10 @@ $(addprefix $(BIN)/,$(UPSTREAM)): FORCE
 $(addprefix $(BIN)/,$(OURS)): FORCE
 	@mkdir -p $(BIN)
 	$(GOBUILD) -o $@ ./cmd/$(notdir $@)
+
+$(BIN)/metrics-server:
+	@mkdir -p $(BIN)
+	GOFLAGS=-trimpath GOBIN=$(abspath $(BIN)) $(GO) install -ldflags '-s -w' sigs.k8s.io/metrics-server/cmd/metrics-server@$(METRICS_SERVER_VERSION)
 
 # run: the main job: install what is missing, build, start the local cluster in the background, run the demo
 run: deps build

@@ -297,6 +297,21 @@ spec:
 		t.Errorf("container stats %+v", podStats.Containers)
 	}
 
+	// metrics-server scrapes the node's /metrics/resource: kubectl top shows the busy pod and the nodes.
+	var top string
+	err = wait.PollUntilContextTimeout(context.Background(), 3*time.Second, 120*time.Second, true, func(context.Context) (bool, error) {
+		out, err := kubectlErr("", "top", "pod", "-n", ns, "busy", "--no-headers")
+		top = out
+		f := strings.Fields(out)
+		return err == nil && len(f) == 3 && f[0] == "busy" && f[1] != "0m", nil
+	})
+	if err != nil {
+		t.Errorf("kubectl top pod never showed the busy pod's CPU: %q", top)
+	}
+	if out := kubectl(t, "", "top", "node", "--no-headers"); !strings.Contains(out, node) {
+		t.Errorf("kubectl top node: %q", out)
+	}
+
 	metrics := string(raw("/metrics/resource"))
 	for _, want := range []string{
 		"# TYPE container_cpu_usage_seconds_total counter",

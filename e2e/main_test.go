@@ -59,9 +59,10 @@ func run(m *testing.M) int {
 	// The second node has a cluster DNS server and lets pods run privileged; the first has neither, as a plain
 	// `berth up` node (see podspec_test.go).
 	cfg.KubeletArgs = map[int][]string{1: {"--cluster-dns=" + clusterDNS, "--allow-privileged"}}
-	ports := freePorts(6)
+	ports := freePorts(7)
 	cfg.APIServerPort, cfg.EtcdPort, cfg.EtcdPeerPort = ports[0], ports[1], ports[2]
 	cfg.ControllerManagerPort, cfg.SchedulerPort, cfg.KubeletPort = ports[3], ports[4], ports[5]
+	cfg.MetricsServerPort = ports[6]
 	ctx := context.Background()
 	testCluster, err = cluster.Up(ctx, cfg)
 	if err != nil {

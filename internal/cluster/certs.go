@@ -32,6 +32,8 @@ type credentials struct {
 	schedulerKubeconfig string
 	nodeKubeconfigs     []string
 	nodeServing         []pki.KeyPair
+	metricsServing      pki.KeyPair
+	metricsKubeconfig   string
 }
 
 // makeCredentials loads or creates everything; on a restart the CA, keys and still-fitting certificates are kept.
@@ -96,6 +98,9 @@ func (c *Config) makeCredentials() (*credentials, error) {
 		cr.nodeKubeconfigs = append(cr.nodeKubeconfigs, write(filepath.Join(dir, "node-"+c.nodeName(i)+".kubeconfig"), "berth", nodeClients[i]))
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := c.metricsCredentials(cr, dir); err != nil {
 		return nil, err
 	}
 	return cr, nil

@@ -26,6 +26,8 @@ type Config struct {
 	NodeIP string
 	// Ports of the components. KubeletPort is the first node's; node i uses KubeletPort+i.
 	APIServerPort, EtcdPort, EtcdPeerPort, ControllerManagerPort, SchedulerPort, KubeletPort int
+	// MetricsServerPort is metrics-server's, on NodeIP (when the bin folder has metrics-server).
+	MetricsServerPort int
 	// AllowedHostPaths are the host folders the nodes let hostPath volumes name (at or below); none by default.
 	AllowedHostPaths []string
 	// KubeletArgs are extra berth-kubelet flags, by node index (tests give nodes different settings this way).
@@ -58,6 +60,7 @@ func Default() Config {
 		ControllerManagerPort: 10257,
 		SchedulerPort:         10259,
 		KubeletPort:           10250,
+		MetricsServerPort:     4443,
 		Out:                   io.Discard,
 	}
 }
@@ -140,6 +143,9 @@ func (c *Config) ports() []portUse {
 	}
 	for i := 0; i < c.Nodes; i++ {
 		ps = append(ps, portUse{c.NodeIP, c.KubeletPort + i, "kubelet API of " + c.nodeName(i), "--kubelet-port"})
+	}
+	if c.hasMetricsServer() {
+		ps = append(ps, portUse{c.NodeIP, c.MetricsServerPort, "metrics-server", "--metrics-server-port"})
 	}
 	return ps
 }

@@ -22,6 +22,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/yaml"
@@ -33,14 +34,16 @@ import (
 
 // Cluster is a running local cluster.
 type Cluster struct {
-	cfg     Config
-	creds   *credentials
-	lock    *os.File
-	procs   []*process // in start order
-	hosts   []podmanHost
-	client  kubernetes.Interface
-	started time.Time
-	stopped sync.Once
+	cfg    Config
+	creds  *credentials
+	lock   *os.File
+	procs  []*process // in start order
+	hosts  []podmanHost
+	client kubernetes.Interface
+	// restConfig is the admin client's configuration.
+	restConfig *rest.Config
+	started    time.Time
+	stopped    sync.Once
 }
 
 // Client is an admin client of the cluster.
@@ -231,6 +234,14 @@ func Up(ctx context.Context, cfg Config) (_ *Cluster, retErr error) {
 	if err := bootstrapRBAC(ctx, c.client); err != nil {
 		return nil, err
 	}
+	metrics := cfg.hasMetricsServer()
+	if metrics {
+		if err := c.registerMetricsAPI(ctx); err != nil {
+			return nil, err
+		}
+	} else {
+		cfg.progress("  (no %s in %s: kubectl top will not work)", metricsServerBinary, cfg.BinDir)
+	}
 	cm, err := c.startControllerManager()
 	if err != nil {
 		return nil, err
@@ -246,6 +257,12 @@ func Up(ctx context.Context, cfg Config) (_ *Cluster, retErr error) {
 			return nil, err
 		}
 		vks = append(vks, vk)
+	}
+	var ms *process
+	if metrics {
+		if ms, err = c.startMetricsServer(); err != nil {
+			return nil, err
+		}
 	}
 	if err := c.importImages(ctx); err != nil {
 		return nil, err
@@ -263,6 +280,11 @@ func Up(ctx context.Context, cfg Config) (_ *Cluster, retErr error) {
 	}
 	if err := c.step(ctx, "default service account", cm, c.defaultServiceAccount); err != nil {
 		return nil, err
+	}
+	if ms != nil {
+		if err := c.step(ctx, "metrics-server", ms, healthzAt(cfg.NodeIP, cfg.MetricsServerPort, "/livez", creds.ca.CertPEM)); err != nil {
+			return nil, err
+		}
 	}
 	if err := os.WriteFile(filepath.Join(cfg.StateDir, "ready"), []byte(cfg.Kubeconfig()+"\n"), 0o644); err != nil {
 		return nil, fmt.Errorf("mark ready: %w", err)
@@ -376,6 +398,8 @@ func (c *Cluster) startAPIServer() (*process, error) {
 		"--requestheader-username-headers=X-Remote-User",
 		"--proxy-client-cert-file=" + cr.frontProxyClient.CertFile, "--proxy-client-key-file=" + cr.frontProxyClient.KeyFile,
 		"--allow-privileged=true", "--profiling=false",
+		// Aggregated APIs (metrics.k8s.io) are reached at their Service's endpoints: no kube-proxy routes cluster IPs.
+		"--enable-aggregator-routing=true",
 	})
 }
 
@@ -471,11 +495,16 @@ func etcdHealthy(port int) func(context.Context) error {
 
 // healthz checks a component's /healthz over TLS, trusting only berth's CA.
 func healthz(port int, caPEM []byte) func(context.Context) error {
+	return healthzAt("127.0.0.1", port, "/healthz", caPEM)
+}
+
+// healthzAt checks a health endpoint served with a certificate of the cluster's CA.
+func healthzAt(host string, port int, path string, caPEM []byte) func(context.Context) error {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
 	return func(ctx context.Context) error {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("https://127.0.0.1:%d/healthz", port), nil)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+net.JoinHostPort(host, strconv.Itoa(port))+path, nil)
 		resp, err := hc.Do(req)
 		if err != nil {
 			return err
@@ -515,7 +544,7 @@ func (c *Cluster) apiserverReady(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		c.client = client
+		c.client, c.restConfig = client, rc
 	}
 	_, err := c.client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
 	return err

@@ -82,6 +82,7 @@ stops it. The cluster's objects are kept in the state folder across runs.`,
 	f.IntVar(&cfg.ControllerManagerPort, "controller-manager-port", cfg.ControllerManagerPort, "kube-controller-manager port (127.0.0.1)")
 	f.IntVar(&cfg.SchedulerPort, "scheduler-port", cfg.SchedulerPort, "berth-scheduler port (127.0.0.1)")
 	f.IntVar(&cfg.KubeletPort, "kubelet-port", cfg.KubeletPort, "kubelet API port of the first node; node i uses this + i")
+	f.IntVar(&cfg.MetricsServerPort, "metrics-server-port", cfg.MetricsServerPort, "metrics-server port (on --node-ip), when metrics-server is in the bin folder")
 	f.StringVar(&cfg.BinDir, "bin-dir", "", "folder of the component binaries (default: beside berth)")
 	f.BoolVarP(&detach, "detach", "d", false, "run in the background; stop with berth down")
 	return cmd
