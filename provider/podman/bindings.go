@@ -2,7 +2,10 @@ package podman
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
+	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -574,4 +577,104 @@ func (c *Client) Logs(ctx context.Context, id string, opts LogOptions, w io.Writ
 		return fmt.Errorf("logs of container %s: %w", id, err)
 	}
 	return nil
+}
+
+// maxExecOutput bounds the output Exec keeps; the rest is read and dropped.
+const maxExecOutput = 64 << 10
+
+// Exec implements Runtime. Without a TTY, Podman multiplexes stdout and stderr in frames of an 8-byte header
+// (stream, 0, 0, 0, big-endian length) and the payload; both streams go to the output, in order.
+func (c *Client) Exec(ctx context.Context, id string, cmd []string, timeout time.Duration) (int, []byte, error) {
+	cctx := c.ctx(ctx)
+	conn, err := bindings.GetClient(cctx)
+	if err != nil {
+		return 0, nil, fmt.Errorf("exec in container %s: %w", id, err)
+	}
+	body, err := json.Marshal(struct {
+		AttachStdout bool     `json:"AttachStdout"`
+		AttachStderr bool     `json:"AttachStderr"`
+		Cmd          []string `json:"Cmd"`
+	}{AttachStdout: true, AttachStderr: true, Cmd: cmd})
+	if err != nil {
+		return 0, nil, fmt.Errorf("exec in container %s: %w", id, err)
+	}
+	resp, err := conn.DoRequest(cctx, bytes.NewReader(body), http.MethodPost, "/containers/%s/exec", nil, nil, id)
+	if err != nil {
+		return 0, nil, fmt.Errorf("create exec session in container %s: %w", id, err)
+	}
+	var created struct {
+		ID string `json:"Id"`
+	}
+	err = resp.Process(&created)
+	resp.Body.Close()
+	if err != nil {
+		return 0, nil, fmt.Errorf("create exec session in container %s: %w", id, err)
+	}
+
+	sctx := cctx
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		sctx, cancel = context.WithTimeout(cctx, timeout)
+		defer cancel()
+	}
+	out, err := c.execStart(sctx, conn, created.ID)
+	if err != nil {
+		if timeout > 0 && errors.Is(sctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+			return 0, out, fmt.Errorf("%w after %s", ErrExecTimeout, timeout)
+		}
+		return 0, out, fmt.Errorf("exec in container %s: %w", id, err)
+	}
+	// The session's exit code may be recorded a moment after its output ends.
+	for i := 0; ; i++ {
+		s, err := containers.ExecInspect(cctx, created.ID, nil)
+		if err != nil {
+			return 0, out, fmt.Errorf("inspect exec session in container %s: %w", id, err)
+		}
+		if !s.Running || i == 20 {
+			return s.ExitCode, out, nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, out, fmt.Errorf("exec in container %s: %w", id, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// ErrExecTimeout is the error of an Exec whose command outlived its timeout.
+var ErrExecTimeout = errors.New("command timed out")
+
+// execStart starts an exec session attached and reads its multiplexed output until the command ends.
+func (c *Client) execStart(ctx context.Context, conn *bindings.Connection, session string) ([]byte, error) {
+	resp, err := conn.DoRequest(ctx, strings.NewReader(`{"Detach":false,"Tty":false}`), http.MethodPost, "/exec/%s/start", nil, nil, session)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if !resp.IsSuccess() {
+		return nil, resp.Process(nil)
+	}
+	var out bytes.Buffer
+	var hdr [8]byte
+	for {
+		if _, err := io.ReadFull(resp.Body, hdr[:]); err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return out.Bytes(), ctx.Err()
+			}
+			return out.Bytes(), err
+		}
+		n := int64(binary.BigEndian.Uint32(hdr[4:]))
+		keep := min(n, int64(maxExecOutput-out.Len()))
+		if hdr[0] == 3 {
+			// Stream 3 carries an error of the service.
+			msg, _ := io.ReadAll(io.LimitReader(resp.Body, n))
+			return out.Bytes(), fmt.Errorf("exec session %s: %s", session, msg)
+		}
+		if _, err := io.CopyN(&out, resp.Body, keep); err != nil {
+			return out.Bytes(), err
+		}
+		if _, err := io.CopyN(io.Discard, resp.Body, n-keep); err != nil {
+			return out.Bytes(), err
+		}
+	}
 }
