@@ -120,8 +120,8 @@ func (cp *containerProbes) trigger(t probeType) {
 }
 
 // startProbes starts one worker per probe of a container that now runs as id (started at startedAt), as the
-// kubelet's prober manager does. onStarted are called once the container counts as started: at once without a
-// startup probe, else when the startup probe first succeeds. The returned function stops the workers.
+// kubelet's prober manager does. onStarted are called once the container counts as started: at once if it has
+// (no startup probe), else when the startup probe first succeeds. The returned function stops the workers.
 func (p *Provider) startProbes(ctx context.Context, r *podRecord, c *containerRecord, id string, startedAt time.Time, onStarted []func()) func() {
 	ctx, cancel := context.WithCancel(ctx)
 	cp := &containerProbes{cancel: cancel, triggers: map[probeType]chan struct{}{}}
@@ -132,7 +132,11 @@ func (p *Provider) startProbes(ctx context.Context, r *podRecord, c *containerRe
 			cp.triggers[t] = make(chan struct{}, 1)
 		}
 	}
-	if c.spec.StartupProbe == nil {
+	// Without a startup probe (or for a container taken over that had started), the container has started.
+	p.mu.Lock()
+	started := c.started
+	p.mu.Unlock()
+	if started {
 		for _, f := range onStarted {
 			f()
 		}

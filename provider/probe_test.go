@@ -324,3 +324,33 @@ func TestKillGracePeriod(t *testing.T) {
 		})
 	}
 }
+
+func TestProbeSidecarStartupGatesApps(t *testing.T) {
+	h, _ := probeHarness(t)
+	var up atomic.Bool
+	h.fake.setExec(func(context.Context, string, []string) (int, string, error) {
+		if !up.Load() {
+			return 1, "", nil
+		}
+		return 0, "", nil
+	})
+	always := corev1.ContainerRestartPolicyAlways
+	side := testContainer("side", "busybox")
+	side.RestartPolicy = &always
+	side.StartupProbe = execProbe("started")
+	side.StartupProbe.FailureThreshold = 1000
+	pod := lifecyclePod("sidecar", corev1.RestartPolicyAlways, []corev1.Container{side}, testContainer("a", "busybox"))
+	h.create(pod)
+
+	h.waitContainer(ctrName(pod, "side", 1), "running")
+	h.poll("startup probes", func() bool { return h.execCalls(ctrName(pod, "side", 1)+" started") >= 3 })
+	if s := h.fake.containerStatus(ctrName(pod, "a", 1)); s != "" {
+		t.Fatalf("app container is %s before the sidecar started", s)
+	}
+	up.Store(true)
+	h.waitContainer(ctrName(pod, "a", 1), "running")
+	h.waitReported(pod, 0, "Initialized", func(p *corev1.Pod) bool {
+		st := statusOf(p, "side")
+		return podCondition(p, corev1.PodInitialized) == corev1.ConditionTrue && st.Started != nil && *st.Started
+	})
+}
