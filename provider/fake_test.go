@@ -26,6 +26,7 @@ type fakeRuntime struct {
 	containers map[string]*fakeContainer // by ID
 	holds      map[string]chan struct{}  // container names whose creation waits for release
 	imageUsers map[string]string         // configured users of images, by reference
+	execFn     fakeExecFunc              // answers Exec (see fake_exec_test.go)
 	nextID     int
 }
 

@@ -368,6 +368,8 @@ func (p *Provider) kill(ctx context.Context, r *podRecord, grace time.Duration) 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// The preStop hook runs first, within the grace period.
+			grace := p.preStop(ctx, r, c, c.id, grace)
 			if err := p.cfg.Runtime.StopContainer(ctx, c.id, grace); err != nil {
 				logger.Error(err, "Stopping container", "container", c.spec.Name)
 			}

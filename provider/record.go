@@ -28,6 +28,14 @@ type containerRecord struct {
 	// backoff is the current crash back-off; lastStart when the current run started.
 	backoff   time.Duration
 	lastStart time.Time
+	// ready is the readiness probe's latest result for the current run.
+	ready bool
+	// hooking is set while the postStart hook of the current run runs; the container is then reported in
+	// hookState, its state before it started.
+	hooking   bool
+	hookState corev1.ContainerState
+	// killed is set once Berth stops the current run (failed probe or postStart hook).
+	killed bool
 }
 
 func (c *containerRecord) restartCount() int32 {

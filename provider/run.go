@@ -123,7 +123,8 @@ func (p *Provider) finish(ctx context.Context, r *podRecord) {
 	p.mu.Unlock()
 	for _, c := range r.init {
 		if c.sidecar && c.id != "" {
-			if err := p.cfg.Runtime.StopContainer(ctx, c.id, gracePeriod(r.pod)); err != nil {
+			grace := p.preStop(ctx, r, c, c.id, gracePeriod(r.pod))
+			if err := p.cfg.Runtime.StopContainer(ctx, c.id, grace); err != nil {
 				klog.FromContext(ctx).Error(err, "Stopping sidecar", "container", c.spec.Name)
 			}
 			p.mu.Lock()
@@ -493,16 +494,23 @@ func (p *Provider) runOnce(ctx context.Context, r *podRecord, c *containerRecord
 		c.imageID = st.ImageID
 	}
 	c.lastStart = startedAt.Time
+	if hasPostStart(c.spec) {
+		c.hooking, c.hookState = true, c.state
+	}
 	c.state = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: startedAt}}
-	c.started = true
+	// With a startup probe, the container has started once the probe succeeds.
+	c.started = c.spec.StartupProbe == nil
+	c.ready, c.killed = false, false
 	p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeNormal, "Started", "Started container %s", c.spec.Name)
 	p.changedLocked(r)
 	p.mu.Unlock()
-	for _, f := range onStart {
-		f()
+	stopProbes := func() {}
+	if p.postStart(ctx, r, c, id) {
+		stopProbes = p.startProbes(ctx, r, c, id, startedAt.Time, onStart)
 	}
 
 	exit, err := rt.WaitContainer(ctx, id)
+	stopProbes()
 	if ctx.Err() != nil {
 		return 0, noErr
 	}
@@ -541,13 +549,18 @@ func (p *Provider) resume(ctx context.Context, r *podRecord, c *containerRecord,
 	c.id, c.imageID, c.started = id, st.ImageID, true
 	c.lastStart = st.StartedAt
 	c.state = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(st.StartedAt)}}
+	// A taken-over container keeps the readiness last reported until its probe says otherwise.
+	prev, _ := findStatus(r.pod.Status.ContainerStatuses, c.spec.Name)
+	if c.init {
+		prev, _ = findStatus(r.pod.Status.InitContainerStatuses, c.spec.Name)
+	}
+	c.ready, c.killed = prev.Ready, false
 	p.changedLocked(r)
 	p.mu.Unlock()
 	if st.Running {
-		for _, f := range onStart {
-			f()
-		}
+		stopProbes := p.startProbes(ctx, r, c, id, st.StartedAt, onStart)
 		exit, err := p.cfg.Runtime.WaitContainer(ctx, id)
+		stopProbes()
 		if ctx.Err() != nil {
 			return 0, true
 		}
@@ -592,7 +605,7 @@ func (p *Provider) observeExit(ctx context.Context, r *podRecord, c *containerRe
 		if !st.FinishedAt.IsZero() {
 			t.FinishedAt = metav1.NewTime(st.FinishedAt)
 		}
-		if st.OOMKilled || oomKilledByLimit(c, st.ExitCode, r.deleting || r.terminal || r.evicting) {
+		if st.OOMKilled || oomKilledByLimit(c, st.ExitCode, r.deleting || r.terminal || r.evicting || c.killed) {
 			t.Reason = "OOMKilled"
 		}
 	} else if exit < 0 {

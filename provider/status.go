@@ -28,10 +28,16 @@ func containerStatus(c *containerRecord) corev1.ContainerStatus {
 		st.ContainerID = containerIDPrefix + c.id
 	}
 	running := c.state.Running != nil
+	if c.hooking {
+		// As the kubelet, whose sync is blocked in the postStart hook, the container is shown as it was before.
+		st.State = *c.hookState.DeepCopy()
+		running = false
+	}
 	started := running && c.started
 	st.Started = &started
-	// Without readiness probes a running container is ready; a regular init container is ready once it completed.
-	st.Ready = running
+	// A started container is ready without a readiness probe, else once the probe succeeds; a regular init
+	// container is ready once it completed.
+	st.Ready = started && (c.spec.ReadinessProbe == nil || c.ready)
 	if c.init && !c.sidecar {
 		st.Ready = c.state.Terminated != nil && c.state.Terminated.ExitCode == 0
 	}

@@ -144,18 +144,6 @@ func unsupported(pod *corev1.Pod) []string {
 		if len(c.VolumeDevices) > 0 {
 			out = append(out, path+".volumeDevices")
 		}
-		if c.LivenessProbe != nil {
-			out = append(out, path+".livenessProbe")
-		}
-		if c.ReadinessProbe != nil {
-			out = append(out, path+".readinessProbe")
-		}
-		if c.StartupProbe != nil {
-			out = append(out, path+".startupProbe")
-		}
-		if c.Lifecycle != nil {
-			out = append(out, path+".lifecycle")
-		}
 	}
 	for i := range sp.InitContainers {
 		check(fmt.Sprintf("spec.initContainers[%s]", sp.InitContainers[i].Name), &sp.InitContainers[i])

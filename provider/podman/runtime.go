@@ -224,4 +224,8 @@ type Runtime interface {
 	AttachStream(ctx context.Context, id string, s StreamOptions) error
 	// Logs copies a container's stdout and stderr to w.
 	Logs(ctx context.Context, id string, opts LogOptions, w io.Writer) error
+	// Exec runs cmd in a running container without a TTY or stdin and returns its exit code and its stdout and
+	// stderr combined (the first 64 KiB). A command still running after timeout (0: none) is left to itself and
+	// an error wrapping ErrExecTimeout is returned.
+	Exec(ctx context.Context, id string, cmd []string, timeout time.Duration) (int, []byte, error)
 }

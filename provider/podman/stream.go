@@ -85,11 +85,21 @@ func (c *Client) ExecStream(ctx context.Context, id string, cmd []string, s Stre
 	if err != nil {
 		return 0, fmt.Errorf("exec in container %s: %w", id, err)
 	}
-	info, err := containers.ExecInspect(c.ctx(context.WithoutCancel(ctx)), session, nil)
-	if err != nil {
-		return 0, fmt.Errorf("inspect exec session in container %s: %w", id, err)
+	// The session's exit code may be recorded a moment after its output ends.
+	for i := 0; ; i++ {
+		info, err := containers.ExecInspect(c.ctx(context.WithoutCancel(ctx)), session, nil)
+		if err != nil {
+			return 0, fmt.Errorf("inspect exec session in container %s: %w", id, err)
+		}
+		if !info.Running || i == 20 {
+			return info.ExitCode, nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("exec in container %s: %w", id, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
-	return info.ExitCode, nil
 }
 
 // AttachStream connects the streams to a running container's main process until it exits or ctx ends.

@@ -1,0 +1,185 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/klog/v2"
+	httpprobe "k8s.io/kubernetes/pkg/probe/http"
+)
+
+// minGracePeriod is the shortest time a stopped container gets before SIGKILL (kubelet's
+// minimumGracePeriodInSeconds).
+const minGracePeriod = 2 * time.Second
+
+// maxHookRespBody is how much of an HTTP hook's response is read (kubelet: 10 KiB).
+const maxHookRespBody = 10 << 10
+
+// hookClient makes the HTTP requests of lifecycle hooks, as the kubelet's plain http.Client.
+var hookClient = &http.Client{}
+
+// podDesc names a pod as the kubelet's messages do (format.Pod).
+func podDesc(pod *corev1.Pod) string {
+	return fmt.Sprintf("%s_%s(%s)", pod.Name, pod.Namespace, pod.UID)
+}
+
+// runHandler runs a lifecycle hook handler in or against container id, as the kubelet's handlerRunner does. msg
+// describes a failure (for logs, not events: it may hold secrets).
+func (p *Provider) runHandler(ctx context.Context, r *podRecord, c *containerRecord, id string, h *corev1.LifecycleHandler) (string, error) {
+	switch {
+	case h.Exec != nil:
+		out, err := p.exec(ctx, id, h.Exec.Command, 0)
+		if err != nil {
+			return fmt.Sprintf("Exec lifecycle hook (%v) for Container %q in Pod %q failed - error: %v, message: %q", h.Exec.Command, c.spec.Name, podDesc(r.pod), err, string(out)), err
+		}
+		return "", nil
+	case h.HTTPGet != nil:
+		if err := p.runHTTPHandler(ctx, r, c, h.HTTPGet); err != nil {
+			return fmt.Sprintf("HTTP lifecycle hook (%s) for Container %q in Pod %q failed - error: %v", h.HTTPGet.Path, c.spec.Name, podDesc(r.pod), err), err
+		}
+		return "", nil
+	case h.Sleep != nil:
+		if !sleep(ctx, time.Duration(h.Sleep.Seconds)*time.Second) {
+			err := errors.New("container terminated before sleep hook finished")
+			return fmt.Sprintf("Sleep lifecycle hook (%d) for Container %q in Pod %q failed - error: %v", h.Sleep.Seconds, c.spec.Name, podDesc(r.pod), err), err
+		}
+		return "", nil
+	default:
+		err := fmt.Errorf("invalid handler: %v", h)
+		return fmt.Sprintf("Cannot run handler: %v", err), err
+	}
+}
+
+// runHTTPHandler makes an HTTP hook's GET (host: the pod's IP by default). A response of any status succeeds; an
+// HTTPS request answered in plain HTTP is retried in HTTP, as the kubelet does.
+func (p *Provider) runHTTPHandler(ctx context.Context, r *podRecord, c *containerRecord, get *corev1.HTTPGetAction) error {
+	host := get.Host
+	if host == "" {
+		p.mu.Lock()
+		host = r.podIP
+		p.mu.Unlock()
+		if host == "" {
+			return errors.New("failed to find networking container: the pod has no IP")
+		}
+	}
+	req, err := httpprobe.NewRequestForHTTPGetAction(get, c.spec, host, "lifecycle")
+	if err != nil {
+		return fmt.Errorf("lifecycle hook request: %w", err)
+	}
+	resp, err := hookClient.Do(req.WithContext(ctx))
+	discardBody(resp)
+	var ue *url.Error
+	if err != nil && errors.As(err, &ue) && strings.Contains(ue.Err.Error(), "server gave HTTP response to HTTPS client") {
+		req = req.Clone(ctx)
+		req.URL.Scheme = "http"
+		req.Header.Del("Authorization")
+		resp, httpErr := hookClient.Do(req)
+		discardBody(resp)
+		if httpErr == nil {
+			p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "LifecycleHTTPFallback", "request to HTTPS lifecycle hook %s got HTTP response, retry with HTTP succeeded", req.URL.Host)
+			err = nil
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("lifecycle hook GET: %w", err)
+	}
+	return nil
+}
+
+func discardBody(resp *http.Response) {
+	if resp == nil {
+		return
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxHookRespBody))
+}
+
+// hasPostStart tells whether a container has a postStart hook.
+func hasPostStart(c *corev1.Container) bool {
+	return c.Lifecycle != nil && c.Lifecycle.PostStart != nil
+}
+
+// postStart runs a container's postStart hook right after the container started, as the kubelet does: until the
+// hook completes the container is reported as it was before it started. A failed hook kills the container
+// (FailedPostStartHook), and false is returned; the runner then sees it exit.
+func (p *Provider) postStart(ctx context.Context, r *podRecord, c *containerRecord, id string) bool {
+	if !hasPostStart(c.spec) {
+		return true
+	}
+	logger := klog.FromContext(ctx).WithValues("container", c.spec.Name)
+	msg, err := p.runHandler(ctx, r, c, id, c.spec.Lifecycle.PostStart)
+	if err == nil {
+		p.mu.Lock()
+		c.hooking = false
+		p.changedLocked(r)
+		p.mu.Unlock()
+		return true
+	}
+	if ctx.Err() == nil {
+		logger.Error(err, "Failed to execute PostStartHook", "message", msg)
+		// As the kubelet, the event does not carry the message, which may hold secrets.
+		p.cfg.Recorder.Event(r.pod, corev1.EventTypeWarning, "FailedPostStartHook", "PostStartHook failed")
+		p.mu.Lock()
+		grace := killGracePeriod(r.pod, nil)
+		p.mu.Unlock()
+		p.killContainer(ctx, r, c, id, "FailedPostStartHook", grace)
+	}
+	// The runner records the exit next; the container is never reported running.
+	p.mu.Lock()
+	c.hooking = false
+	p.mu.Unlock()
+	return false
+}
+
+// killContainer stops one container of a live pod as the kubelet's killContainer: a Killing event with msg, the
+// preStop hook within the grace period, then the stop signal with what is left of it (at least 2s).
+func (p *Provider) killContainer(ctx context.Context, r *podRecord, c *containerRecord, id, msg string, grace time.Duration) {
+	p.cfg.Recorder.Event(r.pod, corev1.EventTypeNormal, "Killing", msg)
+	p.mu.Lock()
+	c.killed = true
+	p.mu.Unlock()
+	grace = p.preStop(ctx, r, c, id, grace)
+	klog.FromContext(ctx).V(2).Info("Killing container with a grace period", "container", c.spec.Name, "gracePeriod", grace)
+	if err := p.cfg.Runtime.StopContainer(ctx, id, grace); err != nil {
+		klog.FromContext(ctx).Error(err, "Stopping container", "container", c.spec.Name)
+	}
+}
+
+// preStop runs a container's preStop hook, if any, before it is stopped with grace, as the kubelet's
+// executePreStopHook: the hook gets at most the grace period, a failure is a FailedPreStopHook event and the stop
+// goes on. It returns the grace period left for the stop signal (whole seconds spent are taken off; at least 2s).
+func (p *Provider) preStop(ctx context.Context, r *podRecord, c *containerRecord, id string, grace time.Duration) time.Duration {
+	if c.spec.Lifecycle == nil || c.spec.Lifecycle.PreStop == nil || grace <= 0 {
+		return max(grace, minGracePeriod)
+	}
+	logger := klog.FromContext(ctx).WithValues("container", c.spec.Name)
+	logger.V(3).Info("Running preStop hook")
+	start := time.Now()
+	hctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		msg, err := p.runHandler(hctx, r, c, id, c.spec.Lifecycle.PreStop)
+		if err != nil && hctx.Err() == nil {
+			logger.Error(err, "PreStop hook failed", "message", msg)
+			p.cfg.Recorder.Event(r.pod, corev1.EventTypeWarning, "FailedPreStopHook", "PreStopHook failed")
+		}
+	}()
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		logger.V(2).Info("PreStop hook not completed in grace period", "gracePeriod", grace)
+	case <-done:
+	}
+	grace -= time.Since(start).Truncate(time.Second)
+	return max(grace, minGracePeriod)
+}

@@ -1,0 +1,150 @@
+package provider
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/klog/v2/ktesting"
+)
+
+func execHook(cmd ...string) *corev1.LifecycleHandler {
+	return &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: cmd}}
+}
+
+func TestPostStartBlocksRunning(t *testing.T) {
+	h, ev := probeHarness(t)
+	release := make(chan struct{})
+	h.fake.setExec(func(ctx context.Context, _ string, cmd []string) (int, string, error) {
+		if cmd[0] == "hook" {
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return 0, "", ctx.Err()
+			}
+		}
+		return 0, "", nil
+	})
+	c := testContainer("a", "busybox")
+	c.Lifecycle = &corev1.Lifecycle{PostStart: execHook("hook")}
+	pod := lifecyclePod("poststart", corev1.RestartPolicyAlways, nil, c)
+	h.create(pod)
+
+	name := ctrName(pod, "a", 1)
+	h.poll("the postStart hook", func() bool { return h.execCalls(name+" hook") == 1 })
+	during, err := h.p.GetPod(h.ctx, pod.Namespace, pod.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := statusOf(during, "a")
+	if !waitingFor(during, "a", "ContainerCreating") || a.Ready || *a.Started || during.Status.Phase != corev1.PodPending {
+		t.Errorf("during postStart: phase %s, container %+v; want Pending and waiting in ContainerCreating", during.Status.Phase, a)
+	}
+	if !ev.has("Normal Started Started container a") {
+		t.Errorf("no Started event before postStart ended; events:\n%s", ev)
+	}
+	close(release)
+	h.waitReported(pod, 0, "Running and ready", func(p *corev1.Pod) bool {
+		return isRunning(p, "a") && statusOf(p, "a").Ready && p.Status.Phase == corev1.PodRunning
+	})
+}
+
+func TestPostStartFailureKillsAndRestarts(t *testing.T) {
+	h, ev := probeHarness(t)
+	pod := lifecyclePod("poststartfail", corev1.RestartPolicyAlways, nil)
+	first := ctrName(pod, "a", 1)
+	h.fake.setExec(func(_ context.Context, name string, _ []string) (int, string, error) {
+		if name == first {
+			return 2, "boom", nil
+		}
+		return 0, "", nil
+	})
+	c := testContainer("a", "busybox")
+	c.Lifecycle = &corev1.Lifecycle{PostStart: execHook("hook")}
+	pod.Spec.Containers = []corev1.Container{c}
+	h.create(pod)
+
+	h.waitReported(pod, 0, "restarted and running", func(p *corev1.Pod) bool {
+		return isRunning(p, "a") && statusOf(p, "a").RestartCount == 1
+	})
+	for _, want := range []string{"Warning FailedPostStartHook PostStartHook failed", "Normal Killing FailedPostStartHook"} {
+		if !ev.has(want) {
+			t.Errorf("no event %q; events:\n%s", want, ev)
+		}
+	}
+	// The failed run was never reported running.
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, p := range h.seen {
+		if a := statusOf(p, "a"); a.State.Running != nil && a.ContainerID == "podman://"+h.fake.lookupContainer(first).id {
+			t.Errorf("the container whose postStart failed was reported running: %+v", a)
+		}
+	}
+}
+
+func TestPreStopRunsBeforeStopOnDelete(t *testing.T) {
+	h, _ := probeHarness(t)
+	c := testContainer("a", "busybox")
+	c.Lifecycle = &corev1.Lifecycle{PreStop: execHook("bye")}
+	pod := lifecyclePod("prestop", corev1.RestartPolicyAlways, nil, c)
+	h.create(pod)
+	name := ctrName(pod, "a", 1)
+	h.waitContainer(name, "running")
+	if err := h.p.DeletePod(h.ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	h.poll("the pod to be removed", func() bool { return len(h.fake.callsTo("RemovePod")) > 1 })
+	h.fake.mu.Lock()
+	calls := slices.Clone(h.fake.calls)
+	h.fake.mu.Unlock()
+	hook := slices.Index(calls, fakeCall{Method: "Exec", Arg: name + " bye"})
+	stop := slices.IndexFunc(calls, func(c fakeCall) bool { return c.Method == "StopContainer" })
+	if hook < 0 || stop < 0 || hook > stop {
+		t.Errorf("preStop exec at %d, stop at %d; want the hook first: %v", hook, stop, calls)
+	}
+}
+
+func TestPreStopGracePeriod(t *testing.T) {
+	tests := []struct {
+		name      string
+		hook      *corev1.LifecycleHandler
+		fail      bool
+		grace     time.Duration
+		want      time.Duration
+		wantEvent bool
+	}{
+		{name: "no hook", grace: 30 * time.Second, want: 30 * time.Second},
+		{name: "no hook, short grace", grace: 0, want: minGracePeriod},
+		{name: "sleep takes its time off", hook: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: 1}}, grace: 5 * time.Second, want: 4 * time.Second},
+		{name: "hook outliving the grace period", hook: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: 30}}, grace: time.Second, want: minGracePeriod},
+		{name: "failing exec", hook: execHook("false"), fail: true, grace: 10 * time.Second, want: 10 * time.Second, wantEvent: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, ctx := ktesting.NewTestContext(t)
+			fake := newFakeRuntime("busybox")
+			fake.setExec(func(context.Context, string, []string) (int, string, error) {
+				if tc.fail {
+					return 1, "", nil
+				}
+				return 0, "", nil
+			})
+			fake.containers["c1"] = &fakeContainer{id: "c1", status: "running", done: make(chan struct{})}
+			ev := &eventLog{}
+			p := New(Config{Runtime: fake, Recorder: ev})
+			spec := testContainer("a", "busybox")
+			if tc.hook != nil {
+				spec.Lifecycle = &corev1.Lifecycle{PreStop: tc.hook}
+			}
+			r := newPodRecord(lifecyclePod("p", corev1.RestartPolicyAlways, nil, spec), "p")
+			if got := p.preStop(ctx, r, r.app[0], "c1", tc.grace); got != tc.want {
+				t.Errorf("grace left = %s, want %s", got, tc.want)
+			}
+			if got := ev.has("Warning FailedPreStopHook PreStopHook failed"); got != tc.wantEvent {
+				t.Errorf("FailedPreStopHook event %v, want %v; events:\n%s", got, tc.wantEvent, ev)
+			}
+		})
+	}
+}
