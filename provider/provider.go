@@ -38,6 +38,9 @@ type Config struct {
 	Allocatable corev1.ResourceList
 	// InitialBackoff and MaxBackoff bound the restart back-off (kubelet: 10s and 300s).
 	InitialBackoff, MaxBackoff time.Duration
+	// ResyncPeriod is how often the states of the containers being waited for are listed from Podman, in case its
+	// event stream missed an exit (default 10s).
+	ResyncPeriod time.Duration
 }
 
 // Provider runs pods through Podman. It implements virtual-kubelet's nodeutil.Provider and node.PodNotifier.
@@ -54,6 +57,8 @@ type Provider struct {
 	// dirty holds the records whose status changed since the dispatcher last reported them; wake signals it.
 	dirty map[*podRecord]bool
 	wake  chan struct{}
+	// exits hands container exits from Podman's event stream to the runners (events.go).
+	exits *exitWatch
 }
 
 // New returns a Provider.
@@ -67,7 +72,10 @@ func New(cfg Config) *Provider {
 	if cfg.Recorder == nil {
 		cfg.Recorder = &record.FakeRecorder{}
 	}
-	return &Provider{cfg: cfg, pods: map[string]*podRecord{}, notify: func(*corev1.Pod) {}, dirty: map[*podRecord]bool{}, wake: make(chan struct{}, 1), adopted: map[types.UID]*adoptedPod{}}
+	if cfg.ResyncPeriod == 0 {
+		cfg.ResyncPeriod = 10 * time.Second
+	}
+	return &Provider{cfg: cfg, exits: newExitWatch(), pods: map[string]*podRecord{}, notify: func(*corev1.Pod) {}, dirty: map[*podRecord]bool{}, wake: make(chan struct{}, 1), adopted: map[types.UID]*adoptedPod{}}
 }
 
 // SetListers gives the provider the informer caches it resolves environments from (virtual-kubelet creates them
@@ -146,12 +154,14 @@ func (p *Provider) RemoveUnclaimed(ctx context.Context, exists func(types.UID) b
 }
 
 // NotifyPods implements node.PodNotifier. Status changes are reported in order by one dispatcher, which always
-// sends a record's latest status (so a burst of changes may be reported once).
+// sends a record's latest status (so a burst of changes may be reported once). Container exits are followed from
+// Podman's event stream from then on, until ctx ends.
 func (p *Provider) NotifyPods(ctx context.Context, cb func(*corev1.Pod)) {
 	p.mu.Lock()
 	p.notify = cb
 	p.mu.Unlock()
 	go p.dispatch(ctx)
+	go p.watchExits(ctx)
 }
 
 func (p *Provider) dispatch(ctx context.Context) {

@@ -11,6 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
+
+	"github.com/berth-dev/berth/provider/podman"
 )
 
 // errKind tells how a failed attempt to run a container failed.
@@ -422,7 +424,7 @@ func (p *Provider) runOnce(ctx context.Context, r *podRecord, c *containerRecord
 		f()
 	}
 
-	exit, err := rt.WaitContainer(ctx, id)
+	exit, err := p.waitExit(ctx, id)
 	if ctx.Err() != nil {
 		return 0, noErr
 	}
@@ -448,6 +450,13 @@ func (p *Provider) resume(ctx context.Context, r *podRecord, c *containerRecord,
 	if id == "" {
 		return 0, false
 	}
+	// The previous attempt, if Podman still has it, is the container's lastState.
+	last := p.previousTermination(ctx, r, c)
+	p.mu.Lock()
+	if last.Terminated != nil {
+		c.last = last
+	}
+	p.mu.Unlock()
 	st, err := p.cfg.Runtime.InspectContainer(ctx, id)
 	if err != nil {
 		klog.FromContext(ctx).Error(err, "Adopted container is gone; starting it anew", "container", c.spec.Name)
@@ -464,7 +473,7 @@ func (p *Provider) resume(ctx context.Context, r *podRecord, c *containerRecord,
 		for _, f := range onStart {
 			f()
 		}
-		exit, err := p.cfg.Runtime.WaitContainer(ctx, id)
+		exit, err := p.waitExit(ctx, id)
 		if ctx.Err() != nil {
 			return 0, true
 		}
@@ -496,8 +505,8 @@ func (p *Provider) observeExit(ctx context.Context, r *podRecord, c *containerRe
 		if st.OOMKilled || oomKilledByLimit(c, st.ExitCode, r.deleting || r.terminal) {
 			t.Reason = "OOMKilled"
 		}
-	} else if exit < 0 {
-		// The container is gone and nobody saw it exit.
+	} else if exit < 0 || podman.IsNotFound(err) {
+		// The container is gone (removed behind Berth's back): the kubelet's view of a container it cannot find.
 		t.ExitCode = 137
 		t.Reason = "ContainerStatusUnknown"
 		t.Message = "The container could not be located when the pod was terminated"
