@@ -23,16 +23,23 @@ const (
 	streamMaxBackoff     = 10 * time.Second
 )
 
-// exitNote is what a waiter learns: the container's exit code, or that it is gone (code -1).
+// removalGrace is how long the exit of a container stopped by someone else than Berth waits for its removal: a
+// `podman rm -f` stops the container (stop and died events) before it removes it, and such a container is
+// reported as vanished (ContainerStatusUnknown), not as having exited.
+var removalGrace = 5 * time.Second
+
+// exitNote is what a waiter learns: the container's exit code, that it is gone (code -1), or that someone stopped
+// it (its exit follows).
 type exitNote struct {
-	code int32
-	gone bool
+	code    int32
+	gone    bool
+	stopped bool
 }
 
 type exitWaiter struct {
 	// seq orders registrations against resyncs: a resync only judges waiters registered before its list started.
 	seq uint64
-	ch  chan exitNote // buffered; the first note wins
+	ch  chan exitNote // buffered; notes beyond its capacity are dropped
 }
 
 // exitWatch hands the exits seen by the event stream or a resync to the runners waiting for them.
@@ -48,7 +55,7 @@ func (w *exitWatch) add(id string) *exitWaiter {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.seq++
-	x := &exitWaiter{seq: w.seq, ch: make(chan exitNote, 1)}
+	x := &exitWaiter{seq: w.seq, ch: make(chan exitNote, 8)}
 	w.waiters[id] = append(w.waiters[id], x)
 	return x
 }
@@ -107,6 +114,8 @@ func (w *exitWatch) handleEvent(ctx context.Context, ev podman.ContainerEvent) {
 		n = exitNote{code: ev.ExitCode}
 	case podman.EventRemove:
 		n = exitNote{code: -1, gone: true}
+	case podman.EventStop:
+		n = exitNote{code: -1, stopped: true}
 	default:
 		return
 	}
@@ -137,11 +146,37 @@ func (p *Provider) waitExit(ctx context.Context, id string) (int32, error) {
 	case exitedState(st.Status):
 		return st.ExitCode, nil
 	}
-	select {
-	case n := <-x.ch:
-		return n.code, nil
-	case <-ctx.Done():
-		return -1, ctx.Err()
+	stopped := false
+	for {
+		var n exitNote
+		select {
+		case n = <-x.ch:
+		case <-ctx.Done():
+			return -1, ctx.Err()
+		}
+		switch {
+		case n.stopped:
+			stopped = true
+			continue
+		case n.gone || !stopped:
+			return n.code, nil
+		}
+		// Stopped from outside: removed next, if this is a `podman rm -f`?
+		t := time.NewTimer(removalGrace)
+		defer t.Stop()
+		for {
+			select {
+			case m := <-x.ch:
+				if !m.gone {
+					continue
+				}
+				return -1, nil
+			case <-t.C:
+				return n.code, nil
+			case <-ctx.Done():
+				return -1, ctx.Err()
+			}
+		}
 	}
 }
 
@@ -164,7 +199,7 @@ func (p *Provider) watchExits(ctx context.Context) {
 		}
 	}()
 	labels := map[string]string{podman.LabelNode: p.cfg.NodeName}
-	actions := []string{podman.EventDied, podman.EventRemove}
+	actions := []string{podman.EventStop, podman.EventDied, podman.EventRemove}
 	backoff := streamInitialBackoff
 	for {
 		connected := false

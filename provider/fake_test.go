@@ -36,6 +36,7 @@ type fakeSub struct {
 	actions []string
 	events  chan podman.ContainerEvent
 	broken  chan struct{} // closed to make the stream fail
+	ready   bool          // connected has returned (the first resync is done)
 }
 
 type fakeCall struct {
@@ -204,11 +205,17 @@ func (f *fakeRuntime) breakStreams() {
 	}
 }
 
-// streams reports how many event streams are open.
+// streams reports how many event streams are open and past their connected callback.
 func (f *fakeRuntime) streams() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return len(f.subs)
+	n := 0
+	for s := range f.subs {
+		if s.ready {
+			n++
+		}
+	}
+	return n
 }
 
 // exit makes the running container named name exit with code; it fails the test if there is no such container.
@@ -473,6 +480,9 @@ func (f *fakeRuntime) WatchContainers(ctx context.Context, labels map[string]str
 		f.mu.Unlock()
 	}()
 	connected()
+	f.mu.Lock()
+	s.ready = true
+	f.mu.Unlock()
 	for {
 		select {
 		case <-ctx.Done():
@@ -512,6 +522,9 @@ func (f *fakeRuntime) StopContainer(_ context.Context, id string, _ time.Duratio
 	if c == nil {
 		return fmt.Errorf("no such container %s", id)
 	}
+	if c.status == "running" {
+		f.emitLocked(c, podman.EventStop)
+	}
 	f.exitLocked(c, 143)
 	return nil
 }
@@ -523,6 +536,10 @@ func (f *fakeRuntime) RemoveContainer(_ context.Context, id string) error {
 	c := f.lookupContainer(id)
 	if c == nil {
 		return nil
+	}
+	// As Podman does for rm -f: stop (stop, died), then remove.
+	if c.status == "running" {
+		f.emitLocked(c, podman.EventStop)
 	}
 	f.exitLocked(c, 137)
 	delete(f.containers, c.id)

@@ -128,6 +128,7 @@ type ContainerInfo struct {
 
 // Container event actions Berth follows (Podman's event statuses).
 const (
+	EventStop   = "stop"
 	EventDied   = "died"
 	EventRemove = "remove"
 )
