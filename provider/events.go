@@ -28,6 +28,10 @@ const (
 // reported as vanished (ContainerStatusUnknown), not as having exited.
 var removalGrace = 5 * time.Second
 
+// stopGrace is how long a SIGKILL exit (137) not preceded by a stop event waits for one (the events file is polled
+// every 250 ms by Podman): an OOM kill is reported that much later.
+var stopGrace = 500 * time.Millisecond
+
 // exitNote is what a waiter learns: the container's exit code, that it is gone (code -1), or that someone stopped
 // it (its exit follows).
 type exitNote struct {
@@ -158,19 +162,28 @@ func (p *Provider) waitExit(ctx context.Context, id string) (int32, error) {
 		case n.stopped:
 			stopped = true
 			continue
-		case n.gone || !stopped:
+		case n.gone || (!stopped && n.code != 137):
 			return n.code, nil
 		}
-		// Stopped from outside: removed next, if this is a `podman rm -f`?
-		t := time.NewTimer(removalGrace)
+		// Stopped from outside, or killed: a `podman rm -f` stops the container (its stop and died events may come
+		// in either order) before it removes it. Wait for the removal once the stop is seen, and a little for the
+		// stop event after a SIGKILL.
+		wait := removalGrace
+		if !stopped {
+			wait = stopGrace
+		}
+		t := time.NewTimer(wait)
 		defer t.Stop()
 		for {
 			select {
 			case m := <-x.ch:
-				if !m.gone {
-					continue
+				switch {
+				case m.gone:
+					return -1, nil
+				case m.stopped && !stopped:
+					stopped = true
+					t.Reset(removalGrace)
 				}
-				return -1, nil
 			case <-t.C:
 				return n.code, nil
 			case <-ctx.Done():

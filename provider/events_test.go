@@ -7,6 +7,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2/ktesting"
+
+	"github.com/berth-dev/berth/provider/podman"
 )
 
 // newEventHarness is newHarness with the given resync period.
@@ -251,5 +253,30 @@ func TestAdoptExitedWhileDown(t *testing.T) {
 			_ = h2.p.DeletePod(h2.ctx, pod)
 			h2.poll("the adopted pod to be removed", func() bool { return h.fake.podCount() == 0 })
 		})
+	}
+}
+
+// TestVanishedAfterKillThenStop checks a `podman rm -f` whose died event (SIGKILL, 137) comes before its stop event,
+// and whose removal comes later than stopGrace: the container is still reported as vanished.
+func TestVanishedAfterKillThenStop(t *testing.T) {
+	h := newEventHarness(t, noResync, "busybox")
+	pod := lifecyclePod("gone", corev1.RestartPolicyNever, nil, testContainer("a", "busybox"))
+	h.create(pod)
+	name := ctrName(pod, "a", 1)
+	h.waitContainer(name, "running")
+	_, next := h.waitReported(pod, 0, "Running", func(p *corev1.Pod) bool { return isRunning(p, "a") })
+	h.fake.mu.Lock()
+	c := h.fake.lookupContainer(name)
+	h.fake.exitLocked(c, 137) // died
+	h.fake.emitLocked(c, podman.EventStop)
+	h.fake.mu.Unlock()
+	time.Sleep(stopGrace + 200*time.Millisecond)
+	h.fake.mu.Lock()
+	delete(h.fake.containers, c.id)
+	h.fake.emitLocked(c, podman.EventRemove)
+	h.fake.mu.Unlock()
+	done, _ := h.waitReported(pod, next, "Failed", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodFailed })
+	if term := statusOf(done, "a").State.Terminated; term == nil || term.Reason != "ContainerStatusUnknown" || term.ExitCode != 137 {
+		t.Errorf("container a state = %+v, want ContainerStatusUnknown 137", statusOf(done, "a").State)
 	}
 }
