@@ -118,7 +118,7 @@ func (p *Provider) evict(ctx context.Context, r *podRecord, msg string) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := p.cfg.Runtime.StopContainer(ctx, c.id, evictionGracePeriod); err != nil {
+			if err := p.stopContainer(ctx, c.id, evictionGracePeriod); err != nil {
 				logger.Error(err, "Stopping container", "container", c.spec.Name)
 			}
 			p.mu.Lock()

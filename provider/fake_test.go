@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,6 +29,18 @@ type fakeRuntime struct {
 	imageUsers map[string]string         // configured users of images, by reference
 	execFn     fakeExecFunc              // answers Exec (see fake_exec_test.go)
 	nextID     int
+	// subs are the open event streams; dropEvents makes the fake lose every event (as a stream that missed them).
+	subs       map[*fakeSub]bool
+	dropEvents bool
+}
+
+// fakeSub is one open WatchContainers stream.
+type fakeSub struct {
+	labels  map[string]string
+	actions []string
+	events  chan podman.ContainerEvent
+	broken  chan struct{} // closed to make the stream fail
+	ready   bool          // connected has returned (the first resync is done)
 }
 
 type fakeCall struct {
@@ -49,7 +62,6 @@ type fakeContainer struct {
 	exitCode   int32
 	startedAt  time.Time
 	finishedAt time.Time
-	done       chan struct{}     // closed when the container exits
 	files      map[string]string // files written inside, by path
 	logs       string            // what it printed; "log of <name>" when empty
 }
@@ -65,6 +77,7 @@ func newFakeRuntime(images ...string) *fakeRuntime {
 		containers: map[string]*fakeContainer{},
 		holds:      map[string]chan struct{}{},
 		imageUsers: map[string]string{},
+		subs:       map[*fakeSub]bool{},
 	}
 	for _, im := range images {
 		f.images[im] = true
@@ -154,7 +167,62 @@ func (f *fakeRuntime) exitLocked(c *fakeContainer, code int32) {
 	c.status = "exited"
 	c.exitCode = code
 	c.finishedAt = time.Now()
-	close(c.done)
+	f.emitLocked(c, podman.EventDied)
+}
+
+// emitLocked sends a container event to the open streams that want it. f.mu must be held.
+func (f *fakeRuntime) emitLocked(c *fakeContainer, action string) {
+	if f.dropEvents {
+		return
+	}
+	ev := podman.ContainerEvent{ID: c.id, Name: c.spec.Name, Action: action, Time: time.Now()}
+	if action == podman.EventDied {
+		ev.ExitCode = c.exitCode
+	}
+next:
+	for s := range f.subs {
+		for k, v := range s.labels {
+			if c.spec.Labels[k] != v {
+				continue next
+			}
+		}
+		if slices.Contains(s.actions, action) {
+			select {
+			case s.events <- ev:
+			default: // a stream that does not keep up loses events, as a real one may
+			}
+		}
+	}
+}
+
+// setDropEvents makes the event streams lose (drop=true) or deliver events.
+func (f *fakeRuntime) setDropEvents(drop bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.dropEvents = drop
+}
+
+// breakStreams makes every open event stream fail.
+func (f *fakeRuntime) breakStreams() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for s := range f.subs {
+		close(s.broken)
+		delete(f.subs, s)
+	}
+}
+
+// streams reports how many event streams are open and past their connected callback.
+func (f *fakeRuntime) streams() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for s := range f.subs {
+		if s.ready {
+			n++
+		}
+	}
+	return n
 }
 
 // exit makes the running container named name exit with code; it fails the test if there is no such container.
@@ -311,6 +379,7 @@ func (f *fakeRuntime) ListPods(_ context.Context, labels map[string]string) ([]p
 func (f *fakeRuntime) ListContainers(_ context.Context, labels map[string]string) ([]podman.ContainerInfo, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.record("ListContainers", "")
 	var out []podman.ContainerInfo
 next:
 	for _, c := range f.containers {
@@ -323,7 +392,7 @@ next:
 		if p := f.lookupPod(c.spec.Pod); p != nil {
 			podID = p.id
 		}
-		out = append(out, podman.ContainerInfo{ID: c.id, Name: c.spec.Name, PodID: podID, Labels: c.spec.Labels})
+		out = append(out, podman.ContainerInfo{ID: c.id, Name: c.spec.Name, PodID: podID, Labels: c.spec.Labels, State: c.status, ExitCode: c.exitCode})
 	}
 	return out, nil
 }
@@ -340,6 +409,7 @@ func (f *fakeRuntime) RemovePod(_ context.Context, id string) error {
 		if c.spec.Pod == p.id || c.spec.Pod == p.name {
 			f.exitLocked(c, 137)
 			delete(f.containers, cid)
+			f.emitLocked(c, podman.EventRemove)
 		}
 	}
 	delete(f.pods, p.id)
@@ -369,7 +439,7 @@ func (f *fakeRuntime) CreateContainer(ctx context.Context, spec podman.Container
 	if !f.images[spec.Image] {
 		return "", fmt.Errorf("image %s not known", spec.Image)
 	}
-	c := &fakeContainer{id: f.newID("c"), spec: spec, status: "created", done: make(chan struct{})}
+	c := &fakeContainer{id: f.newID("c"), spec: spec, status: "created"}
 	f.containers[c.id] = c
 	return c.id, nil
 }
@@ -388,27 +458,34 @@ func (f *fakeRuntime) StartContainer(_ context.Context, id string) error {
 	c.status = "running"
 	c.startedAt = time.Now()
 	c.finishedAt = time.Time{}
-	c.done = make(chan struct{})
 	return nil
 }
 
-func (f *fakeRuntime) WaitContainer(ctx context.Context, id string) (int32, error) {
+func (f *fakeRuntime) WatchContainers(ctx context.Context, labels map[string]string, actions []string, connected func(), handle func(podman.ContainerEvent)) error {
+	s := &fakeSub{labels: labels, actions: actions, events: make(chan podman.ContainerEvent, 256), broken: make(chan struct{})}
 	f.mu.Lock()
-	c := f.lookupContainer(id)
-	if c == nil {
-		f.mu.Unlock()
-		return -1, fmt.Errorf("no such container %s", id)
-	}
-	done := c.done
+	f.record("WatchContainers", "")
+	f.subs[s] = true
 	f.mu.Unlock()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		return -1, ctx.Err()
-	}
+	defer func() {
+		f.mu.Lock()
+		delete(f.subs, s)
+		f.mu.Unlock()
+	}()
+	connected()
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	return c.exitCode, nil
+	s.ready = true
+	f.mu.Unlock()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.broken:
+			return errors.New("fake: event stream broken")
+		case ev := <-s.events:
+			handle(ev)
+		}
+	}
 }
 
 func (f *fakeRuntime) InspectContainer(_ context.Context, id string) (podman.ContainerState, error) {
@@ -416,7 +493,7 @@ func (f *fakeRuntime) InspectContainer(_ context.Context, id string) (podman.Con
 	defer f.mu.Unlock()
 	c := f.lookupContainer(id)
 	if c == nil {
-		return podman.ContainerState{}, fmt.Errorf("no such container %s", id)
+		return podman.ContainerState{}, fmt.Errorf("inspect container %s: %w", id, podman.ErrNotFound)
 	}
 	return podman.ContainerState{
 		ID:         c.id,
@@ -438,6 +515,9 @@ func (f *fakeRuntime) StopContainer(_ context.Context, id string, _ time.Duratio
 	if c == nil {
 		return fmt.Errorf("no such container %s", id)
 	}
+	if c.status == "running" {
+		f.emitLocked(c, podman.EventStop)
+	}
 	f.exitLocked(c, 143)
 	return nil
 }
@@ -450,8 +530,13 @@ func (f *fakeRuntime) RemoveContainer(_ context.Context, id string) error {
 	if c == nil {
 		return nil
 	}
+	// As Podman does for rm -f: stop (stop, died), then remove.
+	if c.status == "running" {
+		f.emitLocked(c, podman.EventStop)
+	}
 	f.exitLocked(c, 137)
 	delete(f.containers, c.id)
+	f.emitLocked(c, podman.EventRemove)
 	return nil
 }
 

@@ -147,7 +147,7 @@ func (p *Provider) killContainer(ctx context.Context, r *podRecord, c *container
 	p.mu.Unlock()
 	grace = p.preStop(ctx, r, c, id, grace)
 	klog.FromContext(ctx).V(2).Info("Killing container with a grace period", "container", c.spec.Name, "gracePeriod", grace)
-	if err := p.cfg.Runtime.StopContainer(ctx, id, grace); err != nil {
+	if err := p.stopContainer(ctx, id, grace); err != nil {
 		klog.FromContext(ctx).Error(err, "Stopping container", "container", c.spec.Name)
 	}
 }

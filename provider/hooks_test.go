@@ -131,7 +131,7 @@ func TestPreStopGracePeriod(t *testing.T) {
 				}
 				return 0, "", nil
 			})
-			fake.containers["c1"] = &fakeContainer{id: "c1", status: "running", done: make(chan struct{})}
+			fake.containers["c1"] = &fakeContainer{id: "c1", status: "running"}
 			ev := &eventLog{}
 			p := New(Config{Runtime: fake, Recorder: ev})
 			spec := testContainer("a", "busybox")

@@ -64,6 +64,9 @@ type Config struct {
 	// (KUBERNETES_SERVICE_HOST, ...) points there, since a Berth node has no kube-proxy to route the service's
 	// cluster IP. Empty keeps the service's cluster IP.
 	APIServer string
+	// ResyncPeriod is how often the states of the containers being waited for are listed from Podman, in case its
+	// event stream missed an exit (default 10s).
+	ResyncPeriod time.Duration
 }
 
 // Provider runs pods through Podman. It implements virtual-kubelet's nodeutil.Provider and node.PodNotifier.
@@ -85,6 +88,8 @@ type Provider struct {
 	statsMu    sync.Mutex
 	cpuSamples map[string]cpuSample // by container ID
 	nodeSample cpuSample
+	// exits hands container exits from Podman's event stream to the runners (events.go).
+	exits *exitWatch
 }
 
 // New returns a Provider.
@@ -101,7 +106,10 @@ func New(cfg Config) *Provider {
 	if cfg.Recorder == nil {
 		cfg.Recorder = &record.FakeRecorder{}
 	}
-	return &Provider{cfg: cfg, pods: map[string]*podRecord{}, notify: func(*corev1.Pod) {}, dirty: map[*podRecord]bool{}, wake: make(chan struct{}, 1), adopted: map[types.UID]*adoptedPod{}}
+	if cfg.ResyncPeriod == 0 {
+		cfg.ResyncPeriod = 10 * time.Second
+	}
+	return &Provider{cfg: cfg, exits: newExitWatch(), pods: map[string]*podRecord{}, notify: func(*corev1.Pod) {}, dirty: map[*podRecord]bool{}, wake: make(chan struct{}, 1), adopted: map[types.UID]*adoptedPod{}}
 }
 
 // SetListers gives the provider the informer caches it resolves environments from (virtual-kubelet creates them
@@ -188,13 +196,15 @@ func (p *Provider) RemoveUnclaimed(ctx context.Context, exists func(types.UID) b
 }
 
 // NotifyPods implements node.PodNotifier. Status changes are reported in order by one dispatcher, which always
-// sends a record's latest status (so a burst of changes may be reported once).
+// sends a record's latest status (so a burst of changes may be reported once). Container exits are followed from
+// Podman's event stream from then on, until ctx ends.
 func (p *Provider) NotifyPods(ctx context.Context, cb func(*corev1.Pod)) {
 	p.mu.Lock()
 	p.notify = cb
 	p.mu.Unlock()
 	go p.dispatch(ctx)
 	go p.resyncVolumes(ctx)
+	go p.watchExits(ctx)
 }
 
 // resyncVolumes periodically brings running pods' API data volumes up to date, as the kubelet's pod workers do
@@ -370,7 +380,7 @@ func (p *Provider) kill(ctx context.Context, r *podRecord, grace time.Duration) 
 			defer wg.Done()
 			// The preStop hook runs first, within the grace period.
 			grace := p.preStop(ctx, r, c, c.id, grace)
-			if err := p.cfg.Runtime.StopContainer(ctx, c.id, grace); err != nil {
+			if err := p.stopContainer(ctx, c.id, grace); err != nil {
 				logger.Error(err, "Stopping container", "container", c.spec.Name)
 			}
 			p.mu.Lock()
@@ -401,6 +411,9 @@ func (p *Provider) kill(ctx context.Context, r *podRecord, grace time.Duration) 
 				Message: "The container could not be located when the pod was terminated",
 			}}
 		}
+	}
+	for _, c := range r.containers() {
+		p.exits.stoppedByUs(c.id) // forget the stops no waiter consumed
 	}
 	delete(p.pods, key(r.pod.Namespace, r.pod.Name))
 	p.changedLocked(r)

@@ -124,7 +124,7 @@ func (p *Provider) finish(ctx context.Context, r *podRecord) {
 	for _, c := range r.init {
 		if c.sidecar && c.id != "" {
 			grace := p.preStop(ctx, r, c, c.id, gracePeriod(r.pod))
-			if err := p.cfg.Runtime.StopContainer(ctx, c.id, grace); err != nil {
+			if err := p.stopContainer(ctx, c.id, grace); err != nil {
 				klog.FromContext(ctx).Error(err, "Stopping sidecar", "container", c.spec.Name)
 			}
 			p.mu.Lock()
@@ -509,7 +509,7 @@ func (p *Provider) runOnce(ctx context.Context, r *podRecord, c *containerRecord
 		stopProbes = p.startProbes(ctx, r, c, id, startedAt.Time, onStart)
 	}
 
-	exit, err := rt.WaitContainer(ctx, id)
+	exit, err := p.waitExit(ctx, id)
 	stopProbes()
 	if ctx.Err() != nil {
 		return 0, noErr
@@ -538,6 +538,13 @@ func (p *Provider) resume(ctx context.Context, r *podRecord, c *containerRecord,
 	if id == "" {
 		return 0, false
 	}
+	// The previous attempt, if Podman still has it, is the container's lastState.
+	last := p.previousTermination(ctx, r, c)
+	p.mu.Lock()
+	if last.Terminated != nil {
+		c.last = last
+	}
+	p.mu.Unlock()
 	st, err := p.cfg.Runtime.InspectContainer(ctx, id)
 	if err != nil {
 		klog.FromContext(ctx).Error(err, "Adopted container is gone; starting it anew", "container", c.spec.Name)
@@ -559,7 +566,7 @@ func (p *Provider) resume(ctx context.Context, r *podRecord, c *containerRecord,
 	p.mu.Unlock()
 	if st.Running {
 		stopProbes := p.startProbes(ctx, r, c, id, st.StartedAt, onStart)
-		exit, err := p.cfg.Runtime.WaitContainer(ctx, id)
+		exit, err := p.waitExit(ctx, id)
 		stopProbes()
 		if ctx.Err() != nil {
 			return 0, true
@@ -608,8 +615,8 @@ func (p *Provider) observeExit(ctx context.Context, r *podRecord, c *containerRe
 		if st.OOMKilled || oomKilledByLimit(c, st.ExitCode, r.deleting || r.terminal || r.evicting || c.killed) {
 			t.Reason = "OOMKilled"
 		}
-	} else if exit < 0 {
-		// The container is gone and nobody saw it exit.
+	} else if exit < 0 || podman.IsNotFound(err) {
+		// The container is gone (removed behind Berth's back): the kubelet's view of a container it cannot find.
 		t.ExitCode = 137
 		t.Reason = "ContainerStatusUnknown"
 		t.Message = "The container could not be located when the pod was terminated"

@@ -45,7 +45,7 @@ func TestTerminationMessage(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFakeRuntime("busybox")
-			f.containers["c1"] = &fakeContainer{id: "c1", spec: podman.ContainerSpec{Name: "ctr"}, status: "exited", done: make(chan struct{})}
+			f.containers["c1"] = &fakeContainer{id: "c1", spec: podman.ContainerSpec{Name: "ctr"}, status: "exited"}
 			f.write(t, "c1", tc.path, tc.file, tc.logs)
 			if tc.file == "" {
 				delete(f.containers["c1"].files, tc.path)

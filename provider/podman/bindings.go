@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -65,6 +66,9 @@ func (c *Client) ctx(ctx context.Context) context.Context { return connCtx{Conte
 
 // IsNotFound tells whether err means that the object does not exist in Podman.
 func IsNotFound(err error) bool {
+	if errors.Is(err, ErrNotFound) {
+		return true
+	}
 	var em *errorhandling.ErrorModel
 	if errors.As(err, &em) {
 		return em.ResponseCode == http.StatusNotFound
@@ -349,7 +353,7 @@ func (c *Client) ListContainers(ctx context.Context, labels map[string]string) (
 		if len(ct.Names) > 0 {
 			name = ct.Names[0]
 		}
-		out = append(out, ContainerInfo{ID: ct.ID, Name: name, PodID: ct.Pod, Labels: ct.Labels})
+		out = append(out, ContainerInfo{ID: ct.ID, Name: name, PodID: ct.Pod, Labels: ct.Labels, State: ct.State, ExitCode: ct.ExitCode})
 	}
 	return out, nil
 }
@@ -447,13 +451,60 @@ func (c *Client) StartContainer(ctx context.Context, id string) error {
 	return nil
 }
 
-// WaitContainer implements Runtime.
-func (c *Client) WaitContainer(ctx context.Context, id string) (int32, error) {
-	code, err := containers.Wait(c.ctx(ctx), id, new(containers.WaitOptions).WithConditions([]string{"exited", "stopped"}))
+// WatchContainers implements Runtime. It reads /libpod/events itself (rather than through system.Events) to know
+// when Podman has accepted the subscription.
+func (c *Client) WatchContainers(ctx context.Context, labels map[string]string, actions []string, connected func(), handle func(ContainerEvent)) error {
+	conn, err := bindings.GetClient(c.conn)
 	if err != nil {
-		return 0, fmt.Errorf("wait for container %s: %w", id, err)
+		return err
 	}
-	return code, nil
+	// Podman ORs the values of one filter: several labels are checked here as well.
+	filters := labelFilter(labels)
+	filters["type"] = []string{"container"}
+	filters["event"] = actions
+	params, err := new(system.EventsOptions).WithStream(true).WithFilters(filters).ToParams()
+	if err != nil {
+		return fmt.Errorf("podman events: %w", err)
+	}
+	resp, err := conn.DoRequest(c.ctx(ctx), nil, http.MethodGet, "/events", params, nil)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("subscribe to podman events: %w", err)
+	}
+	defer resp.Body.Close()
+	if !resp.IsSuccess() {
+		return fmt.Errorf("subscribe to podman events: %w", resp.Process(nil))
+	}
+	connected()
+	dec := json.NewDecoder(resp.Body)
+next:
+	for {
+		var e entities.Event
+		if err := dec.Decode(&e); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, io.EOF) {
+				return errors.New("podman ended the event stream")
+			}
+			return fmt.Errorf("read podman events: %w", err)
+		}
+		for k, v := range labels {
+			if e.Actor.Attributes[k] != v {
+				continue next
+			}
+		}
+		ev := ContainerEvent{ID: e.Actor.ID, Name: e.Actor.Attributes["name"], Action: e.Action}
+		if code, err := strconv.Atoi(e.Actor.Attributes["containerExitCode"]); err == nil {
+			ev.ExitCode = int32(code)
+		}
+		if e.TimeNano != 0 {
+			ev.Time = time.Unix(0, e.TimeNano)
+		}
+		handle(ev)
+	}
 }
 
 // InspectContainer implements Runtime.

@@ -2,6 +2,7 @@ package podman
 
 import (
 	"context"
+	"errors"
 	"io"
 	"time"
 )
@@ -141,7 +142,31 @@ type ContainerInfo struct {
 	Name   string
 	PodID  string
 	Labels map[string]string
+	// State is Podman's state of the container (created, running, stopping, exited, stopped, removing, ...);
+	// ExitCode is meaningful once it exited.
+	State    string
+	ExitCode int32
 }
+
+// Container event actions Berth follows (Podman's event statuses).
+const (
+	EventStop   = "stop"
+	EventDied   = "died"
+	EventRemove = "remove"
+)
+
+// ContainerEvent is one event of Podman's event stream about a container.
+type ContainerEvent struct {
+	ID     string
+	Name   string
+	Action string // EventDied, EventRemove, ...
+	// ExitCode is the container's exit code on EventDied.
+	ExitCode int32
+	Time     time.Time
+}
+
+// ErrNotFound is what a Runtime's error wraps when the object does not exist (see IsNotFound).
+var ErrNotFound = errors.New("no such object")
 
 // PodInfo summarises a Podman pod.
 type PodInfo struct {
@@ -203,8 +228,10 @@ type Runtime interface {
 	CreateContainer(ctx context.Context, spec ContainerSpec) (string, error)
 	// StartContainer starts a created or exited container.
 	StartContainer(ctx context.Context, id string) error
-	// WaitContainer blocks until the container is no longer running and returns its exit code.
-	WaitContainer(ctx context.Context, id string) (int32, error)
+	// WatchContainers follows the events of the containers carrying all the given labels whose action is one of
+	// actions. connected is called once Podman accepted the subscription, handle with every event, both from the
+	// calling goroutine. It returns nil when ctx ends and an error when the stream could not be opened or broke.
+	WatchContainers(ctx context.Context, labels map[string]string, actions []string, connected func(), handle func(ContainerEvent)) error
 	// InspectContainer reports a container's state.
 	InspectContainer(ctx context.Context, id string) (ContainerState, error)
 	// StopContainer sends the stop signal, then SIGKILL after timeout.
