@@ -196,6 +196,27 @@ spec:
 	if err != nil {
 		t.Errorf("the Podman pod of the deleted pod was not removed")
 	}
+
+	// A pod that stops on SIGTERM is gone as soon as it stopped, as with a kubelet, not after its 30s grace period.
+	kubectl(t, fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: prompt
+spec:
+  containers:
+  - name: main
+    image: %s
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"]
+`, busybox), "apply", "-n", ns, "-f", "-")
+	waitPod(t, ns, "prompt", 60*time.Second, "Running", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
+	start = time.Now()
+	if err := client.CoreV1().Pods(ns).Delete(context.Background(), "prompt", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, ns, "prompt", 60*time.Second)
+	if took := time.Since(start); took > 15*time.Second {
+		t.Errorf("a pod that stopped on SIGTERM was gone only after %s (its grace period is 30s)", took)
+	}
 }
 
 func waitGone(t *testing.T, ns, name string, timeout time.Duration) {

@@ -60,6 +60,10 @@ type Config struct {
 	// HostUsage reads the Podman host's CPU and memory counters (ProcHostUsage for a Podman on this machine); nil
 	// takes memory from Podman and the node's CPU as the sum of its pods'.
 	HostUsage func() (HostUsage, error)
+	// Finalize, called once a deleted pod's containers have stopped and its sandbox and volumes are gone, writes its
+	// final status and removes its API object, as the kubelet's status manager does (instead of waiting for the
+	// whole grace period). Nil leaves that to virtual-kubelet's delayed deletion.
+	Finalize func(ctx context.Context, pod *corev1.Pod) error
 	// APIServer is the host:port at which containers reach the apiserver. The "kubernetes" service's environment
 	// (KUBERNETES_SERVICE_HOST, ...) points there, since a Berth node has no kube-proxy to route the service's
 	// cluster IP. Empty keeps the service's cluster IP.
@@ -417,8 +421,14 @@ func (p *Provider) kill(ctx context.Context, r *podRecord, grace time.Duration) 
 	}
 	delete(p.pods, key(r.pod.Namespace, r.pod.Name))
 	p.changedLocked(r)
+	final := p.podLocked(r)
 	p.mu.Unlock()
 	logger.V(2).Info("Pod stopped and removed")
+	if p.cfg.Finalize != nil {
+		if err := p.cfg.Finalize(ctx, final); err != nil {
+			logger.Error(err, "Removing the deleted pod's API object")
+		}
+	}
 }
 
 // GetPod implements node.PodLifecycleHandler.

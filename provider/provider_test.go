@@ -392,6 +392,11 @@ func TestLifecycleImagePullBackOff(t *testing.T) {
 
 func TestLifecycleDelete(t *testing.T) {
 	h := newHarness(t, "busybox")
+	finalized := make(chan *corev1.Pod, 1)
+	h.p.cfg.Finalize = func(_ context.Context, pod *corev1.Pod) error {
+		finalized <- pod
+		return nil
+	}
 	pod := lifecyclePod("web", corev1.RestartPolicyAlways, nil, testContainer("a", "busybox"), testContainer("b", "busybox"))
 	h.create(pod)
 	h.waitContainer(ctrName(pod, "a", 1), "running")
@@ -454,6 +459,15 @@ func TestLifecycleDelete(t *testing.T) {
 	}
 	if err := h.p.DeletePod(h.ctx, del); err != nil && !errdefs.IsNotFound(err) {
 		t.Errorf("DeletePod after removal: %v", err)
+	}
+	// Once stopped and removed, the pod is finalized (its API object deleted) without waiting out the grace period.
+	select {
+	case f := <-finalized:
+		if f.UID != pod.UID || f.Status.Phase != corev1.PodFailed {
+			t.Errorf("finalized %s with phase %s", f.UID, f.Status.Phase)
+		}
+	case <-time.After(waitTimeout):
+		t.Errorf("the deleted pod was not finalized")
 	}
 }
 

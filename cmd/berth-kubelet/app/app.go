@@ -23,6 +23,8 @@ import (
 	"github.com/virtual-kubelet/virtual-kubelet/node/nodeutil"
 	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
@@ -147,6 +149,31 @@ func (o *Options) Validate() error {
 	return nil
 }
 
+// finalizer writes a deleted pod's final status and deletes its object at once, with its UID as precondition so
+// that a pod recreated under the same name is left alone; finalizers other controllers put on it still apply.
+func finalizer(client kubernetes.Interface) func(context.Context, *corev1.Pod) error {
+	return func(ctx context.Context, final *corev1.Pod) error {
+		pods := client.CoreV1().Pods(final.Namespace)
+		cur, err := pods.Get(ctx, final.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) || (err == nil && cur.UID != final.UID) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("get pod: %w", err)
+		}
+		cur.Status = final.Status
+		if _, err := pods.UpdateStatus(ctx, cur, metav1.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			return fmt.Errorf("write final status: %w", err)
+		}
+		opts := metav1.NewDeleteOptions(0)
+		opts.Preconditions = metav1.NewUIDPreconditions(string(final.UID))
+		if err := pods.Delete(ctx, final.Name, *opts); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			return fmt.Errorf("delete pod: %w", err)
+		}
+		return nil
+	}
+}
+
 // hostUsage reads the node's CPU and memory from this machine's /proc when Podman runs here; for a remote Podman
 // the provider falls back to Podman's numbers.
 func hostUsage(podmanURL string) func() (provider.HostUsage, error) {
@@ -213,7 +240,7 @@ func Run(ctx context.Context, o *Options) error {
 	p := provider.New(provider.Config{NodeName: o.NodeName, NodeIP: o.NodeIP, Network: o.Network, Runtime: rt, Recorder: recorder,
 		Allocatable: np.Allocatable(), RootDir: o.RootDir, AllowedHostPaths: o.HostPaths, Tokens: tokens.GetServiceAccountToken,
 		APIServer: o.APIServer, AllowPrivileged: o.AllowPrivileged, ClusterDNS: o.ClusterDNS, ClusterDomain: o.ClusterDomain,
-		ResolvConf: o.ResolvConf, HostUsage: hostUsage(o.PodmanURL)})
+		ResolvConf: o.ResolvConf, HostUsage: hostUsage(o.PodmanURL), Finalize: finalizer(client)})
 	if n, err := p.Adopt(ctx); err != nil {
 		return fmt.Errorf("take stock of the Podman pods of an earlier run: %w", err)
 	} else if n > 0 {
