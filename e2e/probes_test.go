@@ -163,13 +163,16 @@ spec:
       exec: {command: ["cat", "/tmp/started"]}
       periodSeconds: 1
       failureThreshold: 60
+    # One failure kills, but a slow exec on a loaded machine is not a failure here: only a missing file is.
     livenessProbe:
       exec: {command: ["cat", "/tmp/started"]}
       periodSeconds: 1
+      timeoutSeconds: 10
       failureThreshold: 1
     readinessProbe:
       exec: {command: ["true"]}
       periodSeconds: 1
+      timeoutSeconds: 10
 `, busybox), "apply", "-n", ns, "-f", "-")
 	running := waitPod(t, ns, "slow", 90*time.Second, "Running", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
 	cs := running.Status.ContainerStatuses[0]
