@@ -106,3 +106,30 @@ func TestRemoveUnclaimed(t *testing.T) {
 	}
 	h.p.mu.Unlock()
 }
+
+// TestDeleteAdoptedBeforeCreate checks that a pod deleted before the restarted virtual kubelet took it over still
+// has its Podman pod stopped and removed.
+func TestDeleteAdoptedBeforeCreate(t *testing.T) {
+	h := newHarness(t, "busybox")
+	pod := lifecyclePod("early", corev1.RestartPolicyAlways, nil, testContainer("a", "busybox"))
+	h.create(pod)
+	h.waitContainer(ctrName(pod, "a", 1), "running")
+	h.p.mu.Lock()
+	for _, r := range h.p.pods {
+		r.cancel()
+	}
+	clear(h.p.pods)
+	h.p.mu.Unlock()
+
+	h2 := restarted(t, h)
+	if n, err := h2.p.Adopt(h2.ctx); err != nil || n != 1 {
+		t.Fatalf("Adopt = %d, %v; want 1", n, err)
+	}
+	if err := h2.p.DeletePod(h2.ctx, pod); err != nil {
+		t.Fatalf("DeletePod of an adopted pod not yet created: %v", err)
+	}
+	h2.poll("the adopted pod to be removed", func() bool { return h.fake.podCount() == 0 })
+	if got := len(h.fake.callsTo("CreateContainer")); got != 1 {
+		t.Errorf("%d containers created; the adopted pod must not be started again", got)
+	}
+}

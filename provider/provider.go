@@ -329,7 +329,16 @@ func (p *Provider) DeletePod(ctx context.Context, pod *corev1.Pod) error {
 	p.mu.Lock()
 	r, ok := p.pods[key(pod.Namespace, pod.Name)]
 	if !ok || r.pod.UID != pod.UID {
+		_, adopted := p.adopted[pod.UID]
 		p.mu.Unlock()
+		if adopted && !ok {
+			// Deleted before the restarted virtual kubelet took its Podman pod over: take it over now, so that
+			// it is stopped and removed like any other.
+			if err := p.CreatePod(ctx, pod); err != nil {
+				return err
+			}
+			return p.DeletePod(ctx, pod)
+		}
 		return errdefs.NotFoundf("pod %s/%s is not known", pod.Namespace, pod.Name)
 	}
 	if r.deleting {
