@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"time"
 
@@ -104,29 +103,7 @@ func (p *Provider) evict(ctx context.Context, r *podRecord, msg string) {
 	r.cancel()
 	<-r.done
 
-	p.mu.Lock()
-	var running []*containerRecord
-	for _, c := range r.containers() {
-		if c.id != "" && c.state.Running != nil {
-			running = append(running, c)
-			p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeNormal, "Killing", "Stopping container %s", c.spec.Name)
-		}
-	}
-	p.mu.Unlock()
-	var wg sync.WaitGroup
-	for _, c := range running {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := p.stopContainer(ctx, c.id, evictionGracePeriod); err != nil {
-				logger.Error(err, "Stopping container", "container", c.spec.Name)
-			}
-			p.mu.Lock()
-			p.observeExit(ctx, r, c, -1)
-			p.mu.Unlock()
-		}()
-	}
-	wg.Wait()
+	p.stopRunning(ctx, r, evictionGracePeriod)
 	if r.podmanID != "" {
 		if err := p.cfg.Runtime.StopPod(ctx, r.podmanID, evictionGracePeriod); err != nil {
 			logger.Error(err, "Stopping the sandbox of an evicted pod")

@@ -370,12 +370,11 @@ func gracePeriod(pod *corev1.Pod) time.Duration {
 	return time.Duration(secs) * time.Second
 }
 
-// kill stops a pod being deleted, removes its Podman pod and reports its final status.
-func (p *Provider) kill(ctx context.Context, r *podRecord, grace time.Duration) {
+// stopRunning stops a pod's running containers in parallel as the kubelet's killPod does: a Killing event, the
+// preStop hook within the grace period, then the stop signal and SIGKILL when the rest of the period runs out.
+// The runner must have stopped.
+func (p *Provider) stopRunning(ctx context.Context, r *podRecord, grace time.Duration) {
 	logger := klog.FromContext(ctx)
-	r.cancel()
-	<-r.done // the runner has stopped touching containers
-
 	p.mu.Lock()
 	var running []*containerRecord
 	for _, c := range r.containers() {
@@ -402,6 +401,15 @@ func (p *Provider) kill(ctx context.Context, r *podRecord, grace time.Duration) 
 		}()
 	}
 	wg.Wait()
+}
+
+// kill stops a pod being deleted, removes its Podman pod and reports its final status.
+func (p *Provider) kill(ctx context.Context, r *podRecord, grace time.Duration) {
+	logger := klog.FromContext(ctx)
+	r.cancel()
+	<-r.done // the runner has stopped touching containers
+
+	p.stopRunning(ctx, r, grace)
 	if r.podmanID != "" {
 		if err := p.cfg.Runtime.RemovePod(ctx, r.podmanID); err != nil {
 			logger.Error(err, "Removing Podman pod", "podmanPod", r.podmanName)

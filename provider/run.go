@@ -442,13 +442,7 @@ func (p *Provider) runOnce(ctx context.Context, r *podRecord, c *containerRecord
 	}
 	if err := p.mountTerminationLog(&spec, r.pod, c.spec, attempt); err != nil {
 		logger.Error(err, "Creating termination log")
-		p.mu.Lock()
-		c.attempts--
-		c.state = waiting("CreateContainerConfigError", err.Error())
-		p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
-		p.changedLocked(r)
-		p.mu.Unlock()
-		return 0, configErr
+		return p.creationFailed(r, c, "CreateContainerConfigError", err)
 	}
 	id, err := rt.CreateContainer(ctx, spec)
 	if err != nil {
@@ -456,13 +450,7 @@ func (p *Provider) runOnce(ctx context.Context, r *podRecord, c *containerRecord
 			return 0, configErr
 		}
 		logger.Error(err, "Creating container")
-		p.mu.Lock()
-		c.attempts--
-		c.state = waiting("CreateContainerError", err.Error())
-		p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
-		p.changedLocked(r)
-		p.mu.Unlock()
-		return 0, configErr
+		return p.creationFailed(r, c, "CreateContainerError", err)
 	}
 	p.mu.Lock()
 	c.id = id
@@ -526,6 +514,18 @@ func (p *Provider) runOnce(ctx context.Context, r *podRecord, c *containerRecord
 	p.changedLocked(r)
 	p.mu.Unlock()
 	return exit, noErr
+}
+
+// creationFailed records an attempt whose container could not be created: the attempt does not count, the
+// container waits with the reason, and a Failed event says why.
+func (p *Provider) creationFailed(r *podRecord, c *containerRecord, reason string, err error) (int32, errKind) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c.attempts--
+	c.state = waiting(reason, err.Error())
+	p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
+	p.changedLocked(r)
+	return 0, configErr
 }
 
 // resume takes over a container an earlier virtual kubelet started: a running one is waited for, an exited one
