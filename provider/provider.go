@@ -410,10 +410,13 @@ func (p *Provider) kill(ctx context.Context, r *podRecord, grace time.Duration) 
 	<-r.done // the runner has stopped touching containers
 
 	p.stopRunning(ctx, r, grace)
-	if r.podmanID != "" {
-		if err := p.cfg.Runtime.RemovePod(ctx, r.podmanID); err != nil {
-			logger.Error(err, "Removing Podman pod", "podmanPod", r.podmanName)
-		}
+	// By name when its ID is not known: the runner may have been stopped while Podman was creating it.
+	podmanPod := r.podmanID
+	if podmanPod == "" {
+		podmanPod = r.podmanName
+	}
+	if err := p.cfg.Runtime.RemovePod(ctx, podmanPod); err != nil {
+		logger.Error(err, "Removing Podman pod", "podmanPod", r.podmanName)
 	}
 	r.volMu.Lock()
 	if err := p.tearDownVolumes(r.pod.UID); err != nil {
