@@ -54,6 +54,7 @@ grep -q 'spreadWeight: 7' "$tmp/custom.yaml"
 test "$(grep -c 'kind: Deployment' "$tmp/custom.yaml")" = 4   # the scheduler and three kubelets
 absent 'register-with-taints' "$tmp/custom.yaml"
 grep -q 'secretName: host-c-key' "$tmp/custom.yaml"
+test "$(grep -c 'name: CONTAINER_SSHKEY' "$tmp/custom.yaml")" = 1
 grep -q -- '--allowed-host-paths=/srv/shared,/var/log' "$tmp/custom.yaml"
 grep -q -- '--apiserver-address=192.0.2.1:6443' "$tmp/custom.yaml"
 grep -q -- '--root-dir=/var/lib/berth-kubelet/host-b' "$tmp/custom.yaml"
