@@ -216,18 +216,19 @@ func helmOK(t *testing.T, helm func(...string) (string, error), args ...string) 
 }
 
 // buildChartImages builds localhost/berth/scheduler:dev and localhost/berth/kubelet:dev from the repository's
-// Dockerfile into the storage of the Podman service at url, with a build context of just the two binaries.
+// Dockerfile into the storage of the Podman service at url; each build's context holds just its binary.
 func buildChartImages(t *testing.T, url string) {
 	t.Helper()
-	dir := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(dir, "_output", "bin"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	copyFile(t, "../Dockerfile", filepath.Join(dir, "Dockerfile"))
-	for _, b := range []string{"berth-scheduler", "berth-kubelet"} {
-		copyFile(t, filepath.Join(binDir, b), filepath.Join(dir, "_output", "bin", b))
-	}
 	for _, target := range []string{"scheduler", "kubelet"} {
+		dir := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(dir, "_output", "bin"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		copyFile(t, "../Dockerfile", filepath.Join(dir, "Dockerfile"))
+		bin := "berth-" + target
+		if err := os.Link(filepath.Join(binDir, bin), filepath.Join(dir, "_output", "bin", bin)); err != nil {
+			copyFile(t, filepath.Join(binDir, bin), filepath.Join(dir, "_output", "bin", bin))
+		}
 		cmd := exec.Command("podman", "--url", url, "build", "--target", target, "-t", "localhost/berth/"+target+":dev", dir)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("podman build --target %s: %v\n%s", target, err, out)
