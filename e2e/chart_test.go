@@ -157,11 +157,21 @@ kubelet:
 		if err != nil || len(list.Items) > 0 {
 			return false, nil
 		}
-		left, err := podmanPodsAt(ctx, podmanURL, map[string]string{podman.LabelNode: chartNode})
-		return err == nil && len(left) == 0, nil
+		// On every node, only the release's own Podman pods (named <namespace>_<pod>_<uid>) may be left.
+		left, err := podmanPods(ctx, map[string]string{podman.LabelNamespace: ns})
+		if err != nil {
+			return false, nil
+		}
+		for _, name := range left {
+			if !strings.HasPrefix(name, ns+"_"+chartRelease+"-") {
+				return false, nil
+			}
+		}
+		return true, nil
 	})
 	if err != nil {
-		t.Fatalf("test pods or their Podman pods left: %v", err)
+		left, _ := podmanPods(ctx, map[string]string{podman.LabelNamespace: ns})
+		t.Fatalf("test pods or their Podman pods left: %v; Podman pods of the namespace: %v", err, left)
 	}
 	start = time.Now()
 	helmOK(t, helm, "uninstall", chartRelease, "-n", ns, "--wait", "--timeout=2m")
@@ -304,7 +314,8 @@ func createPod(t *testing.T, ns string, pod *corev1.Pod) {
 func scoredSpreadWeight(t *testing.T, ns, name string) int64 {
 	t.Helper()
 	createPod(t, ns, chartTestPod(name, nil, "sleep", "3600"))
-	p := waitPod(t, ns, name, time.Minute, "bound", func(p *corev1.Pod) bool { return p.Spec.NodeName != "" })
+	// Running, so that its kubelet is done creating it before the test deletes it.
+	p := waitPod(t, ns, name, 90*time.Second, "running", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
 	var rec struct {
 		Weights *struct {
 			Spread int64 `json:"spread"`
