@@ -18,7 +18,7 @@ OURS := berth berth-scheduler berth-kubelet berth-etcd
 # metrics-server (for kubectl top), built from its own module at a pinned version
 METRICS_SERVER_VERSION := v0.8.0
 
-.PHONY: all build run demo down test unit e2e bench lint images container-images chart-check deps clean FORCE
+.PHONY: all build run demo down test unit e2e bench lint images container-images chart-check manifests deps clean FORCE
 
 all: build
 
@@ -58,9 +58,14 @@ container-images: $(BIN)/berth-scheduler $(BIN)/berth-kubelet
 	podman build --target scheduler -t localhost/berth/scheduler:dev .
 	podman build --target kubelet -t localhost/berth/kubelet:dev .
 
-# chart-check: helm lint/template of charts/berth for default and custom values, and schema refusals
+# chart-check: helm lint/template of charts/berth for default and custom values, schema refusals, and
+# manifests/berth.yaml in sync with the chart
 chart-check:
 	hack/chart-check.sh
+
+# manifests: manifests/berth.yaml, the chart rendered with its default values (plain kubectl apply -f)
+manifests:
+	hack/manifests.sh > manifests/berth.yaml.tmp && mv manifests/berth.yaml.tmp manifests/berth.yaml
 
 # test: unit tests, then e2e tests against a real control plane and Podman
 test: deps build

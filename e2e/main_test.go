@@ -49,13 +49,14 @@ func run(m *testing.M) int {
 	cfg.Out = os.Stdout
 	// Two nodes, each with its own Podman service and storage, stand for two hosts.
 	cfg.Nodes = 2
-	// hostPath volumes may name the built binaries (tests mount kubectl into containers) and a test folder.
+	// hostPath volumes may name the built binaries (tests mount kubectl into containers), a test folder, and the
+	// nodes' Podman sockets (the helm chart's virtual kubelet runs in a pod with one mounted; see chart_test.go).
 	hostDir := filepath.Join(state, "host")
 	if err := os.MkdirAll(hostDir, 0o755); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	cfg.AllowedHostPaths = []string{binDir, hostDir}
+	cfg.AllowedHostPaths = []string{binDir, hostDir, filepath.Join(state, "podman")}
 	// The second node has a cluster DNS server and lets pods run privileged; the first has neither, as a plain
 	// `berth up` node (see podspec_test.go).
 	cfg.KubeletArgs = map[int][]string{1: {"--cluster-dns=" + clusterDNS, "--allow-privileged"}}

@@ -11,23 +11,37 @@ fi
 chart=charts/berth
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# absent PATTERN FILE...: fails when grep finds PATTERN (a bare `! grep` would not stop `set -e`).
+absent() { if grep -n "$@"; then echo "unexpected match of $1" >&2; exit 1; fi; }
 
 helm lint --strict --kube-version 1.37.2 "$chart"
 helm template t "$chart" --kube-version 1.37.2 --namespace berth-system > "$tmp/default.yaml"
 grep -q 'schedulerName: berth-scheduler' "$tmp/default.yaml"
 grep -q -- '--register-with-taints=berth.dev/podman=true:NoSchedule' "$tmp/default.yaml"
+grep -q 'kind: PodDisruptionBudget' "$tmp/default.yaml"
+grep -q 'name: t-berth-scheduler-metrics' "$tmp/default.yaml"
+grep -q 'checksum/config: ' "$tmp/default.yaml"
+# Least privilege: no wildcard and no admin role anywhere.
+absent '"\*"\|cluster-admin' "$tmp/default.yaml"
 
 cat > "$tmp/values.yaml" <<'VALUES'
 scheduler:
   profileName: podman
   leaderElection: {enabled: true}
   replicas: 2
+  nodeSelector: {kubernetes.io/hostname: node-a}
+  tolerations: [{key: dedicated, operator: Exists, effect: NoSchedule}]
+  extraArgs: [--v=4]
+  podDisruptionBudget: {enabled: false}
+  metricsService: {enabled: false}
   plugins:
     podmanScore: {spreadWeight: 7, loadWeight: 0, imageWeight: 1}
 kubelet:
   taint: {key: ""}
   allowedHostPaths: [/srv/shared, /var/log]
   apiServerAddress: 192.0.2.1:6443
+  nodeSelector: {kubernetes.io/hostname: node-b}
+  extraArgs: [--cluster-dns=10.96.0.10]
   podmanHosts:
     - {name: host-a, url: unix:///run/podman/podman.sock}
     - {name: host-b, url: tcp://192.0.2.10:8888}
@@ -38,12 +52,22 @@ helm template t "$chart" --kube-version 1.37.2 -f "$tmp/values.yaml" > "$tmp/cus
 grep -q 'schedulerName: podman' "$tmp/custom.yaml"
 grep -q 'spreadWeight: 7' "$tmp/custom.yaml"
 test "$(grep -c 'kind: Deployment' "$tmp/custom.yaml")" = 4   # the scheduler and three kubelets
-! grep -q 'register-with-taints' "$tmp/custom.yaml"
+absent 'register-with-taints' "$tmp/custom.yaml"
 grep -q 'secretName: host-c-key' "$tmp/custom.yaml"
+test "$(grep -c 'name: CONTAINER_SSHKEY' "$tmp/custom.yaml")" = 1
 grep -q -- '--allowed-host-paths=/srv/shared,/var/log' "$tmp/custom.yaml"
 grep -q -- '--apiserver-address=192.0.2.1:6443' "$tmp/custom.yaml"
 grep -q -- '--root-dir=/var/lib/berth-kubelet/host-b' "$tmp/custom.yaml"
 grep -q 'resourceNames: \["host-a", "host-b", "host-c"\]' "$tmp/custom.yaml"
+grep -q 'kubernetes.io/hostname: node-a' "$tmp/custom.yaml"
+test "$(grep -c 'kubernetes.io/hostname: node-b' "$tmp/custom.yaml")" = 3
+grep -q 'key: dedicated' "$tmp/custom.yaml"
+grep -q -- '- "--v=4"' "$tmp/custom.yaml"
+grep -q -- '- "--cluster-dns=10.96.0.10"' "$tmp/custom.yaml"
+absent 'kind: PodDisruptionBudget' "$tmp/custom.yaml"
+absent 'kind: Service$' "$tmp/custom.yaml"
+sed -n '/^kind: Deployment/,/^---/p' "$tmp/custom.yaml" | sed -n '/name: t-berth-scheduler$/,/^---/p' > "$tmp/sched.yaml"
+absent 'type: Recreate' "$tmp/sched.yaml"
 
 # The schema refuses bad values with a message naming them.
 bad() {
@@ -58,4 +82,14 @@ bad --set 'kubelet.podmanHosts[0].name=h' --set 'kubelet.podmanHosts[0].url=http
 bad --set kubelet.taint.effect=Sometimes
 bad --set scheduler.unknownField=1
 bad --set kubelet.rootDir=relative/path
+bad --set 'scheduler.extraArgs[0]=v=4'
+
+# manifests/berth.yaml is the default rendering (`make manifests`); the kubelet's serving certificate, generated
+# anew at each rendering, is left out of the comparison.
+mask() { sed -E 's/^(  tls\.(crt|key): ).*/\1<generated>/'; }
+if ! diff -u <(mask < manifests/berth.yaml) <(hack/manifests.sh | mask) > "$tmp/manifests.diff"; then
+  cat "$tmp/manifests.diff" >&2
+  echo "manifests/berth.yaml is out of date with charts/berth: run make manifests" >&2
+  exit 1
+fi
 echo "chart checks passed"

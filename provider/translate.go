@@ -135,12 +135,6 @@ func unsupported(pod *corev1.Pod) []string {
 		out = append(out, "spec.securityContext.supplementalGroupsPolicy")
 	}
 	check := func(path string, c *corev1.Container) {
-		for _, m := range c.VolumeMounts {
-			switch {
-			case m.MountPropagation != nil && *m.MountPropagation != corev1.MountPropagationNone:
-				out = append(out, fmt.Sprintf("%s.volumeMounts[%s].mountPropagation", path, m.Name))
-			}
-		}
 		if len(c.VolumeDevices) > 0 {
 			out = append(out, path+".volumeDevices")
 		}

@@ -596,9 +596,24 @@ func (p *Provider) containerMounts(pod *corev1.Pod, c *corev1.Container, env []c
 				return nil, fmt.Errorf("failed to prepare subPath for volumeMount %q of container %q: %w", m.Name, c.Name, err)
 			}
 		}
-		out = append(out, podman.BindMount{Source: src, Dest: m.MountPath, ReadOnly: m.ReadOnly || isAPIDataVolume(v)})
+		out = append(out, podman.BindMount{Source: src, Dest: m.MountPath, ReadOnly: m.ReadOnly || isAPIDataVolume(v),
+			Propagation: propagation(m.MountPropagation)})
 	}
 	return out, nil
+}
+
+// propagation maps a volumeMount's mountPropagation to the bind mount's: HostToContainer is rslave, Bidirectional
+// (which the API allows only in privileged containers) rshared; None or unset stays private.
+func propagation(mp *corev1.MountPropagationMode) string {
+	switch {
+	case mp == nil:
+		return ""
+	case *mp == corev1.MountPropagationHostToContainer:
+		return "rslave"
+	case *mp == corev1.MountPropagationBidirectional:
+		return "rshared"
+	}
+	return ""
 }
 
 // subPath resolves a volumeMount's subPath inside a volume's folder, creating it as a folder when absent, and

@@ -355,6 +355,9 @@ func TestContainerMounts(t *testing.T) {
 		{Name: "scratch", MountPath: "/per-pod", SubPathExpr: "$(POD_NAME)/data"},
 		{Name: "conf", MountPath: "/etc/app"},
 		{Name: "logs", MountPath: "/logs", ReadOnly: true},
+		{Name: "logs", MountPath: "/follow", MountPropagation: ptr(corev1.MountPropagationHostToContainer)},
+		{Name: "logs", MountPath: "/shared", MountPropagation: ptr(corev1.MountPropagationBidirectional)},
+		{Name: "logs", MountPath: "/private", MountPropagation: ptr(corev1.MountPropagationNone)},
 	}}
 	scratch := filepath.Join(root, "pods", "u-1", "volumes", pluginEmptyDir, "scratch")
 	if err := os.MkdirAll(scratch, 0o777); err != nil {
@@ -370,6 +373,9 @@ func TestContainerMounts(t *testing.T) {
 		{Source: filepath.Join(realScratch, "web", "data"), Dest: "/per-pod"},
 		{Source: filepath.Join(root, "pods", "u-1", "volumes", pluginConfigMap, "conf"), Dest: "/etc/app", ReadOnly: true},
 		{Source: "/var/log/app", Dest: "/logs", ReadOnly: true},
+		{Source: "/var/log/app", Dest: "/follow", Propagation: "rslave"},
+		{Source: "/var/log/app", Dest: "/shared", Propagation: "rshared"},
+		{Source: "/var/log/app", Dest: "/private"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("mounts\n got %+v\nwant %+v", got, want)

@@ -405,6 +405,9 @@ func (c *Client) CreateContainer(ctx context.Context, spec ContainerSpec) (strin
 		if m.ReadOnly {
 			opts[1] = "ro"
 		}
+		if m.Propagation != "" {
+			opts = append(opts, m.Propagation)
+		}
 		s.Mounts = append(s.Mounts, specs.Mount{Type: "bind", Source: m.Source, Destination: m.Dest, Options: opts})
 	}
 	if spec.StopSignal != "" {

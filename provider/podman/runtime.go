@@ -73,6 +73,9 @@ type BindMount struct {
 	Source   string
 	Dest     string
 	ReadOnly bool
+	// Propagation is the mount's propagation: "" (private), "rslave" (mounts made on the host below Source appear
+	// in the container) or "rshared" (also the other way round; Source must be a shared mount on the host).
+	Propagation string
 }
 
 // PortMapping maps a host port to a pod port.
