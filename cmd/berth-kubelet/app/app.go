@@ -34,6 +34,7 @@ import (
 	corev1listers "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/record"
+	certutil "k8s.io/client-go/util/cert"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 	"k8s.io/kubernetes/pkg/kubelet/token"
@@ -89,7 +90,7 @@ func NewCommand() *cobra.Command {
 	f.StringVar(&o.NodeIP, "node-ip", "", "address the node advertises; the apiserver reaches the kubelet API there (not loopback)")
 	f.IntVar(&o.Port, "port", o.Port, "port of the kubelet API (logs)")
 	f.StringVar(&o.PodmanURL, "podman-url", "unix:///run/podman/podman.sock", "Podman service: unix://, tcp:// or ssh://")
-	f.StringVar(&o.TLSCertFile, "tls-cert-file", "", "serving certificate of the kubelet API")
+	f.StringVar(&o.TLSCertFile, "tls-cert-file", "", "serving certificate of the kubelet API (empty: a self-signed one, as the kubelet makes)")
 	f.StringVar(&o.TLSKeyFile, "tls-private-key-file", "", "key of the serving certificate")
 	f.StringVar(&o.ClientCAFile, "client-ca-file", "", "CA that signs clients of the kubelet API (the apiserver's kubelet client certificate)")
 	f.StringVar(&o.Network, "network", o.Network, "Podman network the pods join (created if missing)")
@@ -119,8 +120,8 @@ func (o *Options) Validate() error {
 	if ip.IsLoopback() {
 		return fmt.Errorf("--node-ip %s is a loopback address: the apiserver refuses to proxy logs to it; use an address of this machine such as the Podman bridge gateway", o.NodeIP)
 	}
-	if o.TLSCertFile == "" || o.TLSKeyFile == "" {
-		return fmt.Errorf("--tls-cert-file and --tls-private-key-file are required")
+	if (o.TLSCertFile == "") != (o.TLSKeyFile == "") {
+		return fmt.Errorf("--tls-cert-file and --tls-private-key-file go together (neither: a self-signed certificate)")
 	}
 	if o.Port <= 0 || o.Port > 65535 {
 		return fmt.Errorf("--port %d is out of range", o.Port)
@@ -342,7 +343,18 @@ func queueLimiter() workqueue.TypedRateLimiter[any] {
 // serverTLS is the kubelet API's TLS configuration: the node's serving certificate, and client certificates
 // verified against the client CA when given.
 func serverTLS(o *Options) (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(o.TLSCertFile, o.TLSKeyFile)
+	var cert tls.Certificate
+	var err error
+	if o.TLSCertFile == "" {
+		// As the kubelet without --tls-cert-file: a self-signed certificate for the node's name and address.
+		certPEM, keyPEM, gerr := certutil.GenerateSelfSignedCertKey(o.NodeName, []net.IP{net.ParseIP(o.NodeIP)}, nil)
+		if gerr != nil {
+			return nil, fmt.Errorf("generate a self-signed serving certificate: %w", gerr)
+		}
+		cert, err = tls.X509KeyPair(certPEM, keyPEM)
+	} else {
+		cert, err = tls.LoadX509KeyPair(o.TLSCertFile, o.TLSKeyFile)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("load serving certificate: %w", err)
 	}

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"crypto/x509"
 	"strings"
 	"testing"
 
@@ -21,7 +22,8 @@ func TestOptionsValidate(t *testing.T) {
 		{"no node ip", func(o *Options) { o.NodeIP = "" }, "--node-ip is required"},
 		{"loopback node ip", func(o *Options) { o.NodeIP = "127.0.0.1" }, "loopback address: the apiserver refuses to proxy"},
 		{"not an ip", func(o *Options) { o.NodeIP = "host" }, `--node-ip "host" is not an IP address`},
-		{"no serving cert", func(o *Options) { o.TLSKeyFile = "" }, "--tls-cert-file and --tls-private-key-file are required"},
+		{"serving cert without its key", func(o *Options) { o.TLSKeyFile = "" }, "--tls-cert-file and --tls-private-key-file go together"},
+		{"self-signed serving cert", func(o *Options) { o.TLSKeyFile, o.TLSCertFile = "", "" }, ""},
 		{"port out of range", func(o *Options) { o.Port = 70000 }, "--port 70000 is out of range"},
 		{"taints", func(o *Options) { o.Taints = []string{"berth.dev/podman=true:NoSchedule", "dedicated:NoExecute"} }, ""},
 		{"bad taint effect", func(o *Options) { o.Taints = []string{"a=b:Sometimes"} }, `--register-with-taints "a=b:Sometimes": want key=value:Effect`},
@@ -89,5 +91,22 @@ func TestQuietRecorderDropsVirtualKubeletChatter(t *testing.T) {
 	want := []string{"Warning ProviderCreateFailed boom 1", "Normal Started Started container c"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("events %q, want %q", got, want)
+	}
+}
+
+func TestSelfSignedServingCert(t *testing.T) {
+	cfg, err := serverTLS(&Options{NodeName: "node-x", NodeIP: "192.0.2.7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(cfg.Certificates[0].Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := leaf.VerifyHostname("192.0.2.7"); err != nil {
+		t.Errorf("self-signed certificate does not name the node address: %v", err)
+	}
+	if err := leaf.VerifyHostname("node-x"); err != nil {
+		t.Errorf("self-signed certificate does not name the node: %v", err)
 	}
 }
