@@ -10,9 +10,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -226,6 +228,13 @@ func Run(ctx context.Context, o *Options) error {
 		return fmt.Errorf("build client: %w", err)
 	}
 
+	// Before anything touches Podman: a second berth-kubelet of the same node refuses to run.
+	lease := newLeaseClaim(client, o.NodeName, holderIdentity())
+	if err := lease.claim(ctx); err != nil {
+		return err
+	}
+	releaseOnSignal(ctx, lease)
+
 	rt, err := podman.Dial(ctx, o.PodmanURL)
 	if err != nil {
 		return err
@@ -336,6 +345,25 @@ func Run(ctx context.Context, o *Options) error {
 		return fmt.Errorf("run node %s: %w", o.NodeName, err)
 	}
 	return nil
+}
+
+// releaseOnSignal releases the node's lease when the process is asked to stop (SIGTERM, SIGINT), then lets the
+// signal end it as before: pods keep running in Podman for the next berth-kubelet of the node to adopt, and that
+// one may start at once.
+func releaseOnSignal(ctx context.Context, lease *leaseClaim) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	go func() {
+		sig := <-sigs
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+		if err := lease.release(rctx); err != nil {
+			klog.FromContext(ctx).Error(err, "Releasing the node's lease")
+		}
+		cancel()
+		klog.Flush()
+		signal.Reset(sig)
+		_ = syscall.Kill(os.Getpid(), sig.(syscall.Signal))
+	}()
 }
 
 // queueLimiter retries a failing item with exponential back-off (5 ms to 5 min) and lets 100 items/s through
