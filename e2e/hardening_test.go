@@ -114,6 +114,7 @@ func TestHardeningSecondKubeletRefused(t *testing.T) {
 	if !strings.Contains(plain, want) || !strings.Contains(plain, "stop it first or choose another --node-name") {
 		t.Errorf("second berth-kubelet's output lacks %q:\n%s", want, out)
 	}
+	t.Logf("the second berth-kubelet refused after %s", took)
 	if took > 10*time.Second {
 		t.Errorf("the second berth-kubelet took %s to refuse", took)
 	}
