@@ -18,7 +18,7 @@ OURS := berth berth-scheduler berth-kubelet berth-etcd
 # metrics-server (for kubectl top), built from its own module at a pinned version
 METRICS_SERVER_VERSION := v0.8.0
 
-.PHONY: all build run demo down test unit e2e bench lint images container-images chart-check manifests deps clean FORCE
+.PHONY: all build run demo down test unit e2e fuzz bench lint images container-images chart-check manifests deps clean FORCE
 
 all: build
 
@@ -78,6 +78,16 @@ unit:
 # e2e: e2e tests only
 e2e: deps build
 	$(GO) test -count=1 -timeout 60m -v ./e2e/
+
+# fuzz: each fuzz target of the provider (hostile pod specs, container records) for FUZZTIME; a failing input is
+# saved under provider/testdata/fuzz/<target> and fails the run
+FUZZTIME ?= 30s
+FUZZ_TARGETS := FuzzPodSpecTranslation FuzzStatusTranslation
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $$t for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./provider/; \
+	done
 
 # bench: benchmarks
 bench:

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -10,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	corev1listers "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
 )
 
 func testListers(t *testing.T, objs ...any) Listers {
@@ -135,5 +137,52 @@ func TestEnvironment(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestEnvValuesStayOutOfMessages checks that when a container's environment cannot be resolved, the waiting
+// message and the event name the missing key, never a value resolved from a Secret (or a literal value).
+func TestEnvValuesStayOutOfMessages(t *testing.T) {
+	const secretValue, literal = "hunter2-very-secret", "literal-password-value"
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "creds"}, Data: map[string][]byte{"password": []byte(secretValue)}}
+	c := testContainer("app", "busybox")
+	c.Env = []corev1.EnvVar{
+		{Name: "PASSWORD", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "creds"}, Key: "password"}}},
+		{Name: "LITERAL", Value: literal},
+		{Name: "ECHO", Value: "$(PASSWORD)"},
+		{Name: "TOKEN", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "creds"}, Key: "token"}}},
+	}
+	c.EnvFrom = []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "creds"}}}}
+	pod := lifecyclePod("secret-env", corev1.RestartPolicyAlways, nil, c)
+
+	h := newHarness(t, "busybox")
+	rec := record.NewFakeRecorder(1000)
+	h.p.cfg.Recorder = rec
+	h.p.SetListers(testListers(t, sec))
+	h.create(pod)
+	got, _ := h.waitReported(pod, 0, "CreateContainerConfigError", func(p *corev1.Pod) bool { return waitingFor(p, "app", "CreateContainerConfigError") })
+	msg := statusOf(got, "app").State.Waiting.Message
+	if msg != "couldn't find key token in Secret default/creds" {
+		t.Errorf("message %q", msg)
+	}
+	h.mu.Lock()
+	seen := append([]*corev1.Pod(nil), h.seen...)
+	h.mu.Unlock()
+	for _, p := range seen {
+		for _, s := range []string{fmt.Sprint(p.Status), p.Status.Message} {
+			if strings.Contains(s, secretValue) || strings.Contains(s, literal) {
+				t.Errorf("a reported status holds an env value: %s", s)
+			}
+		}
+	}
+	for done := false; !done; {
+		select {
+		case ev := <-rec.Events:
+			if strings.Contains(ev, secretValue) || strings.Contains(ev, literal) {
+				t.Errorf("an event holds an env value: %s", ev)
+			}
+		default:
+			done = true
+		}
 	}
 }

@@ -37,6 +37,10 @@ type Config struct {
 	// AllowPrivileged lets containers run privileged (berth-kubelet --allow-privileged); otherwise a pod asking
 	// for it fails.
 	AllowPrivileged bool
+	// AllowedCapabilities are the capabilities containers may add beyond the container runtime's default set
+	// (berth-kubelet --allowed-capabilities; "*" for any); a pod adding another fails. Privileged containers are
+	// AllowPrivileged's concern.
+	AllowedCapabilities []string
 	// ClusterDNS are the cluster DNS servers ClusterFirst pods use (kubelet --cluster-dns); without any they get
 	// the host's resolv.conf, as the kubelet gives them.
 	ClusterDNS []string

@@ -38,6 +38,17 @@ func (p *Provider) run(ctx context.Context, r *podRecord) {
 		p.refuse(r, "UnsupportedPodSpec", "UnsupportedPodSpec", "privileged containers are not allowed on this node (berth-kubelet --allow-privileged=false): "+strings.Join(priv, ", "))
 		return
 	}
+	if caps := forbiddenCapabilities(r.pod, p.cfg.AllowedCapabilities); len(caps) > 0 {
+		p.refuse(r, "UnsupportedPodSpec", "UnsupportedPodSpec", fmt.Sprintf("capabilities beyond the container runtime's default set are not allowed on this node (berth-kubelet --allowed-capabilities=%s): %s",
+			strings.Join(p.cfg.AllowedCapabilities, ","), strings.Join(caps, "; ")))
+		return
+	}
+	if reason, msg, ok := insufficientExtendedResource(r.pod, p.cfg.Allocatable); ok {
+		// The kubelet's admission rejection: the event says why, the pod's message starts "Pod was rejected: ".
+		p.cfg.Recorder.Event(r.pod, corev1.EventTypeWarning, reason, msg)
+		p.refuseQuietly(r, reason, "Pod was rejected: "+msg)
+		return
+	}
 
 	if bad := volumeProblems(r.pod, p.cfg.AllowedHostPaths); len(bad) > 0 {
 		p.refuse(r, "FailedMount", "UnsupportedVolume", "Berth refuses this pod's volumes: "+strings.Join(bad, "; "))
@@ -104,6 +115,11 @@ func (p *Provider) run(ctx context.Context, r *podRecord) {
 // with the message, and phase Failed with the pod-level reason.
 func (p *Provider) refuse(r *podRecord, event, reason, msg string) {
 	p.cfg.Recorder.Event(r.pod, corev1.EventTypeWarning, event, msg)
+	p.refuseQuietly(r, reason, msg)
+}
+
+// refuseQuietly is refuse without the event.
+func (p *Provider) refuseQuietly(r *podRecord, reason, msg string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	r.terminal = true

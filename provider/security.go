@@ -132,3 +132,75 @@ func privilegedContainers(pod *corev1.Pod) []string {
 	visit("spec.containers", pod.Spec.Containers)
 	return out
 }
+
+// runtimeDefaultCapabilities are the capabilities a container of Berth's Podman has without asking: Podman 4.3's
+// built-in default set (containers/common DefaultCapabilities; Berth's containers.conf keeps it), which is Docker's
+// less AUDIT_WRITE, MKNOD and NET_RAW. Adding one of them changes nothing.
+var runtimeDefaultCapabilities = map[string]bool{
+	"CAP_CHOWN": true, "CAP_DAC_OVERRIDE": true, "CAP_FOWNER": true, "CAP_FSETID": true, "CAP_KILL": true,
+	"CAP_NET_BIND_SERVICE": true, "CAP_SETFCAP": true, "CAP_SETGID": true, "CAP_SETPCAP": true, "CAP_SETUID": true,
+	"CAP_SYS_CHROOT": true,
+}
+
+// AllCapabilities, as an allowed capability (berth-kubelet --allowed-capabilities=*), lets containers add any.
+const AllCapabilities = "*"
+
+// forbiddenCapabilities lists the containers that add capabilities beyond the runtime's default set which the node
+// does not allow (allowed holds Kubernetes or Linux names, ALL, or AllCapabilities), with those capabilities.
+// A capability also dropped is not added; privileged containers are the privileged gate's concern.
+func forbiddenCapabilities(pod *corev1.Pod, allowed []string) []string {
+	allow := map[string]bool{}
+	for _, a := range allowed {
+		if a == AllCapabilities {
+			return nil
+		}
+		allow[capName(corev1.Capability(a))] = true
+	}
+	var out []string
+	visit := func(path string, cs []corev1.Container) {
+		for _, c := range cs {
+			sc := c.SecurityContext
+			if sc == nil || sc.Capabilities == nil || (sc.Privileged != nil && *sc.Privileged) {
+				continue
+			}
+			add, _ := capabilities(sc.Capabilities)
+			var bad []string
+			seen := map[string]bool{}
+			for _, n := range add {
+				if runtimeDefaultCapabilities[n] || allow[n] || seen[n] {
+					continue
+				}
+				seen[n] = true
+				bad = append(bad, strings.TrimPrefix(n, "CAP_"))
+			}
+			if len(bad) > 0 {
+				out = append(out, fmt.Sprintf("%s[%s].securityContext.capabilities.add: %s", path, c.Name, strings.Join(bad, ", ")))
+			}
+		}
+	}
+	visit("spec.initContainers", pod.Spec.InitContainers)
+	visit("spec.containers", pod.Spec.Containers)
+	return out
+}
+
+// ValidCapability tells whether s can name a capability for --allowed-capabilities: AllCapabilities, ALL, or a
+// name such as NET_ADMIN or CAP_NET_ADMIN (any case).
+func ValidCapability(s string) bool {
+	if s == AllCapabilities {
+		return true
+	}
+	n := capName(corev1.Capability(s))
+	if n == "ALL" {
+		return true
+	}
+	rest := strings.TrimPrefix(n, "CAP_")
+	if rest == "" {
+		return false
+	}
+	for _, r := range rest {
+		if (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '_' {
+			return false
+		}
+	}
+	return true
+}

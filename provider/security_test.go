@@ -6,7 +6,9 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/record"
 
 	"github.com/berth-dev/berth/provider/podman"
 )
@@ -239,5 +241,140 @@ func TestPrivilegedNeedsAllowPrivileged(t *testing.T) {
 	h.fake.mu.Unlock()
 	if !spec.Privileged {
 		t.Errorf("container not created privileged: %+v", spec)
+	}
+}
+
+func TestForbiddenCapabilities(t *testing.T) {
+	yes := true
+	caps := func(add, drop []corev1.Capability) *corev1.SecurityContext {
+		return &corev1.SecurityContext{Capabilities: &corev1.Capabilities{Add: add, Drop: drop}}
+	}
+	tests := []struct {
+		name    string
+		init    *corev1.SecurityContext
+		app     *corev1.SecurityContext
+		allowed []string
+		want    []string
+	}{
+		{name: "no security context"},
+		{name: "only drops", app: caps(nil, []corev1.Capability{"ALL"})},
+		{name: "runtime defaults may be added", app: caps([]corev1.Capability{"NET_BIND_SERVICE", "CAP_CHOWN", "kill", "SYS_CHROOT", "SETFCAP"}, []corev1.Capability{"ALL"})},
+		{name: "NET_ADMIN refused", app: caps([]corev1.Capability{"NET_ADMIN"}, nil),
+			want: []string{"spec.containers[app].securityContext.capabilities.add: NET_ADMIN"}},
+		{name: "several, any spelling, once each", app: caps([]corev1.Capability{"SYS_ADMIN", "cap_sys_ptrace", "CAP_SYS_ADMIN", "CHOWN"}, nil),
+			want: []string{"spec.containers[app].securityContext.capabilities.add: SYS_ADMIN, SYS_PTRACE"}},
+		{name: "ALL refused", app: caps([]corev1.Capability{"ALL"}, nil),
+			want: []string{"spec.containers[app].securityContext.capabilities.add: ALL"}},
+		{name: "Docker defaults beyond Podman's refused", app: caps([]corev1.Capability{"NET_RAW", "MKNOD", "AUDIT_WRITE"}, nil),
+			want: []string{"spec.containers[app].securityContext.capabilities.add: NET_RAW, MKNOD, AUDIT_WRITE"}},
+		{name: "added and dropped is not added", app: caps([]corev1.Capability{"NET_ADMIN"}, []corev1.Capability{"NET_ADMIN"})},
+		{name: "drop ALL does not cancel an add", app: caps([]corev1.Capability{"NET_ADMIN"}, []corev1.Capability{"ALL"}),
+			want: []string{"spec.containers[app].securityContext.capabilities.add: NET_ADMIN"}},
+		{name: "init containers too", init: caps([]corev1.Capability{"SYS_TIME"}, nil), app: caps([]corev1.Capability{"NET_ADMIN"}, nil),
+			want: []string{"spec.initContainers[setup].securityContext.capabilities.add: SYS_TIME", "spec.containers[app].securityContext.capabilities.add: NET_ADMIN"}},
+		{name: "allowed by the node", app: caps([]corev1.Capability{"NET_ADMIN", "SYS_TIME"}, nil), allowed: []string{"net_admin", "CAP_SYS_TIME"}},
+		{name: "partly allowed", app: caps([]corev1.Capability{"NET_ADMIN", "SYS_ADMIN"}, nil), allowed: []string{"NET_ADMIN"},
+			want: []string{"spec.containers[app].securityContext.capabilities.add: SYS_ADMIN"}},
+		{name: "allowed ALL", app: caps([]corev1.Capability{"ALL"}, nil), allowed: []string{"ALL"}},
+		{name: "star allows any", app: caps([]corev1.Capability{"ALL", "SYS_ADMIN"}, nil), allowed: []string{AllCapabilities}},
+		{name: "privileged is the privileged gate's", app: &corev1.SecurityContext{Privileged: &yes, Capabilities: &corev1.Capabilities{Add: []corev1.Capability{"SYS_ADMIN"}}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := &corev1.Pod{Spec: corev1.PodSpec{
+				InitContainers: []corev1.Container{{Name: "setup", SecurityContext: tc.init}},
+				Containers:     []corev1.Container{{Name: "app", SecurityContext: tc.app}, {Name: "plain"}},
+			}}
+			if got := forbiddenCapabilities(pod, tc.allowed); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("forbiddenCapabilities = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestValidCapability(t *testing.T) {
+	for s, want := range map[string]bool{"*": true, "ALL": true, "all": true, "NET_ADMIN": true, "cap_net_admin": true, "CAP_": false, "": false, "NET ADMIN": false, "**": false, "SYS-ADMIN": false} {
+		if got := ValidCapability(s); got != want {
+			t.Errorf("ValidCapability(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+// TestCapabilitiesNeedAllowedCapabilities checks the runner: by default a pod adding NET_ADMIN fails without
+// anything created, with a warning event and the field named; a node allowing it runs it with the capability.
+func TestCapabilitiesNeedAllowedCapabilities(t *testing.T) {
+	c := testContainer("app", "busybox")
+	c.SecurityContext = &corev1.SecurityContext{Capabilities: &corev1.Capabilities{Add: []corev1.Capability{"NET_ADMIN"}}}
+	pod := lifecyclePod("netadmin", corev1.RestartPolicyAlways, nil, c)
+
+	h := newHarness(t, "busybox")
+	rec := record.NewFakeRecorder(100)
+	h.p.cfg.Recorder = rec
+	h.create(pod)
+	failed, _ := h.waitReported(pod, 0, "Failed", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodFailed })
+	wantMsg := "capabilities beyond the container runtime's default set are not allowed on this node (berth-kubelet --allowed-capabilities=): spec.containers[app].securityContext.capabilities.add: NET_ADMIN"
+	if failed.Status.Reason != "UnsupportedPodSpec" || failed.Status.Message != wantMsg {
+		t.Errorf("reason %q message %q", failed.Status.Reason, failed.Status.Message)
+	}
+	if st := statusOf(failed, "app"); st.State.Waiting == nil || st.State.Waiting.Reason != "CreateContainerConfigError" || st.State.Waiting.Message != wantMsg {
+		t.Errorf("container state %+v", st.State)
+	}
+	if ev := <-rec.Events; ev != "Warning UnsupportedPodSpec "+wantMsg {
+		t.Errorf("event %q", ev)
+	}
+	if calls := h.fake.callsTo("CreatePod"); len(calls) != 0 {
+		t.Errorf("CreatePod calls %q, want none", calls)
+	}
+
+	h = newHarness(t, "busybox")
+	h.p.cfg.AllowedCapabilities = []string{"NET_ADMIN"}
+	h.create(pod)
+	name := ctrName(pod, "app", 1)
+	h.waitContainer(name, "running")
+	h.fake.mu.Lock()
+	spec := h.fake.lookupContainer(name).spec
+	h.fake.mu.Unlock()
+	if !reflect.DeepEqual(spec.CapAdd, []string{"CAP_NET_ADMIN"}) {
+		t.Errorf("CapAdd %q, want CAP_NET_ADMIN", spec.CapAdd)
+	}
+}
+
+// TestExtendedResourcesRejected checks that a pod asking for a device plugin's resource the node does not have
+// fails as the kubelet's admission rejects it, and that one within the node's allocatable runs.
+func TestExtendedResourcesRejected(t *testing.T) {
+	c := testContainer("app", "busybox")
+	gpu := corev1.ResourceName("example.com/gpu")
+	c.Resources.Limits = corev1.ResourceList{gpu: resource.MustParse("2")}
+	c.Resources.Requests = corev1.ResourceList{gpu: resource.MustParse("2"), corev1.ResourceCPU: resource.MustParse("100m")}
+	pod := lifecyclePod("gpu", corev1.RestartPolicyAlways, nil, c)
+
+	h := newHarness(t, "busybox")
+	rec := record.NewFakeRecorder(100)
+	h.p.cfg.Recorder = rec
+	h.create(pod)
+	failed, _ := h.waitReported(pod, 0, "Failed", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodFailed })
+	msg := "Node didn't have enough resource: example.com/gpu, requested: 2, used: 0, capacity: 0"
+	if failed.Status.Reason != "OutOfexample.com/gpu" || failed.Status.Message != "Pod was rejected: "+msg {
+		t.Errorf("reason %q message %q", failed.Status.Reason, failed.Status.Message)
+	}
+	if ev := <-rec.Events; ev != "Warning OutOfexample.com/gpu "+msg {
+		t.Errorf("event %q", ev)
+	}
+	if calls := h.fake.callsTo("CreatePod"); len(calls) != 0 {
+		t.Errorf("CreatePod calls %q, want none", calls)
+	}
+
+	h = newHarness(t, "busybox")
+	h.p.cfg.Allocatable = corev1.ResourceList{gpu: resource.MustParse("4"), corev1.ResourceCPU: resource.MustParse("2")}
+	h.create(pod)
+	h.waitContainer(ctrName(pod, "app", 1), "running")
+}
+
+func TestInsufficientExtendedResource(t *testing.T) {
+	pod := &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "a", Resources: corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("64"), corev1.ResourceMemory: resource.MustParse("1Ti"), "hugepages-2Mi": resource.MustParse("1Gi")},
+	}}}}}
+	if reason, msg, ok := insufficientExtendedResource(pod, nil); ok {
+		t.Errorf("native resources are the scheduler's: %s %s", reason, msg)
 	}
 }

@@ -130,6 +130,10 @@ func unsupported(pod *corev1.Pod) []string {
 	if sp.ShareProcessNamespace != nil && *sp.ShareProcessNamespace {
 		out = append(out, "spec.shareProcessNamespace")
 	}
+	// Devices through dynamic resource allocation: Berth has no DRA driver to prepare them.
+	if len(sp.ResourceClaims) > 0 {
+		out = append(out, "spec.resourceClaims")
+	}
 	// Volumes themselves are checked by volumeProblems.
 	if sc := sp.SecurityContext; sc != nil && sc.SupplementalGroupsPolicy != nil && *sc.SupplementalGroupsPolicy != corev1.SupplementalGroupsPolicyMerge {
 		out = append(out, "spec.securityContext.supplementalGroupsPolicy")
@@ -137,6 +141,9 @@ func unsupported(pod *corev1.Pod) []string {
 	check := func(path string, c *corev1.Container) {
 		if len(c.VolumeDevices) > 0 {
 			out = append(out, path+".volumeDevices")
+		}
+		if len(c.Resources.Claims) > 0 {
+			out = append(out, path+".resources.claims")
 		}
 	}
 	for i := range sp.InitContainers {

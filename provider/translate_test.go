@@ -308,6 +308,14 @@ func TestUnsupported(t *testing.T) {
 			},
 			want: []string{"spec.containers[metrics].volumeDevices"},
 		},
+		{
+			name: "dynamic resource allocation",
+			pod: func(p *corev1.Pod) {
+				p.Spec.ResourceClaims = []corev1.PodResourceClaim{{Name: "gpu", ResourceClaimName: new("gpu-claim")}}
+				p.Spec.Containers[0].Resources.Claims = []corev1.ResourceClaim{{Name: "gpu"}}
+			},
+			want: []string{"spec.resourceClaims", "spec.containers[app].resources.claims"},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -88,7 +88,8 @@ func (c *Cluster) Exited() <-chan error {
 	return ch
 }
 
-// StopNode stops node i's virtual kubelet (as a crash would), leaving its pods running in Podman.
+// StopNode stops node i's virtual kubelet (SIGTERM: it releases its node's lease and exits at once, as a crash
+// would otherwise), leaving its pods running in Podman.
 func (c *Cluster) StopNode(i int) error {
 	p, err := c.kubelet(i)
 	if err != nil {

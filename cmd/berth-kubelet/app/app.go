@@ -10,9 +10,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -66,6 +68,8 @@ type Options struct {
 	APIServer    string
 	// AllowPrivileged lets pods run privileged containers.
 	AllowPrivileged bool
+	// AllowedCapabilities are the capabilities pods may add beyond the runtime's default set ("*": any).
+	AllowedCapabilities []string
 	// ClusterDNS, ClusterDomain and ResolvConf configure pods' DNS as the kubelet's flags of the same names.
 	ClusterDNS    []string
 	ClusterDomain string
@@ -102,6 +106,7 @@ func NewCommand() *cobra.Command {
 	f.StringSliceVar(&o.HostPaths, "allowed-host-paths", nil, "host folders that hostPath volumes may name (at or below them); pods naming others fail with a FailedMount event")
 	f.StringVar(&o.APIServer, "apiserver-address", "", "host:port at which containers reach the apiserver; the kubernetes service's KUBERNETES_SERVICE_HOST/PORT point there, since the node has no kube-proxy (empty: the service's cluster IP)")
 	f.BoolVar(&o.AllowPrivileged, "allow-privileged", false, "let pods run privileged containers; otherwise such pods fail")
+	f.StringSliceVar(&o.AllowedCapabilities, "allowed-capabilities", nil, "capabilities containers may add beyond the container runtime's default set (CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP, SETUID, SYS_CHROOT), such as NET_ADMIN; '*' for any; pods adding others fail")
 	f.StringSliceVar(&o.ClusterDNS, "cluster-dns", nil, "IP addresses of the cluster DNS servers for dnsPolicy ClusterFirst pods (comma-separated); without any, such pods use the host's resolv.conf")
 	f.StringVar(&o.ClusterDomain, "cluster-domain", o.ClusterDomain, "cluster DNS domain searched by ClusterFirst pods")
 	f.StringVar(&o.ResolvConf, "resolv-conf", o.ResolvConf, "the host's resolver configuration, the base of pods' DNS settings (empty: none)")
@@ -136,6 +141,11 @@ func (o *Options) Validate() error {
 	}
 	if !filepath.IsAbs(o.RootDir) {
 		return fmt.Errorf("--root-dir %q must be an absolute path", o.RootDir)
+	}
+	for _, c := range o.AllowedCapabilities {
+		if !provider.ValidCapability(c) {
+			return fmt.Errorf("--allowed-capabilities %q is not a capability name (such as NET_ADMIN), ALL or '*'", c)
+		}
 	}
 	for _, h := range o.HostPaths {
 		if !filepath.IsAbs(h) {
@@ -219,6 +229,13 @@ func Run(ctx context.Context, o *Options) error {
 		return fmt.Errorf("build client: %w", err)
 	}
 
+	// Before anything touches Podman: a second berth-kubelet of the same node refuses to run.
+	lease := newLeaseClaim(client, o.NodeName, holderIdentity())
+	if err := lease.claim(ctx); err != nil {
+		return err
+	}
+	releaseOnSignal(ctx, lease)
+
 	rt, err := podman.Dial(ctx, o.PodmanURL)
 	if err != nil {
 		return err
@@ -240,7 +257,7 @@ func Run(ctx context.Context, o *Options) error {
 	tokens := token.NewManager(client)
 	p := provider.New(provider.Config{NodeName: o.NodeName, NodeIP: o.NodeIP, Network: o.Network, Runtime: rt, Recorder: recorder,
 		Allocatable: np.Allocatable(), RootDir: o.RootDir, AllowedHostPaths: o.HostPaths, Tokens: tokens.GetServiceAccountToken,
-		APIServer: o.APIServer, AllowPrivileged: o.AllowPrivileged, ClusterDNS: o.ClusterDNS, ClusterDomain: o.ClusterDomain,
+		APIServer: o.APIServer, AllowPrivileged: o.AllowPrivileged, AllowedCapabilities: o.AllowedCapabilities, ClusterDNS: o.ClusterDNS, ClusterDomain: o.ClusterDomain,
 		ResolvConf: o.ResolvConf, HostUsage: hostUsage(o.PodmanURL), Finalize: finalizer(client)})
 	if n, err := p.Adopt(ctx); err != nil {
 		return fmt.Errorf("take stock of the Podman pods of an earlier run: %w", err)
@@ -329,6 +346,25 @@ func Run(ctx context.Context, o *Options) error {
 		return fmt.Errorf("run node %s: %w", o.NodeName, err)
 	}
 	return nil
+}
+
+// releaseOnSignal releases the node's lease when the process is asked to stop (SIGTERM, SIGINT), then lets the
+// signal end it as before: pods keep running in Podman for the next berth-kubelet of the node to adopt, and that
+// one may start at once.
+func releaseOnSignal(ctx context.Context, lease *leaseClaim) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	go func() {
+		sig := <-sigs
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+		if err := lease.release(rctx); err != nil {
+			klog.FromContext(ctx).Error(err, "Releasing the node's lease")
+		}
+		cancel()
+		klog.Flush()
+		signal.Reset(sig)
+		_ = syscall.Kill(os.Getpid(), sig.(syscall.Signal))
+	}()
 }
 
 // queueLimiter retries a failing item with exponential back-off (5 ms to 5 min) and lets 100 items/s through

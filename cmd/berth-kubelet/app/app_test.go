@@ -34,6 +34,9 @@ func TestOptionsValidate(t *testing.T) {
 		{"no root dir", func(o *Options) { o.RootDir = "" }, `--root-dir "" must be an absolute path`},
 		{"allowed host paths", func(o *Options) { o.HostPaths = []string{"/srv", "/var/log"} }, ""},
 		{"relative host path", func(o *Options) { o.HostPaths = []string{"srv"} }, `--allowed-host-paths "srv" must be an absolute path`},
+		{"allowed capabilities", func(o *Options) { o.AllowedCapabilities = []string{"NET_ADMIN", "cap_sys_time", "ALL", "*"} }, ""},
+		{"bad capability", func(o *Options) { o.AllowedCapabilities = []string{"NET ADMIN"} }, `--allowed-capabilities "NET ADMIN" is not a capability name`},
+		{"empty capability", func(o *Options) { o.AllowedCapabilities = []string{"CAP_"} }, `--allowed-capabilities "CAP_" is not a capability name`},
 		{"apiserver address", func(o *Options) { o.APIServer = "192.0.2.2:6443" }, ""},
 		{"apiserver address without port", func(o *Options) { o.APIServer = "192.0.2.2" }, `--apiserver-address "192.0.2.2": want host:port`},
 	}
@@ -58,11 +61,12 @@ func TestOptionsValidate(t *testing.T) {
 func TestFlagDefaults(t *testing.T) {
 	cmd := NewCommand()
 	for flag, want := range map[string]string{
-		"allow-privileged": "false",
-		"cluster-dns":      "[]",
-		"cluster-domain":   "cluster.local",
-		"resolv-conf":      "/etc/resolv.conf",
-		"root-dir":         "/var/lib/berth-kubelet",
+		"allow-privileged":     "false",
+		"allowed-capabilities": "[]",
+		"cluster-dns":          "[]",
+		"cluster-domain":       "cluster.local",
+		"resolv-conf":          "/etc/resolv.conf",
+		"root-dir":             "/var/lib/berth-kubelet",
 	} {
 		f := cmd.Flags().Lookup(flag)
 		if f == nil {

@@ -1,0 +1,162 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+)
+
+func testLease(holder string, renewed time.Time) *coordinationv1.Lease {
+	l := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "node-a", Namespace: corev1.NamespaceNodeLease},
+		Spec: coordinationv1.LeaseSpec{LeaseDurationSeconds: new(int32(40))}}
+	if holder != "" {
+		l.Spec.HolderIdentity = &holder
+	}
+	if !renewed.IsZero() {
+		l.Spec.RenewTime = &metav1.MicroTime{Time: renewed}
+	}
+	return l
+}
+
+func TestLeaseClaim(t *testing.T) {
+	now := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	const other = "berth-kubelet host=h pidns=1 pid=42 id=aaaa"
+	tests := []struct {
+		name    string
+		lease   *coordinationv1.Lease
+		gone    func(string) (bool, bool)
+		wantErr string
+	}{
+		{name: "no lease yet"},
+		{name: "released", lease: testLease("", now.Add(-time.Second))},
+		{name: "stale after a crash", lease: testLease(other, now.Add(-41*time.Second))},
+		{name: "fresh, holder known to have ended", lease: testLease(other, now.Add(-3*time.Second)), gone: func(string) (bool, bool) { return true, true }},
+		{name: "fresh, holder known to run", lease: testLease(other, now.Add(-3*time.Second)), gone: func(string) (bool, bool) { return false, true },
+			wantErr: `node "node-a" is already served by another berth-kubelet (lease kube-node-lease/node-a held by "` + other + `", renewed 3s ago); stop it first or choose another --node-name`},
+		{name: "fresh, holder unknown and not renewed while watched", lease: testLease("node-a", now.Add(-3*time.Second))},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			client := fake.NewClientset()
+			if tc.lease != nil {
+				client = fake.NewClientset(tc.lease)
+			}
+			c := newLeaseClaim(client, "node-a", "me")
+			c.now = func() time.Time { return now }
+			c.watch, c.poll = 50*time.Millisecond, 10*time.Millisecond
+			c.gone = func(string) (bool, bool) { return false, false }
+			if tc.gone != nil {
+				c.gone = tc.gone
+			}
+			err := c.claim(context.Background())
+			got, gerr := client.CoordinationV1().Leases(corev1.NamespaceNodeLease).Get(context.Background(), "node-a", metav1.GetOptions{})
+			if gerr != nil {
+				t.Fatal(gerr)
+			}
+			if tc.wantErr != "" {
+				if err == nil || err.Error() != tc.wantErr {
+					t.Fatalf("claim: %v\nwant %s", err, tc.wantErr)
+				}
+				if *got.Spec.HolderIdentity != *tc.lease.Spec.HolderIdentity || !got.Spec.RenewTime.Equal(tc.lease.Spec.RenewTime) {
+					t.Errorf("a refused claim changed the lease: %+v", got.Spec)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("claim: %v", err)
+			}
+			if got.Spec.HolderIdentity == nil || *got.Spec.HolderIdentity != "me" || got.Spec.RenewTime == nil || !got.Spec.RenewTime.Time.Equal(now) ||
+				got.Spec.LeaseDurationSeconds == nil || *got.Spec.LeaseDurationSeconds != 40 {
+				t.Errorf("lease after the claim: %+v", got.Spec)
+			}
+		})
+	}
+}
+
+// TestLeaseClaimWatchesRenewal checks that a fresh lease whose holder's liveness cannot be told is refused once
+// it is renewed while watched.
+func TestLeaseClaimWatchesRenewal(t *testing.T) {
+	start := time.Now()
+	client := fake.NewClientset(testLease("node-a", start.Add(-3*time.Second)))
+	c := newLeaseClaim(client, "node-a", "me")
+	c.gone = func(string) (bool, bool) { return false, false }
+	c.watch, c.poll = 5*time.Second, 10*time.Millisecond
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		l := testLease("node-a", time.Now())
+		_, _ = client.CoordinationV1().Leases(corev1.NamespaceNodeLease).Update(context.Background(), l, metav1.UpdateOptions{})
+	}()
+	err := c.claim(context.Background())
+	if err == nil || !strings.Contains(err.Error(), `node "node-a" is already served by another berth-kubelet`) {
+		t.Fatalf("claim: %v", err)
+	}
+	if time.Since(start) > 4*time.Second {
+		t.Errorf("the refusal waited for the whole watch")
+	}
+}
+
+func TestLeaseRelease(t *testing.T) {
+	ctx := context.Background()
+	client := fake.NewClientset(testLease("me", time.Now()))
+	c := newLeaseClaim(client, "node-a", "me")
+	if err := c.release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := client.CoordinationV1().Leases(corev1.NamespaceNodeLease).Get(ctx, "node-a", metav1.GetOptions{})
+	if got.Spec.HolderIdentity != nil {
+		t.Errorf("holder after release: %q", *got.Spec.HolderIdentity)
+	}
+	// Released, the next process claims it at once.
+	next := newLeaseClaim(client, "node-a", "next")
+	if err := next.claim(ctx); err != nil {
+		t.Fatalf("claim after release: %v", err)
+	}
+	// A lease another holder took is left alone.
+	if err := c.release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = client.CoordinationV1().Leases(corev1.NamespaceNodeLease).Get(ctx, "node-a", metav1.GetOptions{})
+	if got.Spec.HolderIdentity == nil || *got.Spec.HolderIdentity != "next" {
+		t.Errorf("holder %v, want next", got.Spec.HolderIdentity)
+	}
+}
+
+func TestHolderGone(t *testing.T) {
+	me := holderIdentity()
+	mine, err := holderFields()
+	if err != nil {
+		t.Skip("no /proc/self/ns/pid")
+	}
+	same := func(pid int) string {
+		return fmt.Sprintf("berth-kubelet host=%s pidns=%s pid=%d id=ffff", mine["host"], mine["pidns"], pid)
+	}
+	tests := []struct {
+		holder     string
+		gone, know bool
+	}{
+		{holder: me, gone: true, know: true},                 // this very process: an earlier incarnation of it
+		{holder: same(os.Getppid()), gone: true, know: true}, // runs, but no berth-kubelet
+		{holder: same(1 << 30), gone: true, know: true},      // no such process
+		{holder: "berth-kubelet host=elsewhere pidns=" + mine["pidns"] + " pid=1 id=ffff"},
+		{holder: fmt.Sprintf("berth-kubelet host=%s pidns=1 pid=1 id=ffff", mine["host"])},
+		{holder: "node-a"},
+		{holder: "berth-kubelet host= pidns= pid=x"},
+	}
+	for _, tc := range tests {
+		gone, know := holderGone(tc.holder)
+		if gone != tc.gone || know != tc.know {
+			t.Errorf("holderGone(%q) = %v, %v; want %v, %v", tc.holder, gone, know, tc.gone, tc.know)
+		}
+	}
+	if !strings.HasPrefix(me, "berth-kubelet host=") || me == holderIdentity() {
+		t.Errorf("holder identities %q and another: want unique ones", me)
+	}
+}

@@ -1,0 +1,193 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// The fuzz targets feed hostile pods (any JSON the API types take, far beyond what the apiserver's validation
+// lets through) and hostile container records to the translation and status code: nothing may panic or hang.
+// `make fuzz` runs each for FUZZTIME; the seeds are in testdata/fuzz/<target>.
+
+// fuzzPodUID stands for the UID the apiserver gives every pod (a UUID): volume folders are named after it.
+const fuzzPodUID = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+
+// fuzzPod reads a pod from fuzzed JSON, with the identity the apiserver would give it; nil when it is no pod.
+func fuzzPod(data []byte) *corev1.Pod {
+	pod := &corev1.Pod{}
+	if err := json.Unmarshal(data, pod); err != nil {
+		return nil
+	}
+	pod.UID = fuzzPodUID
+	return pod
+}
+
+func FuzzPodSpecTranslation(f *testing.F) {
+	f.Add([]byte(`{"metadata":{"name":"web","namespace":"shop"},"spec":{"containers":[{"name":"app","image":"busybox","command":["sh","-c","echo $(A)"],"env":[{"name":"A","value":"x"}]}]}}`), "nameserver 10.0.0.1\nsearch example.com\noptions ndots:2\n")
+	f.Fuzz(func(t *testing.T, data []byte, resolvConf string) {
+		pod := fuzzPod(data)
+		if pod == nil {
+			return
+		}
+		root := t.TempDir()
+		host, err := parseResolvConf(strings.NewReader(resolvConf))
+		if err != nil {
+			return
+		}
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: "settings"}, Data: map[string]string{"mode": "fast", "level": "3"}}
+		sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: "creds"}, Data: map[string][]byte{"password": []byte("s3cret")}}
+		svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: "db"}, Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.20", Ports: []corev1.ServicePort{{Port: 5432}}}}
+		p := New(Config{NodeName: "node-a", NodeIP: testNodeIP, Network: "berth", RootDir: root, AllowedHostPaths: []string{root},
+			Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("4Gi")}})
+		p.SetListers(testListers(t, cm, sec, svc))
+
+		_ = unsupported(pod)
+		_ = privilegedContainers(pod)
+		_ = forbiddenCapabilities(pod, nil)
+		_ = forbiddenCapabilities(pod, []string{"NET_ADMIN", "all"})
+		_, _, _ = insufficientExtendedResource(pod, p.cfg.Allocatable)
+		volumesOK := len(volumeProblems(pod, p.cfg.AllowedHostPaths)) == 0
+		ps := podSpec(pod, "node-a", "berth")
+		if ps.Name != podmanPodName(pod) {
+			t.Fatalf("pod spec name %q", ps.Name)
+		}
+		for _, d := range []dnsSettings{
+			{host: func() (hostResolvConf, error) { return host, nil }},
+			{clusterDNS: []string{"10.96.0.10"}, clusterDomain: "cluster.local", host: func() (hostResolvConf, error) { return host, nil }},
+		} {
+			if res, err := d.podDNS(pod); err == nil && res.dns != nil {
+				_ = fitDNSLimits(res.dns)
+			}
+		}
+		in := envInputs{podIP: "10.89.0.7", hostIP: testNodeIP, nodeAllocatable: p.cfg.Allocatable}
+		all := append(append([]corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...)
+		for i := range all {
+			c := &all[i]
+			env, err := p.environment(pod, c, in)
+			if err != nil {
+				continue
+			}
+			s := containerSpec(pod, c, env, "node-a", 1)
+			if s.Pod != podmanPodName(pod) {
+				t.Fatalf("container spec pod %q", s.Pod)
+			}
+			_ = needsImageUser(pod, c)
+			_ = verifyRunAsNonRoot(pod, c, "1000")
+			if volumesOK {
+				// Only volumes the runner would accept get that far; mounts stay inside the allowed folder.
+				ms, err := p.containerMounts(pod, c, env)
+				for _, m := range ms {
+					if err == nil && !within(root, m.Source) {
+						t.Fatalf("mount source %q outside %s", m.Source, root)
+					}
+				}
+			}
+		}
+		if volumesOK {
+			for i := range pod.Spec.Volumes {
+				v := &pod.Spec.Volumes[i]
+				if isAPIDataVolume(v) {
+					_, _ = p.payload(context.Background(), pod, v)
+				}
+			}
+		}
+	})
+}
+
+// fuzzState makes a container state from fuzzed bytes.
+func fuzzState(b *fuzzBytes) corev1.ContainerState {
+	reasons := []string{"", "Completed", "Error", "OOMKilled", "CrashLoopBackOff", "ContainerCreating", "PodInitializing", "CreateContainerConfigError", "ContainerStatusUnknown"}
+	t0 := metav1.NewTime(time.Unix(int64(b.next())*1000, 0))
+	switch b.next() % 4 {
+	case 0:
+		return corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reasons[int(b.next())%len(reasons)]}}
+	case 1:
+		return corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: t0}}
+	case 2:
+		return corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: int32(int8(b.next())), Reason: reasons[int(b.next())%len(reasons)], StartedAt: t0, FinishedAt: t0}}
+	default:
+		return corev1.ContainerState{}
+	}
+}
+
+// fuzzBytes hands fuzzed bytes out one at a time, zeros once they run out.
+type fuzzBytes struct{ b []byte }
+
+func (f *fuzzBytes) next() byte {
+	if len(f.b) == 0 {
+		return 0
+	}
+	c := f.b[0]
+	f.b = f.b[1:]
+	return c
+}
+
+func FuzzStatusTranslation(f *testing.F) {
+	f.Add([]byte(`{"metadata":{"name":"web","namespace":"shop"},"spec":{"restartPolicy":"OnFailure","initContainers":[{"name":"init"},{"name":"side","restartPolicy":"Always"}],"containers":[{"name":"app","readinessProbe":{"exec":{"command":["true"]}}}]}}`), []byte{2, 0, 1, 0, 1, 1, 5, 3, 2, 7, 1, 0}, uint8(3))
+	f.Fuzz(func(t *testing.T, data, records []byte, flags uint8) {
+		pod := fuzzPod(data)
+		if pod == nil {
+			return
+		}
+		b := &fuzzBytes{b: records}
+		r := newPodRecord(pod, podmanPodName(pod))
+		for _, c := range r.containers() {
+			c.state = fuzzState(b)
+			c.last = fuzzState(b)
+			bits := b.next()
+			c.started, c.ready, c.hooking, c.killed = bits&1 != 0, bits&2 != 0, bits&4 != 0, bits&8 != 0
+			if c.hooking {
+				c.hookState = fuzzState(b)
+			}
+			if bits&16 != 0 {
+				c.id = strings.Repeat("a", 64)
+			}
+			if bits&32 != 0 {
+				c.imageID = "0123abcd"
+			}
+			c.attempts = int32(int8(b.next()))
+		}
+		r.terminal, r.initialized, r.sandbox, r.deleting = flags&1 != 0, flags&2 != 0, flags&4 != 0, flags&8 != 0
+		if flags&16 != 0 {
+			r.podIP = "10.89.0.7"
+		}
+		if flags&32 != 0 {
+			r.startTime = metav1.NewTime(time.Unix(1700000000, 0))
+		}
+		if flags&64 != 0 {
+			r.finalPhase = corev1.PodFailed
+			r.reason, r.message = "UnsupportedPodSpec", "refused"
+		}
+		now := time.Unix(1700000100, 0)
+		st := buildStatus(r, testNodeIP, now)
+		if len(st.ContainerStatuses) != len(r.app) || len(st.InitContainerStatuses) != len(r.init) {
+			t.Fatalf("%d/%d statuses for %d/%d containers", len(st.InitContainerStatuses), len(st.ContainerStatuses), len(r.init), len(r.app))
+		}
+		switch st.Phase {
+		case corev1.PodPending, corev1.PodRunning, corev1.PodSucceeded, corev1.PodFailed:
+		default:
+			t.Fatalf("phase %q", st.Phase)
+		}
+		// Reported again, a terminal phase stays.
+		pod.Status = st
+		r.pod.Status = st
+		again := buildStatus(r, testNodeIP, now.Add(time.Second))
+		if (st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed) && again.Phase != st.Phase {
+			t.Fatalf("terminal phase %s became %s", st.Phase, again.Phase)
+		}
+		for _, c := range again.Conditions {
+			if c.Type == "" || c.Status == "" {
+				t.Fatalf("condition %+v", c)
+			}
+		}
+		// The phase from statuses as the JSON gave them, names and all.
+		_ = podPhase(pod, fuzzPod(data).Status.InitContainerStatuses, fuzzPod(data).Status.ContainerStatuses, flags&1 != 0, flags&2 != 0)
+	})
+}
