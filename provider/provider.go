@@ -507,9 +507,11 @@ func (p *Provider) GetContainerLogs(ctx context.Context, namespace, podName, con
 	p.mu.Lock()
 	r, ok := p.pods[key(namespace, podName)]
 	var id string
+	found := false
 	if ok {
 		for _, c := range r.containers() {
 			if c.spec.Name == containerName {
+				found = true
 				id = c.id
 				if opts.Previous {
 					id = ""
@@ -523,6 +525,9 @@ func (p *Provider) GetContainerLogs(ctx context.Context, namespace, podName, con
 	p.mu.Unlock()
 	if !ok {
 		return nil, errdefs.NotFoundf("pod %s/%s is not known", namespace, podName)
+	}
+	if !found {
+		return nil, errdefs.NotFoundf("container %q in pod %q is not available", containerName, podName)
 	}
 	if id == "" {
 		if opts.Previous {

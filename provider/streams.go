@@ -135,6 +135,7 @@ func (p *Provider) PortForward(ctx context.Context, namespace, podName string, p
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
+		go drain(stream)
 		return fmt.Errorf("failed to connect to %s of pod %s/%s: %w", addr, namespace, podName, err)
 	}
 	defer conn.Close()
@@ -142,18 +143,25 @@ func (p *Provider) PortForward(ctx context.Context, namespace, podName string, p
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
-		defer wg.Done()
 		_, _ = io.Copy(conn, stream)
 		if tc, ok := conn.(*net.TCPConn); ok {
 			_ = tc.CloseWrite()
 		}
+		wg.Done()
+		drain(stream) // what the client sends after the pod's side closed
 	}()
 	_, err = io.Copy(stream, conn)
-	stream.Close() // ends the copy above when the client is still sending
+	stream.Close() // the client sees the end of the pod's data; the copy above ends at its next write to conn
 	conn.Close()
 	wg.Wait()
 	if err != nil && ctx.Err() == nil {
 		return fmt.Errorf("port-forward to %s: %w", addr, err)
 	}
 	return nil
+}
+
+// drain reads and drops what is left of a port-forward stream until the client closes it or the connection ends.
+// A stream's data left unread would block the frame reader of the whole SPDY connection, which then never closes.
+func drain(stream io.Reader) {
+	_, _ = io.Copy(io.Discard, stream)
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
 	"github.com/virtual-kubelet/virtual-kubelet/node/api"
@@ -161,4 +162,29 @@ func TestPortForward(t *testing.T) {
 	if err := h.p.PortForward(context.Background(), "default", "nope", 80, s3); !errdefs.IsNotFound(err) {
 		t.Errorf("unknown pod: %v", err)
 	}
+
+	// As on a SPDY stream, the client's data waits until it is read: after a failed connection it is still
+	// read (and dropped), or it would hold up the whole connection.
+	pr, pw := io.Pipe()
+	s4 := halfClosingStream{Reader: pr}
+	if err := h.p.PortForward(context.Background(), "default", "pf", 1, s4); err == nil {
+		t.Errorf("closed port: no error")
+	}
+	sent := make(chan error, 1)
+	go func() { _, err := pw.Write([]byte("sent after the failure")); sent <- err }()
+	select {
+	case err := <-sent:
+		if err != nil {
+			t.Errorf("write after the failure: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Errorf("the client's data is not read after a failed connection")
+	}
+	pw.Close()
 }
+
+// halfClosingStream is a port-forward stream whose Close, like a SPDY stream's, ends only the writing side.
+type halfClosingStream struct{ io.Reader }
+
+func (halfClosingStream) Write(p []byte) (int, error) { return len(p), nil }
+func (halfClosingStream) Close() error                { return nil }

@@ -131,7 +131,7 @@ func TestWriteSchedulerConfig(t *testing.T) {
 func TestContainersConfKeepsHostsApart(t *testing.T) {
 	conf := containersConf("/state/podman/3")
 	for _, want := range []string{`runtime = "runc"`, `"nofile=1024:1024"`, `"nproc=4096:4096"`, `lock_type = "file"`,
-		`tmp_dir = "/state/podman/3/tmp"`, `network_config_dir = "/state/podman/3/networks"`} {
+		`tmp_dir = "/state/podman/3/tmp"`, `network_config_dir = "/state/podman/3/networks"`, `exit_command_delay = 15`} {
 		if !strings.Contains(conf, want) {
 			t.Errorf("containers.conf lacks %s:\n%s", want, conf)
 		}

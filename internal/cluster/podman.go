@@ -31,8 +31,15 @@ func (c *Config) podmanHosts() []podmanHost {
 	return hosts
 }
 
+// execCleanupDelay is the seconds an ended exec session stays in Berth's Podman services (see containersConf).
+const execCleanupDelay = 15
+
 // containersConf is Berth's own Podman configuration: runc (crun fails on hybrid cgroups), ulimits within the
 // host's, file locks and temporary files of its own so that several services on one machine never share state.
+// An exec session created over the API is removed by a cleanup its conmon runs exit_command_delay seconds after
+// the command exits; Podman before 4.8 has no call to remove it sooner, so the default of 300 s would keep a
+// conmon process and the session's files for every exec (kubectl exec, exec probes) for five minutes. Berth reads
+// the exit code at once, so a short delay does.
 func containersConf(dir string) string {
 	return fmt.Sprintf(`# Written by berth; edits are overwritten.
 [containers]
@@ -44,6 +51,7 @@ pids_limit = 4096
 runtime = "runc"
 cgroup_manager = "cgroupfs"
 events_logger = "file"
+exit_command_delay = %d
 lock_type = "file"
 tmp_dir = %q
 volume_path = %q
@@ -51,7 +59,7 @@ volume_path = %q
 [network]
 network_backend = "netavark"
 network_config_dir = %q
-`, filepath.Join(dir, "tmp"), filepath.Join(dir, "volumes"), filepath.Join(dir, "networks"))
+`, execCleanupDelay, filepath.Join(dir, "tmp"), filepath.Join(dir, "volumes"), filepath.Join(dir, "networks"))
 }
 
 func storageConf(dir string) string {

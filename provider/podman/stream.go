@@ -50,11 +50,18 @@ func (c *Client) ExecStream(ctx context.Context, id string, cmd []string, s Stre
 	cfg.AttachStdin = s.Stdin != nil
 	cfg.AttachStdout = s.Stdout != nil
 	cfg.AttachStderr = s.Stderr != nil && !s.TTY
-	session, err := containers.ExecCreate(c.ctx(ctx), id, cfg)
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	// Once created, a session is always started, even if ctx ends meanwhile: Podman before 4.8 cannot remove a
+	// session (ExecRemove below fails there), and only a started one is cleaned up after its command exits; one
+	// created and never started would stay until the container stops. The streams still end with ctx.
+	sctx := context.WithoutCancel(ctx)
+	session, err := containers.ExecCreate(c.ctx(sctx), id, cfg)
 	if err != nil {
 		return 0, fmt.Errorf("create exec session in container %s: %w", id, err)
 	}
-	// The session goes away with its process; removing it here keeps Podman's list short.
+	// Removing the session (Podman 4.8 and later; force ends a command still running) keeps Podman's list short.
 	defer func() {
 		_ = containers.ExecRemove(c.ctx(context.WithoutCancel(ctx)), session, new(containers.ExecRemoveOptions).WithForce(true))
 	}()
@@ -69,11 +76,10 @@ func (c *Client) ExecStream(ctx context.Context, id string, cmd []string, s Stre
 			}
 		case <-time.After(initialSizeWait):
 		case <-ctx.Done():
-			return 0, ctx.Err()
 		}
 	}
 	body, _ := json.Marshal(start)
-	conn, br, err := c.hijack(ctx, "/exec/"+url.PathEscape(session)+"/start", nil, body)
+	conn, br, err := c.hijack(sctx, "/exec/"+url.PathEscape(session)+"/start", nil, body)
 	if err != nil {
 		return 0, fmt.Errorf("start exec session in container %s: %w", id, err)
 	}
