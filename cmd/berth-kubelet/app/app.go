@@ -231,7 +231,7 @@ func Run(ctx context.Context, o *Options) error {
 
 	// Before anything touches Podman: a second berth-kubelet of the same node refuses to run.
 	lease := newLeaseClaim(client, o.NodeName, holderIdentity())
-	if err := lease.claim(ctx); err != nil {
+	if err := lease.claimRetrying(ctx); err != nil {
 		return err
 	}
 	releaseOnSignal(ctx, lease)

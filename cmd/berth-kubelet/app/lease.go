@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -129,6 +130,32 @@ func (c *leaseClaim) live(l *coordinationv1.Lease) bool {
 	return c.now().Sub(l.Spec.RenewTime.Time) <= d
 }
 
+// retryable is a failure to talk to the apiserver (busy, restarting), worth trying again.
+type retryable struct{ error }
+
+func (r retryable) Unwrap() error { return r.error }
+
+// claimRetrying claims the lease, trying again with back-off for up to two minutes while the apiserver fails, as a
+// kubelet keeps trying to reach it; a node served by another berth-kubelet is refused at once.
+func (c *leaseClaim) claimRetrying(ctx context.Context) error {
+	deadline := c.now().Add(2 * time.Minute)
+	backoff := time.Second
+	for {
+		err := c.claim(ctx)
+		var r retryable
+		if err == nil || !errors.As(err, &r) || c.now().After(deadline) {
+			return err
+		}
+		klog.FromContext(ctx).Info("Claiming the node's lease failed; trying again", "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 10*time.Second)
+	}
+}
+
 // claim makes this process the holder of the node's lease, or says that another berth-kubelet serves the node. A
 // lease held by another holder and renewed within its duration is refused at once when that holder is known to
 // run (same host, its process alive), taken over when it is known to have ended, and otherwise watched: renewed
@@ -152,12 +179,12 @@ func (c *leaseClaim) claim(ctx context.Context) error {
 				continue
 			}
 			if err != nil {
-				return fmt.Errorf("create the lease of node %q: %w", c.node, err)
+				return retryable{fmt.Errorf("create the lease of node %q: %w", c.node, err)}
 			}
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("read the lease of node %q: %w", c.node, err)
+			return retryable{fmt.Errorf("read the lease of node %q: %w", c.node, err)}
 		}
 		if c.live(l) {
 			gone, known := c.gone(*l.Spec.HolderIdentity)
@@ -191,7 +218,7 @@ func (c *leaseClaim) claim(ctx context.Context) error {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("claim the lease of node %q: %w", c.node, err)
+			return retryable{fmt.Errorf("claim the lease of node %q: %w", c.node, err)}
 		}
 		return nil
 	}

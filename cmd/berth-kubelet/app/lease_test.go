@@ -10,8 +10,11 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 )
 
 func testLease(holder string, renewed time.Time) *coordinationv1.Lease {
@@ -158,5 +161,25 @@ func TestHolderGone(t *testing.T) {
 	}
 	if !strings.HasPrefix(me, "berth-kubelet host=") || me == holderIdentity() {
 		t.Errorf("holder identities %q and another: want unique ones", me)
+	}
+}
+
+func TestLeaseClaimRetriesABusyAPIServer(t *testing.T) {
+	client := fake.NewClientset()
+	failures := 2
+	client.PrependReactor("create", "leases", func(k8stesting.Action) (bool, runtime.Object, error) {
+		if failures > 0 {
+			failures--
+			return true, nil, apierrors.NewTimeoutError("etcdserver: request timed out", 1)
+		}
+		return false, nil, nil
+	})
+	c := newLeaseClaim(client, "node-a", "me")
+	if err := c.claimRetrying(context.Background()); err != nil {
+		t.Fatalf("claim after two timeouts: %v", err)
+	}
+	l, err := client.CoordinationV1().Leases(corev1.NamespaceNodeLease).Get(context.Background(), "node-a", metav1.GetOptions{})
+	if err != nil || *l.Spec.HolderIdentity != "me" {
+		t.Errorf("lease %v, %v", l, err)
 	}
 }
