@@ -18,7 +18,7 @@ OURS := berth berth-scheduler berth-kubelet berth-etcd
 # metrics-server (for kubectl top), built from its own module at a pinned version
 METRICS_SERVER_VERSION := v0.8.0
 
-.PHONY: all build run demo down test unit e2e fuzz bench lint images container-images chart-check manifests deps clean FORCE
+.PHONY: all build run demo down test unit e2e fuzz bench lint images image container-images chart-check manifests deps clean FORCE
 
 all: build
 
@@ -53,7 +53,8 @@ down:
 images: deps $(BIN)/berth
 	$(BIN)/berth images --state "$(STATE)"
 
-# container-images: the scheduler and virtual-kubelet images (FROM scratch) built with podman from $(BIN)
+# image (or container-images): the scheduler and virtual-kubelet images (FROM scratch) built with podman from $(BIN)
+image: container-images
 container-images: $(BIN)/berth-scheduler $(BIN)/berth-kubelet
 	podman build --target scheduler -t localhost/berth/scheduler:dev .
 	podman build --target kubelet -t localhost/berth/kubelet:dev .
