@@ -19,6 +19,8 @@ echo "Applying the demo (examples/) and watching the pods:"
 watcher=$!
 trap 'kill $watcher 2>/dev/null || true' EXIT
 sleep 0.5
+# A Job of an earlier run has finished (its pod's logs went with that run's containers): run it again.
+"$kubectl" delete job countdown --ignore-not-found --wait=true >/dev/null
 "$kubectl" apply -f examples/ >/dev/null
 "$kubectl" wait --for=condition=Ready pod/webapp --timeout=120s >/dev/null
 "$kubectl" rollout status deployment/web --timeout=120s >/dev/null
