@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -182,10 +183,25 @@ func FuzzStatusTranslation(f *testing.F) {
 		if (st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed) && again.Phase != st.Phase {
 			t.Fatalf("terminal phase %s became %s", st.Phase, again.Phase)
 		}
+		// Berth's own conditions are whole; those of other writers pass through as they came.
+		var foreign []corev1.PodCondition
 		for _, c := range again.Conditions {
-			if c.Type == "" || c.Status == "" {
+			if !kubeletConditions[c.Type] {
+				foreign = append(foreign, c)
+				continue
+			}
+			if c.Status == "" {
 				t.Fatalf("condition %+v", c)
 			}
+		}
+		var given []corev1.PodCondition
+		for _, c := range fuzzPod(data).Status.Conditions {
+			if !kubeletConditions[c.Type] {
+				given = append(given, c)
+			}
+		}
+		if !apiequality.Semantic.DeepEqual(foreign, given) {
+			t.Fatalf("conditions of other writers changed: %+v became %+v", given, foreign)
 		}
 		// The phase from statuses as the JSON gave them, names and all.
 		_ = podPhase(pod, fuzzPod(data).Status.InitContainerStatuses, fuzzPod(data).Status.ContainerStatuses, flags&1 != 0, flags&2 != 0)
