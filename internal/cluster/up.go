@@ -106,17 +106,9 @@ func (c *Cluster) StartNode(ctx context.Context, i int) error {
 	if err != nil {
 		return err
 	}
-	if p.running() {
-		return fmt.Errorf("the virtual kubelet of node %d is running", i)
-	}
-	np, err := start(p.name, p.bin, p.args, p.env, filepath.Join(c.cfg.StateDir, "logs"), filepath.Join(c.cfg.StateDir, "pids"))
+	np, err := c.relaunch(p)
 	if err != nil {
 		return err
-	}
-	for j := range c.procs {
-		if c.procs[j] == p {
-			c.procs[j] = np
-		}
 	}
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
@@ -124,13 +116,7 @@ func (c *Cluster) StartNode(ctx context.Context, i int) error {
 }
 
 func (c *Cluster) kubelet(i int) (*process, error) {
-	name := "kubelet-" + c.cfg.nodeName(i)
-	for _, p := range c.procs {
-		if p.name == name {
-			return p, nil
-		}
-	}
-	return nil, fmt.Errorf("no virtual kubelet for node %d", i)
+	return c.proc("kubelet-" + c.cfg.nodeName(i))
 }
 
 // ErrAlreadyRunning means another berth holds the state folder.
