@@ -37,6 +37,9 @@ type Config struct {
 	// AllowPrivileged lets containers run privileged (berth-kubelet --allow-privileged); otherwise a pod asking
 	// for it fails.
 	AllowPrivileged bool
+	// AllowHostNamespaces lets pods use the host's PID and IPC namespaces (hostPID, hostIPC; berth-kubelet
+	// --allow-host-namespaces); otherwise a pod asking for either fails.
+	AllowHostNamespaces bool
 	// AllowedCapabilities are the capabilities containers may add beyond the container runtime's default set
 	// (berth-kubelet --allowed-capabilities; "*" for any); a pod adding another fails. Privileged containers are
 	// AllowPrivileged's concern.

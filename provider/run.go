@@ -38,6 +38,10 @@ func (p *Provider) run(ctx context.Context, r *podRecord) {
 		p.refuse(r, "UnsupportedPodSpec", "UnsupportedPodSpec", "privileged containers are not allowed on this node (berth-kubelet --allow-privileged=false): "+strings.Join(priv, ", "))
 		return
 	}
+	if ns := hostNamespaces(r.pod); len(ns) > 0 && !p.cfg.AllowHostNamespaces {
+		p.refuse(r, "UnsupportedPodSpec", "UnsupportedPodSpec", "the host's PID and IPC namespaces are not allowed on this node (berth-kubelet --allow-host-namespaces=false): "+strings.Join(ns, ", "))
+		return
+	}
 	if caps := forbiddenCapabilities(r.pod, p.cfg.AllowedCapabilities); len(caps) > 0 {
 		p.refuse(r, "UnsupportedPodSpec", "UnsupportedPodSpec", fmt.Sprintf("capabilities beyond the container runtime's default set are not allowed on this node (berth-kubelet --allowed-capabilities=%s): %s",
 			strings.Join(p.cfg.AllowedCapabilities, ","), strings.Join(caps, "; ")))

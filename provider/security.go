@@ -59,6 +59,19 @@ func verifyRunAsNonRoot(pod *corev1.Pod, c *corev1.Container, imageUser string) 
 	}
 }
 
+// hostNamespaces lists the host namespaces a pod asks for (hostPID, hostIPC), which let its containers see and
+// signal the host's processes or use its shared memory.
+func hostNamespaces(pod *corev1.Pod) []string {
+	var out []string
+	if pod.Spec.HostPID {
+		out = append(out, "spec.hostPID")
+	}
+	if pod.Spec.HostIPC {
+		out = append(out, "spec.hostIPC")
+	}
+	return out
+}
+
 // needsImageUser tells whether verifying runAsNonRoot needs the image's user.
 func needsImageUser(pod *corev1.Pod, c *corev1.Container) bool {
 	sc := securitycontext.DetermineEffectiveSecurityContext(pod, c)

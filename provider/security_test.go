@@ -244,6 +244,46 @@ func TestPrivilegedNeedsAllowPrivileged(t *testing.T) {
 	}
 }
 
+// TestHostNamespacesNeedAllowHostNamespaces checks that a node that does not allow the host's namespaces fails a
+// pod asking for hostPID or hostIPC without creating anything, and that one that does creates the pod with them.
+func TestHostNamespacesNeedAllowHostNamespaces(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		set     func(*corev1.Pod)
+		message string
+	}{
+		{"hostPID", func(p *corev1.Pod) { p.Spec.HostPID = true }, "spec.hostPID"},
+		{"hostIPC", func(p *corev1.Pod) { p.Spec.HostIPC = true }, "spec.hostIPC"},
+		{"both", func(p *corev1.Pod) { p.Spec.HostPID, p.Spec.HostIPC = true, true }, "spec.hostPID, spec.hostIPC"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := lifecyclePod("host-ns", corev1.RestartPolicyAlways, nil, testContainer("a", "busybox"))
+			tc.set(pod)
+			h := newHarness(t, "busybox")
+			h.create(pod)
+			failed, _ := h.waitReported(pod, 0, "Failed", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodFailed })
+			if want := "the host's PID and IPC namespaces are not allowed on this node (berth-kubelet --allow-host-namespaces=false): " + tc.message; failed.Status.Reason != "UnsupportedPodSpec" || failed.Status.Message != want {
+				t.Errorf("reason %q message %q; want UnsupportedPodSpec %q", failed.Status.Reason, failed.Status.Message, want)
+			}
+			if calls := h.fake.callsTo("CreatePod"); len(calls) != 0 {
+				t.Errorf("CreatePod calls %q, want none", calls)
+			}
+
+			h = newHarness(t, "busybox")
+			h.p.cfg.AllowHostNamespaces = true
+			h.create(pod)
+			name := ctrName(pod, "a", 1)
+			h.waitContainer(name, "running")
+			h.fake.mu.Lock()
+			spec := h.fake.lookupContainer(name).spec
+			h.fake.mu.Unlock()
+			if spec.HostIPC != pod.Spec.HostIPC {
+				t.Errorf("container HostIPC %v, want %v", spec.HostIPC, pod.Spec.HostIPC)
+			}
+		})
+	}
+}
+
 func TestForbiddenCapabilities(t *testing.T) {
 	yes := true
 	caps := func(add, drop []corev1.Capability) *corev1.SecurityContext {

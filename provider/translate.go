@@ -47,6 +47,8 @@ func podSpec(pod *corev1.Pod, node, network string) podman.PodSpec {
 	}
 	ps.Hostname = truncateHostname(ps.Hostname)
 	ps.HostAdd = hostAliases(pod)
+	ps.HostPID, ps.HostIPC = pod.Spec.HostPID, pod.Spec.HostIPC
+	ps.SharePID = pod.Spec.ShareProcessNamespace != nil && *pod.Spec.ShareProcessNamespace
 	if pod.Spec.HostNetwork {
 		// The pod has the node's network and hostname; hostPorts are the container ports themselves.
 		ps.HostNetwork, ps.Hostname, ps.Network = true, "", ""
@@ -102,6 +104,7 @@ func containerSpec(pod *corev1.Pod, c *corev1.Container, env []corev1.EnvVar, no
 	}
 	s.User = user(pod.Spec.SecurityContext, c.SecurityContext)
 	applySecurityContext(&s, pod, c)
+	s.HostIPC = pod.Spec.HostIPC
 	return s
 }
 
@@ -121,15 +124,6 @@ func hostAliases(pod *corev1.Pod) []string {
 func unsupported(pod *corev1.Pod) []string {
 	var out []string
 	sp := pod.Spec
-	if sp.HostPID {
-		out = append(out, "spec.hostPID")
-	}
-	if sp.HostIPC {
-		out = append(out, "spec.hostIPC")
-	}
-	if sp.ShareProcessNamespace != nil && *sp.ShareProcessNamespace {
-		out = append(out, "spec.shareProcessNamespace")
-	}
 	// Devices through dynamic resource allocation: Berth has no DRA driver to prepare them.
 	if len(sp.ResourceClaims) > 0 {
 		out = append(out, "spec.resourceClaims")

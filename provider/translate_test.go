@@ -97,6 +97,31 @@ func TestPodSpec(t *testing.T) {
 		t.Errorf("HostAdd = %q, want %q", got, want)
 	}
 
+	// Process and IPC namespaces: shared in the pod, or the host's.
+	share := true
+	for _, tc := range []struct {
+		name                       string
+		set                        func(*corev1.Pod)
+		sharePID, hostPID, hostIPC bool
+	}{
+		{"private", func(*corev1.Pod) {}, false, false, false},
+		{"shareProcessNamespace", func(p *corev1.Pod) { p.Spec.ShareProcessNamespace = &share }, true, false, false},
+		{"hostPID", func(p *corev1.Pod) { p.Spec.HostPID = true }, false, true, false},
+		{"hostIPC", func(p *corev1.Pod) { p.Spec.HostIPC = true }, false, false, true},
+	} {
+		p := translatePod()
+		tc.set(p)
+		got := podSpec(p, "node-a", "berth")
+		if got.SharePID != tc.sharePID || got.HostPID != tc.hostPID || got.HostIPC != tc.hostIPC {
+			t.Errorf("%s: SharePID %v HostPID %v HostIPC %v; want %v %v %v", tc.name, got.SharePID, got.HostPID, got.HostIPC, tc.sharePID, tc.hostPID, tc.hostIPC)
+		}
+		for i := range p.Spec.Containers {
+			if c := containerSpec(p, &p.Spec.Containers[i], nil, "node-a", 1); c.HostIPC != tc.hostIPC {
+				t.Errorf("%s: container %s HostIPC %v, want %v", tc.name, p.Spec.Containers[i].Name, c.HostIPC, tc.hostIPC)
+			}
+		}
+	}
+
 	// A hostNetwork pod has the node's network and hostname: no network, hostname or port mappings of its own.
 	pod.Spec.HostNetwork = true
 	hn := podSpec(pod, "node-a", "berth")
@@ -268,12 +293,12 @@ func TestUnsupported(t *testing.T) {
 			want: nil,
 		},
 		{
-			name: "host namespaces",
+			name: "shared and host namespaces are supported; the host's are the node's call",
 			pod: func(p *corev1.Pod) {
 				share := true
 				p.Spec.HostPID, p.Spec.HostIPC, p.Spec.ShareProcessNamespace = true, true, &share
 			},
-			want: []string{"spec.hostPID", "spec.hostIPC", "spec.shareProcessNamespace"},
+			want: nil,
 		},
 		{
 			name: "probes and lifecycle are supported; privileged is the node's call",

@@ -236,6 +236,19 @@ func (c *Client) CreatePod(ctx context.Context, spec PodSpec) (string, error) {
 		ps.Hostname, ps.Networks, ps.PortMappings = "", nil, nil
 	}
 	ps.HostAdd = spec.HostAdd
+	if spec.SharePID || spec.HostPID || spec.HostIPC {
+		// Podman's default set is ipc, net and uts.
+		ps.SharedNamespaces = []string{"net", "uts"}
+		if !spec.HostIPC {
+			ps.SharedNamespaces = append(ps.SharedNamespaces, "ipc")
+		}
+		if spec.SharePID || spec.HostPID {
+			ps.SharedNamespaces = append(ps.SharedNamespaces, "pid")
+		}
+		if spec.HostPID {
+			ps.Pid = specgen.Namespace{NSMode: specgen.Host}
+		}
+	}
 	servers, searches, options, err := dnsSpec(spec.DNS)
 	if err != nil {
 		return "", fmt.Errorf("create pod %s: %w", spec.Name, err)
@@ -380,6 +393,9 @@ func (c *Client) CreateContainer(ctx context.Context, spec ContainerSpec) (strin
 	s := specgen.NewSpecGenerator(spec.Image, false)
 	s.Name = spec.Name
 	s.Pod = spec.Pod
+	if spec.HostIPC {
+		s.IpcNS = specgen.Namespace{NSMode: specgen.Host}
+	}
 	s.Entrypoint = spec.Entrypoint
 	s.Command = spec.Command
 	s.Env = spec.Env

@@ -55,6 +55,12 @@ type PodSpec struct {
 	Ports    []PortMapping
 	// HostNetwork runs the pod in the host's network and UTS namespaces (Network, Hostname and Ports are unused).
 	HostNetwork bool
+	// SharePID puts the pod's containers in one PID namespace, whose PID 1 is the infra container's init (the
+	// kubelet's shareProcessNamespace, where it is the pause process); HostPID makes that namespace the host's.
+	SharePID, HostPID bool
+	// HostIPC leaves the IPC namespace out of what the pod's containers share: each then joins the host's
+	// (ContainerSpec.HostIPC), as Podman 4.3 does not put a pod's infra container in the host's IPC namespace.
+	HostIPC bool
 	// HostAdd are extra /etc/hosts entries, as host:ip.
 	HostAdd []string
 	// DNS replaces parts of the host's resolv.conf in the pod; nil keeps Podman's default (the host's).
@@ -123,6 +129,8 @@ type ContainerSpec struct {
 	NoNewPrivileges bool
 	CapAdd          []string
 	CapDrop         []string
+	// HostIPC runs the container in the host's IPC namespace (its pod must not share one: PodSpec.HostIPC).
+	HostIPC bool
 }
 
 // ContainerState is the runtime state of a container.

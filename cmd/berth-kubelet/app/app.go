@@ -68,6 +68,8 @@ type Options struct {
 	APIServer    string
 	// AllowPrivileged lets pods run privileged containers.
 	AllowPrivileged bool
+	// AllowHostNamespaces lets pods use the host's PID and IPC namespaces.
+	AllowHostNamespaces bool
 	// AllowedCapabilities are the capabilities pods may add beyond the runtime's default set ("*": any).
 	AllowedCapabilities []string
 	// ClusterDNS, ClusterDomain and ResolvConf configure pods' DNS as the kubelet's flags of the same names.
@@ -106,6 +108,7 @@ func NewCommand() *cobra.Command {
 	f.StringSliceVar(&o.HostPaths, "allowed-host-paths", nil, "host folders that hostPath volumes may name (at or below them); pods naming others fail with a FailedMount event")
 	f.StringVar(&o.APIServer, "apiserver-address", "", "host:port at which containers reach the apiserver; the kubernetes service's KUBERNETES_SERVICE_HOST/PORT point there, since the node has no kube-proxy (empty: the service's cluster IP)")
 	f.BoolVar(&o.AllowPrivileged, "allow-privileged", false, "let pods run privileged containers; otherwise such pods fail")
+	f.BoolVar(&o.AllowHostNamespaces, "allow-host-namespaces", false, "let pods use the host's PID and IPC namespaces (hostPID, hostIPC); otherwise such pods fail")
 	f.StringSliceVar(&o.AllowedCapabilities, "allowed-capabilities", nil, "capabilities containers may add beyond the container runtime's default set (CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP, SETUID, SYS_CHROOT), such as NET_ADMIN; '*' for any; pods adding others fail")
 	f.StringSliceVar(&o.ClusterDNS, "cluster-dns", nil, "IP addresses of the cluster DNS servers for dnsPolicy ClusterFirst pods (comma-separated); without any, such pods use the host's resolv.conf")
 	f.StringVar(&o.ClusterDomain, "cluster-domain", o.ClusterDomain, "cluster DNS domain searched by ClusterFirst pods")
@@ -257,7 +260,7 @@ func Run(ctx context.Context, o *Options) error {
 	tokens := token.NewManager(client)
 	p := provider.New(provider.Config{NodeName: o.NodeName, NodeIP: o.NodeIP, Network: o.Network, Runtime: rt, Recorder: recorder,
 		Allocatable: np.Allocatable(), RootDir: o.RootDir, AllowedHostPaths: o.HostPaths, Tokens: tokens.GetServiceAccountToken,
-		APIServer: o.APIServer, AllowPrivileged: o.AllowPrivileged, AllowedCapabilities: o.AllowedCapabilities, ClusterDNS: o.ClusterDNS, ClusterDomain: o.ClusterDomain,
+		APIServer: o.APIServer, AllowPrivileged: o.AllowPrivileged, AllowHostNamespaces: o.AllowHostNamespaces, AllowedCapabilities: o.AllowedCapabilities, ClusterDNS: o.ClusterDNS, ClusterDomain: o.ClusterDomain,
 		ResolvConf: o.ResolvConf, HostUsage: hostUsage(o.PodmanURL), Finalize: finalizer(client)})
 	if n, err := p.Adopt(ctx); err != nil {
 		return fmt.Errorf("take stock of the Podman pods of an earlier run: %w", err)
