@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,5 +72,43 @@ func TestControlPlaneRestart(t *testing.T) {
 				t.Errorf("node %s after the restart: Ready=%s (%s)", n, c.Status, c.Message)
 			}
 		}
+	}
+}
+
+// TestContainerKilledBehindBerthsBack kills running containers with `podman kill` (SIGKILL): within seconds the
+// pod whose restart policy says so has a new container, with the killed one (exit 137, Error) as its lastState,
+// and the other pod has failed with that exit, as a kubelet shows a container killed outside it.
+func TestContainerKilledBehindBerthsBack(t *testing.T) {
+	ns := namespace(t)
+	node := testCluster.NodeNames()[0]
+	for name, policy := range map[string]string{"always": "Always", "never": "Never"} {
+		kubectl(t, "", "run", name, "-n", ns, "--image="+busybox, "--restart="+policy,
+			"--overrides", `{"spec":{"nodeName":"`+node+`","terminationGracePeriodSeconds":2}}`, "--", "sleep", "3600")
+	}
+	running := func(p *corev1.Pod) bool {
+		return len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].State.Running != nil
+	}
+	ids := map[string]string{}
+	for _, name := range []string{"always", "never"} {
+		ids[name] = waitPod(t, ns, name, 60*time.Second, "Running", running).Status.ContainerStatuses[0].ContainerID
+	}
+	for _, name := range []string{"always", "never"} {
+		cmd := exec.Command("podman", "--remote", "--url", testCluster.PodmanURLs()[0], "kill", strings.TrimPrefix(ids[name], "podman://"))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("podman kill: %v: %s", err, out)
+		}
+	}
+	killed := func(term *corev1.ContainerStateTerminated, id string) bool {
+		return term != nil && term.ExitCode == 137 && term.Reason == "Error" && term.ContainerID == id
+	}
+	never := waitPod(t, ns, "never", 20*time.Second, "Failed", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodFailed })
+	if st := never.Status.ContainerStatuses[0]; !killed(st.State.Terminated, ids["never"]) || st.RestartCount != 0 {
+		t.Errorf("never: %s; want the killed container terminated with 137 (Error), no restart", describeStatus(never))
+	}
+	always := waitPod(t, ns, "always", 30*time.Second, "restarted", func(p *corev1.Pod) bool {
+		return running(p) && p.Status.ContainerStatuses[0].RestartCount == 1
+	})
+	if st := always.Status.ContainerStatuses[0]; !killed(st.LastTerminationState.Terminated, ids["always"]) || st.ContainerID == ids["always"] || always.Status.Phase != corev1.PodRunning {
+		t.Errorf("always: %s; want a new container, the killed one (137, Error) as lastState", describeStatus(always))
 	}
 }
