@@ -237,6 +237,7 @@ func (p *Provider) watchExits(ctx context.Context) {
 			}
 			if err := p.resync(ctx); err != nil && ctx.Err() == nil {
 				logger.Error(err, "Resyncing container states")
+				p.unreachable(ctx, err)
 			}
 		}
 	}()
@@ -261,6 +262,7 @@ func (p *Provider) watchExits(ctx context.Context) {
 			err = fmt.Errorf("podman's event stream ended")
 		}
 		logger.Error(err, "Podman event stream lost; reconnecting", "connected", connected, "backoff", backoff)
+		p.unreachable(ctx, err)
 		if !sleep(ctx, backoff) {
 			return
 		}

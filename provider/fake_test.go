@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -32,6 +35,8 @@ type fakeRuntime struct {
 	// subs are the open event streams; dropEvents makes the fake lose every event (as a stream that missed them).
 	subs       map[*fakeSub]bool
 	dropEvents bool
+	// down makes every call fail as if the service had stopped (setDown).
+	down bool
 }
 
 // fakeSub is one open WatchContainers stream.
@@ -202,6 +207,27 @@ func (f *fakeRuntime) setDropEvents(drop bool) {
 	f.dropEvents = drop
 }
 
+// setDown makes the fake's service stop answering (every call fails as a dial to a missing socket, open event
+// streams break) or answer again.
+func (f *fakeRuntime) setDown(down bool) {
+	f.mu.Lock()
+	f.down = down
+	f.mu.Unlock()
+	if down {
+		f.breakStreams()
+	}
+}
+
+// unreachable is the error of every call while the fake is down.
+func (f *fakeRuntime) unreachable() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.down {
+		return nil
+	}
+	return &url.Error{Op: "Get", URL: "http://d/v4.0.0/libpod/_ping", Err: &net.OpError{Op: "dial", Net: "unix", Err: syscall.ENOENT}}
+}
+
 // breakStreams makes every open event stream fail.
 func (f *fakeRuntime) breakStreams() {
 	f.mu.Lock()
@@ -254,15 +280,23 @@ func (f *fakeRuntime) podCount() int {
 	return len(f.pods)
 }
 
-func (f *fakeRuntime) Ping(context.Context) error { return nil }
+func (f *fakeRuntime) Ping(context.Context) error {
+	return f.unreachable()
+}
 
 func (f *fakeRuntime) Info(context.Context) (podman.HostInfo, error) {
+	if err := f.unreachable(); err != nil {
+		return podman.HostInfo{}, err
+	}
 	return podman.HostInfo{Hostname: "fake", CPUs: 2, MemTotal: 4 << 30, MemFree: 2 << 30, OS: "fake", Arch: "amd64", Kernel: "6.0", Version: "4.9.5"}, nil
 }
 
 func (f *fakeRuntime) EnsureNetwork(context.Context, string, string, string) error { return nil }
 
 func (f *fakeRuntime) ImageExists(_ context.Context, ref string) (bool, error) {
+	if err := f.unreachable(); err != nil {
+		return false, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("ImageExists", ref)
@@ -270,6 +304,9 @@ func (f *fakeRuntime) ImageExists(_ context.Context, ref string) (bool, error) {
 }
 
 func (f *fakeRuntime) PullImage(ctx context.Context, ref string, _ *podman.Auth) error {
+	if err := f.unreachable(); err != nil {
+		return err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("PullImage", ref)
@@ -284,6 +321,9 @@ func (f *fakeRuntime) PullImage(ctx context.Context, ref string, _ *podman.Auth)
 }
 
 func (f *fakeRuntime) ListImages(context.Context) ([]podman.Image, error) {
+	if err := f.unreachable(); err != nil {
+		return nil, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []podman.Image
@@ -305,6 +345,9 @@ func (f *fakeRuntime) ImportImage(_ context.Context, ref string, rootfs io.Reade
 }
 
 func (f *fakeRuntime) CreatePod(_ context.Context, spec podman.PodSpec) (string, error) {
+	if err := f.unreachable(); err != nil {
+		return "", err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("CreatePod", spec.Name)
@@ -317,6 +360,9 @@ func (f *fakeRuntime) CreatePod(_ context.Context, spec podman.PodSpec) (string,
 }
 
 func (f *fakeRuntime) StartPod(_ context.Context, id string) error {
+	if err := f.unreachable(); err != nil {
+		return err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("StartPod", id)
@@ -332,6 +378,9 @@ func (f *fakeRuntime) StartPod(_ context.Context, id string) error {
 }
 
 func (f *fakeRuntime) StopPod(_ context.Context, id string, _ time.Duration) error {
+	if err := f.unreachable(); err != nil {
+		return err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("StopPod", id)
@@ -349,6 +398,9 @@ func (f *fakeRuntime) StopPod(_ context.Context, id string, _ time.Duration) err
 }
 
 func (f *fakeRuntime) PodIP(_ context.Context, id, _ string) (string, error) {
+	if err := f.unreachable(); err != nil {
+		return "", err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	p := f.lookupPod(id)
@@ -359,6 +411,9 @@ func (f *fakeRuntime) PodIP(_ context.Context, id, _ string) (string, error) {
 }
 
 func (f *fakeRuntime) ListPods(_ context.Context, labels map[string]string) ([]podman.PodInfo, error) {
+	if err := f.unreachable(); err != nil {
+		return nil, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []podman.PodInfo
@@ -377,6 +432,9 @@ func (f *fakeRuntime) ListPods(_ context.Context, labels map[string]string) ([]p
 }
 
 func (f *fakeRuntime) ListContainers(_ context.Context, labels map[string]string) ([]podman.ContainerInfo, error) {
+	if err := f.unreachable(); err != nil {
+		return nil, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("ListContainers", "")
@@ -398,6 +456,9 @@ next:
 }
 
 func (f *fakeRuntime) RemovePod(_ context.Context, id string) error {
+	if err := f.unreachable(); err != nil {
+		return err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("RemovePod", id)
@@ -417,6 +478,9 @@ func (f *fakeRuntime) RemovePod(_ context.Context, id string) error {
 }
 
 func (f *fakeRuntime) CreateContainer(ctx context.Context, spec podman.ContainerSpec) (string, error) {
+	if err := f.unreachable(); err != nil {
+		return "", err
+	}
 	f.mu.Lock()
 	f.record("CreateContainer", spec.Name)
 	h := f.holds[spec.Name]
@@ -445,6 +509,9 @@ func (f *fakeRuntime) CreateContainer(ctx context.Context, spec podman.Container
 }
 
 func (f *fakeRuntime) StartContainer(_ context.Context, id string) error {
+	if err := f.unreachable(); err != nil {
+		return err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("StartContainer", id)
@@ -462,6 +529,9 @@ func (f *fakeRuntime) StartContainer(_ context.Context, id string) error {
 }
 
 func (f *fakeRuntime) WatchContainers(ctx context.Context, labels map[string]string, actions []string, connected func(), handle func(podman.ContainerEvent)) error {
+	if err := f.unreachable(); err != nil {
+		return err
+	}
 	s := &fakeSub{labels: labels, actions: actions, events: make(chan podman.ContainerEvent, 256), broken: make(chan struct{})}
 	f.mu.Lock()
 	f.record("WatchContainers", "")
@@ -489,6 +559,9 @@ func (f *fakeRuntime) WatchContainers(ctx context.Context, labels map[string]str
 }
 
 func (f *fakeRuntime) InspectContainer(_ context.Context, id string) (podman.ContainerState, error) {
+	if err := f.unreachable(); err != nil {
+		return podman.ContainerState{}, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c := f.lookupContainer(id)
@@ -508,6 +581,9 @@ func (f *fakeRuntime) InspectContainer(_ context.Context, id string) (podman.Con
 }
 
 func (f *fakeRuntime) StopContainer(_ context.Context, id string, _ time.Duration) error {
+	if err := f.unreachable(); err != nil {
+		return err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("StopContainer", id)
@@ -523,6 +599,9 @@ func (f *fakeRuntime) StopContainer(_ context.Context, id string, _ time.Duratio
 }
 
 func (f *fakeRuntime) RemoveContainer(_ context.Context, id string) error {
+	if err := f.unreachable(); err != nil {
+		return err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("RemoveContainer", id)
@@ -541,6 +620,9 @@ func (f *fakeRuntime) RemoveContainer(_ context.Context, id string) error {
 }
 
 func (f *fakeRuntime) Logs(_ context.Context, id string, opts podman.LogOptions, w io.Writer) error {
+	if err := f.unreachable(); err != nil {
+		return err
+	}
 	f.mu.Lock()
 	c := f.lookupContainer(id)
 	var logs string
@@ -566,6 +648,9 @@ func (f *fakeRuntime) Logs(_ context.Context, id string, opts podman.LogOptions,
 }
 
 func (f *fakeRuntime) ImageUser(_ context.Context, ref string) (string, error) {
+	if err := f.unreachable(); err != nil {
+		return "", err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("ImageUser", ref)
@@ -576,6 +661,9 @@ func (f *fakeRuntime) ImageUser(_ context.Context, ref string) (string, error) {
 }
 
 func (f *fakeRuntime) ReadFile(_ context.Context, id, path string, max int64) ([]byte, error) {
+	if err := f.unreachable(); err != nil {
+		return nil, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c := f.lookupContainer(id)
@@ -652,6 +740,9 @@ func (f *fakeRuntime) AttachStream(_ context.Context, id string, s podman.Stream
 // Stats reports, for each running container, CPU time of one second per second since it started and 1 MiB of memory
 // per attempt number (containers named *_N).
 func (f *fakeRuntime) Stats(_ context.Context, ids []string) ([]podman.ContainerStats, error) {
+	if err := f.unreachable(); err != nil {
+		return nil, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []podman.ContainerStats

@@ -104,9 +104,12 @@ func (n *Node) Allocatable() corev1.ResourceList {
 	return n.node.Status.Allocatable.DeepCopy()
 }
 
-// Ping implements node.NodeProvider.
+// Ping implements node.NodeProvider. virtual-kubelet writes the node's status and renews its lease only while
+// Ping succeeds, so it does not ask Podman: like a kubelet whose container runtime is down, the node goes on
+// reporting, with Ready=False (PodmanUnreachable) from observe, instead of going silent until the node lifecycle
+// controller marks it Unknown.
 func (n *Node) Ping(ctx context.Context) error {
-	return n.cfg.Runtime.Ping(ctx)
+	return ctx.Err()
 }
 
 // NotifyNodeStatus implements node.NodeProvider: it observes the host every Interval and reports changes.

@@ -78,6 +78,13 @@ type Config struct {
 	// ResyncPeriod is how often the states of the containers being waited for are listed from Podman, in case its
 	// event stream missed an exit (default 10s).
 	ResyncPeriod time.Duration
+	// PodmanUnreachableGrace is how long the pods keep their last phase while Podman does not answer; after it,
+	// every pod that is not terminal reports phase Unknown until Podman answers again (berth-kubelet
+	// --podman-unreachable-grace; default DefaultPodmanUnreachableGrace).
+	PodmanUnreachableGrace time.Duration
+	// PodmanPingInterval is how often Podman is pinged to tell whether it answers, and how often a runner waiting
+	// for it to answer again tries (default 5s).
+	PodmanPingInterval time.Duration
 }
 
 // Provider runs pods through Podman. It implements virtual-kubelet's nodeutil.Provider and node.PodNotifier.
@@ -101,6 +108,11 @@ type Provider struct {
 	nodeSample cpuSample
 	// exits hands container exits from Podman's event stream to the runners (events.go).
 	exits *exitWatch
+
+	// down is the current outage of the Podman service, nil while it answers; stale is set, to the outage as it
+	// stood then, once it lasted longer than PodmanUnreachableGrace: the pods are then reported Unknown
+	// (reachability.go). Guarded by mu.
+	down, stale *outage
 }
 
 // New returns a Provider.
@@ -119,6 +131,12 @@ func New(cfg Config) *Provider {
 	}
 	if cfg.ResyncPeriod == 0 {
 		cfg.ResyncPeriod = 10 * time.Second
+	}
+	if cfg.PodmanUnreachableGrace == 0 {
+		cfg.PodmanUnreachableGrace = DefaultPodmanUnreachableGrace
+	}
+	if cfg.PodmanPingInterval == 0 {
+		cfg.PodmanPingInterval = 5 * time.Second
 	}
 	return &Provider{cfg: cfg, exits: newExitWatch(), pods: map[string]*podRecord{}, notify: func(*corev1.Pod) {}, dirty: map[*podRecord]bool{}, wake: make(chan struct{}, 1), adopted: map[types.UID]*adoptedPod{}}
 }
@@ -208,7 +226,7 @@ func (p *Provider) RemoveUnclaimed(ctx context.Context, exists func(types.UID) b
 
 // NotifyPods implements node.PodNotifier. Status changes are reported in order by one dispatcher, which always
 // sends a record's latest status (so a burst of changes may be reported once). Container exits are followed from
-// Podman's event stream from then on, until ctx ends.
+// Podman's event stream from then on, and Podman is pinged to tell whether it answers, until ctx ends.
 func (p *Provider) NotifyPods(ctx context.Context, cb func(*corev1.Pod)) {
 	p.mu.Lock()
 	p.notify = cb
@@ -216,6 +234,7 @@ func (p *Provider) NotifyPods(ctx context.Context, cb func(*corev1.Pod)) {
 	go p.dispatch(ctx)
 	go p.resyncVolumes(ctx)
 	go p.watchExits(ctx)
+	go p.watchPodman(ctx)
 }
 
 // resyncVolumes periodically brings running pods' API data volumes up to date, as the kubelet's pod workers do
@@ -399,7 +418,8 @@ func (p *Provider) stopRunning(ctx context.Context, r *podRecord, grace time.Dur
 			defer wg.Done()
 			// The preStop hook runs first, within the grace period.
 			grace := p.preStop(ctx, r, c, c.id, grace)
-			if err := p.stopContainer(ctx, c.id, grace); err != nil {
+			// While Podman does not answer, the container runs on: it is stopped once Podman answers again.
+			if err := p.retryUnreachable(ctx, "stop container", func() error { return p.stopContainer(ctx, c.id, grace) }); err != nil {
 				logger.Error(err, "Stopping container", "container", c.spec.Name)
 			}
 			p.mu.Lock()
@@ -422,7 +442,7 @@ func (p *Provider) kill(ctx context.Context, r *podRecord, grace time.Duration) 
 	if podmanPod == "" {
 		podmanPod = r.podmanName
 	}
-	if err := p.cfg.Runtime.RemovePod(ctx, podmanPod); err != nil {
+	if err := p.retryUnreachable(ctx, "remove pod", func() error { return p.cfg.Runtime.RemovePod(ctx, podmanPod) }); err != nil {
 		logger.Error(err, "Removing Podman pod", "podmanPod", r.podmanName)
 	}
 	r.volMu.Lock()
@@ -489,10 +509,11 @@ func (p *Provider) GetPods(context.Context) ([]*corev1.Pod, error) {
 	return out, nil
 }
 
-// podLocked returns a deep copy of the record's pod with its current status. p.mu must be held.
+// podLocked returns a deep copy of the record's pod with its current status: phase Unknown while Podman has been
+// unreachable for longer than the grace. p.mu must be held.
 func (p *Provider) podLocked(r *podRecord) *corev1.Pod {
 	pod := r.pod.DeepCopy()
-	pod.Status = buildStatus(r, p.cfg.NodeIP, time.Now())
+	pod.Status = buildStatusStale(r, p.cfg.NodeIP, time.Now(), p.stale)
 	return pod
 }
 

@@ -35,17 +35,26 @@ type harness struct {
 }
 
 func newHarness(t *testing.T, images ...string) *harness {
+	return newHarnessWith(t, nil, images...)
+}
+
+// newHarnessWith is newHarness with the provider's configuration changed by configure (if not nil).
+func newHarnessWith(t *testing.T, configure func(*Config), images ...string) *harness {
 	_, ctx := ktesting.NewTestContext(t)
 	ctx, cancel := context.WithCancel(ctx)
 	h := &harness{t: t, ctx: ctx, fake: newFakeRuntime(images...)}
-	h.p = New(Config{
+	cfg := Config{
 		NodeName:       "node-a",
 		NodeIP:         testNodeIP,
 		Network:        "berth",
 		Runtime:        h.fake,
 		InitialBackoff: 20 * time.Millisecond,
 		MaxBackoff:     80 * time.Millisecond,
-	})
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	h.p = New(cfg)
 	h.p.NotifyPods(ctx, func(pod *corev1.Pod) {
 		h.mu.Lock()
 		defer h.mu.Unlock()

@@ -144,7 +144,7 @@ func (p *Provider) finish(ctx context.Context, r *podRecord) {
 	for _, c := range r.init {
 		if c.sidecar && c.id != "" {
 			grace := p.preStop(ctx, r, c, c.id, gracePeriod(r.pod))
-			if err := p.stopContainer(ctx, c.id, grace); err != nil {
+			if err := p.retryUnreachable(ctx, "stop container", func() error { return p.stopContainer(ctx, c.id, grace) }); err != nil {
 				klog.FromContext(ctx).Error(err, "Stopping sidecar", "container", c.spec.Name)
 			}
 			p.mu.Lock()
@@ -152,7 +152,7 @@ func (p *Provider) finish(ctx context.Context, r *podRecord) {
 			p.mu.Unlock()
 		}
 	}
-	if err := p.cfg.Runtime.StopPod(ctx, r.podmanID, gracePeriod(r.pod)); err != nil {
+	if err := p.retryUnreachable(ctx, "stop pod", func() error { return p.cfg.Runtime.StopPod(ctx, r.podmanID, gracePeriod(r.pod)) }); err != nil {
 		klog.FromContext(ctx).Error(err, "Stopping the sandbox of a finished pod")
 	}
 	p.mu.Lock()
@@ -171,6 +171,14 @@ func (p *Provider) startSandbox(ctx context.Context, r *podRecord) bool {
 		}
 		if ctx.Err() != nil {
 			return false
+		}
+		if p.unreachable(ctx, err) {
+			// Not the sandbox's failure: it is made once Podman answers again.
+			klog.FromContext(ctx).V(2).Info("Podman does not answer; creating the pod sandbox once it does", "err", err)
+			if !p.waitPodman(ctx) {
+				return false
+			}
+			continue
 		}
 		klog.FromContext(ctx).Error(err, "Creating pod sandbox")
 		p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "FailedCreatePodSandBox", "Failed to create pod sandbox: %v", err)
@@ -197,6 +205,10 @@ func (p *Provider) createSandbox(ctx context.Context, r *podRecord) error {
 			p.changedLocked(r)
 			p.mu.Unlock()
 			return nil
+		}
+		if p.unreachable(ctx, err) {
+			// Podman, not the sandbox, failed: the sandbox is taken over once Podman answers.
+			return err
 		}
 		klog.FromContext(ctx).Error(err, "Adopted sandbox is unusable; making a new one")
 		_ = rt.RemovePod(ctx, r.podmanID)
@@ -464,7 +476,18 @@ func (p *Provider) runOnce(ctx context.Context, r *podRecord, c *containerRecord
 		logger.Error(err, "Creating termination log")
 		return p.creationFailed(r, c, "CreateContainerConfigError", err)
 	}
-	id, err := rt.CreateContainer(ctx, spec)
+	var id string
+	retried := false
+	err = p.retryUnreachable(ctx, "create container", func() error {
+		if retried {
+			// A creation whose answer was lost may have gone through.
+			_ = rt.RemoveContainer(ctx, spec.Name)
+		}
+		retried = true
+		var err error
+		id, err = rt.CreateContainer(ctx, spec)
+		return err
+	})
 	if err != nil {
 		if ctx.Err() != nil {
 			return 0, configErr
@@ -477,7 +500,7 @@ func (p *Provider) runOnce(ctx context.Context, r *podRecord, c *containerRecord
 	p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeNormal, "Created", "Created container: %s", c.spec.Name)
 	p.mu.Unlock()
 
-	if err := rt.StartContainer(ctx, id); err != nil {
+	if err := p.startContainer(ctx, id); err != nil {
 		if ctx.Err() != nil {
 			return 0, startErr
 		}
@@ -492,7 +515,11 @@ func (p *Provider) runOnce(ctx context.Context, r *podRecord, c *containerRecord
 		p.mu.Unlock()
 		return 128, startErr
 	}
-	st, err := rt.InspectContainer(ctx, id)
+	var st podman.ContainerState
+	err = p.retryUnreachable(ctx, "inspect container", func() (err error) {
+		st, err = rt.InspectContainer(ctx, id)
+		return err
+	})
 	p.mu.Lock()
 	startedAt := metav1.Now()
 	if err == nil && !st.StartedAt.IsZero() {
@@ -536,6 +563,25 @@ func (p *Provider) runOnce(ctx context.Context, r *podRecord, c *containerRecord
 	return exit, noErr
 }
 
+// startContainer starts a created container. Failures to reach Podman are retried once it answers; a start whose
+// answer was lost may have gone through, so the container is only started again if it is still merely created.
+func (p *Provider) startContainer(ctx context.Context, id string) error {
+	retried := false
+	return p.retryUnreachable(ctx, "start container", func() error {
+		if retried {
+			st, err := p.cfg.Runtime.InspectContainer(ctx, id)
+			if err != nil {
+				return err
+			}
+			if st.Status != "created" && st.Status != "configured" && st.Status != "initialized" {
+				return nil
+			}
+		}
+		retried = true
+		return p.cfg.Runtime.StartContainer(ctx, id)
+	})
+}
+
 // creationFailed records an attempt whose container could not be created: the attempt does not count, the
 // container waits with the reason, and a Failed event says why.
 func (p *Provider) creationFailed(r *podRecord, c *containerRecord, reason string, err error) (int32, errKind) {
@@ -565,7 +611,14 @@ func (p *Provider) resume(ctx context.Context, r *podRecord, c *containerRecord,
 		c.last = last
 	}
 	p.mu.Unlock()
-	st, err := p.cfg.Runtime.InspectContainer(ctx, id)
+	var st podman.ContainerState
+	err := p.retryUnreachable(ctx, "inspect container", func() (err error) {
+		st, err = p.cfg.Runtime.InspectContainer(ctx, id)
+		return err
+	})
+	if ctx.Err() != nil {
+		return 0, true
+	}
 	if err != nil {
 		klog.FromContext(ctx).Error(err, "Adopted container is gone; starting it anew", "container", c.spec.Name)
 		return 0, false
@@ -611,7 +664,11 @@ func (p *Provider) resume(ctx context.Context, r *podRecord, c *containerRecord,
 func (p *Provider) checkRunAsNonRoot(ctx context.Context, pod *corev1.Pod, c *corev1.Container) error {
 	imageUser := ""
 	if needsImageUser(pod, c) {
-		u, err := p.cfg.Runtime.ImageUser(ctx, c.Image)
+		var u string
+		err := p.retryUnreachable(ctx, "inspect image", func() (err error) {
+			u, err = p.cfg.Runtime.ImageUser(ctx, c.Image)
+			return err
+		})
 		if err != nil {
 			return err
 		}
@@ -682,7 +739,11 @@ func (p *Provider) ensureImage(ctx context.Context, r *podRecord, c *containerRe
 		return err
 	}
 	if policy != corev1.PullAlways {
-		ok, err := rt.ImageExists(ctx, image)
+		var ok bool
+		err := p.retryUnreachable(ctx, "check image", func() (err error) {
+			ok, err = rt.ImageExists(ctx, image)
+			return err
+		})
 		if err != nil {
 			return err
 		}
@@ -696,7 +757,7 @@ func (p *Provider) ensureImage(ctx context.Context, r *podRecord, c *containerRe
 	}
 	p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeNormal, "Pulling", "Pulling image %q", image)
 	start := time.Now()
-	if err := rt.PullImage(ctx, image, p.pullAuth(r.pod, host)); err != nil {
+	if err := p.retryUnreachable(ctx, "pull image", func() error { return rt.PullImage(ctx, image, p.pullAuth(r.pod, host)) }); err != nil {
 		p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "Failed", "Failed to pull image %q: %v", image, err)
 		return err
 	}

@@ -47,6 +47,12 @@ func containerStatus(c *containerRecord) corev1.ContainerStatus {
 // buildStatus computes the pod status from a record, the way the kubelet's generateAPIPodStatus does.
 // now stamps conditions whose status changed since the last report.
 func buildStatus(r *podRecord, nodeIP string, now time.Time) corev1.PodStatus {
+	return buildStatusStale(r, nodeIP, now, nil)
+}
+
+// buildStatusStale is buildStatus during an outage of Podman (none if nil) that made the record's status stale: a pod not
+// yet terminal then reports phase Unknown, and neither ContainersReady nor Ready.
+func buildStatusStale(r *podRecord, nodeIP string, now time.Time, stale *outage) corev1.PodStatus {
 	pod := r.pod
 	st := corev1.PodStatus{
 		QOSClass: pod.Status.QOSClass,
@@ -81,6 +87,7 @@ func buildStatus(r *podRecord, nodeIP string, now time.Time) corev1.PodStatus {
 	}
 
 	st.Reason, st.Message = r.reason, r.message
+	staleStatus(&st, stale)
 	st.Conditions = r.stampConditions(conditions(r, &st), now)
 	return st
 }
@@ -125,6 +132,10 @@ func conditions(r *podRecord, st *corev1.PodStatus) []corev1.PodCondition {
 	out = append(out, sandbox)
 	out = append(out, initializedCondition(pod, st))
 	ready := containersReadyCondition(pod, st)
+	if st.Phase == corev1.PodUnknown {
+		// The containers' readiness is not known (reachability.go).
+		ready = corev1.PodCondition{Type: corev1.ContainersReady, Status: corev1.ConditionFalse, Reason: st.Reason, Message: st.Message}
+	}
 	out = append(out, ready)
 	out = append(out, podReadyCondition(pod, out, ready))
 	return out

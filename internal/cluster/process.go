@@ -68,18 +68,25 @@ func (p *process) running() bool {
 }
 
 // stop sends SIGTERM to the process group, then SIGKILL after timeout, and removes the pid file.
-func (p *process) stop(timeout time.Duration) {
+func (p *process) stop(timeout time.Duration) { p.terminate(-p.cmd.Process.Pid, timeout) }
+
+// stopLeader is stop for the process alone, not its group: children such as Podman's conmons live on.
+func (p *process) stopLeader(timeout time.Duration) { p.terminate(p.cmd.Process.Pid, timeout) }
+
+// terminate sends SIGTERM to pid (the process, or its group if negative), then SIGKILL after timeout, waits for
+// the process to exit and removes its pid file.
+func (p *process) terminate(pid int, timeout time.Duration) {
 	defer os.Remove(p.pidPath)
 	if !p.running() {
 		return
 	}
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+	_ = syscall.Kill(pid, syscall.SIGTERM)
 	select {
 	case <-p.exited:
 		return
 	case <-time.After(timeout):
 	}
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	_ = syscall.Kill(pid, syscall.SIGKILL)
 	<-p.exited
 }
 

@@ -11,11 +11,11 @@ import (
 // configuration and data, returning once the apiserver is ready. The other components (controller manager,
 // scheduler, virtual kubelets, metrics-server) keep running and must reconnect by themselves.
 func (c *Cluster) RestartControlPlane(ctx context.Context, down time.Duration) error {
-	apiserver, err := c.proc("kube-apiserver")
+	apiserver, err := c.component("kube-apiserver")
 	if err != nil {
 		return err
 	}
-	etcd, err := c.proc("etcd")
+	etcd, err := c.component("etcd")
 	if err != nil {
 		return err
 	}
@@ -26,35 +26,17 @@ func (c *Cluster) RestartControlPlane(ctx context.Context, down time.Duration) e
 		return ctx.Err()
 	case <-time.After(down):
 	}
-	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
-	if etcd, err = c.relaunch(etcd); err != nil {
+	if err := c.restart(ctx, etcd, etcdHealthy(c.cfg.EtcdPort)); err != nil {
 		return err
 	}
-	if err := waitFor(wctx, etcd, "after a restart", etcdHealthy(c.cfg.EtcdPort)); err != nil {
-		return err
-	}
-	if apiserver, err = c.relaunch(apiserver); err != nil {
-		return err
-	}
-	return waitFor(wctx, apiserver, "after a restart", c.apiserverReady)
+	return c.restart(ctx, apiserver, c.apiserverReady)
 }
 
 // Running tells whether the component called name (as its log file in the state folder is named: etcd,
 // kube-apiserver, berth-scheduler, kubelet-<node>, ...) is running.
 func (c *Cluster) Running(name string) bool {
-	p, err := c.proc(name)
+	p, err := c.component(name)
 	return err == nil && p.running()
-}
-
-// proc finds a component by name.
-func (c *Cluster) proc(name string) (*process, error) {
-	for _, p := range c.procs {
-		if p != nil && p.name == name {
-			return p, nil
-		}
-	}
-	return nil, fmt.Errorf("no component %s in this cluster", name)
 }
 
 // relaunch starts a stopped component again with the same binary, arguments and environment, in its place.

@@ -106,17 +106,53 @@ func (c *Cluster) StartNode(ctx context.Context, i int) error {
 	if err != nil {
 		return err
 	}
+	return c.restart(ctx, p, c.nodeReadySince(c.cfg.nodeName(i), time.Now()))
+}
+
+// StopPodman stops node i's Podman service as `systemctl stop podman.service` does (SIGTERM to the service alone,
+// KillMode=process): the containers run on under their conmon. It waits until the service has exited.
+func (c *Cluster) StopPodman(i int) error {
+	p, err := c.component(fmt.Sprintf("podman-%d", i))
+	if err != nil {
+		return err
+	}
+	p.stopLeader(30 * time.Second)
+	return nil
+}
+
+// StartPodman starts node i's Podman service again with the same configuration and waits until it answers.
+func (c *Cluster) StartPodman(ctx context.Context, i int) error {
+	p, err := c.component(fmt.Sprintf("podman-%d", i))
+	if err != nil {
+		return err
+	}
+	return c.restart(ctx, p, podmanAnswers(c.hosts[i].url))
+}
+
+// restart starts a stopped component again with the same command, in its place among the cluster's processes,
+// and waits (up to a minute) until ready passes.
+func (c *Cluster) restart(ctx context.Context, p *process, ready func(context.Context) error) error {
 	np, err := c.relaunch(p)
 	if err != nil {
 		return err
 	}
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	return waitFor(wctx, np, "", c.nodeReadySince(c.cfg.nodeName(i), time.Now()))
+	return waitFor(wctx, np, "", ready)
 }
 
 func (c *Cluster) kubelet(i int) (*process, error) {
-	return c.proc("kubelet-" + c.cfg.nodeName(i))
+	return c.component("kubelet-" + c.cfg.nodeName(i))
+}
+
+// component is the process berth started under name (kubelet-<node>, podman-<i>, ...).
+func (c *Cluster) component(name string) (*process, error) {
+	for _, p := range c.procs {
+		if p.name == name {
+			return p, nil
+		}
+	}
+	return nil, fmt.Errorf("berth started no %s", name)
 }
 
 // ErrAlreadyRunning means another berth holds the state folder.

@@ -13,8 +13,10 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/containers/common/libnetwork/types"
@@ -76,6 +78,19 @@ func IsNotFound(err error) bool {
 		return em.ResponseCode == http.StatusNotFound
 	}
 	return false
+}
+
+// IsUnreachable tells whether err means that the Podman service could not be reached (no socket, connection
+// refused or dropped, no answer in time): an error of the transport, not an answer of Podman's. Such a failure
+// says nothing about the object the call was about and is worth retrying once Podman answers again.
+func IsUnreachable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var ue *url.Error
+	var op *net.OpError
+	return errors.As(err, &ue) || errors.As(err, &op) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // Ping implements Runtime.

@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/record"
@@ -11,7 +12,7 @@ import (
 
 func TestOptionsValidate(t *testing.T) {
 	valid := func() *Options {
-		return &Options{NodeIP: "192.0.2.2", Port: 10250, TLSCertFile: "c", TLSKeyFile: "k", RootDir: "/var/lib/berth-kubelet"}
+		return &Options{NodeIP: "192.0.2.2", Port: 10250, TLSCertFile: "c", TLSKeyFile: "k", RootDir: "/var/lib/berth-kubelet", PodmanUnreachableGrace: 40 * time.Second}
 	}
 	tests := []struct {
 		name    string
@@ -39,6 +40,8 @@ func TestOptionsValidate(t *testing.T) {
 		{"empty capability", func(o *Options) { o.AllowedCapabilities = []string{"CAP_"} }, `--allowed-capabilities "CAP_" is not a capability name`},
 		{"apiserver address", func(o *Options) { o.APIServer = "192.0.2.2:6443" }, ""},
 		{"apiserver address without port", func(o *Options) { o.APIServer = "192.0.2.2" }, `--apiserver-address "192.0.2.2": want host:port`},
+		{"short podman unreachable grace", func(o *Options) { o.PodmanUnreachableGrace = 10 * time.Second }, ""},
+		{"zero podman unreachable grace", func(o *Options) { o.PodmanUnreachableGrace = 0 }, "--podman-unreachable-grace 0s must be positive"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -61,12 +64,13 @@ func TestOptionsValidate(t *testing.T) {
 func TestFlagDefaults(t *testing.T) {
 	cmd := NewCommand()
 	for flag, want := range map[string]string{
-		"allow-privileged":     "false",
-		"allowed-capabilities": "[]",
-		"cluster-dns":          "[]",
-		"cluster-domain":       "cluster.local",
-		"resolv-conf":          "/etc/resolv.conf",
-		"root-dir":             "/var/lib/berth-kubelet",
+		"allow-privileged":         "false",
+		"allowed-capabilities":     "[]",
+		"cluster-dns":              "[]",
+		"cluster-domain":           "cluster.local",
+		"resolv-conf":              "/etc/resolv.conf",
+		"root-dir":                 "/var/lib/berth-kubelet",
+		"podman-unreachable-grace": "40s",
 	} {
 		f := cmd.Flags().Lookup(flag)
 		if f == nil {
