@@ -1071,7 +1071,7 @@ func figures(cfg Config, r *results, clusterReady time.Duration) []benchutil.Fig
 		out = append(out, benchutil.Figure{
 			Area: "provider", Name: "pod start p99, " + what, Unit: "ms",
 			Berth: benchutil.Millis(benchutil.Pct(b, .99)), BaselineName: raw, Baseline: benchutil.Millis(benchutil.Pct(w, .99)), Samples: len(b),
-		}.WithTarget(fmt.Sprintf("≤ 1.3 × raw + 200 ms = %s", ms(limit)), benchutil.Pct(b, .99) <= limit))
+		}.WithTarget(fmt.Sprintf("≤ 1.3 × raw + 200 ms = %.0f ms", benchutil.Millis(limit)), benchutil.Pct(b, .99) <= limit))
 	}
 	starts("one at a time", r.berthSingle, r.rawSingle)
 	starts(fmt.Sprintf("burst of %d", cfg.Burst), r.berthBurst, r.rawBurst)
