@@ -126,6 +126,8 @@ func Run(ctx context.Context, cfg Config) error {
 	load := startLoadSampler(ctx)
 	begin := time.Now()
 	background := benchutil.Background()
+	// What is measured is the tree at the start: a run may end by writing the docs.
+	commit := gitDescribe(ctx)
 	var results []stepResult
 	for _, s := range selected {
 		if ctx.Err() != nil {
@@ -139,7 +141,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	run := runInfo{
 		begin: begin, took: time.Since(begin), quick: cfg.Quick, cpus: runtime.NumCPU(),
-		commit: gitDescribe(ctx), background: background,
+		commit: commit, background: background,
 	}
 	run.loadMin, run.loadMax, run.loadMean = load.stop()
 	report := render(run, results)
