@@ -90,9 +90,16 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./provider/; \
 	done
 
-# bench: benchmarks
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+# bench: every benchmark (Go micro-benchmarks, scheduler throughput, pod start/exit, kubelet API) in one run, one
+# table of figures beside their same-run baselines into $(OUT)/bench.md (~15 min; BENCH_QUICK=1: ~5 min, rough);
+# BENCH_FLAGS passes more flags to hack/bench, e.g. BENCH_FLAGS='--only go,schedperf --update-docs docs/benchmarks.md'
+BENCH_TOOLS := schedperf podbench apibench bench
+bench: deps build $(addprefix $(BIN)/,$(BENCH_TOOLS))
+	$(BIN)/bench --bin-dir $(BIN) --out $(OUT)/bench.md --log-dir $(OUT)/bench $(if $(filter-out 0,$(BENCH_QUICK)),--quick) $(BENCH_FLAGS)
+
+$(addprefix $(BIN)/,$(BENCH_TOOLS)): FORCE
+	@mkdir -p $(BIN)
+	$(GOBUILD) -o $@ ./hack/$(notdir $@)
 
 # lint: gofmt, go vet, golangci-lint
 lint:

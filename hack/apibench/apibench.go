@@ -24,13 +24,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
-	"net"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -43,6 +38,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/remotecommand"
 
+	"github.com/berth-dev/berth/hack/internal/benchutil"
 	"github.com/berth-dev/berth/internal/cluster"
 	"github.com/berth-dev/berth/provider/podman"
 )
@@ -55,7 +51,9 @@ type Config struct {
 	Execs                 int
 	LogMB                 int
 	LogRounds             int
-	Out                   io.Writer
+	// JSON, if set, is a file that receives the figures (benchutil.Figure) for hack/bench.
+	JSON string
+	Out  io.Writer
 }
 
 const (
@@ -89,13 +87,16 @@ func Run(ctx context.Context, cfg Config) (retErr error) {
 	b := &bench{cfg: cfg, url: cfg.PodmanURL}
 	kubeconfig := cfg.Kubeconfig
 	if kubeconfig == "" {
-		c, state, cleanup, err := startCluster(ctx, cfg)
-		defer func() { cleanup(retErr) }()
+		c, err := benchutil.StartCluster(ctx, cfg.BinDir, cfg.StateDir, "apibench", cfg.Out)
 		if err != nil {
 			return err
 		}
+		defer func() {
+			c.Stop(ctx)
+			// Kept after a failure, for its logs.
+			c.Cleanup(retErr != nil && ctx.Err() == nil)
+		}()
 		kubeconfig, b.url = c.Kubeconfig(), c.PodmanURLs()[0]
-		fmt.Fprintf(cfg.Out, "Cluster in %s\n", state)
 	}
 	var err error
 	if b.rc, err = clientcmd.BuildConfigFromFlags("", kubeconfig); err != nil {
@@ -114,7 +115,7 @@ func Run(ctx context.Context, cfg Config) (retErr error) {
 	defer func() {
 		_ = b.client.CoreV1().Namespaces().Delete(context.WithoutCancel(ctx), namespace, metav1.DeleteOptions{})
 	}()
-	fmt.Fprintf(cfg.Out, "Background load: %s\n", loadavg())
+	fmt.Fprintf(cfg.Out, "Background load: %s\n", benchutil.LoadAvg())
 
 	berth, api, cli, err := b.execs(ctx)
 	if err != nil {
@@ -131,21 +132,53 @@ func Run(ctx context.Context, cfg Config) (retErr error) {
 		name string
 		d    []time.Duration
 	}{{"Berth (kubelet API)", berth}, {"Podman API (in-process)", api}, {"podman --url exec (CLI)", cli}} {
-		fmt.Fprintf(w, "  %-26s %4d  %8s  %8s\n", r.name, len(r.d), ms(pct(r.d, 0.5)), ms(pct(r.d, 0.99)))
+		fmt.Fprintf(w, "  %-26s %4d  %8s  %8s\n", r.name, len(r.d), ms(benchutil.Pct(r.d, 0.5)), ms(benchutil.Pct(r.d, 0.99)))
 	}
 	for _, r := range []struct {
 		name string
 		d    []time.Duration
 	}{{"Podman API", api}, {"podman CLI", cli}} {
-		p50, p99 := ratio(pct(berth, 0.5), pct(r.d, 0.5)), ratio(pct(berth, 0.99), pct(r.d, 0.99))
+		p50, p99 := ratio(benchutil.Pct(berth, 0.5), benchutil.Pct(r.d, 0.5)), ratio(benchutil.Pct(berth, 0.99), benchutil.Pct(r.d, 0.99))
 		fmt.Fprintf(w, "  Berth / %-18s        %6.2f×   %6.2f×   target ≤ %.1f×: %s\n", r.name, p50, p99, targetRatio, verdict(max(p50, p99)))
 	}
 	fmt.Fprintf(w, "\nlogs -f of %d MiB               MiB/s (each round)            median\n", cfg.LogMB)
-	fmt.Fprintf(w, "  %-26s %-28s %6.1f\n", "Berth (kubelet API)", rates(berthLogs), median(berthLogs))
-	fmt.Fprintf(w, "  %-26s %-28s %6.1f\n", "podman --url logs -f (CLI)", rates(cliLogs), median(cliLogs))
-	r := median(cliLogs) / median(berthLogs)
+	fmt.Fprintf(w, "  %-26s %-28s %6.1f\n", "Berth (kubelet API)", rates(berthLogs), benchutil.Median(berthLogs))
+	fmt.Fprintf(w, "  %-26s %-28s %6.1f\n", "podman --url logs -f (CLI)", rates(cliLogs), benchutil.Median(cliLogs))
+	r := benchutil.Median(cliLogs) / benchutil.Median(berthLogs)
 	fmt.Fprintf(w, "  Podman / Berth (time)                                   %6.2f×   target ≤ %.1f×: %s\n", r, targetRatio, verdict(r))
-	return nil
+	return benchutil.WriteFigures(cfg.JSON, figures(cfg, berth, api, cli, berthLogs, cliLogs))
+}
+
+// figures are the run's results for hack/bench: exec round trips beside Podman's API and CLI, and the followed
+// log's throughput beside podman logs -f.
+func figures(cfg Config, berth, api, cli []time.Duration, berthLogs, cliLogs []float64) []benchutil.Figure {
+	target := fmt.Sprintf("≤ %.1f× Podman's", targetRatio)
+	var out []benchutil.Figure
+	for _, base := range []struct {
+		name string
+		d    []time.Duration
+	}{{"Podman API, in-process", api}, {fmt.Sprintf("podman --url exec (CLI), n = %d", len(cli)), cli}} {
+		for _, q := range []struct {
+			name string
+			q    float64
+		}{{"p50", 0.5}, {"p99", 0.99}} {
+			f := benchutil.Figure{
+				Area: "kubelet API", Name: "exec `true` round trip " + q.name, Unit: "ms",
+				Berth: benchutil.Millis(benchutil.Pct(berth, q.q)), BaselineName: base.name,
+				Baseline: benchutil.Millis(benchutil.Pct(base.d, q.q)), Samples: len(berth),
+			}
+			r, _ := f.Ratio()
+			out = append(out, f.WithTarget(target, r <= targetRatio))
+		}
+	}
+	logs := benchutil.Figure{
+		Area: "kubelet API", Name: fmt.Sprintf("logs -f of %d MiB, median", cfg.LogMB), Unit: "MiB/s",
+		Berth: benchutil.Median(berthLogs), BaselineName: "podman --url logs -f (CLI)", Baseline: benchutil.Median(cliLogs),
+		HigherIsBetter: true, Samples: len(berthLogs),
+	}
+	r, _ := logs.Ratio()
+	// Throughputs: Berth's time within 1.5× Podman's is a rate of at least 1/1.5 of Podman's.
+	return append(out, logs.WithTarget(fmt.Sprintf("≥ 1/%.1f× Podman's (time ≤ %.1f×)", targetRatio, targetRatio), r > 0 && 1/r <= targetRatio))
 }
 
 func verdict(r float64) string {
@@ -153,46 +186,6 @@ func verdict(r float64) string {
 		return "met"
 	}
 	return "missed"
-}
-
-// startCluster starts a one-node cluster; cleanup stops it and removes a temporary folder unless the run failed.
-func startCluster(ctx context.Context, cfg Config) (*cluster.Cluster, string, func(error), error) {
-	binDir, err := filepath.Abs(cfg.BinDir)
-	if err != nil {
-		return nil, "", func(error) {}, err
-	}
-	state, temporary := cfg.StateDir, cfg.StateDir == ""
-	if temporary {
-		if state, err = os.MkdirTemp("", "apibench-"); err != nil {
-			return nil, "", func(error) {}, err
-		}
-	}
-	var c *cluster.Cluster
-	cleanup := func(runErr error) {
-		if c != nil {
-			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
-			defer cancel()
-			c.Stop(sctx)
-		}
-		if !temporary || runErr != nil && ctx.Err() == nil {
-			fmt.Fprintf(cfg.Out, "State folder kept: %s (logs in %s)\n", state, filepath.Join(state, "logs"))
-			return
-		}
-		_ = os.RemoveAll(state)
-	}
-	ccfg := cluster.Default()
-	ccfg.StateDir, ccfg.BinDir, ccfg.Out, ccfg.Nodes = state, binDir, cfg.Out, 1
-	ports, err := freePorts(7)
-	if err != nil {
-		return nil, state, cleanup, err
-	}
-	ccfg.APIServerPort, ccfg.EtcdPort, ccfg.EtcdPeerPort = ports[0], ports[1], ports[2]
-	ccfg.ControllerManagerPort, ccfg.SchedulerPort, ccfg.KubeletPort = ports[3], ports[4], ports[5]
-	ccfg.MetricsServerPort = ports[6]
-	if c, err = cluster.Up(ctx, ccfg); err != nil {
-		return nil, state, cleanup, fmt.Errorf("berth up: %w", err)
-	}
-	return c, state, cleanup, nil
 }
 
 func (b *bench) setup(ctx context.Context) error {
@@ -214,7 +207,7 @@ func (b *bench) setup(ctx context.Context) error {
 			},
 		},
 	}
-	err := poll(ctx, 200*time.Millisecond, time.Minute, "namespace's default ServiceAccount", func(ctx context.Context) (bool, error) {
+	err := benchutil.Poll(ctx, 200*time.Millisecond, time.Minute, "namespace's default ServiceAccount", func(ctx context.Context) (bool, error) {
 		_, err := cs.Pods(namespace).Create(ctx, pod, metav1.CreateOptions{})
 		return err == nil || apierrors.IsAlreadyExists(err), nil
 	})
@@ -222,7 +215,7 @@ func (b *bench) setup(ctx context.Context) error {
 		return err
 	}
 	fmt.Fprintf(b.cfg.Out, "Waiting for the pod and its %d MiB of log\n", b.cfg.LogMB)
-	err = poll(ctx, 500*time.Millisecond, 5*time.Minute, "pod running", func(ctx context.Context) (bool, error) {
+	err = benchutil.Poll(ctx, 500*time.Millisecond, 5*time.Minute, "pod running", func(ctx context.Context) (bool, error) {
 		p, err := cs.Pods(namespace).Get(ctx, podName, metav1.GetOptions{})
 		if err != nil {
 			return false, nil
@@ -239,7 +232,7 @@ func (b *bench) setup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return poll(ctx, time.Second, 10*time.Minute, "log written", func(ctx context.Context) (bool, error) {
+	return benchutil.Poll(ctx, time.Second, 10*time.Minute, "log written", func(ctx context.Context) (bool, error) {
 		return b.execBerth(ctx, "logs", []string{"test", "-f", "/tmp/done"}) == nil, nil
 	})
 }
@@ -360,41 +353,6 @@ func (b *bench) logsCLI(ctx context.Context, size int64) (time.Duration, error) 
 	return time.Since(start), nil
 }
 
-func poll(ctx context.Context, every, timeout time.Duration, what string, cond func(context.Context) (bool, error)) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	for {
-		ok, err := cond(ctx)
-		if err != nil {
-			return err
-		}
-		if ok {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s: not within %s", what, timeout)
-		case <-time.After(every):
-		}
-	}
-}
-
-func pct(d []time.Duration, p float64) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	s := slices.Clone(d)
-	slices.Sort(s)
-	i := int(math.Ceil(p*float64(len(s)))) - 1
-	return s[max(i, 0)]
-}
-
-func median(f []float64) float64 {
-	s := slices.Clone(f)
-	slices.Sort(s)
-	return s[(len(s)-1)/2]
-}
-
 func ratio(a, b time.Duration) float64 { return float64(a) / float64(b) }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
@@ -405,26 +363,4 @@ func rates(f []float64) string {
 		s = append(s, fmt.Sprintf("%.1f", v))
 	}
 	return strings.Join(s, " ")
-}
-
-func loadavg() string {
-	b, _ := os.ReadFile("/proc/loadavg")
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
-}
-
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "0.0.0.0:0")
-		if err != nil {
-			return nil, fmt.Errorf("find a free port: %w", err)
-		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }

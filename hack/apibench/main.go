@@ -29,6 +29,7 @@ func main() {
 	flag.IntVar(&cfg.Execs, "execs", 100, "exec round trips per path (alternating)")
 	flag.IntVar(&cfg.LogMB, "log-mb", 50, "MiB the log container prints")
 	flag.IntVar(&cfg.LogRounds, "log-rounds", 3, "followed reads of the whole log per path (alternating)")
+	flag.StringVar(&cfg.JSON, "json", "", "also write the figures as JSON to this file (for hack/bench)")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "apibench: unexpected arguments %q\n", flag.Args())

@@ -30,6 +30,7 @@ func main() {
 	flag.IntVar(&cfg.ExitPods, "exit-pods", 20, "pods measured for container exit → Succeeded")
 	flag.IntVar(&cfg.ExitConcurrency, "exit-concurrency", 1, "exit pods in flight at once")
 	flag.BoolVar(&cfg.ExitSpread, "exit-spread", false, "exit pods sleep 1.000–1.249s (different per pod) instead of exactly 1s")
+	flag.StringVar(&cfg.JSON, "json", "", "also write the figures as JSON to this file (for hack/bench)")
 	flag.IntVar(&cfg.MemPods, "mem-pods", 100, "running pods when the virtual kubelet's memory is read (0: skip)")
 	flag.Parse()
 	if flag.NArg() > 0 {

@@ -37,7 +37,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -55,6 +54,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/berth-dev/berth/hack/internal/benchutil"
 	"github.com/berth-dev/berth/internal/cluster"
 	"github.com/berth-dev/berth/provider/podman"
 )
@@ -63,15 +63,17 @@ import (
 type Config struct {
 	BinDir, StateDir string
 	KeepState        bool
-	Singles          int
-	Burst            int
-	BurstRounds      int
-	Workers          int
-	ExitPods         int
-	ExitConcurrency  int
-	ExitSpread       bool
-	MemPods          int
-	Out              io.Writer
+	// JSON, if set, is a file that receives the figures (benchutil.Figure) for hack/bench.
+	JSON            string
+	Singles         int
+	Burst           int
+	BurstRounds     int
+	Workers         int
+	ExitPods        int
+	ExitConcurrency int
+	ExitSpread      bool
+	MemPods         int
+	Out             io.Writer
 }
 
 const (
@@ -149,55 +151,22 @@ func Run(ctx context.Context, cfg Config) (retErr error) {
 		return fmt.Errorf("--singles, --burst, --workers and --exit-concurrency must be positive")
 	}
 	begin := time.Now()
-	binDir, err := filepath.Abs(cfg.BinDir)
+	c, err := benchutil.StartCluster(ctx, cfg.BinDir, cfg.StateDir, "podbench", cfg.Out)
 	if err != nil {
 		return err
 	}
-	state, temporary := cfg.StateDir, cfg.StateDir == ""
-	if temporary {
-		if state, err = os.MkdirTemp("", "podbench-"); err != nil {
-			return err
-		}
-	}
-	if state, err = filepath.Abs(state); err != nil {
-		return err
-	}
-	defer func() {
-		// A temporary folder goes unless asked for, or kept for the logs of a failure; a given one stays.
-		if !temporary || cfg.KeepState || retErr != nil && ctx.Err() == nil {
-			fmt.Fprintf(cfg.Out, "State folder kept: %s (logs in %s)\n", state, filepath.Join(state, "logs"))
-			return
-		}
-		if err := os.RemoveAll(state); err != nil {
-			fmt.Fprintf(cfg.Out, "warning: remove %s: %v\n", state, err)
-		}
-	}()
-
-	ccfg := cluster.Default()
-	ccfg.StateDir, ccfg.BinDir, ccfg.Out, ccfg.Nodes = state, binDir, cfg.Out, 1
-	ports, err := freePorts(6)
-	if err != nil {
-		return err
-	}
-	ccfg.APIServerPort, ccfg.EtcdPort, ccfg.EtcdPeerPort = ports[0], ports[1], ports[2]
-	ccfg.ControllerManagerPort, ccfg.SchedulerPort, ccfg.KubeletPort = ports[3], ports[4], ports[5]
-	fmt.Fprintf(cfg.Out, "Starting a one-node cluster in %s (background load: %s)\n", state, backgroundLoad())
-	c, err := cluster.Up(ctx, ccfg)
-	if err != nil {
-		return fmt.Errorf("berth up: %w", err)
-	}
-	b := &bench{cfg: cfg, c: c, state: state, node: c.NodeNames()[0]}
+	b := &bench{cfg: cfg, c: c.Cluster, state: c.State, node: c.NodeNames()[0]}
 	defer func() {
 		// Raw pods first: they are not Berth's, so cluster.Stop would leave their containers running.
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
-		defer cancel()
 		if b.rt != nil {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 			if err := b.removeRaw(sctx); err != nil {
 				fmt.Fprintf(cfg.Out, "warning: removing the raw Podman pods: %v\n", err)
 			}
+			cancel()
 		}
-		c.Stop(sctx)
-		if left := leftovers(state); len(left) > 0 {
+		c.Stop(ctx)
+		if left := leftovers(c.State); len(left) > 0 {
 			fmt.Fprintf(cfg.Out, "warning: processes of the run still alive:\n  %s\n", strings.Join(left, "\n  "))
 			if retErr == nil {
 				retErr = fmt.Errorf("%d processes left behind", len(left))
@@ -205,6 +174,8 @@ func Run(ctx context.Context, cfg Config) (retErr error) {
 		} else {
 			fmt.Fprintln(cfg.Out, "Cluster stopped; no process of the run is left.")
 		}
+		// A temporary folder goes unless asked for, or kept for the logs of a failure; a given one stays.
+		c.Cleanup(cfg.KeepState || retErr != nil && ctx.Err() == nil)
 	}()
 	if err := b.setup(ctx); err != nil {
 		return err
@@ -215,7 +186,7 @@ func Run(ctx context.Context, cfg Config) (retErr error) {
 	}
 	report(cfg.Out, cfg, res)
 	fmt.Fprintf(cfg.Out, "Benchmark took %s (cluster start included).\n", time.Since(begin).Round(time.Second))
-	return nil
+	return benchutil.WriteFigures(cfg.JSON, figures(cfg, res, c.Ready))
 }
 
 type bench struct {
@@ -254,7 +225,7 @@ func (b *bench) setup(ctx context.Context) error {
 		return fmt.Errorf("create namespace: %w", err)
 	}
 	// Pods are refused until the namespace's default ServiceAccount exists.
-	if err := poll(ctx, 100*time.Millisecond, 60*time.Second, "default ServiceAccount of "+namespace, func(ctx context.Context) (bool, error) {
+	if err := benchutil.Poll(ctx, 100*time.Millisecond, 60*time.Second, "default ServiceAccount of "+namespace, func(ctx context.Context) (bool, error) {
 		_, err := b.client.CoreV1().ServiceAccounts(namespace).Get(ctx, "default", metav1.GetOptions{})
 		return err == nil, nil
 	}); err != nil {
@@ -315,7 +286,7 @@ func (b *bench) run(ctx context.Context) (*results, error) {
 			}
 			b.res.berthBurst = append(b.res.berthBurst, s...)
 			b.res.burstRounds = append(b.res.burstRounds, namedSamples{fmt.Sprintf("  round %d berth", r+1), s})
-			b.logf("  p50 %s  p99 %s", ms(pct(totals(s), 0.5)), ms(pct(totals(s), 0.99)))
+			b.logf("  p50 %s  p99 %s", ms(benchutil.Pct(totals(s), 0.5)), ms(benchutil.Pct(totals(s), 0.99)))
 			b.phase(fmt.Sprintf("Berth burst: delete %d pods", b.cfg.Burst))
 			return b.berthDelete(ctx, round)
 		}
@@ -327,7 +298,7 @@ func (b *bench) run(ctx context.Context) (*results, error) {
 			}
 			b.res.rawBurst = append(b.res.rawBurst, s...)
 			b.res.burstRounds = append(b.res.burstRounds, namedSamples{fmt.Sprintf("  round %d raw", r+1), s})
-			b.logf("  p50 %s  p99 %s", ms(pct(totals(s), 0.5)), ms(pct(totals(s), 0.99)))
+			b.logf("  p50 %s  p99 %s", ms(benchutil.Pct(totals(s), 0.5)), ms(benchutil.Pct(totals(s), 0.99)))
 			b.phase(fmt.Sprintf("raw burst: remove %d pods", b.cfg.Burst))
 			return b.removeRaw(ctx)
 		}
@@ -358,9 +329,9 @@ func (b *bench) run(ctx context.Context) (*results, error) {
 			return nil, err
 		}
 		b.res.memBurst = s
-		b.logf("  all %d Running (p50 %s, p99 %s); letting the kubelet settle", len(s), ms(pct(totals(s), 0.5)), ms(pct(totals(s), 0.99)))
+		b.logf("  all %d Running (p50 %s, p99 %s); letting the kubelet settle", len(s), ms(benchutil.Pct(totals(s), 0.5)), ms(benchutil.Pct(totals(s), 0.99)))
 		b.phase(fmt.Sprintf("memory: %d pods at rest", len(s)))
-		if !sleepCtx(ctx, 10*time.Second) {
+		if !benchutil.SleepCtx(ctx, 10*time.Second) {
 			return nil, ctx.Err()
 		}
 		if err := b.sampleProcs(ctx, &b.res.loaded, len(s)); err != nil {
@@ -403,7 +374,7 @@ func (b *bench) phase(name string) {
 	if name == "" {
 		return
 	}
-	b.curLoad = backgroundLoad()
+	b.curLoad = benchutil.Background()
 	b.logf("%s (background: %s)", strings.ToUpper(name[:1])+name[1:], b.curLoad)
 }
 
@@ -580,7 +551,7 @@ func (b *bench) berthDelete(ctx context.Context, round string) error {
 		metav1.ListOptions{LabelSelector: sel}); err != nil {
 		return fmt.Errorf("delete pods of %s: %w", round, err)
 	}
-	return poll(ctx, 100*time.Millisecond, 5*time.Minute, "pods of "+round+" gone from the API and Podman", func(ctx context.Context) (bool, error) {
+	return benchutil.Poll(ctx, 100*time.Millisecond, 5*time.Minute, "pods of "+round+" gone from the API and Podman", func(ctx context.Context) (bool, error) {
 		list, err := b.client.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
 		if err != nil || len(list.Items) > 0 {
 			return false, nil
@@ -652,7 +623,7 @@ func (b *bench) removeRaw(ctx context.Context) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	return poll(ctx, 100*time.Millisecond, 2*time.Minute, "raw Podman pods gone", func(ctx context.Context) (bool, error) {
+	return benchutil.Poll(ctx, 100*time.Millisecond, 2*time.Minute, "raw Podman pods gone", func(ctx context.Context) (bool, error) {
 		left, err := b.rt.ListPods(ctx, map[string]string{podman.LabelNamespace: rawNamespace})
 		return err == nil && len(left) == 0, nil
 	})
@@ -736,7 +707,7 @@ func (b *bench) sampleProcs(ctx context.Context, into *procSample, pods int) err
 	}
 	into.pods = pods
 	k0, p0, t0 := cpuTicks(kpid, false), cpuTicks(ppid, true), time.Now()
-	if !sleepCtx(ctx, 10*time.Second) {
+	if !benchutil.SleepCtx(ctx, 10*time.Second) {
 		return ctx.Err()
 	}
 	k1, p1, t1 := cpuTicks(kpid, false), cpuTicks(ppid, true), time.Now()
@@ -890,10 +861,10 @@ func report(out io.Writer, cfg Config, r *results) {
 	fmt.Fprintln(tw, "\tn\tp50\tp99\tmax\t")
 	row := func(name string, s []startSample) {
 		t := totals(s)
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t\n", name, len(t), ms(pct(t, .5)), ms(pct(t, .99)), ms(pct(t, 1)))
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t\n", name, len(t), ms(benchutil.Pct(t, .5)), ms(benchutil.Pct(t, .99)), ms(benchutil.Pct(t, 1)))
 	}
 	ratio := func(a, b []startSample) {
-		fmt.Fprintf(tw, "  ratio berth/raw\t\t%.2f×\t%.2f×\t\t\n", div(pct(totals(a), .5), pct(totals(b), .5)), div(pct(totals(a), .99), pct(totals(b), .99)))
+		fmt.Fprintf(tw, "  ratio berth/raw\t\t%.2f×\t%.2f×\t\t\n", div(benchutil.Pct(totals(a), .5), benchutil.Pct(totals(b), .5)), div(benchutil.Pct(totals(a), .99), benchutil.Pct(totals(b), .99)))
 	}
 	row("berth single", r.berthSingle)
 	row("raw single", r.rawSingle)
@@ -919,7 +890,7 @@ func report(out io.Writer, cfg Config, r *results) {
 		if len(a) == 0 || len(b) == 0 {
 			return
 		}
-		pa, pb := pct(totals(a), .99), pct(totals(b), .99)
+		pa, pb := benchutil.Pct(totals(a), .99), benchutil.Pct(totals(b), .99)
 		limit := time.Duration(targetRatio*float64(pb)) + targetSlack
 		fmt.Fprintf(out, "target %-8s p99 berth %s ≤ 1.3 × p99 raw %s + 200ms = %s: %s\n", what, ms(pa), ms(pb), ms(limit), verdict(pa <= limit))
 	}
@@ -933,8 +904,8 @@ func report(out io.Writer, cfg Config, r *results) {
 			ran = append(ran, e.ran)
 		}
 		fmt.Fprintf(out, "exit→Succeeded (watch arrival − Podman FinishedAt), n=%d: p50 %s  p99 %s  max %s  (container ran p50 %s)\n",
-			len(lat), ms(pct(lat, .5)), ms(pct(lat, .99)), ms(pct(lat, 1)), ms(pct(ran, .5)))
-		fmt.Fprintf(out, "target exit     p99 %s ≤ 1s: %s\n", ms(pct(lat, .99)), verdict(pct(lat, .99) <= targetExit))
+			len(lat), ms(benchutil.Pct(lat, .5)), ms(benchutil.Pct(lat, .99)), ms(benchutil.Pct(lat, 1)), ms(benchutil.Pct(ran, .5)))
+		fmt.Fprintf(out, "target exit     p99 %s ≤ 1s: %s\n", ms(benchutil.Pct(lat, .99)), verdict(benchutil.Pct(lat, .99) <= targetExit))
 	}
 	if r.loaded.pods > 0 {
 		fmt.Fprintf(out, "berth-kubelet VmRSS: %s with no pod, %s (%.0f MB) with %d running pods (VmHWM %s)\n",
@@ -960,7 +931,7 @@ func report(out io.Writer, cfg Config, r *results) {
 			for _, x := range s {
 				d = append(d, x.stages[i])
 			}
-			fmt.Fprintf(tw, "%s %s / %s\t", n, ms(pct(d, .5)), ms(pct(d, .99)))
+			fmt.Fprintf(tw, "%s %s / %s\t", n, ms(benchutil.Pct(d, .5)), ms(benchutil.Pct(d, .99)))
 		}
 		fmt.Fprintln(tw)
 	}
@@ -1000,17 +971,6 @@ func totals(s []startSample) []time.Duration {
 	return out
 }
 
-// pct is the nearest-rank percentile q (0 < q ≤ 1) of d.
-func pct(d []time.Duration, q float64) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	s := slices.Clone(d)
-	slices.Sort(s)
-	i := int(math.Ceil(q*float64(len(s)))) - 1
-	return s[max(0, min(i, len(s)-1))]
-}
-
 func div(a, b time.Duration) float64 {
 	if b == 0 {
 		return math.NaN()
@@ -1023,48 +983,6 @@ func ms(d time.Duration) string {
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
-
-func poll(ctx context.Context, every, timeout time.Duration, what string, cond func(context.Context) (bool, error)) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	for {
-		ok, err := cond(ctx)
-		if err != nil {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		if ok {
-			return nil
-		}
-		if !sleepCtx(ctx, every) {
-			return fmt.Errorf("%s: %w", what, ctx.Err())
-		}
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
-// freePorts finds n distinct free TCP ports (on every address: the kubelet listens on the node IP).
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "0.0.0.0:0")
-		if err != nil {
-			return nil, fmt.Errorf("find a free port: %w", err)
-		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
 
 func readPID(path string) (int, error) {
 	b, err := os.ReadFile(path)
@@ -1102,14 +1020,8 @@ const clockTicks = 100
 // cpuTicks is utime+stime of a process (its threads included), from /proc/<pid>/stat, plus that of its reaped
 // children if children is set.
 func cpuTicks(pid int, children bool) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// The command name may hold spaces: fields start after its closing parenthesis.
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 13 {
+	f := benchutil.StatFields(pid)
+	if len(f) < 15 {
 		return 0
 	}
 	var sum int64
@@ -1124,76 +1036,64 @@ func cpuTicks(pid int, children bool) int64 {
 	return sum
 }
 
-// parent is a process's parent pid, 0 if unknown.
-func parent(pid int) int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 2 {
-		return 0
-	}
-	ppid, _ := strconv.Atoi(f[1])
-	return ppid
-}
-
-// backgroundLoad describes the machine's load average and whether another benchmark runs.
-func backgroundLoad() string {
-	b, _ := os.ReadFile("/proc/loadavg")
-	f := strings.Fields(string(b))
-	load := "?"
-	if len(f) >= 3 {
-		load = strings.Join(f[:3], " ")
-	}
-	var others []string
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		cmd, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		args := strings.Split(strings.TrimRight(string(cmd), "\x00"), "\x00")
-		name := filepath.Base(args[0])
-		bench := strings.HasSuffix(name, "perf") || strings.HasSuffix(name, "bench")
-		if bench && name != "podbench" && !slices.Contains(others, name) {
-			others = append(others, name)
-		}
-	}
-	if len(others) == 0 {
-		return "load " + load
-	}
-	return fmt.Sprintf("load %s; also running: %s", load, strings.Join(others, ", "))
-}
-
 // leftovers lists the processes whose command line mentions the state folder (components, conmon, containers),
 // other than this one and its ancestors (go run, a shell, ...).
 func leftovers(state string) []string {
-	mine := map[int]bool{}
-	for pid := os.Getpid(); pid > 1 && !mine[pid]; pid = parent(pid) {
-		mine[pid] = true
-	}
 	var out []string
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || mine[pid] {
-			continue
+	benchutil.OtherProcesses(func(pid int, args []string) {
+		c := strings.Join(args, " ")
+		if !strings.Contains(c, state) {
+			return
 		}
-		cmd, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || !strings.Contains(string(cmd), state) {
-			continue
-		}
-		c := strings.ReplaceAll(strings.TrimRight(string(cmd), "\x00"), "\x00", " ")
 		if len(c) > 160 {
 			c = c[:160] + "…"
 		}
 		out = append(out, fmt.Sprintf("pid %d: %s", pid, c))
-	}
+	})
 	return out
+}
+
+// figures are the run's results for hack/bench: start latencies beside raw Podman's, exit latency, the kubelet's
+// memory and the cluster's start, with the targets.
+func figures(cfg Config, r *results, clusterReady time.Duration) []benchutil.Figure {
+	const raw = "raw Podman API, same service"
+	var out []benchutil.Figure
+	starts := func(what string, berth, base []startSample) {
+		if len(berth) == 0 || len(base) == 0 {
+			return
+		}
+		b, w := totals(berth), totals(base)
+		out = append(out, benchutil.Figure{
+			Area: "provider", Name: "pod start p50, " + what, Unit: "ms",
+			Berth: benchutil.Millis(benchutil.Pct(b, .5)), BaselineName: raw, Baseline: benchutil.Millis(benchutil.Pct(w, .5)), Samples: len(b),
+		})
+		limit := time.Duration(targetRatio*float64(benchutil.Pct(w, .99))) + targetSlack
+		out = append(out, benchutil.Figure{
+			Area: "provider", Name: "pod start p99, " + what, Unit: "ms",
+			Berth: benchutil.Millis(benchutil.Pct(b, .99)), BaselineName: raw, Baseline: benchutil.Millis(benchutil.Pct(w, .99)), Samples: len(b),
+		}.WithTarget(fmt.Sprintf("≤ 1.3 × raw + 200 ms = %.0f ms", benchutil.Millis(limit)), benchutil.Pct(b, .99) <= limit))
+	}
+	starts("one at a time", r.berthSingle, r.rawSingle)
+	starts(fmt.Sprintf("burst of %d", cfg.Burst), r.berthBurst, r.rawBurst)
+	if len(r.exits) > 0 {
+		var lat []time.Duration
+		for _, e := range r.exits {
+			lat = append(lat, e.latency)
+		}
+		out = append(out,
+			benchutil.Figure{Area: "provider", Name: "container exit → pod Succeeded p50", Unit: "ms",
+				Berth: benchutil.Millis(benchutil.Pct(lat, .5)), Samples: len(lat)},
+			benchutil.Figure{Area: "provider", Name: "container exit → pod Succeeded p99", Unit: "ms",
+				Berth: benchutil.Millis(benchutil.Pct(lat, .99)), Samples: len(lat)}.WithTarget("≤ 1 s", benchutil.Pct(lat, .99) <= targetExit))
+	}
+	if r.loaded.pods > 0 {
+		out = append(out, benchutil.Figure{
+			Area: "provider", Name: fmt.Sprintf("berth-kubelet RSS with %d running pods", r.loaded.pods), Unit: "MiB",
+			Berth: float64(r.loaded.rss) / (1 << 20),
+		}.WithTarget(fmt.Sprintf("< 150 MB (%.0f MiB)", targetRSS/(1<<20)), r.loaded.rss < targetRSS))
+	}
+	return append(out, benchutil.Figure{
+		Area: "cluster", Name: "one-node cluster start to a Ready node (new state folder)", Unit: "s",
+		Berth: clusterReady.Seconds(),
+	}.WithTarget("< 15 s", clusterReady < 15*time.Second))
 }

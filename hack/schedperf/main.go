@@ -34,6 +34,7 @@ func main() {
 	flag.IntVar(&cfg.Owners, "owners", 10, "fake ReplicaSets per round; the pods are split among them in consecutive batches")
 	flag.IntVar(&cfg.Workers, "workers", 32, "concurrent requests when creating nodes and pods")
 	flag.DurationVar(&cfg.RoundTimeout, "round-timeout", 10*time.Minute, "longest a round may take to bind its pods")
+	flag.StringVar(&cfg.JSON, "json", "", "also write the figures as JSON to this file (for hack/bench)")
 	flag.StringVar(&cfg.StateDir, "state-dir", "", "folder for certificates, etcd data and logs (default: a temporary folder, removed at exit)")
 	flag.Parse()
 	if flag.NArg() > 0 {

@@ -56,6 +56,7 @@ import (
 	"k8s.io/kubernetes/cmd/kube-scheduler/app/options"
 	"sigs.k8s.io/yaml"
 
+	"github.com/berth-dev/berth/hack/internal/benchutil"
 	"github.com/berth-dev/berth/internal/pki"
 	"github.com/berth-dev/berth/internal/wellknown"
 	"github.com/berth-dev/berth/manifests"
@@ -97,6 +98,8 @@ type Config struct {
 	Workers int
 	// RoundTimeout bounds the time a round may take to bind its pods.
 	RoundTimeout time.Duration
+	// JSON, if set, is a file that receives the figures (benchutil.Figure) for hack/bench.
+	JSON string
 	// Out receives the results table.
 	Out io.Writer
 }
@@ -182,7 +185,7 @@ func Run(ctx context.Context, cfg Config) (retErr error) {
 	}
 
 	fmt.Fprintf(cfg.Out, "schedperf: %d CPUs (GOMAXPROCS %d), load average %s; control plane in %s\n",
-		runtime.NumCPU(), runtime.GOMAXPROCS(0), loadAverage(), dir)
+		runtime.NumCPU(), runtime.GOMAXPROCS(0), benchutil.LoadAvg(), dir)
 	fmt.Fprintf(cfg.Out, "Each round: %d pending pods are created, then the scheduler (both profiles, Berth's plugins compiled in, "+
 		"secure serving off) starts in-process; seconds = first bind → last bind seen by a watch; pods/s = (pods-1)/seconds.\n", cfg.Pods)
 	fmt.Fprintf(cfg.Out, "Scheduler client from manifests/scheduler-config.yaml: qps %v, burst %v.\n", clientConn["qps"], clientConn["burst"])
@@ -214,7 +217,7 @@ func Run(ctx context.Context, cfg Config) (retErr error) {
 		}
 	}
 	printResults(cfg.Out, cfg.Nodes, results)
-	return nil
+	return benchutil.WriteFigures(cfg.JSON, figures(cfg, results))
 }
 
 func (c *Config) validate() error {
@@ -254,43 +257,49 @@ func printResults(out io.Writer, nodeCounts []int, results []result) {
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(out)
+	for _, m := range meanRates(nodeCounts, results) {
+		fmt.Fprintf(out, "%5d nodes: %s %.1f pods/s, %s %.1f pods/s, ratio berth/default %.2f\n",
+			m.nodes, berthProfile, m.berth, defaultProfile, m.dflt, m.berth/m.dflt)
+	}
+}
+
+// meanRate is the mean pods/s of each profile's rounds at one node count.
+type meanRate struct {
+	nodes, rounds int
+	berth, dflt   float64
+}
+
+// meanRates averages the rounds of each node count, in the order measured.
+func meanRates(nodeCounts []int, results []result) []meanRate {
+	var out []meanRate
 	seen := map[int]bool{}
 	for _, n := range nodeCounts {
 		if seen[n] {
 			continue
 		}
 		seen[n] = true
-		mean := map[string]float64{}
-		count := map[string]int{}
+		rates := map[string][]float64{}
 		for _, r := range results {
 			if r.nodes == n {
-				mean[r.profile] += r.podsPerSecond()
-				count[r.profile]++
+				rates[r.profile] = append(rates[r.profile], r.podsPerSecond())
 			}
 		}
-		for p := range mean {
-			mean[p] /= float64(count[p])
-		}
-		ratio := 0.0
-		if mean[defaultProfile] > 0 {
-			ratio = mean[berthProfile] / mean[defaultProfile]
-		}
-		fmt.Fprintf(out, "%5d nodes: %s %.1f pods/s, %s %.1f pods/s, ratio berth/default %.2f\n",
-			n, berthProfile, mean[berthProfile], defaultProfile, mean[defaultProfile], ratio)
+		out = append(out, meanRate{nodes: n, rounds: len(rates[berthProfile]),
+			berth: benchutil.Mean(rates[berthProfile]), dflt: benchutil.Mean(rates[defaultProfile])})
 	}
+	return out
 }
 
-// loadAverage is the 1-minute load average, or "?".
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
+// figures are the run's results for hack/bench: each node count's mean rate beside the in-tree default profile's.
+func figures(cfg Config, results []result) []benchutil.Figure {
+	var out []benchutil.Figure
+	for _, m := range meanRates(cfg.Nodes, results) {
+		out = append(out, benchutil.Figure{
+			Area: "scheduler", Name: fmt.Sprintf("pods bound per second, %d nodes, %d pending pods", m.nodes, cfg.Pods), Unit: "pods/s",
+			Berth: m.berth, BaselineName: "in-tree default-scheduler profile", Baseline: m.dflt, HigherIsBetter: true, Samples: m.rounds,
+		})
 	}
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return "?"
-	}
-	return f[0]
+	return out
 }
 
 // ---- control plane ----
@@ -332,7 +341,7 @@ func startControlPlane(ctx context.Context, binDir, dir string) (_ *controlPlane
 			return nil, fmt.Errorf("create %s: %w", d, err)
 		}
 	}
-	ports, err := freePorts(3)
+	ports, err := benchutil.FreePorts(3)
 	if err != nil {
 		return nil, err
 	}
@@ -547,20 +556,6 @@ func etcdHealthy(url string) func(context.Context) error {
 	}
 }
 
-// freePorts returns n distinct free loopback ports.
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("find a free port: %w", err)
-		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
-
 // writeSchedulerConfig writes manifests/scheduler-config.yaml with clientConnection.kubeconfig set to kubeconfig,
 // as berth up does (internal/cluster/up.go), and returns its path and its clientConnection.
 func writeSchedulerConfig(path, kubeconfig string) (string, map[string]any, error) {
@@ -613,17 +608,7 @@ func (cp *controlPlane) sampleCPU() cpuSample {
 		pids = append(pids, p.cmd.Process.Pid)
 	}
 	for _, pid := range pids {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		// Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
-		rest := string(b)
-		if i := strings.LastIndexByte(rest, ')'); i >= 0 {
-			rest = rest[i+1:]
-		}
-		f := strings.Fields(rest)
-		if len(f) > 12 {
+		if f := benchutil.StatFields(pid); len(f) > 12 {
 			ut, _ := strconv.ParseFloat(f[11], 64)
 			st, _ := strconv.ParseFloat(f[12], 64)
 			s.ours += (ut + st) / clockTicks
