@@ -38,6 +38,7 @@ import (
 	"k8s.io/client-go/tools/record"
 	certutil "k8s.io/client-go/util/cert"
 	"k8s.io/client-go/util/workqueue"
+	"k8s.io/component-base/metrics/legacyregistry"
 	"k8s.io/klog/v2"
 	"k8s.io/kubernetes/pkg/kubelet/token"
 
@@ -283,6 +284,10 @@ func Run(ctx context.Context, o *Options) error {
 		return fmt.Errorf("kubelet API authentication: %w", err)
 	}
 	mux := http.NewServeMux()
+	// As the kubelet's /metrics (nodes/metrics): the process's own Go runtime and process metrics
+	// (go_goroutines, process_resident_memory_bytes, ...); virtual-kubelet's routes serve the rest, including
+	// /metrics/resource.
+	mux.Handle("/metrics", legacyregistry.Handler())
 	var pods corev1listers.PodLister
 	vk, err := nodeutil.NewNode(o.NodeName,
 		func(cfg nodeutil.ProviderConfig) (nodeutil.Provider, node.NodeProvider, error) {
