@@ -133,3 +133,42 @@ func TestDeleteAdoptedBeforeCreate(t *testing.T) {
 		t.Errorf("%d containers created; the adopted pod must not be started again", got)
 	}
 }
+
+// TestAdoptCreatedContainer checks that a container the earlier virtual kubelet created but did not live to start
+// is run by the restarted one, as the kubelet starts a container it finds in the created state: it is not taken
+// for a run that exited 0, which would make a restartPolicy Never pod Succeeded without running it.
+func TestAdoptCreatedContainer(t *testing.T) {
+	h := newHarness(t, "busybox")
+	pod := lifecyclePod("job", corev1.RestartPolicyNever, nil, testContainer("a", "busybox"))
+	h.create(pod)
+	name := ctrName(pod, "a", 1)
+	h.waitContainer(name, "running")
+	// The old process ends between the container's creation and its start.
+	h.p.mu.Lock()
+	for _, r := range h.p.pods {
+		r.cancel()
+	}
+	clear(h.p.pods)
+	h.p.mu.Unlock()
+	h.fake.mu.Lock()
+	c := h.fake.lookupContainer(name)
+	c.status, c.startedAt = "created", time.Time{}
+	h.fake.mu.Unlock()
+
+	h2 := restarted(t, h)
+	if n, err := h2.p.Adopt(h2.ctx); err != nil || n != 1 {
+		t.Fatalf("Adopt = %d, %v; want 1", n, err)
+	}
+	h2.create(pod)
+	running, next := h2.waitReported(pod, 0, "Running", func(p *corev1.Pod) bool {
+		return p.Status.Phase == corev1.PodSucceeded || isRunning(p, "a")
+	})
+	if running.Status.Phase != corev1.PodRunning || statusOf(running, "a").RestartCount != 0 {
+		t.Fatalf("adopted pod whose container was created but not started: %+v; want Running, restartCount 0", running.Status)
+	}
+	h.fake.exit(t, name, 0)
+	done, _ := h2.waitReported(pod, next, "Succeeded", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodSucceeded })
+	if term := statusOf(done, "a").State.Terminated; term == nil || term.StartedAt.IsZero() || term.Reason != "Completed" {
+		t.Errorf("finished container: %+v; want Completed with its start time", statusOf(done, "a").State)
+	}
+}

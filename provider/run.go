@@ -566,6 +566,16 @@ func (p *Provider) resume(ctx context.Context, r *podRecord, c *containerRecord,
 		klog.FromContext(ctx).Error(err, "Adopted container is gone; starting it anew", "container", c.spec.Name)
 		return 0, false
 	}
+	if !st.Running && st.StartedAt.IsZero() && st.Error == "" {
+		// Created, never started: the earlier virtual kubelet ended in between. It did not run, so it is no
+		// attempt that ended (exit 0 would finish a restartPolicy Never pod that never ran); as the kubelet starts
+		// a container it finds created, this attempt is made anew, under the same name.
+		klog.FromContext(ctx).V(2).Info("Adopted container was never started; creating it anew", "container", c.spec.Name)
+		if err := p.cfg.Runtime.RemoveContainer(ctx, id); err != nil {
+			klog.FromContext(ctx).Error(err, "Removing a container that was never started", "container", c.spec.Name)
+		}
+		return 0, false
+	}
 	p.mu.Lock()
 	c.attempts++
 	attempt := c.attempts
