@@ -135,8 +135,9 @@ func TestDeleteAdoptedBeforeCreate(t *testing.T) {
 }
 
 // TestAdoptCreatedContainer checks that a container the earlier virtual kubelet created but did not live to start
-// is run by the restarted one, as the kubelet starts a container it finds in the created state: it is not taken
-// for a run that exited 0, which would make a restartPolicy Never pod Succeeded without running it.
+// is replaced by a new one that runs, as the kubelet does with a container it finds in the created state (the next
+// attempt): it is not taken for a run that exited 0, which would make a restartPolicy Never pod Succeeded without
+// running it.
 func TestAdoptCreatedContainer(t *testing.T) {
 	h := newHarness(t, "busybox")
 	pod := lifecyclePod("job", corev1.RestartPolicyNever, nil, testContainer("a", "busybox"))
@@ -163,12 +164,57 @@ func TestAdoptCreatedContainer(t *testing.T) {
 	running, next := h2.waitReported(pod, 0, "Running", func(p *corev1.Pod) bool {
 		return p.Status.Phase == corev1.PodSucceeded || isRunning(p, "a")
 	})
-	if running.Status.Phase != corev1.PodRunning || statusOf(running, "a").RestartCount != 0 {
-		t.Fatalf("adopted pod whose container was created but not started: %+v; want Running, restartCount 0", running.Status)
+	if running.Status.Phase != corev1.PodRunning || statusOf(running, "a").RestartCount != 1 {
+		t.Fatalf("adopted pod whose container was created but not started: %+v; want Running, restartCount 1", running.Status)
 	}
-	h.fake.exit(t, name, 0)
+	if got := h.fake.containerStatus(name); got != "" {
+		t.Errorf("the container that never started is %q, want removed", got)
+	}
+	h.fake.exit(t, ctrName(pod, "a", 2), 0)
 	done, _ := h2.waitReported(pod, next, "Succeeded", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodSucceeded })
 	if term := statusOf(done, "a").State.Terminated; term == nil || term.StartedAt.IsZero() || term.Reason != "Completed" {
 		t.Errorf("finished container: %+v; want Completed with its start time", statusOf(done, "a").State)
+	}
+}
+
+// TestAdoptedStatusDoesNotGoBack checks that a restarted virtual kubelet reports an adopted pod as the earlier one
+// last did until it has looked at its containers: never ContainerCreating (Pending) for a running container, nor a
+// lower restartCount.
+func TestAdoptedStatusDoesNotGoBack(t *testing.T) {
+	h := newHarness(t, "busybox")
+	pod := lifecyclePod("crashed", corev1.RestartPolicyAlways, nil, testContainer("a", "busybox"))
+	h.create(pod)
+	h.waitContainer(ctrName(pod, "a", 1), "running")
+	h.fake.exit(t, ctrName(pod, "a", 1), 1)
+	h.waitContainer(ctrName(pod, "a", 2), "running")
+	reported, _ := h.waitReported(pod, 0, "running again", func(p *corev1.Pod) bool {
+		return isRunning(p, "a") && statusOf(p, "a").RestartCount == 1
+	})
+	h.p.mu.Lock()
+	for _, r := range h.p.pods {
+		r.cancel()
+	}
+	clear(h.p.pods)
+	h.p.mu.Unlock()
+
+	h2 := restarted(t, h)
+	if n, err := h2.p.Adopt(h2.ctx); err != nil || n != 1 {
+		t.Fatalf("Adopt = %d, %v; want 1", n, err)
+	}
+	// The pod as the informer has it: with the status the earlier virtual kubelet reported.
+	h2.create(reported)
+	first, err := h2.p.GetPod(h2.ctx, pod.Namespace, pod.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2.waitReported(pod, 0, "running after the adoption", func(p *corev1.Pod) bool { return isRunning(p, "a") })
+	h2.mu.Lock()
+	defer h2.mu.Unlock()
+	for _, p := range append([]*corev1.Pod{first}, h2.seen...) {
+		st := statusOf(p, "a")
+		if p.Status.Phase != corev1.PodRunning || st.RestartCount != 1 || st.State.Running == nil || st.ContainerID != statusOf(reported, "a").ContainerID || p.Status.PodIP == "" {
+			t.Errorf("reported after the restart: phase %s podIP %q container %s restarts %d state %+v; want Running, %q, %s, restarts 1, running",
+				p.Status.Phase, p.Status.PodIP, st.ContainerID, st.RestartCount, st.State, reported.Status.PodIP, statusOf(reported, "a").ContainerID)
+		}
 	}
 }
