@@ -218,3 +218,45 @@ func TestAdoptedStatusDoesNotGoBack(t *testing.T) {
 		}
 	}
 }
+
+// TestRemoveUnclaimedAdoptedLater checks that an adopted pod whose object goes only after the first RemoveUnclaimed
+// (virtual-kubelet force-deletes a deleted pod whose containers do not run without a DeletePod) is removed by a
+// later RemoveUnclaimedAdopted, and that it counts the adopted pods left to claim.
+func TestRemoveUnclaimedAdoptedLater(t *testing.T) {
+	h := newHarness(t, "busybox")
+	keep := lifecyclePod("keep", corev1.RestartPolicyAlways, nil, testContainer("a", "busybox"))
+	later := lifecyclePod("later", corev1.RestartPolicyAlways, nil, testContainer("a", "busybox"))
+	h.create(keep)
+	h.create(later)
+	h.waitContainer(ctrName(keep, "a", 1), "running")
+	h.waitContainer(ctrName(later, "a", 1), "running")
+	h.p.mu.Lock()
+	for _, r := range h.p.pods {
+		r.cancel()
+	}
+	clear(h.p.pods)
+	h.p.mu.Unlock()
+
+	h2 := restarted(t, h)
+	if n, err := h2.p.Adopt(h2.ctx); err != nil || n != 2 {
+		t.Fatalf("Adopt = %d, %v; want 2", n, err)
+	}
+	both := func(types.UID) bool { return true }
+	if n, err := h2.p.RemoveUnclaimed(h2.ctx, both); err != nil || n != 0 {
+		t.Fatalf("RemoveUnclaimed = %d, %v; want 0", n, err)
+	}
+	h2.create(keep)
+	if n, left, err := h2.p.RemoveUnclaimedAdopted(h2.ctx, both); err != nil || n != 0 || left != 1 {
+		t.Fatalf("RemoveUnclaimedAdopted = %d, %d left, %v; want 0 removed, 1 left", n, left, err)
+	}
+	n, left, err := h2.p.RemoveUnclaimedAdopted(h2.ctx, func(uid types.UID) bool { return uid != later.UID })
+	if err != nil || n != 1 || left != 0 {
+		t.Fatalf("RemoveUnclaimedAdopted once the pod's object is gone = %d, %d left, %v; want 1 removed, 0 left", n, left, err)
+	}
+	h.fake.mu.Lock()
+	laterLeft, keepLeft := h.fake.lookupPod(podmanPodName(later)) != nil, h.fake.lookupPod(podmanPodName(keep)) != nil
+	h.fake.mu.Unlock()
+	if laterLeft || !keepLeft {
+		t.Errorf("Podman pod of the deleted pod left=%v, of the claimed one left=%v; want false, true", laterLeft, keepLeft)
+	}
+}

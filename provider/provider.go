@@ -209,21 +209,11 @@ func seedAdopted(r *podRecord, a *adoptedPod) {
 	}
 }
 
-// RemoveUnclaimed removes the adopted Podman pods whose Kubernetes pod no longer exists (exists tells, by UID).
+// RemoveUnclaimed removes the adopted Podman pods whose Kubernetes pod no longer exists (exists tells, by UID), and
+// the volume folders of pods that do not exist.
 func (p *Provider) RemoveUnclaimed(ctx context.Context, exists func(types.UID) bool) (int, error) {
-	p.mu.Lock()
-	gone := map[types.UID]*adoptedPod{}
-	for uid, a := range p.adopted {
-		if !exists(uid) {
-			gone[uid] = a
-			delete(p.adopted, uid)
-		}
-	}
-	p.mu.Unlock()
-	var errs []error
-	for uid, a := range gone {
-		errs = append(errs, p.cfg.Runtime.RemovePod(ctx, a.podmanID), p.tearDownVolumes(uid))
-	}
+	gone, _, err := p.removeUnclaimedAdopted(ctx, exists)
+	errs := []error{err}
 	// Volume folders of pods that are gone (whose Podman pod a crash may have taken already).
 	uids, err := p.podDirUIDs()
 	errs = append(errs, err)
@@ -234,6 +224,33 @@ func (p *Provider) RemoveUnclaimed(ctx context.Context, exists func(types.UID) b
 		errs = append(errs, p.tearDownVolumes(uid))
 	}
 	return len(gone), errors.Join(errs...)
+}
+
+// RemoveUnclaimedAdopted removes the adopted Podman pods whose Kubernetes pod no longer exists, as RemoveUnclaimed
+// does, and tells how many adopted pods are left for CreatePod (or DeletePod) to claim. Call it again while some
+// are left: virtual-kubelet deletes the object of a pod deleted while no kubelet ran whose containers are not
+// running (one in CrashLoopBackOff) without a DeletePod, so its Podman pod goes once its object has.
+func (p *Provider) RemoveUnclaimedAdopted(ctx context.Context, exists func(types.UID) bool) (removed, left int, err error) {
+	gone, left, err := p.removeUnclaimedAdopted(ctx, exists)
+	return len(gone), left, err
+}
+
+func (p *Provider) removeUnclaimedAdopted(ctx context.Context, exists func(types.UID) bool) (map[types.UID]*adoptedPod, int, error) {
+	p.mu.Lock()
+	gone := map[types.UID]*adoptedPod{}
+	for uid, a := range p.adopted {
+		if !exists(uid) {
+			gone[uid] = a
+			delete(p.adopted, uid)
+		}
+	}
+	left := len(p.adopted)
+	p.mu.Unlock()
+	var errs []error
+	for uid, a := range gone {
+		errs = append(errs, p.cfg.Runtime.RemovePod(ctx, a.podmanID), p.tearDownVolumes(uid))
+	}
+	return gone, left, errors.Join(errs...)
 }
 
 // NotifyPods implements node.PodNotifier. Status changes are reported in order by one dispatcher, which always

@@ -329,7 +329,7 @@ func Run(ctx context.Context, o *Options) error {
 		}
 		logger.Info("Node is registered and ready to run pods")
 		// The pod informer has synced: adopted Podman pods whose Kubernetes pod is gone (or finished) go.
-		n, err := p.RemoveUnclaimed(ctx, func(uid types.UID) bool {
+		exists := func(uid types.UID) bool {
 			list, err := pods.List(labels.Everything())
 			if err != nil {
 				return true
@@ -340,11 +340,25 @@ func Run(ctx context.Context, o *Options) error {
 				}
 			}
 			return false
-		})
-		if err != nil {
-			logger.Error(err, "Removing Podman pods no Kubernetes pod claims")
-		} else if n > 0 {
-			logger.Info("Removed Podman pods no Kubernetes pod claims", "count", n)
+		}
+		n, err := p.RemoveUnclaimed(ctx, exists)
+		// Then, until every adopted pod is claimed, those whose object virtual-kubelet deletes without telling the
+		// provider (see RemoveUnclaimedAdopted).
+		for left := -1; ; {
+			if err != nil {
+				logger.Error(err, "Removing Podman pods no Kubernetes pod claims")
+			} else if n > 0 {
+				logger.Info("Removed Podman pods no Kubernetes pod claims", "count", n)
+			}
+			if left == 0 {
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(2 * time.Second):
+			}
+			n, left, err = p.RemoveUnclaimedAdopted(ctx, exists)
 		}
 	}()
 	if err := vk.Run(ctx); err != nil && ctx.Err() == nil {
