@@ -27,6 +27,16 @@ func restarted(t *testing.T, h *harness) *harness {
 	return h2
 }
 
+// die stops the provider's runners without touching Podman, as a killed virtual kubelet leaves its pods.
+func (h *harness) die() {
+	h.p.mu.Lock()
+	defer h.p.mu.Unlock()
+	for _, r := range h.p.pods {
+		r.cancel()
+	}
+	clear(h.p.pods)
+}
+
 // TestAdoptRunningPod checks that a restarted virtual kubelet takes over a running pod: no container is created
 // or restarted, the status is Running with the same container, and the container's exit is still observed.
 func TestAdoptRunningPod(t *testing.T) {
@@ -57,12 +67,7 @@ func TestAdoptRunningPod(t *testing.T) {
 		t.Errorf("Podman pods created: %q, want only the first", got)
 	}
 	// Stop the first provider's runner without touching Podman: it stands for the old, dead process.
-	h.p.mu.Lock()
-	for _, r := range h.p.pods {
-		r.cancel()
-	}
-	clear(h.p.pods)
-	h.p.mu.Unlock()
+	h.die()
 	// The adopted container's exit is seen and the restart policy applies from there.
 	h.fake.exit(t, ctrName(pod, "a", 1), 1)
 	h2.waitReported(pod, next, "a restart", func(p *corev1.Pod) bool {
@@ -114,12 +119,7 @@ func TestDeleteAdoptedBeforeCreate(t *testing.T) {
 	pod := lifecyclePod("early", corev1.RestartPolicyAlways, nil, testContainer("a", "busybox"))
 	h.create(pod)
 	h.waitContainer(ctrName(pod, "a", 1), "running")
-	h.p.mu.Lock()
-	for _, r := range h.p.pods {
-		r.cancel()
-	}
-	clear(h.p.pods)
-	h.p.mu.Unlock()
+	h.die()
 
 	h2 := restarted(t, h)
 	if n, err := h2.p.Adopt(h2.ctx); err != nil || n != 1 {
@@ -145,12 +145,7 @@ func TestAdoptCreatedContainer(t *testing.T) {
 	name := ctrName(pod, "a", 1)
 	h.waitContainer(name, "running")
 	// The old process ends between the container's creation and its start.
-	h.p.mu.Lock()
-	for _, r := range h.p.pods {
-		r.cancel()
-	}
-	clear(h.p.pods)
-	h.p.mu.Unlock()
+	h.die()
 	h.fake.mu.Lock()
 	c := h.fake.lookupContainer(name)
 	c.status, c.startedAt = "created", time.Time{}
@@ -190,12 +185,7 @@ func TestAdoptedStatusDoesNotGoBack(t *testing.T) {
 	reported, _ := h.waitReported(pod, 0, "running again", func(p *corev1.Pod) bool {
 		return isRunning(p, "a") && statusOf(p, "a").RestartCount == 1
 	})
-	h.p.mu.Lock()
-	for _, r := range h.p.pods {
-		r.cancel()
-	}
-	clear(h.p.pods)
-	h.p.mu.Unlock()
+	h.die()
 
 	h2 := restarted(t, h)
 	if n, err := h2.p.Adopt(h2.ctx); err != nil || n != 1 {
@@ -230,12 +220,7 @@ func TestRemoveUnclaimedAdoptedLater(t *testing.T) {
 	h.create(later)
 	h.waitContainer(ctrName(keep, "a", 1), "running")
 	h.waitContainer(ctrName(later, "a", 1), "running")
-	h.p.mu.Lock()
-	for _, r := range h.p.pods {
-		r.cancel()
-	}
-	clear(h.p.pods)
-	h.p.mu.Unlock()
+	h.die()
 
 	h2 := restarted(t, h)
 	if n, err := h2.p.Adopt(h2.ctx); err != nil || n != 2 {
