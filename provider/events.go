@@ -305,7 +305,7 @@ func (p *Provider) resync(ctx context.Context) error {
 // ended. The zero state means there is none.
 func (p *Provider) previousTermination(ctx context.Context, r *podRecord, c *containerRecord) corev1.ContainerState {
 	p.mu.Lock()
-	attempt := c.attempts // the adopted attempt is c.attempts+1
+	attempt := c.attempts - 1 // the one before the adopted attempt
 	p.mu.Unlock()
 	if attempt < 1 {
 		return corev1.ContainerState{}

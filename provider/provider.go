@@ -197,21 +197,44 @@ func (p *Provider) Adopt(ctx context.Context) (int, error) {
 	return len(p.adopted), nil
 }
 
-// RemoveUnclaimed removes the adopted Podman pods whose Kubernetes pod no longer exists (exists tells, by UID).
-func (p *Provider) RemoveUnclaimed(ctx context.Context, exists func(types.UID) bool) (int, error) {
-	p.mu.Lock()
-	gone := map[types.UID]*adoptedPod{}
-	for uid, a := range p.adopted {
-		if !exists(uid) {
-			gone[uid] = a
-			delete(p.adopted, uid)
+// seedAdopted prepares a record to take an adopted Podman pod over: each container resumes its latest attempt, and
+// until the runner has looked at them the pod keeps the status the earlier virtual kubelet last reported of the
+// same containers (a restart of the virtual kubelet must not send a running pod back to ContainerCreating, take its
+// IP away or lower a restartCount).
+func seedAdopted(r *podRecord, a *adoptedPod) {
+	reported := map[string]corev1.ContainerStatus{}
+	for _, st := range append(append([]corev1.ContainerStatus{}, r.pod.Status.InitContainerStatuses...), r.pod.Status.ContainerStatuses...) {
+		reported[st.Name] = st
+	}
+	for _, c := range r.containers() {
+		ac, ok := a.containers[c.spec.Name]
+		if !ok {
+			continue
+		}
+		c.resumeID, c.attempts = ac.id, ac.attempt
+		st, ok := reported[c.spec.Name]
+		if !ok || st.ContainerID != containerIDPrefix+ac.id {
+			continue
+		}
+		c.id, c.imageID = ac.id, st.ImageID
+		c.state, c.last, c.ready = *st.State.DeepCopy(), *st.LastTerminationState.DeepCopy(), st.Ready
+		c.started = st.Started != nil && *st.Started
+	}
+	for _, cond := range r.pod.Status.Conditions {
+		switch {
+		case cond.Type == corev1.PodInitialized && cond.Status == corev1.ConditionTrue:
+			r.initialized = true
+		case cond.Type == corev1.PodReadyToStartContainers && cond.Status == corev1.ConditionTrue:
+			r.sandbox, r.podIP = true, r.pod.Status.PodIP
 		}
 	}
-	p.mu.Unlock()
-	var errs []error
-	for uid, a := range gone {
-		errs = append(errs, p.cfg.Runtime.RemovePod(ctx, a.podmanID), p.tearDownVolumes(uid))
-	}
+}
+
+// RemoveUnclaimed removes the adopted Podman pods whose Kubernetes pod no longer exists (exists tells, by UID), and
+// the volume folders of pods that do not exist.
+func (p *Provider) RemoveUnclaimed(ctx context.Context, exists func(types.UID) bool) (int, error) {
+	gone, _, err := p.removeUnclaimedAdopted(ctx, exists)
+	errs := []error{err}
 	// Volume folders of pods that are gone (whose Podman pod a crash may have taken already).
 	uids, err := p.podDirUIDs()
 	errs = append(errs, err)
@@ -222,6 +245,33 @@ func (p *Provider) RemoveUnclaimed(ctx context.Context, exists func(types.UID) b
 		errs = append(errs, p.tearDownVolumes(uid))
 	}
 	return len(gone), errors.Join(errs...)
+}
+
+// RemoveUnclaimedAdopted removes the adopted Podman pods whose Kubernetes pod no longer exists, as RemoveUnclaimed
+// does, and tells how many adopted pods are left for CreatePod (or DeletePod) to claim. Call it again while some
+// are left: virtual-kubelet deletes the object of a pod deleted while no kubelet ran whose containers are not
+// running (one in CrashLoopBackOff) without a DeletePod, so its Podman pod goes once its object has.
+func (p *Provider) RemoveUnclaimedAdopted(ctx context.Context, exists func(types.UID) bool) (removed, left int, err error) {
+	gone, left, err := p.removeUnclaimedAdopted(ctx, exists)
+	return len(gone), left, err
+}
+
+func (p *Provider) removeUnclaimedAdopted(ctx context.Context, exists func(types.UID) bool) (map[types.UID]*adoptedPod, int, error) {
+	p.mu.Lock()
+	gone := map[types.UID]*adoptedPod{}
+	for uid, a := range p.adopted {
+		if !exists(uid) {
+			gone[uid] = a
+			delete(p.adopted, uid)
+		}
+	}
+	left := len(p.adopted)
+	p.mu.Unlock()
+	var errs []error
+	for uid, a := range gone {
+		errs = append(errs, p.cfg.Runtime.RemovePod(ctx, a.podmanID), p.tearDownVolumes(uid))
+	}
+	return gone, left, errors.Join(errs...)
 }
 
 // NotifyPods implements node.PodNotifier. Status changes are reported in order by one dispatcher, which always
@@ -317,11 +367,7 @@ func (p *Provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 	if a, ok := p.adopted[pod.UID]; ok {
 		delete(p.adopted, pod.UID)
 		r.adopted, r.podmanID = true, a.podmanID
-		for _, c := range r.containers() {
-			if ac, ok := a.containers[c.spec.Name]; ok {
-				c.resumeID, c.attempts = ac.id, ac.attempt-1
-			}
-		}
+		seedAdopted(r, a)
 		logger.Info("Adopting the pod's running Podman pod", "podmanPod", a.podmanID)
 	}
 	runCtx, cancel := context.WithCancel(klog.NewContext(context.WithoutCancel(ctx), logger))

@@ -623,8 +623,17 @@ func (p *Provider) resume(ctx context.Context, r *podRecord, c *containerRecord,
 		klog.FromContext(ctx).Error(err, "Adopted container is gone; starting it anew", "container", c.spec.Name)
 		return 0, false
 	}
+	if !st.Running && st.StartedAt.IsZero() && st.Error == "" {
+		// Created, never started: the earlier virtual kubelet ended in between. It did not run, so it is no
+		// attempt that ended (exit 0 would finish a restartPolicy Never pod that never ran); as the kubelet does
+		// with a container it finds created, a new one is started in its place (the next attempt).
+		klog.FromContext(ctx).V(2).Info("Adopted container was never started; starting a new one", "container", c.spec.Name)
+		if err := p.cfg.Runtime.RemoveContainer(ctx, id); err != nil {
+			klog.FromContext(ctx).Error(err, "Removing a container that was never started", "container", c.spec.Name)
+		}
+		return 0, false
+	}
 	p.mu.Lock()
-	c.attempts++
 	attempt := c.attempts
 	c.id, c.imageID, c.started = id, st.ImageID, true
 	c.lastStart = st.StartedAt
@@ -635,7 +644,10 @@ func (p *Provider) resume(ctx context.Context, r *podRecord, c *containerRecord,
 		prev, _ = findStatus(r.pod.Status.InitContainerStatuses, c.spec.Name)
 	}
 	c.ready, c.killed = prev.Ready, false
-	p.changedLocked(r)
+	if st.Running {
+		// An exited one is reported once its exit is recorded below, not as running meanwhile.
+		p.changedLocked(r)
+	}
 	p.mu.Unlock()
 	if st.Running {
 		stopProbes := p.startProbes(ctx, r, c, id, st.StartedAt, onStart)

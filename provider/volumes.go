@@ -173,12 +173,18 @@ func (p *Provider) setUpVolumes(ctx context.Context, r *podRecord) error {
 
 // refreshVolumes rewrites a running pod's configMap, secret, downwardAPI and projected volumes from the current
 // API objects (the files change atomically, and only when their content does), renewing tokens as they age.
+// A pod being deleted is left alone: the periodic resync lists the pods to refresh before it gets to each, and a
+// refresh after the deletion's tear-down would write the pod's folder again, for good.
 func (p *Provider) refreshVolumes(ctx context.Context, r *podRecord) {
 	r.volMu.Lock()
 	defer r.volMu.Unlock()
 	p.mu.Lock()
+	gone := r.deleting || r.removed
 	pod := r.pod.DeepCopy()
 	p.mu.Unlock()
+	if gone {
+		return
+	}
 	for i := range pod.Spec.Volumes {
 		v := &pod.Spec.Volumes[i]
 		if !isAPIDataVolume(v) {

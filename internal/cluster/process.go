@@ -90,6 +90,23 @@ func (p *process) terminate(pid int, timeout time.Duration) {
 	<-p.exited
 }
 
+// kill sends SIGKILL to the process alone and waits up to timeout for it to exit; its pid file goes as with stop.
+func (p *process) kill(timeout time.Duration) error {
+	defer os.Remove(p.pidPath)
+	if !p.running() {
+		return nil
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("kill %s: %w", p.name, err)
+	}
+	select {
+	case <-p.exited:
+		return nil
+	case <-time.After(timeout):
+		return fmt.Errorf("%s did not exit within %s of SIGKILL", p.name, timeout)
+	}
+}
+
 // failure describes why a component stopped or never became ready, with the end of its log.
 func (p *process) failure(what string) error {
 	tail := tailFile(p.logPath, 15)

@@ -99,6 +99,28 @@ func (c *Cluster) StopNode(i int) error {
 	return nil
 }
 
+// KillNode kills node i's virtual kubelet with SIGKILL, as a crash or the OOM killer would, and waits for it to
+// exit: it releases nothing (its node's lease stays held by the dead process) and leaves its pods running in Podman.
+func (c *Cluster) KillNode(i int) error {
+	p, err := c.kubelet(i)
+	if err != nil {
+		return err
+	}
+	return p.kill(10 * time.Second)
+}
+
+// KubeletPID is the process ID of node i's virtual kubelet (0 when it does not run).
+func (c *Cluster) KubeletPID(i int) int {
+	p, err := c.kubelet(i)
+	if err != nil || !p.running() {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
+// KubeletRootDir is node i's kubelet root folder (berth-kubelet --root-dir), which holds pods/<uid>.
+func (c *Cluster) KubeletRootDir(i int) string { return c.cfg.kubeletRootDir(i) }
+
 // StartNode starts node i's virtual kubelet again with the same configuration and waits until the node reports
 // Ready again.
 func (c *Cluster) StartNode(ctx context.Context, i int) error {

@@ -38,6 +38,7 @@ import (
 	"k8s.io/client-go/tools/record"
 	certutil "k8s.io/client-go/util/cert"
 	"k8s.io/client-go/util/workqueue"
+	"k8s.io/component-base/metrics/legacyregistry"
 	"k8s.io/klog/v2"
 	"k8s.io/kubernetes/pkg/kubelet/token"
 
@@ -294,6 +295,10 @@ func Run(ctx context.Context, o *Options) error {
 		return fmt.Errorf("kubelet API authentication: %w", err)
 	}
 	mux := http.NewServeMux()
+	// As the kubelet's /metrics (nodes/metrics): the process's own Go runtime and process metrics
+	// (go_goroutines, process_resident_memory_bytes, ...); virtual-kubelet's routes serve the rest, including
+	// /metrics/resource.
+	mux.Handle("/metrics", legacyregistry.Handler())
 	var pods corev1listers.PodLister
 	vk, err := nodeutil.NewNode(o.NodeName,
 		func(cfg nodeutil.ProviderConfig) (nodeutil.Provider, node.NodeProvider, error) {
@@ -335,7 +340,7 @@ func Run(ctx context.Context, o *Options) error {
 		}
 		logger.Info("Node is registered and ready to run pods")
 		// The pod informer has synced: adopted Podman pods whose Kubernetes pod is gone (or finished) go.
-		n, err := p.RemoveUnclaimed(ctx, func(uid types.UID) bool {
+		exists := func(uid types.UID) bool {
 			list, err := pods.List(labels.Everything())
 			if err != nil {
 				return true
@@ -346,11 +351,25 @@ func Run(ctx context.Context, o *Options) error {
 				}
 			}
 			return false
-		})
-		if err != nil {
-			logger.Error(err, "Removing Podman pods no Kubernetes pod claims")
-		} else if n > 0 {
-			logger.Info("Removed Podman pods no Kubernetes pod claims", "count", n)
+		}
+		n, err := p.RemoveUnclaimed(ctx, exists)
+		// Then, until every adopted pod is claimed, those whose object virtual-kubelet deletes without telling the
+		// provider (see RemoveUnclaimedAdopted).
+		for left := -1; ; {
+			if err != nil {
+				logger.Error(err, "Removing Podman pods no Kubernetes pod claims")
+			} else if n > 0 {
+				logger.Info("Removed Podman pods no Kubernetes pod claims", "count", n)
+			}
+			if left == 0 {
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(2 * time.Second):
+			}
+			n, left, err = p.RemoveUnclaimedAdopted(ctx, exists)
 		}
 	}()
 	if err := vk.Run(ctx); err != nil && ctx.Err() == nil {
