@@ -41,7 +41,7 @@ func start(name, bin string, args, env []string, logDir, pidDir string) (*proces
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: deathSignal(name)}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s (%s): %w", name, bin, err)
 	}
@@ -55,6 +55,16 @@ func start(name, bin string, args, env []string, logDir, pidDir string) (*proces
 		close(p.exited)
 	}()
 	return p, nil
+}
+
+// deathSignal is the signal a component gets when berth dies. SIGTERM lets each stop cleanly (etcd syncs, a virtual
+// kubelet releases its lease), except the apiserver: with etcd gone at the same moment its graceful shutdown can
+// outlast the next berth up's 15 s wait (CI once saw it alive 45 s later), and it holds nothing SIGKILL could lose.
+func deathSignal(name string) syscall.Signal {
+	if name == "kube-apiserver" {
+		return syscall.SIGKILL
+	}
+	return syscall.SIGTERM
 }
 
 // running tells whether the process is still alive.
