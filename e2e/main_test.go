@@ -65,10 +65,24 @@ func run(m *testing.M) int {
 		0: {"--podman-unreachable-grace=" + outageGrace.String()},
 		1: {"--cluster-dns=" + clusterDNS, "--allow-privileged", "--allow-host-namespaces", "--allowed-capabilities=" + allowedCapability},
 	}
-	ports := freePorts(7)
+	ports := freePorts(8)
 	cfg.APIServerPort, cfg.EtcdPort, cfg.EtcdPeerPort = ports[0], ports[1], ports[2]
 	cfg.ControllerManagerPort, cfg.SchedulerPort, cfg.KubeletPort = ports[3], ports[4], ports[5]
 	cfg.MetricsServerPort = ports[6]
+	// Registry mirrors (see mirrors_test.go): every node's Podman mirrors podmanMirrorHost to a registry on
+	// mirrorAddr (berth up --registries-config); the second node's virtual kubelet pulls kubeletMirrorHost through
+	// it itself (berth-kubelet --registries-config), as the helm chart's kubelet.registriesConf does.
+	mirrorAddr = fmt.Sprintf("127.0.0.1:%d", ports[7])
+	if cfg.RegistriesConfig, err = writeMirrorConfig(state, "registries.conf", podmanMirrorHost); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	kubeletRegistries, err := writeMirrorConfig(state, "kubelet-registries.conf", kubeletMirrorHost)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	cfg.KubeletArgs[1] = append(cfg.KubeletArgs[1], "--registries-config="+kubeletRegistries)
 	ctx := context.Background()
 	testCluster, err = cluster.Up(ctx, cfg)
 	if err != nil {

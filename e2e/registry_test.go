@@ -17,26 +17,39 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 )
 
-// registry is a real OCI registry (Debian's docker-registry) on loopback, with htpasswd authentication.
+// registry is a real OCI registry (Debian's docker-registry) on loopback, with htpasswd authentication unless
+// user is empty.
 type registry struct {
 	addr, user, password string
 }
 
-// startRegistry starts a registry for one test and stops it on cleanup.
+// startRegistry starts a registry with authentication on a free port for one test and stops it on cleanup.
 func startRegistry(t *testing.T) *registry {
+	t.Helper()
+	return startRegistryAt(t, fmt.Sprintf("127.0.0.1:%d", freePorts(1)[0]), true)
+}
+
+// startRegistryAt starts a registry on addr for one test, with htpasswd authentication if auth, and stops it on
+// cleanup.
+func startRegistryAt(t *testing.T, addr string, auth bool) *registry {
 	t.Helper()
 	bin, err := exec.LookPath("docker-registry")
 	if err != nil {
 		t.Fatalf("docker-registry is not installed (make deps installs it): %v", err)
 	}
 	dir := t.TempDir()
-	r := &registry{addr: fmt.Sprintf("127.0.0.1:%d", freePorts(1)[0]), user: "berth", password: "pull-me"}
-	hash, err := bcrypt.GenerateFromPassword([]byte(r.password), bcrypt.DefaultCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "htpasswd"), []byte(r.user+":"+string(hash)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
+	r := &registry{addr: addr}
+	authConf := ""
+	if auth {
+		r.user, r.password = "berth", "pull-me"
+		hash, err := bcrypt.GenerateFromPassword([]byte(r.password), bcrypt.DefaultCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "htpasswd"), []byte(r.user+":"+string(hash)+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		authConf = fmt.Sprintf("auth:\n  htpasswd: {realm: berth-e2e, path: %s}\n", filepath.Join(dir, "htpasswd"))
 	}
 	cfg := fmt.Sprintf(`version: 0.1
 log: {level: warn}
@@ -44,9 +57,7 @@ storage:
   filesystem: {rootdirectory: %s}
 http:
   addr: %s
-auth:
-  htpasswd: {realm: berth-e2e, path: %s}
-`, filepath.Join(dir, "data"), r.addr, filepath.Join(dir, "htpasswd"))
+`, filepath.Join(dir, "data"), r.addr) + authConf
 	if err := os.WriteFile(filepath.Join(dir, "config.yml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -59,13 +70,17 @@ auth:
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	})
+	want := http.StatusOK
+	if auth {
+		want = http.StatusUnauthorized
+	}
 	err = wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 20*time.Second, true, func(ctx context.Context) (bool, error) {
 		resp, err := http.Get("http://" + r.addr + "/v2/")
 		if err != nil {
 			return false, nil
 		}
 		resp.Body.Close()
-		return resp.StatusCode == http.StatusUnauthorized, nil
+		return resp.StatusCode == want, nil
 	})
 	if err != nil {
 		t.Fatalf("registry on %s did not come up", r.addr)
@@ -78,8 +93,11 @@ func (r *registry) push(t *testing.T, name string) string {
 	t.Helper()
 	ref := r.addr + "/" + name
 	dir := filepath.Join(testCluster.Config().StateDir, "podman", "0")
-	cmd := exec.Command("podman", "--url", testCluster.PodmanURLs()[0], "push", "--tls-verify=false",
-		"--creds", r.user+":"+r.password, busybox, "docker://"+ref)
+	args := []string{"--url", testCluster.PodmanURLs()[0], "push", "--tls-verify=false"}
+	if r.user != "" {
+		args = append(args, "--creds", r.user+":"+r.password)
+	}
+	cmd := exec.Command("podman", append(args, busybox, "docker://"+ref)...)
 	cmd.Env = append(os.Environ(), "CONTAINERS_CONF="+filepath.Join(dir, "containers.conf"))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("podman push %s: %v\n%s", ref, err, out)

@@ -21,6 +21,7 @@ grep -q -- '--register-with-taints=berth.dev/podman=true:NoSchedule' "$tmp/defau
 grep -q 'kind: PodDisruptionBudget' "$tmp/default.yaml"
 grep -q 'name: t-berth-scheduler-metrics' "$tmp/default.yaml"
 grep -q 'checksum/config: ' "$tmp/default.yaml"
+absent 'registries' "$tmp/default.yaml"   # no registries config unless kubelet.registriesConf is set
 # Least privilege: no wildcard and no admin role anywhere.
 absent '"\*"\|cluster-admin' "$tmp/default.yaml"
 
@@ -46,6 +47,13 @@ kubelet:
     - {name: host-a, url: unix:///run/podman/podman.sock, tlsSecretName: host-a-tls}
     - {name: host-b, url: tcp://192.0.2.10:8888}
     - {name: host-c, url: ssh://core@192.0.2.11/run/podman/podman.sock, sshKeySecret: host-c-key}
+  registriesConf: |
+    [[registry]]
+    prefix = "registry.k8s.io"
+    location = "registry.k8s.io"
+    [[registry.mirror]]
+    location = "192.0.2.5:5000"
+    insecure = true
 VALUES
 helm lint --strict --kube-version 1.37.2 "$chart" -f "$tmp/values.yaml"
 helm template t "$chart" --kube-version 1.37.2 -f "$tmp/values.yaml" > "$tmp/custom.yaml"
@@ -64,6 +72,11 @@ grep -q 'resourceNames: \["host-a", "host-b", "host-c"\]' "$tmp/custom.yaml"
 grep -q 'kubernetes.io/hostname: node-a' "$tmp/custom.yaml"
 test "$(grep -c 'kubernetes.io/hostname: node-b' "$tmp/custom.yaml")" = 3
 grep -q 'key: dedicated' "$tmp/custom.yaml"
+# kubelet.registriesConf: one ConfigMap, mounted into every virtual kubelet and named by --registries-config.
+test "$(grep -c 'name: t-berth-kubelet-registries$' "$tmp/custom.yaml")" = 4
+grep -q '^    location = "192.0.2.5:5000"$' "$tmp/custom.yaml"
+test "$(grep -c -- '--registries-config=/etc/berth/registries/registries.conf' "$tmp/custom.yaml")" = 3
+test "$(grep -c 'checksum/registries: ' "$tmp/custom.yaml")" = 3
 grep -q -- '- "--v=4"' "$tmp/custom.yaml"
 grep -q -- '- "--cluster-dns=10.96.0.10"' "$tmp/custom.yaml"
 absent 'kind: PodDisruptionBudget' "$tmp/custom.yaml"

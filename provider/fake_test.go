@@ -303,13 +303,17 @@ func (f *fakeRuntime) ImageExists(_ context.Context, ref string) (bool, error) {
 	return f.images[ref], nil
 }
 
-func (f *fakeRuntime) PullImage(ctx context.Context, ref string, _ *podman.Auth) error {
+func (f *fakeRuntime) PullImage(ctx context.Context, ref string, opts podman.PullOptions) error {
 	if err := f.unreachable(); err != nil {
 		return err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.record("PullImage", ref)
+	if opts.Insecure {
+		f.record("PullImage", ref+" (insecure)")
+	} else {
+		f.record("PullImage", ref)
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -317,6 +321,20 @@ func (f *fakeRuntime) PullImage(ctx context.Context, ref string, _ *podman.Auth)
 		return err
 	}
 	f.images[ref] = true
+	return nil
+}
+
+func (f *fakeRuntime) TagImage(_ context.Context, ref, name string) error {
+	if err := f.unreachable(); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("TagImage", ref+" "+name)
+	if !f.images[ref] {
+		return fmt.Errorf("tag image %s as %s: image not known", ref, name)
+	}
+	f.images[name] = true
 	return nil
 }
 

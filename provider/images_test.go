@@ -3,10 +3,16 @@ package provider
 import (
 	"encoding/base64"
 	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/berth-dev/berth/internal/registries"
 )
 
 func TestNormalizeImage(t *testing.T) {
@@ -75,6 +81,86 @@ func TestPullAuth(t *testing.T) {
 				t.Errorf("got credentials %+v, want none", got)
 			case tc.wantUser != "" && (got == nil || got.Username != tc.wantUser):
 				t.Errorf("got %+v, want user %s", got, tc.wantUser)
+			}
+		})
+	}
+}
+
+// TestPullThroughRegistriesConfig checks pulls under berth-kubelet --registries-config: the mirrors of the image's
+// registry are tried in order (insecure as configured), then the registry itself; an image pulled under a mirror's
+// name gets the pod's name for it, so that its container is created; an image of no listed registry is pulled as
+// named; a blocked registry and a pull that fails everywhere give ErrImagePull naming each failure.
+func TestPullThroughRegistriesConfig(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "registries.conf")
+	if err := os.WriteFile(conf, []byte(`[[registry]]
+prefix = "mirror.example.invalid"
+location = "mirror.example.invalid"
+[[registry.mirror]]
+location = "127.0.0.1:5100"
+insecure = true
+[[registry.mirror]]
+location = "mirror.example.org/cache"
+
+[[registry]]
+location = "blocked.example"
+blocked = true
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	regs, err := registries.Load(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const (
+		image   = "mirror.example.invalid/berth/busybox:1.35"
+		first   = "127.0.0.1:5100/berth/busybox:1.35"
+		second  = "mirror.example.org/cache/berth/busybox:1.35"
+		primary = "mirror.example.invalid/berth/busybox:1.35"
+	)
+	tests := []struct {
+		name       string
+		image      string
+		pullErrs   []string
+		wantPulls  []string
+		wantTags   []string
+		wantReason string // empty: the container runs
+		wantMsg    []string
+	}{
+		{name: "first mirror", image: image, wantPulls: []string{first + " (insecure)"}, wantTags: []string{first + " " + image}},
+		{name: "second mirror", image: image, pullErrs: []string{first},
+			wantPulls: []string{first + " (insecure)", second}, wantTags: []string{second + " " + image}},
+		{name: "registry itself", image: image, pullErrs: []string{first, second},
+			wantPulls: []string{first + " (insecure)", second, primary}},
+		{name: "everywhere fails", image: image, pullErrs: []string{first, second, primary},
+			wantPulls: []string{first + " (insecure)", second, primary}, wantReason: "ErrImagePull",
+			wantMsg: []string{"no " + first, "no " + second, "no " + primary}},
+		{name: "not listed", image: "quay.io/berth/busybox:1.35", wantPulls: []string{"quay.io/berth/busybox:1.35"}},
+		{name: "blocked", image: "blocked.example/x:1", wantReason: "ErrImagePull", wantMsg: []string{"registry is blocked by " + conf}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarnessWith(t, func(c *Config) { c.Registries = regs })
+			for _, ref := range tc.pullErrs {
+				h.fake.setPullError(ref, errors.New("no "+ref))
+			}
+			pod := lifecyclePod("mirrored", corev1.RestartPolicyAlways, nil, testContainer("a", tc.image))
+			h.create(pod)
+			if tc.wantReason == "" {
+				h.waitContainer(ctrName(pod, "a", 1), "running")
+			} else {
+				p, _ := h.waitReported(pod, 0, tc.wantReason, func(p *corev1.Pod) bool { return waitingFor(p, "a", tc.wantReason) })
+				msg := statusOf(p, "a").State.Waiting.Message
+				for _, w := range tc.wantMsg {
+					if !strings.Contains(msg, w) {
+						t.Errorf("message %q lacks %q", msg, w)
+					}
+				}
+			}
+			if got := h.fake.callsTo("PullImage"); len(tc.wantPulls) > 0 && !slices.Equal(got[:min(len(got), len(tc.wantPulls))], tc.wantPulls) {
+				t.Errorf("pulls %q, want %q first", got, tc.wantPulls)
+			}
+			if got := h.fake.callsTo("TagImage"); !slices.Equal(got, tc.wantTags) {
+				t.Errorf("tags %q, want %q", got, tc.wantTags)
 			}
 		})
 	}

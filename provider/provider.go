@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 
+	"github.com/berth-dev/berth/internal/registries"
 	"github.com/berth-dev/berth/provider/podman"
 )
 
@@ -82,6 +83,9 @@ type Config struct {
 	// every pod that is not terminal reports phase Unknown until Podman answers again (berth-kubelet
 	// --podman-unreachable-grace; default DefaultPodmanUnreachableGrace).
 	PodmanUnreachableGrace time.Duration
+	// Registries is berth-kubelet --registries-config: registry mirrors Berth pulls through itself, for a Podman
+	// service whose own registries.conf Berth cannot write (see pullImage); nil for none.
+	Registries *registries.File
 	// PodmanPingInterval is how often Podman is pinged to tell whether it answers, and how often a runner waiting
 	// for it to answer again tries (default 5s).
 	PodmanPingInterval time.Duration

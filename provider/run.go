@@ -769,7 +769,7 @@ func (p *Provider) ensureImage(ctx context.Context, r *podRecord, c *containerRe
 	}
 	p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeNormal, "Pulling", "Pulling image %q", image)
 	start := time.Now()
-	if err := p.retryUnreachable(ctx, "pull image", func() error { return rt.PullImage(ctx, image, p.pullAuth(r.pod, host)) }); err != nil {
+	if err := p.pullImage(ctx, r.pod, image, host); err != nil {
 		p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "Failed", "Failed to pull image %q: %v", image, err)
 		return err
 	}

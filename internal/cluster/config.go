@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/berth-dev/berth/internal/registries"
 )
 
 // Config describes the local cluster berth up runs.
@@ -30,10 +32,17 @@ type Config struct {
 	MetricsServerPort int
 	// AllowedHostPaths are the host folders the nodes let hostPath volumes name (at or below); none by default.
 	AllowedHostPaths []string
+	// RegistriesConfig is a containers-registries.conf(5) version 2 file (registry mirrors, insecure and blocked
+	// registries) merged into the registries.conf of each Podman service berth starts (see registries.NodeConfig);
+	// empty for Berth's own entries alone.
+	RegistriesConfig string
 	// KubeletArgs are extra berth-kubelet flags, by node index (tests give nodes different settings this way).
 	KubeletArgs map[int][]string
 	// Out receives progress lines.
 	Out io.Writer
+
+	// registriesConf is the registries.conf written for each Podman service berth starts (set by complete).
+	registriesConf string
 }
 
 // DefaultStateDir is ~/.local/share/berth (or $XDG_DATA_HOME/berth).
@@ -83,6 +92,9 @@ func (c *Config) complete() error {
 			return fmt.Errorf("--allowed-host-paths %q: must be an absolute path", p)
 		}
 	}
+	if err := c.completeRegistries(); err != nil {
+		return err
+	}
 	if c.BinDir == "" {
 		exe, err := os.Executable()
 		if err != nil {
@@ -115,6 +127,32 @@ func (c *Config) complete() error {
 			return fmt.Errorf("component binary %s not found in %s: run `make build` first", b, c.BinDir)
 		}
 	}
+	return nil
+}
+
+// completeRegistries reads and checks --registries-config and merges it with Berth's own entries.
+func (c *Config) completeRegistries() error {
+	var user *registries.File
+	if c.RegistriesConfig != "" {
+		if len(c.PodmanURLs) > 0 {
+			return fmt.Errorf("--registries-config %s: berth writes it only into the Podman services it starts; with --podman-url, put it in that service's registries.conf.d and restart the service (see README: Registry mirrors)", c.RegistriesConfig)
+		}
+		abs, err := filepath.Abs(c.RegistriesConfig)
+		if err != nil {
+			return fmt.Errorf("--registries-config %s: %w", c.RegistriesConfig, err)
+		}
+		if user, err = registries.Load(abs); err != nil {
+			return fmt.Errorf("--registries-config %s: %w", c.RegistriesConfig, err)
+		}
+		c.RegistriesConfig = abs
+	}
+	conf, err := registries.NodeConfig(user)
+	if err != nil && user == nil {
+		return fmt.Errorf("berth's own registries.conf: %w", err)
+	} else if err != nil {
+		return fmt.Errorf("--registries-config %s: %w", c.RegistriesConfig, err)
+	}
+	c.registriesConf = conf
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 )
 
@@ -23,6 +24,17 @@ func fakeBinDir(t *testing.T, skip string) string {
 		}
 	}
 	return dir
+}
+
+// testConfig is the default configuration with a state folder, component binaries (fakes) and a node address of
+// its own: complete accepts it.
+func testConfig(t *testing.T) Config {
+	t.Helper()
+	c := Default()
+	c.StateDir = t.TempDir()
+	c.BinDir = fakeBinDir(t, "")
+	c.NodeIP = "192.0.2.10"
+	return c
 }
 
 func TestConfigComplete(t *testing.T) {
@@ -46,10 +58,7 @@ func TestConfigComplete(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := Default()
-			c.StateDir = t.TempDir()
-			c.BinDir = fakeBinDir(t, "")
-			c.NodeIP = "192.0.2.10"
+			c := testConfig(t)
 			tc.mutate(&c)
 			err := c.complete()
 			if tc.wantErr == "" {
@@ -167,5 +176,134 @@ func TestNetworksDifferAcrossStatesAndNodes(t *testing.T) {
 				t.Errorf("subnet of node %d is not stable", i)
 			}
 		}
+	}
+}
+
+const mirrorRegistries = `[[registry]]
+prefix = "registry.k8s.io"
+location = "registry.k8s.io"
+[[registry.mirror]]
+location = "127.0.0.1:5100"
+insecure = true
+`
+
+// TestRegistriesConfig checks --registries-config: a good file is merged into the nodes' registries.conf, a bad or
+// misplaced one is refused by complete (before anything starts) with one line naming the flag, the file and the
+// problem.
+func TestRegistriesConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		// content is written to the file given; absent means the file does not exist.
+		content *string
+		// none gives no --registries-config.
+		none       bool
+		podmanURLs []string
+		want       []string
+		wantErr    string
+	}{
+		{name: "none: Berth's entries", none: true,
+			want: []string{`unqualified-search-registries = ["docker.io"]`, `short-name-mode = "disabled"`, `location = "127.0.0.1"`, `location = "localhost"`}},
+		{name: "mirror", content: ptr.To(mirrorRegistries),
+			want: []string{`unqualified-search-registries = ["docker.io"]`, `location = "127.0.0.1:5100"`, `location = "127.0.0.1"`, `location = "localhost"`}},
+		{name: "missing file", wantErr: "registries.conf: read: no such file or directory"},
+		{name: "unknown key", content: ptr.To("[[registry]]\nlocation = \"quay.io\"\nmirrors = [\"127.0.0.1:5100\"]\n"),
+			wantErr: `registries.conf: unknown key "registry.mirrors"`},
+		{name: "invalid mirror", content: ptr.To("[[registry]]\nlocation = \"quay.io\"\n[[registry.mirror]]\nlocation = \"http://127.0.0.1:5100\"\n"),
+			wantErr: "registries.conf: invalid location 'http://127.0.0.1:5100': URI schemes are not supported"},
+		{name: "with --podman-url", content: ptr.To(mirrorRegistries), podmanURLs: []string{"unix:///run/podman/podman.sock"},
+			wantErr: "berth writes it only into the Podman services it starts"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := testConfig(t)
+			c.PodmanURLs = tc.podmanURLs
+			if !tc.none {
+				c.RegistriesConfig = filepath.Join(t.TempDir(), "registries.conf")
+				if tc.content != nil {
+					if err := os.WriteFile(c.RegistriesConfig, []byte(*tc.content), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			err := c.complete()
+			if tc.wantErr != "" {
+				want := "--registries-config " + c.RegistriesConfig + ": "
+				if err == nil || !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), tc.wantErr) || strings.Contains(err.Error(), "\n") {
+					t.Fatalf("error %v, want one line starting %q and containing %q", err, want, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := c.podmanHosts()[0]
+			if err := h.prepare(); err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(filepath.Join(h.dir, "registries.conf"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(string(b), w+"\n") {
+					t.Errorf("registries.conf lacks %s:\n%s", w, b)
+				}
+			}
+		})
+	}
+}
+
+// TestRegistriesConfigAcrossRuns checks that each berth up on a state folder writes the nodes' registries.conf from
+// its own --registries-config (added, changed, removed), and that berth images (which starts no service) keeps what
+// the last berth up wrote.
+func TestRegistriesConfigAcrossRuns(t *testing.T) {
+	state := t.TempDir()
+	file := filepath.Join(t.TempDir(), "registries.conf")
+	// prepare writes the nodes' Podman configuration as c says and returns node 1's registries.conf.
+	prepare := func(c Config) string {
+		t.Helper()
+		for _, h := range c.podmanHosts() {
+			if err := h.prepare(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b, err := os.ReadFile(filepath.Join(state, "podman", "1", "registries.conf"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	up := func(content string) string {
+		t.Helper()
+		c := testConfig(t)
+		c.StateDir, c.Nodes = state, 2
+		if content != "" {
+			if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			c.RegistriesConfig = file
+		}
+		if err := c.complete(); err != nil {
+			t.Fatal(err)
+		}
+		return prepare(c)
+	}
+	images := func() string { return prepare(Config{StateDir: state, Nodes: 2}) }
+
+	if got := images(); !strings.Contains(got, `location = "localhost"`) || strings.Contains(got, "5100") {
+		t.Fatalf("berth images on a new state: want Berth's entries alone:\n%s", got)
+	}
+	if got := up(mirrorRegistries); !strings.Contains(got, `location = "127.0.0.1:5100"`) {
+		t.Fatalf("berth up with a file: the mirror is missing:\n%s", got)
+	}
+	if got := images(); !strings.Contains(got, `location = "127.0.0.1:5100"`) {
+		t.Fatalf("berth images dropped the mirror berth up wrote:\n%s", got)
+	}
+	changed := strings.ReplaceAll(mirrorRegistries, "5100", "5200")
+	if got := up(changed); !strings.Contains(got, `location = "127.0.0.1:5200"`) || strings.Contains(got, "5100") {
+		t.Fatalf("berth up with a changed file:\n%s", got)
+	}
+	if got := up(""); strings.Contains(got, "5200") || !strings.Contains(got, `location = "localhost"`) {
+		t.Fatalf("berth up without the flag: want Berth's entries alone:\n%s", got)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/berth-dev/berth/internal/registries"
 )
 
 // podmanHost is the Podman service of one node: either one berth runs with its own configuration and storage,
@@ -16,6 +18,8 @@ type podmanHost struct {
 	index int
 	dir   string // empty for an external service
 	url   string
+	// registries is the registries.conf to write; empty keeps the one there (Berth's own entries if none).
+	registries string
 }
 
 func (c *Config) podmanHosts() []podmanHost {
@@ -26,7 +30,7 @@ func (c *Config) podmanHosts() []podmanHost {
 			continue
 		}
 		dir := filepath.Join(c.StateDir, "podman", fmt.Sprint(i))
-		hosts[i] = podmanHost{index: i, dir: dir, url: "unix://" + filepath.Join(dir, "podman.sock")}
+		hosts[i] = podmanHost{index: i, dir: dir, url: "unix://" + filepath.Join(dir, "podman.sock"), registries: c.registriesConf}
 	}
 	return hosts
 }
@@ -71,21 +75,6 @@ runroot = %q
 `, filepath.Join(dir, "storage"), filepath.Join(dir, "run"))
 }
 
-// registriesConf resolves short names as Kubernetes does (docker.io) and trusts registries on loopback over
-// plain HTTP, where tests run their own.
-const registriesConf = `# Written by berth; edits are overwritten.
-unqualified-search-registries = ["docker.io"]
-short-name-mode = "disabled"
-
-[[registry]]
-location = "127.0.0.1"
-insecure = true
-
-[[registry]]
-location = "localhost"
-insecure = true
-`
-
 // env is the environment of podman commands for this host.
 func (h podmanHost) env() []string {
 	return []string{
@@ -105,7 +94,19 @@ func (h podmanHost) prepare() error {
 	files := map[string]string{
 		"containers.conf": containersConf(h.dir),
 		"storage.conf":    storageConf(h.dir),
-		"registries.conf": registriesConf,
+	}
+	// berth up writes the registries.conf of its configuration (Berth's entries and --registries-config, see
+	// registries.NodeConfig), so that a changed or removed --registries-config takes effect; others (berth images)
+	// keep what the last berth up wrote.
+	regPath := filepath.Join(h.dir, "registries.conf")
+	if h.registries != "" {
+		files["registries.conf"] = h.registries
+	} else if _, err := os.Stat(regPath); err != nil {
+		conf, err := registries.NodeConfig(nil)
+		if err != nil {
+			return err
+		}
+		files["registries.conf"] = conf
 	}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(h.dir, name), []byte(content), 0o644); err != nil {

@@ -252,6 +252,9 @@ func Up(ctx context.Context, cfg Config) (_ *Cluster, retErr error) {
 		return nil, err
 	}
 
+	if cfg.RegistriesConfig != "" {
+		cfg.progress("  registries of the nodes' Podman: Berth's entries and %s", cfg.RegistriesConfig)
+	}
 	// etcd and the Podman services do not depend on anything: start them together.
 	etcd, err := c.startEtcd()
 	if err != nil {

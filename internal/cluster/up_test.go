@@ -9,7 +9,8 @@ import (
 )
 
 // TestUpRefusesWithoutPodman checks the two ways Podman can be missing: not installed (no --podman-url), or a given
-// service that does not answer. Each is one clear error, and nothing is left started or locked.
+// service that does not answer; and a bad --registries-config. Each is one clear error, and nothing is left started
+// or locked.
 func TestUpRefusesWithoutPodman(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -30,13 +31,20 @@ func TestUpRefusesWithoutPodman(t *testing.T) {
 			},
 			wantErr: "cannot reach Podman at unix://",
 		},
+		{
+			name: "bad registries config",
+			setup: func(t *testing.T, c *Config) {
+				c.RegistriesConfig = filepath.Join(t.TempDir(), "registries.conf")
+				if err := os.WriteFile(c.RegistriesConfig, []byte("[registries.search]\nregistries = [\"docker.io\"]\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			},
+			wantErr: "registries.conf: version 1 format ([registries.search], [registries.insecure], ...) is not supported",
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := Default()
-			c.StateDir = t.TempDir()
-			c.BinDir = fakeBinDir(t, "")
-			c.NodeIP = "192.0.2.10"
+			c := testConfig(t)
 			tc.setup(t, &c)
 			_, err := Up(context.Background(), c)
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {

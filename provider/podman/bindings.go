@@ -29,6 +29,7 @@ import (
 	"github.com/containers/podman/v4/pkg/domain/entities"
 	"github.com/containers/podman/v4/pkg/errorhandling"
 	"github.com/containers/podman/v4/pkg/specgen"
+	"github.com/distribution/reference"
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -176,17 +177,33 @@ func (c *Client) ImageExists(ctx context.Context, ref string) (bool, error) {
 }
 
 // PullImage implements Runtime.
-func (c *Client) PullImage(ctx context.Context, ref string, auth *Auth) error {
+func (c *Client) PullImage(ctx context.Context, ref string, opts PullOptions) error {
 	o := new(images.PullOptions).WithQuiet(true).WithPolicy("always")
-	if auth != nil {
-		o = o.WithUsername(auth.Username).WithPassword(auth.Password)
+	if opts.Auth != nil {
+		o = o.WithUsername(opts.Auth.Username).WithPassword(opts.Auth.Password)
 	}
-	if loopbackRegistry(ref) {
+	if opts.Insecure || loopbackRegistry(ref) {
 		// A registry on this machine's loopback (as tests start) speaks plain HTTP, as docker treats localhost.
 		o = o.WithSkipTLSVerify(true)
 	}
 	if _, err := images.Pull(c.ctx(ctx), ref, o); err != nil {
 		return fmt.Errorf("pull image %s: %w", ref, err)
+	}
+	return nil
+}
+
+// TagImage implements Runtime.
+func (c *Client) TagImage(ctx context.Context, ref, name string) error {
+	named, err := reference.ParseNormalizedNamed(name)
+	if err != nil {
+		return fmt.Errorf("tag image %s as %s: %w", ref, name, err)
+	}
+	tagged, ok := named.(reference.Tagged)
+	if !ok {
+		return fmt.Errorf("tag image %s as %s: the name has no tag", ref, name)
+	}
+	if err := images.Tag(c.ctx(ctx), ref, tagged.Tag(), named.Name(), nil); err != nil {
+		return fmt.Errorf("tag image %s as %s: %w", ref, name, err)
 	}
 	return nil
 }

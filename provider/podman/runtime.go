@@ -39,6 +39,15 @@ type Auth struct {
 	Username, Password string
 }
 
+// PullOptions are how to pull an image.
+type PullOptions struct {
+	// Auth are the registry's credentials; nil for none.
+	Auth *Auth
+	// Insecure allows plain HTTP and unverified TLS (a mirror the registries config marks insecure). A registry
+	// on loopback is always spoken to this way.
+	Insecure bool
+}
+
 // Image is an image stored on the Podman host.
 type Image struct {
 	ID    string
@@ -215,8 +224,10 @@ type Runtime interface {
 	EnsureNetwork(ctx context.Context, name, iface, subnet string) error
 	// ImageExists tells whether an image is stored locally.
 	ImageExists(ctx context.Context, ref string) (bool, error)
-	// PullImage pulls an image from its registry, with credentials if auth is not nil.
-	PullImage(ctx context.Context, ref string, auth *Auth) error
+	// PullImage pulls an image from its registry.
+	PullImage(ctx context.Context, ref string, opts PullOptions) error
+	// TagImage gives the local image ref another name (a tagged reference).
+	TagImage(ctx context.Context, ref, name string) error
 	// ListImages lists local images.
 	ListImages(ctx context.Context) ([]Image, error)
 	// ImportImage imports a root filesystem tarball as an image with the given reference.

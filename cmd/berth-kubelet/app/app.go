@@ -42,6 +42,7 @@ import (
 	"k8s.io/klog/v2"
 	"k8s.io/kubernetes/pkg/kubelet/token"
 
+	"github.com/berth-dev/berth/internal/registries"
 	"github.com/berth-dev/berth/provider"
 	"github.com/berth-dev/berth/provider/podman"
 )
@@ -80,6 +81,8 @@ type Options struct {
 	// PodmanUnreachableGrace is how long pods keep their phase while Podman does not answer, before they report
 	// phase Unknown.
 	PodmanUnreachableGrace time.Duration
+	// RegistriesConfig is a containers-registries.conf(5) v2 file whose mirrors the provider pulls through.
+	RegistriesConfig string
 }
 
 // NewCommand returns the berth-kubelet command.
@@ -118,6 +121,7 @@ func NewCommand() *cobra.Command {
 	f.StringSliceVar(&o.ClusterDNS, "cluster-dns", nil, "IP addresses of the cluster DNS servers for dnsPolicy ClusterFirst pods (comma-separated); without any, such pods use the host's resolv.conf")
 	f.StringVar(&o.ClusterDomain, "cluster-domain", o.ClusterDomain, "cluster DNS domain searched by ClusterFirst pods")
 	f.StringVar(&o.ResolvConf, "resolv-conf", o.ResolvConf, "the host's resolver configuration, the base of pods' DNS settings (empty: none)")
+	f.StringVar(&o.RegistriesConfig, "registries-config", "", "containers-registries.conf(5) v2 file: images of a registry it lists are pulled from that entry's mirrors first, by berth-kubelet itself (for a Podman service whose own registries.conf Berth cannot write)")
 	f.DurationVar(&o.PodmanUnreachableGrace, "podman-unreachable-grace", o.PodmanUnreachableGrace, "how long pods keep their last phase while Podman does not answer; after it, every pod that is not terminal reports phase Unknown (not Ready, reason PodmanUnreachable) until Podman answers again")
 	return cmd
 }
@@ -226,9 +230,19 @@ func Run(ctx context.Context, o *Options) error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
+	var regs *registries.File
+	if o.RegistriesConfig != "" {
+		var err error
+		if regs, err = registries.Load(o.RegistriesConfig); err != nil {
+			return fmt.Errorf("--registries-config %s: %w", o.RegistriesConfig, err)
+		}
+	}
 	vklog.L = klogv2.New(nil)
 	logger := klog.FromContext(ctx).WithValues("node", o.NodeName)
 	ctx = klog.NewContext(ctx, logger)
+	if regs != nil {
+		logger.Info("Pulling through the mirrors of the registries config", "file", regs.Path)
+	}
 
 	rest, err := clientcmd.BuildConfigFromFlags("", o.Kubeconfig)
 	if err != nil {
@@ -270,7 +284,8 @@ func Run(ctx context.Context, o *Options) error {
 	p := provider.New(provider.Config{NodeName: o.NodeName, NodeIP: o.NodeIP, Network: o.Network, Runtime: rt, Recorder: recorder,
 		Allocatable: np.Allocatable(), RootDir: o.RootDir, AllowedHostPaths: o.HostPaths, Tokens: tokens.GetServiceAccountToken,
 		APIServer: o.APIServer, AllowPrivileged: o.AllowPrivileged, AllowHostNamespaces: o.AllowHostNamespaces, AllowedCapabilities: o.AllowedCapabilities, ClusterDNS: o.ClusterDNS, ClusterDomain: o.ClusterDomain,
-		ResolvConf: o.ResolvConf, HostUsage: hostUsage(o.PodmanURL), Finalize: finalizer(client), PodmanUnreachableGrace: o.PodmanUnreachableGrace})
+		ResolvConf: o.ResolvConf, HostUsage: hostUsage(o.PodmanURL), Finalize: finalizer(client), PodmanUnreachableGrace: o.PodmanUnreachableGrace,
+		Registries: regs})
 	if n, err := p.Adopt(ctx); err != nil {
 		return fmt.Errorf("take stock of the Podman pods of an earlier run: %w", err)
 	} else if n > 0 {

@@ -1,7 +1,10 @@
 package app
 
 import (
+	"context"
 	"crypto/x509"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -116,5 +119,26 @@ func TestSelfSignedServingCert(t *testing.T) {
 	}
 	if err := leaf.VerifyHostname("node-x"); err != nil {
 		t.Errorf("self-signed certificate does not name the node: %v", err)
+	}
+}
+
+// TestRunRefusesBadRegistriesConfig checks that a bad --registries-config stops berth-kubelet with one line naming
+// the flag, the file and the problem, before it reads its kubeconfig or touches Podman.
+func TestRunRefusesBadRegistriesConfig(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "registries.conf")
+	if err := os.WriteFile(bad, []byte("[[registry]]\nlocation = \"quay.io\"\nmirrors = [\"127.0.0.1:5100\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for file, want := range map[string]string{
+		bad:                               `--registries-config ` + bad + `: unknown key "registry.mirrors"`,
+		filepath.Join(dir, "absent.conf"): `--registries-config ` + filepath.Join(dir, "absent.conf") + `: read: no such file or directory`,
+	} {
+		o := &Options{NodeIP: "192.0.2.1", Port: 10250, RootDir: "/var/lib/berth-kubelet", PodmanUnreachableGrace: time.Minute,
+			Kubeconfig: filepath.Join(dir, "absent.kubeconfig"), RegistriesConfig: file}
+		err := Run(context.Background(), o)
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("Run = %v, want %q", err, want)
+		}
 	}
 }

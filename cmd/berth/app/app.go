@@ -77,6 +77,7 @@ stops it. The cluster's objects are kept in the state folder across runs.`,
 	f.StringVar(&cfg.NodeIP, "node-ip", "", "address the nodes advertise (default: this machine's first non-loopback IPv4 address)")
 	f.IntVar(&cfg.APIServerPort, "apiserver-port", cfg.APIServerPort, "kube-apiserver port (every address: pods reach it at --node-ip)")
 	f.StringSliceVar(&cfg.AllowedHostPaths, "allowed-host-paths", nil, "host folders hostPath volumes may name (at or below them); none by default")
+	f.StringVar(&cfg.RegistriesConfig, "registries-config", "", "containers-registries.conf(5) v2 file (registry mirrors, insecure or blocked registries) merged into each node's Podman registries.conf; its entries win over Berth's")
 	f.IntVar(&cfg.EtcdPort, "etcd-port", cfg.EtcdPort, "etcd client port (127.0.0.1)")
 	f.IntVar(&cfg.EtcdPeerPort, "etcd-peer-port", cfg.EtcdPeerPort, "etcd peer port (127.0.0.1)")
 	f.IntVar(&cfg.ControllerManagerPort, "controller-manager-port", cfg.ControllerManagerPort, "kube-controller-manager port (127.0.0.1)")
