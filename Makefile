@@ -18,7 +18,7 @@ OURS := berth berth-scheduler berth-kubelet berth-etcd
 # metrics-server (for kubectl top), built from its own module at a pinned version
 METRICS_SERVER_VERSION := v0.8.0
 
-.PHONY: all build run demo down test unit e2e fuzz bench lint images image container-images chart-check manifests deps clean FORCE
+.PHONY: all build run demo down test unit e2e fuzz bench lint images image container-images chart-check manifests deps conformance clean FORCE
 
 all: build
 
@@ -71,10 +71,12 @@ manifests:
 # test: unit tests, then e2e tests against a real control plane and Podman
 test: deps build
 	$(GO) test -count=1 -timeout 60m ./...
+	cd conformance && $(GO) test -count=1 ./cmd/...
 
 # unit: unit tests only (no cluster)
 unit:
 	$(GO) test -count=1 -short ./...
+	cd conformance && $(GO) test -count=1 ./cmd/...
 
 # e2e: e2e tests only
 e2e: deps build
@@ -100,6 +102,12 @@ bench: deps build $(addprefix $(BIN)/,$(BENCH_TOOLS))
 $(addprefix $(BIN)/,$(BENCH_TOOLS)): FORCE
 	@mkdir -p $(BIN)
 	$(GOBUILD) -o $@ ./hack/$(notdir $@)
+
+# conformance: upstream's sig-node conformance specs (Kubernetes $(KUBE_VERSION), test/e2e/common/node) against a
+# new berth up (or the cluster KUBECONFIG names): one line per spec, `conformance: N passed, N failed`, reports in
+# $(OUT)/conformance/ (hack/conformance/run.sh says which variables tune it)
+conformance: deps build
+	hack/conformance/run.sh
 
 # lint: gofmt, go vet, golangci-lint
 lint:
