@@ -3,7 +3,8 @@
 // restarts with back-off, events).
 //
 // Each pod has one record and one runner goroutine. The runner creates the Podman pod (the sandbox), runs init
-// containers in order, then supervises the app containers, restarting them as the pod's restartPolicy says.
+// containers in order, then supervises the app containers, restarting them as the pod's restartPolicy says;
+// ephemeral containers added later (kubectl debug) each run once beside them (ephemeral.go).
 // Every change of state is pushed to virtual-kubelet through the NotifyPods callback; the PodStatus itself is
 // computed from the record by pure functions (status.go, phase.go).
 package provider

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -207,7 +208,7 @@ func (p *Provider) Adopt(ctx context.Context) (int, error) {
 // IP away or lower a restartCount).
 func seedAdopted(r *podRecord, a *adoptedPod) {
 	reported := map[string]corev1.ContainerStatus{}
-	for _, st := range append(append([]corev1.ContainerStatus{}, r.pod.Status.InitContainerStatuses...), r.pod.Status.ContainerStatuses...) {
+	for _, st := range slices.Concat(r.pod.Status.InitContainerStatuses, r.pod.Status.ContainerStatuses, r.pod.Status.EphemeralContainerStatuses) {
 		reported[st.Name] = st
 	}
 	for _, c := range r.containers() {
@@ -396,6 +397,7 @@ func (p *Provider) UpdatePod(_ context.Context, pod *corev1.Pod) error {
 	r.pod.DeletionTimestamp = pod.DeletionTimestamp
 	r.pod.DeletionGracePeriodSeconds = pod.DeletionGracePeriodSeconds
 	r.pod.Status.Conditions = pod.Status.Conditions
+	p.updateEphemeralLocked(r, pod)
 	return nil
 }
 
@@ -504,9 +506,9 @@ func (p *Provider) kill(ctx context.Context, r *podRecord, grace time.Duration) 
 	r.terminal = true
 	r.sandbox = false
 	r.removed = true
-	// Containers that never ran are reported as the kubelet's TerminatePod does.
+	// Containers that never ran are reported as the kubelet's TerminatePod does (which leaves ephemeral ones be).
 	for _, c := range r.containers() {
-		if c.state.Waiting != nil {
+		if c.state.Waiting != nil && !c.ephemeral {
 			c.state = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
 				ExitCode: 137, Reason: "ContainerStatusUnknown",
 				Message: "The container could not be located when the pod was terminated",

@@ -36,6 +36,10 @@ type containerRecord struct {
 	hookState corev1.ContainerState
 	// killed is set once Berth stops the current run (failed probe or postStart hook).
 	killed bool
+	// ephemeral marks an ephemeral container (ephemeral.go); pidOf is the Podman container whose PID namespace it
+	// joins (its target's), if any.
+	ephemeral bool
+	pidOf     string
 }
 
 func (c *containerRecord) restartCount() int32 {
@@ -57,6 +61,7 @@ type podRecord struct {
 	startTime metav1.Time
 	init      []*containerRecord
 	app       []*containerRecord
+	eph       ephemeralSet
 	// initialized is set once every regular init container completed.
 	initialized bool
 	// terminal is set once the pod's containers will not run again.
@@ -80,9 +85,9 @@ type podRecord struct {
 	volMu sync.Mutex
 }
 
-// containers lists the init containers, then the app containers.
+// containers lists the init containers, then the app containers, then the ephemeral containers.
 func (r *podRecord) containers() []*containerRecord {
-	return append(append(make([]*containerRecord, 0, len(r.init)+len(r.app)), r.init...), r.app...)
+	return append(append(append(make([]*containerRecord, 0, len(r.init)+len(r.app)+len(r.eph.list)), r.init...), r.app...), r.eph.list...)
 }
 
 func newPodRecord(pod *corev1.Pod, podmanName string) *podRecord {
@@ -99,6 +104,7 @@ func newPodRecord(pod *corev1.Pod, podmanName string) *podRecord {
 		r.app = append(r.app, &containerRecord{spec: &r.pod.Spec.Containers[i], state: waiting(appReason, "")})
 	}
 	r.initialized = len(r.init) == 0
+	r.addEphemeral()
 	return r
 }
 

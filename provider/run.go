@@ -28,6 +28,7 @@ const (
 // run is a pod's runner: sandbox, init containers in order, then the app containers under supervision.
 func (p *Provider) run(ctx context.Context, r *podRecord) {
 	defer close(r.done)
+	defer p.stopEphemeral(ctx, r)
 	logger := klog.FromContext(ctx)
 
 	if bad := unsupported(r.pod); len(bad) > 0 {
@@ -35,7 +36,7 @@ func (p *Provider) run(ctx context.Context, r *podRecord) {
 		return
 	}
 	if priv := privilegedContainers(r.pod); len(priv) > 0 && !p.cfg.AllowPrivileged {
-		p.refuse(r, "UnsupportedPodSpec", "UnsupportedPodSpec", "privileged containers are not allowed on this node (berth-kubelet --allow-privileged=false): "+strings.Join(priv, ", "))
+		p.refuse(r, "UnsupportedPodSpec", "UnsupportedPodSpec", privilegedRefusal(priv))
 		return
 	}
 	if ns := hostNamespaces(r.pod); len(ns) > 0 && !p.cfg.AllowHostNamespaces {
@@ -43,8 +44,7 @@ func (p *Provider) run(ctx context.Context, r *podRecord) {
 		return
 	}
 	if caps := forbiddenCapabilities(r.pod, p.cfg.AllowedCapabilities); len(caps) > 0 {
-		p.refuse(r, "UnsupportedPodSpec", "UnsupportedPodSpec", fmt.Sprintf("capabilities beyond the container runtime's default set are not allowed on this node (berth-kubelet --allowed-capabilities=%s): %s",
-			strings.Join(p.cfg.AllowedCapabilities, ","), strings.Join(caps, "; ")))
+		p.refuse(r, "UnsupportedPodSpec", "UnsupportedPodSpec", capabilityRefusal(p.cfg.AllowedCapabilities, caps))
 		return
 	}
 	if reason, msg, ok := insufficientExtendedResource(r.pod, p.cfg.Allocatable); ok {
@@ -70,6 +70,7 @@ func (p *Provider) run(ctx context.Context, r *podRecord) {
 	if !p.startSandbox(ctx, r) {
 		return
 	}
+	p.startEphemeral(ctx, r)
 
 	// Regular init containers run one at a time to completion; sidecars start and keep running.
 	var wg sync.WaitGroup
@@ -462,6 +463,7 @@ func (p *Provider) runOnce(ctx context.Context, r *podRecord, c *containerRecord
 	spec := containerSpec(r.pod, c.spec, env, p.cfg.NodeName, c.attempts)
 	spec.Pod = r.podmanID
 	spec.Mounts = mounts
+	spec.PIDNamespaceOf = c.pidOf
 	if r.pod.Spec.HostNetwork {
 		// In the host's network, a container of a Podman pod writes its own resolv.conf and hosts file.
 		spec.DNS, spec.HostAdd = r.dns, hostAliases(r.pod)

@@ -146,6 +146,18 @@ func privilegedContainers(pod *corev1.Pod) []string {
 	return out
 }
 
+// privilegedRefusal says why a node that does not allow privileged containers refuses the ones listed.
+func privilegedRefusal(priv []string) string {
+	return "privileged containers are not allowed on this node (berth-kubelet --allow-privileged=false): " + strings.Join(priv, ", ")
+}
+
+// capabilityRefusal says why a node allowing only the given capabilities refuses the ones listed
+// (forbiddenCapabilities).
+func capabilityRefusal(allowed, caps []string) string {
+	return fmt.Sprintf("capabilities beyond the container runtime's default set are not allowed on this node (berth-kubelet --allowed-capabilities=%s): %s",
+		strings.Join(allowed, ","), strings.Join(caps, "; "))
+}
+
 // runtimeDefaultCapabilities are the capabilities a container of Berth's Podman has without asking: Podman 4.3's
 // built-in default set (containers/common DefaultCapabilities; Berth's containers.conf keeps it), which is Docker's
 // less AUDIT_WRITE, MKNOD and NET_RAW. Adding one of them changes nothing.

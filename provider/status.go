@@ -75,6 +75,7 @@ func buildStatusStale(r *podRecord, nodeIP string, now time.Time, stale *outage)
 	for _, c := range r.app {
 		st.ContainerStatuses = append(st.ContainerStatuses, containerStatus(c))
 	}
+	st.EphemeralContainerStatuses = ephemeralStatuses(r)
 	st.Phase = podPhase(pod, st.InitContainerStatuses, st.ContainerStatuses, r.terminal, anyRegularContainerStarted(&st))
 	// Terminal phases never go back.
 	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {

@@ -428,6 +428,9 @@ func (c *Client) CreateContainer(ctx context.Context, spec ContainerSpec) (strin
 	if spec.HostIPC {
 		s.IpcNS = specgen.Namespace{NSMode: specgen.Host}
 	}
+	if spec.PIDNamespaceOf != "" {
+		s.PidNS = specgen.Namespace{NSMode: specgen.FromContainer, Value: spec.PIDNamespaceOf}
+	}
 	s.Entrypoint = spec.Entrypoint
 	s.Command = spec.Command
 	s.Env = spec.Env

@@ -140,6 +140,9 @@ type ContainerSpec struct {
 	CapDrop         []string
 	// HostIPC runs the container in the host's IPC namespace (its pod must not share one: PodSpec.HostIPC).
 	HostIPC bool
+	// PIDNamespaceOf, if set, is the ID of a container whose PID namespace this one joins (an ephemeral container
+	// and its target; the pod must not share one: PodSpec.SharePID, HostPID).
+	PIDNamespaceOf string
 }
 
 // ContainerState is the runtime state of a container.

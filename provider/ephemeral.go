@@ -1,0 +1,237 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/klog/v2"
+)
+
+// Ephemeral containers (kubectl debug) are added to a running pod through the pods/ephemeralcontainers
+// subresource; the apiserver lets them be added, never changed or removed. virtual-kubelet's pod controller counts
+// spec.ephemeralContainers among the fields it compares (podsEqual), so such a change reaches UpdatePod, which
+// hands the pod to updateEphemeralLocked.
+//
+// As the kubelet's computePodActions (EphemeralContainersToStart) and startContainer do, each one is started once
+// the pod's sandbox runs, even before the pod is initialized: in the Podman pod's network, IPC and UTS namespaces,
+// and, when it names a targetContainerName, in the target's PID namespace (unless the pod shares one). It is
+// started once and never restarted, whatever the pod's restartPolicy; only its image pull and its creation are
+// retried with back-off (ErrImagePull, ImagePullBackOff, CreateContainerConfigError), since no container of it
+// exists until then. Its state is reported in status.ephemeralContainerStatuses, sorted by name, never ready; it
+// counts neither for the pod's phase nor for its conditions. Deleting or evicting the pod stops it with the rest;
+// a pod that finishes stops it too.
+
+// ephemeralSet is a pod's ephemeral containers and the goroutines that run them. Guarded by Provider.mu.
+type ephemeralSet struct {
+	// list holds the ephemeral containers in the order they were added; the first started of them have a runner.
+	list    []*containerRecord
+	started int
+	// ctx is the context of the runners, set once the pod's sandbox runs; cancel ends it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// closed is set once the pod's runner has ended: no ephemeral container starts after that.
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// addEphemeral makes a record, waiting as the kubelet shows a container not yet created, for each ephemeral
+// container of the record's pod that has none.
+func (r *podRecord) addEphemeral() {
+	known := make(map[string]bool, len(r.eph.list))
+	for _, c := range r.eph.list {
+		known[c.spec.Name] = true
+	}
+	reason := "ContainerCreating"
+	if len(r.pod.Spec.InitContainers) > 0 {
+		reason = "PodInitializing"
+	}
+	for i := range r.pod.Spec.EphemeralContainers {
+		ec := &r.pod.Spec.EphemeralContainers[i]
+		if known[ec.Name] {
+			continue
+		}
+		spec := corev1.Container(ec.EphemeralContainerCommon)
+		r.eph.list = append(r.eph.list, &containerRecord{spec: &spec, ephemeral: true, state: waiting(reason, "")})
+	}
+}
+
+// updateEphemeralLocked takes the ephemeral containers of an updated pod over and starts the new ones if the pod's
+// sandbox runs (else once it does). p.mu must be held.
+func (p *Provider) updateEphemeralLocked(r *podRecord, pod *corev1.Pod) {
+	n := len(r.eph.list)
+	r.pod.Spec.EphemeralContainers = make([]corev1.EphemeralContainer, len(pod.Spec.EphemeralContainers))
+	for i := range pod.Spec.EphemeralContainers {
+		pod.Spec.EphemeralContainers[i].DeepCopyInto(&r.pod.Spec.EphemeralContainers[i])
+	}
+	r.addEphemeral()
+	if len(r.eph.list) == n {
+		return
+	}
+	p.launchEphemeralLocked(r)
+	p.changedLocked(r)
+}
+
+// startEphemeral starts the pod's ephemeral containers once its sandbox runs; ctx is the pod runner's.
+func (p *Provider) startEphemeral(ctx context.Context, r *podRecord) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if r.eph.ctx == nil {
+		r.eph.ctx, r.eph.cancel = context.WithCancel(ctx)
+	}
+	p.launchEphemeralLocked(r)
+}
+
+// launchEphemeralLocked gives each ephemeral container without one a runner, unless the pod's sandbox does not run
+// yet or the pod is ending. p.mu must be held.
+func (p *Provider) launchEphemeralLocked(r *podRecord) {
+	e := &r.eph
+	if e.ctx == nil || e.closed || r.terminal || r.deleting || r.evicting {
+		return
+	}
+	ctx := e.ctx
+	for ; e.started < len(e.list); e.started++ {
+		c := e.list[e.started]
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			p.runEphemeral(ctx, r, c)
+		}()
+	}
+}
+
+// stopEphemeral ends the ephemeral containers' runners when the pod's runner (whose context is ctx) ends; none
+// starts after it. When the pod finished rather than being deleted or evicted (whose kill stops every running
+// container), the ones still running are stopped, as the kubelet kills a terminated pod's containers.
+func (p *Provider) stopEphemeral(ctx context.Context, r *podRecord) {
+	p.mu.Lock()
+	r.eph.closed = true
+	cancel := r.eph.cancel
+	p.mu.Unlock()
+	if cancel == nil {
+		return
+	}
+	cancel()
+	r.eph.wg.Wait()
+	if ctx.Err() != nil {
+		return
+	}
+	p.mu.Lock()
+	var running []*containerRecord
+	for _, c := range r.eph.list {
+		if c.id != "" && c.state.Running != nil {
+			running = append(running, c)
+		}
+	}
+	p.mu.Unlock()
+	for _, c := range running {
+		if err := p.retryUnreachable(ctx, "stop container", func() error { return p.stopContainer(ctx, c.id, gracePeriod(r.pod)) }); err != nil {
+			klog.FromContext(ctx).Error(err, "Stopping ephemeral container", "container", c.spec.Name)
+		}
+		p.mu.Lock()
+		p.observeExit(ctx, r, c, -1)
+		p.changedLocked(r)
+		p.mu.Unlock()
+	}
+}
+
+// runEphemeral runs an ephemeral container once. Its image pull and creation are retried with back-off, as the
+// kubelet retries a container of which no container exists; once it ran, or failed to start, it is never
+// started again. One the node refuses (privileged, capabilities) waits in CreateContainerConfigError, unless an
+// earlier virtual kubelet started it already.
+func (p *Provider) runEphemeral(ctx context.Context, r *podRecord, c *containerRecord) {
+	p.mu.Lock()
+	if msg := p.refusedEphemeral(c.spec); msg != "" && c.resumeID == "" {
+		c.state = waiting("CreateContainerConfigError", msg)
+		p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "Failed", "Error: %s", msg)
+		p.changedLocked(r)
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
+	for {
+		kind := configErr
+		if p.joinTarget(r, c) {
+			_, kind = p.runOnce(ctx, r, c)
+		}
+		if ctx.Err() != nil || (kind != pullErr && kind != configErr) {
+			return
+		}
+		if !p.retryWait(ctx, r, c, kind) {
+			return
+		}
+	}
+}
+
+// joinTarget sets the PID namespace an ephemeral container joins: its target container's, as the kubelet's
+// NamespaceMode_TARGET, unless the pod shares one (shareProcessNamespace, hostPID). A target of which no container
+// exists fails the attempt as the kubelet does ("unable to find target container"); false then. One taken over
+// from an earlier virtual kubelet needs none.
+func (p *Provider) joinTarget(r *podRecord, c *containerRecord) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c.pidOf = ""
+	name := ephemeralTarget(r.pod, c.spec.Name)
+	shared := r.pod.Spec.HostPID || (r.pod.Spec.ShareProcessNamespace != nil && *r.pod.Spec.ShareProcessNamespace)
+	if c.resumeID != "" || name == "" || shared {
+		return true
+	}
+	for _, t := range slices.Concat(r.init, r.app) {
+		if t.spec.Name == name && t.id != "" {
+			c.pidOf = t.id
+			return true
+		}
+	}
+	msg := fmt.Sprintf("unable to find target container %s", name)
+	c.state = waiting("CreateContainerConfigError", msg)
+	p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "Failed", "Error: %s", msg)
+	p.changedLocked(r)
+	return false
+}
+
+// ephemeralTarget is the targetContainerName of a pod's ephemeral container.
+func ephemeralTarget(pod *corev1.Pod, name string) string {
+	for _, ec := range pod.Spec.EphemeralContainers {
+		if ec.Name == name {
+			return ec.TargetContainerName
+		}
+	}
+	return ""
+}
+
+// refusedEphemeral says why the node refuses an ephemeral container ("" if it does not), with the rules it applies
+// to a pod's containers: what Berth cannot run yet, privileged containers and capabilities the node does not allow.
+// Only the ephemeral container is refused; the pod runs on.
+func (p *Provider) refusedEphemeral(c *corev1.Container) string {
+	alone := &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{*c}}}
+	var msgs []string
+	if bad := unsupported(alone); len(bad) > 0 {
+		msgs = append(msgs, "Berth cannot run this container yet; unsupported: "+strings.Join(bad, ", "))
+	}
+	if priv := privilegedContainers(alone); len(priv) > 0 && !p.cfg.AllowPrivileged {
+		msgs = append(msgs, privilegedRefusal(priv))
+	}
+	if caps := forbiddenCapabilities(alone, p.cfg.AllowedCapabilities); len(caps) > 0 {
+		msgs = append(msgs, capabilityRefusal(p.cfg.AllowedCapabilities, caps))
+	}
+	return strings.ReplaceAll(strings.Join(msgs, "; "), "spec.containers[", "spec.ephemeralContainers[")
+}
+
+// ephemeralStatuses reports a pod's ephemeral containers as the kubelet does: sorted by name, and neither ready nor
+// started, since its prober does not follow them.
+func ephemeralStatuses(r *podRecord) []corev1.ContainerStatus {
+	if len(r.eph.list) == 0 {
+		return nil
+	}
+	out := make([]corev1.ContainerStatus, 0, len(r.eph.list))
+	for _, c := range r.eph.list {
+		st := containerStatus(c)
+		st.Ready, st.Started = false, nil
+		out = append(out, st)
+	}
+	slices.SortFunc(out, func(a, b corev1.ContainerStatus) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
