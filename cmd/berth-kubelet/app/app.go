@@ -77,6 +77,8 @@ type Options struct {
 	ClusterDNS    []string
 	ClusterDomain string
 	ResolvConf    string
+	// HostsFile is the Podman host's hosts file, the base of hostNetwork pods' /etc/hosts.
+	HostsFile string
 	// PodmanUnreachableGrace is how long pods keep their phase while Podman does not answer, before they report
 	// phase Unknown.
 	PodmanUnreachableGrace time.Duration
@@ -85,7 +87,7 @@ type Options struct {
 // NewCommand returns the berth-kubelet command.
 func NewCommand() *cobra.Command {
 	o := &Options{Port: 10250, NodeName: "berth-podman-0", Network: "berth", NetworkIface: "berth0", Subnet: "10.89.0.0/24", Workers: 8,
-		RootDir: "/var/lib/berth-kubelet", ClusterDomain: "cluster.local", ResolvConf: "/etc/resolv.conf",
+		RootDir: "/var/lib/berth-kubelet", ClusterDomain: "cluster.local", ResolvConf: "/etc/resolv.conf", HostsFile: provider.DefaultHostsFile,
 		PodmanUnreachableGrace: provider.DefaultPodmanUnreachableGrace}
 	cmd := &cobra.Command{
 		Use:          "berth-kubelet",
@@ -118,6 +120,7 @@ func NewCommand() *cobra.Command {
 	f.StringSliceVar(&o.ClusterDNS, "cluster-dns", nil, "IP addresses of the cluster DNS servers for dnsPolicy ClusterFirst pods (comma-separated); without any, such pods use the host's resolv.conf")
 	f.StringVar(&o.ClusterDomain, "cluster-domain", o.ClusterDomain, "cluster DNS domain searched by ClusterFirst pods")
 	f.StringVar(&o.ResolvConf, "resolv-conf", o.ResolvConf, "the host's resolver configuration, the base of pods' DNS settings (empty: none)")
+	f.StringVar(&o.HostsFile, "hosts-file", o.HostsFile, "the Podman host's hosts file as this process sees it; hostNetwork pods get it in their /etc/hosts, as the kubelet gives them the node's")
 	f.DurationVar(&o.PodmanUnreachableGrace, "podman-unreachable-grace", o.PodmanUnreachableGrace, "how long pods keep their last phase while Podman does not answer; after it, every pod that is not terminal reports phase Unknown (not Ready, reason PodmanUnreachable) until Podman answers again")
 	return cmd
 }
@@ -160,6 +163,9 @@ func (o *Options) Validate() error {
 		if !filepath.IsAbs(h) {
 			return fmt.Errorf("--allowed-host-paths %q must be an absolute path", h)
 		}
+	}
+	if o.HostsFile != "" && !filepath.IsAbs(o.HostsFile) {
+		return fmt.Errorf("--hosts-file %q must be an absolute path", o.HostsFile)
 	}
 	if o.PodmanUnreachableGrace <= 0 {
 		return fmt.Errorf("--podman-unreachable-grace %s must be positive", o.PodmanUnreachableGrace)
@@ -270,7 +276,7 @@ func Run(ctx context.Context, o *Options) error {
 	p := provider.New(provider.Config{NodeName: o.NodeName, NodeIP: o.NodeIP, Network: o.Network, Runtime: rt, Recorder: recorder,
 		Allocatable: np.Allocatable(), RootDir: o.RootDir, AllowedHostPaths: o.HostPaths, Tokens: tokens.GetServiceAccountToken,
 		APIServer: o.APIServer, AllowPrivileged: o.AllowPrivileged, AllowHostNamespaces: o.AllowHostNamespaces, AllowedCapabilities: o.AllowedCapabilities, ClusterDNS: o.ClusterDNS, ClusterDomain: o.ClusterDomain,
-		ResolvConf: o.ResolvConf, HostUsage: hostUsage(o.PodmanURL), Finalize: finalizer(client), PodmanUnreachableGrace: o.PodmanUnreachableGrace})
+		ResolvConf: o.ResolvConf, HostsFile: o.HostsFile, HostUsage: hostUsage(o.PodmanURL), Finalize: finalizer(client), PodmanUnreachableGrace: o.PodmanUnreachableGrace})
 	if n, err := p.Adopt(ctx); err != nil {
 		return fmt.Errorf("take stock of the Podman pods of an earlier run: %w", err)
 	} else if n > 0 {

@@ -42,6 +42,7 @@ func TestOptionsValidate(t *testing.T) {
 		{"apiserver address without port", func(o *Options) { o.APIServer = "192.0.2.2" }, `--apiserver-address "192.0.2.2": want host:port`},
 		{"short podman unreachable grace", func(o *Options) { o.PodmanUnreachableGrace = 10 * time.Second }, ""},
 		{"zero podman unreachable grace", func(o *Options) { o.PodmanUnreachableGrace = 0 }, "--podman-unreachable-grace 0s must be positive"},
+		{"relative hosts file", func(o *Options) { o.HostsFile = "hosts" }, `--hosts-file "hosts" must be an absolute path`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -69,6 +70,7 @@ func TestFlagDefaults(t *testing.T) {
 		"cluster-dns":              "[]",
 		"cluster-domain":           "cluster.local",
 		"resolv-conf":              "/etc/resolv.conf",
+		"hosts-file":               "/etc/hosts",
 		"root-dir":                 "/var/lib/berth-kubelet",
 		"podman-unreachable-grace": "40s",
 	} {
