@@ -54,6 +54,9 @@ type Config struct {
 	// HostsFile is the node's hosts file (the Podman host's, as this process reads it), which hostNetwork pods'
 	// /etc/hosts is made of as the kubelet makes it of the node's /etc/hosts; default DefaultHostsFile.
 	HostsFile string
+	// Sysctls is the node's sysctl allowlist (the safe sysctls and berth-kubelet --allowed-unsafe-sysctls); a pod
+	// setting another is rejected (SysctlForbidden). Nil holds the safe sysctls of any kernel.
+	Sysctls *SysctlAllowlist
 	// InitialBackoff and MaxBackoff bound the restart back-off (kubelet: 10s and 300s).
 	InitialBackoff, MaxBackoff time.Duration
 	// RootDir holds the pods' volume folders (pods/<uid>/volumes/<plugin>/<name>) and termination logs

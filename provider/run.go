@@ -47,6 +47,10 @@ func (p *Provider) run(ctx context.Context, r *podRecord) {
 			strings.Join(p.cfg.AllowedCapabilities, ","), strings.Join(caps, "; ")))
 		return
 	}
+	if msg := p.cfg.Sysctls.admit(r.pod); msg != "" {
+		p.reject(r, SysctlForbiddenReason, msg)
+		return
+	}
 	if reason, msg, ok := insufficientExtendedResource(r.pod, p.cfg.Allocatable); ok {
 		p.reject(r, reason, msg)
 		return

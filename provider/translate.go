@@ -102,6 +102,9 @@ func containerSpec(pod *corev1.Pod, c *corev1.Container, env []corev1.EnvVar, no
 	s.User = user(pod.Spec.SecurityContext, c.SecurityContext)
 	applySecurityContext(&s, pod, c)
 	s.HostIPC = pod.Spec.HostIPC
+	// The kubelet gives the sandbox the pod's sysctls; every container of the Podman pod sets them in the
+	// namespaces it shares with the others.
+	s.Sysctls = podSysctls(pod)
 	return s
 }
 

@@ -131,6 +131,9 @@ type ContainerSpec struct {
 	CapDrop         []string
 	// HostIPC runs the container in the host's IPC namespace (its pod must not share one: PodSpec.HostIPC).
 	HostIPC bool
+	// Sysctls are namespaced kernel parameters (dot-separated names) set in the container's namespaces; those of
+	// namespaces the pod's containers share are the pod's.
+	Sysctls map[string]string
 }
 
 // ContainerState is the runtime state of a container.
