@@ -57,13 +57,15 @@ func run(m *testing.M) int {
 		return 1
 	}
 	cfg.AllowedHostPaths = []string{binDir, hostDir, filepath.Join(state, "podman")}
-	// The second node has a cluster DNS server, lets pods run privileged, use the host's PID and IPC namespaces and
-	// add NET_ADMIN and SYS_PTRACE (which kubectl debug adds); the first has none of these, as a plain `berth up`
-	// node (see podspec_test.go, hardening_test.go, namespaces_test.go, ephemeral_test.go). The first reports its pods
-	// Unknown after a shorter Podman outage than the default 40 s (see outage_test.go); only an outage notices.
+	// The second node has a cluster DNS server, lets pods run privileged, use the host's PID and IPC namespaces,
+	// add NET_ADMIN and SYS_PTRACE (which kubectl debug adds) and set unsafe kernel.msg* sysctls; the first has none
+	// of these, as a plain `berth up` node (see podspec_test.go, hardening_test.go, namespaces_test.go,
+	// ephemeral_test.go, sysctl_test.go). The first reports its pods Unknown after a shorter Podman outage than the
+	// default 40 s (see outage_test.go); only an outage notices.
 	cfg.KubeletArgs = map[int][]string{
 		0: {"--podman-unreachable-grace=" + outageGrace.String()},
-		1: {"--cluster-dns=" + clusterDNS, "--allow-privileged", "--allow-host-namespaces", "--allowed-capabilities=" + allowedCapability + "," + debugCapability},
+		1: {"--cluster-dns=" + clusterDNS, "--allow-privileged", "--allow-host-namespaces", "--allowed-capabilities=" + allowedCapability + "," + debugCapability,
+			"--allowed-unsafe-sysctls=" + allowedUnsafeSysctls},
 	}
 	ports := freePorts(8)
 	cfg.APIServerPort, cfg.EtcdPort, cfg.EtcdPeerPort = ports[0], ports[1], ports[2]

@@ -53,6 +53,12 @@ type Config struct {
 	ClusterDomain string
 	// ResolvConf is the host's resolv.conf (kubelet --resolv-conf), the base of pods' DNS settings.
 	ResolvConf string
+	// HostsFile is the node's hosts file (the Podman host's, as this process reads it), which hostNetwork pods'
+	// /etc/hosts is made of as the kubelet makes it of the node's /etc/hosts; default DefaultHostsFile.
+	HostsFile string
+	// Sysctls is the node's sysctl allowlist (the safe sysctls and berth-kubelet --allowed-unsafe-sysctls); a pod
+	// setting another is rejected (SysctlForbidden). Nil holds the safe sysctls of any kernel.
+	Sysctls *SysctlAllowlist
 	// InitialBackoff and MaxBackoff bound the restart back-off (kubelet: 10s and 300s).
 	InitialBackoff, MaxBackoff time.Duration
 	// RootDir holds the pods' volume folders (pods/<uid>/volumes/<plugin>/<name>) and termination logs
@@ -139,6 +145,9 @@ func New(cfg Config) *Provider {
 	}
 	if cfg.PodmanUnreachableGrace == 0 {
 		cfg.PodmanUnreachableGrace = DefaultPodmanUnreachableGrace
+	}
+	if cfg.HostsFile == "" {
+		cfg.HostsFile = DefaultHostsFile
 	}
 	if cfg.PodmanPingInterval == 0 {
 		cfg.PodmanPingInterval = 5 * time.Second

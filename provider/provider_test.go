@@ -14,7 +14,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2/ktesting"
+
+	"github.com/berth-dev/berth/provider/podman"
 )
 
 // waitTimeout bounds every wait of the lifecycle tests; the waits poll, they do not measure time.
@@ -112,6 +115,37 @@ func (h *harness) waitReported(pod *corev1.Pod, from int, desc string, cond func
 func (h *harness) waitContainer(name, status string) {
 	h.t.Helper()
 	h.poll(fmt.Sprintf("container %s to be %s", name, status), func() bool { return h.fake.containerStatus(name) == status })
+}
+
+// runningSpec waits until the first attempt of a pod's container runs and returns the spec it was created with.
+func (h *harness) runningSpec(pod *corev1.Pod, container string) podman.ContainerSpec {
+	h.t.Helper()
+	name := ctrName(pod, container, 1)
+	h.waitContainer(name, "running")
+	h.fake.mu.Lock()
+	defer h.fake.mu.Unlock()
+	return h.fake.lookupContainer(name).spec
+}
+
+// wantRejected runs pod on a new harness and checks that it is rejected as by the kubelet's admission: phase
+// Failed with reason and the message "Pod was rejected: "+msg, a warning event of that reason saying msg, and
+// nothing created in Podman.
+func wantRejected(t *testing.T, pod *corev1.Pod, reason, msg string) {
+	t.Helper()
+	h := newHarness(t, "busybox")
+	rec := record.NewFakeRecorder(100)
+	h.p.cfg.Recorder = rec
+	h.create(pod)
+	failed, _ := h.waitReported(pod, 0, "Failed", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodFailed })
+	if failed.Status.Reason != reason || failed.Status.Message != "Pod was rejected: "+msg {
+		t.Errorf("reason %q message %q", failed.Status.Reason, failed.Status.Message)
+	}
+	if ev := <-rec.Events; ev != "Warning "+reason+" "+msg {
+		t.Errorf("event %q", ev)
+	}
+	if calls := h.fake.callsTo("CreatePod"); len(calls) != 0 {
+		t.Errorf("CreatePod calls %q, want none", calls)
+	}
 }
 
 func (h *harness) create(pod *corev1.Pod) {

@@ -47,10 +47,12 @@ func (p *Provider) run(ctx context.Context, r *podRecord) {
 		p.refuse(r, "UnsupportedPodSpec", "UnsupportedPodSpec", capabilityRefusal(p.cfg.AllowedCapabilities, caps))
 		return
 	}
+	if msg := p.cfg.Sysctls.admit(r.pod); msg != "" {
+		p.reject(r, SysctlForbiddenReason, msg)
+		return
+	}
 	if reason, msg, ok := insufficientExtendedResource(r.pod, p.cfg.Allocatable); ok {
-		// The kubelet's admission rejection: the event says why, the pod's message starts "Pod was rejected: ".
-		p.cfg.Recorder.Event(r.pod, corev1.EventTypeWarning, reason, msg)
-		p.refuseQuietly(r, reason, "Pod was rejected: "+msg)
+		p.reject(r, reason, msg)
 		return
 	}
 
@@ -121,6 +123,13 @@ func (p *Provider) run(ctx context.Context, r *podRecord) {
 func (p *Provider) refuse(r *podRecord, event, reason, msg string) {
 	p.cfg.Recorder.Event(r.pod, corev1.EventTypeWarning, event, msg)
 	p.refuseQuietly(r, reason, msg)
+}
+
+// reject fails a pod the kubelet's admission would reject, as its rejectPod does: a warning event saying why, and
+// phase Failed with the reason and the message "Pod was rejected: <why>".
+func (p *Provider) reject(r *podRecord, reason, msg string) {
+	p.cfg.Recorder.Event(r.pod, corev1.EventTypeWarning, reason, msg)
+	p.refuseQuietly(r, reason, "Pod was rejected: "+msg)
 }
 
 // refuseQuietly is refuse without the event.
@@ -221,6 +230,19 @@ func (p *Provider) createSandbox(ctx context.Context, r *podRecord) error {
 		// A Podman pod of the same name may be left from a failed attempt.
 		_ = rt.RemovePod(ctx, r.podmanName)
 		spec := podSpec(r.pod, p.cfg.NodeName, p.cfg.Network)
+		// As the kubelet's sandbox config: an FQDN too long for the kernel fails the sandbox (with the kubelet's
+		// message, unwrapped, in the FailedCreatePodSandBox event) and is retried.
+		hostname, err := sandboxHostname(r.pod, p.cfg.ClusterDomain)
+		if err != nil {
+			return err
+		}
+		if !r.pod.Spec.HostNetwork {
+			spec.Hostname = hostname
+		}
+		if p.managesHostsFile() {
+			// Each container gets the pod's hosts file (hosts.go); Podman's own would be unseen.
+			spec.HostAdd = nil
+		}
 		dns, err := p.podDNS(ctx, r.pod)
 		if err != nil {
 			return err
@@ -466,8 +488,12 @@ func (p *Provider) runOnce(ctx context.Context, r *podRecord, c *containerRecord
 	spec.PIDNamespaceOf = c.pidOf
 	if r.pod.Spec.HostNetwork {
 		// In the host's network, a container of a Podman pod writes its own resolv.conf and hosts file.
-		spec.DNS, spec.HostAdd = r.dns, hostAliases(r.pod)
+		spec.DNS = r.dns
+		if !p.managesHostsFile() {
+			spec.HostAdd = hostAliases(r.pod)
+		}
 	}
+	podIP := r.podIP
 	p.mu.Unlock()
 	// Only the previous run is kept (for logs --previous).
 	if attempt > 2 {
@@ -476,6 +502,10 @@ func (p *Provider) runOnce(ctx context.Context, r *podRecord, c *containerRecord
 	}
 	if err := p.mountTerminationLog(&spec, r.pod, c.spec, attempt); err != nil {
 		logger.Error(err, "Creating termination log")
+		return p.creationFailed(r, c, "CreateContainerConfigError", err)
+	}
+	if err := p.mountHostsFile(&spec, r.pod, c.spec, podIP); err != nil {
+		logger.Error(err, "Writing the pod's hosts file")
 		return p.creationFailed(r, c, "CreateContainerConfigError", err)
 	}
 	var id string

@@ -234,11 +234,7 @@ func TestPrivilegedNeedsAllowPrivileged(t *testing.T) {
 	h = newHarness(t, "busybox")
 	h.p.cfg.AllowPrivileged = true
 	h.create(pod)
-	name := ctrName(pod, "agent", 1)
-	h.waitContainer(name, "running")
-	h.fake.mu.Lock()
-	spec := h.fake.lookupContainer(name).spec
-	h.fake.mu.Unlock()
+	spec := h.runningSpec(pod, "agent")
 	if !spec.Privileged {
 		t.Errorf("container not created privileged: %+v", spec)
 	}
@@ -272,11 +268,7 @@ func TestHostNamespacesNeedAllowHostNamespaces(t *testing.T) {
 			h = newHarness(t, "busybox")
 			h.p.cfg.AllowHostNamespaces = true
 			h.create(pod)
-			name := ctrName(pod, "a", 1)
-			h.waitContainer(name, "running")
-			h.fake.mu.Lock()
-			spec := h.fake.lookupContainer(name).spec
-			h.fake.mu.Unlock()
+			spec := h.runningSpec(pod, "a")
 			if spec.HostIPC != pod.Spec.HostIPC {
 				t.Errorf("container HostIPC %v, want %v", spec.HostIPC, pod.Spec.HostIPC)
 			}
@@ -369,11 +361,7 @@ func TestCapabilitiesNeedAllowedCapabilities(t *testing.T) {
 	h = newHarness(t, "busybox")
 	h.p.cfg.AllowedCapabilities = []string{"NET_ADMIN"}
 	h.create(pod)
-	name := ctrName(pod, "app", 1)
-	h.waitContainer(name, "running")
-	h.fake.mu.Lock()
-	spec := h.fake.lookupContainer(name).spec
-	h.fake.mu.Unlock()
+	spec := h.runningSpec(pod, "app")
 	if !reflect.DeepEqual(spec.CapAdd, []string{"CAP_NET_ADMIN"}) {
 		t.Errorf("CapAdd %q, want CAP_NET_ADMIN", spec.CapAdd)
 	}
@@ -387,24 +375,9 @@ func TestExtendedResourcesRejected(t *testing.T) {
 	c.Resources.Limits = corev1.ResourceList{gpu: resource.MustParse("2")}
 	c.Resources.Requests = corev1.ResourceList{gpu: resource.MustParse("2"), corev1.ResourceCPU: resource.MustParse("100m")}
 	pod := lifecyclePod("gpu", corev1.RestartPolicyAlways, nil, c)
+	wantRejected(t, pod, "OutOfexample.com/gpu", "Node didn't have enough resource: example.com/gpu, requested: 2, used: 0, capacity: 0")
 
 	h := newHarness(t, "busybox")
-	rec := record.NewFakeRecorder(100)
-	h.p.cfg.Recorder = rec
-	h.create(pod)
-	failed, _ := h.waitReported(pod, 0, "Failed", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodFailed })
-	msg := "Node didn't have enough resource: example.com/gpu, requested: 2, used: 0, capacity: 0"
-	if failed.Status.Reason != "OutOfexample.com/gpu" || failed.Status.Message != "Pod was rejected: "+msg {
-		t.Errorf("reason %q message %q", failed.Status.Reason, failed.Status.Message)
-	}
-	if ev := <-rec.Events; ev != "Warning OutOfexample.com/gpu "+msg {
-		t.Errorf("event %q", ev)
-	}
-	if calls := h.fake.callsTo("CreatePod"); len(calls) != 0 {
-		t.Errorf("CreatePod calls %q, want none", calls)
-	}
-
-	h = newHarness(t, "busybox")
 	h.p.cfg.Allocatable = corev1.ResourceList{gpu: resource.MustParse("4"), corev1.ResourceCPU: resource.MustParse("2")}
 	h.create(pod)
 	h.waitContainer(ctrName(pod, "app", 1), "running")

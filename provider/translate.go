@@ -3,7 +3,6 @@ package provider
 import (
 	"fmt"
 	"strconv"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/kubernetes/third_party/forked/golang/expansion"
@@ -37,15 +36,13 @@ func podLabels(pod *corev1.Pod, node string) map[string]string {
 // podSpec translates the pod-level parts of a PodSpec into a Podman pod.
 func podSpec(pod *corev1.Pod, node, network string) podman.PodSpec {
 	ps := podman.PodSpec{
-		Name:     podmanPodName(pod),
-		Hostname: pod.Name,
-		Labels:   podLabels(pod, node),
-		Network:  network,
+		Name:    podmanPodName(pod),
+		Labels:  podLabels(pod, node),
+		Network: network,
 	}
-	if pod.Spec.Hostname != "" {
-		ps.Hostname = pod.Spec.Hostname
-	}
-	ps.Hostname = truncateHostname(ps.Hostname)
+	// The short hostname; the sandbox's may be the FQDN (sandboxHostname). The apiserver validated the names, so
+	// an error here leaves Podman's default.
+	ps.Hostname, _, _ = podHostnameAndDomain(pod, "")
 	ps.HostAdd = hostAliases(pod)
 	ps.HostPID, ps.HostIPC = pod.Spec.HostPID, pod.Spec.HostIPC
 	ps.SharePID = pod.Spec.ShareProcessNamespace != nil && *pod.Spec.ShareProcessNamespace
@@ -105,6 +102,9 @@ func containerSpec(pod *corev1.Pod, c *corev1.Container, env []corev1.EnvVar, no
 	s.User = user(pod.Spec.SecurityContext, c.SecurityContext)
 	applySecurityContext(&s, pod, c)
 	s.HostIPC = pod.Spec.HostIPC
+	// The kubelet gives the sandbox the pod's sysctls; every container of the Podman pod sets them in the
+	// namespaces it shares with the others.
+	s.Sysctls = podSysctls(pod)
 	return s
 }
 
@@ -160,17 +160,6 @@ const (
 func cpuShares(milli int64) uint64 {
 	shares := milli * 1024 / 1000
 	return uint64(min(max(shares, minShares), maxShares))
-}
-
-// hostnameMaxLen is the kernel's limit the kubelet applies to pod hostnames.
-const hostnameMaxLen = 63
-
-// truncateHostname shortens a hostname to 63 characters without a trailing '-' or '.', as the kubelet does.
-func truncateHostname(h string) string {
-	if len(h) <= hostnameMaxLen {
-		return h
-	}
-	return strings.TrimRight(h[:hostnameMaxLen], "-.")
 }
 
 // expand replaces $(VAR) references in a command or its arguments with the container's environment, as the

@@ -453,6 +453,7 @@ func (c *Client) CreateContainer(ctx context.Context, spec ContainerSpec) (strin
 	}
 	s.DNSServers, s.DNSSearch, s.DNSOptions = servers, searches, options
 	s.CapAdd, s.CapDrop = spec.CapAdd, spec.CapDrop
+	s.Sysctl = spec.Sysctls
 	for _, m := range spec.Mounts {
 		opts := []string{"rbind", "rw"}
 		if m.ReadOnly {

@@ -143,6 +143,9 @@ type ContainerSpec struct {
 	// PIDNamespaceOf, if set, is the ID of a container whose PID namespace this one joins (an ephemeral container
 	// and its target; the pod must not share one: PodSpec.SharePID, HostPID).
 	PIDNamespaceOf string
+	// Sysctls are namespaced kernel parameters (dot-separated names) set in the container's namespaces; those of
+	// namespaces the pod's containers share are the pod's.
+	Sysctls map[string]string
 }
 
 // ContainerState is the runtime state of a container.

@@ -78,6 +78,11 @@ type Options struct {
 	ClusterDNS    []string
 	ClusterDomain string
 	ResolvConf    string
+	// HostsFile is the Podman host's hosts file, the base of hostNetwork pods' /etc/hosts.
+	HostsFile string
+	// AllowedUnsafeSysctls are the sysctls (or patterns ending in '*') pods may set beyond the safe ones, as the
+	// kubelet's flag of the same name.
+	AllowedUnsafeSysctls []string
 	// PodmanUnreachableGrace is how long pods keep their phase while Podman does not answer, before they report
 	// phase Unknown.
 	PodmanUnreachableGrace time.Duration
@@ -88,7 +93,7 @@ type Options struct {
 // NewCommand returns the berth-kubelet command.
 func NewCommand() *cobra.Command {
 	o := &Options{Port: 10250, NodeName: "berth-podman-0", Network: "berth", NetworkIface: "berth0", Subnet: "10.89.0.0/24", Workers: 8,
-		RootDir: "/var/lib/berth-kubelet", ClusterDomain: "cluster.local", ResolvConf: "/etc/resolv.conf",
+		RootDir: "/var/lib/berth-kubelet", ClusterDomain: "cluster.local", ResolvConf: "/etc/resolv.conf", HostsFile: provider.DefaultHostsFile,
 		PodmanUnreachableGrace: provider.DefaultPodmanUnreachableGrace}
 	cmd := &cobra.Command{
 		Use:          "berth-kubelet",
@@ -122,6 +127,8 @@ func NewCommand() *cobra.Command {
 	f.StringVar(&o.ClusterDomain, "cluster-domain", o.ClusterDomain, "cluster DNS domain searched by ClusterFirst pods")
 	f.StringVar(&o.ResolvConf, "resolv-conf", o.ResolvConf, "the host's resolver configuration, the base of pods' DNS settings (empty: none)")
 	f.StringVar(&o.RegistriesConfig, "registries-config", "", "containers-registries.conf(5) v2 file: images of a registry it lists are pulled from that entry's mirrors first, by berth-kubelet itself (for a Podman service whose own registries.conf Berth cannot write)")
+	f.StringVar(&o.HostsFile, "hosts-file", o.HostsFile, "the Podman host's hosts file as this process sees it; hostNetwork pods get it in their /etc/hosts, as the kubelet gives them the node's")
+	f.StringSliceVar(&o.AllowedUnsafeSysctls, "allowed-unsafe-sysctls", nil, "comma-separated list of unsafe sysctls or unsafe sysctl patterns (ending in *) pods may set, beyond the safe ones (as the kubelet's flag); pods setting others fail with SysctlForbidden")
 	f.DurationVar(&o.PodmanUnreachableGrace, "podman-unreachable-grace", o.PodmanUnreachableGrace, "how long pods keep their last phase while Podman does not answer; after it, every pod that is not terminal reports phase Unknown (not Ready, reason PodmanUnreachable) until Podman answers again")
 	return cmd
 }
@@ -164,6 +171,12 @@ func (o *Options) Validate() error {
 		if !filepath.IsAbs(h) {
 			return fmt.Errorf("--allowed-host-paths %q must be an absolute path", h)
 		}
+	}
+	if _, err := provider.NewSysctlAllowlist(o.AllowedUnsafeSysctls); err != nil {
+		return fmt.Errorf("--allowed-unsafe-sysctls: %w", err)
+	}
+	if o.HostsFile != "" && !filepath.IsAbs(o.HostsFile) {
+		return fmt.Errorf("--hosts-file %q must be an absolute path", o.HostsFile)
 	}
 	if o.PodmanUnreachableGrace <= 0 {
 		return fmt.Errorf("--podman-unreachable-grace %s must be positive", o.PodmanUnreachableGrace)
@@ -273,6 +286,19 @@ func Run(ctx context.Context, o *Options) error {
 		return err
 	}
 
+	// As the kubelet: the safe sysctls of the kernel that runs the containers (the Podman host's), then the
+	// unsafe ones the node allows.
+	var kernel string
+	if info, err := rt.Info(ctx); err != nil {
+		logger.Error(err, "Reading the Podman host's kernel version")
+	} else {
+		kernel = info.Kernel
+	}
+	sysctls, err := provider.NewSysctlAllowlist(append(provider.SafeSysctls(ctx, kernel), o.AllowedUnsafeSysctls...))
+	if err != nil {
+		return fmt.Errorf("--allowed-unsafe-sysctls: %w", err)
+	}
+
 	eb := record.NewBroadcaster(record.WithContext(ctx))
 	eb.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
 	defer eb.Shutdown()
@@ -284,7 +310,7 @@ func Run(ctx context.Context, o *Options) error {
 	p := provider.New(provider.Config{NodeName: o.NodeName, NodeIP: o.NodeIP, Network: o.Network, Runtime: rt, Recorder: recorder,
 		Allocatable: np.Allocatable(), RootDir: o.RootDir, AllowedHostPaths: o.HostPaths, Tokens: tokens.GetServiceAccountToken,
 		APIServer: o.APIServer, AllowPrivileged: o.AllowPrivileged, AllowHostNamespaces: o.AllowHostNamespaces, AllowedCapabilities: o.AllowedCapabilities, ClusterDNS: o.ClusterDNS, ClusterDomain: o.ClusterDomain,
-		ResolvConf: o.ResolvConf, HostUsage: hostUsage(o.PodmanURL), Finalize: finalizer(client), PodmanUnreachableGrace: o.PodmanUnreachableGrace,
+		ResolvConf: o.ResolvConf, HostsFile: o.HostsFile, Sysctls: sysctls, HostUsage: hostUsage(o.PodmanURL), Finalize: finalizer(client), PodmanUnreachableGrace: o.PodmanUnreachableGrace,
 		Registries: regs})
 	if n, err := p.Adopt(ctx); err != nil {
 		return fmt.Errorf("take stock of the Podman pods of an earlier run: %w", err)

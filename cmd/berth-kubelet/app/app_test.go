@@ -45,6 +45,12 @@ func TestOptionsValidate(t *testing.T) {
 		{"apiserver address without port", func(o *Options) { o.APIServer = "192.0.2.2" }, `--apiserver-address "192.0.2.2": want host:port`},
 		{"short podman unreachable grace", func(o *Options) { o.PodmanUnreachableGrace = 10 * time.Second }, ""},
 		{"zero podman unreachable grace", func(o *Options) { o.PodmanUnreachableGrace = 0 }, "--podman-unreachable-grace 0s must be positive"},
+		{"allowed unsafe sysctls", func(o *Options) {
+			o.AllowedUnsafeSysctls = []string{"kernel.msg*", "net.core.somaxconn", "kernel/sem", "fs.mqueue.*"}
+		}, ""},
+		{"unsafe sysctl not namespaced", func(o *Options) { o.AllowedUnsafeSysctls = []string{"vm.swappiness"} }, `--allowed-unsafe-sysctls: the sysctls "vm.swappiness" are not known to be namespaced`},
+		{"malformed unsafe sysctl", func(o *Options) { o.AllowedUnsafeSysctls = []string{"kernel..msgmax"} }, `--allowed-unsafe-sysctls: sysctl "kernel..msgmax" must have at most 253 characters and match regex`},
+		{"relative hosts file", func(o *Options) { o.HostsFile = "hosts" }, `--hosts-file "hosts" must be an absolute path`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -72,6 +78,8 @@ func TestFlagDefaults(t *testing.T) {
 		"cluster-dns":              "[]",
 		"cluster-domain":           "cluster.local",
 		"resolv-conf":              "/etc/resolv.conf",
+		"hosts-file":               "/etc/hosts",
+		"allowed-unsafe-sysctls":   "[]",
 		"root-dir":                 "/var/lib/berth-kubelet",
 		"podman-unreachable-grace": "40s",
 	} {
