@@ -276,3 +276,50 @@ spec:
 		t.Errorf("no Evicted event: %q", events)
 	}
 }
+
+// TestImageVolume mounts an image's files into a container read-only (spec.volumes[].image), as the kubelet does,
+// and refuses a subPath into one with the reason.
+func TestImageVolume(t *testing.T) {
+	ns := namespace(t)
+	kubectl(t, fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: image-volume
+spec:
+  restartPolicy: Never
+  volumes:
+  - {name: img, image: {reference: %[1]s, pullPolicy: IfNotPresent}}
+  containers:
+  - name: reader
+    image: %[1]s
+    command: ["sh", "-c", "ls /img/bin/busybox; grep ' /img ' /proc/mounts | grep -c ' ro[ ,]'; touch /img/x 2>/dev/null || echo read-only"]
+    volumeMounts: [{name: img, mountPath: /img}]
+`, busybox), "apply", "-n", ns, "-f", "-")
+	_, pod := watchPhases(t, ns, "image-volume", 90*time.Second, corev1.PodSucceeded, corev1.PodFailed)
+	if pod.Status.Phase != corev1.PodSucceeded {
+		t.Fatalf("pod %s: %s", pod.Status.Phase, describeStatus(pod))
+	}
+	got := strings.Fields(kubectl(t, "", "logs", "-n", ns, "image-volume", "-c", "reader"))
+	want := []string{"/img/bin/busybox", "1", "read-only"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("reader saw %q; want %q (the image's files, mounted read-only)", got, want)
+	}
+
+	kubectl(t, fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: image-volume-subpath
+spec:
+  restartPolicy: Never
+  volumes:
+  - {name: img, image: {reference: %[1]s, pullPolicy: IfNotPresent}}
+  containers:
+  - name: reader
+    image: %[1]s
+    command: ["true"]
+    volumeMounts: [{name: img, mountPath: /img, subPath: bin}]
+`, busybox), "apply", "-n", ns, "-f", "-")
+	waitPod(t, ns, "image-volume-subpath", 60*time.Second, "a refusal naming the subPath", func(p *corev1.Pod) bool {
+		return strings.Contains(describeStatus(p), "subPath into an image volume is not supported")
+	})
+}

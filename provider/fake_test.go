@@ -521,6 +521,11 @@ func (f *fakeRuntime) CreateContainer(ctx context.Context, spec podman.Container
 	if !f.images[spec.Image] {
 		return "", fmt.Errorf("image %s not known", spec.Image)
 	}
+	for _, m := range spec.ImageMounts {
+		if !f.images[m.Image] {
+			return "", fmt.Errorf("image volume %s not known", m.Image)
+		}
+	}
 	c := &fakeContainer{id: f.newID("c"), spec: spec, status: "created"}
 	f.containers[c.id] = c
 	return c.id, nil

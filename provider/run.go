@@ -486,6 +486,7 @@ func (p *Provider) runOnce(ctx context.Context, r *podRecord, c *containerRecord
 	spec.Pod = r.podmanID
 	spec.Mounts = mounts
 	spec.PIDNamespaceOf = c.pidOf
+	spec.ImageMounts = imageMounts(r.pod, c.spec)
 	if r.pod.Spec.HostNetwork {
 		// In the host's network, a container of a Podman pod writes its own resolv.conf and hosts file.
 		spec.DNS = r.dns
@@ -772,11 +773,23 @@ func (e errNeverPull) Error() string {
 	return fmt.Sprintf("Container image %q is not present with pull policy of Never", e.image)
 }
 
-// ensureImage makes the container's image present as its imagePullPolicy says.
+// ensureImage makes the container's image present as its imagePullPolicy says, then the images of the image
+// volumes it mounts as theirs say (the kubelet pulls image volumes before it creates the container).
 func (p *Provider) ensureImage(ctx context.Context, r *podRecord, c *containerRecord) error {
+	if err := p.ensureImageRef(ctx, r, c.spec.Image, c.spec.ImagePullPolicy); err != nil {
+		return err
+	}
+	for _, v := range mountedImageVolumes(r.pod, c.spec) {
+		if err := p.ensureImageRef(ctx, r, v.Reference, v.PullPolicy); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ensureImageRef makes one image present as the pull policy says.
+func (p *Provider) ensureImageRef(ctx context.Context, r *podRecord, image string, policy corev1.PullPolicy) error {
 	rt := p.cfg.Runtime
-	image := c.spec.Image
-	policy := c.spec.ImagePullPolicy
 	host, err := normalizeImage(image)
 	if err != nil {
 		p.cfg.Recorder.Event(r.pod, corev1.EventTypeWarning, "InspectFailed", err.Error())

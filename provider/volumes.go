@@ -90,7 +90,7 @@ func volumeProblems(pod *corev1.Pod, allowedHostPaths []string) []string {
 			if v.EmptyDir.Medium != corev1.StorageMediumDefault && v.EmptyDir.Medium != corev1.StorageMediumMemory {
 				out = append(out, fmt.Sprintf("spec.volumes[%s]: emptyDir medium %q is not supported", v.Name, v.EmptyDir.Medium))
 			}
-		case v.ConfigMap != nil, v.Secret != nil, v.DownwardAPI != nil:
+		case v.ConfigMap != nil, v.Secret != nil, v.DownwardAPI != nil, v.Image != nil:
 		case v.Projected != nil:
 			for _, s := range v.Projected.Sources {
 				if s.ClusterTrustBundle != nil {
@@ -106,7 +106,7 @@ func volumeProblems(pod *corev1.Pod, allowedHostPaths []string) []string {
 			out = append(out, fmt.Sprintf("spec.volumes[%s]: this volume type is not supported", v.Name))
 		}
 	}
-	return out
+	return append(out, imageVolumeProblems(pod)...)
 }
 
 func allowedList(allowed []string) string {
@@ -197,6 +197,9 @@ func (p *Provider) refreshVolumes(ctx context.Context, r *podRecord) {
 }
 
 func (p *Provider) setUpVolume(ctx context.Context, pod *corev1.Pod, v *corev1.Volume) error {
+	if v.Image != nil {
+		return nil // Podman mounts the image itself; nothing lives on the host
+	}
 	dir := p.volumeDir(pod, v)
 	if v.HostPath != nil {
 		return checkHostPath(dir, v.HostPath.Type)
@@ -586,6 +589,9 @@ func (p *Provider) containerMounts(pod *corev1.Pod, c *corev1.Container, env []c
 		v, ok := vols[m.Name]
 		if !ok {
 			return nil, fmt.Errorf("volumeMount %q: no volume of that name", m.Name)
+		}
+		if v.Image != nil {
+			continue // mounted by Podman from the image (imageMounts)
 		}
 		src := p.volumeDir(pod, v)
 		sub := m.SubPath

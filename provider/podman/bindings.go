@@ -464,6 +464,9 @@ func (c *Client) CreateContainer(ctx context.Context, spec ContainerSpec) (strin
 		}
 		s.Mounts = append(s.Mounts, specs.Mount{Type: "bind", Source: m.Source, Destination: m.Dest, Options: opts})
 	}
+	for _, m := range spec.ImageMounts {
+		s.ImageVolumes = append(s.ImageVolumes, &specgen.ImageVolume{Source: m.Image, Destination: m.Dest})
+	}
 	if spec.StopSignal != "" {
 		name := strings.ToUpper(spec.StopSignal)
 		if !strings.HasPrefix(name, "SIG") {

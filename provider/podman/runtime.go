@@ -93,6 +93,12 @@ type BindMount struct {
 	Propagation string
 }
 
+// ImageMount mounts an image's root filesystem read-only at Dest.
+type ImageMount struct {
+	Image string
+	Dest  string
+}
+
 // PortMapping maps a host port to a pod port.
 type PortMapping struct {
 	HostIP        string
@@ -125,6 +131,8 @@ type ContainerSpec struct {
 	User       string
 	// Mounts are bind mounts from the Podman host.
 	Mounts []BindMount
+	// ImageMounts mount images' root filesystems read-only (the images must be present).
+	ImageMounts []ImageMount
 	// HostAdd and DNS are /etc/hosts entries and resolv.conf settings of a container of a HostNetwork pod, which
 	// does not take them from its pod.
 	HostAdd []string
