@@ -59,7 +59,9 @@ location = "127.0.0.1:$CONFORMANCE_REGISTRY_PORT"
 insecure = true
 CONF
   echo "conformance: starting berth up in $STATE"
-  "$BIN/berth" up --detach --state "$STATE" --registries-config "$OUT/registries.conf" \
+  # The /etc/hosts spec mounts the node's own /etc/hosts as a hostPath; a Berth node refuses hostPaths outside
+  # the folders its operator allows, so this node allows that one file, as an operator running the suite would.
+  "$BIN/berth" up --detach --state "$STATE" --registries-config "$OUT/registries.conf" --allowed-host-paths /etc/hosts \
     --apiserver-port 7443 --etcd-port 12379 --etcd-peer-port 12380 --controller-manager-port 11257 \
     --scheduler-port 11259 --kubelet-port 11250 --metrics-server-port 14443
   if [ "${CONFORMANCE_KEEP:-0}" != 1 ]; then
