@@ -556,3 +556,55 @@ func TestPodResizeAcrossKubeletRestart(t *testing.T) {
 		t.Errorf("container %s after the restart, want the adopted %s", got, id)
 	}
 }
+
+// TestPodResizeInitContainer ports the upstream "should support resizing a non-sidecar init container": a running
+// init container (the node declares InPlacePodVerticalScalingInitContainers) is resized and resized back, its
+// status resources and cgroup values following.
+func TestPodResizeInitContainer(t *testing.T) {
+	ctx := context.Background()
+	ns := namespace(t)
+	original := []resizable{{name: "init-c1", cpuReq: "20m", cpuLim: "20m", memReq: "35Mi", memLim: "35Mi"}}
+	resized := []resizable{{name: "init-c1", cpuReq: "25m", cpuLim: "25m", memReq: "40Mi", memLim: "40Mi"}}
+	podWith := func(init []resizable) *corev1.Pod {
+		pod := resizeTestPod("init", "", []resizable{{name: "main-c1", cpuReq: "20m", cpuLim: "20m", memReq: "35Mi", memLim: "35Mi"}})
+		pod.Spec.RestartPolicy = corev1.RestartPolicyAlways
+		c := init[0].container()
+		c.Args = []string{"-c", "tail -f /dev/null"}
+		pod.Spec.InitContainers = []corev1.Container{c}
+		return pod
+	}
+	if _, err := client.CoreV1().Pods(ns).Create(ctx, podWith(original), metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create pod: %v", err)
+	}
+	verify := func(want []resizable) {
+		t.Helper()
+		got := waitPod(t, ns, "init", 2*time.Minute, "init container running with its resources", func(p *corev1.Pod) bool {
+			if len(p.Status.InitContainerStatuses) != 1 || p.Status.InitContainerStatuses[0].State.Running == nil {
+				return false
+			}
+			st := p.Status.InitContainerStatuses[0]
+			r := want[0].requirements()
+			return st.Resources != nil && cmp.Equal(*st.Resources, r) && cmp.Equal(st.AllocatedResources, r.Requests)
+		})
+		verifyCgroups(t, got, want)
+	}
+	verify(original)
+	for _, step := range [][2][]resizable{{original, resized}, {resized, original}} {
+		a, err := json.Marshal(podWith(step[0]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := json.Marshal(podWith(step[1]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		patch, err := strategicpatch.CreateTwoWayMergePatch(a, b, corev1.Pod{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := client.CoreV1().Pods(ns).Patch(ctx, "init", types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "resize"); err != nil {
+			t.Fatalf("patch the init container for resize: %v", err)
+		}
+		verify(step[1])
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/klog/v2/ktesting"
 
 	"github.com/berth-dev/berth/provider/podman"
 )
@@ -578,5 +579,46 @@ func TestResizeStatusEquivalents(t *testing.T) {
 	}
 	if got := h.fake.callsTo("UpdateContainerResources"); !slices.Equal(got, []string{h.fake.container(ctrName(pod, "c1", 1)).id}) {
 		t.Errorf("updates %q", got)
+	}
+}
+
+// TestNodeDeclaresInitContainerResize: the node declares that it resizes non-sidecar init containers (so the
+// apiserver lets such resizes through), and not pod-level resources.
+func TestNodeDeclaresInitContainerResize(t *testing.T) {
+	_, ctx := ktesting.NewTestContext(t)
+	n := NewNode(ctx, NodeConfig{Name: "node-a", IP: testNodeIP, Runtime: newFakeRuntime()})
+	var node corev1.Node
+	n.Configure(&node)
+	if want := []string{"InPlacePodVerticalScalingInitContainers"}; !slices.Equal(node.Status.DeclaredFeatures, want) {
+		t.Errorf("declared features %q, want %q", node.Status.DeclaredFeatures, want)
+	}
+}
+
+// TestResizeRunningInitContainer resizes a non-sidecar init container while it runs: it is updated in place and
+// its status shows the new resources; the app container, which has not run yet, starts with its own.
+func TestResizeRunningInitContainer(t *testing.T) {
+	h, _ := resizeHarness(t)
+	pod := lifecyclePod("init", corev1.RestartPolicyAlways,
+		[]corev1.Container{withResources(testContainer("init", "busybox"), res("100m", "100m", "32Mi", "32Mi"))},
+		withResources(testContainer("a", "busybox"), res("100m", "100m", "32Mi", "32Mi")))
+	pod.Generation = 1
+	h.create(pod)
+	h.waitContainer(ctrName(pod, "init", 1), "running")
+
+	want := res("200m", "200m", "64Mi", "64Mi")
+	h.update(resized(pod, map[string]corev1.ResourceRequirements{"init": want}))
+	got, _ := h.waitReported(pod, 0, "the resize done", func(p *corev1.Pod) bool {
+		return resizeDone(2)(p) && isRunning(p, "init") && cmp.Equal(&want, statusOf(p, "init").Resources)
+	})
+	if diff := cmp.Diff(want.Requests, statusOf(got, "init").AllocatedResources); diff != "" {
+		t.Errorf("allocatedResources of init (-want +got):\n%s", diff)
+	}
+	if c := h.fake.cgroupOf(ctrName(pod, "init", 1)); c != containerResources(want) {
+		t.Errorf("cgroup of init %+v, want %+v", c, containerResources(want))
+	}
+	h.fake.exit(t, ctrName(pod, "init", 1), 0)
+	h.waitContainer(ctrName(pod, "a", 1), "running")
+	if c := h.fake.cgroupOf(ctrName(pod, "a", 1)); c.CPUQuota != 10000 || c.MemoryLimit != 32<<20 {
+		t.Errorf("cgroup of a %+v, want its own resources", c)
 	}
 }
