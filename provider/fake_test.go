@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -37,6 +38,10 @@ type fakeRuntime struct {
 	dropEvents bool
 	// down makes every call fail as if the service had stopped (setDown).
 	down bool
+	// memUsage is the memory every running container uses (Stats; 1 MiB when 0); updateErr fails
+	// UpdateContainerResources.
+	memUsage  uint64
+	updateErr error
 }
 
 // fakeSub is one open WatchContainers stream.
@@ -774,7 +779,7 @@ func (f *fakeRuntime) Stats(_ context.Context, ids []string) ([]podman.Container
 		if c == nil || c.status != "running" {
 			return nil, fmt.Errorf("container %s is not running", id)
 		}
-		out = append(out, podman.ContainerStats{ID: c.id, CPUNano: uint64(time.Since(c.startedAt)), MemUsage: 1 << 20, MemLimit: 64 << 20})
+		out = append(out, podman.ContainerStats{ID: c.id, CPUNano: uint64(time.Since(c.startedAt)), MemUsage: cmp.Or(f.memUsage, 1<<20), MemLimit: 64 << 20})
 	}
 	return out, nil
 }

@@ -139,17 +139,20 @@ func (p *Provider) postStart(ctx context.Context, r *podRecord, c *containerReco
 }
 
 // killContainer stops one container of a live pod as the kubelet's killContainer: a Killing event with msg, the
-// preStop hook within the grace period, then the stop signal with what is left of it (at least 2s).
-func (p *Provider) killContainer(ctx context.Context, r *podRecord, c *containerRecord, id, msg string, grace time.Duration) {
+// preStop hook within the grace period, then the stop signal with what is left of it (at least 2s). It returns
+// the error of the stop.
+func (p *Provider) killContainer(ctx context.Context, r *podRecord, c *containerRecord, id, msg string, grace time.Duration) error {
 	p.cfg.Recorder.Event(r.pod, corev1.EventTypeNormal, "Killing", msg)
 	p.mu.Lock()
 	c.killed = true
 	p.mu.Unlock()
 	grace = p.preStop(ctx, r, c, id, grace)
 	klog.FromContext(ctx).V(2).Info("Killing container with a grace period", "container", c.spec.Name, "gracePeriod", grace)
-	if err := p.stopContainer(ctx, id, grace); err != nil {
+	err := p.stopContainer(ctx, id, grace)
+	if err != nil {
 		klog.FromContext(ctx).Error(err, "Stopping container", "container", c.spec.Name)
 	}
+	return err
 }
 
 // preStop runs a container's preStop hook, if any, before it is stopped with grace, as the kubelet's

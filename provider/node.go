@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/component-helpers/nodedeclaredfeatures/features/inplacepodresize"
 	"k8s.io/klog/v2"
 
 	"github.com/berth-dev/berth/internal/wellknown"
@@ -83,6 +84,10 @@ func NewNode(ctx context.Context, cfg NodeConfig) *Node {
 				{Type: corev1.NodeHostName, Address: cfg.Name},
 			},
 			DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: cfg.KubeletPort}},
+			// The features beyond the API's defaults that Berth's provider has, which the apiserver checks before
+			// it lets a pod ask for them (the kubelet's NodeDeclaredFeatures): the in-place resize of non-sidecar
+			// init containers (resize.go), not that of pod-level resources.
+			DeclaredFeatures: []string{inplacepodresize.IPPRInitContainersFeatureGate},
 		},
 	}
 	n.node = node

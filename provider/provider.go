@@ -382,6 +382,7 @@ func (p *Provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 		delete(p.adopted, pod.UID)
 		r.adopted, r.podmanID = true, a.podmanID
 		seedAdopted(r, a)
+		p.adoptResourcesLocked(klog.NewContext(ctx, logger), r, pod)
 		logger.Info("Adopting the pod's running Podman pod", "podmanPod", a.podmanID)
 	}
 	runCtx, cancel := context.WithCancel(klog.NewContext(context.WithoutCancel(ctx), logger))
@@ -394,7 +395,7 @@ func (p *Provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 }
 
 // UpdatePod implements node.PodLifecycleHandler. Only the fields the kubelet reacts to are taken over.
-func (p *Provider) UpdatePod(_ context.Context, pod *corev1.Pod) error {
+func (p *Provider) UpdatePod(ctx context.Context, pod *corev1.Pod) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	r, ok := p.pods[key(pod.Namespace, pod.Name)]
@@ -407,6 +408,7 @@ func (p *Provider) UpdatePod(_ context.Context, pod *corev1.Pod) error {
 	r.pod.DeletionGracePeriodSeconds = pod.DeletionGracePeriodSeconds
 	r.pod.Status.Conditions = pod.Status.Conditions
 	p.updateEphemeralLocked(r, pod)
+	p.updateResourcesLocked(klog.NewContext(ctx, klog.FromContext(ctx).WithValues("pod", klog.KObj(pod))), r, pod)
 	return nil
 }
 
@@ -528,6 +530,7 @@ func (p *Provider) kill(ctx context.Context, r *podRecord, grace time.Duration) 
 		p.exits.stoppedByUs(c.id) // forget the stops no waiter consumed
 	}
 	delete(p.pods, key(r.pod.Namespace, r.pod.Name))
+	p.retryPendingResizesLocked() // the room it took is free
 	p.changedLocked(r)
 	final := p.podLocked(r)
 	p.mu.Unlock()
@@ -574,6 +577,7 @@ func (p *Provider) GetPods(context.Context) ([]*corev1.Pod, error) {
 // unreachable for longer than the grace. p.mu must be held.
 func (p *Provider) podLocked(r *podRecord) *corev1.Pod {
 	pod := r.pod.DeepCopy()
+	r.resize.desiredResources(pod)
 	pod.Status = buildStatusStale(r, p.cfg.NodeIP, time.Now(), p.stale)
 	return pod
 }

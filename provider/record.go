@@ -40,6 +40,10 @@ type containerRecord struct {
 	// joins (its target's), if any.
 	ephemeral bool
 	pidOf     string
+	// applied is what the current run's cgroup was given (the kubelet's actuated resources), nil when not known;
+	// resizeRestart is set while the current run is stopped for a resize (resize.go).
+	applied       *corev1.ResourceRequirements
+	resizeRestart bool
 }
 
 func (c *containerRecord) restartCount() int32 {
@@ -83,6 +87,8 @@ type podRecord struct {
 	done       chan struct{}
 	// volMu serialises the writes of the pod's volume files (the runner's set-up and the periodic refresh).
 	volMu sync.Mutex
+	// resize is the pod's in-place resize state; the pod's container resources are the allocated ones.
+	resize resizeState
 }
 
 // containers lists the init containers, then the app containers, then the ephemeral containers.

@@ -346,6 +346,9 @@ func (p *Provider) supervise(ctx context.Context, r *podRecord, c *containerReco
 			}
 			continue
 		}
+		if p.consumeResizeRestart(r, c) {
+			continue
+		}
 		p.mu.Lock()
 		done := r.terminal
 		p.mu.Unlock()
@@ -483,6 +486,7 @@ func (p *Provider) runOnce(ctx context.Context, r *podRecord, c *containerRecord
 	c.attempts++
 	attempt := c.attempts
 	spec := containerSpec(r.pod, c.spec, env, p.cfg.NodeName, c.attempts)
+	applied := c.spec.Resources.DeepCopy()
 	spec.Pod = r.podmanID
 	spec.Mounts = mounts
 	spec.PIDNamespaceOf = c.pidOf
@@ -569,6 +573,7 @@ func (p *Provider) runOnce(ctx context.Context, r *podRecord, c *containerRecord
 	// With a startup probe, the container has started once the probe succeeds.
 	c.started = c.spec.StartupProbe == nil
 	c.ready, c.killed = false, false
+	p.resizeRunningLocked(ctx, r, c, applied)
 	p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeNormal, "Started", "Started container %s", c.spec.Name)
 	p.changedLocked(r)
 	p.mu.Unlock()
@@ -678,6 +683,7 @@ func (p *Provider) resume(ctx context.Context, r *podRecord, c *containerRecord,
 	}
 	c.ready, c.killed = prev.Ready, false
 	if st.Running {
+		p.resizeRunningLocked(ctx, r, c, c.applied)
 		// An exited one is reported once its exit is recorded below, not as running meanwhile.
 		p.changedLocked(r)
 	}

@@ -27,6 +27,7 @@ func containerStatus(c *containerRecord) corev1.ContainerStatus {
 	if c.id != "" {
 		st.ContainerID = containerIDPrefix + c.id
 	}
+	resizeStatus(c, &st)
 	running := c.state.Running != nil
 	if c.hooking {
 		// As the kubelet, whose sync is blocked in the postStart hook, the container is shown as it was before.
@@ -57,6 +58,8 @@ func buildStatusStale(r *podRecord, nodeIP string, now time.Time, stale *outage)
 	st := corev1.PodStatus{
 		QOSClass: pod.Status.QOSClass,
 		HostIP:   nodeIP,
+		// The generation of the spec this status is of (the record follows the API's).
+		ObservedGeneration: pod.Generation,
 	}
 	if nodeIP != "" {
 		st.HostIPs = []corev1.HostIP{{IP: nodeIP}}
@@ -117,11 +120,14 @@ func conditions(r *podRecord, st *corev1.PodStatus) []corev1.PodCondition {
 	pod := r.pod
 	var out []corev1.PodCondition
 	for _, c := range pod.Status.Conditions {
-		if !kubeletConditions[c.Type] {
+		if !kubeletConditions[c.Type] && !isResizeCondition(c.Type) {
 			out = append(out, c)
 		}
 	}
 	terminal := st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed
+	if !terminal {
+		out = append(out, r.resize.conditions()...)
+	}
 
 	sandbox := corev1.PodCondition{Type: corev1.PodReadyToStartContainers, Status: corev1.ConditionTrue}
 	if !r.sandbox || terminal {
@@ -139,6 +145,11 @@ func conditions(r *podRecord, st *corev1.PodStatus) []corev1.PodCondition {
 	}
 	out = append(out, ready)
 	out = append(out, podReadyCondition(pod, out, ready))
+	for i := range out {
+		if kubeletConditions[out[i].Type] {
+			out[i].ObservedGeneration = pod.Generation
+		}
+	}
 	return out
 }
 

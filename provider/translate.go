@@ -88,17 +88,7 @@ func containerSpec(pod *corev1.Pod, c *corev1.Container, env []corev1.EnvVar, no
 	for _, e := range env {
 		s.Env[e.Name] = e.Value
 	}
-	if m, ok := c.Resources.Limits[corev1.ResourceMemory]; ok && !m.IsZero() {
-		s.MemoryLimit = m.Value()
-	}
-	s.CPUShares = cpuShares(c.Resources.Requests.Cpu().MilliValue())
-	if cpu, ok := c.Resources.Limits[corev1.ResourceCPU]; ok && !cpu.IsZero() {
-		s.CPUPeriod = cpuPeriod
-		s.CPUQuota = cpu.MilliValue() * cpuPeriod / 1000
-		if s.CPUQuota < 1000 {
-			s.CPUQuota = 1000 // the kernel's minimum quota
-		}
-	}
+	s.ContainerResources = containerResources(c.Resources)
 	s.User = user(pod.Spec.SecurityContext, c.SecurityContext)
 	applySecurityContext(&s, pod, c)
 	s.HostIPC = pod.Spec.HostIPC
@@ -107,6 +97,24 @@ func containerSpec(pod *corev1.Pod, c *corev1.Container, env []corev1.EnvVar, no
 	s.Sysctls = podSysctls(pod)
 	return s
 }
+
+// containerResources translates a container's resources into its cgroup limits as the kubelet sets them: the
+// memory limit, cpu.shares from the CPU request and a CFS quota from the CPU limit.
+func containerResources(r corev1.ResourceRequirements) podman.ContainerResources {
+	var out podman.ContainerResources
+	if m, ok := r.Limits[corev1.ResourceMemory]; ok && !m.IsZero() {
+		out.MemoryLimit = m.Value()
+	}
+	out.CPUShares = cpuShares(r.Requests.Cpu().MilliValue())
+	if cpu, ok := r.Limits[corev1.ResourceCPU]; ok && !cpu.IsZero() {
+		out.CPUPeriod = cpuPeriod
+		out.CPUQuota = max(cpu.MilliValue()*cpuPeriod/1000, minQuota)
+	}
+	return out
+}
+
+// minQuota is the kernel's smallest CFS quota (1 ms), which the kubelet's MilliCPUToQuota applies.
+const minQuota = 1000
 
 // hostAliases lists a pod's hostAliases as Podman's host:ip entries, in the pod's order.
 func hostAliases(pod *corev1.Pod) []string {

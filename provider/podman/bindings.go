@@ -478,24 +478,7 @@ func (c *Client) CreateContainer(ctx context.Context, spec ContainerSpec) (strin
 		}
 		s.StopSignal = &ss
 	}
-	if spec.MemoryLimit > 0 || spec.CPUQuota > 0 || spec.CPUShares > 0 {
-		s.ResourceLimits = &specs.LinuxResources{}
-		if spec.MemoryLimit > 0 {
-			m := spec.MemoryLimit
-			s.ResourceLimits.Memory = &specs.LinuxMemory{Limit: &m}
-		}
-		if spec.CPUQuota > 0 || spec.CPUShares > 0 {
-			s.ResourceLimits.CPU = &specs.LinuxCPU{}
-		}
-		if spec.CPUQuota > 0 {
-			q, p := spec.CPUQuota, spec.CPUPeriod
-			s.ResourceLimits.CPU.Quota, s.ResourceLimits.CPU.Period = &q, &p
-		}
-		if spec.CPUShares > 0 {
-			shares := spec.CPUShares
-			s.ResourceLimits.CPU.Shares = &shares
-		}
-	}
+	s.ResourceLimits = newLinuxResources(spec.ContainerResources)
 	rep, err := containers.CreateWithSpec(c.ctx(ctx), s, nil)
 	if err != nil {
 		return "", fmt.Errorf("create container %s: %w", spec.Name, err)

@@ -117,13 +117,8 @@ type ContainerSpec struct {
 	Env        map[string]string
 	WorkingDir string
 	Labels     map[string]string
-	// MemoryLimit in bytes, 0 for none.
-	MemoryLimit int64
-	// CPUQuota and CPUPeriod in microseconds, 0 for none.
-	CPUQuota  int64
-	CPUPeriod uint64
-	// CPUShares is the container's cgroup cpu.shares weight, 0 for Podman's default.
-	CPUShares uint64
+	// ContainerResources are its cgroup limits; a CPUShares of 0 leaves Podman's default.
+	ContainerResources
 	// StopSignal is the signal sent on stop; empty for the image's.
 	StopSignal string
 	TTY        bool
@@ -154,6 +149,17 @@ type ContainerSpec struct {
 	// Sysctls are namespaced kernel parameters (dot-separated names) set in the container's namespaces; those of
 	// namespaces the pod's containers share are the pod's.
 	Sysctls map[string]string
+}
+
+// ContainerResources are the cgroup settings of a container that can change while it runs.
+type ContainerResources struct {
+	// MemoryLimit in bytes, 0 for none. Swap is held to the same limit (no swap), as the kubelet sets it.
+	MemoryLimit int64
+	// CPUShares is the cgroup cpu.shares weight.
+	CPUShares uint64
+	// CPUQuota and CPUPeriod in microseconds; a quota of 0 is no limit.
+	CPUQuota  int64
+	CPUPeriod uint64
 }
 
 // ContainerState is the runtime state of a container.
@@ -270,6 +276,9 @@ type Runtime interface {
 	WatchContainers(ctx context.Context, labels map[string]string, actions []string, connected func(), handle func(ContainerEvent)) error
 	// InspectContainer reports a container's state.
 	InspectContainer(ctx context.Context, id string) (ContainerState, error)
+	// UpdateContainerResources sets the cgroup limits of a running container in place (Podman 4.3 and later);
+	// the whole set is applied, so a limit left at 0 is removed.
+	UpdateContainerResources(ctx context.Context, id string, r ContainerResources) error
 	// StopContainer sends the stop signal, then SIGKILL after timeout.
 	StopContainer(ctx context.Context, id string, timeout time.Duration) error
 	// RemoveContainer force-removes a container; a missing container is not an error.

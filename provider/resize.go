@@ -1,0 +1,695 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	resourcehelper "k8s.io/component-helpers/resource"
+	"k8s.io/klog/v2"
+
+	"github.com/berth-dev/berth/provider/podman"
+)
+
+// In-place pod resize (the pods/resize subresource), as the kubelet does it. UpdatePod hands the API's pod to
+// updateResourcesLocked, which admits its container resources as the kubelet's allocation manager does: allocated
+// if they fit in the node's allocatable beside the other pods' allocations, else the pod reports PodResizePending
+// (Deferred, tried again when room is made, or Infeasible). Once allocated, the pod reports PodResizeInProgress
+// and its resize worker brings every running container to the allocation: in place through Podman's container
+// update, or by a restart where the container's resizePolicy says RestartContainer. The condition goes once no
+// running container differs from its allocation.
+//
+// A record's pod spec holds the allocated resources, so that a container created later (a restart) gets them; the
+// API's resources, while they differ and are not allocated, wait in the record's resizeState.
+
+// Event reasons of resizes, as the kubelet's (pkg/kubelet/events).
+const (
+	eventResizeStarted    = "ResizeStarted"
+	eventResizeCompleted  = "ResizeCompleted"
+	eventResizeDeferred   = "ResizeDeferred"
+	eventResizeInfeasible = "ResizeInfeasible"
+	eventResizeError      = "ResizeError"
+)
+
+// Messages of resizes Berth cannot do, the kubelet's for a node that cannot: pod-level resources are not resized
+// in place (Berth does not set them on a Podman pod), nor are memory-backed emptyDir volumes (the kubelet's
+// InPlacePodVerticalScalingMemoryBackedVolumes is alpha, off).
+const (
+	msgPodLevelResize     = "In-place pod-level resources resize is not supported on this node"
+	msgMemoryVolumeResize = "Memory-backed emptyDir volume resize is disabled"
+)
+
+// Bounds of the kubelet's conversions between cgroup values and resources (pkg/kubelet/cm).
+const (
+	minMilliCPULimit = 10 // the smallest quota, 1 ms per 100 ms period, in milli-CPU
+	sharesPerCPU     = 1024
+)
+
+// resizeRetryPeriod is how often a deferred resize is admitted again when nothing else made room (the kubelet's
+// allocation manager: 3 minutes).
+const resizeRetryPeriod = 3 * time.Minute
+
+// resizeState is one pod's share of the kubelet's allocation manager and resize conditions. Guarded by
+// Provider.mu.
+type resizeState struct {
+	// desired is the API's pod while its resources differ from the allocation, nil when they do not.
+	desired *corev1.Pod
+	// pending and inProgress are the pod's PodResizePending and PodResizeInProgress conditions, nil when absent.
+	pending, inProgress *corev1.PodCondition
+	// kick wakes the pod's resize worker; nil until the worker runs.
+	kick chan struct{}
+}
+
+// kickLocked wakes the pod's resize worker, if it runs.
+func (s *resizeState) kickLocked() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// conditions are the pod's resize conditions, in the kubelet's order.
+func (s *resizeState) conditions() []corev1.PodCondition {
+	var out []corev1.PodCondition
+	for _, c := range []*corev1.PodCondition{s.pending, s.inProgress} {
+		if c != nil {
+			out = append(out, *c.DeepCopy())
+		}
+	}
+	return out
+}
+
+// isResizeCondition tells the kubelet's resize conditions apart.
+func isResizeCondition(t corev1.PodConditionType) bool {
+	return t == corev1.PodResizePending || t == corev1.PodResizeInProgress
+}
+
+// resizeCondition is a resize condition as the kubelet's status manager makes one (updatedPodResizeCondition): its
+// transition time moves only when its reason does.
+func resizeCondition(typ corev1.PodConditionType, old *corev1.PodCondition, reason, msg string, generation int64) *corev1.PodCondition {
+	now := metav1.Now()
+	transition := now
+	if old != nil && old.Reason == reason {
+		transition = old.LastTransitionTime
+	}
+	return &corev1.PodCondition{Type: typ, Status: corev1.ConditionTrue, LastProbeTime: now, LastTransitionTime: transition,
+		ObservedGeneration: generation, Reason: reason, Message: msg}
+}
+
+// updateResourcesLocked takes a pod update from the API as the kubelet's HandlePodUpdates does for resources: the
+// generation is observed, and resources that differ from the allocation are admitted (a pending resize reverted
+// is dropped). p.mu must be held.
+func (p *Provider) updateResourcesLocked(ctx context.Context, r *podRecord, pod *corev1.Pod) {
+	r.pod.Generation = pod.Generation
+	defer p.changedLocked(r)
+	if r.terminal || r.deleting {
+		return
+	}
+	if resourcesMatch(r.pod, pod) {
+		r.resize.desired, r.resize.pending = nil, nil
+		return
+	}
+	r.resize.desired = pod.DeepCopy()
+	p.allocateLocked(ctx, r)
+}
+
+// resourcesMatch tells whether a pod's resources are those of another: every container's, the pod-level ones and
+// the sizes of memory-backed emptyDir volumes.
+func resourcesMatch(a, b *corev1.Pod) bool {
+	if !apiequality.Semantic.DeepEqual(a.Spec.Resources, b.Spec.Resources) || !apiequality.Semantic.DeepEqual(memoryVolumeSizes(a), memoryVolumeSizes(b)) {
+		return false
+	}
+	want := containerResourcesByName(b)
+	for name, res := range containerResourcesByName(a) {
+		if other, ok := want[name]; ok && !apiequality.Semantic.DeepEqual(res, other) {
+			return false
+		}
+	}
+	return true
+}
+
+func containerResourcesByName(pod *corev1.Pod) map[string]corev1.ResourceRequirements {
+	out := map[string]corev1.ResourceRequirements{}
+	for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for i := range cs {
+			out[cs[i].Name] = cs[i].Resources
+		}
+	}
+	return out
+}
+
+// memoryVolumeSizes are the size limits of a pod's memory-backed emptyDir volumes, by name.
+func memoryVolumeSizes(pod *corev1.Pod) map[string]resource.Quantity {
+	out := map[string]resource.Quantity{}
+	for _, v := range pod.Spec.Volumes {
+		if v.EmptyDir != nil && v.EmptyDir.Medium == corev1.StorageMediumMemory && v.EmptyDir.SizeLimit != nil {
+			out[v.Name] = *v.EmptyDir.SizeLimit
+		}
+	}
+	return out
+}
+
+// allocateLocked admits the desired resources as the kubelet's handlePodResourcesResize: they become the allocation
+// when they fit (PodResizeInProgress, a ResizeStarted event, the worker started), else the resize is pending with
+// the reason (an event when it changes). It tells whether they were allocated. p.mu must be held.
+func (p *Provider) allocateLocked(ctx context.Context, r *podRecord) bool {
+	s := &r.resize
+	desired := s.desired
+	if desired == nil {
+		return false
+	}
+	logger := klog.FromContext(ctx)
+	if reason, msg := p.admitResizeLocked(r, desired); reason != "" {
+		cond := corev1.PodReasonDeferred
+		event := eventResizeDeferred
+		if reason == corev1.PodReasonInfeasible {
+			cond, event = corev1.PodReasonInfeasible, eventResizeInfeasible
+		}
+		prev := s.pending
+		s.pending = resizeCondition(corev1.PodResizePending, prev, cond, msg, desired.Generation)
+		if prev == nil || prev.Reason != cond || prev.ObservedGeneration != desired.Generation {
+			logger.Info("Pod resize is pending", "reason", reason, "message", msg)
+			p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, event, "%s", resizeMessage(desired, desired.Generation, "Pod resize "+reason, msg))
+		}
+		if cond == corev1.PodReasonDeferred {
+			p.startResizeWorkerLocked(ctx, r) // to try again
+		}
+		return false
+	}
+	want := containerResourcesByName(desired)
+	for _, c := range r.containers() {
+		if res, ok := want[c.spec.Name]; ok {
+			c.spec.Resources = *res.DeepCopy()
+		}
+	}
+	s.desired, s.pending = nil, nil
+	// A new resize in progress: any error of an earlier one goes, and the generation is this one's.
+	s.inProgress = resizeCondition(corev1.PodResizeInProgress, nil, "", "", desired.Generation)
+	logger.V(2).Info("Pod resize allocated", "generation", desired.Generation)
+	p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeNormal, eventResizeStarted, "%s", resizeMessage(desired, desired.Generation, "Pod resize started", ""))
+	p.startResizeWorkerLocked(ctx, r)
+	return true
+}
+
+// admitResizeLocked tells why a pod's desired resources cannot be allocated now, as the kubelet's resize admission
+// (podResizesAdmitHandler, then the general predicates against the other pods' allocations): reason Infeasible
+// for what Berth never does, OutOf<resource> when the node's allocatable has no room left. "" means they fit.
+// p.mu must be held.
+func (p *Provider) admitResizeLocked(r *podRecord, desired *corev1.Pod) (reason, msg string) {
+	if !apiequality.Semantic.DeepEqual(r.pod.Spec.Resources, desired.Spec.Resources) {
+		return corev1.PodReasonInfeasible, msgPodLevelResize
+	}
+	if !apiequality.Semantic.DeepEqual(memoryVolumeSizes(r.pod), memoryVolumeSizes(desired)) {
+		return corev1.PodReasonInfeasible, msgMemoryVolumeResize
+	}
+	want := resourcehelper.PodRequests(desired, resourcehelper.PodResourcesOptions{})
+	used := corev1.ResourceList{}
+	for _, other := range p.pods {
+		if other != r && !other.terminal {
+			addResources(used, allocatedRequests(other))
+		}
+	}
+	for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+		capacity, ok := p.cfg.Allocatable[name]
+		if !ok {
+			continue // a node that does not say has room
+		}
+		value := func(q resource.Quantity) int64 {
+			if name == corev1.ResourceCPU {
+				return q.MilliValue()
+			}
+			return q.Value()
+		}
+		req, use, capa := value(want[name]), value(used[name]), value(capacity)
+		if req > 0 && req > capa-use {
+			return "OutOf" + string(name), fmt.Sprintf("Node didn't have enough resource: %s, requested: %d, used: %d, capacity: %d", name, req, use, capa)
+		}
+	}
+	return "", ""
+}
+
+// allocatedRequests is what a pod takes of the node's allocatable as the kubelet and the scheduler count it: for
+// each container, the larger of its allocation and what it runs with.
+func allocatedRequests(r *podRecord) corev1.ResourceList {
+	pod := &corev1.Pod{Spec: r.pod.Spec}
+	for _, c := range r.containers() {
+		st := corev1.ContainerStatus{Name: c.spec.Name}
+		resizeStatus(c, &st)
+		if c.init {
+			pod.Status.InitContainerStatuses = append(pod.Status.InitContainerStatuses, st)
+		} else {
+			pod.Status.ContainerStatuses = append(pod.Status.ContainerStatuses, st)
+		}
+	}
+	return resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{UseStatusResources: true})
+}
+
+func addResources(sum, add corev1.ResourceList) {
+	for name, q := range add {
+		total := sum[name]
+		total.Add(q)
+		sum[name] = total
+	}
+}
+
+// startResizeWorkerLocked wakes the pod's resize worker, starting it first if need be (with ctx's logger, which
+// names the pod); it ends with the pod's runner. p.mu must be held.
+func (p *Provider) startResizeWorkerLocked(ctx context.Context, r *podRecord) {
+	if r.resize.kick == nil {
+		r.resize.kick = make(chan struct{}, 1)
+		go p.resizeWorker(context.WithoutCancel(ctx), r, r.resize.kick)
+	}
+	r.resize.kickLocked()
+}
+
+// resizeWorker brings a pod's running containers to their allocated resources each time it is woken, tries a
+// deferred resize again, and retries what failed, until the pod's runner ends.
+func (p *Provider) resizeWorker(ctx context.Context, r *podRecord, kick <-chan struct{}) {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	defer t.Stop()
+	for {
+		select {
+		case <-r.done:
+			return
+		case <-kick:
+		case <-t.C:
+		}
+		if retry := p.syncResize(ctx, r); retry > 0 {
+			t.Reset(retry)
+		}
+	}
+}
+
+// resizeAction is what a running container needs to get its allocated resources.
+type resizeAction struct {
+	c       *containerRecord
+	id      string
+	target  corev1.ResourceRequirements
+	current *corev1.ResourceRequirements // nil when not known
+	restart bool
+}
+
+// syncResize is one pass of the resize worker, as the kubelet's SyncPod with a resize: a deferred resize is
+// admitted again, then every running container whose resources differ from its allocation is updated in place or
+// restarted. It returns when to try again (0: only when woken).
+func (p *Provider) syncResize(ctx context.Context, r *podRecord) time.Duration {
+	var retry time.Duration
+	p.mu.Lock()
+	if r.terminal || r.deleting {
+		p.mu.Unlock()
+		return 0
+	}
+	if s := r.resize; s.desired != nil && s.pending != nil && s.pending.Reason == corev1.PodReasonDeferred {
+		if !p.allocateLocked(ctx, r) {
+			retry = resizeRetryPeriod
+		}
+		p.changedLocked(r)
+	}
+	var actions []resizeAction
+	for _, c := range r.containers() {
+		if !resizeOutstanding(c) || c.resizeRestart {
+			continue
+		}
+		a := resizeAction{c: c, id: c.id, target: *c.spec.Resources.DeepCopy(), current: c.applied.DeepCopy()}
+		// A container whose resources are not known is updated in place: nothing says that it must restart.
+		a.restart = a.current != nil && restartRequired(c.spec, *a.current, a.target)
+		actions = append(actions, a)
+	}
+	p.mu.Unlock()
+
+	err := p.actuateResize(ctx, r, actions)
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil {
+		klog.FromContext(ctx).Error(err, "Resizing the pod's containers")
+		p.resizeErrorLocked(r, err)
+		if retry == 0 || retry > p.cfg.InitialBackoff {
+			retry = p.cfg.InitialBackoff
+		}
+	}
+	p.settleLocked(r)
+	return retry
+}
+
+// resizeOutstanding tells whether a container runs with other resources than its allocation (or unknown ones).
+func resizeOutstanding(c *containerRecord) bool {
+	return c.id != "" && c.state.Running != nil && (c.applied == nil || !sameResources(*c.applied, c.spec.Resources))
+}
+
+// sameResources compares resources as the kubelet's computePodResizeAction does: memory in bytes and CPU in
+// milli-CPU, requests and limits.
+func sameResources(a, b corev1.ResourceRequirements) bool {
+	return a.Limits.Memory().Value() == b.Limits.Memory().Value() && a.Requests.Memory().Value() == b.Requests.Memory().Value() &&
+		a.Limits.Cpu().MilliValue() == b.Limits.Cpu().MilliValue() && a.Requests.Cpu().MilliValue() == b.Requests.Cpu().MilliValue()
+}
+
+// restartRequired tells whether a change of resources restarts a container: some resource that changes has the
+// resizePolicy RestartContainer (NotRequired is the default).
+func restartRequired(c *corev1.Container, from, to corev1.ResourceRequirements) bool {
+	changed := map[corev1.ResourceName]bool{
+		corev1.ResourceMemory: from.Limits.Memory().Value() != to.Limits.Memory().Value() || from.Requests.Memory().Value() != to.Requests.Memory().Value(),
+		corev1.ResourceCPU:    from.Limits.Cpu().MilliValue() != to.Limits.Cpu().MilliValue() || from.Requests.Cpu().MilliValue() != to.Requests.Cpu().MilliValue(),
+	}
+	for _, pol := range c.ResizePolicy {
+		if changed[pol.ResourceName] && pol.RestartPolicy == corev1.RestartContainer {
+			return true
+		}
+	}
+	return false
+}
+
+// actuateResize carries the actions out as the kubelet's doPodResizeAction: memory limits that shrink are first
+// checked against the containers' usage, containers to restart are stopped (their runner starts them again at
+// once, with the allocation), the others are updated in place, shrinking ones first.
+func (p *Provider) actuateResize(ctx context.Context, r *podRecord, actions []resizeAction) error {
+	if err := p.checkMemoryDecrease(ctx, r, actions); err != nil {
+		return err
+	}
+	slices.SortStableFunc(actions, func(a, b resizeAction) int {
+		return boolInt(!shrinksMemory(a)) - boolInt(!shrinksMemory(b))
+	})
+	var errs []error
+	for _, a := range actions {
+		if a.restart {
+			p.restartForResize(ctx, r, a)
+			continue
+		}
+		err := p.cfg.Runtime.UpdateContainerResources(ctx, a.id, containerResources(a.target))
+		if err != nil {
+			if st, ierr := p.cfg.Runtime.InspectContainer(ctx, a.id); (ierr == nil && !st.Running) || podman.IsNotFound(ierr) {
+				// It stopped meanwhile: its next run gets the allocation.
+				continue
+			}
+			errs = append(errs, err)
+			continue
+		}
+		klog.FromContext(ctx).V(2).Info("Resized container in place", "container", a.c.spec.Name)
+		p.mu.Lock()
+		if a.c.id == a.id {
+			a.c.applied = a.target.DeepCopy()
+		}
+		p.mu.Unlock()
+	}
+	return errors.Join(errs...)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// shrinksMemory tells whether an in-place action sets a memory limit lower than the current one (or one where there
+// was none).
+func shrinksMemory(a resizeAction) bool {
+	want := a.target.Limits.Memory().Value()
+	if a.restart || want == 0 {
+		return false
+	}
+	return a.current == nil || a.current.Limits.Memory().IsZero() || want < a.current.Limits.Memory().Value()
+}
+
+// checkMemoryDecrease refuses to set a memory limit below what the container uses, as the kubelet's
+// validateMemoryResizeAction does (the kernel would have to reclaim or kill), with its message.
+func (p *Provider) checkMemoryDecrease(ctx context.Context, r *podRecord, actions []resizeAction) error {
+	shrinking := map[string]int64{} // container ID: its new limit
+	for _, a := range actions {
+		if shrinksMemory(a) {
+			shrinking[a.id] = a.target.Limits.Memory().Value()
+		}
+	}
+	if len(shrinking) == 0 {
+		return nil
+	}
+	p.mu.Lock()
+	var ids []string
+	names := map[string]string{}
+	for _, c := range r.containers() {
+		if c.id != "" && c.state.Running != nil {
+			ids = append(ids, c.id)
+			names[c.id] = c.spec.Name
+		}
+	}
+	podName := fmt.Sprintf("%s_%s(%s)", r.pod.Name, r.pod.Namespace, r.pod.UID)
+	p.mu.Unlock()
+	stats, err := p.cfg.Runtime.Stats(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("unable to read memory usage for pod %q: %w", podName, err)
+	}
+	var podUsage uint64
+	for _, s := range stats {
+		podUsage += s.MemUsage
+	}
+	var errs []error
+	for _, s := range stats {
+		if limit, ok := shrinking[s.ID]; ok && s.MemUsage >= uint64(limit) {
+			// The kubelet's message gives the pod's usage.
+			errs = append(errs, fmt.Errorf("attempting to set container %q memory limit (%d) below current usage (%d)", names[s.ID], limit, podUsage))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("cannot decrease memory limits: %w", utilerrors.NewAggregate(errs))
+	}
+	return nil
+}
+
+// restartForResize stops a container whose resize requires a restart, as the kubelet's killContainer with the
+// resize's message; its runner starts it again at once (consumeResizeRestart). A stop that fails is tried again
+// by the worker.
+func (p *Provider) restartForResize(ctx context.Context, r *podRecord, a resizeAction) {
+	p.mu.Lock()
+	a.c.resizeRestart = true
+	grace := killGracePeriod(r.pod, nil)
+	p.mu.Unlock()
+	go func() {
+		err := p.killContainer(ctx, r, a.c, a.id, fmt.Sprintf("Container %s resize requires restart", a.c.spec.Name), grace)
+		if err == nil {
+			return
+		}
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if a.c.id == a.id {
+			a.c.resizeRestart = false
+		}
+		p.resizeErrorLocked(r, err)
+		r.resize.kickLocked()
+	}()
+}
+
+// consumeResizeRestart tells the runner of a container that just exited whether it was stopped for a resize: it
+// then starts again at once, whatever the restart policy and without back-off, as the kubelet starts it in the same
+// sync that killed it. p.mu must not be held.
+func (p *Provider) consumeResizeRestart(r *podRecord, c *containerRecord) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !c.resizeRestart {
+		return false
+	}
+	c.resizeRestart = false
+	if c.state.Terminated != nil {
+		c.last = c.state
+	}
+	p.settleLocked(r)
+	return true
+}
+
+// resizeRunningLocked records the resources a container that just started runs with (nil when not known, for one
+// taken over from an earlier virtual kubelet that did not report them): one that differs from its allocation (it
+// changed while the container was being created) is resized by the worker; else a resize in progress may be done.
+// p.mu must be held.
+func (p *Provider) resizeRunningLocked(ctx context.Context, r *podRecord, c *containerRecord, applied *corev1.ResourceRequirements) {
+	c.applied = applied
+	if resizeOutstanding(c) {
+		p.startResizeWorkerLocked(ctx, r)
+		return
+	}
+	p.settleLocked(r)
+}
+
+// resizeErrorLocked reports a resize that failed as the kubelet's SyncPod does: PodResizeInProgress with reason
+// Error and the message (its generation kept), and a ResizeError event when that changes it. p.mu must be held.
+func (p *Provider) resizeErrorLocked(r *podRecord, err error) {
+	s := &r.resize
+	gen := r.pod.Generation
+	if s.inProgress != nil {
+		gen = s.inProgress.ObservedGeneration
+	}
+	prev := s.inProgress
+	s.inProgress = resizeCondition(corev1.PodResizeInProgress, prev, corev1.PodReasonError, err.Error(), gen)
+	if prev == nil || prev.Reason != corev1.PodReasonError || prev.Message != err.Error() {
+		p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, eventResizeError, "%s", resizeMessage(r.pod, gen, "Pod resize error", err.Error()))
+	}
+	p.changedLocked(r)
+}
+
+// settleLocked ends a resize in progress once no running container differs from its allocation, as the kubelet's
+// SyncPod clears PodResizeInProgress (a ResizeCompleted event); the room it may have made lets deferred resizes
+// of other pods try again. p.mu must be held.
+func (p *Provider) settleLocked(r *podRecord) {
+	s := &r.resize
+	if s.inProgress == nil || slices.ContainsFunc(r.containers(), resizeOutstanding) {
+		return
+	}
+	gen := s.inProgress.ObservedGeneration
+	s.inProgress = nil
+	p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeNormal, eventResizeCompleted, "%s", resizeMessage(r.pod, gen, "Pod resize completed", ""))
+	p.changedLocked(r)
+	p.retryPendingResizesLocked()
+}
+
+// retryPendingResizesLocked wakes the workers of the pods whose resize was deferred for want of room, as the
+// kubelet retries pending resizes when a pod goes or is resized. p.mu must be held.
+func (p *Provider) retryPendingResizesLocked() {
+	for _, r := range p.pods {
+		if s := &r.resize; s.desired != nil && s.pending != nil && s.pending.Reason == corev1.PodReasonDeferred {
+			s.kickLocked()
+		}
+	}
+}
+
+// adoptResourcesLocked takes over what an earlier virtual kubelet reported of an adopted pod's resources: each
+// container it reported running runs with the resources its status gave (unknown if none), and the containers
+// it reported have them as their allocation; its resize conditions stand. Then the API's resources are admitted
+// against that, as a resize. p.mu must be held.
+func (p *Provider) adoptResourcesLocked(ctx context.Context, r *podRecord, pod *corev1.Pod) {
+	reported := map[string]corev1.ContainerStatus{}
+	for _, st := range append(append([]corev1.ContainerStatus{}, pod.Status.InitContainerStatuses...), pod.Status.ContainerStatuses...) {
+		reported[st.Name] = st
+	}
+	for _, c := range r.containers() {
+		st, ok := reported[c.spec.Name]
+		if c.id == "" || !ok || st.Resources == nil {
+			continue
+		}
+		c.spec.Resources = *st.Resources.DeepCopy()
+		if c.state.Running != nil {
+			c.applied = st.Resources.DeepCopy()
+		}
+	}
+	for i := range pod.Status.Conditions {
+		switch cond := &pod.Status.Conditions[i]; cond.Type {
+		case corev1.PodResizePending:
+			r.resize.pending = cond.DeepCopy()
+		case corev1.PodResizeInProgress:
+			r.resize.inProgress = cond.DeepCopy()
+		}
+	}
+	p.updateResourcesLocked(ctx, r, pod)
+	if slices.ContainsFunc(r.containers(), resizeOutstanding) {
+		p.startResizeWorkerLocked(ctx, r)
+	}
+}
+
+// desiredResources puts the API's resources into a copy of the record's pod, while a resize waits: what the
+// provider reports as its pod is then the API's spec, so that virtual-kubelet hands over the next change of it
+// (a revert included).
+func (s *resizeState) desiredResources(pod *corev1.Pod) {
+	if s.desired == nil {
+		return
+	}
+	want := containerResourcesByName(s.desired)
+	for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for i := range cs {
+			if res, ok := want[cs[i].Name]; ok {
+				cs[i].Resources = *res.DeepCopy()
+			}
+		}
+	}
+	pod.Spec.Resources = s.desired.Spec.Resources.DeepCopy()
+	sizes := memoryVolumeSizes(s.desired)
+	for i := range pod.Spec.Volumes {
+		if v := &pod.Spec.Volumes[i]; v.EmptyDir != nil && v.EmptyDir.SizeLimit != nil {
+			if q, ok := sizes[v.Name]; ok {
+				v.EmptyDir.SizeLimit = &q
+			}
+		}
+	}
+}
+
+// resizeStatus sets a container status' resources as the kubelet reports them (convertContainerStatusResources):
+// allocatedResources are the allocated requests; resources are what a running container runs with, as read back
+// from its cgroup values (small values that the cgroup rounds keep their allocated form), and the allocation for
+// one that does not run. Only a container the runtime has gets them.
+func resizeStatus(c *containerRecord, st *corev1.ContainerStatus) {
+	if c.id == "" {
+		return
+	}
+	st.AllocatedResources = c.spec.Resources.Requests.DeepCopy()
+	st.Resources = c.spec.Resources.DeepCopy()
+	if c.state.Running == nil || c.applied == nil {
+		return
+	}
+	actual := containerResources(*c.applied)
+	if st.Resources.Limits != nil {
+		if milli := quotaToMilliCPU(actual.CPUQuota, actual.CPUPeriod); milli > 0 &&
+			(milli > minMilliCPULimit || st.Resources.Limits.Cpu().MilliValue() > minMilliCPULimit) {
+			st.Resources.Limits[corev1.ResourceCPU] = *resource.NewMilliQuantity(milli, resource.DecimalSI)
+		}
+		if actual.MemoryLimit > 0 {
+			st.Resources.Limits[corev1.ResourceMemory] = *resource.NewQuantity(actual.MemoryLimit, resource.BinarySI)
+		}
+	}
+	if st.Resources.Requests != nil {
+		if milli := sharesToMilliCPU(actual.CPUShares); milli > 0 &&
+			(milli > minShares || st.Resources.Requests.Cpu().MilliValue() > minShares) {
+			st.Resources.Requests[corev1.ResourceCPU] = *resource.NewMilliQuantity(milli, resource.DecimalSI)
+		}
+		if m := c.applied.Requests.Memory(); !m.IsZero() {
+			st.Resources.Requests[corev1.ResourceMemory] = m.DeepCopy()
+		}
+	}
+}
+
+// quotaToMilliCPU is the kubelet's QuotaToMilliCPU: the milli-CPU a CFS quota allows, 0 for none.
+func quotaToMilliCPU(quota int64, period uint64) int64 {
+	if quota <= 0 || period == 0 {
+		return 0
+	}
+	return quota * 1000 / int64(period)
+}
+
+// sharesToMilliCPU is the kubelet's SharesToMilliCPU: the milli-CPU a cpu.shares weight stands for.
+func sharesToMilliCPU(shares uint64) int64 {
+	if shares < minShares {
+		return 0
+	}
+	return int64(math.Ceil(float64(shares*1000) / sharesPerCPU))
+}
+
+// resizeMessage is the message of a resize event as the kubelet words it (pkg/kubelet/events/resize.go): a prefix,
+// then the pod's container resources, the generation and the error, in JSON.
+func resizeMessage(pod *corev1.Pod, generation int64, prefix, errMsg string) string {
+	type allocation struct {
+		Name      string                      `json:"name"`
+		Resources corev1.ResourceRequirements `json:"resources,omitempty"`
+	}
+	summary := struct {
+		InitContainers []allocation `json:"initContainers,omitempty"`
+		Containers     []allocation `json:"containers,omitempty"`
+		Generation     int64        `json:"generation"`
+		Error          string       `json:"error,omitempty"`
+	}{Generation: generation, Error: errMsg}
+	for _, c := range pod.Spec.InitContainers {
+		summary.InitContainers = append(summary.InitContainers, allocation{Name: c.Name, Resources: c.Resources})
+	}
+	for _, c := range pod.Spec.Containers {
+		summary.Containers = append(summary.Containers, allocation{Name: c.Name, Resources: c.Resources})
+	}
+	b, err := json.Marshal(summary)
+	if err != nil {
+		return prefix
+	}
+	return prefix + ": " + string(b)
+}
