@@ -100,19 +100,25 @@ func (p *Provider) evict(ctx context.Context, r *podRecord, msg string) {
 	p.mu.Unlock()
 	logger.Info("Evicting pod", "message", msg)
 	p.cfg.Recorder.Event(r.pod, corev1.EventTypeWarning, "Evicted", msg)
-	r.cancel()
-	<-r.done
-
-	p.stopRunning(ctx, r, evictionGracePeriod)
-	if r.podmanID != "" {
-		if err := p.cfg.Runtime.StopPod(ctx, r.podmanID, evictionGracePeriod); err != nil {
-			logger.Error(err, "Stopping the sandbox of an evicted pod")
-		}
-	}
+	p.halt(ctx, r, evictionGracePeriod)
 	p.mu.Lock()
 	r.terminal, r.sandbox = true, false
 	r.finalPhase = corev1.PodFailed
 	r.reason, r.message = "Evicted", msg
 	p.changedLocked(r)
 	p.mu.Unlock()
+}
+
+// halt stops a live pod's runner, then its running containers within grace (preStop hooks first) and its sandbox,
+// as the kubelet's killPod does for a pod the node stops for good (eviction, active deadline).
+func (p *Provider) halt(ctx context.Context, r *podRecord, grace time.Duration) {
+	r.cancel()
+	<-r.done
+
+	p.stopRunning(ctx, r, grace)
+	if r.podmanID != "" {
+		if err := p.cfg.Runtime.StopPod(ctx, r.podmanID, grace); err != nil {
+			klog.FromContext(ctx).Error(err, "Stopping the sandbox of a pod stopped for good")
+		}
+	}
 }

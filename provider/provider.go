@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
 
 	"github.com/berth-dev/berth/provider/podman"
 )
@@ -85,6 +86,8 @@ type Config struct {
 	// PodmanPingInterval is how often Podman is pinged to tell whether it answers, and how often a runner waiting
 	// for it to answer again tries (default 5s).
 	PodmanPingInterval time.Duration
+	// Clock stamps pods' startTime and times their activeDeadlineSeconds; nil is the real clock (tests fake it).
+	Clock clock.WithDelayedExecution
 }
 
 // Provider runs pods through Podman. It implements virtual-kubelet's nodeutil.Provider and node.PodNotifier.
@@ -137,6 +140,9 @@ func New(cfg Config) *Provider {
 	}
 	if cfg.PodmanPingInterval == 0 {
 		cfg.PodmanPingInterval = 5 * time.Second
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
 	}
 	return &Provider{cfg: cfg, exits: newExitWatch(), pods: map[string]*podRecord{}, notify: func(*corev1.Pod) {}, dirty: map[*podRecord]bool{}, wake: make(chan struct{}, 1), adopted: map[types.UID]*adoptedPod{}}
 }
@@ -360,7 +366,7 @@ func (p *Provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 		return nil
 	}
 	r := newPodRecord(pod, podmanPodName(pod))
-	r.startTime = metav1.Now()
+	r.startTime = metav1.NewTime(p.cfg.Clock.Now())
 	if pod.Status.StartTime != nil {
 		r.startTime = *pod.Status.StartTime
 	}
@@ -370,17 +376,20 @@ func (p *Provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 		seedAdopted(r, a)
 		logger.Info("Adopting the pod's running Podman pod", "podmanPod", a.podmanID)
 	}
-	runCtx, cancel := context.WithCancel(klog.NewContext(context.WithoutCancel(ctx), logger))
+	podCtx := klog.NewContext(context.WithoutCancel(ctx), logger)
+	runCtx, cancel := context.WithCancel(podCtx)
 	r.cancel = cancel
 	p.pods[key(pod.Namespace, pod.Name)] = r
+	p.armDeadlineLocked(podCtx, r)
 	p.mu.Unlock()
 	logger.V(2).Info("Starting pod")
 	go p.run(runCtx, r)
 	return nil
 }
 
-// UpdatePod implements node.PodLifecycleHandler. Only the fields the kubelet reacts to are taken over.
-func (p *Provider) UpdatePod(_ context.Context, pod *corev1.Pod) error {
+// UpdatePod implements node.PodLifecycleHandler. Only the fields the kubelet reacts to are taken over: metadata,
+// conditions and a new activeDeadlineSeconds (deadline.go).
+func (p *Provider) UpdatePod(ctx context.Context, pod *corev1.Pod) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	r, ok := p.pods[key(pod.Namespace, pod.Name)]
@@ -392,6 +401,10 @@ func (p *Provider) UpdatePod(_ context.Context, pod *corev1.Pod) error {
 	r.pod.DeletionTimestamp = pod.DeletionTimestamp
 	r.pod.DeletionGracePeriodSeconds = pod.DeletionGracePeriodSeconds
 	r.pod.Status.Conditions = pod.Status.Conditions
+	if !sameDeadline(r.pod.Spec.ActiveDeadlineSeconds, pod.Spec.ActiveDeadlineSeconds) {
+		r.pod.Spec.ActiveDeadlineSeconds = pod.Spec.ActiveDeadlineSeconds
+		p.armDeadlineLocked(klog.NewContext(context.WithoutCancel(ctx), klog.FromContext(ctx).WithValues("pod", klog.KObj(pod))), r)
+	}
 	return nil
 }
 
@@ -500,6 +513,7 @@ func (p *Provider) kill(ctx context.Context, r *podRecord, grace time.Duration) 
 	r.terminal = true
 	r.sandbox = false
 	r.removed = true
+	p.stopDeadlineLocked(r)
 	// Containers that never ran are reported as the kubelet's TerminatePod does.
 	for _, c := range r.containers() {
 		if c.state.Waiting != nil {

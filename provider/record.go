@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
 
 	"github.com/berth-dev/berth/provider/podman"
 )
@@ -64,8 +65,10 @@ type podRecord struct {
 	// finalPhase latches Succeeded or Failed once reported.
 	finalPhase corev1.PodPhase
 	deleting   bool
-	// evicting is set once the pod is being evicted.
+	// evicting is set once the node stops the pod for good: evicted, or past its active deadline.
 	evicting bool
+	// deadline fires once the pod's activeDeadlineSeconds has passed (deadline.go); nil without one.
+	deadline clock.Timer
 	// removed is set once the Podman pod is gone.
 	removed bool
 	// adopted is set for a pod whose Podman pod outlived a restart of the virtual kubelet.
