@@ -481,9 +481,7 @@ func (p *Provider) stopRunning(ctx context.Context, r *podRecord, grace time.Dur
 			if err := p.retryUnreachable(ctx, "stop container", func() error { return p.stopContainer(ctx, c.id, grace) }); err != nil {
 				logger.Error(err, "Stopping container", "container", c.spec.Name)
 			}
-			p.mu.Lock()
-			p.observeExit(ctx, r, c, -1)
-			p.mu.Unlock()
+			p.recordExit(ctx, r, c, c.id, -1)
 		}()
 	}
 	wg.Wait()

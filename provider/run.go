@@ -147,9 +147,7 @@ func (p *Provider) finish(ctx context.Context, r *podRecord) {
 			if err := p.retryUnreachable(ctx, "stop container", func() error { return p.stopContainer(ctx, c.id, grace) }); err != nil {
 				klog.FromContext(ctx).Error(err, "Stopping sidecar", "container", c.spec.Name)
 			}
-			p.mu.Lock()
-			p.observeExit(ctx, r, c, -1)
-			p.mu.Unlock()
+			p.recordExit(ctx, r, c, c.id, -1)
 		}
 	}
 	if err := p.retryUnreachable(ctx, "stop pod", func() error { return p.cfg.Runtime.StopPod(ctx, r.podmanID, gracePeriod(r.pod)) }); err != nil {
@@ -553,14 +551,7 @@ func (p *Provider) runOnce(ctx context.Context, r *podRecord, c *containerRecord
 		logger.Error(err, "Waiting for container")
 		exit = -1
 	}
-	msg := p.terminationMessage(ctx, r.pod, c.spec, id, attempt, exit)
-	p.mu.Lock()
-	p.observeExit(ctx, r, c, exit)
-	withTerminationMessage(c.state.Terminated, msg)
-	exit = c.state.Terminated.ExitCode
-	p.changedLocked(r)
-	p.mu.Unlock()
-	return exit, noErr
+	return p.recordExit(ctx, r, c, id, exit), noErr
 }
 
 // startContainer starts a created container. Failures to reach Podman are retried once it answers; a start whose
@@ -634,7 +625,6 @@ func (p *Provider) resume(ctx context.Context, r *podRecord, c *containerRecord,
 		return 0, false
 	}
 	p.mu.Lock()
-	attempt := c.attempts
 	c.id, c.imageID, c.started = id, st.ImageID, true
 	c.lastStart = st.StartedAt
 	c.state = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(st.StartedAt)}}
@@ -661,14 +651,7 @@ func (p *Provider) resume(ctx context.Context, r *podRecord, c *containerRecord,
 		}
 		st.ExitCode = exit
 	}
-	msg := p.terminationMessage(ctx, r.pod, c.spec, id, attempt, st.ExitCode)
-	p.mu.Lock()
-	p.observeExit(ctx, r, c, st.ExitCode)
-	withTerminationMessage(c.state.Terminated, msg)
-	exit := c.state.Terminated.ExitCode
-	p.changedLocked(r)
-	p.mu.Unlock()
-	return exit, true
+	return p.recordExit(ctx, r, c, id, st.ExitCode), true
 }
 
 // checkRunAsNonRoot verifies runAsNonRoot before a container is created, with the image's user when the security
@@ -687,6 +670,29 @@ func (p *Provider) checkRunAsNonRoot(ctx context.Context, pod *corev1.Pod, c *co
 		imageUser = u
 	}
 	return verifyRunAsNonRoot(pod, c, imageUser)
+}
+
+// recordExit records how a container's current run (id) ended, with code exit (<0: unknown, as for a run Berth
+// stopped), and its termination message, as the kubelet reports every exited container; it returns the exit
+// code.
+func (p *Provider) recordExit(ctx context.Context, r *podRecord, c *containerRecord, id string, exit int32) int32 {
+	p.mu.Lock()
+	attempt := c.attempts
+	p.mu.Unlock()
+	if exit < 0 && c.spec.TerminationMessagePolicy == corev1.TerminationMessageFallbackToLogsOnError {
+		// Whether the logs stand in for the message depends on the code.
+		if st, err := p.cfg.Runtime.InspectContainer(ctx, id); err == nil && exitedState(st.Status) {
+			exit = st.ExitCode
+		}
+	}
+	msg := p.terminationMessage(ctx, r.pod, c.spec, id, attempt, exit)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.observeExit(ctx, r, c, exit)
+	withTerminationMessage(c.state.Terminated, msg)
+	exit = c.state.Terminated.ExitCode
+	p.changedLocked(r)
+	return exit
 }
 
 // observeExit records a container's termination from Podman's view of it. p.mu must be held; exit<0 means unknown.
