@@ -388,7 +388,7 @@ func (p *Provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 }
 
 // UpdatePod implements node.PodLifecycleHandler. Only the fields the kubelet reacts to are taken over: metadata,
-// conditions and a new activeDeadlineSeconds (deadline.go).
+// conditions, a new activeDeadlineSeconds (deadline.go) and containers' new images (image.go).
 func (p *Provider) UpdatePod(ctx context.Context, pod *corev1.Pod) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -405,6 +405,7 @@ func (p *Provider) UpdatePod(ctx context.Context, pod *corev1.Pod) error {
 		r.pod.Spec.ActiveDeadlineSeconds = pod.Spec.ActiveDeadlineSeconds
 		p.armDeadlineLocked(klog.NewContext(context.WithoutCancel(ctx), klog.FromContext(ctx).WithValues("pod", klog.KObj(pod))), r)
 	}
+	p.updateImagesLocked(r, pod)
 	return nil
 }
 
@@ -571,6 +572,7 @@ func (p *Provider) GetPods(context.Context) ([]*corev1.Pod, error) {
 // unreachable for longer than the grace. p.mu must be held.
 func (p *Provider) podLocked(r *podRecord) *corev1.Pod {
 	pod := r.pod.DeepCopy()
+	wantImagesLocked(r, pod)
 	pod.Status = buildStatusStale(r, p.cfg.NodeIP, time.Now(), p.stale)
 	return pod
 }

@@ -37,6 +37,14 @@ type containerRecord struct {
 	hookState corev1.ContainerState
 	// killed is set once Berth stops the current run (failed probe or postStart hook).
 	killed bool
+	// wantImage is the image the API spec asks for once it changed from spec.Image (a pod update; "" before any):
+	// the next run takes it. respec is signalled when it changes, to kill the current run or cut its back-off
+	// short (image.go); respecKilled is set once the current run is being killed for it, and restartNow once it
+	// ended so, for the runner to start the next run at once.
+	wantImage    string
+	respec       chan struct{}
+	respecKilled bool
+	restartNow   bool
 }
 
 func (c *containerRecord) restartCount() int32 {
@@ -92,14 +100,14 @@ func newPodRecord(pod *corev1.Pod, podmanName string) *podRecord {
 	r := &podRecord{pod: pod.DeepCopy(), podmanName: podmanName, done: make(chan struct{})}
 	for i := range r.pod.Spec.InitContainers {
 		c := &r.pod.Spec.InitContainers[i]
-		r.init = append(r.init, &containerRecord{spec: c, init: true, sidecar: isRestartableInit(c), state: waiting("PodInitializing", "")})
+		r.init = append(r.init, &containerRecord{spec: c, init: true, sidecar: isRestartableInit(c), state: waiting("PodInitializing", ""), respec: make(chan struct{}, 1)})
 	}
 	appReason := "ContainerCreating"
 	if len(r.init) > 0 {
 		appReason = "PodInitializing"
 	}
 	for i := range r.pod.Spec.Containers {
-		r.app = append(r.app, &containerRecord{spec: &r.pod.Spec.Containers[i], state: waiting(appReason, "")})
+		r.app = append(r.app, &containerRecord{spec: &r.pod.Spec.Containers[i], state: waiting(appReason, ""), respec: make(chan struct{}, 1)})
 	}
 	r.initialized = len(r.init) == 0
 	return r

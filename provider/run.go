@@ -310,12 +310,20 @@ func (p *Provider) supervise(ctx context.Context, r *podRecord, c *containerReco
 			once.Do(func() { close(started) })
 		}
 	}
+	// renewed is set while the run is the restart of a container killed for a new image.
+	renewed := false
 	for {
 		exit, kind := p.runOnce(ctx, r, c, signal)
 		if ctx.Err() != nil {
 			return
 		}
 		if kind == pullErr || kind == configErr {
+			if renewed && !shouldRestart(r.pod, c, 1) {
+				// The restart for the new image could not run: under restartPolicy Never, the container stays
+				// stopped, as the kubelet does not try it again.
+				signal()
+				return
+			}
 			if !p.retryWait(ctx, r, c, kind) {
 				return
 			}
@@ -323,7 +331,11 @@ func (p *Provider) supervise(ctx context.Context, r *podRecord, c *containerReco
 		}
 		p.mu.Lock()
 		done := r.terminal
+		renewed, c.restartNow = c.restartNow, false
 		p.mu.Unlock()
+		if !done && renewed {
+			continue // killed for a new image: it starts again at once
+		}
 		if done || !shouldRestart(r.pod, c, exit) {
 			signal()
 			return
@@ -367,7 +379,7 @@ func (p *Provider) crashWait(ctx context.Context, r *podRecord, c *containerReco
 	p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "BackOff", "Back-off restarting failed container %s in pod %s_%s(%s)", c.spec.Name, r.pod.Name, r.pod.Namespace, r.pod.UID)
 	p.changedLocked(r)
 	p.mu.Unlock()
-	return sleep(ctx, d)
+	return p.backOff(ctx, c, d)
 }
 
 // retryWait waits before retrying an image pull or a container creation. As the kubelet shows it, a failed pull
@@ -387,18 +399,22 @@ func (p *Provider) retryWait(ctx context.Context, r *podRecord, c *containerReco
 	}
 	p.mu.Unlock()
 	if !pulling {
-		return sleep(ctx, d)
+		return p.backOff(ctx, c, d)
 	}
-	if !sleep(ctx, d/2) {
+	if !p.backOff(ctx, c, d/2) {
 		return false
 	}
 	p.mu.Lock()
+	if imageChangedLocked(c) {
+		p.mu.Unlock()
+		return true // the new image is pulled at once
+	}
 	msg := fmt.Sprintf("Back-off pulling image %q: ErrImagePull: %s", c.spec.Image, prev)
 	c.state = waiting("ImagePullBackOff", msg)
 	p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeNormal, "BackOff", "Back-off pulling image %q", c.spec.Image)
 	p.changedLocked(r)
 	p.mu.Unlock()
-	return sleep(ctx, d-d/2)
+	return p.backOff(ctx, c, d-d/2)
 }
 
 // runOnce makes one attempt to run a container: image, create, start, wait. It returns the exit code and how the
@@ -410,6 +426,9 @@ func (p *Provider) runOnce(ctx context.Context, r *podRecord, c *containerRecord
 	if exit, ok := p.resume(ctx, r, c, onStart...); ok {
 		return exit, noErr
 	}
+	p.mu.Lock()
+	takeNewImageLocked(c)
+	p.mu.Unlock()
 	if err := p.ensureImage(ctx, r, c); err != nil {
 		if ctx.Err() != nil {
 			return 0, pullErr
@@ -541,9 +560,11 @@ func (p *Provider) runOnce(ctx context.Context, r *podRecord, c *containerRecord
 	if p.postStart(ctx, r, c, id) {
 		stopProbes = p.startProbes(ctx, r, c, id, startedAt.Time, onStart)
 	}
+	stopWatch := p.watchImage(ctx, r, c, id)
 
 	exit, err := p.waitExit(ctx, id)
 	stopProbes()
+	stopWatch()
 	if ctx.Err() != nil {
 		return 0, noErr
 	}
@@ -641,8 +662,10 @@ func (p *Provider) resume(ctx context.Context, r *podRecord, c *containerRecord,
 	p.mu.Unlock()
 	if st.Running {
 		stopProbes := p.startProbes(ctx, r, c, id, st.StartedAt, onStart)
+		stopWatch := p.watchImage(ctx, r, c, id)
 		exit, err := p.waitExit(ctx, id)
 		stopProbes()
+		stopWatch()
 		if ctx.Err() != nil {
 			return 0, true
 		}
@@ -673,8 +696,9 @@ func (p *Provider) checkRunAsNonRoot(ctx context.Context, pod *corev1.Pod, c *co
 }
 
 // recordExit records how a container's current run (id) ended, with code exit (<0: unknown, as for a run Berth
-// stopped), and its termination message, as the kubelet reports every exited container; it returns the exit
-// code.
+// stopped), and its termination message, as the kubelet reports an exited container; it returns the exit code.
+// A run killed for a new image keeps showing as it was, its end as lastState, until the next run starts at once
+// (the kubelet kills and starts it in one sync): a pod under restartPolicy Never must not look Failed meanwhile.
 func (p *Provider) recordExit(ctx context.Context, r *podRecord, c *containerRecord, id string, exit int32) int32 {
 	p.mu.Lock()
 	attempt := c.attempts
@@ -688,9 +712,14 @@ func (p *Provider) recordExit(ctx context.Context, r *podRecord, c *containerRec
 	msg := p.terminationMessage(ctx, r.pod, c.spec, id, attempt, exit)
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	run := c.state
 	p.observeExit(ctx, r, c, exit)
 	withTerminationMessage(c.state.Terminated, msg)
 	exit = c.state.Terminated.ExitCode
+	if c.respecKilled && !r.terminal && !r.deleting && !r.evicting {
+		c.last, c.state, c.restartNow = c.state, run, true
+	}
+	c.respecKilled = false
 	p.changedLocked(r)
 	return exit
 }
