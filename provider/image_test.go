@@ -117,7 +117,7 @@ func TestImageUpdateRestartsRunningContainer(t *testing.T) {
 				t.Errorf("first run is %q, want exited", got)
 			}
 			running, _ := h.waitReported(pod, next, "the new run", func(p *corev1.Pod) bool {
-				return isRunning(p, "a") && statusOf(p, "a").RestartCount == 1
+				return isRunning(p, "a") && statusOf(p, "a").RestartCount == 1 && statusOf(p, "a").ContainerID != statusOf(first, "a").ContainerID
 			})
 			a := statusOf(running, "a")
 			if a.Image != "nginx" || running.Status.Phase != corev1.PodRunning {

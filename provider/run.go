@@ -712,6 +712,7 @@ func (p *Provider) recordExit(ctx context.Context, r *podRecord, c *containerRec
 	msg := p.terminationMessage(ctx, r.pod, c.spec, id, attempt, exit)
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	c.hooking = false // a run whose postStart hook failed ends here
 	run := c.state
 	p.observeExit(ctx, r, c, exit)
 	withTerminationMessage(c.state.Terminated, msg)
