@@ -92,11 +92,30 @@ func (p *Provider) terminationMessage(ctx context.Context, pod *corev1.Pod, c *c
 	if !fallback {
 		return ""
 	}
+	// The whole log is read and only its tail kept: Podman before 4.7 leaves a last line without its newline
+	// (`echo -n DONE; false`) out of a tailed log, and the kubelet's message has it.
 	tail := &tailBuffer{max: maxTerminationMessageLogBytes}
-	if err := p.cfg.Runtime.Logs(ctx, id, podman.LogOptions{Tail: maxTerminationMessageLogLines}, tail); err != nil {
+	if err := p.cfg.Runtime.Logs(ctx, id, podman.LogOptions{Tail: -1}, tail); err != nil {
 		return fmt.Sprintf("Error on reading termination message from logs: %v", err)
 	}
-	return string(tail.buf)
+	return string(lastLines(tail.buf, maxTerminationMessageLogLines))
+}
+
+// lastLines is the end of b that holds its last n lines (the last one may lack its newline).
+func lastLines(b []byte, n int) []byte {
+	end := len(b)
+	if end > 0 && b[end-1] == '\n' {
+		end-- // the last line's own newline
+	}
+	for i := end - 1; i >= 0; i-- {
+		if b[i] != '\n' {
+			continue
+		}
+		if n--; n == 0 {
+			return b[i+1:]
+		}
+	}
+	return b
 }
 
 // readTerminationLog reads the last 4096 bytes of a run's termination log: the node file mounted for it, or else

@@ -34,6 +34,10 @@ func TestTerminationMessage(t *testing.T) {
 			logs: "starting\ncrashed\n", want: "starting\ncrashed\n"},
 		{name: "fallback keeps 80 lines and 2048 bytes", path: "/dev/termination-log", policy: corev1.TerminationMessageFallbackToLogsOnError, exit: 2,
 			logs: hundred.String(), want: hundred.String()[len(hundred.String())-2048:]},
+		{name: "fallback keeps the last 80 of 100 short lines", path: "/dev/termination-log", policy: corev1.TerminationMessageFallbackToLogsOnError, exit: 1,
+			logs: shortLines(100), want: shortLines(100)[len(shortLines(20)):]},
+		{name: "fallback keeps a last line without its newline", path: "/dev/termination-log", policy: corev1.TerminationMessageFallbackToLogsOnError, exit: 1,
+			logs: "DONE", want: "DONE"},
 		{name: "no fallback on success", path: "/dev/termination-log", policy: corev1.TerminationMessageFallbackToLogsOnError, exit: 0,
 			logs: "fine\n", want: ""},
 		{name: "file wins over logs", path: "/tmp/msg", policy: corev1.TerminationMessageFallbackToLogsOnError, exit: 1,
@@ -58,6 +62,15 @@ func TestTerminationMessage(t *testing.T) {
 			}
 		})
 	}
+}
+
+// shortLines is n numbered lines of the same length.
+func shortLines(n int) string {
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, "%03d\n", i)
+	}
+	return b.String()
 }
 
 func TestReadTail(t *testing.T) {
@@ -179,5 +192,26 @@ func TestTerminationMessageOfStoppedContainer(t *testing.T) {
 	stopped, _ := h.waitReported(pod, 0, "its container stopped", func(p *corev1.Pod) bool { return statusOf(p, "main").State.Terminated != nil })
 	if term := statusOf(stopped, "main").State.Terminated; term.ExitCode != 143 || term.Message != "shutting down\n" {
 		t.Errorf("terminated state %+v, want exit 143 with the logs' message", term)
+	}
+}
+
+func TestLastLines(t *testing.T) {
+	tests := []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"", 2, ""},
+		{"a\nb\nc\n", 2, "b\nc\n"},
+		{"a\nb\nc", 2, "b\nc"},
+		{"a\nb\n", 5, "a\nb\n"},
+		{"DONE", 80, "DONE"},
+		{"a\n\nb\n", 2, "\nb\n"},
+		{"\n", 1, "\n"},
+	}
+	for _, tc := range tests {
+		if got := string(lastLines([]byte(tc.in), tc.n)); got != tc.want {
+			t.Errorf("lastLines(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		}
 	}
 }
