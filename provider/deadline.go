@@ -50,10 +50,10 @@ func (p *Provider) stopDeadlineLocked(r *podRecord) {
 	}
 }
 
-// enforceDeadline stops a pod that has run past its activeDeadlineSeconds as the kubelet does: its status turns
-// Failed with reason DeadlineExceeded at once and a DeadlineExceeded event is recorded; then its containers are
-// killed within the pod's grace period (preStop hooks first) and its sandbox stops. A pod whose phase is already
-// terminal keeps it. The Podman pod stays (for logs) until the pod is deleted.
+// enforceDeadline stops a pod that has run past its activeDeadlineSeconds as the kubelet does: a Normal
+// DeadlineExceeded event, its containers killed within the pod's grace period (preStop hooks first), its sandbox
+// stopped and phase Failed with reason DeadlineExceeded (once the containers have stopped; see stopForGood). A pod
+// whose phase is already terminal keeps it.
 func (p *Provider) enforceDeadline(ctx context.Context, r *podRecord) {
 	p.mu.Lock()
 	left, ok := activeDeadlineLeft(r.pod, r.startTime.Time, p.cfg.Clock.Now())
@@ -63,19 +63,11 @@ func (p *Provider) enforceDeadline(ctx context.Context, r *podRecord) {
 	}
 	r.deadline = nil
 	r.evicting = true
-	r.finalPhase = corev1.PodFailed
-	r.reason, r.message = reasonDeadlineExceeded, messageDeadlineExceeded
 	grace, secs := gracePeriod(r.pod), *r.pod.Spec.ActiveDeadlineSeconds
-	p.changedLocked(r)
 	p.mu.Unlock()
 
 	klog.FromContext(ctx).Info("Stopping pod past its active deadline", "activeDeadlineSeconds", secs)
-	p.cfg.Recorder.Event(r.pod, corev1.EventTypeNormal, reasonDeadlineExceeded, messageDeadlineExceeded)
-	p.halt(ctx, r, grace)
-	p.mu.Lock()
-	r.terminal, r.sandbox = true, false
-	p.changedLocked(r)
-	p.mu.Unlock()
+	p.stopForGood(ctx, r, grace, corev1.EventTypeNormal, reasonDeadlineExceeded, messageDeadlineExceeded)
 }
 
 // sameDeadline tells whether two activeDeadlineSeconds are the same (both unset, or equal).

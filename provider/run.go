@@ -721,7 +721,11 @@ func (p *Provider) recordExit(ctx context.Context, r *podRecord, c *containerRec
 		c.last, c.state, c.restartNow = c.state, run, true
 	}
 	c.respecKilled = false
-	p.changedLocked(r)
+	if !r.deleting && !r.evicting {
+		// A pod being stopped is reported once all is stopped: a terminal phase computed in between would be the
+		// last status virtual-kubelet writes.
+		p.changedLocked(r)
+	}
 	return exit
 }
 
