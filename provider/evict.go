@@ -99,20 +99,30 @@ func (p *Provider) evict(ctx context.Context, r *podRecord, msg string) {
 	r.evicting = true
 	p.mu.Unlock()
 	logger.Info("Evicting pod", "message", msg)
-	p.cfg.Recorder.Event(r.pod, corev1.EventTypeWarning, "Evicted", msg)
+	p.stopForGood(ctx, r, evictionGracePeriod, corev1.EventTypeWarning, "Evicted", msg)
+}
+
+// stopForGood stops a live pod that the node gave up on (evicted, past its active deadline; the caller has set
+// r.evicting) as the kubelet's killPod does: an event of the reason, its runner stopped, its running containers
+// killed within grace (preStop hooks first) and its sandbox stopped, then phase Failed with the reason and message.
+// Unlike the kubelet, whose status says Failed at once, the phase turns Failed only once the containers have
+// stopped: virtual-kubelet writes no status of a pod whose phase is terminal, so their end would never be seen.
+// The Podman pod stays (for logs) until the pod is deleted.
+func (p *Provider) stopForGood(ctx context.Context, r *podRecord, grace time.Duration, eventType, reason, msg string) {
+	p.cfg.Recorder.Event(r.pod, eventType, reason, msg)
 	r.cancel()
 	<-r.done
 
-	p.stopRunning(ctx, r, evictionGracePeriod)
+	p.stopRunning(ctx, r, grace)
 	if r.podmanID != "" {
-		if err := p.cfg.Runtime.StopPod(ctx, r.podmanID, evictionGracePeriod); err != nil {
-			logger.Error(err, "Stopping the sandbox of an evicted pod")
+		if err := p.cfg.Runtime.StopPod(ctx, r.podmanID, grace); err != nil {
+			klog.FromContext(ctx).Error(err, "Stopping the sandbox of a pod stopped for good")
 		}
 	}
 	p.mu.Lock()
 	r.terminal, r.sandbox = true, false
 	r.finalPhase = corev1.PodFailed
-	r.reason, r.message = "Evicted", msg
+	r.reason, r.message = reason, msg
 	p.changedLocked(r)
 	p.mu.Unlock()
 }

@@ -131,10 +131,8 @@ func (p *Provider) postStart(ctx context.Context, r *podRecord, c *containerReco
 		p.mu.Unlock()
 		p.killContainer(ctx, r, c, id, "FailedPostStartHook", grace)
 	}
-	// The runner records the exit next; the container is never reported running.
-	p.mu.Lock()
-	c.hooking = false
-	p.mu.Unlock()
+	// The runner records the exit next (recordExit ends hooking): until then the container is still shown as it
+	// was before it started, so that it is never reported running.
 	return false
 }
 

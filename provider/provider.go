@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
 
 	"github.com/berth-dev/berth/internal/registries"
 	"github.com/berth-dev/berth/provider/podman"
@@ -96,6 +97,8 @@ type Config struct {
 	// PodmanPingInterval is how often Podman is pinged to tell whether it answers, and how often a runner waiting
 	// for it to answer again tries (default 5s).
 	PodmanPingInterval time.Duration
+	// Clock stamps pods' startTime and times their activeDeadlineSeconds; nil is the real clock (tests fake it).
+	Clock clock.WithDelayedExecution
 }
 
 // Provider runs pods through Podman. It implements virtual-kubelet's nodeutil.Provider and node.PodNotifier.
@@ -151,6 +154,9 @@ func New(cfg Config) *Provider {
 	}
 	if cfg.PodmanPingInterval == 0 {
 		cfg.PodmanPingInterval = 5 * time.Second
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
 	}
 	return &Provider{cfg: cfg, exits: newExitWatch(), pods: map[string]*podRecord{}, notify: func(*corev1.Pod) {}, dirty: map[*podRecord]bool{}, wake: make(chan struct{}, 1), adopted: map[types.UID]*adoptedPod{}}
 }
@@ -374,7 +380,7 @@ func (p *Provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 		return nil
 	}
 	r := newPodRecord(pod, podmanPodName(pod))
-	r.startTime = metav1.Now()
+	r.startTime = metav1.NewTime(p.cfg.Clock.Now())
 	if pod.Status.StartTime != nil {
 		r.startTime = *pod.Status.StartTime
 	}
@@ -385,16 +391,20 @@ func (p *Provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 		p.adoptResourcesLocked(klog.NewContext(ctx, logger), r, pod)
 		logger.Info("Adopting the pod's running Podman pod", "podmanPod", a.podmanID)
 	}
-	runCtx, cancel := context.WithCancel(klog.NewContext(context.WithoutCancel(ctx), logger))
+	podCtx := klog.NewContext(context.WithoutCancel(ctx), logger)
+	runCtx, cancel := context.WithCancel(podCtx)
 	r.cancel = cancel
 	p.pods[key(pod.Namespace, pod.Name)] = r
+	p.armDeadlineLocked(podCtx, r)
 	p.mu.Unlock()
 	logger.V(2).Info("Starting pod")
 	go p.run(runCtx, r)
 	return nil
 }
 
-// UpdatePod implements node.PodLifecycleHandler. Only the fields the kubelet reacts to are taken over.
+// UpdatePod implements node.PodLifecycleHandler. Only the fields the kubelet reacts to are taken over: metadata,
+// conditions, a new activeDeadlineSeconds (deadline.go), containers' new images (image.go), ephemeral containers
+// (ephemeral.go) and resources (resize.go).
 func (p *Provider) UpdatePod(ctx context.Context, pod *corev1.Pod) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -409,6 +419,11 @@ func (p *Provider) UpdatePod(ctx context.Context, pod *corev1.Pod) error {
 	r.pod.Status.Conditions = pod.Status.Conditions
 	p.updateEphemeralLocked(r, pod)
 	p.updateResourcesLocked(klog.NewContext(ctx, klog.FromContext(ctx).WithValues("pod", klog.KObj(pod))), r, pod)
+	if !sameDeadline(r.pod.Spec.ActiveDeadlineSeconds, pod.Spec.ActiveDeadlineSeconds) {
+		r.pod.Spec.ActiveDeadlineSeconds = pod.Spec.ActiveDeadlineSeconds
+		p.armDeadlineLocked(klog.NewContext(context.WithoutCancel(ctx), klog.FromContext(ctx).WithValues("pod", klog.KObj(pod))), r)
+	}
+	p.updateImagesLocked(r, pod)
 	return nil
 }
 
@@ -485,9 +500,7 @@ func (p *Provider) stopRunning(ctx context.Context, r *podRecord, grace time.Dur
 			if err := p.retryUnreachable(ctx, "stop container", func() error { return p.stopContainer(ctx, c.id, grace) }); err != nil {
 				logger.Error(err, "Stopping container", "container", c.spec.Name)
 			}
-			p.mu.Lock()
-			p.observeExit(ctx, r, c, -1)
-			p.mu.Unlock()
+			p.recordExit(ctx, r, c, c.id, -1)
 		}()
 	}
 	wg.Wait()
@@ -517,6 +530,7 @@ func (p *Provider) kill(ctx context.Context, r *podRecord, grace time.Duration) 
 	r.terminal = true
 	r.sandbox = false
 	r.removed = true
+	p.stopDeadlineLocked(r)
 	// Containers that never ran are reported as the kubelet's TerminatePod does (which leaves ephemeral ones be).
 	for _, c := range r.containers() {
 		if c.state.Waiting != nil && !c.ephemeral {
@@ -578,6 +592,7 @@ func (p *Provider) GetPods(context.Context) ([]*corev1.Pod, error) {
 func (p *Provider) podLocked(r *podRecord) *corev1.Pod {
 	pod := r.pod.DeepCopy()
 	r.resize.desiredResources(pod)
+	wantImagesLocked(r, pod)
 	pod.Status = buildStatusStale(r, p.cfg.NodeIP, time.Now(), p.stale)
 	return pod
 }

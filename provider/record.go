@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
 
 	"github.com/berth-dev/berth/provider/podman"
 )
@@ -44,6 +45,14 @@ type containerRecord struct {
 	// resizeRestart is set while the current run is stopped for a resize (resize.go).
 	applied       *corev1.ResourceRequirements
 	resizeRestart bool
+	// wantImage is the image the API spec asks for once it changed from spec.Image (a pod update; "" before any):
+	// the next run takes it. respec is signalled when it changes, to kill the current run or cut its back-off
+	// short (image.go); respecKilled is set once the current run is being killed for it, and restartNow once it
+	// ended so, for the runner to start the next run at once.
+	wantImage    string
+	respec       chan struct{}
+	respecKilled bool
+	restartNow   bool
 }
 
 func (c *containerRecord) restartCount() int32 {
@@ -73,8 +82,10 @@ type podRecord struct {
 	// finalPhase latches Succeeded or Failed once reported.
 	finalPhase corev1.PodPhase
 	deleting   bool
-	// evicting is set once the pod is being evicted.
+	// evicting is set once the node stops the pod for good: evicted, or past its active deadline.
 	evicting bool
+	// deadline fires once the pod's activeDeadlineSeconds has passed (deadline.go); nil without one.
+	deadline clock.Timer
 	// removed is set once the Podman pod is gone.
 	removed bool
 	// adopted is set for a pod whose Podman pod outlived a restart of the virtual kubelet.
@@ -100,14 +111,14 @@ func newPodRecord(pod *corev1.Pod, podmanName string) *podRecord {
 	r := &podRecord{pod: pod.DeepCopy(), podmanName: podmanName, done: make(chan struct{})}
 	for i := range r.pod.Spec.InitContainers {
 		c := &r.pod.Spec.InitContainers[i]
-		r.init = append(r.init, &containerRecord{spec: c, init: true, sidecar: isRestartableInit(c), state: waiting("PodInitializing", "")})
+		r.init = append(r.init, &containerRecord{spec: c, init: true, sidecar: isRestartableInit(c), state: waiting("PodInitializing", ""), respec: make(chan struct{}, 1)})
 	}
 	appReason := "ContainerCreating"
 	if len(r.init) > 0 {
 		appReason = "PodInitializing"
 	}
 	for i := range r.pod.Spec.Containers {
-		r.app = append(r.app, &containerRecord{spec: &r.pod.Spec.Containers[i], state: waiting(appReason, "")})
+		r.app = append(r.app, &containerRecord{spec: &r.pod.Spec.Containers[i], state: waiting(appReason, ""), respec: make(chan struct{}, 1)})
 	}
 	r.initialized = len(r.init) == 0
 	r.addEphemeral()

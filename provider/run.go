@@ -157,9 +157,7 @@ func (p *Provider) finish(ctx context.Context, r *podRecord) {
 			if err := p.retryUnreachable(ctx, "stop container", func() error { return p.stopContainer(ctx, c.id, grace) }); err != nil {
 				klog.FromContext(ctx).Error(err, "Stopping sidecar", "container", c.spec.Name)
 			}
-			p.mu.Lock()
-			p.observeExit(ctx, r, c, -1)
-			p.mu.Unlock()
+			p.recordExit(ctx, r, c, c.id, -1)
 		}
 	}
 	if err := p.retryUnreachable(ctx, "stop pod", func() error { return p.cfg.Runtime.StopPod(ctx, r.podmanID, gracePeriod(r.pod)) }); err != nil {
@@ -335,12 +333,20 @@ func (p *Provider) supervise(ctx context.Context, r *podRecord, c *containerReco
 			once.Do(func() { close(started) })
 		}
 	}
+	// renewed is set while the run is the restart of a container killed for a new image.
+	renewed := false
 	for {
 		exit, kind := p.runOnce(ctx, r, c, signal)
 		if ctx.Err() != nil {
 			return
 		}
 		if kind == pullErr || kind == configErr {
+			if renewed && !shouldRestart(r.pod, c, 1) {
+				// The restart for the new image could not run: under restartPolicy Never, the container stays
+				// stopped, as the kubelet does not try it again.
+				signal()
+				return
+			}
 			if !p.retryWait(ctx, r, c, kind) {
 				return
 			}
@@ -351,7 +357,11 @@ func (p *Provider) supervise(ctx context.Context, r *podRecord, c *containerReco
 		}
 		p.mu.Lock()
 		done := r.terminal
+		renewed, c.restartNow = c.restartNow, false
 		p.mu.Unlock()
+		if !done && renewed {
+			continue // killed for a new image: it starts again at once
+		}
 		if done || !shouldRestart(r.pod, c, exit) {
 			signal()
 			return
@@ -395,7 +405,7 @@ func (p *Provider) crashWait(ctx context.Context, r *podRecord, c *containerReco
 	p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "BackOff", "Back-off restarting failed container %s in pod %s_%s(%s)", c.spec.Name, r.pod.Name, r.pod.Namespace, r.pod.UID)
 	p.changedLocked(r)
 	p.mu.Unlock()
-	return sleep(ctx, d)
+	return p.backOff(ctx, c, d)
 }
 
 // retryWait waits before retrying an image pull or a container creation. As the kubelet shows it, a failed pull
@@ -415,18 +425,22 @@ func (p *Provider) retryWait(ctx context.Context, r *podRecord, c *containerReco
 	}
 	p.mu.Unlock()
 	if !pulling {
-		return sleep(ctx, d)
+		return p.backOff(ctx, c, d)
 	}
-	if !sleep(ctx, d/2) {
+	if !p.backOff(ctx, c, d/2) {
 		return false
 	}
 	p.mu.Lock()
+	if imageChangedLocked(c) {
+		p.mu.Unlock()
+		return true // the new image is pulled at once
+	}
 	msg := fmt.Sprintf("Back-off pulling image %q: ErrImagePull: %s", c.spec.Image, prev)
 	c.state = waiting("ImagePullBackOff", msg)
 	p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeNormal, "BackOff", "Back-off pulling image %q", c.spec.Image)
 	p.changedLocked(r)
 	p.mu.Unlock()
-	return sleep(ctx, d-d/2)
+	return p.backOff(ctx, c, d-d/2)
 }
 
 // runOnce makes one attempt to run a container: image, create, start, wait. It returns the exit code and how the
@@ -438,6 +452,9 @@ func (p *Provider) runOnce(ctx context.Context, r *podRecord, c *containerRecord
 	if exit, ok := p.resume(ctx, r, c, onStart...); ok {
 		return exit, noErr
 	}
+	p.mu.Lock()
+	takeNewImageLocked(c)
+	p.mu.Unlock()
 	if err := p.ensureImage(ctx, r, c); err != nil {
 		if ctx.Err() != nil {
 			return 0, pullErr
@@ -581,9 +598,11 @@ func (p *Provider) runOnce(ctx context.Context, r *podRecord, c *containerRecord
 	if p.postStart(ctx, r, c, id) {
 		stopProbes = p.startProbes(ctx, r, c, id, startedAt.Time, onStart)
 	}
+	stopWatch := p.watchImage(ctx, r, c, id)
 
 	exit, err := p.waitExit(ctx, id)
 	stopProbes()
+	stopWatch()
 	if ctx.Err() != nil {
 		return 0, noErr
 	}
@@ -591,14 +610,7 @@ func (p *Provider) runOnce(ctx context.Context, r *podRecord, c *containerRecord
 		logger.Error(err, "Waiting for container")
 		exit = -1
 	}
-	msg := p.terminationMessage(ctx, r.pod, c.spec, id, attempt, exit)
-	p.mu.Lock()
-	p.observeExit(ctx, r, c, exit)
-	withTerminationMessage(c.state.Terminated, msg)
-	exit = c.state.Terminated.ExitCode
-	p.changedLocked(r)
-	p.mu.Unlock()
-	return exit, noErr
+	return p.recordExit(ctx, r, c, id, exit), noErr
 }
 
 // startContainer starts a created container. Failures to reach Podman are retried once it answers; a start whose
@@ -672,7 +684,6 @@ func (p *Provider) resume(ctx context.Context, r *podRecord, c *containerRecord,
 		return 0, false
 	}
 	p.mu.Lock()
-	attempt := c.attempts
 	c.id, c.imageID, c.started = id, st.ImageID, true
 	c.lastStart = st.StartedAt
 	c.state = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(st.StartedAt)}}
@@ -690,8 +701,10 @@ func (p *Provider) resume(ctx context.Context, r *podRecord, c *containerRecord,
 	p.mu.Unlock()
 	if st.Running {
 		stopProbes := p.startProbes(ctx, r, c, id, st.StartedAt, onStart)
+		stopWatch := p.watchImage(ctx, r, c, id)
 		exit, err := p.waitExit(ctx, id)
 		stopProbes()
+		stopWatch()
 		if ctx.Err() != nil {
 			return 0, true
 		}
@@ -700,14 +713,7 @@ func (p *Provider) resume(ctx context.Context, r *podRecord, c *containerRecord,
 		}
 		st.ExitCode = exit
 	}
-	msg := p.terminationMessage(ctx, r.pod, c.spec, id, attempt, st.ExitCode)
-	p.mu.Lock()
-	p.observeExit(ctx, r, c, st.ExitCode)
-	withTerminationMessage(c.state.Terminated, msg)
-	exit := c.state.Terminated.ExitCode
-	p.changedLocked(r)
-	p.mu.Unlock()
-	return exit, true
+	return p.recordExit(ctx, r, c, id, st.ExitCode), true
 }
 
 // checkRunAsNonRoot verifies runAsNonRoot before a container is created, with the image's user when the security
@@ -726,6 +732,40 @@ func (p *Provider) checkRunAsNonRoot(ctx context.Context, pod *corev1.Pod, c *co
 		imageUser = u
 	}
 	return verifyRunAsNonRoot(pod, c, imageUser)
+}
+
+// recordExit records how a container's current run (id) ended, with code exit (<0: unknown, as for a run Berth
+// stopped), and its termination message, as the kubelet reports an exited container; it returns the exit code.
+// A run killed for a new image keeps showing as it was, its end as lastState, until the next run starts at once
+// (the kubelet kills and starts it in one sync): a pod under restartPolicy Never must not look Failed meanwhile.
+func (p *Provider) recordExit(ctx context.Context, r *podRecord, c *containerRecord, id string, exit int32) int32 {
+	p.mu.Lock()
+	attempt := c.attempts
+	p.mu.Unlock()
+	if exit < 0 && c.spec.TerminationMessagePolicy == corev1.TerminationMessageFallbackToLogsOnError {
+		// Whether the logs stand in for the message depends on the code.
+		if st, err := p.cfg.Runtime.InspectContainer(ctx, id); err == nil && exitedState(st.Status) {
+			exit = st.ExitCode
+		}
+	}
+	msg := p.terminationMessage(ctx, r.pod, c.spec, id, attempt, exit)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c.hooking = false // a run whose postStart hook failed ends here
+	run := c.state
+	p.observeExit(ctx, r, c, exit)
+	withTerminationMessage(c.state.Terminated, msg)
+	exit = c.state.Terminated.ExitCode
+	if c.respecKilled && !r.terminal && !r.deleting && !r.evicting {
+		c.last, c.state, c.restartNow = c.state, run, true
+	}
+	c.respecKilled = false
+	if !r.deleting && !r.evicting {
+		// A pod being stopped is reported once all is stopped: a terminal phase computed in between would be the
+		// last status virtual-kubelet writes.
+		p.changedLocked(r)
+	}
+	return exit
 }
 
 // observeExit records a container's termination from Podman's view of it. p.mu must be held; exit<0 means unknown.

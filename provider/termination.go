@@ -80,35 +80,56 @@ func (p *Provider) removeTerminationLog(pod *corev1.Pod, container string, attem
 func (p *Provider) terminationMessage(ctx context.Context, pod *corev1.Pod, c *corev1.Container, id string, attempt, exit int32) string {
 	fallback := c.TerminationMessagePolicy == corev1.TerminationMessageFallbackToLogsOnError && exit != 0
 	if c.TerminationMessagePath != "" {
-		data, err := p.readTerminationLog(ctx, pod, c, id, attempt)
+		data, path, err := p.readTerminationLog(ctx, pod, c, id, attempt)
 		switch {
 		case err == nil && len(data) > 0:
 			return string(data)
 		case err != nil && !errors.Is(err, fs.ErrNotExist) && !podman.IsNotFound(err):
-			return fmt.Sprintf("Error on reading termination log %s: %v", c.TerminationMessagePath, err)
+			// A file that cannot be read is the message, even with FallbackToLogsOnError.
+			return fmt.Sprintf("Error on reading termination log %s: %v", path, err)
 		}
 	}
 	if !fallback {
 		return ""
 	}
+	// The whole log is read and only its tail kept: Podman before 4.7 leaves a last line without its newline
+	// (`echo -n DONE; false`) out of a tailed log, and the kubelet's message has it.
 	tail := &tailBuffer{max: maxTerminationMessageLogBytes}
-	if err := p.cfg.Runtime.Logs(ctx, id, podman.LogOptions{Tail: maxTerminationMessageLogLines}, tail); err != nil {
+	if err := p.cfg.Runtime.Logs(ctx, id, podman.LogOptions{Tail: -1}, tail); err != nil {
 		return fmt.Sprintf("Error on reading termination message from logs: %v", err)
 	}
-	return string(tail.buf)
+	return string(lastLines(tail.buf, maxTerminationMessageLogLines))
+}
+
+// lastLines is the end of b that holds its last n lines (the last one may lack its newline).
+func lastLines(b []byte, n int) []byte {
+	end := len(b)
+	if end > 0 && b[end-1] == '\n' {
+		end-- // the last line's own newline
+	}
+	for i := end - 1; i >= 0; i-- {
+		if b[i] != '\n' {
+			continue
+		}
+		if n--; n == 0 {
+			return b[i+1:]
+		}
+	}
+	return b
 }
 
 // readTerminationLog reads the last 4096 bytes of a run's termination log: the node file mounted for it, or else
-// the file in the container.
-func (p *Provider) readTerminationLog(ctx context.Context, pod *corev1.Pod, c *corev1.Container, id string, attempt int32) ([]byte, error) {
+// the file in the container. path is the one read (the node's, as the kubelet names it in errors).
+func (p *Provider) readTerminationLog(ctx context.Context, pod *corev1.Pod, c *corev1.Container, id string, attempt int32) (data []byte, path string, err error) {
 	if file := p.terminationLogFile(pod, c.Name, attempt); file != "" {
 		data, err := readTail(file, maxTerminationMessageLength)
 		if !errors.Is(err, fs.ErrNotExist) {
-			return data, err
+			return data, file, err
 		}
 		// Not mounted (a container an earlier Berth created): look inside the container.
 	}
-	return p.cfg.Runtime.ReadFile(ctx, id, c.TerminationMessagePath, maxTerminationMessageLength)
+	data, err = p.cfg.Runtime.ReadFile(ctx, id, c.TerminationMessagePath, maxTerminationMessageLength)
+	return data, c.TerminationMessagePath, err
 }
 
 // readTail reads at most the last max bytes of a file.

@@ -35,6 +35,10 @@ func TestTerminationMessage(t *testing.T) {
 			logs: "starting\ncrashed\n", want: "starting\ncrashed\n"},
 		{name: "fallback keeps 80 lines and 2048 bytes", path: "/dev/termination-log", policy: corev1.TerminationMessageFallbackToLogsOnError, exit: 2,
 			logs: hundred.String(), want: hundred.String()[len(hundred.String())-2048:]},
+		{name: "fallback keeps the last 80 of 100 short lines", path: "/dev/termination-log", policy: corev1.TerminationMessageFallbackToLogsOnError, exit: 1,
+			logs: shortLines(100), want: shortLines(100)[len(shortLines(20)):]},
+		{name: "fallback keeps a last line without its newline", path: "/dev/termination-log", policy: corev1.TerminationMessageFallbackToLogsOnError, exit: 1,
+			logs: "DONE", want: "DONE"},
 		{name: "no fallback on success", path: "/dev/termination-log", policy: corev1.TerminationMessageFallbackToLogsOnError, exit: 0,
 			logs: "fine\n", want: ""},
 		{name: "file wins over logs", path: "/tmp/msg", policy: corev1.TerminationMessageFallbackToLogsOnError, exit: 1,
@@ -59,6 +63,15 @@ func TestTerminationMessage(t *testing.T) {
 			}
 		})
 	}
+}
+
+// shortLines is n numbered lines of the same length.
+func shortLines(n int) string {
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, "%03d\n", i)
+	}
+	return b.String()
 }
 
 func TestReadTail(t *testing.T) {
@@ -142,4 +155,65 @@ func TestTerminationMessageInStatus(t *testing.T) {
 		_, err := os.Stat(filepath.Join(root, "pods", string(pod.UID)))
 		return os.IsNotExist(err)
 	})
+}
+
+// TestTerminationMessageUnreadableFile checks that a termination log that cannot be read gives the kubelet's
+// error message, naming the node's file, and that the logs do not stand in for it.
+func TestTerminationMessageUnreadableFile(t *testing.T) {
+	f := newFakeRuntime("busybox")
+	f.containers["c1"] = &fakeContainer{id: "c1", spec: podman.ContainerSpec{Name: "ctr"}, status: "exited", logs: "from logs\n"}
+	p := New(Config{Runtime: f, RootDir: t.TempDir()})
+	pod := lifecyclePod("msg", corev1.RestartPolicyNever, nil)
+	c := &corev1.Container{Name: "main", TerminationMessagePath: "/dev/termination-log", TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError}
+	file := p.terminationLogFile(pod, c.Name, 1)
+	if err := os.MkdirAll(file, 0o755); err != nil { // a folder where the file should be: reading it fails
+		t.Fatal(err)
+	}
+	got := p.terminationMessage(t.Context(), pod, c, "c1", 1, 1)
+	if want := "Error on reading termination log " + file + ": "; !strings.HasPrefix(got, want) {
+		t.Errorf("message %q, want it to start with %q", got, want)
+	}
+}
+
+// TestTerminationMessageOfStoppedContainer checks that a container Berth stops (here, its pod deleted) gets its
+// termination message too, as the kubelet reads it for every exited container: with FallbackToLogsOnError and
+// the stop's non-zero code, the tail of its logs.
+func TestTerminationMessageOfStoppedContainer(t *testing.T) {
+	h := newHarness(t, "busybox")
+	c := testContainer("main", "busybox")
+	c.TerminationMessagePath = "/dev/termination-log"
+	c.TerminationMessagePolicy = corev1.TerminationMessageFallbackToLogsOnError
+	pod := lifecyclePod("stopped", corev1.RestartPolicyAlways, nil, c)
+	h.create(pod)
+	name := ctrName(pod, "main", 1)
+	h.waitContainer(name, "running")
+	h.fake.write(t, name, "", "", "shutting down\n")
+	if err := h.p.DeletePod(h.ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	stopped, _ := h.waitReported(pod, 0, "its container stopped", func(p *corev1.Pod) bool { return statusOf(p, "main").State.Terminated != nil })
+	if term := statusOf(stopped, "main").State.Terminated; term.ExitCode != 143 || term.Message != "shutting down\n" {
+		t.Errorf("terminated state %+v, want exit 143 with the logs' message", term)
+	}
+}
+
+func TestLastLines(t *testing.T) {
+	tests := []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"", 2, ""},
+		{"a\nb\nc\n", 2, "b\nc\n"},
+		{"a\nb\nc", 2, "b\nc"},
+		{"a\nb\n", 5, "a\nb\n"},
+		{"DONE", 80, "DONE"},
+		{"a\n\nb\n", 2, "\nb\n"},
+		{"\n", 1, "\n"},
+	}
+	for _, tc := range tests {
+		if got := string(lastLines([]byte(tc.in), tc.n)); got != tc.want {
+			t.Errorf("lastLines(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		}
+	}
 }
