@@ -194,7 +194,8 @@ EOF
   echo "$ADDR" >"$REGISTRY_DIR/registry.addr"
   for _ in $(seq 50); do
     registry_up && { log "registry serving $ADDR (pid $(cat "$REGISTRY_DIR/registry.pid"), data $REGISTRY_DIR/data)"; return; }
-    registry_pid >/dev/null || die "the registry did not start; see $REGISTRY_DIR/registry.log"
+    # Until the subshell has exec'd docker-registry, its pid runs bash: only a pid that is gone means it failed.
+    kill -0 "$(cat "$REGISTRY_DIR/registry.pid")" 2>/dev/null || die "the registry did not start; see $REGISTRY_DIR/registry.log"
     sleep 0.2
   done
   die "the registry does not answer on $ADDR; see $REGISTRY_DIR/registry.log"

@@ -20,6 +20,8 @@ ROOT=$PWD
 BIN=${BIN:-$ROOT/_output/bin}
 OUT=$ROOT/_output/conformance
 mkdir -p "$OUT" "$BIN"
+# Static binaries, as the Makefile builds them (and so from the same build cache).
+export CGO_ENABLED=0
 
 FOCUS=${CONFORMANCE_FOCUS:-'\[sig-node\].*\[Conformance\]'}
 SKIP=${CONFORMANCE_SKIP:-'\[Slow\]|\[Serial\]|\[Disruptive\]'}
