@@ -11,7 +11,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/util/validation"
 	corev1listers "k8s.io/client-go/listers/core/v1"
 	podresource "k8s.io/kubernetes/pkg/api/v1/resource"
 	"k8s.io/kubernetes/pkg/fieldpath"
@@ -92,11 +91,9 @@ func (p *Provider) environment(pod *corev1.Pod, c *corev1.Container, in envInput
 		}
 		keys := sorted(data)
 		for _, k := range keys {
-			name := ef.Prefix + k
-			if len(validation.IsEnvVarName(name)) > 0 {
-				continue // the kubelet skips invalid names (and reports them as an event)
-			}
-			set(name, data[k])
+			// Every name is kept, as the kubelet of 1.37 keeps them: the apiserver's relaxed validation
+			// (RelaxedEnvironmentVariableValidation, GA) admits any printable prefix, and keys are valid names.
+			set(ef.Prefix+k, data[k])
 		}
 	}
 

@@ -83,12 +83,18 @@ func TestEnvironment(t *testing.T) {
 			want: map[string]string{"MODE": "fast", "PW": "s3cret", "POD_IP": "10.89.0.7", "HOST_IP": "192.0.2.2", "NAME": "web", "APP": "web", "NODE": "node-a", "MEM_MI": "64", "CPU": "2"},
 		},
 		{
-			name: "envFrom with prefix skips invalid names; env wins over envFrom",
+			name: "a prefix starting with a digit or made of symbols is kept (conformance: envFrom with various prefixes)",
+			c: corev1.Container{Name: "c",
+				EnvFrom: []corev1.EnvFromSource{{Prefix: "1-", ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "settings"}}},
+					{Prefix: "#@!", ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "settings"}}}}},
+			want: map[string]string{"1-mode": "fast", "#@!level": "3"},
+		},
+		{
+			name: "envFrom with prefix keeps every name, as the kubelet of 1.37 does (relaxed names); env wins over envFrom",
 			c: corev1.Container{Name: "c",
 				EnvFrom: []corev1.EnvFromSource{{Prefix: "CFG_", ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "settings"}}}},
 				Env:     []corev1.EnvVar{{Name: "CFG_level", Value: "override"}}},
-			want:   map[string]string{"CFG_mode": "fast", "CFG_level": "override"},
-			absent: []string{"CFG_bad-key!"},
+			want: map[string]string{"CFG_mode": "fast", "CFG_level": "override", "CFG_bad-key!": "x"},
 		},
 		{
 			name:   "optional missing sources are skipped",
