@@ -149,7 +149,16 @@ func parse(args []string) (options, error) {
 		}
 		return nil
 	}
-	for i := 0; i < len(args); i++ {
+	var i int
+	// nextValue takes the argument after an option that needs one.
+	nextValue := func(option string) (string, error) {
+		if i+1 >= len(args) {
+			return "", fmt.Errorf("option %s: requires parameter", option)
+		}
+		i++
+		return args[i], nil
+	}
+	for i = 0; i < len(args); i++ {
 		a := args[i]
 		switch {
 		case a == "--":
@@ -159,11 +168,10 @@ func parse(args []string) (options, error) {
 			name, value, hasValue := strings.Cut(a, "=")
 			if withValue[name] {
 				if !hasValue {
-					if i+1 >= len(args) {
-						return o, fmt.Errorf("option %s: requires parameter", name)
+					var err error
+					if value, err = nextValue(name); err != nil {
+						return o, err
 					}
-					i++
-					value = args[i]
 				}
 				if err := set(name, value); err != nil {
 					return o, err
@@ -179,11 +187,10 @@ func parse(args []string) (options, error) {
 				if withValue[flag] {
 					value := a[j+1:]
 					if value == "" {
-						if i+1 >= len(args) {
-							return o, fmt.Errorf("option %s: requires parameter", flag)
+						var err error
+						if value, err = nextValue(flag); err != nil {
+							return o, err
 						}
-						i++
-						value = args[i]
 					}
 					if err := set(flag, value); err != nil {
 						return o, err
