@@ -741,7 +741,9 @@ func TestKillDashNineMidChurn(t *testing.T) {
 			}
 		}
 		return true
-	}, func(p *trackedPod) bool { return (gone[p.name] || strings.HasPrefix(p.name, "w0-job-0-")) && !p.deleted })
+	}, func(p *trackedPod) bool {
+		return (gone[p.name] || strings.HasPrefix(p.name, "w0-job-0-")) && !p.deleted
+	})
 	for name := range gone {
 		err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
 			left, err := podmanPods(ctx, map[string]string{podman.LabelNamespace: ns, podman.LabelName: name})

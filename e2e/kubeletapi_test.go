@@ -308,8 +308,15 @@ spec:
 	if err != nil {
 		t.Errorf("kubectl top pod never showed the busy pod's CPU: %q", top)
 	}
-	if out := kubectl(t, "", "top", "node", "--no-headers"); !strings.Contains(out, node) {
-		t.Errorf("kubectl top node: %q", out)
+	// metrics-server serves a node's usage only after two scrapes of it (a rate needs two points), while a new
+	// pod's usage may be served after one (its container start time is the first point): poll for the node too.
+	err = wait.PollUntilContextTimeout(context.Background(), 3*time.Second, 120*time.Second, true, func(context.Context) (bool, error) {
+		out, err := kubectlErr("", "top", "node", "--no-headers")
+		top = out
+		return err == nil && strings.Contains(out, node), nil
+	})
+	if err != nil {
+		t.Errorf("kubectl top node never showed node %s: %q", node, top)
 	}
 
 	metrics := string(raw("/metrics/resource"))
