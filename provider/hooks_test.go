@@ -148,3 +148,32 @@ func TestPreStopGracePeriod(t *testing.T) {
 		})
 	}
 }
+
+// TestSidecarsStopAfterMainContainers deletes a pod with two sidecars: the main container stops first (its preStop
+// hook may still need them), then the sidecars in reverse order, as the kubelet's termination ordering has it.
+func TestSidecarsStopAfterMainContainers(t *testing.T) {
+	h, _ := probeHarness(t)
+	always := corev1.ContainerRestartPolicyAlways
+	sideA, sideB := testContainer("side-a", "busybox"), testContainer("side-b", "busybox")
+	sideA.RestartPolicy, sideB.RestartPolicy = &always, &always
+	app := testContainer("app", "busybox")
+	app.Lifecycle = &corev1.Lifecycle{PreStop: execHook("bye")}
+	pod := lifecyclePod("order", corev1.RestartPolicyAlways, []corev1.Container{sideA, sideB}, app)
+	h.create(pod)
+	for _, c := range []string{"side-a", "side-b", "app"} {
+		h.waitContainer(ctrName(pod, c, 1), "running")
+	}
+	var want []string
+	h.fake.mu.Lock()
+	for _, c := range []string{"app", "side-b", "side-a"} {
+		want = append(want, h.fake.lookupContainer(ctrName(pod, c, 1)).id)
+	}
+	h.fake.mu.Unlock()
+	if err := h.p.DeletePod(h.ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	h.poll("the pod to be removed", func() bool { return len(h.fake.callsTo("RemovePod")) > 1 })
+	if got := h.fake.callsTo("StopContainer"); !slices.Equal(got, want) {
+		t.Errorf("stopped %q, want %q (app, then side-b, then side-a)", got, want)
+	}
+}

@@ -481,12 +481,15 @@ func (p *Provider) stopRunning(ctx context.Context, r *podRecord, grace time.Dur
 	logger := klog.FromContext(ctx)
 	p.mu.Lock()
 	var running []*containerRecord
+	names := map[string]bool{}
 	for _, c := range r.containers() {
 		if c.id != "" && c.state.Running != nil {
 			running = append(running, c)
+			names[c.spec.Name] = true
 			p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeNormal, "Killing", "Stopping container %s", c.spec.Name)
 		}
 	}
+	order := newTerminationOrder(r.pod, names)
 	p.mu.Unlock()
 
 	var wg sync.WaitGroup
@@ -496,6 +499,11 @@ func (p *Provider) stopRunning(ctx context.Context, r *podRecord, grace time.Dur
 			defer wg.Done()
 			// The preStop hook runs first, within the grace period.
 			grace := p.preStop(ctx, r, c, c.id, grace)
+			// A sidecar stops after the main containers and the later sidecars (the kubelet's termination order).
+			if !c.ephemeral {
+				grace = max(order.waitForTurn(c.spec.Name, grace), minGracePeriod)
+				defer order.done(c.spec.Name)
+			}
 			// While Podman does not answer, the container runs on: it is stopped once Podman answers again.
 			if err := p.retryUnreachable(ctx, "stop container", func() error { return p.stopContainer(ctx, c.id, grace) }); err != nil {
 				logger.Error(err, "Stopping container", "container", c.spec.Name)
