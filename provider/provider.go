@@ -120,7 +120,7 @@ type Provider struct {
 	statsMu    sync.Mutex
 	cpuSamples map[string]cpuSample // by container ID
 	nodeSample cpuSample
-	// exits hands container exits from Podman's event stream to the runners (events.go).
+	// exits hands container exits from Podman's event stream to the runners (exits.go).
 	exits *exitWatch
 
 	// down is the current outage of the Podman service, nil while it answers; stale is set, to the outage as it
