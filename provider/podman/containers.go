@@ -221,9 +221,13 @@ func (c *Client) StopContainer(ctx context.Context, id string, timeout time.Dura
 	return nil
 }
 
+// forceRemoveTimeout is the stop timeout of a forced removal, in seconds: a container still running is killed at
+// once (a stop with its grace period comes before, where one is due).
+const forceRemoveTimeout = 0
+
 // RemoveContainer implements ContainerRuntime.
 func (c *Client) RemoveContainer(ctx context.Context, id string) error {
-	if _, err := containers.Remove(c.ctx(ctx), id, new(containers.RemoveOptions).WithForce(true).WithIgnore(true).WithTimeout(0)); err != nil {
+	if _, err := containers.Remove(c.ctx(ctx), id, new(containers.RemoveOptions).WithForce(true).WithIgnore(true).WithTimeout(forceRemoveTimeout)); err != nil {
 		if IsNotFound(err) {
 			return nil
 		}

@@ -170,7 +170,7 @@ func (c *Client) StopPod(ctx context.Context, id string, timeout time.Duration) 
 
 // RemovePod implements PodRuntime.
 func (c *Client) RemovePod(ctx context.Context, id string) error {
-	rep, err := pods.Remove(c.ctx(ctx), id, new(pods.RemoveOptions).WithForce(true).WithTimeout(0))
+	rep, err := pods.Remove(c.ctx(ctx), id, new(pods.RemoveOptions).WithForce(true).WithTimeout(forceRemoveTimeout))
 	if err != nil {
 		if IsNotFound(err) {
 			return nil

@@ -56,6 +56,13 @@ type StreamOptions struct {
 // initialSizeWait is how long an exec with a terminal waits for the client's first terminal size.
 const initialSizeWait = 500 * time.Millisecond
 
+// An exec session's exit code may be recorded a moment after its output ends: it is inspected up to
+// execExitPolls more times, execExitPollInterval apart.
+const (
+	execExitPolls        = 20
+	execExitPollInterval = 50 * time.Millisecond
+)
+
 // streamAPIVersion is the libpod API version in the paths of the streaming calls (Podman 4.0 and later serve it).
 const streamAPIVersion = "v4.0.0"
 
@@ -109,19 +116,19 @@ func (c *Client) ExecStream(ctx context.Context, id string, cmd []string, s Stre
 	if err != nil {
 		return 0, fmt.Errorf("exec in container %s: %w", id, err)
 	}
-	// The session's exit code may be recorded a moment after its output ends.
+	// The session's exit code may be recorded a moment after its output ends (execExitPolls).
 	for i := 0; ; i++ {
 		info, err := containers.ExecInspect(c.ctx(context.WithoutCancel(ctx)), session, nil)
 		if err != nil {
 			return 0, fmt.Errorf("inspect exec session in container %s: %w", id, err)
 		}
-		if !info.Running || i == 20 {
+		if !info.Running || i == execExitPolls {
 			return info.ExitCode, nil
 		}
 		select {
 		case <-ctx.Done():
 			return 0, fmt.Errorf("exec in container %s: %w", id, ctx.Err())
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(execExitPollInterval):
 		}
 	}
 }
