@@ -32,8 +32,8 @@ type ContainerEvent struct {
 	Time     time.Time
 }
 
-// WatchContainers implements ContainerRuntime. It reads /libpod/events itself (rather than through system.Events) to know
-// when Podman has accepted the subscription.
+// WatchContainers implements ContainerRuntime. It reads /libpod/events itself (rather than through system.Events)
+// to know when Podman has accepted the subscription.
 func (c *Client) WatchContainers(ctx context.Context, labels map[string]string, actions []string, connected func(), handle func(ContainerEvent)) error {
 	conn, err := bindings.GetClient(c.conn)
 	if err != nil {
