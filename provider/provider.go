@@ -120,7 +120,7 @@ type Provider struct {
 	statsMu    sync.Mutex
 	cpuSamples map[string]cpuSample // by container ID
 	nodeSample cpuSample
-	// exits hands container exits from Podman's event stream to the runners (events.go).
+	// exits hands container exits from Podman's event stream to the runners (exits.go).
 	exits *exitWatch
 
 	// down is the current outage of the Podman service, nil while it answers; stale is set, to the outage as it
@@ -459,7 +459,7 @@ func (p *Provider) DeletePod(ctx context.Context, pod *corev1.Pod) error {
 	return nil
 }
 
-// gracePeriod is the time containers get between the stop signal and SIGKILL (kubelet minimum: 2s).
+// gracePeriod is the time containers get between the stop signal and SIGKILL, at least minGracePeriod.
 func gracePeriod(pod *corev1.Pod) time.Duration {
 	secs := int64(corev1.DefaultTerminationGracePeriodSeconds)
 	if pod.Spec.TerminationGracePeriodSeconds != nil {
@@ -468,9 +468,7 @@ func gracePeriod(pod *corev1.Pod) time.Duration {
 	if pod.DeletionGracePeriodSeconds != nil {
 		secs = *pod.DeletionGracePeriodSeconds
 	}
-	if secs < 2 {
-		secs = 2
-	}
+	secs = max(secs, int64(minGracePeriod/time.Second))
 	return time.Duration(secs) * time.Second
 }
 

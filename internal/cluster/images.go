@@ -80,7 +80,7 @@ func BusyboxRootfs() ([]byte, error) {
 
 // EnsureImages imports the local images into the Podman service at url unless they are there already.
 // It reports whether it imported anything.
-func EnsureImages(ctx context.Context, rt podman.Runtime) (bool, error) {
+func EnsureImages(ctx context.Context, rt podman.ImageRuntime) (bool, error) {
 	ok, err := rt.ImageExists(ctx, BusyboxImage)
 	if err != nil {
 		return false, err

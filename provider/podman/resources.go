@@ -10,6 +10,17 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 )
 
+// ContainerResources are the cgroup settings of a container that can change while it runs.
+type ContainerResources struct {
+	// MemoryLimit in bytes, 0 for none. Swap is held to the same limit (no swap), as the kubelet sets it.
+	MemoryLimit int64
+	// CPUShares is the cgroup cpu.shares weight.
+	CPUShares uint64
+	// CPUQuota and CPUPeriod in microseconds; a quota of 0 is no limit.
+	CPUQuota  int64
+	CPUPeriod uint64
+}
+
 // unlimited is the OCI value of a memory or CPU limit that is removed.
 const unlimited = -1
 
@@ -67,7 +78,7 @@ func updatedLinuxResources(r ContainerResources, withSwap bool) *specs.LinuxReso
 	return out
 }
 
-// UpdateContainerResources implements Runtime through Podman's container update (POST
+// UpdateContainerResources implements ContainerRuntime through Podman's container update (POST
 // /libpod/containers/{id}/update, Podman 4.3 and later; its runtime applies the values with `runc update`). The
 // memory+swap limit moves with the memory limit, which the kernel needs when the limit rises above it; a host
 // without swap accounting has no such limit, so without it the update is tried once more.

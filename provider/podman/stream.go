@@ -20,6 +20,24 @@ import (
 	"github.com/containers/podman/v4/pkg/bindings/containers"
 )
 
+// StreamRuntime carries data out of and into running containers: their logs, a file, and commands run in them
+// or the streams of their main process (CRI's ExecSync, Exec and Attach, and the kubelet's log reading).
+type StreamRuntime interface {
+	// Logs copies a container's stdout and stderr to w.
+	Logs(ctx context.Context, id string, opts LogOptions, w io.Writer) error
+	// ReadFile reads at most the last max bytes of a regular file of a container, running or exited. A missing
+	// file is an error for which IsNotFound holds.
+	ReadFile(ctx context.Context, id, path string, max int64) ([]byte, error)
+	// Exec runs cmd in a running container without a TTY or stdin and returns its exit code and its stdout and
+	// stderr combined (the first 64 KiB). A command still running after timeout (0: none) is left to itself and
+	// an error wrapping ErrExecTimeout is returned.
+	Exec(ctx context.Context, id string, cmd []string, timeout time.Duration) (int, []byte, error)
+	// ExecStream runs cmd in a running container with the given streams and returns its exit code.
+	ExecStream(ctx context.Context, id string, cmd []string, s StreamOptions) (int, error)
+	// AttachStream connects the streams to a running container's main process until it exits or ctx ends.
+	AttachStream(ctx context.Context, id string, s StreamOptions) error
+}
+
 // TermSize is a terminal's size in characters.
 type TermSize struct {
 	Width, Height uint16
@@ -37,6 +55,13 @@ type StreamOptions struct {
 
 // initialSizeWait is how long an exec with a terminal waits for the client's first terminal size.
 const initialSizeWait = 500 * time.Millisecond
+
+// An exec session's exit code may be recorded a moment after its output ends: it is inspected up to
+// execExitPolls more times, execExitPollInterval apart.
+const (
+	execExitPolls        = 20
+	execExitPollInterval = 50 * time.Millisecond
+)
 
 // streamAPIVersion is the libpod API version in the paths of the streaming calls (Podman 4.0 and later serve it).
 const streamAPIVersion = "v4.0.0"
@@ -91,19 +116,19 @@ func (c *Client) ExecStream(ctx context.Context, id string, cmd []string, s Stre
 	if err != nil {
 		return 0, fmt.Errorf("exec in container %s: %w", id, err)
 	}
-	// The session's exit code may be recorded a moment after its output ends.
+	// The session's exit code may be recorded a moment after its output ends (execExitPolls).
 	for i := 0; ; i++ {
 		info, err := containers.ExecInspect(c.ctx(context.WithoutCancel(ctx)), session, nil)
 		if err != nil {
 			return 0, fmt.Errorf("inspect exec session in container %s: %w", id, err)
 		}
-		if !info.Running || i == 20 {
+		if !info.Running || i == execExitPolls {
 			return info.ExitCode, nil
 		}
 		select {
 		case <-ctx.Done():
 			return 0, fmt.Errorf("exec in container %s: %w", id, ctx.Err())
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(execExitPollInterval):
 		}
 	}
 }

@@ -26,11 +26,11 @@ const (
 // removalGrace is how long the exit of a container stopped by someone else than Berth waits for its removal: a
 // `podman rm -f` stops the container (stop and died events) before it removes it, and such a container is
 // reported as vanished (ContainerStatusUnknown), not as having exited.
-var removalGrace = 5 * time.Second
+const removalGrace = 5 * time.Second
 
 // stopGrace is how long a SIGKILL exit (137) not preceded by a stop event waits for one (the events file is polled
 // every 250 ms by Podman): an OOM kill is reported that much later.
-var stopGrace = 500 * time.Millisecond
+const stopGrace = 500 * time.Millisecond
 
 // exitNote is what a waiter learns: the container's exit code, that it is gone (code -1), or that someone stopped
 // it (its exit follows).

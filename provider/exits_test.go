@@ -11,8 +11,8 @@ import (
 	"github.com/berth-dev/berth/provider/podman"
 )
 
-// newEventHarness is newHarness with the given resync period.
-func newEventHarness(t *testing.T, resync time.Duration, images ...string) *harness {
+// newExitHarness is newHarness with the given resync period.
+func newExitHarness(t *testing.T, resync time.Duration, images ...string) *harness {
 	_, ctx := ktesting.NewTestContext(t)
 	ctx, cancel := context.WithCancel(ctx)
 	h := &harness{t: t, ctx: ctx, fake: newFakeRuntime(images...)}
@@ -43,7 +43,7 @@ const noResync = time.Hour
 // TestExitDeliveredByEvent checks that an exit reaches the runner through the event stream alone (no resync, no
 // container list).
 func TestExitDeliveredByEvent(t *testing.T) {
-	h := newEventHarness(t, noResync, "busybox")
+	h := newExitHarness(t, noResync, "busybox")
 	pod := lifecyclePod("job", corev1.RestartPolicyNever, nil, testContainer("a", "busybox"))
 	h.create(pod)
 	h.waitContainer(ctrName(pod, "a", 1), "running")
@@ -63,7 +63,7 @@ func TestExitDeliveredByEvent(t *testing.T) {
 
 // TestMissedExitCaughtByResync checks that an exit the event stream lost is found by the periodic resync.
 func TestMissedExitCaughtByResync(t *testing.T) {
-	h := newEventHarness(t, 50*time.Millisecond, "busybox")
+	h := newExitHarness(t, 50*time.Millisecond, "busybox")
 	pod := lifecyclePod("job", corev1.RestartPolicyNever, nil, testContainer("a", "busybox"))
 	h.create(pod)
 	h.waitContainer(ctrName(pod, "a", 1), "running")
@@ -95,7 +95,7 @@ func TestVanishedContainer(t *testing.T) {
 			if tc.drop {
 				resync = 50 * time.Millisecond
 			}
-			h := newEventHarness(t, resync, "busybox")
+			h := newExitHarness(t, resync, "busybox")
 			pod := lifecyclePod("gone", tc.policy, nil, testContainer("a", "busybox"))
 			h.create(pod)
 			h.waitContainer(ctrName(pod, "a", 1), "running")
@@ -131,7 +131,7 @@ func TestVanishedContainer(t *testing.T) {
 // TestEventStreamReconnect checks that a broken event stream is reopened and that an exit that happened while it
 // was down is caught by the resync on reconnection; events flow again afterwards.
 func TestEventStreamReconnect(t *testing.T) {
-	h := newEventHarness(t, noResync, "busybox")
+	h := newExitHarness(t, noResync, "busybox")
 	one := lifecyclePod("one", corev1.RestartPolicyNever, nil, testContainer("a", "busybox"))
 	two := lifecyclePod("two", corev1.RestartPolicyNever, nil, testContainer("a", "busybox"))
 	h.create(one)
@@ -259,7 +259,7 @@ func TestAdoptExitedWhileDown(t *testing.T) {
 // TestVanishedAfterKillThenStop checks a `podman rm -f` whose died event (SIGKILL, 137) comes before its stop event,
 // and whose removal comes later than stopGrace: the container is still reported as vanished.
 func TestVanishedAfterKillThenStop(t *testing.T) {
-	h := newEventHarness(t, noResync, "busybox")
+	h := newExitHarness(t, noResync, "busybox")
 	pod := lifecyclePod("gone", corev1.RestartPolicyNever, nil, testContainer("a", "busybox"))
 	h.create(pod)
 	name := ctrName(pod, "a", 1)
