@@ -3,10 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http"
-	"net/http/httptest"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,9 +11,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/klog/v2/ktesting"
-	"k8s.io/kubernetes/pkg/probe"
 )
 
 // eventLog records events as "Type Reason Message".
@@ -247,57 +240,6 @@ func TestProbeInitialDelayAndTimeout(t *testing.T) {
 	want := `Warning Unhealthy Liveness probe failed: command timed out: "sleep 5" timed out after 1s`
 	if !ev.has(want) {
 		t.Errorf("want %q; events:\n%s", want, ev)
-	}
-}
-
-func TestRunProbeHandlers(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/ok":
-			if r.Header.Get("X-Check") != "yes" {
-				w.WriteHeader(http.StatusBadRequest)
-			}
-		default:
-			w.WriteHeader(http.StatusInternalServerError)
-		}
-	}))
-	defer srv.Close()
-	_, portStr, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
-	port, _ := strconv.Atoi(portStr)
-	closed, _ := net.Listen("tcp", "127.0.0.1:0")
-	closedPort := closed.Addr().(*net.TCPAddr).Port
-	closed.Close()
-
-	ctr := &corev1.Container{Name: "a", Ports: []corev1.ContainerPort{{Name: "web", ContainerPort: int32(port)}}}
-	get := func(path string, p intstr.IntOrString, headers ...corev1.HTTPHeader) *corev1.Probe {
-		return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: p, HTTPHeaders: headers}}, TimeoutSeconds: 1}
-	}
-	tcp := func(p intstr.IntOrString) *corev1.Probe {
-		return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: p}}, TimeoutSeconds: 1}
-	}
-	tests := []struct {
-		name    string
-		probe   *corev1.Probe
-		want    probe.Result
-		output  string
-		wantErr bool
-	}{
-		{name: "http ok by port name with header", probe: get("/ok", intstr.FromString("web"), corev1.HTTPHeader{Name: "X-Check", Value: "yes"}), want: probe.Success},
-		{name: "http without the header", probe: get("/ok", intstr.FromInt32(int32(port))), want: probe.Failure, output: "HTTP probe failed with statuscode: 400"},
-		{name: "http 500", probe: get("/bad", intstr.FromInt32(int32(port))), want: probe.Failure, output: "HTTP probe failed with statuscode: 500"},
-		{name: "http unknown port name", probe: get("/ok", intstr.FromString("nope")), want: probe.Unknown, wantErr: true},
-		{name: "tcp open", probe: tcp(intstr.FromString("web")), want: probe.Success},
-		{name: "tcp closed", probe: tcp(intstr.FromInt32(int32(closedPort))), want: probe.Failure},
-	}
-	_, ctx := ktesting.NewTestContext(t)
-	p := New(Config{Runtime: newFakeRuntime()})
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got, out, err := p.runProbe(ctx, &containerRecord{spec: ctr}, "id", "127.0.0.1", tc.probe)
-			if got != tc.want || (err != nil) != tc.wantErr || (tc.output != "" && out != tc.output) {
-				t.Errorf("runProbe = %q, %q, %v; want %q, %q, error %v", got, out, err, tc.want, tc.output, tc.wantErr)
-			}
-		})
 	}
 }
 
