@@ -6,5 +6,5 @@
 // containers in order, then supervises the app containers, restarting them as the pod's restartPolicy says;
 // ephemeral containers added later (kubectl debug) each run once beside them (ephemeral.go).
 // Every change of state is pushed to virtual-kubelet through the NotifyPods callback; the PodStatus itself is
-// computed from the record by pure functions (status.go, phase.go).
+// derived by package podstatus from a snapshot of the record (snapshot.go), and reading it writes nothing.
 package provider

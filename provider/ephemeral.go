@@ -219,19 +219,3 @@ func (p *Provider) refusedEphemeral(c *corev1.Container) string {
 	}
 	return strings.ReplaceAll(strings.Join(msgs, "; "), "spec.containers[", "spec.ephemeralContainers[")
 }
-
-// ephemeralStatuses reports a pod's ephemeral containers as the kubelet does: sorted by name, and neither ready nor
-// started, since its prober does not follow them.
-func ephemeralStatuses(r *podRecord) []corev1.ContainerStatus {
-	if len(r.eph.list) == 0 {
-		return nil
-	}
-	out := make([]corev1.ContainerStatus, 0, len(r.eph.list))
-	for _, c := range r.eph.list {
-		st := containerStatus(c)
-		st.Ready, st.Started = false, nil
-		out = append(out, st)
-	}
-	slices.SortFunc(out, func(a, b corev1.ContainerStatus) int { return strings.Compare(a.Name, b.Name) })
-	return out
-}

@@ -10,6 +10,8 @@ import (
 	"github.com/virtual-kubelet/virtual-kubelet/node/api"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/record"
+
+	"github.com/berth-dev/berth/provider/podstatus"
 )
 
 func ephemeralContainer(name, image, target string) corev1.EphemeralContainer {
@@ -36,7 +38,7 @@ func (h *harness) update(pod *corev1.Pod) {
 }
 
 func ephemeralStatus(pod *corev1.Pod, name string) corev1.ContainerStatus {
-	st, _ := findStatus(pod.Status.EphemeralContainerStatuses, name)
+	st, _ := podstatus.FindStatus(pod.Status.EphemeralContainerStatuses, name)
 	return st
 }
 
@@ -83,7 +85,7 @@ func TestEphemeralStatuses(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			pod := withEphemeral(lifecyclePod("p", corev1.RestartPolicyAlways, tc.init, testContainer("a", "busybox")), tc.ecs...)
 			r := newPodRecord(pod, podmanPodName(pod))
-			got := buildStatus(r, testNodeIP, r.startTime.Time).EphemeralContainerStatuses
+			got := deriveStatus(r, r.startTime.Time).EphemeralContainerStatuses
 			var names []string
 			for _, st := range got {
 				names = append(names, st.Name)

@@ -11,6 +11,8 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/berth-dev/berth/provider/podstatus"
 )
 
 // The fuzz targets feed hostile pods (any JSON the API types take, far beyond what the apiserver's validation
@@ -167,7 +169,8 @@ func FuzzStatusTranslation(f *testing.F) {
 			r.reason, r.message = "UnsupportedPodSpec", "refused"
 		}
 		now := time.Unix(1700000100, 0)
-		st := buildStatus(r, testNodeIP, now)
+		p := New(Config{NodeIP: testNodeIP})
+		st := reportStatus(p, r, now)
 		if len(st.ContainerStatuses) != len(r.app) || len(st.InitContainerStatuses) != len(r.init) {
 			t.Fatalf("%d/%d statuses for %d/%d containers", len(st.InitContainerStatuses), len(st.ContainerStatuses), len(r.init), len(r.app))
 		}
@@ -179,14 +182,21 @@ func FuzzStatusTranslation(f *testing.F) {
 		// Reported again, a terminal phase stays.
 		pod.Status = st
 		r.pod.Status = st
-		again := buildStatus(r, testNodeIP, now.Add(time.Second))
+		again := reportStatus(p, r, now.Add(time.Second))
 		if (st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed) && again.Phase != st.Phase {
 			t.Fatalf("terminal phase %s became %s", st.Phase, again.Phase)
+		}
+		// Reading the status later changes nothing of it.
+		p.mu.Lock()
+		read := p.statusLocked(r)
+		p.mu.Unlock()
+		if !apiequality.Semantic.DeepEqual(read, again) {
+			t.Fatalf("read after the report differs from it: %+v, reported %+v", read, again)
 		}
 		// Berth's own conditions are whole; those of other writers pass through as they came.
 		var foreign []corev1.PodCondition
 		for _, c := range again.Conditions {
-			if !kubeletConditions[c.Type] {
+			if !podstatus.IsKubeletCondition(c.Type) {
 				foreign = append(foreign, c)
 				continue
 			}
@@ -196,7 +206,7 @@ func FuzzStatusTranslation(f *testing.F) {
 		}
 		var given []corev1.PodCondition
 		for _, c := range fuzzPod(data).Status.Conditions {
-			if !kubeletConditions[c.Type] {
+			if !podstatus.IsKubeletCondition(c.Type) {
 				given = append(given, c)
 			}
 		}
@@ -204,6 +214,6 @@ func FuzzStatusTranslation(f *testing.F) {
 			t.Fatalf("conditions of other writers changed: %+v became %+v", given, foreign)
 		}
 		// The phase from statuses as the JSON gave them, names and all.
-		_ = podPhase(pod, fuzzPod(data).Status.InitContainerStatuses, fuzzPod(data).Status.ContainerStatuses, flags&1 != 0, flags&2 != 0)
+		_ = podstatus.Phase(pod, fuzzPod(data).Status.InitContainerStatuses, fuzzPod(data).Status.ContainerStatuses, flags&1 != 0, flags&2 != 0)
 	})
 }

@@ -359,6 +359,8 @@ func (p *Provider) dispatch(ctx context.Context) {
 		p.mu.Lock()
 		pods := make([]*corev1.Pod, 0, len(p.dirty))
 		for r := range p.dirty {
+			// What changed since the record was marked without a commit of its own is committed as reported.
+			p.commitLocked(r, time.Now())
 			pods = append(pods, p.podLocked(r))
 		}
 		clear(p.dirty)
@@ -395,6 +397,7 @@ func (p *Provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 	runCtx, cancel := context.WithCancel(podCtx)
 	r.cancel = cancel
 	p.pods[key(pod.Namespace, pod.Name)] = r
+	p.commitLocked(r, time.Now()) // its first status, stamped when the node takes the pod on
 	p.armDeadlineLocked(podCtx, r)
 	p.mu.Unlock()
 	logger.V(2).Info("Starting pod")
@@ -593,18 +596,20 @@ func (p *Provider) GetPods(context.Context) ([]*corev1.Pod, error) {
 	return out, nil
 }
 
-// podLocked returns a deep copy of the record's pod with its current status: phase Unknown while Podman has been
-// unreachable for longer than the grace. p.mu must be held.
+// podLocked returns a deep copy of the record's pod with its current status (snapshot.go): phase Unknown while
+// Podman has been unreachable for longer than the grace. It writes nothing. p.mu must be held.
 func (p *Provider) podLocked(r *podRecord) *corev1.Pod {
 	pod := r.pod.DeepCopy()
 	r.resize.desiredResources(pod)
 	wantImagesLocked(r, pod)
-	pod.Status = buildStatusStale(r, p.cfg.NodeIP, time.Now(), p.stale)
+	pod.Status = p.statusLocked(r)
 	return pod
 }
 
-// changedLocked queues the record's status for the dispatcher. p.mu must be held.
+// changedLocked records that the record's state changed: its status is committed (conditions whose status changed
+// are stamped now, a terminal phase is latched) and queued for the dispatcher. p.mu must be held.
 func (p *Provider) changedLocked(r *podRecord) {
+	p.commitLocked(r, time.Now())
 	p.dirty[r] = true
 	select {
 	case p.wake <- struct{}{}:

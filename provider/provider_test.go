@@ -18,6 +18,7 @@ import (
 	"k8s.io/klog/v2/ktesting"
 
 	"github.com/berth-dev/berth/provider/podman"
+	"github.com/berth-dev/berth/provider/podstatus"
 )
 
 // waitTimeout bounds every wait of the lifecycle tests; the waits poll, they do not measure time.
@@ -185,9 +186,9 @@ func podCondition(pod *corev1.Pod, typ corev1.PodConditionType) corev1.Condition
 }
 
 func statusOf(pod *corev1.Pod, name string) corev1.ContainerStatus {
-	st, ok := findStatus(pod.Status.ContainerStatuses, name)
+	st, ok := podstatus.FindStatus(pod.Status.ContainerStatuses, name)
 	if !ok {
-		st, _ = findStatus(pod.Status.InitContainerStatuses, name)
+		st, _ = podstatus.FindStatus(pod.Status.InitContainerStatuses, name)
 	}
 	return st
 }

@@ -2,14 +2,13 @@ package provider
 
 import (
 	"context"
-	"fmt"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/klog/v2"
 
 	"github.com/berth-dev/berth/provider/podman"
+	"github.com/berth-dev/berth/provider/podstatus"
 )
 
 // A Berth node's Podman host may be another machine: while Berth cannot reach it, the pods' last known statuses
@@ -25,7 +24,7 @@ const DefaultPodmanUnreachableGrace = 40 * time.Second
 
 // ReasonPodmanUnreachable is the pod's status.reason, and its Ready and ContainersReady conditions' reason, while
 // its phase is Unknown because Podman does not answer.
-const ReasonPodmanUnreachable = "PodmanUnreachable"
+const ReasonPodmanUnreachable = podstatus.ReasonPodmanUnreachable
 
 // pingTimeout bounds one ping of the Podman service.
 const pingTimeout = 5 * time.Second
@@ -34,11 +33,6 @@ const pingTimeout = 5 * time.Second
 type outage struct {
 	since time.Time
 	err   error
-}
-
-// message is the pods' status.message during the outage.
-func (o *outage) message() string {
-	return fmt.Sprintf("Podman has not answered since %s: %v", o.since.UTC().Format(time.RFC3339), o.err)
 }
 
 // watchPodman pings Podman every PodmanPingInterval until ctx ends, so that an outage is noticed (and its end)
@@ -148,14 +142,4 @@ func (p *Provider) retryUnreachable(ctx context.Context, what string, call func(
 			return ctx.Err()
 		}
 	}
-}
-
-// staleStatus turns a pod status Unknown for an outage, unless its phase is terminal, which never changes.
-// Container statuses stay as last known; status.reason and message say why.
-func staleStatus(st *corev1.PodStatus, o *outage) {
-	if o == nil || st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed {
-		return
-	}
-	st.Phase = corev1.PodUnknown
-	st.Reason, st.Message = ReasonPodmanUnreachable, o.message()
 }

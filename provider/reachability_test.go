@@ -113,7 +113,7 @@ func TestPodmanOutageStatus(t *testing.T) {
 						t.Errorf("status reason/message = %q/%q, want %s and since when", p.Status.Reason, p.Status.Message, ReasonPodmanUnreachable)
 					}
 					for _, typ := range []corev1.PodConditionType{corev1.PodReady, corev1.ContainersReady} {
-						if c := findCondition(t, p.Status, typ); c.Status != corev1.ConditionFalse || c.Reason != ReasonPodmanUnreachable {
+						if c := conditionOf(p.Status, typ); c.Status != corev1.ConditionFalse || c.Reason != ReasonPodmanUnreachable {
 							t.Errorf("condition %s during the outage = %+v, want False with reason %s", typ, c, ReasonPodmanUnreachable)
 						}
 					}
@@ -145,7 +145,7 @@ func TestPodmanOutageStatus(t *testing.T) {
 			}
 			if tc.wantDuring == corev1.PodUnknown {
 				// Ready went False and back: its transition time is the recovery's.
-				if ready, was := findCondition(t, after.Status, corev1.PodReady), findCondition(t, before.Status, corev1.PodReady); !ready.LastTransitionTime.After(was.LastTransitionTime.Time) {
+				if ready, was := conditionOf(after.Status, corev1.PodReady), conditionOf(before.Status, corev1.PodReady); !ready.LastTransitionTime.After(was.LastTransitionTime.Time) {
 					t.Errorf("Ready after the outage changed at %v, want later than before it (%v)", ready.LastTransitionTime, was.LastTransitionTime)
 				}
 			}

@@ -10,6 +10,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/berth-dev/berth/provider/podman"
+	"github.com/berth-dev/berth/provider/podstatus"
 )
 
 // containerRecord is what the provider knows of one Kubernetes container of a pod.
@@ -55,13 +56,6 @@ type containerRecord struct {
 	restartNow   bool
 }
 
-func (c *containerRecord) restartCount() int32 {
-	if c.attempts <= 1 {
-		return 0
-	}
-	return c.attempts - 1
-}
-
 // podRecord is what the provider knows of one pod. Guarded by Provider.mu.
 type podRecord struct {
 	pod        *corev1.Pod
@@ -79,7 +73,7 @@ type podRecord struct {
 	initialized bool
 	// terminal is set once the pod's containers will not run again.
 	terminal bool
-	// finalPhase latches Succeeded or Failed once reported.
+	// finalPhase latches Succeeded or Failed once committed (snapshot.go).
 	finalPhase corev1.PodPhase
 	deleting   bool
 	// evicting is set once the node stops the pod for good: evicted, or past its active deadline.
@@ -92,10 +86,12 @@ type podRecord struct {
 	adopted bool
 	// reason and message are the pod-level status.reason and status.message.
 	reason, message string
-	// conditions keeps the last reported conditions so that transition times stay put.
-	conditions []corev1.PodCondition
-	cancel     context.CancelFunc
-	done       chan struct{}
+	// conditions keeps the last committed conditions so that transition times stay put; committedAt is when they
+	// were committed (snapshot.go).
+	conditions  []corev1.PodCondition
+	committedAt time.Time
+	cancel      context.CancelFunc
+	done        chan struct{}
 	// volMu serialises the writes of the pod's volume files (the runner's set-up and the periodic refresh).
 	volMu sync.Mutex
 	// resize is the pod's in-place resize state; the pod's container resources are the allocated ones.
@@ -111,7 +107,7 @@ func newPodRecord(pod *corev1.Pod, podmanName string) *podRecord {
 	r := &podRecord{pod: pod.DeepCopy(), podmanName: podmanName, done: make(chan struct{})}
 	for i := range r.pod.Spec.InitContainers {
 		c := &r.pod.Spec.InitContainers[i]
-		r.init = append(r.init, &containerRecord{spec: c, init: true, sidecar: isRestartableInit(c), state: waiting("PodInitializing", ""), respec: make(chan struct{}, 1)})
+		r.init = append(r.init, &containerRecord{spec: c, init: true, sidecar: podstatus.IsRestartableInit(c), state: waiting("PodInitializing", ""), respec: make(chan struct{}, 1)})
 	}
 	appReason := "ContainerCreating"
 	if len(r.init) > 0 {

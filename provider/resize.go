@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/berth-dev/berth/provider/podman"
+	"github.com/berth-dev/berth/provider/podstatus"
 )
 
 // In-place pod resize (the pods/resize subresource), as the kubelet does it. UpdatePod hands the API's pod to
@@ -48,12 +48,6 @@ const (
 	msgMemoryVolumeResize = "Memory-backed emptyDir volume resize is disabled"
 )
 
-// Bounds of the kubelet's conversions between cgroup values and resources (pkg/kubelet/cm).
-const (
-	minMilliCPULimit = 10 // the smallest quota, 1 ms per 100 ms period, in milli-CPU
-	sharesPerCPU     = 1024
-)
-
 // resizeRetryPeriod is how often a deferred resize is admitted again when nothing else made room (the kubelet's
 // allocation manager: 3 minutes).
 const resizeRetryPeriod = 3 * time.Minute
@@ -75,22 +69,6 @@ func (s *resizeState) kickLocked() {
 	case s.kick <- struct{}{}:
 	default:
 	}
-}
-
-// conditions are the pod's resize conditions, in the kubelet's order.
-func (s *resizeState) conditions() []corev1.PodCondition {
-	var out []corev1.PodCondition
-	for _, c := range []*corev1.PodCondition{s.pending, s.inProgress} {
-		if c != nil {
-			out = append(out, *c.DeepCopy())
-		}
-	}
-	return out
-}
-
-// isResizeCondition tells the kubelet's resize conditions apart.
-func isResizeCondition(t corev1.PodConditionType) bool {
-	return t == corev1.PodResizePending || t == corev1.PodResizeInProgress
 }
 
 // resizeCondition is a resize condition as the kubelet's status manager makes one (updatedPodResizeCondition): its
@@ -243,7 +221,8 @@ func allocatedRequests(r *podRecord) corev1.ResourceList {
 	pod := &corev1.Pod{Spec: r.pod.Spec}
 	for _, c := range r.containers() {
 		st := corev1.ContainerStatus{Name: c.spec.Name}
-		resizeStatus(c, &st)
+		cs := c.snapshot()
+		podstatus.ResizeStatus(&cs, &st)
 		if c.init {
 			pod.Status.InitContainerStatuses = append(pod.Status.InitContainerStatuses, st)
 		} else {
@@ -616,56 +595,6 @@ func (s *resizeState) desiredResources(pod *corev1.Pod) {
 			}
 		}
 	}
-}
-
-// resizeStatus sets a container status' resources as the kubelet reports them (convertContainerStatusResources):
-// allocatedResources are the allocated requests; resources are what a running container runs with, as read back
-// from its cgroup values (small values that the cgroup rounds keep their allocated form), and the allocation for
-// one that does not run. Only a container the runtime has gets them.
-func resizeStatus(c *containerRecord, st *corev1.ContainerStatus) {
-	if c.id == "" {
-		return
-	}
-	st.AllocatedResources = c.spec.Resources.Requests.DeepCopy()
-	st.Resources = c.spec.Resources.DeepCopy()
-	if c.state.Running == nil || c.applied == nil {
-		return
-	}
-	actual := containerResources(*c.applied)
-	if st.Resources.Limits != nil {
-		if milli := quotaToMilliCPU(actual.CPUQuota, actual.CPUPeriod); milli > 0 &&
-			(milli > minMilliCPULimit || st.Resources.Limits.Cpu().MilliValue() > minMilliCPULimit) {
-			st.Resources.Limits[corev1.ResourceCPU] = *resource.NewMilliQuantity(milli, resource.DecimalSI)
-		}
-		if actual.MemoryLimit > 0 {
-			st.Resources.Limits[corev1.ResourceMemory] = *resource.NewQuantity(actual.MemoryLimit, resource.BinarySI)
-		}
-	}
-	if st.Resources.Requests != nil {
-		if milli := sharesToMilliCPU(actual.CPUShares); milli > 0 &&
-			(milli > minShares || st.Resources.Requests.Cpu().MilliValue() > minShares) {
-			st.Resources.Requests[corev1.ResourceCPU] = *resource.NewMilliQuantity(milli, resource.DecimalSI)
-		}
-		if m := c.applied.Requests.Memory(); !m.IsZero() {
-			st.Resources.Requests[corev1.ResourceMemory] = m.DeepCopy()
-		}
-	}
-}
-
-// quotaToMilliCPU is the kubelet's QuotaToMilliCPU: the milli-CPU a CFS quota allows, 0 for none.
-func quotaToMilliCPU(quota int64, period uint64) int64 {
-	if quota <= 0 || period == 0 {
-		return 0
-	}
-	return quota * 1000 / int64(period)
-}
-
-// sharesToMilliCPU is the kubelet's SharesToMilliCPU: the milli-CPU a cpu.shares weight stands for.
-func sharesToMilliCPU(shares uint64) int64 {
-	if shares < minShares {
-		return 0
-	}
-	return int64(math.Ceil(float64(shares*1000) / sharesPerCPU))
 }
 
 // resizeMessage is the message of a resize event as the kubelet words it (pkg/kubelet/events/resize.go): a prefix,

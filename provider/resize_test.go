@@ -110,57 +110,6 @@ func resizeDone(gen int64) func(*corev1.Pod) bool {
 	}
 }
 
-func TestResizeStatus(t *testing.T) {
-	ptr := func(r corev1.ResourceRequirements) *corev1.ResourceRequirements { return &r }
-	// state is the container's: "" (no container yet), "running" or "exited".
-	tests := []struct {
-		name, state   string
-		alloc         corev1.ResourceRequirements
-		applied, want *corev1.ResourceRequirements
-	}{
-		{name: "no container yet: nothing", alloc: res("20m", "", "", "")},
-		{name: "running as allocated", state: "running", alloc: res("20m", "30m", "35Mi", "45Mi"),
-			applied: ptr(res("20m", "30m", "35Mi", "45Mi")), want: ptr(res("20m", "30m", "35Mi", "45Mi"))},
-		// 1m is 2 shares (the minimum), read back as 2m; 5m is the minimum quota, read back as 10m: the allocated
-		// values stay, as the kubelet keeps them.
-		{name: "values the cgroup rounds keep their allocated form", state: "running", alloc: res("1m", "5m", "", ""),
-			applied: ptr(res("1m", "5m", "", "")), want: ptr(res("1m", "5m", "", ""))},
-		{name: "resize in progress: what it runs with", state: "running", alloc: res("25m", "35m", "40Mi", "50Mi"),
-			applied: ptr(res("20m", "30m", "35Mi", "45Mi")), want: ptr(res("20m", "30m", "35Mi", "45Mi"))},
-		{name: "limit added, not applied yet", state: "running", alloc: res("25m", "35m", "", ""),
-			applied: ptr(res("20m", "", "", "")), want: ptr(res("20m", "35m", "", ""))},
-		{name: "not running: the allocation", state: "exited", alloc: res("25m", "", "", ""),
-			applied: ptr(res("20m", "", "", "")), want: ptr(res("25m", "", "", ""))},
-		{name: "running with resources not known: the allocation", state: "running", alloc: res("25m", "", "", "64Mi"),
-			want: ptr(res("25m", "", "", "64Mi"))},
-		{name: "best effort", state: "running", applied: ptr(res("", "", "", "")), want: ptr(res("", "", "", ""))},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			spec := corev1.Container{Name: "a", Resources: tc.alloc}
-			c := &containerRecord{spec: &spec, applied: tc.applied}
-			switch tc.state {
-			case "running":
-				c.id, c.state = "c1", corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}
-			case "exited":
-				c.id, c.state = "c1", corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{}}
-			}
-			var st corev1.ContainerStatus
-			resizeStatus(c, &st)
-			if diff := cmp.Diff(tc.want, st.Resources); diff != "" {
-				t.Errorf("resources (-want +got):\n%s", diff)
-			}
-			var wantAllocated corev1.ResourceList
-			if tc.state != "" {
-				wantAllocated = tc.alloc.Requests
-			}
-			if diff := cmp.Diff(wantAllocated, st.AllocatedResources); diff != "" {
-				t.Errorf("allocatedResources (-want +got):\n%s", diff)
-			}
-		})
-	}
-}
-
 // TestResizeMessage checks the event message against the kubelet's own test (allocation_manager_test.go).
 func TestResizeMessage(t *testing.T) {
 	pod := lifecyclePod("p", corev1.RestartPolicyAlways, nil, withResources(testContainer("c1", "busybox"), res("5", "", "4500Mi", "")))

@@ -13,6 +13,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/berth-dev/berth/provider/podman"
+	"github.com/berth-dev/berth/provider/podstatus"
 )
 
 // errKind tells how a failed attempt to run a container failed.
@@ -688,9 +689,9 @@ func (p *Provider) resume(ctx context.Context, r *podRecord, c *containerRecord,
 	c.lastStart = st.StartedAt
 	c.state = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(st.StartedAt)}}
 	// A taken-over container keeps the readiness last reported until its probe says otherwise.
-	prev, _ := findStatus(r.pod.Status.ContainerStatuses, c.spec.Name)
+	prev, _ := podstatus.FindStatus(r.pod.Status.ContainerStatuses, c.spec.Name)
 	if c.init {
-		prev, _ = findStatus(r.pod.Status.InitContainerStatuses, c.spec.Name)
+		prev, _ = podstatus.FindStatus(r.pod.Status.InitContainerStatuses, c.spec.Name)
 	}
 	c.ready, c.killed = prev.Ready, false
 	if st.Running {

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/berth-dev/berth/provider/podstatus"
 )
 
 // terminationOrder is the order in which a pod's running containers stop, as the kubelet's terminationOrdering has
@@ -35,7 +37,7 @@ func newTerminationOrder(pod *corev1.Pod, running map[string]bool) *terminationO
 	for i := len(pod.Spec.InitContainers) - 1; i >= 0; i-- {
 		ic := &pod.Spec.InitContainers[i]
 		channel(ic.Name)
-		if !isRestartableInit(ic) {
+		if !podstatus.IsRestartableInit(ic) {
 			continue
 		}
 		o.prereqs[ic.Name] = append(o.prereqs[ic.Name], mains...)

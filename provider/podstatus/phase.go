@@ -1,15 +1,16 @@
-package provider
+package podstatus
 
 import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// isRestartableInit tells whether an init container is a sidecar (restartPolicy: Always).
-func isRestartableInit(c *corev1.Container) bool {
+// IsRestartableInit tells whether an init container is a sidecar (restartPolicy: Always).
+func IsRestartableInit(c *corev1.Container) bool {
 	return c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
 }
 
-func findStatus(statuses []corev1.ContainerStatus, name string) (corev1.ContainerStatus, bool) {
+// FindStatus returns the status of the container named name, and whether there is one.
+func FindStatus(statuses []corev1.ContainerStatus, name string) (corev1.ContainerStatus, bool) {
 	for _, s := range statuses {
 		if s.Name == name {
 			return s, true
@@ -18,18 +19,18 @@ func findStatus(statuses []corev1.ContainerStatus, name string) (corev1.Containe
 	return corev1.ContainerStatus{}, false
 }
 
-// podPhase computes a pod's phase from its container statuses the way the kubelet's getPhase does
+// Phase computes a pod's phase from its container statuses the way the kubelet's getPhase does
 // (pkg/kubelet/kubelet_pods.go), for the pod-level restart policy. podIsTerminal means that the pod has been
 // stopped for good, so its containers will not be restarted whatever the policy says.
-func podPhase(pod *corev1.Pod, initStatuses, statuses []corev1.ContainerStatus, podIsTerminal, podHasInitialized bool) corev1.PodPhase {
+func Phase(pod *corev1.Pod, initStatuses, statuses []corev1.ContainerStatus, podIsTerminal, podHasInitialized bool) corev1.PodPhase {
 	spec := pod.Spec
 	pendingInit, pendingSidecars, failedInit := 0, 0, 0
 	for i := range spec.InitContainers {
 		c := &spec.InitContainers[i]
-		if isRestartableInit(c) {
+		if IsRestartableInit(c) {
 			continue
 		}
-		st, ok := findStatus(initStatuses, c.Name)
+		st, ok := FindStatus(initStatuses, c.Name)
 		switch {
 		case !ok:
 			pendingInit++
@@ -55,10 +56,10 @@ func podPhase(pod *corev1.Pod, initStatuses, statuses []corev1.ContainerStatus, 
 	unknown, running, waiting, stopped, succeeded := 0, 0, 0, 0, 0
 	for i := range spec.InitContainers {
 		c := &spec.InitContainers[i]
-		if !isRestartableInit(c) {
+		if !IsRestartableInit(c) {
 			continue
 		}
-		st, ok := findStatus(initStatuses, c.Name)
+		st, ok := FindStatus(initStatuses, c.Name)
 		switch {
 		case !ok:
 			unknown++
@@ -79,7 +80,7 @@ func podPhase(pod *corev1.Pod, initStatuses, statuses []corev1.ContainerStatus, 
 		}
 	}
 	for _, c := range spec.Containers {
-		st, ok := findStatus(statuses, c.Name)
+		st, ok := FindStatus(statuses, c.Name)
 		switch {
 		case !ok:
 			unknown++

@@ -1,4 +1,4 @@
-package provider
+package podstatus
 
 import (
 	"testing"
@@ -312,9 +312,9 @@ var phaseCases = []phaseCase{
 func TestPodPhase(t *testing.T) {
 	for _, tc := range phaseCases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := podPhase(tc.pod, tc.init, tc.app, tc.podIsTerminal, tc.podHasInitialized)
+			got := Phase(tc.pod, tc.init, tc.app, tc.podIsTerminal, tc.podHasInitialized)
 			if got != tc.want {
-				t.Errorf("podPhase() = %s, want %s", got, tc.want)
+				t.Errorf("Phase() = %s, want %s", got, tc.want)
 			}
 		})
 	}

@@ -1,4 +1,4 @@
-package provider
+package podstatus
 
 import (
 	"testing"
@@ -12,22 +12,60 @@ const testNodeIP = "192.168.56.10"
 
 var t0 = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 
-// recRunning makes a container record show a running, started container with Podman ID id.
-func recRunning(c *containerRecord, id string) {
-	c.id = id
-	c.attempts++
-	c.started = true
-	c.state = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(t0)}}
+// snap is the snapshot of a pod the node has just taken on: its containers wait as the kubelet shows containers
+// not created yet, no sandbox, no start time.
+func snap(pod *corev1.Pod) *Pod {
+	p := &Pod{Pod: pod}
+	appReason := "ContainerCreating"
+	for i := range pod.Spec.InitContainers {
+		c := &pod.Spec.InitContainers[i]
+		kind := Init
+		if IsRestartableInit(c) {
+			kind = Sidecar
+		}
+		p.Containers = append(p.Containers, Container{Spec: c, Kind: kind, State: waiting("PodInitializing", "")})
+		appReason = "PodInitializing"
+	}
+	for i := range pod.Spec.Containers {
+		p.Containers = append(p.Containers, Container{Spec: &pod.Spec.Containers[i], State: waiting(appReason, "")})
+	}
+	return p
 }
 
-// recExited makes a container record show its current run exited with code.
-func recExited(c *containerRecord, code int32) {
+func waiting(reason, msg string) corev1.ContainerState {
+	return corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason, Message: msg}}
+}
+
+// initC is the snapshot of the pod's i-th init container; appC of its i-th container.
+func initC(p *Pod, i int) *Container { return &p.Containers[i] }
+func appC(p *Pod, i int) *Container  { return &p.Containers[len(p.Pod.Spec.InitContainers)+i] }
+
+// report derives the pod's status and stores what the report fixes, as the node's write side does.
+func report(p *Pod, now time.Time) corev1.PodStatus {
+	st := Derive(p, testNodeIP, now)
+	p.Previous = st.Conditions
+	if p.FinalPhase == "" && isTerminal(st.Phase) {
+		p.FinalPhase = st.Phase
+	}
+	return st
+}
+
+// running makes a container show a running, started run with ID id.
+func running(c *Container, id string) {
+	c.ID = id
+	c.Attempts++
+	c.Started = true
+	c.State = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(t0)}}
+}
+
+// exited makes a container's current run show that it exited with code.
+func exited(c *Container, code int32) {
 	reason := "Completed"
 	if code != 0 {
 		reason = "Error"
 	}
-	c.state = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
-		ExitCode: code, Reason: reason, ContainerID: containerIDPrefix + c.id,
+	c.State = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+		ExitCode: code, Reason: reason, ContainerID: ContainerIDPrefix + c.ID,
 		StartedAt: metav1.NewTime(t0), FinishedAt: metav1.NewTime(t0.Add(time.Second)),
 	}}
 }
@@ -56,14 +94,14 @@ func checkCondition(t *testing.T, st corev1.PodStatus, typ corev1.PodConditionTy
 
 func findContainerStatus(t *testing.T, sts []corev1.ContainerStatus, name string) corev1.ContainerStatus {
 	t.Helper()
-	st, ok := findStatus(sts, name)
+	st, ok := FindStatus(sts, name)
 	if !ok {
 		t.Fatalf("no status for container %s in %+v", name, sts)
 	}
 	return st
 }
 
-func TestBuildStatusFreshRecord(t *testing.T) {
+func TestDeriveFreshRecord(t *testing.T) {
 	tests := []struct {
 		name       string
 		init       []string
@@ -76,8 +114,8 @@ func TestBuildStatusFreshRecord(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			pod := phasePod(corev1.RestartPolicyAlways, tc.init, "a", "b")
-			r := newPodRecord(pod, podmanPodName(pod))
-			st := buildStatus(r, testNodeIP, t0)
+			p := snap(pod)
+			st := report(p, t0)
 
 			if st.Phase != corev1.PodPending {
 				t.Errorf("phase = %s, want Pending", st.Phase)
@@ -122,39 +160,37 @@ func TestBuildStatusFreshRecord(t *testing.T) {
 				checkCondition(t, st, corev1.PodInitialized, corev1.ConditionFalse, "ContainersNotInitialized", "containers with incomplete status: "+tc.initString)
 			}
 			if st.StartTime != nil {
-				t.Errorf("startTime = %v, want none before the record has one", st.StartTime)
+				t.Errorf("startTime = %v, want none before the node took the pod on", st.StartTime)
 			}
 		})
 	}
 }
 
-func TestBuildStatusInitialized(t *testing.T) {
+func TestDeriveInitialized(t *testing.T) {
 	t.Run("no init containers", func(t *testing.T) {
 		pod := phasePod(corev1.RestartPolicyAlways, nil, "a")
-		r := newPodRecord(pod, podmanPodName(pod))
-		r.sandbox = true
-		r.initialized = true
-		st := buildStatus(r, testNodeIP, t0)
+		p := snap(pod)
+		p.SandboxReady, p.SandboxExists = true, true
+		st := report(p, t0)
 		checkCondition(t, st, corev1.PodInitialized, corev1.ConditionTrue, "", "")
 		checkCondition(t, st, corev1.PodReadyToStartContainers, corev1.ConditionTrue, "", "")
 	})
 	t.Run("init containers in progress then done", func(t *testing.T) {
 		pod := phasePod(corev1.RestartPolicyAlways, []string{"i1", "i2"}, "a")
-		r := newPodRecord(pod, podmanPodName(pod))
-		r.sandbox = true
-		recRunning(r.init[0], "i1id")
-		recExited(r.init[0], 0)
-		recRunning(r.init[1], "i2id")
-		st := buildStatus(r, testNodeIP, t0)
+		p := snap(pod)
+		p.SandboxReady, p.SandboxExists = true, true
+		running(initC(p, 0), "i1id")
+		exited(initC(p, 0), 0)
+		running(initC(p, 1), "i2id")
+		st := report(p, t0)
 		if st.Phase != corev1.PodPending {
 			t.Errorf("phase = %s, want Pending", st.Phase)
 		}
 		checkCondition(t, st, corev1.PodInitialized, corev1.ConditionFalse, "ContainersNotInitialized", "containers with incomplete status: [i2]")
 
-		recExited(r.init[1], 0)
-		r.initialized = true
-		recRunning(r.app[0], "aid")
-		st = buildStatus(r, testNodeIP, t0.Add(time.Second))
+		exited(initC(p, 1), 0)
+		running(appC(p, 0), "aid")
+		st = report(p, t0.Add(time.Second))
 		if st.Phase != corev1.PodRunning {
 			t.Errorf("phase = %s, want Running", st.Phase)
 		}
@@ -164,12 +200,11 @@ func TestBuildStatusInitialized(t *testing.T) {
 	})
 	t.Run("sidecar started", func(t *testing.T) {
 		pod := phasePod(corev1.RestartPolicyAlways, []string{"log-sidecar"}, "a")
-		r := newPodRecord(pod, podmanPodName(pod))
-		r.sandbox = true
-		recRunning(r.init[0], "sid")
-		r.initialized = true
-		recRunning(r.app[0], "aid")
-		st := buildStatus(r, testNodeIP, t0)
+		p := snap(pod)
+		p.SandboxReady, p.SandboxExists = true, true
+		running(initC(p, 0), "sid")
+		running(appC(p, 0), "aid")
+		st := report(p, t0)
 		if st.Phase != corev1.PodRunning {
 			t.Errorf("phase = %s, want Running", st.Phase)
 		}
@@ -183,13 +218,13 @@ func TestBuildStatusInitialized(t *testing.T) {
 	})
 }
 
-func TestBuildStatusPodScheduledKept(t *testing.T) {
+func TestDerivePodScheduledKept(t *testing.T) {
 	pod := phasePod(corev1.RestartPolicyAlways, nil, "a")
 	scheduled := corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: metav1.NewTime(t0.Add(-time.Hour))}
 	pod.Status.Conditions = []corev1.PodCondition{scheduled}
-	r := newPodRecord(pod, podmanPodName(pod))
+	p := snap(pod)
 	for i, now := range []time.Time{t0, t0.Add(time.Minute)} {
-		st := buildStatus(r, testNodeIP, now)
+		st := report(p, now)
 		got := findCondition(t, st, corev1.PodScheduled)
 		if got.Status != scheduled.Status || !got.LastTransitionTime.Equal(&scheduled.LastTransitionTime) {
 			t.Errorf("call %d: PodScheduled = %+v, want %+v", i, got, scheduled)
@@ -197,15 +232,14 @@ func TestBuildStatusPodScheduledKept(t *testing.T) {
 	}
 }
 
-func TestBuildStatusReadyConditions(t *testing.T) {
+func TestDeriveReadyConditions(t *testing.T) {
 	pod := phasePod(corev1.RestartPolicyAlways, nil, "a", "b")
-	r := newPodRecord(pod, podmanPodName(pod))
-	r.sandbox = true
-	r.initialized = true
-	recRunning(r.app[0], "aid")
-	recRunning(r.app[1], "bid")
+	p := snap(pod)
+	p.SandboxReady, p.SandboxExists = true, true
+	running(appC(p, 0), "aid")
+	running(appC(p, 1), "bid")
 
-	st := buildStatus(r, testNodeIP, t0)
+	st := report(p, t0)
 	if st.Phase != corev1.PodRunning {
 		t.Fatalf("phase = %s, want Running", st.Phase)
 	}
@@ -219,10 +253,10 @@ func TestBuildStatusReadyConditions(t *testing.T) {
 	}
 
 	// b crashed and waits to restart.
-	recExited(r.app[1], 1)
-	r.app[1].last = r.app[1].state
-	r.app[1].state = waiting("CrashLoopBackOff", "back-off")
-	st = buildStatus(r, testNodeIP, t0.Add(time.Second))
+	exited(appC(p, 1), 1)
+	appC(p, 1).LastState = appC(p, 1).State
+	appC(p, 1).State = waiting("CrashLoopBackOff", "back-off")
+	st = report(p, t0.Add(time.Second))
 	if st.Phase != corev1.PodRunning {
 		t.Errorf("phase = %s, want Running", st.Phase)
 	}
@@ -234,41 +268,39 @@ func TestBuildStatusReadyConditions(t *testing.T) {
 	}
 
 	// a crashed too.
-	recExited(r.app[0], 2)
-	st = buildStatus(r, testNodeIP, t0.Add(2*time.Second))
+	exited(appC(p, 0), 2)
+	st = report(p, t0.Add(2*time.Second))
 	checkCondition(t, st, corev1.ContainersReady, corev1.ConditionFalse, "ContainersNotReady", "containers with unready status: [a b]")
 	checkCondition(t, st, corev1.PodReady, corev1.ConditionFalse, "ContainersNotReady", "containers with unready status: [a b]")
 }
 
-func TestBuildStatusReadinessGates(t *testing.T) {
+func TestDeriveReadinessGates(t *testing.T) {
 	pod := phasePod(corev1.RestartPolicyAlways, nil, "a")
 	pod.Spec.ReadinessGates = []corev1.PodReadinessGate{{ConditionType: "example.com/gate"}}
-	r := newPodRecord(pod, podmanPodName(pod))
-	r.sandbox = true
-	r.initialized = true
-	recRunning(r.app[0], "aid")
+	p := snap(pod)
+	p.SandboxReady, p.SandboxExists = true, true
+	running(appC(p, 0), "aid")
 
-	st := buildStatus(r, testNodeIP, t0)
+	st := report(p, t0)
 	checkCondition(t, st, corev1.ContainersReady, corev1.ConditionTrue, "", "")
 	if c := findCondition(t, st, corev1.PodReady); c.Status != corev1.ConditionFalse {
 		t.Errorf("Ready = %s with the gate's condition absent, want False", c.Status)
 	}
 
-	r.pod.Status.Conditions = append(r.pod.Status.Conditions, corev1.PodCondition{Type: "example.com/gate", Status: corev1.ConditionTrue})
-	st = buildStatus(r, testNodeIP, t0)
+	p.Pod.Status.Conditions = append(p.Pod.Status.Conditions, corev1.PodCondition{Type: "example.com/gate", Status: corev1.ConditionTrue})
+	st = report(p, t0)
 	checkCondition(t, st, corev1.PodReady, corev1.ConditionTrue, "", "")
 }
 
-func TestBuildStatusSucceeded(t *testing.T) {
+func TestDeriveSucceeded(t *testing.T) {
 	pod := phasePod(corev1.RestartPolicyNever, nil, "a", "b")
-	r := newPodRecord(pod, podmanPodName(pod))
-	r.initialized = true
-	recRunning(r.app[0], "aid")
-	recRunning(r.app[1], "bid")
-	recExited(r.app[0], 0)
-	recExited(r.app[1], 0)
-	r.terminal = true
-	st := buildStatus(r, testNodeIP, t0)
+	p := snap(pod)
+	running(appC(p, 0), "aid")
+	running(appC(p, 1), "bid")
+	exited(appC(p, 0), 0)
+	exited(appC(p, 1), 0)
+	p.Terminal = true
+	st := report(p, t0)
 	if st.Phase != corev1.PodSucceeded {
 		t.Fatalf("phase = %s, want Succeeded", st.Phase)
 	}
@@ -285,12 +317,12 @@ func TestBuildStatusSucceeded(t *testing.T) {
 	}
 }
 
-func TestBuildStatusTransitionTimes(t *testing.T) {
+func TestDeriveTransitionTimes(t *testing.T) {
 	pod := phasePod(corev1.RestartPolicyAlways, nil, "a")
-	r := newPodRecord(pod, podmanPodName(pod))
+	p := snap(pod)
 	t1, t2, t3 := t0, t0.Add(10*time.Second), t0.Add(20*time.Second)
 
-	first := buildStatus(r, testNodeIP, t1)
+	first := report(p, t1)
 	for _, c := range first.Conditions {
 		if !c.LastTransitionTime.Time.Equal(t1) {
 			t.Errorf("first report: %s lastTransitionTime = %v, want %v", c.Type, c.LastTransitionTime, t1)
@@ -298,7 +330,7 @@ func TestBuildStatusTransitionTimes(t *testing.T) {
 	}
 
 	// Nothing changed: every time stays.
-	second := buildStatus(r, testNodeIP, t2)
+	second := report(p, t2)
 	for _, c := range second.Conditions {
 		if !c.LastTransitionTime.Time.Equal(t1) {
 			t.Errorf("unchanged report: %s lastTransitionTime = %v, want %v", c.Type, c.LastTransitionTime, t1)
@@ -306,8 +338,8 @@ func TestBuildStatusTransitionTimes(t *testing.T) {
 	}
 
 	// The sandbox comes up: only PodReadyToStartContainers changes.
-	r.sandbox = true
-	third := buildStatus(r, testNodeIP, t3)
+	p.SandboxReady, p.SandboxExists = true, true
+	third := report(p, t3)
 	for _, c := range third.Conditions {
 		want := t1
 		if c.Type == corev1.PodReadyToStartContainers {
@@ -322,10 +354,9 @@ func TestBuildStatusTransitionTimes(t *testing.T) {
 	}
 
 	// The container runs: ContainersReady and Ready change; PodReadyToStartContainers keeps t3.
-	r.initialized = true
-	recRunning(r.app[0], "aid")
+	running(appC(p, 0), "aid")
 	t4 := t0.Add(30 * time.Second)
-	fourth := buildStatus(r, testNodeIP, t4)
+	fourth := report(p, t4)
 	for typ, want := range map[corev1.PodConditionType]time.Time{
 		corev1.PodReadyToStartContainers: t3,
 		corev1.ContainersReady:           t4,
@@ -338,7 +369,7 @@ func TestBuildStatusTransitionTimes(t *testing.T) {
 	}
 }
 
-func TestBuildStatusContainerFields(t *testing.T) {
+func TestDeriveContainerFields(t *testing.T) {
 	tests := []struct {
 		name        string
 		imageID     string
@@ -354,14 +385,14 @@ func TestBuildStatusContainerFields(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			pod := phasePod(corev1.RestartPolicyAlways, nil, "a")
-			r := newPodRecord(pod, podmanPodName(pod))
-			c := r.app[0]
+			p := snap(pod)
+			c := appC(p, 0)
 			if tc.attempts > 0 {
-				recRunning(c, "0123abcd")
+				running(c, "0123abcd")
 			}
-			c.attempts = tc.attempts
-			c.imageID = tc.imageID
-			st := buildStatus(r, testNodeIP, t0)
+			c.Attempts = tc.attempts
+			c.ImageID = tc.imageID
+			st := report(p, t0)
 			cs := findContainerStatus(t, st.ContainerStatuses, "a")
 			if cs.ImageID != tc.wantImageID {
 				t.Errorf("imageID = %q, want %q", cs.ImageID, tc.wantImageID)
@@ -380,16 +411,15 @@ func TestBuildStatusContainerFields(t *testing.T) {
 	}
 }
 
-func TestBuildStatusTerminalPhaseSticks(t *testing.T) {
+func TestDeriveTerminalPhaseSticks(t *testing.T) {
 	for _, phase := range []corev1.PodPhase{corev1.PodSucceeded, corev1.PodFailed} {
 		t.Run(string(phase), func(t *testing.T) {
 			pod := phasePod(corev1.RestartPolicyAlways, nil, "a")
 			pod.Status.Phase = phase
-			r := newPodRecord(pod, podmanPodName(pod))
-			r.sandbox = true
-			r.initialized = true
-			recRunning(r.app[0], "aid")
-			st := buildStatus(r, testNodeIP, t0)
+			p := snap(pod)
+			p.SandboxReady, p.SandboxExists = true, true
+			running(appC(p, 0), "aid")
+			st := report(p, t0)
 			if st.Phase != phase {
 				t.Errorf("phase = %s, want %s to stay", st.Phase, phase)
 			}
@@ -397,13 +427,13 @@ func TestBuildStatusTerminalPhaseSticks(t *testing.T) {
 	}
 }
 
-func TestBuildStatusAddresses(t *testing.T) {
+func TestDeriveAddresses(t *testing.T) {
 	pod := phasePod(corev1.RestartPolicyAlways, nil, "a")
 	pod.Status.QOSClass = corev1.PodQOSBestEffort
-	r := newPodRecord(pod, podmanPodName(pod))
-	r.startTime = metav1.NewTime(t0)
+	p := snap(pod)
+	p.StartTime = metav1.NewTime(t0)
 
-	st := buildStatus(r, testNodeIP, t0)
+	st := report(p, t0)
 	if st.HostIP != testNodeIP || len(st.HostIPs) != 1 || st.HostIPs[0].IP != testNodeIP {
 		t.Errorf("hostIP = %q hostIPs = %v, want %s", st.HostIP, st.HostIPs, testNodeIP)
 	}
@@ -417,8 +447,8 @@ func TestBuildStatusAddresses(t *testing.T) {
 		t.Errorf("qosClass = %q, want BestEffort", st.QOSClass)
 	}
 
-	r.podIP = "10.88.0.7"
-	st = buildStatus(r, testNodeIP, t0)
+	p.PodIP = "10.88.0.7"
+	st = report(p, t0)
 	if st.PodIP != "10.88.0.7" || len(st.PodIPs) != 1 || st.PodIPs[0].IP != "10.88.0.7" {
 		t.Errorf("podIP = %q podIPs = %v, want 10.88.0.7", st.PodIP, st.PodIPs)
 	}

@@ -1,4 +1,4 @@
-package provider
+package podstatus
 
 import (
 	"fmt"
@@ -9,93 +9,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// containerIDPrefix is the runtime scheme of status.containerStatuses[].containerID.
-const containerIDPrefix = "podman://"
-
-func containerStatus(c *containerRecord) corev1.ContainerStatus {
-	st := corev1.ContainerStatus{
-		Name:                 c.spec.Name,
-		State:                *c.state.DeepCopy(),
-		LastTerminationState: *c.last.DeepCopy(),
-		RestartCount:         c.restartCount(),
-		Image:                c.spec.Image,
-		ImageID:              c.imageID,
-	}
-	if st.ImageID != "" && !strings.Contains(st.ImageID, ":") {
-		st.ImageID = "sha256:" + st.ImageID
-	}
-	if c.id != "" {
-		st.ContainerID = containerIDPrefix + c.id
-	}
-	resizeStatus(c, &st)
-	running := c.state.Running != nil
-	if c.hooking {
-		// As the kubelet, whose sync is blocked in the postStart hook, the container is shown as it was before.
-		st.State = *c.hookState.DeepCopy()
-		running = false
-	}
-	started := running && c.started
-	st.Started = &started
-	// A started container is ready without a readiness probe, else once the probe succeeds; a regular init
-	// container is ready once it completed.
-	st.Ready = started && (c.spec.ReadinessProbe == nil || c.ready)
-	if c.init && !c.sidecar {
-		st.Ready = c.state.Terminated != nil && c.state.Terminated.ExitCode == 0
-	}
-	return st
-}
-
-// buildStatus computes the pod status from a record, the way the kubelet's generateAPIPodStatus does.
-// now stamps conditions whose status changed since the last report.
-func buildStatus(r *podRecord, nodeIP string, now time.Time) corev1.PodStatus {
-	return buildStatusStale(r, nodeIP, now, nil)
-}
-
-// buildStatusStale is buildStatus during an outage of Podman (none if nil) that made the record's status stale: a pod not
-// yet terminal then reports phase Unknown, and neither ContainersReady nor Ready.
-func buildStatusStale(r *podRecord, nodeIP string, now time.Time, stale *outage) corev1.PodStatus {
-	pod := r.pod
-	st := corev1.PodStatus{
-		QOSClass: pod.Status.QOSClass,
-		HostIP:   nodeIP,
-		// The generation of the spec this status is of (the record follows the API's).
-		ObservedGeneration: pod.Generation,
-	}
-	if nodeIP != "" {
-		st.HostIPs = []corev1.HostIP{{IP: nodeIP}}
-	}
-	if r.podIP != "" {
-		st.PodIP = r.podIP
-		st.PodIPs = []corev1.PodIP{{IP: r.podIP}}
-	}
-	if !r.startTime.IsZero() {
-		t := r.startTime
-		st.StartTime = &t
-	}
-	for _, c := range r.init {
-		st.InitContainerStatuses = append(st.InitContainerStatuses, containerStatus(c))
-	}
-	for _, c := range r.app {
-		st.ContainerStatuses = append(st.ContainerStatuses, containerStatus(c))
-	}
-	st.EphemeralContainerStatuses = ephemeralStatuses(r)
-	st.Phase = podPhase(pod, st.InitContainerStatuses, st.ContainerStatuses, r.terminal, anyRegularContainerStarted(&st))
-	// Terminal phases never go back.
-	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
-		st.Phase = pod.Status.Phase
-	}
-	if r.finalPhase != "" {
-		st.Phase = r.finalPhase
-	} else if st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed {
-		r.finalPhase = st.Phase
-	}
-
-	st.Reason, st.Message = r.reason, r.message
-	staleStatus(&st, stale)
-	st.Conditions = r.stampConditions(conditions(r, &st), now)
-	return st
-}
-
 // kubeletConditions are the pod conditions the kubelet owns; the others (PodScheduled, readiness gates,
 // DisruptionTarget, ...) belong to other writers and are passed through.
 var kubeletConditions = map[corev1.PodConditionType]bool{
@@ -103,6 +16,17 @@ var kubeletConditions = map[corev1.PodConditionType]bool{
 	corev1.PodInitialized:            true,
 	corev1.ContainersReady:           true,
 	corev1.PodReady:                  true,
+}
+
+// IsKubeletCondition tells whether a pod condition is one the kubelet's status manager generates and stamps; the
+// others are passed through as their writers left them.
+func IsKubeletCondition(t corev1.PodConditionType) bool {
+	return kubeletConditions[t]
+}
+
+// isResizeCondition tells the kubelet's resize conditions apart.
+func isResizeCondition(t corev1.PodConditionType) bool {
+	return t == corev1.PodResizePending || t == corev1.PodResizeInProgress
 }
 
 // Condition reasons, as the kubelet's status/generate.go words them.
@@ -116,23 +40,23 @@ const (
 )
 
 // conditions generates the kubelet's conditions for a status whose phase and container statuses are set.
-func conditions(r *podRecord, st *corev1.PodStatus) []corev1.PodCondition {
-	pod := r.pod
+func conditions(p *Pod, st *corev1.PodStatus) []corev1.PodCondition {
+	pod := p.Pod
 	var out []corev1.PodCondition
 	for _, c := range pod.Status.Conditions {
 		if !kubeletConditions[c.Type] && !isResizeCondition(c.Type) {
 			out = append(out, c)
 		}
 	}
-	terminal := st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed
+	terminal := isTerminal(st.Phase)
 	if !terminal {
-		out = append(out, r.resize.conditions()...)
+		out = append(out, resizeConditions(p)...)
 	}
 
 	sandbox := corev1.PodCondition{Type: corev1.PodReadyToStartContainers, Status: corev1.ConditionTrue}
-	if !r.sandbox || terminal {
+	if !p.SandboxReady || terminal {
 		sandbox = corev1.PodCondition{Type: corev1.PodReadyToStartContainers, Status: corev1.ConditionFalse, Reason: reasonSandboxNotReady, Message: "pod sandbox is not ready"}
-		if r.podmanID == "" || r.removed {
+		if !p.SandboxExists {
 			sandbox.Message = "no pod sandbox exists"
 		}
 	}
@@ -140,7 +64,7 @@ func conditions(r *podRecord, st *corev1.PodStatus) []corev1.PodCondition {
 	out = append(out, initializedCondition(pod, st))
 	ready := containersReadyCondition(pod, st)
 	if st.Phase == corev1.PodUnknown {
-		// The containers' readiness is not known (reachability.go).
+		// The containers' readiness is not known (Podman does not answer).
 		ready = corev1.PodCondition{Type: corev1.ContainersReady, Status: corev1.ConditionFalse, Reason: st.Reason, Message: st.Message}
 	}
 	out = append(out, ready)
@@ -148,6 +72,17 @@ func conditions(r *podRecord, st *corev1.PodStatus) []corev1.PodCondition {
 	for i := range out {
 		if kubeletConditions[out[i].Type] {
 			out[i].ObservedGeneration = pod.Generation
+		}
+	}
+	return out
+}
+
+// resizeConditions are the pod's resize conditions, in the kubelet's order.
+func resizeConditions(p *Pod) []corev1.PodCondition {
+	var out []corev1.PodCondition
+	for _, c := range []*corev1.PodCondition{p.ResizePending, p.ResizeInProgress} {
+		if c != nil {
+			out = append(out, *c.DeepCopy())
 		}
 	}
 	return out
@@ -167,8 +102,8 @@ func initializedCondition(pod *corev1.Pod, st *corev1.PodStatus) corev1.PodCondi
 	var incomplete []string
 	for i := range pod.Spec.InitContainers {
 		c := &pod.Spec.InitContainers[i]
-		cs, _ := findStatus(st.InitContainerStatuses, c.Name)
-		if isRestartableInit(c) {
+		cs, _ := FindStatus(st.InitContainerStatuses, c.Name)
+		if IsRestartableInit(c) {
 			if cs.Started == nil || !*cs.Started {
 				incomplete = append(incomplete, c.Name)
 			}
@@ -196,12 +131,12 @@ func containersReadyCondition(pod *corev1.Pod, st *corev1.PodStatus) corev1.PodC
 	var unready []string
 	for i := range pod.Spec.InitContainers {
 		c := &pod.Spec.InitContainers[i]
-		if cs, _ := findStatus(st.InitContainerStatuses, c.Name); isRestartableInit(c) && !cs.Ready {
+		if cs, _ := FindStatus(st.InitContainerStatuses, c.Name); IsRestartableInit(c) && !cs.Ready {
 			unready = append(unready, c.Name)
 		}
 	}
 	for _, c := range pod.Spec.Containers {
-		if cs, _ := findStatus(st.ContainerStatuses, c.Name); !cs.Ready {
+		if cs, _ := FindStatus(st.ContainerStatuses, c.Name); !cs.Ready {
 			unready = append(unready, c.Name)
 		}
 	}
@@ -236,21 +171,30 @@ func podReadyCondition(pod *corev1.Pod, conds []corev1.PodCondition, containersR
 	return corev1.PodCondition{Type: corev1.PodReady, Status: corev1.ConditionTrue}
 }
 
-// stampConditions sets transition times: kept from the last report while a condition's status holds, now when it
-// changes. Conditions of other writers keep their own times.
-func (r *podRecord) stampConditions(conds []corev1.PodCondition, now time.Time) []corev1.PodCondition {
+// stampConditions sets the transition times of the kubelet's conditions: kept from the previous report (else from
+// the API's status) while a condition's status holds, now when it changed. Conditions of other writers keep their
+// own times. It writes only into conds.
+func stampConditions(conds, previous, api []corev1.PodCondition, now time.Time) []corev1.PodCondition {
 	for i := range conds {
 		if !kubeletConditions[conds[i].Type] {
 			continue
 		}
 		conds[i].LastTransitionTime = metav1.NewTime(now)
-		for _, old := range append(append([]corev1.PodCondition{}, r.conditions...), r.pod.Status.Conditions...) {
-			if old.Type == conds[i].Type && old.Status == conds[i].Status && !old.LastTransitionTime.IsZero() {
-				conds[i].LastTransitionTime = old.LastTransitionTime
-				break
+		if old, ok := sameStatus(conds[i], previous, api); ok {
+			conds[i].LastTransitionTime = old.LastTransitionTime
+		}
+	}
+	return conds
+}
+
+// sameStatus finds, in the lists in order, a stamped condition of c's type with c's status.
+func sameStatus(c corev1.PodCondition, lists ...[]corev1.PodCondition) (corev1.PodCondition, bool) {
+	for _, list := range lists {
+		for _, old := range list {
+			if old.Type == c.Type && old.Status == c.Status && !old.LastTransitionTime.IsZero() {
+				return old, true
 			}
 		}
 	}
-	r.conditions = conds
-	return conds
+	return corev1.PodCondition{}, false
 }
