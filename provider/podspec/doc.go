@@ -1,0 +1,11 @@
+// Package podspec turns a Kubernetes pod into the Podman specs that run it, and decides whether a node admits the
+// pod at all. It is pure: no I/O, no Podman calls, no clock.
+//
+// Translation: Pod makes the Podman pod (the sandbox) and Container one container of it, from the pod and the
+// inputs the runner resolved beforehand (the environment, the bind mounts, the DNS settings, the hostname, the
+// attempt); PodName and ContainerName are the names Podman knows them by.
+//
+// Admission: Admit checks a pod against the node's Policy (privileged containers, host namespaces, capabilities,
+// sysctls, extended resources, volumes, what Berth cannot run yet) and returns the Rejection the runner records,
+// nil when the pod may run; AdmitEphemeral does the same for an ephemeral container.
+package podspec
