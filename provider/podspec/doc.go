@@ -1,5 +1,6 @@
 // Package podspec turns a Kubernetes pod into the Podman specs that run it, and decides whether a node admits the
-// pod at all. It is pure: no I/O, no Podman calls, no clock.
+// pod at all. It is pure: no Podman calls, no clock, and no I/O but the one Policy.ResolvePath stands in for (the
+// symbolic links of hostPaths); what needs I/O is resolved by the caller and passed in.
 //
 // Translation: Pod makes the Podman pod (the sandbox) and Container one container of it, from the pod and the
 // inputs the runner resolved beforehand (the environment, the bind mounts, the DNS settings, the hostname, the
