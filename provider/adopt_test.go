@@ -8,6 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2/ktesting"
+
+	"github.com/berth-dev/berth/provider/podspec"
 )
 
 // restarted stands for a new virtual kubelet process: a second provider over the same Podman.
@@ -96,7 +98,7 @@ func TestRemoveUnclaimed(t *testing.T) {
 		t.Fatalf("RemoveUnclaimed = %d, %v; want 1", n, err)
 	}
 	h.fake.mu.Lock()
-	goneLeft, keepLeft := h.fake.lookupPod(podmanPodName(gone)) != nil, h.fake.lookupPod(podmanPodName(keep)) != nil
+	goneLeft, keepLeft := h.fake.lookupPod(podspec.PodName(gone)) != nil, h.fake.lookupPod(podspec.PodName(keep)) != nil
 	h.fake.mu.Unlock()
 	if goneLeft || !keepLeft {
 		t.Errorf("after RemoveUnclaimed: unclaimed pod left=%v, claimed pod left=%v; want false, true", goneLeft, keepLeft)
@@ -239,7 +241,7 @@ func TestRemoveUnclaimedAdoptedLater(t *testing.T) {
 		t.Fatalf("RemoveUnclaimedAdopted once the pod's object is gone = %d, %d left, %v; want 1 removed, 0 left", n, left, err)
 	}
 	h.fake.mu.Lock()
-	laterLeft, keepLeft := h.fake.lookupPod(podmanPodName(later)) != nil, h.fake.lookupPod(podmanPodName(keep)) != nil
+	laterLeft, keepLeft := h.fake.lookupPod(podspec.PodName(later)) != nil, h.fake.lookupPod(podspec.PodName(keep)) != nil
 	h.fake.mu.Unlock()
 	if laterLeft || !keepLeft {
 		t.Errorf("Podman pod of the deleted pod left=%v, of the claimed one left=%v; want false, true", laterLeft, keepLeft)

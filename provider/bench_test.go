@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/berth-dev/berth/provider/podspec"
 )
 
 func benchPod() *corev1.Pod {
@@ -43,14 +45,14 @@ func BenchmarkPodTranslation(b *testing.B) {
 	pod := benchPod()
 	b.ReportAllocs()
 	for b.Loop() {
-		_ = podSpec(pod, "node-a", "berth")
+		_ = podspec.Pod(pod, podspec.PodInputs{Node: "node-a", Network: "berth", Hostname: pod.Name})
 		for i := range pod.Spec.InitContainers {
 			c := &pod.Spec.InitContainers[i]
-			_ = containerSpec(pod, c, c.Env, "node-a", 1)
+			_ = podspec.Container(pod, c, podspec.ContainerInputs{Node: "node-a", Env: c.Env, Attempt: 1})
 		}
 		for i := range pod.Spec.Containers {
 			c := &pod.Spec.Containers[i]
-			_ = containerSpec(pod, c, c.Env, "node-a", 1)
+			_ = podspec.Container(pod, c, podspec.ContainerInputs{Node: "node-a", Env: c.Env, Attempt: 1})
 		}
 	}
 }
@@ -61,7 +63,7 @@ func BenchmarkPodStatus(b *testing.B) {
 	pod := benchPod()
 	started := metav1.NewTime(time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC))
 	running := corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: started}}
-	r := &podRecord{pod: pod, podmanName: podmanPodName(pod), podmanID: "pod123", podIP: "10.88.0.7", sandbox: true,
+	r := &podRecord{pod: pod, podmanName: podspec.PodName(pod), podmanID: "pod123", podIP: "10.88.0.7", sandbox: true,
 		startTime: started, initialized: true}
 	r.init = []*containerRecord{{spec: &pod.Spec.InitContainers[0], init: true, id: "c0", attempts: 1, started: true, imageID: "abc",
 		state: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed", StartedAt: started, FinishedAt: started}}}}

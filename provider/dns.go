@@ -12,6 +12,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/berth-dev/berth/provider/podman"
+	"github.com/berth-dev/berth/provider/podspec"
 )
 
 // Limits of a pod's resolv.conf, as the apiserver validates them and the kubelet applies them.
@@ -232,7 +233,7 @@ func (p *Provider) podDNS(ctx context.Context, pod *corev1.Pod) (*podman.DNSConf
 		msg := fmt.Sprintf("kubelet does not have ClusterDNS IP configured and cannot create Pod using %q policy. Falling back to %q policy.", corev1.DNSClusterFirst, corev1.DNSDefault)
 		node := &corev1.ObjectReference{Kind: "Node", Name: p.cfg.NodeName, UID: types.UID(p.cfg.NodeName)}
 		p.cfg.Recorder.Eventf(node, corev1.EventTypeWarning, "MissingClusterDNS", "%s", msg)
-		p.cfg.Recorder.Eventf(pod, corev1.EventTypeWarning, "MissingClusterDNS", "pod: %q. %s", formatPod(pod), msg)
+		p.cfg.Recorder.Eventf(pod, corev1.EventTypeWarning, "MissingClusterDNS", "pod: %q. %s", podspec.FormatPod(pod), msg)
 	}
 	for _, w := range res.warnings {
 		klog.FromContext(ctx).Info("DNS limits applied", "detail", w)

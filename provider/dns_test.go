@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"github.com/berth-dev/berth/provider/podman"
+	"github.com/berth-dev/berth/provider/podspec"
 )
 
 func TestParseResolvConf(t *testing.T) {
@@ -200,7 +201,7 @@ func TestHostNetworkPod(t *testing.T) {
 	}
 	h.fake.mu.Lock()
 	spec := h.fake.lookupContainer(name).spec
-	podSpec := h.fake.lookupPod(podmanPodName(pod)).spec
+	podSpec := h.fake.lookupPod(podspec.PodName(pod)).spec
 	h.fake.mu.Unlock()
 	if !podSpec.HostNetwork {
 		t.Errorf("Podman pod not in the host network: %+v", podSpec)

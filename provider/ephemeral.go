@@ -4,11 +4,12 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
+
+	"github.com/berth-dev/berth/provider/podspec"
 )
 
 // Ephemeral containers (kubectl debug) are added to a running pod through the pods/ephemeralcontainers
@@ -144,7 +145,7 @@ func (p *Provider) stopEphemeral(ctx context.Context, r *podRecord) {
 // earlier virtual kubelet started it already.
 func (p *Provider) runEphemeral(ctx context.Context, r *podRecord, c *containerRecord) {
 	p.mu.Lock()
-	if msg := p.refusedEphemeral(c.spec); msg != "" && c.resumeID == "" {
+	if msg := podspec.AdmitEphemeral(c.spec, p.policy()); msg != "" && c.resumeID == "" {
 		c.state = waiting("CreateContainerConfigError", msg)
 		p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "Failed", "Error: %s", msg)
 		p.changedLocked(r)
@@ -200,22 +201,4 @@ func ephemeralTarget(pod *corev1.Pod, name string) string {
 		}
 	}
 	return ""
-}
-
-// refusedEphemeral says why the node refuses an ephemeral container ("" if it does not), with the rules it applies
-// to a pod's containers: what Berth cannot run yet, privileged containers and capabilities the node does not allow.
-// Only the ephemeral container is refused; the pod runs on.
-func (p *Provider) refusedEphemeral(c *corev1.Container) string {
-	alone := &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{*c}}}
-	var msgs []string
-	if bad := unsupported(alone); len(bad) > 0 {
-		msgs = append(msgs, "Berth cannot run this container yet; unsupported: "+strings.Join(bad, ", "))
-	}
-	if priv := privilegedContainers(alone); len(priv) > 0 && !p.cfg.AllowPrivileged {
-		msgs = append(msgs, privilegedRefusal(priv))
-	}
-	if caps := forbiddenCapabilities(alone, p.cfg.AllowedCapabilities); len(caps) > 0 {
-		msgs = append(msgs, capabilityRefusal(p.cfg.AllowedCapabilities, caps))
-	}
-	return strings.ReplaceAll(strings.Join(msgs, "; "), "spec.containers[", "spec.ephemeralContainers[")
 }

@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/record"
 
+	"github.com/berth-dev/berth/provider/podspec"
 	"github.com/berth-dev/berth/provider/podstatus"
 )
 
@@ -84,7 +85,7 @@ func TestEphemeralStatuses(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			pod := withEphemeral(lifecyclePod("p", corev1.RestartPolicyAlways, tc.init, testContainer("a", "busybox")), tc.ecs...)
-			r := newPodRecord(pod, podmanPodName(pod))
+			r := newPodRecord(pod, podspec.PodName(pod))
 			got := deriveStatus(r, r.startTime.Time).EphemeralContainerStatuses
 			var names []string
 			for _, st := range got {
@@ -98,39 +99,6 @@ func TestEphemeralStatuses(t *testing.T) {
 			}
 			if strings.Join(names, ",") != strings.Join(tc.wantNames, ",") {
 				t.Errorf("statuses %v, want %v", names, tc.wantNames)
-			}
-		})
-	}
-}
-
-func TestRefusedEphemeral(t *testing.T) {
-	yes := true
-	privileged := &corev1.SecurityContext{Privileged: &yes}
-	ptrace := &corev1.SecurityContext{Capabilities: &corev1.Capabilities{Add: []corev1.Capability{"SYS_PTRACE"}}}
-	tests := []struct {
-		name      string
-		configure func(*Config)
-		c         corev1.Container
-		want      string
-	}{
-		{name: "plain", c: corev1.Container{Name: "dbg"}},
-		{name: "privileged on a node refusing it", c: corev1.Container{Name: "dbg", SecurityContext: privileged},
-			want: "privileged containers are not allowed on this node (berth-kubelet --allow-privileged=false): spec.ephemeralContainers[dbg].securityContext.privileged"},
-		{name: "privileged on a node allowing it", configure: func(c *Config) { c.AllowPrivileged = true }, c: corev1.Container{Name: "dbg", SecurityContext: privileged}},
-		{name: "kubectl debug's SYS_PTRACE on a node refusing it", c: corev1.Container{Name: "dbg", SecurityContext: ptrace},
-			want: "capabilities beyond the container runtime's default set are not allowed on this node (berth-kubelet --allowed-capabilities=NET_ADMIN): spec.ephemeralContainers[dbg].securityContext.capabilities.add: SYS_PTRACE"},
-		{name: "SYS_PTRACE allowed", configure: func(c *Config) { c.AllowedCapabilities = append(c.AllowedCapabilities, "SYS_PTRACE") }, c: corev1.Container{Name: "dbg", SecurityContext: ptrace}},
-		{name: "volume devices", c: corev1.Container{Name: "dbg", VolumeDevices: []corev1.VolumeDevice{{Name: "v", DevicePath: "/dev/x"}}},
-			want: "Berth cannot run this container yet; unsupported: spec.ephemeralContainers[dbg].volumeDevices"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg := Config{AllowedCapabilities: []string{"NET_ADMIN"}}
-			if tc.configure != nil {
-				tc.configure(&cfg)
-			}
-			if got := New(cfg).refusedEphemeral(&tc.c); got != tc.want {
-				t.Errorf("refusedEphemeral = %q, want %q", got, tc.want)
 			}
 		})
 	}

@@ -11,6 +11,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/berth-dev/berth/provider/podman"
+	"github.com/berth-dev/berth/provider/podspec"
 )
 
 // Container exits reach the runners from one Podman event stream per provider (died and remove events of the
@@ -310,7 +311,7 @@ func (p *Provider) previousTermination(ctx context.Context, r *podRecord, c *con
 	if attempt < 1 {
 		return corev1.ContainerState{}
 	}
-	st, err := p.cfg.Runtime.InspectContainer(ctx, fmt.Sprintf("%s_%s_%d", r.podmanName, c.spec.Name, attempt))
+	st, err := p.cfg.Runtime.InspectContainer(ctx, podspec.ContainerName(r.podmanName, c.spec.Name, attempt))
 	if err != nil || !exitedState(st.Status) {
 		return corev1.ContainerState{}
 	}

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/berth-dev/berth/provider/podspec"
 	"github.com/berth-dev/berth/provider/podstatus"
 )
 
@@ -51,14 +52,15 @@ func FuzzPodSpecTranslation(f *testing.F) {
 			Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("4Gi")}})
 		p.SetListers(testListers(t, cm, sec, svc))
 
-		_ = unsupported(pod)
-		_ = privilegedContainers(pod)
-		_ = forbiddenCapabilities(pod, nil)
-		_ = forbiddenCapabilities(pod, []string{"NET_ADMIN", "all"})
-		_, _, _ = insufficientExtendedResource(pod, p.cfg.Allocatable)
-		volumesOK := len(volumeProblems(pod, p.cfg.AllowedHostPaths)) == 0
-		ps := podSpec(pod, "node-a", "berth")
-		if ps.Name != podmanPodName(pod) {
+		_ = podspec.Admit(pod, p.policy())
+		for i := range pod.Spec.EphemeralContainers {
+			_ = podspec.AdmitEphemeral((*corev1.Container)(&pod.Spec.EphemeralContainers[i].EphemeralContainerCommon), p.policy())
+		}
+		// Only pods the runner would admit get further than admission; their mounts stay inside the allowed folder.
+		admitted := podspec.Admit(pod, podspec.Policy{AllowPrivileged: true, AllowHostNamespaces: true,
+			AllowedCapabilities: []string{podspec.AllCapabilities}, Allocatable: p.cfg.Allocatable, AllowedHostPaths: p.cfg.AllowedHostPaths}) == nil
+		ps := podspec.Pod(pod, podspec.PodInputs{Node: "node-a", Network: "berth"})
+		if ps.Name != podspec.PodName(pod) {
 			t.Fatalf("pod spec name %q", ps.Name)
 		}
 		for _, d := range []dnsSettings{
@@ -77,23 +79,22 @@ func FuzzPodSpecTranslation(f *testing.F) {
 			if err != nil {
 				continue
 			}
-			s := containerSpec(pod, c, env, "node-a", 1)
-			if s.Pod != podmanPodName(pod) {
+			s := podspec.Container(pod, c, podspec.ContainerInputs{Node: "node-a", Env: env, Attempt: 1})
+			if s.Pod != podspec.PodName(pod) {
 				t.Fatalf("container spec pod %q", s.Pod)
 			}
-			_ = needsImageUser(pod, c)
-			_ = verifyRunAsNonRoot(pod, c, "1000")
-			if volumesOK {
-				// Only volumes the runner would accept get that far; mounts stay inside the allowed folder.
+			_ = podspec.NeedsImageUser(pod, c)
+			_ = podspec.VerifyRunAsNonRoot(pod, c, "1000")
+			if admitted {
 				ms, err := p.containerMounts(pod, c, env)
 				for _, m := range ms {
-					if err == nil && !within(root, m.Source) {
+					if err == nil && !podspec.Within(root, m.Source) {
 						t.Fatalf("mount source %q outside %s", m.Source, root)
 					}
 				}
 			}
 		}
-		if volumesOK {
+		if admitted {
 			for i := range pod.Spec.Volumes {
 				v := &pod.Spec.Volumes[i]
 				if isAPIDataVolume(v) {
@@ -140,7 +141,7 @@ func FuzzStatusTranslation(f *testing.F) {
 			return
 		}
 		b := &fuzzBytes{b: records}
-		r := newPodRecord(pod, podmanPodName(pod))
+		r := newPodRecord(pod, podspec.PodName(pod))
 		for _, c := range r.containers() {
 			c.state = fuzzState(b)
 			c.last = fuzzState(b)

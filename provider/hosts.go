@@ -176,33 +176,32 @@ func (p *Provider) managesHostsFile() bool {
 	return p.cfg.RootDir != ""
 }
 
-// mountHostsFile writes a pod's hosts file for a container about to be created and bind-mounts it at /etc/hosts, as
-// the kubelet's makeMounts does: not when the container mounts something there itself, nor before the pod has an
-// IP on the pod network. podIP is the pod's IP (the node's for a hostNetwork pod).
-func (p *Provider) mountHostsFile(s *podman.ContainerSpec, pod *corev1.Pod, c *corev1.Container, podIP string) error {
+// mountHostsFile writes a pod's hosts file for a container about to be created and returns its bind mount at
+// /etc/hosts, as the kubelet's makeMounts does: not when the container mounts something there itself, nor before
+// the pod has an IP on the pod network. podIP is the pod's IP (the node's for a hostNetwork pod).
+func (p *Provider) mountHostsFile(pod *corev1.Pod, c *corev1.Container, podIP string) ([]podman.BindMount, error) {
 	file := p.hostsFile(pod.UID)
 	if file == "" || mountsEtcHosts(c) || (podIP == "" && !pod.Spec.HostNetwork) {
-		return nil
+		return nil, nil
 	}
 	var content []byte
 	if pod.Spec.HostNetwork {
 		node, err := os.ReadFile(p.cfg.HostsFile)
 		if err != nil {
-			return fmt.Errorf("read the node's hosts file: %w", err)
+			return nil, fmt.Errorf("read the node's hosts file: %w", err)
 		}
 		content = nodeHostsFileContent(node, pod.Spec.HostAliases)
 	} else {
 		hostname, domain, err := podHostnameAndDomain(pod, p.cfg.ClusterDomain)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		content = managedHostsFileContent([]string{podIP}, hostname, domain, pod.Spec.HostAliases)
 	}
 	if err := writeHostsFile(file, content); err != nil {
-		return fmt.Errorf("write the pod's hosts file: %w", err)
+		return nil, fmt.Errorf("write the pod's hosts file: %w", err)
 	}
-	s.Mounts = append(s.Mounts, podman.BindMount{Source: file, Dest: etcHostsPath})
-	return nil
+	return []podman.BindMount{{Source: file, Dest: etcHostsPath}}, nil
 }
 
 // writeHostsFile writes a hosts file in place (0644), so that running containers, whose bind mount holds the

@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"github.com/berth-dev/berth/provider/podman"
+	"github.com/berth-dev/berth/provider/podspec"
 )
 
 // The kubelet's managed lines before the pod's own (pkg/kubelet/kubelet_pods_test.go TestManagedHostsFileContent).
@@ -185,19 +186,19 @@ func TestMountHostsFile(t *testing.T) {
 			p := New(Config{RootDir: tc.rootDir, HostsFile: nodeHosts, ClusterDomain: "cluster.local"})
 			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop", UID: "uid-1"},
 				Spec: corev1.PodSpec{HostNetwork: tc.hostNetwork, HostAliases: aliases, Containers: []corev1.Container{tc.c}}}
-			var s podman.ContainerSpec
-			if err := p.mountHostsFile(&s, pod, &tc.c, tc.podIP); err != nil {
+			mounts, err := p.mountHostsFile(pod, &tc.c, tc.podIP)
+			if err != nil {
 				t.Fatal(err)
 			}
 			if tc.want == "" {
-				if len(s.Mounts) != 0 {
-					t.Errorf("mounts %+v, want none", s.Mounts)
+				if len(mounts) != 0 {
+					t.Errorf("mounts %+v, want none", mounts)
 				}
 				return
 			}
 			file := filepath.Join(root, "pods", "uid-1", "etc-hosts")
-			if len(s.Mounts) != 1 || s.Mounts[0] != (podman.BindMount{Source: file, Dest: "/etc/hosts"}) {
-				t.Fatalf("mounts %+v, want %s at /etc/hosts, read-write", s.Mounts, file)
+			if len(mounts) != 1 || mounts[0] != (podman.BindMount{Source: file, Dest: "/etc/hosts"}) {
+				t.Fatalf("mounts %+v, want %s at /etc/hosts, read-write", mounts, file)
 			}
 			data, err := os.ReadFile(file)
 			if err != nil {
@@ -215,7 +216,7 @@ func TestMountHostsFile(t *testing.T) {
 	// A missing node hosts file fails the container's creation rather than leaving it Podman's.
 	p := New(Config{RootDir: root, HostsFile: filepath.Join(root, "missing")})
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop", UID: "uid-2"}, Spec: corev1.PodSpec{HostNetwork: true}}
-	if err := p.mountHostsFile(&podman.ContainerSpec{}, pod, &plain, testNodeIP); err == nil || !strings.Contains(err.Error(), "read the node's hosts file") {
+	if _, err := p.mountHostsFile(pod, &plain, testNodeIP); err == nil || !strings.Contains(err.Error(), "read the node's hosts file") {
 		t.Errorf("missing node hosts file: error %v", err)
 	}
 }
@@ -235,7 +236,7 @@ func TestPodHostsFileAndHostname(t *testing.T) {
 	h.create(pod)
 	appSpec, ownSpec := h.runningSpec(pod, "app"), h.runningSpec(pod, "own")
 	h.fake.mu.Lock()
-	sandbox := h.fake.lookupPod(podmanPodName(pod))
+	sandbox := h.fake.lookupPod(podspec.PodName(pod))
 	podSpec, ip := sandbox.spec, sandbox.ip
 	h.fake.mu.Unlock()
 	if podSpec.Hostname != "hosts.t.default.svc.cluster.local" || podSpec.HostAdd != nil {

@@ -22,55 +22,6 @@ func imageVolumePod(name string, policy corev1.PullPolicy, mounts ...corev1.Volu
 	return pod
 }
 
-func TestImageMounts(t *testing.T) {
-	tests := []struct {
-		name   string
-		mounts []corev1.VolumeMount
-		want   []podman.ImageMount
-		pulls  int
-	}{
-		{name: "mounted image volume", mounts: []corev1.VolumeMount{{Name: "img", MountPath: "/data"}, {Name: "scratch", MountPath: "/tmp/s"}},
-			want: []podman.ImageMount{{Image: "example.test/data:1", Dest: "/data"}}, pulls: 1},
-		{name: "mounted twice, pulled once", mounts: []corev1.VolumeMount{{Name: "img", MountPath: "/a"}, {Name: "img", MountPath: "/b", ReadOnly: true}},
-			want: []podman.ImageMount{{Image: "example.test/data:1", Dest: "/a"}, {Image: "example.test/data:1", Dest: "/b"}}, pulls: 1},
-		{name: "not mounted", mounts: []corev1.VolumeMount{{Name: "scratch", MountPath: "/tmp/s"}}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			pod := imageVolumePod("p", corev1.PullAlways, tc.mounts...)
-			if diff := cmp.Diff(tc.want, imageMounts(pod, &pod.Spec.Containers[0])); diff != "" {
-				t.Errorf("imageMounts (-want +got):\n%s", diff)
-			}
-			if got := len(mountedImageVolumes(pod, &pod.Spec.Containers[0])); got != tc.pulls {
-				t.Errorf("mountedImageVolumes: %d, want %d", got, tc.pulls)
-			}
-		})
-	}
-}
-
-func TestImageVolumeProblems(t *testing.T) {
-	tests := []struct {
-		name  string
-		mount corev1.VolumeMount
-		want  string
-	}{
-		{name: "whole image", mount: corev1.VolumeMount{Name: "img", MountPath: "/data"}},
-		{name: "subPath", mount: corev1.VolumeMount{Name: "img", MountPath: "/data", SubPath: "etc"},
-			want: "spec.containers[app].volumeMounts[img]: subPath into an image volume is not supported"},
-		{name: "subPathExpr", mount: corev1.VolumeMount{Name: "img", MountPath: "/data", SubPathExpr: "$(X)"},
-			want: "subPath into an image volume"},
-		{name: "subPath into another volume", mount: corev1.VolumeMount{Name: "scratch", MountPath: "/s", SubPath: "x"}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got := strings.Join(volumeProblems(imageVolumePod("p", corev1.PullIfNotPresent, tc.mount), nil), "\n")
-			if tc.want == "" && got != "" || !strings.Contains(got, tc.want) {
-				t.Errorf("volumeProblems = %q, want %q", got, tc.want)
-			}
-		})
-	}
-}
-
 // An image volume's image is pulled as its pullPolicy says before the container is created, and a container whose
 // image volume cannot be pulled waits in ErrImagePull, as with its own image.
 func TestImageVolumeRuns(t *testing.T) {

@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"slices"
 	"strconv"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/registries"
 	"github.com/berth-dev/berth/provider/podman"
+	"github.com/berth-dev/berth/provider/podspec"
 )
 
 // Config configures a Provider.
@@ -59,7 +59,7 @@ type Config struct {
 	HostsFile string
 	// Sysctls is the node's sysctl allowlist (the safe sysctls and berth-kubelet --allowed-unsafe-sysctls); a pod
 	// setting another is rejected (SysctlForbidden). Nil holds the safe sysctls of any kernel.
-	Sysctls *SysctlAllowlist
+	Sysctls *podspec.SysctlAllowlist
 	// InitialBackoff and MaxBackoff bound the restart back-off (kubelet: 10s and 300s).
 	InitialBackoff, MaxBackoff time.Duration
 	// RootDir holds the pods' volume folders (pods/<uid>/volumes/<plugin>/<name>) and termination logs
@@ -381,7 +381,7 @@ func (p *Provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 		p.mu.Unlock()
 		return nil
 	}
-	r := newPodRecord(pod, podmanPodName(pod))
+	r := newPodRecord(pod, podspec.PodName(pod))
 	r.startTime = metav1.NewTime(p.cfg.Clock.Now())
 	if pod.Status.StartTime != nil {
 		r.startTime = *pod.Status.StartTime
@@ -631,7 +631,7 @@ func (p *Provider) GetContainerLogs(ctx context.Context, namespace, podName, con
 				if opts.Previous {
 					id = ""
 					if c.attempts > 1 {
-						id = fmt.Sprintf("%s_%s_%d", r.podmanName, c.spec.Name, c.attempts-1)
+						id = podspec.ContainerName(r.podmanName, c.spec.Name, c.attempts-1)
 					}
 				}
 			}

@@ -18,6 +18,7 @@ import (
 	"k8s.io/klog/v2/ktesting"
 
 	"github.com/berth-dev/berth/provider/podman"
+	"github.com/berth-dev/berth/provider/podspec"
 	"github.com/berth-dev/berth/provider/podstatus"
 )
 
@@ -172,8 +173,8 @@ func lifecyclePod(name string, policy corev1.RestartPolicy, init []corev1.Contai
 }
 
 // ctrName is the Podman name of a container's attempt.
-func ctrName(pod *corev1.Pod, container string, attempt int) string {
-	return fmt.Sprintf("%s_%s_%d", podmanPodName(pod), container, attempt)
+func ctrName(pod *corev1.Pod, container string, attempt int32) string {
+	return podspec.ContainerName(podspec.PodName(pod), container, attempt)
 }
 
 func podCondition(pod *corev1.Pod, typ corev1.PodConditionType) corev1.ConditionStatus {
@@ -451,7 +452,7 @@ func TestLifecycleDelete(t *testing.T) {
 	podmanID := func() string {
 		h.fake.mu.Lock()
 		defer h.fake.mu.Unlock()
-		return h.fake.lookupPod(podmanPodName(pod)).id
+		return h.fake.lookupPod(podspec.PodName(pod)).id
 	}()
 
 	del := pod.DeepCopy()

@@ -17,6 +17,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/berth-dev/berth/provider/podman"
+	"github.com/berth-dev/berth/provider/podspec"
 	"github.com/berth-dev/berth/provider/podstatus"
 )
 
@@ -364,7 +365,7 @@ func (p *Provider) actuateResize(ctx context.Context, r *podRecord, actions []re
 			p.restartForResize(ctx, r, a)
 			continue
 		}
-		err := p.cfg.Runtime.UpdateContainerResources(ctx, a.id, containerResources(a.target))
+		err := p.cfg.Runtime.UpdateContainerResources(ctx, a.id, podspec.Resources(a.target))
 		if err != nil {
 			if st, ierr := p.cfg.Runtime.InspectContainer(ctx, a.id); (ierr == nil && !st.Running) || podman.IsNotFound(ierr) {
 				// It stopped meanwhile: its next run gets the allocation.

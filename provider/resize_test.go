@@ -14,6 +14,7 @@ import (
 	"k8s.io/klog/v2/ktesting"
 
 	"github.com/berth-dev/berth/provider/podman"
+	"github.com/berth-dev/berth/provider/podspec"
 )
 
 func (f *fakeRuntime) UpdateContainerResources(_ context.Context, id string, r podman.ContainerResources) error {
@@ -491,8 +492,8 @@ func TestResizeAdopted(t *testing.T) {
 			if got := len(h.fake.callsTo("UpdateContainerResources")) - updates; got != tc.wantUpdates {
 				t.Errorf("%d updates after adoption, want %d", got, tc.wantUpdates)
 			}
-			if c := h.fake.cgroupOf(ctrName(pod, "a", 1)); c != containerResources(want) {
-				t.Errorf("cgroup %+v, want %+v", c, containerResources(want))
+			if c := h.fake.cgroupOf(ctrName(pod, "a", 1)); c != podspec.Resources(want) {
+				t.Errorf("cgroup %+v, want %+v", c, podspec.Resources(want))
 			}
 			if statusOf(got, "a").RestartCount != 0 || len(h.fake.callsTo("CreateContainer")) != 1 {
 				t.Errorf("the adopted container was restarted")
@@ -555,8 +556,8 @@ func TestResizeRunningInitContainer(t *testing.T) {
 	if diff := cmp.Diff(want.Requests, statusOf(got, "init").AllocatedResources); diff != "" {
 		t.Errorf("allocatedResources of init (-want +got):\n%s", diff)
 	}
-	if c := h.fake.cgroupOf(ctrName(pod, "init", 1)); c != containerResources(want) {
-		t.Errorf("cgroup of init %+v, want %+v", c, containerResources(want))
+	if c := h.fake.cgroupOf(ctrName(pod, "init", 1)); c != podspec.Resources(want) {
+		t.Errorf("cgroup of init %+v, want %+v", c, podspec.Resources(want))
 	}
 	h.fake.exit(t, ctrName(pod, "init", 1), 0)
 	h.waitContainer(ctrName(pod, "a", 1), "running")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/berth-dev/berth/provider/podman"
+	"github.com/berth-dev/berth/provider/podspec"
 	"github.com/berth-dev/berth/provider/podstatus"
 )
 
@@ -32,33 +32,8 @@ func (p *Provider) run(ctx context.Context, r *podRecord) {
 	defer p.stopEphemeral(ctx, r)
 	logger := klog.FromContext(ctx)
 
-	if bad := unsupported(r.pod); len(bad) > 0 {
-		p.refuse(r, "UnsupportedPodSpec", "UnsupportedPodSpec", "Berth cannot run this pod yet; unsupported: "+strings.Join(bad, ", "))
-		return
-	}
-	if priv := privilegedContainers(r.pod); len(priv) > 0 && !p.cfg.AllowPrivileged {
-		p.refuse(r, "UnsupportedPodSpec", "UnsupportedPodSpec", privilegedRefusal(priv))
-		return
-	}
-	if ns := hostNamespaces(r.pod); len(ns) > 0 && !p.cfg.AllowHostNamespaces {
-		p.refuse(r, "UnsupportedPodSpec", "UnsupportedPodSpec", "the host's PID and IPC namespaces are not allowed on this node (berth-kubelet --allow-host-namespaces=false): "+strings.Join(ns, ", "))
-		return
-	}
-	if caps := forbiddenCapabilities(r.pod, p.cfg.AllowedCapabilities); len(caps) > 0 {
-		p.refuse(r, "UnsupportedPodSpec", "UnsupportedPodSpec", capabilityRefusal(p.cfg.AllowedCapabilities, caps))
-		return
-	}
-	if msg := p.cfg.Sysctls.admit(r.pod); msg != "" {
-		p.reject(r, SysctlForbiddenReason, msg)
-		return
-	}
-	if reason, msg, ok := insufficientExtendedResource(r.pod, p.cfg.Allocatable); ok {
-		p.reject(r, reason, msg)
-		return
-	}
-
-	if bad := volumeProblems(r.pod, p.cfg.AllowedHostPaths); len(bad) > 0 {
-		p.refuse(r, "FailedMount", "UnsupportedVolume", "Berth refuses this pod's volumes: "+strings.Join(bad, "; "))
+	if rej := podspec.Admit(r.pod, p.policy()); rej != nil {
+		p.refuse(r, rej)
 		return
 	}
 
@@ -119,29 +94,24 @@ func (p *Provider) run(ctx context.Context, r *podRecord) {
 	logger.V(2).Info("Pod finished")
 }
 
-// refuse fails a pod Berth will not run: a warning event, every container waiting in CreateContainerConfigError
-// with the message, and phase Failed with the pod-level reason.
-func (p *Provider) refuse(r *podRecord, event, reason, msg string) {
-	p.cfg.Recorder.Event(r.pod, corev1.EventTypeWarning, event, msg)
-	p.refuseQuietly(r, reason, msg)
+// policy is what the node allows its pods, for admission.
+func (p *Provider) policy() podspec.Policy {
+	return podspec.Policy{AllowPrivileged: p.cfg.AllowPrivileged, AllowHostNamespaces: p.cfg.AllowHostNamespaces,
+		AllowedCapabilities: p.cfg.AllowedCapabilities, Sysctls: p.cfg.Sysctls, Allocatable: p.cfg.Allocatable,
+		AllowedHostPaths: p.cfg.AllowedHostPaths}
 }
 
-// reject fails a pod the kubelet's admission would reject, as its rejectPod does: a warning event saying why, and
-// phase Failed with the reason and the message "Pod was rejected: <why>".
-func (p *Provider) reject(r *podRecord, reason, msg string) {
-	p.cfg.Recorder.Event(r.pod, corev1.EventTypeWarning, reason, msg)
-	p.refuseQuietly(r, reason, "Pod was rejected: "+msg)
-}
-
-// refuseQuietly is refuse without the event.
-func (p *Provider) refuseQuietly(r *podRecord, reason, msg string) {
+// refuse fails a pod the node does not admit: the rejection's warning event, every container waiting in
+// CreateContainerConfigError with its message, and phase Failed with its reason and message.
+func (p *Provider) refuse(r *podRecord, rej *podspec.Rejection) {
+	p.cfg.Recorder.Event(r.pod, corev1.EventTypeWarning, rej.EventReason, rej.EventMessage)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	r.terminal = true
 	for _, c := range r.containers() {
-		c.state = waiting("CreateContainerConfigError", msg)
+		c.state = waiting("CreateContainerConfigError", rej.Message)
 	}
-	r.reason, r.message = reason, msg
+	r.reason, r.message = rej.Reason, rej.Message
 	r.finalPhase = corev1.PodFailed
 	p.changedLocked(r)
 }
@@ -228,28 +198,22 @@ func (p *Provider) createSandbox(ctx context.Context, r *podRecord) error {
 	if r.podmanID == "" {
 		// A Podman pod of the same name may be left from a failed attempt.
 		_ = rt.RemovePod(ctx, r.podmanName)
-		spec := podSpec(r.pod, p.cfg.NodeName, p.cfg.Network)
 		// As the kubelet's sandbox config: an FQDN too long for the kernel fails the sandbox (with the kubelet's
 		// message, unwrapped, in the FailedCreatePodSandBox event) and is retried.
 		hostname, err := sandboxHostname(r.pod, p.cfg.ClusterDomain)
 		if err != nil {
 			return err
 		}
-		if !r.pod.Spec.HostNetwork {
-			spec.Hostname = hostname
-		}
-		if p.managesHostsFile() {
-			// Each container gets the pod's hosts file (hosts.go); Podman's own would be unseen.
-			spec.HostAdd = nil
-		}
 		dns, err := p.podDNS(ctx, r.pod)
 		if err != nil {
 			return err
 		}
-		spec.DNS = dns
 		p.mu.Lock()
 		r.dns = dns
 		p.mu.Unlock()
+		// When Berth writes each container's hosts file (hosts.go), Podman's own would be unseen.
+		spec := podspec.Pod(r.pod, podspec.PodInputs{Node: p.cfg.NodeName, Network: p.cfg.Network, Hostname: hostname, DNS: dns,
+			PodmanHostsFile: !p.managesHostsFile()})
 		id, err := rt.CreatePod(ctx, spec)
 		if err != nil {
 			return err
@@ -503,34 +467,30 @@ func (p *Provider) runOnce(ctx context.Context, r *podRecord, c *containerRecord
 	}
 	c.attempts++
 	attempt := c.attempts
-	spec := containerSpec(r.pod, c.spec, env, p.cfg.NodeName, c.attempts)
-	applied := c.spec.Resources.DeepCopy()
-	spec.Pod = r.podmanID
-	spec.Mounts = mounts
-	spec.PIDNamespaceOf = c.pidOf
-	spec.ImageMounts = imageMounts(r.pod, c.spec)
-	if r.pod.Spec.HostNetwork {
-		// In the host's network, a container of a Podman pod writes its own resolv.conf and hosts file.
-		spec.DNS = r.dns
-		if !p.managesHostsFile() {
-			spec.HostAdd = hostAliases(r.pod)
-		}
-	}
 	podIP := r.podIP
 	p.mu.Unlock()
 	// Only the previous run is kept (for logs --previous).
 	if attempt > 2 {
-		_ = rt.RemoveContainer(ctx, fmt.Sprintf("%s_%s_%d", r.podmanName, c.spec.Name, attempt-2))
+		_ = rt.RemoveContainer(ctx, podspec.ContainerName(r.podmanName, c.spec.Name, attempt-2))
 		p.removeTerminationLog(r.pod, c.spec.Name, attempt-2)
 	}
-	if err := p.mountTerminationLog(&spec, r.pod, c.spec, attempt); err != nil {
+	logMount, err := p.mountTerminationLog(r.pod, c.spec, attempt)
+	if err != nil {
 		logger.Error(err, "Creating termination log")
 		return p.creationFailed(r, c, "CreateContainerConfigError", err)
 	}
-	if err := p.mountHostsFile(&spec, r.pod, c.spec, podIP); err != nil {
+	hostsMount, err := p.mountHostsFile(r.pod, c.spec, podIP)
+	if err != nil {
 		logger.Error(err, "Writing the pod's hosts file")
 		return p.creationFailed(r, c, "CreateContainerConfigError", err)
 	}
+	mounts = append(append(mounts, logMount...), hostsMount...)
+	p.mu.Lock()
+	spec := podspec.Container(r.pod, c.spec, podspec.ContainerInputs{Node: p.cfg.NodeName, Pod: r.podmanID, Attempt: attempt, Env: env,
+		Mounts: mounts, PIDNamespaceOf: c.pidOf, DNS: r.dns, PodmanHostsFile: !p.managesHostsFile()})
+	// What the container is created with, for resizes.
+	applied := c.spec.Resources.DeepCopy()
+	p.mu.Unlock()
 	var id string
 	retried := false
 	err = p.retryUnreachable(ctx, "create container", func() error {
@@ -721,7 +681,7 @@ func (p *Provider) resume(ctx context.Context, r *podRecord, c *containerRecord,
 // context does not say the user.
 func (p *Provider) checkRunAsNonRoot(ctx context.Context, pod *corev1.Pod, c *corev1.Container) error {
 	imageUser := ""
-	if needsImageUser(pod, c) {
+	if podspec.NeedsImageUser(pod, c) {
 		var u string
 		err := p.retryUnreachable(ctx, "inspect image", func() (err error) {
 			u, err = p.cfg.Runtime.ImageUser(ctx, c.Image)
@@ -732,7 +692,7 @@ func (p *Provider) checkRunAsNonRoot(ctx context.Context, pod *corev1.Pod, c *co
 		}
 		imageUser = u
 	}
-	return verifyRunAsNonRoot(pod, c, imageUser)
+	return podspec.VerifyRunAsNonRoot(pod, c, imageUser)
 }
 
 // recordExit records how a container's current run (id) ended, with code exit (<0: unknown, as for a run Berth
@@ -826,7 +786,7 @@ func (p *Provider) ensureImage(ctx context.Context, r *podRecord, c *containerRe
 	if err := p.ensureImageRef(ctx, r, c.spec.Image, c.spec.ImagePullPolicy); err != nil {
 		return err
 	}
-	for _, v := range mountedImageVolumes(r.pod, c.spec) {
+	for _, v := range podspec.MountedImageVolumes(r.pod, c.spec) {
 		if err := p.ensureImageRef(ctx, r, v.Reference, v.PullPolicy); err != nil {
 			return err
 		}

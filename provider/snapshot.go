@@ -6,6 +6,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/berth-dev/berth/provider/podstatus"
+
+	"github.com/berth-dev/berth/provider/podspec"
 )
 
 // The status of a pod is derived, by podstatus, from a snapshot of its record; reading it writes nothing. What a
@@ -50,7 +52,7 @@ func (c *containerRecord) snapshot() podstatus.Container {
 		ImageID: c.imageID, Attempts: c.attempts, Hooking: c.hooking, HookState: c.hookState,
 	}
 	if c.applied != nil {
-		cg := containerResources(*c.applied)
+		cg := podspec.Resources(*c.applied)
 		s.Cgroup = &podstatus.Cgroup{CPUQuota: cg.CPUQuota, CPUPeriod: cg.CPUPeriod, CPUShares: cg.CPUShares,
 			MemoryLimit: cg.MemoryLimit, MemoryRequest: *c.applied.Requests.Memory()}
 	}

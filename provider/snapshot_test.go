@@ -13,6 +13,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/berth-dev/berth/provider/podstatus"
+
+	"github.com/berth-dev/berth/provider/podspec"
 )
 
 const testNodeIP = "192.168.56.10"
@@ -114,7 +116,7 @@ func TestSnapshot(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newPodRecord(pod, podmanPodName(pod))
+			r := newPodRecord(pod, podspec.PodName(pod))
 			if tc.change != nil {
 				tc.change(r)
 			}
@@ -128,7 +130,7 @@ func TestSnapshot(t *testing.T) {
 func TestCommitTransitionTimes(t *testing.T) {
 	p := New(Config{NodeIP: testNodeIP})
 	pod := lifecyclePod("p", corev1.RestartPolicyAlways, nil, testContainer("a", "busybox"))
-	r := newPodRecord(pod, podmanPodName(pod))
+	r := newPodRecord(pod, podspec.PodName(pod))
 	t1, t2, t3 := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC), time.Date(2025, 1, 2, 3, 4, 15, 0, time.UTC), time.Date(2025, 1, 2, 3, 4, 25, 0, time.UTC)
 	steps := []struct {
 		name   string
@@ -171,7 +173,7 @@ func TestCommitTransitionTimes(t *testing.T) {
 func TestCommitLatchesTerminalPhase(t *testing.T) {
 	p := New(Config{NodeIP: testNodeIP})
 	pod := lifecyclePod("p", corev1.RestartPolicyNever, nil, testContainer("a", "busybox"))
-	r := newPodRecord(pod, podmanPodName(pod))
+	r := newPodRecord(pod, podspec.PodName(pod))
 	r.app[0].id, r.app[0].attempts = "c1", 1
 	r.app[0].state = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed"}}
 

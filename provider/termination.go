@@ -42,29 +42,28 @@ func (p *Provider) terminationLogFile(pod *corev1.Pod, container string, attempt
 }
 
 // mountTerminationLog creates, as the kubelet does, an empty world-writable file for the run's termination
-// message and bind-mounts it at terminationMessagePath. Without RootDir (a Podman host whose files Berth cannot
-// reach) nothing is mounted and the message is read from the container's own filesystem.
-func (p *Provider) mountTerminationLog(s *podman.ContainerSpec, pod *corev1.Pod, c *corev1.Container, attempt int32) error {
+// message and returns its bind mount at terminationMessagePath. Without RootDir (a Podman host whose files Berth
+// cannot reach) nothing is mounted and the message is read from the container's own filesystem.
+func (p *Provider) mountTerminationLog(pod *corev1.Pod, c *corev1.Container, attempt int32) ([]podman.BindMount, error) {
 	file := p.terminationLogFile(pod, c.Name, attempt)
 	if file == "" || c.TerminationMessagePath == "" {
-		return nil
+		return nil, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(file), 0o750); err != nil {
-		return fmt.Errorf("create termination log of container %s: %w", c.Name, err)
+		return nil, fmt.Errorf("create termination log of container %s: %w", c.Name, err)
 	}
 	f, err := os.Create(file)
 	if err != nil {
-		return fmt.Errorf("create termination log of container %s: %w", c.Name, err)
+		return nil, fmt.Errorf("create termination log of container %s: %w", c.Name, err)
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("create termination log of container %s: %w", c.Name, err)
+		return nil, fmt.Errorf("create termination log of container %s: %w", c.Name, err)
 	}
 	// Any user the container runs as may write it.
 	if err := os.Chmod(file, 0o666); err != nil {
-		return fmt.Errorf("create termination log of container %s: %w", c.Name, err)
+		return nil, fmt.Errorf("create termination log of container %s: %w", c.Name, err)
 	}
-	s.Mounts = append(s.Mounts, podman.BindMount{Source: file, Dest: c.TerminationMessagePath})
-	return nil
+	return []podman.BindMount{{Source: file, Dest: c.TerminationMessagePath}}, nil
 }
 
 // removeTerminationLog removes the termination log file of one run.

@@ -45,6 +45,7 @@ import (
 	"github.com/berth-dev/berth/internal/registries"
 	"github.com/berth-dev/berth/provider"
 	"github.com/berth-dev/berth/provider/podman"
+	"github.com/berth-dev/berth/provider/podspec"
 )
 
 // Version is reported as the node's kubelet version.
@@ -163,7 +164,7 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("--root-dir %q must be an absolute path", o.RootDir)
 	}
 	for _, c := range o.AllowedCapabilities {
-		if !provider.ValidCapability(c) {
+		if !podspec.ValidCapability(c) {
 			return fmt.Errorf("--allowed-capabilities %q is not a capability name (such as NET_ADMIN), ALL or '*'", c)
 		}
 	}
@@ -172,7 +173,7 @@ func (o *Options) Validate() error {
 			return fmt.Errorf("--allowed-host-paths %q must be an absolute path", h)
 		}
 	}
-	if _, err := provider.NewSysctlAllowlist(o.AllowedUnsafeSysctls); err != nil {
+	if _, err := podspec.NewSysctlAllowlist(o.AllowedUnsafeSysctls); err != nil {
 		return fmt.Errorf("--allowed-unsafe-sysctls: %w", err)
 	}
 	if o.HostsFile != "" && !filepath.IsAbs(o.HostsFile) {
@@ -294,7 +295,7 @@ func Run(ctx context.Context, o *Options) error {
 	} else {
 		kernel = info.Kernel
 	}
-	sysctls, err := provider.NewSysctlAllowlist(append(provider.SafeSysctls(ctx, kernel), o.AllowedUnsafeSysctls...))
+	sysctls, err := podspec.NewSysctlAllowlist(append(podspec.SafeSysctls(ctx, kernel), o.AllowedUnsafeSysctls...))
 	if err != nil {
 		return fmt.Errorf("--allowed-unsafe-sysctls: %w", err)
 	}

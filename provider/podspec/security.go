@@ -1,4 +1,4 @@
-package provider
+package podspec
 
 import (
 	"fmt"
@@ -13,8 +13,8 @@ import (
 	"github.com/berth-dev/berth/provider/podman"
 )
 
-// formatPod names a pod in messages as the kubelet's format.Pod does: name_namespace(uid).
-func formatPod(pod *corev1.Pod) string {
+// FormatPod names a pod in messages as the kubelet's format.Pod does: name_namespace(uid).
+func FormatPod(pod *corev1.Pod) string {
 	return fmt.Sprintf("%s_%s(%s)", pod.Name, pod.Namespace, pod.UID)
 }
 
@@ -31,29 +31,30 @@ func imageUID(imageUser string) (uid *int64, username string) {
 	return nil, u
 }
 
-// verifyRunAsNonRoot checks runAsNonRoot against the user the container will run as, as the kubelet does before
-// creating a container: the effective runAsUser if set, else the image's user.
-func verifyRunAsNonRoot(pod *corev1.Pod, c *corev1.Container, imageUser string) error {
+// VerifyRunAsNonRoot checks runAsNonRoot against the user the container will run as, as the kubelet does before
+// creating a container: the effective runAsUser if set, else the image's user (imageUser, as the image's config
+// says it; see NeedsImageUser).
+func VerifyRunAsNonRoot(pod *corev1.Pod, c *corev1.Container, imageUser string) error {
 	sc := securitycontext.DetermineEffectiveSecurityContext(pod, c)
 	if sc == nil || sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot {
 		return nil
 	}
 	if sc.RunAsUser != nil {
 		if *sc.RunAsUser == 0 {
-			return fmt.Errorf("container's runAsUser breaks non-root policy (pod: %q, container: %s)", formatPod(pod), c.Name)
+			return fmt.Errorf("container's runAsUser breaks non-root policy (pod: %q, container: %s)", FormatPod(pod), c.Name)
 		}
 		return nil
 	}
 	uid, username := imageUID(imageUser)
 	switch {
 	case uid == nil:
-		return fmt.Errorf("container has runAsNonRoot and image has non-numeric user (%s), cannot verify user is non-root (pod: %q, container: %s)", username, formatPod(pod), c.Name)
+		return fmt.Errorf("container has runAsNonRoot and image has non-numeric user (%s), cannot verify user is non-root (pod: %q, container: %s)", username, FormatPod(pod), c.Name)
 	case *uid == 0:
-		return fmt.Errorf("container has runAsNonRoot and image will run as root (pod: %q, container: %s)", formatPod(pod), c.Name)
+		return fmt.Errorf("container has runAsNonRoot and image will run as root (pod: %q, container: %s)", FormatPod(pod), c.Name)
 	default:
 		if errs := validation.IsValidUserID(*uid); len(errs) > 0 {
 			return fmt.Errorf("container has runAsNonRoot and image has an invalid user id (%d). (Must be 1-(%d)): %s (pod: %q, container: %s)",
-				*uid, math.MaxInt32, strings.Join(errs, "; "), formatPod(pod), c.Name)
+				*uid, math.MaxInt32, strings.Join(errs, "; "), FormatPod(pod), c.Name)
 		}
 		return nil
 	}
@@ -72,8 +73,8 @@ func hostNamespaces(pod *corev1.Pod) []string {
 	return out
 }
 
-// needsImageUser tells whether verifying runAsNonRoot needs the image's user.
-func needsImageUser(pod *corev1.Pod, c *corev1.Container) bool {
+// NeedsImageUser tells whether verifying runAsNonRoot (VerifyRunAsNonRoot) needs the image's user.
+func NeedsImageUser(pod *corev1.Pod, c *corev1.Container) bool {
 	sc := securitycontext.DetermineEffectiveSecurityContext(pod, c)
 	return sc != nil && sc.RunAsNonRoot != nil && *sc.RunAsNonRoot && sc.RunAsUser == nil
 }

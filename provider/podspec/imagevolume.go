@@ -1,4 +1,4 @@
-package provider
+package podspec
 
 import (
 	"fmt"
@@ -13,8 +13,9 @@ import (
 // container is created (a failed pull is the container's ErrImagePull, as with its own image), and Podman mounts
 // the image's root filesystem. Nothing of them lives on the host's pod folder.
 
-// mountedImageVolumes lists the image volumes a container mounts, in the order of its volumeMounts, each once.
-func mountedImageVolumes(pod *corev1.Pod, c *corev1.Container) []*corev1.ImageVolumeSource {
+// MountedImageVolumes lists the image volumes a container mounts, in the order of its volumeMounts, each once: the
+// images to pull before the container is created.
+func MountedImageVolumes(pod *corev1.Pod, c *corev1.Container) []*corev1.ImageVolumeSource {
 	var out []*corev1.ImageVolumeSource
 	seen := map[string]bool{}
 	for _, m := range c.VolumeMounts {

@@ -1,4 +1,4 @@
-package provider
+package podspec
 
 import (
 	"reflect"
@@ -13,7 +13,7 @@ import (
 	"github.com/berth-dev/berth/provider/podman"
 )
 
-func TestPodmanPodName(t *testing.T) {
+func TestPodName(t *testing.T) {
 	tests := []struct {
 		name string
 		ns   string
@@ -29,8 +29,8 @@ func TestPodmanPodName(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: tc.ns, Name: tc.pod, UID: tc.uid}}
-			if got := podmanPodName(pod); got != tc.want {
-				t.Errorf("podmanPodName() = %q, want %q", got, tc.want)
+			if got := PodName(pod); got != tc.want {
+				t.Errorf("PodName() = %q, want %q", got, tc.want)
 			}
 		})
 	}
@@ -62,9 +62,12 @@ func translatePod() *corev1.Pod {
 	}
 }
 
-func TestPodSpec(t *testing.T) {
+// podInputs are the inputs of the Podman pod of translatePod on node-a.
+var podInputs = PodInputs{Node: "node-a", Network: "berth", Hostname: "web-7d9f", PodmanHostsFile: true}
+
+func TestPod(t *testing.T) {
 	pod := translatePod()
-	got := podSpec(pod, "node-a", "berth")
+	got := Pod(pod, podInputs)
 	want := podman.PodSpec{
 		Name:     "shop_web-7d9f_0f1e2d3c",
 		Hostname: "web-7d9f",
@@ -84,17 +87,22 @@ func TestPodSpec(t *testing.T) {
 		},
 	}
 	if !reflect.DeepEqual(got, want) {
-		t.Errorf("podSpec() =\n%+v\nwant\n%+v", got, want)
+		t.Errorf("Pod() =\n%+v\nwant\n%+v", got, want)
 	}
 
-	pod.Spec.Hostname = "frontend"
-	if got := podSpec(pod, "node-a", "berth").Hostname; got != "frontend" {
-		t.Errorf("hostname with spec.hostname = %q, want frontend", got)
+	dns := &podman.DNSConfig{Servers: []string{"10.96.0.10"}, Searches: []string{"shop.svc.cluster.local"}}
+	if got := Pod(pod, PodInputs{Hostname: "web-7d9f.web.shop.svc.cluster.local", DNS: dns}); got.Hostname != "web-7d9f.web.shop.svc.cluster.local" || got.DNS != dns {
+		t.Errorf("hostname %q, DNS %+v; want the sandbox's FQDN and the pod's DNS", got.Hostname, got.DNS)
 	}
 
 	pod.Spec.HostAliases = []corev1.HostAlias{{IP: "192.0.2.1", Hostnames: []string{"a.example", "b"}}, {IP: "2001:db8::1", Hostnames: []string{"c"}}}
-	if got, want := podSpec(pod, "node-a", "berth").HostAdd, []string{"a.example:192.0.2.1", "b:192.0.2.1", "c:2001:db8::1"}; !reflect.DeepEqual(got, want) {
+	if got, want := Pod(pod, podInputs).HostAdd, []string{"a.example:192.0.2.1", "b:192.0.2.1", "c:2001:db8::1"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("HostAdd = %q, want %q", got, want)
+	}
+	managed := podInputs
+	managed.PodmanHostsFile = false
+	if got := Pod(pod, managed).HostAdd; got != nil {
+		t.Errorf("HostAdd = %q with the hosts file Berth's, want none", got)
 	}
 
 	// Process and IPC namespaces: shared in the pod, or the host's.
@@ -111,12 +119,12 @@ func TestPodSpec(t *testing.T) {
 	} {
 		p := translatePod()
 		tc.set(p)
-		got := podSpec(p, "node-a", "berth")
+		got := Pod(p, podInputs)
 		if got.SharePID != tc.sharePID || got.HostPID != tc.hostPID || got.HostIPC != tc.hostIPC {
 			t.Errorf("%s: SharePID %v HostPID %v HostIPC %v; want %v %v %v", tc.name, got.SharePID, got.HostPID, got.HostIPC, tc.sharePID, tc.hostPID, tc.hostIPC)
 		}
 		for i := range p.Spec.Containers {
-			if c := containerSpec(p, &p.Spec.Containers[i], nil, "node-a", 1); c.HostIPC != tc.hostIPC {
+			if c := Container(p, &p.Spec.Containers[i], ContainerInputs{Node: "node-a", Attempt: 1}); c.HostIPC != tc.hostIPC {
 				t.Errorf("%s: container %s HostIPC %v, want %v", tc.name, p.Spec.Containers[i].Name, c.HostIPC, tc.hostIPC)
 			}
 		}
@@ -124,18 +132,18 @@ func TestPodSpec(t *testing.T) {
 
 	// A hostNetwork pod has the node's network and hostname: no network, hostname or port mappings of its own.
 	pod.Spec.HostNetwork = true
-	hn := podSpec(pod, "node-a", "berth")
+	hn := Pod(pod, podInputs)
 	if !hn.HostNetwork || hn.Network != "" || hn.Hostname != "" || len(hn.Ports) != 0 || len(hn.HostAdd) != 3 {
-		t.Errorf("hostNetwork podSpec() = %+v", hn)
+		t.Errorf("hostNetwork Pod() = %+v", hn)
 	}
 
 	noPorts := &corev1.Pod{ObjectMeta: pod.ObjectMeta, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "a", Image: "x"}}}}
-	if ports := podSpec(noPorts, "node-a", "berth").Ports; len(ports) != 0 {
+	if ports := Pod(noPorts, podInputs).Ports; len(ports) != 0 {
 		t.Errorf("ports without hostPorts = %v, want none", ports)
 	}
 }
 
-func TestContainerSpec(t *testing.T) {
+func TestContainer(t *testing.T) {
 	pod := translatePod()
 	c := &corev1.Container{
 		Name:       "app",
@@ -154,7 +162,7 @@ func TestContainerSpec(t *testing.T) {
 			corev1.ResourceCPU:    resource.MustParse("250m"),
 		}},
 	}
-	got := containerSpec(pod, c, c.Env, "node-a", 3)
+	got := Container(pod, c, ContainerInputs{Node: "node-a", Env: c.Env, Attempt: 3})
 
 	if got.Name != "shop_web-7d9f_0f1e2d3c_app_3" {
 		t.Errorf("name = %q, want shop_web-7d9f_0f1e2d3c_app_3", got.Name)
@@ -197,9 +205,9 @@ func TestContainerSpec(t *testing.T) {
 	}
 }
 
-func TestContainerSpecNoCommand(t *testing.T) {
+func TestContainerNoCommand(t *testing.T) {
 	pod := translatePod()
-	got := containerSpec(pod, &corev1.Container{Name: "app", Image: "nginx"}, nil, "node-a", 1)
+	got := Container(pod, &corev1.Container{Name: "app", Image: "nginx"}, ContainerInputs{Node: "node-a", Attempt: 1})
 	if got.Entrypoint != nil || got.Command != nil {
 		t.Errorf("entrypoint/command = %q/%q, want none so that the image's apply", got.Entrypoint, got.Command)
 	}
@@ -214,7 +222,7 @@ func TestContainerSpecNoCommand(t *testing.T) {
 	}
 }
 
-func TestContainerSpecCPU(t *testing.T) {
+func TestContainerCPU(t *testing.T) {
 	tests := []struct {
 		cpu        string
 		wantQuota  int64
@@ -232,7 +240,7 @@ func TestContainerSpecCPU(t *testing.T) {
 			c := &corev1.Container{Name: "app", Image: "x", Resources: corev1.ResourceRequirements{
 				Limits: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(tc.cpu)},
 			}}
-			got := containerSpec(translatePod(), c, c.Env, "node-a", 1)
+			got := Container(translatePod(), c, ContainerInputs{Node: "node-a", Env: c.Env, Attempt: 1})
 			if got.CPUQuota != tc.wantQuota || got.CPUPeriod != tc.wantPeriod {
 				t.Errorf("cpu %s: quota/period = %d/%d, want %d/%d", tc.cpu, got.CPUQuota, got.CPUPeriod, tc.wantQuota, tc.wantPeriod)
 			}
@@ -240,7 +248,7 @@ func TestContainerSpecCPU(t *testing.T) {
 	}
 }
 
-func TestContainerSpecUser(t *testing.T) {
+func TestContainerUser(t *testing.T) {
 	id := func(v int64) *int64 { return &v }
 	tests := []struct {
 		name string
@@ -272,88 +280,14 @@ func TestContainerSpecUser(t *testing.T) {
 			pod := translatePod()
 			pod.Spec.SecurityContext = tc.pod
 			c := &corev1.Container{Name: "app", Image: "x", SecurityContext: tc.ctr}
-			if got := containerSpec(pod, c, c.Env, "node-a", 1).User; got != tc.want {
+			if got := Container(pod, c, ContainerInputs{Node: "node-a", Env: c.Env, Attempt: 1}).User; got != tc.want {
 				t.Errorf("user = %q, want %q", got, tc.want)
 			}
 		})
 	}
 }
 
-func TestUnsupported(t *testing.T) {
-	privileged := true
-	tests := []struct {
-		name string
-		pod  func(p *corev1.Pod)
-		want []string
-	}{
-		{name: "plain pod", pod: func(*corev1.Pod) {}, want: nil},
-		{
-			name: "host network is supported",
-			pod:  func(p *corev1.Pod) { p.Spec.HostNetwork = true },
-			want: nil,
-		},
-		{
-			name: "shared and host namespaces are supported; the host's are the node's call",
-			pod: func(p *corev1.Pod) {
-				share := true
-				p.Spec.HostPID, p.Spec.HostIPC, p.Spec.ShareProcessNamespace = true, true, &share
-			},
-			want: nil,
-		},
-		{
-			name: "probes and lifecycle are supported; privileged is the node's call",
-			pod: func(p *corev1.Pod) {
-				probe := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"true"}}}}
-				p.Spec.InitContainers[0].SecurityContext = &corev1.SecurityContext{Privileged: &privileged}
-				app := &p.Spec.Containers[0]
-				app.LivenessProbe, app.ReadinessProbe, app.StartupProbe = probe, probe, probe
-				app.Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"true"}}}}
-			},
-			want: nil,
-		},
-		{
-			name: "privileged false is fine",
-			pod: func(p *corev1.Pod) {
-				p.Spec.Containers[1].SecurityContext = &corev1.SecurityContext{Privileged: new(bool)}
-			},
-			want: nil,
-		},
-		{
-			name: "strict supplemental groups policy",
-			pod: func(p *corev1.Pod) {
-				strict := corev1.SupplementalGroupsPolicyStrict
-				p.Spec.SecurityContext = &corev1.PodSecurityContext{SupplementalGroupsPolicy: &strict}
-			},
-			want: []string{"spec.securityContext.supplementalGroupsPolicy"},
-		},
-		{
-			name: "volume devices",
-			pod: func(p *corev1.Pod) {
-				p.Spec.Containers[1].VolumeDevices = []corev1.VolumeDevice{{Name: "disk", DevicePath: "/dev/xvda"}}
-			},
-			want: []string{"spec.containers[metrics].volumeDevices"},
-		},
-		{
-			name: "dynamic resource allocation",
-			pod: func(p *corev1.Pod) {
-				p.Spec.ResourceClaims = []corev1.PodResourceClaim{{Name: "gpu", ResourceClaimName: new("gpu-claim")}}
-				p.Spec.Containers[0].Resources.Claims = []corev1.ResourceClaim{{Name: "gpu"}}
-			},
-			want: []string{"spec.resourceClaims", "spec.containers[app].resources.claims"},
-		},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			pod := translatePod()
-			tc.pod(pod)
-			if got := unsupported(pod); !slices.Equal(got, tc.want) {
-				t.Errorf("unsupported() = %q, want %q", got, tc.want)
-			}
-		})
-	}
-}
-
-func TestContainerSpecCPUShares(t *testing.T) {
+func TestContainerCPUShares(t *testing.T) {
 	tests := []struct {
 		request string
 		want    uint64
@@ -371,9 +305,79 @@ func TestContainerSpecCPUShares(t *testing.T) {
 			if tc.request != "" {
 				c.Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(tc.request)}
 			}
-			if got := containerSpec(translatePod(), c, nil, "node-a", 1).CPUShares; got != tc.want {
+			if got := Container(translatePod(), c, ContainerInputs{Node: "node-a", Attempt: 1}).CPUShares; got != tc.want {
 				t.Errorf("request %q: shares %d, want %d", tc.request, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestContainerInputs checks that what the runner resolved reaches the container's spec: the Podman pod, the bind
+// mounts, the PID namespace; and, only in the host's network, the pod's DNS settings and (when Podman writes the
+// hosts file) its hostAliases.
+func TestContainerInputs(t *testing.T) {
+	dns := &podman.DNSConfig{Servers: []string{"10.96.0.10"}}
+	mounts := []podman.BindMount{{Source: "/var/lib/berth/pods/u/volumes/kubernetes.io~empty-dir/data", Dest: "/data"},
+		{Source: "/var/lib/berth/pods/u/containers/app/1", Dest: "/dev/termination-log"}}
+	aliases := []corev1.HostAlias{{IP: "192.0.2.1", Hostnames: []string{"db"}}}
+	tests := []struct {
+		name        string
+		hostNetwork bool
+		in          ContainerInputs
+		want        func(s *podman.ContainerSpec) podman.ContainerSpec
+	}{
+		{name: "pod network", in: ContainerInputs{Pod: "f00d", Mounts: mounts, PIDNamespaceOf: "beef", DNS: dns, PodmanHostsFile: true},
+			want: func(s *podman.ContainerSpec) podman.ContainerSpec {
+				s.Pod, s.Mounts, s.PIDNamespaceOf = "f00d", mounts, "beef"
+				return *s
+			}},
+		{name: "host network, Podman's hosts file", hostNetwork: true, in: ContainerInputs{DNS: dns, PodmanHostsFile: true},
+			want: func(s *podman.ContainerSpec) podman.ContainerSpec {
+				s.DNS, s.HostAdd = dns, []string{"db:192.0.2.1"}
+				return *s
+			}},
+		{name: "host network, Berth's hosts file", hostNetwork: true, in: ContainerInputs{DNS: dns},
+			want: func(s *podman.ContainerSpec) podman.ContainerSpec {
+				s.DNS = dns
+				return *s
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := translatePod()
+			pod.Spec.HostNetwork, pod.Spec.HostAliases = tc.hostNetwork, aliases
+			c := &pod.Spec.Containers[0]
+			tc.in.Node, tc.in.Attempt = "node-a", 1
+			base := Container(pod, c, ContainerInputs{Node: "node-a", Attempt: 1})
+			want := tc.want(&base)
+			if got := Container(pod, c, tc.in); !reflect.DeepEqual(got, want) {
+				t.Errorf("Container() =\n%+v\nwant\n%+v", got, want)
+			}
+		})
+	}
+}
+
+func TestContainerName(t *testing.T) {
+	pod := translatePod()
+	if got, want := ContainerName(PodName(pod), "app", 2), "shop_web-7d9f_0f1e2d3c_app_2"; got != want {
+		t.Errorf("ContainerName() = %q, want %q", got, want)
+	}
+	if got := Container(pod, &pod.Spec.Containers[0], ContainerInputs{Pod: "f00d", Attempt: 2}).Name; got != ContainerName(PodName(pod), "app", 2) {
+		t.Errorf("container spec name %q, want the Podman pod's name, not its ID, in it", got)
+	}
+}
+
+// TestKubeletUserMerge is a regression test: the kubelet merges runAsUser and runAsGroup field by field.
+func TestKubeletUserMerge(t *testing.T) {
+	id := func(v int64) *int64 { return &v }
+	pod := translatePod()
+	pod.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsUser: id(10), RunAsGroup: id(20)}
+	c := &corev1.Container{Name: "app", Image: "x", SecurityContext: &corev1.SecurityContext{RunAsUser: id(1000)}}
+	if got := Container(pod, c, ContainerInputs{Node: "n", Env: c.Env, Attempt: 1}).User; got != "1000:20" {
+		t.Errorf("user %q want 1000:20", got)
+	}
+	c = &corev1.Container{Name: "app", Image: "x", SecurityContext: &corev1.SecurityContext{RunAsGroup: id(30)}}
+	if got := Container(pod, c, ContainerInputs{Node: "n", Env: c.Env, Attempt: 1}).User; got != "10:30" {
+		t.Errorf("user %q want 10:30", got)
 	}
 }

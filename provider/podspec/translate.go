@@ -1,4 +1,4 @@
-package provider
+package podspec
 
 import (
 	"fmt"
@@ -13,13 +13,19 @@ import (
 // cpuPeriod is the CFS period used for CPU limits, as the kubelet uses.
 const cpuPeriod = 100000
 
-// podmanPodName names the Podman pod of a Kubernetes pod; the UID part keeps a recreated pod of the same name apart.
-func podmanPodName(pod *corev1.Pod) string {
+// PodName names the Podman pod of a Kubernetes pod; the UID part keeps a recreated pod of the same name apart.
+func PodName(pod *corev1.Pod) string {
 	uid := string(pod.UID)
 	if len(uid) > 8 {
 		uid = uid[:8]
 	}
 	return fmt.Sprintf("%s_%s_%s", pod.Namespace, pod.Name, uid)
+}
+
+// ContainerName names one run (attempt) of a container in the Podman pod named podmanPod (PodName): each run is a
+// container of its own, so that the previous one stays for its logs.
+func ContainerName(podmanPod, container string, attempt int32) string {
+	return fmt.Sprintf("%s_%s_%d", podmanPod, container, attempt)
 }
 
 // podLabels are the labels put on a pod's Podman pod and containers.
@@ -33,17 +39,33 @@ func podLabels(pod *corev1.Pod, node string) map[string]string {
 	}
 }
 
-// podSpec translates the pod-level parts of a PodSpec into a Podman pod.
-func podSpec(pod *corev1.Pod, node, network string) podman.PodSpec {
+// PodInputs are what a pod's Podman pod needs beyond the pod itself, resolved by the caller.
+type PodInputs struct {
+	// Node is the node's name, put in the labels.
+	Node string
+	// Network is the Podman network the pod joins (none for a hostNetwork pod).
+	Network string
+	// Hostname is the sandbox's hostname (the FQDN when the pod asks for it); a hostNetwork pod has the node's.
+	Hostname string
+	// DNS is the pod's DNS configuration, nil for Podman's default.
+	DNS *podman.DNSConfig
+	// PodmanHostsFile is set when Podman, not Berth, writes the containers' /etc/hosts (a node without a root
+	// folder Podman shares): the pod's hostAliases then go to Podman.
+	PodmanHostsFile bool
+}
+
+// Pod translates the pod-level parts of a PodSpec into a Podman pod.
+func Pod(pod *corev1.Pod, in PodInputs) podman.PodSpec {
 	ps := podman.PodSpec{
-		Name:    podmanPodName(pod),
-		Labels:  podLabels(pod, node),
-		Network: network,
+		Name:     PodName(pod),
+		Labels:   podLabels(pod, in.Node),
+		Network:  in.Network,
+		Hostname: in.Hostname,
+		DNS:      in.DNS,
 	}
-	// The short hostname; the sandbox's may be the FQDN (sandboxHostname). The apiserver validated the names, so
-	// an error here leaves Podman's default.
-	ps.Hostname, _, _ = podHostnameAndDomain(pod, "")
-	ps.HostAdd = hostAliases(pod)
+	if in.PodmanHostsFile {
+		ps.HostAdd = hostAliases(pod)
+	}
 	ps.HostPID, ps.HostIPC = pod.Spec.HostPID, pod.Spec.HostIPC
 	ps.SharePID = pod.Spec.ShareProcessNamespace != nil && *pod.Spec.ShareProcessNamespace
 	if pod.Spec.HostNetwork {
@@ -66,41 +88,76 @@ func podSpec(pod *corev1.Pod, node, network string) podman.PodSpec {
 	return ps
 }
 
-// containerSpec translates one Kubernetes container into a Podman container of the pod's Podman pod.
-// attempt numbers the container's runs, so that a restart makes a new container and the previous one stays for logs.
-// env is the container's resolved environment (see environment); it also expands $(VAR) in command and args.
-func containerSpec(pod *corev1.Pod, c *corev1.Container, env []corev1.EnvVar, node string, attempt int32) podman.ContainerSpec {
-	labels := podLabels(pod, node)
+// ContainerInputs are what one run of a container needs beyond its pod and its spec, resolved by the caller.
+type ContainerInputs struct {
+	// Node is the node's name, put in the labels.
+	Node string
+	// Pod is the Podman pod the container joins, by ID or name; empty is PodName.
+	Pod string
+	// Attempt numbers the container's runs, so that a restart makes a new container and the previous one stays for
+	// logs.
+	Attempt int32
+	// Env is the container's resolved environment; it also expands $(VAR) in command and args.
+	Env []corev1.EnvVar
+	// Mounts are the container's bind mounts: its volumes, then the node's files Berth mounts into it (termination
+	// log, hosts file). Image volumes are not among them: Podman mounts those from their images.
+	Mounts []podman.BindMount
+	// PIDNamespaceOf is the container whose PID namespace this one joins (an ephemeral container's target), empty
+	// for the pod's.
+	PIDNamespaceOf string
+	// DNS is the pod's DNS configuration: in the host's network, each container writes its own resolv.conf.
+	DNS *podman.DNSConfig
+	// PodmanHostsFile is set when Podman, not Berth, writes the containers' /etc/hosts: in the host's network, each
+	// container then gets the pod's hostAliases.
+	PodmanHostsFile bool
+}
+
+// Container translates one Kubernetes container into a Podman container of the pod's Podman pod.
+func Container(pod *corev1.Pod, c *corev1.Container, in ContainerInputs) podman.ContainerSpec {
+	labels := podLabels(pod, in.Node)
 	labels[podman.LabelContainer] = c.Name
-	labels[podman.LabelAttempt] = strconv.Itoa(int(attempt))
+	labels[podman.LabelAttempt] = strconv.Itoa(int(in.Attempt))
 	s := podman.ContainerSpec{
-		Name:       fmt.Sprintf("%s_%s_%d", podmanPodName(pod), c.Name, attempt),
-		Pod:        podmanPodName(pod),
-		Image:      c.Image,
-		Entrypoint: expand(c.Command, env),
-		Command:    expand(c.Args, env),
-		WorkingDir: c.WorkingDir,
-		Labels:     labels,
-		TTY:        c.TTY,
-		Stdin:      c.Stdin,
-		Env:        map[string]string{},
+		Name:           ContainerName(PodName(pod), c.Name, in.Attempt),
+		Pod:            in.Pod,
+		Image:          c.Image,
+		Entrypoint:     expand(c.Command, in.Env),
+		Command:        expand(c.Args, in.Env),
+		WorkingDir:     c.WorkingDir,
+		Labels:         labels,
+		TTY:            c.TTY,
+		Stdin:          c.Stdin,
+		Env:            map[string]string{},
+		Mounts:         in.Mounts,
+		ImageMounts:    imageMounts(pod, c),
+		PIDNamespaceOf: in.PIDNamespaceOf,
 	}
-	for _, e := range env {
+	if s.Pod == "" {
+		s.Pod = PodName(pod)
+	}
+	for _, e := range in.Env {
 		s.Env[e.Name] = e.Value
 	}
-	s.ContainerResources = containerResources(c.Resources)
+	s.ContainerResources = Resources(c.Resources)
 	s.User = user(pod.Spec.SecurityContext, c.SecurityContext)
 	applySecurityContext(&s, pod, c)
 	s.HostIPC = pod.Spec.HostIPC
 	// The kubelet gives the sandbox the pod's sysctls; every container of the Podman pod sets them in the
 	// namespaces it shares with the others.
 	s.Sysctls = podSysctls(pod)
+	if pod.Spec.HostNetwork {
+		// In the host's network, a container of a Podman pod writes its own resolv.conf and hosts file.
+		s.DNS = in.DNS
+		if in.PodmanHostsFile {
+			s.HostAdd = hostAliases(pod)
+		}
+	}
 	return s
 }
 
-// containerResources translates a container's resources into its cgroup limits as the kubelet sets them: the
-// memory limit, cpu.shares from the CPU request and a CFS quota from the CPU limit.
-func containerResources(r corev1.ResourceRequirements) podman.ContainerResources {
+// Resources translates a container's resources into its cgroup limits as the kubelet sets them: the memory
+// limit, cpu.shares from the CPU request and a CFS quota from the CPU limit.
+func Resources(r corev1.ResourceRequirements) podman.ContainerResources {
 	var out podman.ContainerResources
 	if m, ok := r.Limits[corev1.ResourceMemory]; ok && !m.IsZero() {
 		out.MemoryLimit = m.Value()
@@ -123,36 +180,6 @@ func hostAliases(pod *corev1.Pod) []string {
 		for _, h := range a.Hostnames {
 			out = append(out, h+":"+a.IP)
 		}
-	}
-	return out
-}
-
-// unsupported lists the parts of a pod that Berth cannot run faithfully yet. A non-empty list fails the pod with
-// reason UnsupportedPodSpec rather than running something other than what was asked.
-func unsupported(pod *corev1.Pod) []string {
-	var out []string
-	sp := pod.Spec
-	// Devices through dynamic resource allocation: Berth has no DRA driver to prepare them.
-	if len(sp.ResourceClaims) > 0 {
-		out = append(out, "spec.resourceClaims")
-	}
-	// Volumes themselves are checked by volumeProblems.
-	if sc := sp.SecurityContext; sc != nil && sc.SupplementalGroupsPolicy != nil && *sc.SupplementalGroupsPolicy != corev1.SupplementalGroupsPolicyMerge {
-		out = append(out, "spec.securityContext.supplementalGroupsPolicy")
-	}
-	check := func(path string, c *corev1.Container) {
-		if len(c.VolumeDevices) > 0 {
-			out = append(out, path+".volumeDevices")
-		}
-		if len(c.Resources.Claims) > 0 {
-			out = append(out, path+".resources.claims")
-		}
-	}
-	for i := range sp.InitContainers {
-		check(fmt.Sprintf("spec.initContainers[%s]", sp.InitContainers[i].Name), &sp.InitContainers[i])
-	}
-	for i := range sp.Containers {
-		check(fmt.Sprintf("spec.containers[%s]", sp.Containers[i].Name), &sp.Containers[i])
 	}
 	return out
 }

@@ -1,0 +1,251 @@
+package podspec
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// admitPod is a plain pod of one init container, setup, and one container, app.
+func admitPod() *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web", UID: "u-1"},
+		Spec: corev1.PodSpec{
+			InitContainers: []corev1.Container{{Name: "setup", Image: "busybox"}},
+			Containers:     []corev1.Container{{Name: "app", Image: "nginx"}},
+		},
+	}
+}
+
+// TestAdmit checks each refusal with the reason, message and event the runner records, the order in which they
+// are made, and the pods a node admits.
+func TestAdmit(t *testing.T) {
+	yes := true
+	gpu := corev1.ResourceName("example.com/gpu")
+	privileged := func(p *corev1.Pod) { p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{Privileged: &yes} }
+	netAdmin := func(p *corev1.Pod) {
+		p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{Capabilities: &corev1.Capabilities{Add: []corev1.Capability{"NET_ADMIN"}}}
+	}
+	hostPID := func(p *corev1.Pod) { p.Spec.HostPID = true }
+	sysctl := func(p *corev1.Pod) {
+		p.Spec.SecurityContext = &corev1.PodSecurityContext{Sysctls: []corev1.Sysctl{{Name: "kernel.msgmax", Value: "1"}}}
+	}
+	gpus := func(p *corev1.Pod) {
+		p.Spec.Containers[0].Resources.Requests = corev1.ResourceList{gpu: resource.MustParse("2")}
+		p.Spec.Containers[0].Resources.Limits = corev1.ResourceList{gpu: resource.MustParse("2")}
+	}
+	etc := func(p *corev1.Pod) {
+		p.Spec.Volumes = []corev1.Volume{{Name: "etc", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/etc"}}}}
+	}
+	devices := func(p *corev1.Pod) {
+		p.Spec.Containers[0].VolumeDevices = []corev1.VolumeDevice{{Name: "disk", DevicePath: "/dev/xvda"}}
+	}
+	unsupportedPod := func(msg string) *Rejection {
+		return &Rejection{Reason: "UnsupportedPodSpec", Message: msg, EventReason: "UnsupportedPodSpec", EventMessage: msg}
+	}
+	allowSysctls, err := NewSysctlAllowlist([]string{"kernel.msg*"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		pod    []func(*corev1.Pod)
+		policy Policy
+		want   *Rejection
+	}{
+		{name: "plain pod"},
+		{name: "unsupported field", pod: []func(*corev1.Pod){devices},
+			want: unsupportedPod("Berth cannot run this pod yet; unsupported: spec.containers[app].volumeDevices")},
+		{name: "privileged", pod: []func(*corev1.Pod){privileged},
+			want: unsupportedPod("privileged containers are not allowed on this node (berth-kubelet --allow-privileged=false): spec.containers[app].securityContext.privileged")},
+		{name: "privileged allowed", pod: []func(*corev1.Pod){privileged}, policy: Policy{AllowPrivileged: true}},
+		{name: "host namespaces", pod: []func(*corev1.Pod){hostPID},
+			want: unsupportedPod("the host's PID and IPC namespaces are not allowed on this node (berth-kubelet --allow-host-namespaces=false): spec.hostPID")},
+		{name: "host namespaces allowed", pod: []func(*corev1.Pod){hostPID}, policy: Policy{AllowHostNamespaces: true}},
+		{name: "capability", pod: []func(*corev1.Pod){netAdmin}, policy: Policy{AllowedCapabilities: []string{"SYS_TIME"}},
+			want: unsupportedPod("capabilities beyond the container runtime's default set are not allowed on this node (berth-kubelet --allowed-capabilities=SYS_TIME): spec.containers[app].securityContext.capabilities.add: NET_ADMIN")},
+		{name: "capability allowed", pod: []func(*corev1.Pod){netAdmin}, policy: Policy{AllowedCapabilities: []string{"NET_ADMIN"}}},
+		{name: "sysctl", pod: []func(*corev1.Pod){sysctl},
+			want: &Rejection{Reason: "SysctlForbidden", Message: `Pod was rejected: forbidden sysctl: "kernel.msgmax" not allowlisted`,
+				EventReason: "SysctlForbidden", EventMessage: `forbidden sysctl: "kernel.msgmax" not allowlisted`}},
+		{name: "sysctl allowed", pod: []func(*corev1.Pod){sysctl}, policy: Policy{Sysctls: allowSysctls}},
+		{name: "extended resource", pod: []func(*corev1.Pod){gpus}, policy: Policy{Allocatable: corev1.ResourceList{gpu: resource.MustParse("1")}},
+			want: &Rejection{Reason: "OutOfexample.com/gpu", Message: "Pod was rejected: Node didn't have enough resource: example.com/gpu, requested: 2, used: 0, capacity: 1",
+				EventReason: "OutOfexample.com/gpu", EventMessage: "Node didn't have enough resource: example.com/gpu, requested: 2, used: 0, capacity: 1"}},
+		{name: "extended resource within allocatable", pod: []func(*corev1.Pod){gpus}, policy: Policy{Allocatable: corev1.ResourceList{gpu: resource.MustParse("2")}}},
+		{name: "volume", pod: []func(*corev1.Pod){etc}, policy: Policy{AllowedHostPaths: []string{"/srv"}},
+			want: &Rejection{Reason: "UnsupportedVolume", Message: `Berth refuses this pod's volumes: spec.volumes[etc]: hostPath "/etc" is not under a path this node allows (allowed: /srv)`,
+				EventReason: "FailedMount", EventMessage: `Berth refuses this pod's volumes: spec.volumes[etc]: hostPath "/etc" is not under a path this node allows (allowed: /srv)`}},
+		{name: "volume allowed", pod: []func(*corev1.Pod){etc}, policy: Policy{AllowedHostPaths: []string{"/"}}},
+		{name: "unsupported before privileged", pod: []func(*corev1.Pod){privileged, devices},
+			want: unsupportedPod("Berth cannot run this pod yet; unsupported: spec.containers[app].volumeDevices")},
+		{name: "privileged before host namespaces", pod: []func(*corev1.Pod){hostPID, privileged},
+			want: unsupportedPod("privileged containers are not allowed on this node (berth-kubelet --allow-privileged=false): spec.containers[app].securityContext.privileged")},
+		{name: "host namespaces before capabilities", pod: []func(*corev1.Pod){netAdmin, hostPID},
+			want: unsupportedPod("the host's PID and IPC namespaces are not allowed on this node (berth-kubelet --allow-host-namespaces=false): spec.hostPID")},
+		{name: "capabilities before sysctls", pod: []func(*corev1.Pod){sysctl, netAdmin},
+			want: unsupportedPod("capabilities beyond the container runtime's default set are not allowed on this node (berth-kubelet --allowed-capabilities=): spec.containers[app].securityContext.capabilities.add: NET_ADMIN")},
+		{name: "sysctls before extended resources", pod: []func(*corev1.Pod){gpus, sysctl},
+			want: &Rejection{Reason: "SysctlForbidden", Message: `Pod was rejected: forbidden sysctl: "kernel.msgmax" not allowlisted`,
+				EventReason: "SysctlForbidden", EventMessage: `forbidden sysctl: "kernel.msgmax" not allowlisted`}},
+		{name: "extended resources before volumes", pod: []func(*corev1.Pod){etc, gpus},
+			want: &Rejection{Reason: "OutOfexample.com/gpu", Message: "Pod was rejected: Node didn't have enough resource: example.com/gpu, requested: 2, used: 0, capacity: 0",
+				EventReason: "OutOfexample.com/gpu", EventMessage: "Node didn't have enough resource: example.com/gpu, requested: 2, used: 0, capacity: 0"}},
+		{name: "everything allowed", pod: []func(*corev1.Pod){privileged, hostPID, sysctl, gpus, etc},
+			policy: Policy{AllowPrivileged: true, AllowHostNamespaces: true, Sysctls: allowSysctls, AllowedHostPaths: []string{"/etc"},
+				Allocatable: corev1.ResourceList{gpu: resource.MustParse("4")}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := admitPod()
+			for _, set := range tc.pod {
+				set(pod)
+			}
+			tc.policy.ResolvePath = noLinks
+			if diff := cmp.Diff(tc.want, Admit(pod, tc.policy)); diff != "" {
+				t.Errorf("Admit (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestAdmitResolvesLinks checks that Admit resolves hostPaths and allowed folders with the policy's resolver: a
+// hostPath under an allowed folder that is a link out of it is refused.
+func TestAdmitResolvesLinks(t *testing.T) {
+	pod := admitPod()
+	pod.Spec.Volumes = []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/srv/data/passwd"}}}}
+	links := map[string]string{"/srv/data/passwd": "/etc/passwd"}
+	resolve := func(path string) string {
+		if r, ok := links[path]; ok {
+			return r
+		}
+		return path
+	}
+	if rej := Admit(pod, Policy{AllowedHostPaths: []string{"/srv/data"}, ResolvePath: resolve}); rej == nil || rej.Reason != UnsupportedVolumeReason {
+		t.Errorf("Admit = %+v, want the volume refused", rej)
+	}
+	if rej := Admit(pod, Policy{AllowedHostPaths: []string{"/srv/data"}, ResolvePath: noLinks}); rej != nil {
+		t.Errorf("Admit = %+v without the link, want the pod admitted", rej)
+	}
+}
+
+func TestInsufficientExtendedResource(t *testing.T) {
+	pod := &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "a", Resources: corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("64"), corev1.ResourceMemory: resource.MustParse("1Ti"), "hugepages-2Mi": resource.MustParse("1Gi")},
+	}}}}}
+	if reason, msg, ok := insufficientExtendedResource(pod, nil); ok {
+		t.Errorf("native resources are the scheduler's: %s %s", reason, msg)
+	}
+}
+
+func TestUnsupported(t *testing.T) {
+	privileged := true
+	tests := []struct {
+		name string
+		pod  func(p *corev1.Pod)
+		want []string
+	}{
+		{name: "plain pod", pod: func(*corev1.Pod) {}, want: nil},
+		{
+			name: "host network is supported",
+			pod:  func(p *corev1.Pod) { p.Spec.HostNetwork = true },
+			want: nil,
+		},
+		{
+			name: "shared and host namespaces are supported; the host's are the node's call",
+			pod: func(p *corev1.Pod) {
+				share := true
+				p.Spec.HostPID, p.Spec.HostIPC, p.Spec.ShareProcessNamespace = true, true, &share
+			},
+			want: nil,
+		},
+		{
+			name: "probes and lifecycle are supported; privileged is the node's call",
+			pod: func(p *corev1.Pod) {
+				probe := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"true"}}}}
+				p.Spec.InitContainers[0].SecurityContext = &corev1.SecurityContext{Privileged: &privileged}
+				app := &p.Spec.Containers[0]
+				app.LivenessProbe, app.ReadinessProbe, app.StartupProbe = probe, probe, probe
+				app.Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"true"}}}}
+			},
+			want: nil,
+		},
+		{
+			name: "privileged false is fine",
+			pod: func(p *corev1.Pod) {
+				p.Spec.Containers[1].SecurityContext = &corev1.SecurityContext{Privileged: new(bool)}
+			},
+			want: nil,
+		},
+		{
+			name: "strict supplemental groups policy",
+			pod: func(p *corev1.Pod) {
+				strict := corev1.SupplementalGroupsPolicyStrict
+				p.Spec.SecurityContext = &corev1.PodSecurityContext{SupplementalGroupsPolicy: &strict}
+			},
+			want: []string{"spec.securityContext.supplementalGroupsPolicy"},
+		},
+		{
+			name: "volume devices",
+			pod: func(p *corev1.Pod) {
+				p.Spec.Containers[1].VolumeDevices = []corev1.VolumeDevice{{Name: "disk", DevicePath: "/dev/xvda"}}
+			},
+			want: []string{"spec.containers[metrics].volumeDevices"},
+		},
+		{
+			name: "dynamic resource allocation",
+			pod: func(p *corev1.Pod) {
+				p.Spec.ResourceClaims = []corev1.PodResourceClaim{{Name: "gpu", ResourceClaimName: new("gpu-claim")}}
+				p.Spec.Containers[0].Resources.Claims = []corev1.ResourceClaim{{Name: "gpu"}}
+			},
+			want: []string{"spec.resourceClaims", "spec.containers[app].resources.claims"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := translatePod()
+			tc.pod(pod)
+			if got := unsupported(pod); !slices.Equal(got, tc.want) {
+				t.Errorf("unsupported() = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestAdmitEphemeral(t *testing.T) {
+	yes := true
+	privileged := &corev1.SecurityContext{Privileged: &yes}
+	ptrace := &corev1.SecurityContext{Capabilities: &corev1.Capabilities{Add: []corev1.Capability{"SYS_PTRACE"}}}
+	tests := []struct {
+		name      string
+		configure func(*Policy)
+		c         corev1.Container
+		want      string
+	}{
+		{name: "plain", c: corev1.Container{Name: "dbg"}},
+		{name: "privileged on a node refusing it", c: corev1.Container{Name: "dbg", SecurityContext: privileged},
+			want: "privileged containers are not allowed on this node (berth-kubelet --allow-privileged=false): spec.ephemeralContainers[dbg].securityContext.privileged"},
+		{name: "privileged on a node allowing it", configure: func(p *Policy) { p.AllowPrivileged = true }, c: corev1.Container{Name: "dbg", SecurityContext: privileged}},
+		{name: "kubectl debug's SYS_PTRACE on a node refusing it", c: corev1.Container{Name: "dbg", SecurityContext: ptrace},
+			want: "capabilities beyond the container runtime's default set are not allowed on this node (berth-kubelet --allowed-capabilities=NET_ADMIN): spec.ephemeralContainers[dbg].securityContext.capabilities.add: SYS_PTRACE"},
+		{name: "SYS_PTRACE allowed", configure: func(p *Policy) { p.AllowedCapabilities = append(p.AllowedCapabilities, "SYS_PTRACE") }, c: corev1.Container{Name: "dbg", SecurityContext: ptrace}},
+		{name: "volume devices", c: corev1.Container{Name: "dbg", VolumeDevices: []corev1.VolumeDevice{{Name: "v", DevicePath: "/dev/x"}}},
+			want: "Berth cannot run this container yet; unsupported: spec.ephemeralContainers[dbg].volumeDevices"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			policy := Policy{AllowedCapabilities: []string{"NET_ADMIN"}}
+			if tc.configure != nil {
+				tc.configure(&policy)
+			}
+			if got := AdmitEphemeral(&tc.c, policy); got != tc.want {
+				t.Errorf("AdmitEphemeral = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

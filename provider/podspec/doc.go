@@ -1,0 +1,12 @@
+// Package podspec turns a Kubernetes pod into the Podman specs that run it, and decides whether a node admits the
+// pod at all. It is pure: no Podman calls, no clock, and no I/O but the one Policy.ResolvePath stands in for (the
+// symbolic links of hostPaths); what needs I/O is resolved by the caller and passed in.
+//
+// Translation: Pod makes the Podman pod (the sandbox) and Container one container of it, from the pod and the
+// inputs the runner resolved beforehand (the environment, the bind mounts, the DNS settings, the hostname, the
+// attempt); PodName and ContainerName are the names Podman knows them by.
+//
+// Admission: Admit checks a pod against the node's Policy (privileged containers, host namespaces, capabilities,
+// sysctls, extended resources, volumes, what Berth cannot run yet) and returns the Rejection the runner records,
+// nil when the pod may run; AdmitEphemeral does the same for an ephemeral container.
+package podspec
