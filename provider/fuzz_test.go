@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/berth-dev/berth/provider/podstatus"
+	"github.com/berth-dev/berth/provider/volume"
 )
 
 // The fuzz targets feed hostile pods (any JSON the API types take, far beyond what the apiserver's validation
@@ -85,7 +86,7 @@ func FuzzPodSpecTranslation(f *testing.F) {
 			_ = verifyRunAsNonRoot(pod, c, "1000")
 			if volumesOK {
 				// Only volumes the runner would accept get that far; mounts stay inside the allowed folder.
-				ms, err := p.containerMounts(pod, c, env)
+				ms, err := p.volumes().ContainerMounts(pod, c, env)
 				for _, m := range ms {
 					if err == nil && !within(root, m.Source) {
 						t.Fatalf("mount source %q outside %s", m.Source, root)
@@ -96,8 +97,8 @@ func FuzzPodSpecTranslation(f *testing.F) {
 		if volumesOK {
 			for i := range pod.Spec.Volumes {
 				v := &pod.Spec.Volumes[i]
-				if isAPIDataVolume(v) {
-					_, _ = p.payload(context.Background(), pod, v)
+				if volume.IsAPIData(v) {
+					_, _ = p.volumes().Payload(context.Background(), pod, v)
 				}
 			}
 		}
