@@ -83,7 +83,7 @@ func New(ctx context.Context, cfg Config) *Node {
 			DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: cfg.KubeletPort}},
 			// The features beyond the API's defaults that Berth's provider has, which the apiserver checks before
 			// it lets a pod ask for them (the kubelet's NodeDeclaredFeatures): the in-place resize of non-sidecar
-			// init containers (resize.go), not that of pod-level resources.
+			// init containers (provider/resize.go), not that of pod-level resources.
 			DeclaredFeatures: []string{inplacepodresize.IPPRInitContainersFeatureGate},
 		},
 	}
