@@ -21,11 +21,11 @@ func TestEvictionWhenEmptyDirOutgrowsItsLimit(t *testing.T) {
 	h.create(pod)
 	h.waitContainer(ctrName(pod, "a", 1), "running")
 
-	dir := filepath.Join(h.p.cfg.RootDir, "pods", string(pod.UID), "volumes", pluginEmptyDir)
+	dir := filepath.Join(h.p.cfg.RootDir, "pods", string(pod.UID), "volumes", "kubernetes.io~empty-dir")
 	if err := os.WriteFile(filepath.Join(dir, "free", "big"), make([]byte, 256<<10), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if msg, err := h.p.emptyDirOverLimit(pod); err != nil || msg != "" {
+	if msg, err := h.p.volumes().EmptyDirOverLimit(pod); err != nil || msg != "" {
 		t.Fatalf("a volume without a limit counted: %q, %v", msg, err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "scratch", "big"), make([]byte, 256<<10), 0o644); err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/berth-dev/berth/provider/podspec"
 	"github.com/berth-dev/berth/provider/podstatus"
+	"github.com/berth-dev/berth/provider/volume"
 )
 
 // The fuzz targets feed hostile pods (any JSON the API types take, far beyond what the apiserver's validation
@@ -86,7 +87,7 @@ func FuzzPodSpecTranslation(f *testing.F) {
 			_ = podspec.NeedsImageUser(pod, c)
 			_ = podspec.VerifyRunAsNonRoot(pod, c, "1000")
 			if admitted {
-				ms, err := p.containerMounts(pod, c, env)
+				ms, err := p.volumes().ContainerMounts(pod, c, env)
 				for _, m := range ms {
 					if err == nil && !podspec.Within(root, m.Source) {
 						t.Fatalf("mount source %q outside %s", m.Source, root)
@@ -97,8 +98,8 @@ func FuzzPodSpecTranslation(f *testing.F) {
 		if admitted {
 			for i := range pod.Spec.Volumes {
 				v := &pod.Spec.Volumes[i]
-				if isAPIDataVolume(v) {
-					_, _ = p.payload(context.Background(), pod, v)
+				if volume.IsAPIData(v) {
+					_, _ = p.volumes().Payload(context.Background(), pod, v)
 				}
 			}
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/berth-dev/berth/internal/registries"
 	"github.com/berth-dev/berth/provider/podman"
 	"github.com/berth-dev/berth/provider/podspec"
+	"github.com/berth-dev/berth/provider/volume"
 )
 
 // Config configures a Provider.
@@ -69,7 +70,7 @@ type Config struct {
 	// AllowedHostPaths are the host folders hostPath volumes may name (at or below); none when empty.
 	AllowedHostPaths []string
 	// Tokens fetches service account tokens for projected volumes; nil refuses them.
-	Tokens TokenGetter
+	Tokens volume.TokenGetter
 	// VolumeResync is how often running pods' configMap, secret, downwardAPI and projected volumes are rewritten
 	// from the API objects (kubelet: about a minute); default 10s.
 	VolumeResync time.Duration
@@ -256,13 +257,13 @@ func (p *Provider) RemoveUnclaimed(ctx context.Context, exists func(types.UID) b
 	gone, _, err := p.removeUnclaimedAdopted(ctx, exists)
 	errs := []error{err}
 	// Volume folders of pods that are gone (whose Podman pod a crash may have taken already).
-	uids, err := p.podDirUIDs()
+	uids, err := p.volumes().PodDirUIDs()
 	errs = append(errs, err)
 	for _, uid := range uids {
 		if _, ok := gone[uid]; ok || exists(uid) {
 			continue
 		}
-		errs = append(errs, p.tearDownVolumes(uid))
+		errs = append(errs, p.volumes().TearDown(uid))
 	}
 	return len(gone), errors.Join(errs...)
 }
@@ -289,7 +290,7 @@ func (p *Provider) removeUnclaimedAdopted(ctx context.Context, exists func(types
 	p.mu.Unlock()
 	var errs []error
 	for uid, a := range gone {
-		errs = append(errs, p.cfg.Runtime.RemovePod(ctx, a.podmanID), p.tearDownVolumes(uid))
+		errs = append(errs, p.cfg.Runtime.RemovePod(ctx, a.podmanID), p.volumes().TearDown(uid))
 	}
 	return gone, left, errors.Join(errs...)
 }
@@ -333,7 +334,7 @@ func (p *Provider) resyncVolumes(ctx context.Context) {
 				p.refreshVolumes(rctx, r)
 			}
 			// As the kubelet's eviction manager, which checks emptyDir usage against sizeLimit on each housekeeping.
-			if hasDiskSizeLimit(r.pod) {
+			if volume.HasDiskSizeLimit(r.pod) {
 				go p.enforceEmptyDirLimits(rctx, r)
 			}
 		}
@@ -342,7 +343,7 @@ func (p *Provider) resyncVolumes(ctx context.Context) {
 
 func hasAPIDataVolume(pod *corev1.Pod) bool {
 	for i := range pod.Spec.Volumes {
-		if isAPIDataVolume(&pod.Spec.Volumes[i]) {
+		if volume.IsAPIData(&pod.Spec.Volumes[i]) {
 			return true
 		}
 	}
@@ -531,7 +532,7 @@ func (p *Provider) kill(ctx context.Context, r *podRecord, grace time.Duration) 
 		logger.Error(err, "Removing Podman pod", "podmanPod", r.podmanName)
 	}
 	r.volMu.Lock()
-	if err := p.tearDownVolumes(r.pod.UID); err != nil {
+	if err := p.volumes().TearDown(r.pod.UID); err != nil {
 		logger.Error(err, "Removing the pod's volumes")
 	}
 	r.volMu.Unlock()

@@ -157,6 +157,8 @@ func (h *harness) create(pod *corev1.Pod) {
 	}
 }
 
+func ptr[T any](v T) *T { return &v }
+
 func testContainer(name, image string) corev1.Container {
 	return corev1.Container{Name: name, Image: image, ImagePullPolicy: corev1.PullIfNotPresent}
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
-	"k8s.io/klog/v2/ktesting"
 
 	"github.com/berth-dev/berth/provider/podman"
 	"github.com/berth-dev/berth/provider/podspec"
@@ -522,18 +521,6 @@ func TestResizeStatusEquivalents(t *testing.T) {
 	}
 	if got := h.fake.callsTo("UpdateContainerResources"); !slices.Equal(got, []string{h.fake.container(ctrName(pod, "c1", 1)).id}) {
 		t.Errorf("updates %q", got)
-	}
-}
-
-// TestNodeDeclaresInitContainerResize: the node declares that it resizes non-sidecar init containers (so the
-// apiserver lets such resizes through), and not pod-level resources.
-func TestNodeDeclaresInitContainerResize(t *testing.T) {
-	_, ctx := ktesting.NewTestContext(t)
-	n := NewNode(ctx, NodeConfig{Name: "node-a", IP: testNodeIP, Runtime: newFakeRuntime()})
-	var node corev1.Node
-	n.Configure(&node)
-	if want := []string{"InPlacePodVerticalScalingInitContainers"}; !slices.Equal(node.Status.DeclaredFeatures, want) {
-		t.Errorf("declared features %q, want %q", node.Status.DeclaredFeatures, want)
 	}
 }
 

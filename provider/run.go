@@ -457,7 +457,7 @@ func (p *Provider) runOnce(ctx context.Context, r *podRecord, c *containerRecord
 		p.mu.Unlock()
 		return 0, configErr
 	}
-	mounts, err := p.containerMounts(r.pod, c.spec, env)
+	mounts, err := p.volumes().ContainerMounts(r.pod, c.spec, env)
 	if err != nil {
 		c.state = waiting("CreateContainerConfigError", err.Error())
 		p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)

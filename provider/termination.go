@@ -29,7 +29,7 @@ func (p *Provider) podFilesDir(uid types.UID) string {
 	if p.cfg.RootDir == "" || uid == "" {
 		return ""
 	}
-	return p.podDir(uid)
+	return p.volumes().PodDir(uid)
 }
 
 // terminationLogFile is the node file bind-mounted at one run's terminationMessagePath ("" without RootDir).

@@ -12,8 +12,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/berth-dev/berth/provider"
 	"github.com/berth-dev/berth/provider/podman"
+	"github.com/berth-dev/berth/provider/volume"
 )
 
 // Down stops the berth running on stateDir (sending it SIGTERM and waiting for it to clean up), or, when no berth
@@ -98,7 +98,7 @@ func Down(ctx context.Context, stateDir string, out func(string, ...any)) error 
 	}
 	roots, _ := filepath.Glob(filepath.Join(stateDir, "kubelet", "*"))
 	for _, root := range roots {
-		errs = append(errs, provider.CleanRootDir(root))
+		errs = append(errs, volume.CleanRootDir(root))
 	}
 	for name, pid := range alivePIDs(filepath.Join(stateDir, "pids"), stateDir) {
 		out("Stopping %s (pid %d) left by an earlier run", name, pid)

@@ -28,8 +28,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/berth-dev/berth/manifests"
-	"github.com/berth-dev/berth/provider"
 	"github.com/berth-dev/berth/provider/podman"
+	"github.com/berth-dev/berth/provider/volume"
 )
 
 // Cluster is a running local cluster.
@@ -701,7 +701,7 @@ func (c *Cluster) Stop(ctx context.Context) {
 			if err := removeBerthPods(ctx, h.url); err != nil {
 				logger.Error(err, "Removing Berth's Podman pods", "podman", h.url)
 			}
-			if err := provider.CleanRootDir(c.cfg.kubeletRootDir(h.index)); err != nil {
+			if err := volume.CleanRootDir(c.cfg.kubeletRootDir(h.index)); err != nil {
 				logger.Error(err, "Removing the pods' volume folders", "node", c.cfg.nodeName(h.index))
 			}
 		}

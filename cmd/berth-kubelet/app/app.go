@@ -44,6 +44,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/registries"
 	"github.com/berth-dev/berth/provider"
+	berthnode "github.com/berth-dev/berth/provider/node"
 	"github.com/berth-dev/berth/provider/podman"
 	"github.com/berth-dev/berth/provider/podspec"
 )
@@ -270,8 +271,8 @@ func Run(ctx context.Context, o *Options) error {
 	}
 
 	// Before anything touches Podman: a second berth-kubelet of the same node refuses to run.
-	lease := newLeaseClaim(client, o.NodeName, holderIdentity())
-	if err := lease.claimRetrying(ctx); err != nil {
+	lease := berthnode.NewLeaseClaim(client, o.NodeName, berthnode.HolderIdentity())
+	if err := lease.ClaimRetrying(ctx); err != nil {
 		return err
 	}
 	releaseOnSignal(ctx, lease)
@@ -306,7 +307,7 @@ func Run(ctx context.Context, o *Options) error {
 	recorder := eb.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: o.NodeName})
 
 	taints, _ := parseTaints(o.Taints)
-	np := provider.NewNode(ctx, provider.NodeConfig{Name: o.NodeName, IP: o.NodeIP, KubeletPort: int32(o.Port), Version: Version, Runtime: rt, Taints: taints})
+	np := berthnode.New(ctx, berthnode.Config{Name: o.NodeName, IP: o.NodeIP, KubeletPort: int32(o.Port), Version: Version, Runtime: rt, Taints: taints})
 	tokens := token.NewManager(client)
 	p := provider.New(provider.Config{NodeName: o.NodeName, NodeIP: o.NodeIP, Network: o.Network, Runtime: rt, Recorder: recorder,
 		Allocatable: np.Allocatable(), RootDir: o.RootDir, AllowedHostPaths: o.HostPaths, Tokens: tokens.GetServiceAccountToken,
@@ -423,13 +424,13 @@ func Run(ctx context.Context, o *Options) error {
 // releaseOnSignal releases the node's lease when the process is asked to stop (SIGTERM, SIGINT), then lets the
 // signal end it as before: pods keep running in Podman for the next berth-kubelet of the node to adopt, and that
 // one may start at once.
-func releaseOnSignal(ctx context.Context, lease *leaseClaim) {
+func releaseOnSignal(ctx context.Context, lease *berthnode.LeaseClaim) {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	go func() {
 		sig := <-sigs
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
-		if err := lease.release(rctx); err != nil {
+		if err := lease.Release(rctx); err != nil {
 			klog.FromContext(ctx).Error(err, "Releasing the node's lease")
 		}
 		cancel()

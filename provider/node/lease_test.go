@@ -1,4 +1,4 @@
-package app
+package node
 
 import (
 	"context"
@@ -52,7 +52,7 @@ func TestLeaseClaim(t *testing.T) {
 			if tc.lease != nil {
 				client = fake.NewClientset(tc.lease)
 			}
-			c := newLeaseClaim(client, "node-a", "me")
+			c := NewLeaseClaim(client, "node-a", "me")
 			c.now = func() time.Time { return now }
 			c.watch, c.poll = 50*time.Millisecond, 10*time.Millisecond
 			c.gone = func(string) (bool, bool) { return false, false }
@@ -89,7 +89,7 @@ func TestLeaseClaim(t *testing.T) {
 func TestLeaseClaimWatchesRenewal(t *testing.T) {
 	start := time.Now()
 	client := fake.NewClientset(testLease("node-a", start.Add(-3*time.Second)))
-	c := newLeaseClaim(client, "node-a", "me")
+	c := NewLeaseClaim(client, "node-a", "me")
 	c.gone = func(string) (bool, bool) { return false, false }
 	c.watch, c.poll = 5*time.Second, 10*time.Millisecond
 	go func() {
@@ -109,8 +109,8 @@ func TestLeaseClaimWatchesRenewal(t *testing.T) {
 func TestLeaseRelease(t *testing.T) {
 	ctx := context.Background()
 	client := fake.NewClientset(testLease("me", time.Now()))
-	c := newLeaseClaim(client, "node-a", "me")
-	if err := c.release(ctx); err != nil {
+	c := NewLeaseClaim(client, "node-a", "me")
+	if err := c.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := client.CoordinationV1().Leases(corev1.NamespaceNodeLease).Get(ctx, "node-a", metav1.GetOptions{})
@@ -118,12 +118,12 @@ func TestLeaseRelease(t *testing.T) {
 		t.Errorf("holder after release: %q", *got.Spec.HolderIdentity)
 	}
 	// Released, the next process claims it at once.
-	next := newLeaseClaim(client, "node-a", "next")
+	next := NewLeaseClaim(client, "node-a", "next")
 	if err := next.claim(ctx); err != nil {
 		t.Fatalf("claim after release: %v", err)
 	}
 	// A lease another holder took is left alone.
-	if err := c.release(ctx); err != nil {
+	if err := c.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
 	got, _ = client.CoordinationV1().Leases(corev1.NamespaceNodeLease).Get(ctx, "node-a", metav1.GetOptions{})
@@ -133,7 +133,7 @@ func TestLeaseRelease(t *testing.T) {
 }
 
 func TestHolderGone(t *testing.T) {
-	me := holderIdentity()
+	me := HolderIdentity()
 	mine, err := holderFields()
 	if err != nil {
 		t.Skip("no /proc/self/ns/pid")
@@ -159,7 +159,7 @@ func TestHolderGone(t *testing.T) {
 			t.Errorf("holderGone(%q) = %v, %v; want %v, %v", tc.holder, gone, know, tc.gone, tc.know)
 		}
 	}
-	if !strings.HasPrefix(me, "berth-kubelet host=") || me == holderIdentity() {
+	if !strings.HasPrefix(me, "berth-kubelet host=") || me == HolderIdentity() {
 		t.Errorf("holder identities %q and another: want unique ones", me)
 	}
 }
@@ -174,8 +174,8 @@ func TestLeaseClaimRetriesABusyAPIServer(t *testing.T) {
 		}
 		return false, nil, nil
 	})
-	c := newLeaseClaim(client, "node-a", "me")
-	if err := c.claimRetrying(context.Background()); err != nil {
+	c := NewLeaseClaim(client, "node-a", "me")
+	if err := c.ClaimRetrying(context.Background()); err != nil {
 		t.Fatalf("claim after two timeouts: %v", err)
 	}
 	l, err := client.CoordinationV1().Leases(corev1.NamespaceNodeLease).Get(context.Background(), "node-a", metav1.GetOptions{})

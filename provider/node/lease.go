@@ -1,4 +1,4 @@
-package app
+package node
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/virtual-kubelet/virtual-kubelet/node"
+	vknode "github.com/virtual-kubelet/virtual-kubelet/node"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -27,11 +27,11 @@ import (
 // A clean stop (SIGTERM, SIGINT) releases the lease so that a restart right after is not refused.
 
 // leaseDuration is the node lease's duration, as virtual-kubelet and the kubelet use (renewed every quarter).
-const leaseDuration = node.DefaultLeaseDuration * time.Second
+const leaseDuration = vknode.DefaultLeaseDuration * time.Second
 
-// holderIdentity names this process in the node's lease: its host, its pid namespace and pid (which tell, on the
+// HolderIdentity names this process in the node's lease: its host, its pid namespace and pid (which tell, on the
 // same host, whether the holder still runs), and a random part that sets a restarted process apart.
-func holderIdentity() string {
+func HolderIdentity() string {
 	host, _ := os.Hostname()
 	pidns := ""
 	if l, err := os.Readlink("/proc/self/ns/pid"); err == nil {
@@ -73,7 +73,7 @@ func holderGone(holder string) (gone, ok bool) {
 	return prog != "berth-kubelet" && prog != filepath.Base(os.Args[0]), true
 }
 
-// holderFields are this process's host and pid namespace, as holderIdentity writes them.
+// holderFields are this process's host and pid namespace, as HolderIdentity writes them.
 func holderFields() (map[string]string, error) {
 	out := map[string]string{}
 	host, err := os.Hostname()
@@ -89,8 +89,8 @@ func holderFields() (map[string]string, error) {
 	return out, nil
 }
 
-// leaseClaim claims a node's lease for a holder.
-type leaseClaim struct {
+// LeaseClaim claims a node's lease for a holder.
+type LeaseClaim struct {
 	client   kubernetes.Interface
 	node     string
 	identity string
@@ -102,13 +102,14 @@ type leaseClaim struct {
 	watch, poll time.Duration
 }
 
-func newLeaseClaim(client kubernetes.Interface, node, identity string) *leaseClaim {
-	return &leaseClaim{client: client, node: node, identity: identity, now: time.Now, gone: holderGone,
+// NewLeaseClaim claims the lease of node for the holder identity (HolderIdentity).
+func NewLeaseClaim(client kubernetes.Interface, node, identity string) *LeaseClaim {
+	return &LeaseClaim{client: client, node: node, identity: identity, now: time.Now, gone: holderGone,
 		watch: leaseDuration/4 + 3*time.Second, poll: time.Second}
 }
 
 // errServed is another berth-kubelet serving the node.
-func (c *leaseClaim) errServed(l *coordinationv1.Lease) error {
+func (c *LeaseClaim) errServed(l *coordinationv1.Lease) error {
 	age := "never"
 	if l.Spec.RenewTime != nil {
 		age = c.now().Sub(l.Spec.RenewTime.Time).Round(time.Second).String() + " ago"
@@ -118,7 +119,7 @@ func (c *leaseClaim) errServed(l *coordinationv1.Lease) error {
 }
 
 // live tells whether a lease is held by someone else who renewed it within its duration.
-func (c *leaseClaim) live(l *coordinationv1.Lease) bool {
+func (c *LeaseClaim) live(l *coordinationv1.Lease) bool {
 	h := l.Spec.HolderIdentity
 	if h == nil || *h == "" || *h == c.identity || l.Spec.RenewTime == nil {
 		return false
@@ -135,9 +136,9 @@ type retryable struct{ error }
 
 func (r retryable) Unwrap() error { return r.error }
 
-// claimRetrying claims the lease, trying again with back-off for up to two minutes while the apiserver fails, as a
+// ClaimRetrying claims the lease, trying again with back-off for up to two minutes while the apiserver fails, as a
 // kubelet keeps trying to reach it; a node served by another berth-kubelet is refused at once.
-func (c *leaseClaim) claimRetrying(ctx context.Context) error {
+func (c *LeaseClaim) ClaimRetrying(ctx context.Context) error {
 	deadline := c.now().Add(2 * time.Minute)
 	backoff := time.Second
 	for {
@@ -160,7 +161,7 @@ func (c *leaseClaim) claimRetrying(ctx context.Context) error {
 // lease held by another holder and renewed within its duration is refused at once when that holder is known to
 // run (same host, its process alive), taken over when it is known to have ended, and otherwise watched: renewed
 // again, it is refused; not renewed within the watch, its holder is taken as gone.
-func (c *leaseClaim) claim(ctx context.Context) error {
+func (c *LeaseClaim) claim(ctx context.Context) error {
 	leases := c.client.CoordinationV1().Leases(corev1.NamespaceNodeLease)
 	logger := klog.FromContext(ctx)
 	for attempt := 0; ; attempt++ {
@@ -172,7 +173,7 @@ func (c *leaseClaim) claim(ctx context.Context) error {
 			now := metav1.NewMicroTime(c.now())
 			_, err = leases.Create(ctx, &coordinationv1.Lease{
 				ObjectMeta: metav1.ObjectMeta{Name: c.node, Namespace: corev1.NamespaceNodeLease},
-				Spec: coordinationv1.LeaseSpec{HolderIdentity: &c.identity, LeaseDurationSeconds: new(int32(node.DefaultLeaseDuration)),
+				Spec: coordinationv1.LeaseSpec{HolderIdentity: &c.identity, LeaseDurationSeconds: new(int32(vknode.DefaultLeaseDuration)),
 					AcquireTime: &now, RenewTime: &now},
 			}, metav1.CreateOptions{})
 			if apierrors.IsAlreadyExists(err) {
@@ -208,7 +209,7 @@ func (c *leaseClaim) claim(ctx context.Context) error {
 		l.Spec.HolderIdentity = &c.identity
 		l.Spec.RenewTime, l.Spec.AcquireTime = &now, &now
 		if l.Spec.LeaseDurationSeconds == nil {
-			l.Spec.LeaseDurationSeconds = new(int32(node.DefaultLeaseDuration))
+			l.Spec.LeaseDurationSeconds = new(int32(vknode.DefaultLeaseDuration))
 		}
 		if prev != "" && prev != c.identity {
 			l.Spec.LeaseTransitions = new(ptrOr(l.Spec.LeaseTransitions) + 1)
@@ -226,7 +227,7 @@ func (c *leaseClaim) claim(ctx context.Context) error {
 
 // watchRenewal polls a lease for c.watch: renewed (or taken) by someone else meanwhile, the node is served;
 // otherwise the last lease read is returned for taking over.
-func (c *leaseClaim) watchRenewal(ctx context.Context, l *coordinationv1.Lease) (*coordinationv1.Lease, error) {
+func (c *LeaseClaim) watchRenewal(ctx context.Context, l *coordinationv1.Lease) (*coordinationv1.Lease, error) {
 	leases := c.client.CoordinationV1().Leases(corev1.NamespaceNodeLease)
 	first := l.Spec.RenewTime.Time
 	holder := *l.Spec.HolderIdentity
@@ -260,9 +261,9 @@ func ptrOr(p *int32) int32 {
 	return *p
 }
 
-// release gives the node's lease up if this process still holds it, so that the next berth-kubelet of the node
+// Release gives the node's lease up if this process still holds it, so that the next berth-kubelet of the node
 // may claim it at once.
-func (c *leaseClaim) release(ctx context.Context) error {
+func (c *LeaseClaim) Release(ctx context.Context) error {
 	leases := c.client.CoordinationV1().Leases(corev1.NamespaceNodeLease)
 	for range 3 {
 		l, err := leases.Get(ctx, c.node, metav1.GetOptions{})

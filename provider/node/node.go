@@ -1,0 +1,159 @@
+package node
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/component-helpers/nodedeclaredfeatures/features/inplacepodresize"
+	"k8s.io/klog/v2"
+
+	"github.com/berth-dev/berth/internal/wellknown"
+	"github.com/berth-dev/berth/provider/podman"
+)
+
+// Node labels and annotations the virtual kubelet keeps fresh for the scheduler.
+const (
+	AnnotationFreeMemory = wellknown.AnnotationFreeMemory
+	AnnotationObservedAt = wellknown.AnnotationObservedAt
+	LabelPodman          = wellknown.LabelPodman
+)
+
+// Runtime is what a node reads of its Podman host. podman.Runtime has it.
+type Runtime interface {
+	// Info reports the host's resources and versions.
+	Info(ctx context.Context) (podman.HostInfo, error)
+	// ListImages lists the images stored on the host.
+	ListImages(ctx context.Context) ([]podman.Image, error)
+}
+
+// Config configures the node a provider stands for.
+type Config struct {
+	Name        string
+	IP          string
+	KubeletPort int32
+	// Version is reported as the node's kubelet version.
+	Version string
+	Runtime Runtime
+	// Interval between observations of the Podman host.
+	Interval time.Duration
+	// Taints are registered with the node.
+	Taints []corev1.Taint
+}
+
+// Node keeps a virtual node's status tied to its Podman host: capacity from /libpod/info, Ready while Podman
+// answers, observed free memory and stored images for the scheduler. It implements virtual-kubelet's
+// node.NodeProvider.
+type Node struct {
+	cfg     Config
+	setters []setter
+
+	mu   sync.Mutex
+	node *corev1.Node
+}
+
+// New builds the initial node object from one observation of the host. A host that does not answer yet gives a
+// node that is not Ready.
+func New(ctx context.Context, cfg Config) *Node {
+	if cfg.Interval == 0 {
+		cfg.Interval = 5 * time.Second
+	}
+	n := &Node{cfg: cfg, setters: defaultSetters(cfg.Version)}
+	node := &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: cfg.Name,
+			Labels: map[string]string{
+				corev1.LabelHostname:   cfg.Name,
+				corev1.LabelOSStable:   runtime.GOOS,
+				corev1.LabelArchStable: runtime.GOARCH,
+				"type":                 "virtual-kubelet",
+				LabelPodman:            "true",
+			},
+			Annotations: map[string]string{},
+		},
+		Spec: corev1.NodeSpec{Taints: cfg.Taints},
+		Status: corev1.NodeStatus{
+			Addresses: []corev1.NodeAddress{
+				{Type: corev1.NodeInternalIP, Address: cfg.IP},
+				{Type: corev1.NodeHostName, Address: cfg.Name},
+			},
+			DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: cfg.KubeletPort}},
+			// The features beyond the API's defaults that Berth's provider has, which the apiserver checks before
+			// it lets a pod ask for them (the kubelet's NodeDeclaredFeatures): the in-place resize of non-sidecar
+			// init containers (provider/resize.go), not that of pod-level resources.
+			DeclaredFeatures: []string{inplacepodresize.IPPRInitContainersFeatureGate},
+		},
+	}
+	n.node = node
+	n.observe(ctx, time.Now())
+	return n
+}
+
+// Configure copies the node's current state into a virtual-kubelet node spec.
+func (n *Node) Configure(into *corev1.Node) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.node.DeepCopyInto(into)
+}
+
+// Allocatable is the node's current allocatable.
+func (n *Node) Allocatable() corev1.ResourceList {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.node.Status.Allocatable.DeepCopy()
+}
+
+// Ping implements node.NodeProvider. virtual-kubelet writes the node's status and renews its lease only while
+// Ping succeeds, so it does not ask Podman: like a kubelet whose container runtime is down, the node goes on
+// reporting, with Ready=False (PodmanUnreachable) from observe, instead of going silent until the node lifecycle
+// controller marks it Unknown.
+func (n *Node) Ping(ctx context.Context) error {
+	return ctx.Err()
+}
+
+// NotifyNodeStatus implements node.NodeProvider: it observes the host every Interval and reports changes.
+func (n *Node) NotifyNodeStatus(ctx context.Context, cb func(*corev1.Node)) {
+	go func() {
+		t := time.NewTicker(n.cfg.Interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-t.C:
+				if n.observe(ctx, now) {
+					n.mu.Lock()
+					node := n.node.DeepCopy()
+					n.mu.Unlock()
+					cb(node)
+				}
+			}
+		}
+	}()
+}
+
+// observe looks at the Podman host and updates the node through its setters; it tells whether anything a user
+// would see changed (conditions, capacity, images) or the free-memory reading did.
+func (n *Node) observe(ctx context.Context, now time.Time) bool {
+	logger := klog.FromContext(ctx)
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	o := observation{now: now}
+	o.info, o.err = n.cfg.Runtime.Info(cctx)
+	if o.err == nil {
+		o.images, o.err = n.cfg.Runtime.ListImages(cctx)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	before := n.node.DeepCopy()
+	if o.err != nil {
+		logger.Error(o.err, "Observing Podman host")
+	}
+	for _, set := range n.setters {
+		set(n.node, o)
+	}
+	return !equalIgnoringHeartbeat(before, n.node)
+}

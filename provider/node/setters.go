@@ -1,0 +1,179 @@
+package node
+
+import (
+	"fmt"
+	"maps"
+	"runtime"
+	"sort"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/berth-dev/berth/provider/podman"
+)
+
+// maxPods is the pod capacity reported, as the kubelet's default.
+const maxPods = 110
+
+// maxImages bounds node.status.images as the kubelet does (nodeStatusMaxImages).
+const maxImages = 50
+
+// observation is what one look at the Podman host found.
+type observation struct {
+	now    time.Time
+	info   podman.HostInfo
+	images []podman.Image
+	// err is why Podman did not answer; nil when it did.
+	err error
+}
+
+// setter sets one part of a node's status from an observation of its host, as each of the kubelet's nodestatus
+// setters does.
+type setter func(node *corev1.Node, o observation)
+
+// defaultSetters are the setters of a node, in the order they run: what the host has (only when it answered),
+// when it was observed, then one setter per condition.
+func defaultSetters(version string) []setter {
+	return []setter{
+		machineInfo(version),
+		images,
+		freeMemory,
+		observedAt,
+		readyCondition,
+		memoryPressureCondition,
+		diskPressureCondition,
+		pidPressureCondition,
+	}
+}
+
+// machineInfo sets capacity, allocatable and node info from a host that answered.
+func machineInfo(version string) setter {
+	return func(node *corev1.Node, o observation) {
+		if o.err == nil {
+			applyHostInfo(node, o.info, version)
+		}
+	}
+}
+
+// images sets the images stored on a host that answered.
+func images(node *corev1.Node, o observation) {
+	if o.err == nil {
+		node.Status.Images = nodeImages(o.images)
+	}
+}
+
+// freeMemory records the free memory of a host that answered, for the scheduler.
+func freeMemory(node *corev1.Node, o observation) {
+	if o.err == nil {
+		node.Annotations[AnnotationFreeMemory] = strconv.FormatInt(o.info.MemFree, 10)
+	}
+}
+
+// observedAt records when the host was last looked at, whether it answered or not.
+func observedAt(node *corev1.Node, o observation) {
+	node.Annotations[AnnotationObservedAt] = o.now.UTC().Format(time.RFC3339)
+}
+
+// readyCondition is Ready while Podman answers, and False with reason PodmanUnreachable while it does not.
+func readyCondition(node *corev1.Node, o observation) {
+	if o.err != nil {
+		setCondition(node, corev1.NodeReady, false, "PodmanUnreachable", fmt.Sprintf("Podman does not answer: %v", o.err), o.now)
+		return
+	}
+	setCondition(node, corev1.NodeReady, true, "PodmanReady", "Podman is answering", o.now)
+}
+
+// memoryPressureCondition is always False: Berth has no eviction threshold for the node's memory.
+func memoryPressureCondition(node *corev1.Node, o observation) {
+	setCondition(node, corev1.NodeMemoryPressure, false, "KubeletHasSufficientMemory", "kubelet has sufficient memory available", o.now)
+}
+
+// diskPressureCondition is always False: Berth has no eviction threshold for the node's disk.
+func diskPressureCondition(node *corev1.Node, o observation) {
+	setCondition(node, corev1.NodeDiskPressure, false, "KubeletHasNoDiskPressure", "kubelet has no disk pressure", o.now)
+}
+
+// pidPressureCondition is always False: Berth has no eviction threshold for the node's process IDs.
+func pidPressureCondition(node *corev1.Node, o observation) {
+	setCondition(node, corev1.NodePIDPressure, false, "KubeletHasSufficientPID", "kubelet has sufficient PID available", o.now)
+}
+
+// applyHostInfo sets capacity, allocatable and node info from the Podman host.
+func applyHostInfo(node *corev1.Node, info podman.HostInfo, version string) {
+	capacity := corev1.ResourceList{
+		corev1.ResourceCPU:    *resource.NewQuantity(int64(info.CPUs), resource.DecimalSI),
+		corev1.ResourceMemory: *resource.NewQuantity(info.MemTotal, resource.BinarySI),
+		corev1.ResourcePods:   *resource.NewQuantity(maxPods, resource.DecimalSI),
+	}
+	if info.GraphRootSize > 0 {
+		capacity[corev1.ResourceEphemeralStorage] = *resource.NewQuantity(info.GraphRootSize, resource.BinarySI)
+	}
+	node.Status.Capacity = capacity
+	node.Status.Allocatable = capacity.DeepCopy()
+	node.Status.NodeInfo = corev1.NodeSystemInfo{
+		KernelVersion:           info.Kernel,
+		OSImage:                 info.Distribution,
+		OperatingSystem:         runtime.GOOS,
+		Architecture:            runtime.GOARCH,
+		ContainerRuntimeVersion: "podman://" + info.Version,
+		KubeletVersion:          version,
+	}
+	if info.Arch != "" {
+		node.Status.NodeInfo.Architecture = info.Arch
+	}
+}
+
+// nodeImages lists images largest first, at most maxImages, as the kubelet reports them.
+func nodeImages(images []podman.Image) []corev1.ContainerImage {
+	sorted := append([]podman.Image{}, images...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Size > sorted[j].Size })
+	var out []corev1.ContainerImage
+	for _, im := range sorted {
+		names := append([]string{}, im.Names...)
+		if len(names) == 0 {
+			continue
+		}
+		out = append(out, corev1.ContainerImage{Names: names, SizeBytes: im.Size})
+		if len(out) == maxImages {
+			break
+		}
+	}
+	return out
+}
+
+// setCondition sets a node condition, keeping its transition time unless its status changed.
+func setCondition(node *corev1.Node, t corev1.NodeConditionType, ok bool, reason, msg string, now time.Time) {
+	status := corev1.ConditionFalse
+	if ok {
+		status = corev1.ConditionTrue
+	}
+	c := corev1.NodeCondition{Type: t, Status: status, Reason: reason, Message: msg,
+		LastHeartbeatTime: metav1.NewTime(now), LastTransitionTime: metav1.NewTime(now)}
+	for i, old := range node.Status.Conditions {
+		if old.Type != t {
+			continue
+		}
+		if old.Status == status {
+			c.LastTransitionTime = old.LastTransitionTime
+		}
+		node.Status.Conditions[i] = c
+		return
+	}
+	node.Status.Conditions = append(node.Status.Conditions, c)
+}
+
+// equalIgnoringHeartbeat compares two nodes, ignoring heartbeat and observation times.
+func equalIgnoringHeartbeat(a, b *corev1.Node) bool {
+	a, b = a.DeepCopy(), b.DeepCopy()
+	for _, n := range []*corev1.Node{a, b} {
+		delete(n.Annotations, AnnotationObservedAt)
+		for i := range n.Status.Conditions {
+			n.Status.Conditions[i].LastHeartbeatTime = metav1.Time{}
+		}
+	}
+	return equality.Semantic.DeepEqual(a.Status, b.Status) && maps.Equal(a.Annotations, b.Annotations)
+}

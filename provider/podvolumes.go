@@ -1,0 +1,45 @@
+package provider
+
+import (
+	"context"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/berth-dev/berth/provider/volume"
+)
+
+// volumes is the node's volume manager over the provider's configuration and informer caches as they stand.
+func (p *Provider) volumes() *volume.Manager {
+	return volume.New(volume.Config{RootDir: p.cfg.RootDir, Allocatable: p.cfg.Allocatable, Tokens: p.cfg.Tokens,
+		ConfigMaps: p.listers.ConfigMaps, Secrets: p.listers.Secrets})
+}
+
+// setUpVolumes prepares a pod's volumes on the host before its sandbox starts. Each failing volume gets a
+// FailedMount event; the error says which failed.
+func (p *Provider) setUpVolumes(ctx context.Context, r *podRecord) error {
+	r.volMu.Lock()
+	defer r.volMu.Unlock()
+	p.mu.Lock()
+	pod := r.pod.DeepCopy()
+	p.mu.Unlock()
+	return p.volumes().SetUp(ctx, pod, func(v *corev1.Volume, err error) {
+		p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "FailedMount", "MountVolume.SetUp failed for volume %q : %v", v.Name, err)
+	})
+}
+
+// refreshVolumes rewrites a running pod's configMap, secret, downwardAPI and projected volumes from the current
+// API objects, renewing tokens as they age. A pod being deleted is left alone: the periodic resync lists the pods
+// to refresh before it gets to each, and a refresh after the deletion's tear-down would write the pod's folder
+// again, for good.
+func (p *Provider) refreshVolumes(ctx context.Context, r *podRecord) {
+	r.volMu.Lock()
+	defer r.volMu.Unlock()
+	p.mu.Lock()
+	gone := r.deleting || r.removed
+	pod := r.pod.DeepCopy()
+	p.mu.Unlock()
+	if gone {
+		return
+	}
+	p.volumes().Refresh(ctx, pod)
+}
