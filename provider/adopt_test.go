@@ -7,6 +7,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	corev1listers "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2/ktesting"
 
 	"github.com/berth-dev/berth/provider/podspec"
@@ -26,6 +28,7 @@ func restarted(t *testing.T, h *harness) *harness {
 		defer h2.mu.Unlock()
 		h2.seen = append(h2.seen, pod)
 	})
+	go h2.p.Run(ctx, nil)
 	return h2
 }
 
@@ -246,4 +249,53 @@ func TestRemoveUnclaimedAdoptedLater(t *testing.T) {
 	if laterLeft || !keepLeft {
 		t.Errorf("Podman pod of the deleted pod left=%v, of the claimed one left=%v; want false, true", laterLeft, keepLeft)
 	}
+}
+
+// TestRemoveUnclaimedLoop checks what Run removes once the pod informer has synced: the adopted Podman pods of
+// Kubernetes pods that are gone or finished, and not those of running ones.
+func TestRemoveUnclaimedLoop(t *testing.T) {
+	h := newHarness(t, "busybox")
+	keep := lifecyclePod("keep", corev1.RestartPolicyAlways, nil, testContainer("a", "busybox"))
+	done := lifecyclePod("done", corev1.RestartPolicyAlways, nil, testContainer("a", "busybox"))
+	gone := lifecyclePod("gone", corev1.RestartPolicyAlways, nil, testContainer("a", "busybox"))
+	for _, pod := range []*corev1.Pod{keep, done, gone} {
+		h.create(pod)
+		h.waitContainer(ctrName(pod, "a", 1), "running")
+	}
+	h2 := restarted(t, h)
+	if n, err := h2.p.Adopt(h2.ctx); err != nil || n != 3 {
+		t.Fatalf("Adopt = %d, %v; want 3", n, err)
+	}
+	indexer := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	running, finished := keep.DeepCopy(), done.DeepCopy()
+	running.Status.Phase, finished.Status.Phase = corev1.PodRunning, corev1.PodSucceeded
+	for _, pod := range []*corev1.Pod{running, finished} {
+		if err := indexer.Add(pod); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h2.p.SetListers(Listers{Pods: corev1listers.NewPodLister(indexer)})
+	ctx, cancel := context.WithCancel(h2.ctx)
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); h2.p.removeUnclaimedLoop(ctx) }()
+	left := func(pod *corev1.Pod) bool {
+		h.fake.mu.Lock()
+		defer h.fake.mu.Unlock()
+		return h.fake.lookupPod(podspec.PodName(pod)) != nil
+	}
+	h.poll("the gone and the finished pod's Podman pods to be removed", func() bool { return !left(done) && !left(gone) })
+	if !left(keep) {
+		t.Errorf("the running pod's Podman pod was removed")
+	}
+	cancel() // the running pod is never claimed here: the loop waits for it until ctx ends
+	<-stopped
+	// Retire the first provider's runners as a dead process's would be.
+	h.p.mu.Lock()
+	for k, r := range h.p.pods {
+		if r.pod.UID != keep.UID {
+			r.cancel()
+			delete(h.p.pods, k)
+		}
+	}
+	h.p.mu.Unlock()
 }

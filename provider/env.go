@@ -23,6 +23,8 @@ type Listers struct {
 	ConfigMaps corev1listers.ConfigMapLister
 	Secrets    corev1listers.SecretLister
 	Services   corev1listers.ServiceLister
+	// Pods is the node's pods, for telling which adopted Podman pods a Kubernetes pod still claims (Run).
+	Pods corev1listers.PodLister
 }
 
 // configError is a container whose configuration cannot be resolved yet (a missing ConfigMap, Secret or key):

@@ -146,9 +146,7 @@ func (p *Provider) stopEphemeral(ctx context.Context, r *podRecord) {
 func (p *Provider) runEphemeral(ctx context.Context, r *podRecord, c *containerRecord) {
 	p.mu.Lock()
 	if msg := podspec.AdmitEphemeral(c.spec, p.policy()); msg != "" && c.resumeID == "" {
-		c.state = waiting("CreateContainerConfigError", msg)
-		p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "Failed", "Error: %s", msg)
-		p.changedLocked(r)
+		p.waitLocked(r, c, "CreateContainerConfigError", msg, failedEvent(msg))
 		p.mu.Unlock()
 		return
 	}
@@ -187,9 +185,7 @@ func (p *Provider) joinTarget(r *podRecord, c *containerRecord) bool {
 		}
 	}
 	msg := fmt.Sprintf("unable to find target container %s", name)
-	c.state = waiting("CreateContainerConfigError", msg)
-	p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "Failed", "Error: %s", msg)
-	p.changedLocked(r)
+	p.waitLocked(r, c, "CreateContainerConfigError", msg, failedEvent(msg))
 	return false
 }
 

@@ -23,6 +23,7 @@ func newExitHarness(t *testing.T, resync time.Duration, images ...string) *harne
 		defer h.mu.Unlock()
 		h.seen = append(h.seen, pod)
 	})
+	go h.p.Run(ctx, nil)
 	t.Cleanup(func() {
 		pods, _ := h.p.GetPods(ctx)
 		for _, pod := range pods {

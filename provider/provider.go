@@ -2,10 +2,7 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"io"
-	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -111,6 +108,9 @@ type Provider struct {
 	mu     sync.Mutex
 	pods   map[string]*podRecord // by namespace/name
 	notify func(*corev1.Pod)
+	// notifyReady is closed (once, by notifySet) when NotifyPods gives the callback the dispatcher reports to.
+	notifyReady chan struct{}
+	notifySet   sync.Once
 	// adopted holds, by pod UID, what Adopt found in Podman and no CreatePod has claimed yet.
 	adopted map[types.UID]*adoptedPod
 	// dirty holds the records whose status changed since the dispatcher last reported them; wake signals it.
@@ -159,7 +159,7 @@ func New(cfg Config) *Provider {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
 	}
-	return &Provider{cfg: cfg, exits: newExitWatch(), pods: map[string]*podRecord{}, notify: func(*corev1.Pod) {}, dirty: map[*podRecord]bool{}, wake: make(chan struct{}, 1), adopted: map[types.UID]*adoptedPod{}}
+	return &Provider{cfg: cfg, exits: newExitWatch(), pods: map[string]*podRecord{}, notify: func(*corev1.Pod) {}, notifyReady: make(chan struct{}), dirty: map[*podRecord]bool{}, wake: make(chan struct{}, 1), adopted: map[types.UID]*adoptedPod{}}
 }
 
 // SetListers gives the provider the informer caches it resolves environments from (virtual-kubelet creates them
@@ -168,144 +168,33 @@ func (p *Provider) SetListers(l Listers) { p.listers = l }
 
 func key(ns, name string) string { return ns + "/" + name }
 
-// adoptedPod is what a restarted virtual kubelet found of one pod in Podman.
-type adoptedPod struct {
-	podmanID   string
-	containers map[string]adoptedContainer // by Kubernetes container name: the latest attempt
-}
-
-type adoptedContainer struct {
-	id      string
-	attempt int32
-}
-
-// Adopt takes stock of the Podman pods this node's earlier virtual kubelet left running, so that CreatePod takes
-// them over (no container restarted or duplicated) instead of starting the pods again. Call it before the
-// pod controller starts; RemoveUnclaimed later removes what no Kubernetes pod claims.
-func (p *Provider) Adopt(ctx context.Context) (int, error) {
-	labels := map[string]string{podman.LabelManaged: "true", podman.LabelNode: p.cfg.NodeName}
-	pods, err := p.cfg.Runtime.ListPods(ctx, labels)
-	if err != nil {
-		return 0, err
-	}
-	ctrs, err := p.cfg.Runtime.ListContainers(ctx, labels)
-	if err != nil {
-		return 0, err
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	byPodmanID := map[string]*adoptedPod{}
-	for _, pp := range pods {
-		uid := types.UID(pp.Labels[podman.LabelUID])
-		if uid == "" {
-			continue
-		}
-		a := &adoptedPod{podmanID: pp.ID, containers: map[string]adoptedContainer{}}
-		p.adopted[uid] = a
-		byPodmanID[pp.ID] = a
-	}
-	for _, c := range ctrs {
-		a := byPodmanID[c.PodID]
-		name := c.Labels[podman.LabelContainer]
-		attempt, err := strconv.Atoi(c.Labels[podman.LabelAttempt])
-		if a == nil || name == "" || err != nil {
-			continue
-		}
-		if cur, ok := a.containers[name]; !ok || int32(attempt) > cur.attempt {
-			a.containers[name] = adoptedContainer{id: c.ID, attempt: int32(attempt)}
-		}
-	}
-	return len(p.adopted), nil
-}
-
-// seedAdopted prepares a record to take an adopted Podman pod over: each container resumes its latest attempt, and
-// until the runner has looked at them the pod keeps the status the earlier virtual kubelet last reported of the
-// same containers (a restart of the virtual kubelet must not send a running pod back to ContainerCreating, take its
-// IP away or lower a restartCount).
-func seedAdopted(r *podRecord, a *adoptedPod) {
-	reported := map[string]corev1.ContainerStatus{}
-	for _, st := range slices.Concat(r.pod.Status.InitContainerStatuses, r.pod.Status.ContainerStatuses, r.pod.Status.EphemeralContainerStatuses) {
-		reported[st.Name] = st
-	}
-	for _, c := range r.containers() {
-		ac, ok := a.containers[c.spec.Name]
-		if !ok {
-			continue
-		}
-		c.resumeID, c.attempts = ac.id, ac.attempt
-		st, ok := reported[c.spec.Name]
-		if !ok || st.ContainerID != containerIDPrefix+ac.id {
-			continue
-		}
-		c.id, c.imageID = ac.id, st.ImageID
-		c.state, c.last, c.ready = *st.State.DeepCopy(), *st.LastTerminationState.DeepCopy(), st.Ready
-		c.started = st.Started != nil && *st.Started
-	}
-	for _, cond := range r.pod.Status.Conditions {
-		switch {
-		case cond.Type == corev1.PodInitialized && cond.Status == corev1.ConditionTrue:
-			r.initialized = true
-		case cond.Type == corev1.PodReadyToStartContainers && cond.Status == corev1.ConditionTrue:
-			r.sandbox, r.podIP = true, r.pod.Status.PodIP
-		}
-	}
-}
-
-// RemoveUnclaimed removes the adopted Podman pods whose Kubernetes pod no longer exists (exists tells, by UID), and
-// the volume folders of pods that do not exist.
-func (p *Provider) RemoveUnclaimed(ctx context.Context, exists func(types.UID) bool) (int, error) {
-	gone, _, err := p.removeUnclaimedAdopted(ctx, exists)
-	errs := []error{err}
-	// Volume folders of pods that are gone (whose Podman pod a crash may have taken already).
-	uids, err := p.volumes().PodDirUIDs()
-	errs = append(errs, err)
-	for _, uid := range uids {
-		if _, ok := gone[uid]; ok || exists(uid) {
-			continue
-		}
-		errs = append(errs, p.volumes().TearDown(uid))
-	}
-	return len(gone), errors.Join(errs...)
-}
-
-// RemoveUnclaimedAdopted removes the adopted Podman pods whose Kubernetes pod no longer exists, as RemoveUnclaimed
-// does, and tells how many adopted pods are left for CreatePod (or DeletePod) to claim. Call it again while some
-// are left: virtual-kubelet deletes the object of a pod deleted while no kubelet ran whose containers are not
-// running (one in CrashLoopBackOff) without a DeletePod, so its Podman pod goes once its object has.
-func (p *Provider) RemoveUnclaimedAdopted(ctx context.Context, exists func(types.UID) bool) (removed, left int, err error) {
-	gone, left, err := p.removeUnclaimedAdopted(ctx, exists)
-	return len(gone), left, err
-}
-
-func (p *Provider) removeUnclaimedAdopted(ctx context.Context, exists func(types.UID) bool) (map[types.UID]*adoptedPod, int, error) {
-	p.mu.Lock()
-	gone := map[types.UID]*adoptedPod{}
-	for uid, a := range p.adopted {
-		if !exists(uid) {
-			gone[uid] = a
-			delete(p.adopted, uid)
-		}
-	}
-	left := len(p.adopted)
-	p.mu.Unlock()
-	var errs []error
-	for uid, a := range gone {
-		errs = append(errs, p.cfg.Runtime.RemovePod(ctx, a.podmanID), p.volumes().TearDown(uid))
-	}
-	return gone, left, errors.Join(errs...)
-}
-
-// NotifyPods implements node.PodNotifier. Status changes are reported in order by one dispatcher, which always
-// sends a record's latest status (so a burst of changes may be reported once). Container exits are followed from
-// Podman's event stream from then on, and Podman is pinged to tell whether it answers, until ctx ends.
-func (p *Provider) NotifyPods(ctx context.Context, cb func(*corev1.Pod)) {
+// NotifyPods implements node.PodNotifier: cb receives every status change, in order, from the dispatcher that Run
+// starts (which waits for cb), and always with a record's latest status (so a burst of changes may be reported once).
+func (p *Provider) NotifyPods(_ context.Context, cb func(*corev1.Pod)) {
 	p.mu.Lock()
 	p.notify = cb
 	p.mu.Unlock()
-	go p.dispatch(ctx)
-	go p.resyncVolumes(ctx)
-	go p.watchExits(ctx)
-	go p.watchPodman(ctx)
+	p.notifySet.Do(func() { close(p.notifyReady) })
+}
+
+// Run runs the node-wide loops of the provider until ctx ends: the dispatcher of status changes (to NotifyPods'
+// callback), the resync of API data volumes and emptyDir limits, the follower of Podman's exit events, and the
+// watch of whether Podman answers. Once synced returns without error (the pod informer has synced; nil skips
+// this), the Podman pods adopted from an earlier run that no Kubernetes pod claims are removed, and then, until
+// every adopted pod is claimed, those whose object virtual-kubelet deletes without a DeletePod.
+func (p *Provider) Run(ctx context.Context, synced func(context.Context) error) {
+	var wg sync.WaitGroup
+	for _, loop := range []func(context.Context){p.dispatch, p.resyncVolumes, p.watchExits, p.watchPodman} {
+		wg.Go(func() { loop(ctx) })
+	}
+	if synced != nil {
+		wg.Go(func() {
+			if synced(ctx) == nil {
+				p.removeUnclaimedLoop(ctx)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // resyncVolumes periodically brings running pods' API data volumes up to date, as the kubelet's pod workers do
@@ -351,6 +240,11 @@ func hasAPIDataVolume(pod *corev1.Pod) bool {
 }
 
 func (p *Provider) dispatch(ctx context.Context) {
+	select { // changes wait for the callback, not reported to nobody
+	case <-ctx.Done():
+		return
+	case <-p.notifyReady:
+	}
 	for {
 		select {
 		case <-ctx.Done():

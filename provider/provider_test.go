@@ -65,6 +65,7 @@ func newHarnessWith(t *testing.T, configure func(*Config), images ...string) *ha
 		defer h.mu.Unlock()
 		h.seen = append(h.seen, pod)
 	})
+	go h.p.Run(ctx, nil)
 	t.Cleanup(func() {
 		// Stop every pod left so that no runner outlives the test.
 		pods, _ := h.p.GetPods(ctx)

@@ -366,9 +366,8 @@ func (p *Provider) crashWait(ctx context.Context, r *podRecord, c *containerReco
 	if c.state.Terminated != nil {
 		c.last = c.state
 	}
-	c.state = waiting("CrashLoopBackOff", msg)
-	p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "BackOff", "Back-off restarting failed container %s in pod %s_%s(%s)", c.spec.Name, r.pod.Name, r.pod.Namespace, r.pod.UID)
-	p.changedLocked(r)
+	p.waitLocked(r, c, "CrashLoopBackOff", msg, event{corev1.EventTypeWarning, "BackOff",
+		fmt.Sprintf("Back-off restarting failed container %s in pod %s_%s(%s)", c.spec.Name, r.pod.Name, r.pod.Namespace, r.pod.UID)})
 	p.mu.Unlock()
 	return p.backOff(ctx, c, d)
 }
@@ -401,69 +400,90 @@ func (p *Provider) retryWait(ctx context.Context, r *podRecord, c *containerReco
 		return true // the new image is pulled at once
 	}
 	msg := fmt.Sprintf("Back-off pulling image %q: ErrImagePull: %s", c.spec.Image, prev)
-	c.state = waiting("ImagePullBackOff", msg)
-	p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeNormal, "BackOff", "Back-off pulling image %q", c.spec.Image)
-	p.changedLocked(r)
+	p.waitLocked(r, c, "ImagePullBackOff", msg, event{corev1.EventTypeNormal, "BackOff", fmt.Sprintf("Back-off pulling image %q", c.spec.Image)})
 	p.mu.Unlock()
 	return p.backOff(ctx, c, d-d/2)
 }
 
-// runOnce makes one attempt to run a container: image, create, start, wait. It returns the exit code and how the
-// attempt failed. onStart, if given, is called once the container runs.
+// runOnce makes one attempt to run a container, in the kubelet's steps: take over a container an earlier virtual
+// kubelet started, or pull its image, build its spec, create it, start it and wait for it to exit. It returns the
+// exit code and how the attempt failed. onStart, if given, is called once the container runs.
 func (p *Provider) runOnce(ctx context.Context, r *podRecord, c *containerRecord, onStart ...func()) (int32, errKind) {
-	rt := p.cfg.Runtime
-	logger := klog.FromContext(ctx).WithValues("container", c.spec.Name)
-
 	if exit, ok := p.resume(ctx, r, c, onStart...); ok {
 		return exit, noErr
 	}
+	if !p.pull(ctx, r, c) {
+		return 0, pullErr
+	}
+	spec, applied, ok := p.buildSpec(ctx, r, c)
+	if !ok {
+		return 0, configErr
+	}
+	id, ok := p.create(ctx, r, c, spec)
+	if !ok {
+		return 0, configErr
+	}
+	startedAt, ok := p.start(ctx, r, c, id, applied)
+	if !ok {
+		if ctx.Err() != nil {
+			return 0, startErr
+		}
+		return 128, startErr
+	}
+	return p.wait(ctx, r, c, id, startedAt, onStart), noErr
+}
+
+// pull makes sure the container's image (a new one, if the pod's spec changed it) is on the node; a failure leaves
+// the container waiting in ErrImagePull, ErrImageNeverPull or InvalidImageName.
+func (p *Provider) pull(ctx context.Context, r *podRecord, c *containerRecord) bool {
 	p.mu.Lock()
 	takeNewImageLocked(c)
 	p.mu.Unlock()
-	if err := p.ensureImage(ctx, r, c); err != nil {
-		if ctx.Err() != nil {
-			return 0, pullErr
-		}
-		p.mu.Lock()
-		reason := "ErrImagePull"
-		var nv errNeverPull
-		var inv errInvalidImage
-		switch {
-		case errors.As(err, &nv):
-			reason = "ErrImageNeverPull"
-		case errors.As(err, &inv):
-			reason = "InvalidImageName"
-		}
-		c.state = waiting(reason, err.Error())
-		p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "Failed", "Error: %s", reason)
-		p.changedLocked(r)
-		p.mu.Unlock()
-		return 0, pullErr
+	err := p.ensureImage(ctx, r, c)
+	if err == nil {
+		return true
 	}
+	if ctx.Err() != nil {
+		return false
+	}
+	reason := "ErrImagePull"
+	var nv errNeverPull
+	var inv errInvalidImage
+	switch {
+	case errors.As(err, &nv):
+		reason = "ErrImageNeverPull"
+	case errors.As(err, &inv):
+		reason = "InvalidImageName"
+	}
+	p.mu.Lock()
+	p.waitLocked(r, c, reason, err.Error(), failedEvent(reason))
+	p.mu.Unlock()
+	return false
+}
 
+// buildSpec resolves what the container's spec depends on (runAsNonRoot against the image's user, environment,
+// volume mounts, the termination log, the hosts file) and builds it: the attempt it creates counts from here. It
+// also returns the resources the container is created with, for resizes. A failure leaves the container waiting
+// in CreateContainerConfigError.
+func (p *Provider) buildSpec(ctx context.Context, r *podRecord, c *containerRecord) (podman.ContainerSpec, *corev1.ResourceRequirements, bool) {
+	logger := klog.FromContext(ctx).WithValues("container", c.spec.Name)
 	nonRootErr := p.checkRunAsNonRoot(ctx, r.pod, c.spec)
 	if nonRootErr != nil && ctx.Err() != nil {
-		return 0, configErr
+		return podman.ContainerSpec{}, nil, false
 	}
 	p.mu.Lock()
 	env, err := p.environment(r.pod, c.spec, envInputs{podIP: r.podIP, hostIP: p.cfg.NodeIP, nodeAllocatable: p.cfg.Allocatable})
 	if err == nil {
 		err = nonRootErr
 	}
-	if err != nil {
-		c.state = waiting("CreateContainerConfigError", err.Error())
-		p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
-		p.changedLocked(r)
-		p.mu.Unlock()
-		return 0, configErr
+	var mounts []podman.BindMount
+	if err == nil {
+		mounts, err = p.volumes().ContainerMounts(r.pod, c.spec, env)
 	}
-	mounts, err := p.volumes().ContainerMounts(r.pod, c.spec, env)
 	if err != nil {
-		c.state = waiting("CreateContainerConfigError", err.Error())
-		p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
-		p.changedLocked(r)
+		p.waitLocked(r, c, "CreateContainerConfigError", err.Error(), failedEvent(err.Error()))
 		p.mu.Unlock()
-		return 0, configErr
+		return podman.ContainerSpec{}, nil, false
 	}
 	c.attempts++
 	attempt := c.attempts
@@ -471,55 +491,67 @@ func (p *Provider) runOnce(ctx context.Context, r *podRecord, c *containerRecord
 	p.mu.Unlock()
 	// Only the previous run is kept (for logs --previous).
 	if attempt > 2 {
-		_ = rt.RemoveContainer(ctx, podspec.ContainerName(r.podmanName, c.spec.Name, attempt-2))
+		_ = p.cfg.Runtime.RemoveContainer(ctx, podspec.ContainerName(r.podmanName, c.spec.Name, attempt-2))
 		p.removeTerminationLog(r.pod, c.spec.Name, attempt-2)
 	}
 	logMount, err := p.mountTerminationLog(r.pod, c.spec, attempt)
 	if err != nil {
 		logger.Error(err, "Creating termination log")
-		return p.creationFailed(r, c, "CreateContainerConfigError", err)
+		p.creationFailed(r, c, "CreateContainerConfigError", err)
+		return podman.ContainerSpec{}, nil, false
 	}
 	hostsMount, err := p.mountHostsFile(r.pod, c.spec, podIP)
 	if err != nil {
 		logger.Error(err, "Writing the pod's hosts file")
-		return p.creationFailed(r, c, "CreateContainerConfigError", err)
+		p.creationFailed(r, c, "CreateContainerConfigError", err)
+		return podman.ContainerSpec{}, nil, false
 	}
 	mounts = append(append(mounts, logMount...), hostsMount...)
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	spec := podspec.Container(r.pod, c.spec, podspec.ContainerInputs{Node: p.cfg.NodeName, Pod: r.podmanID, Attempt: attempt, Env: env,
 		Mounts: mounts, PIDNamespaceOf: c.pidOf, DNS: r.dns, PodmanHostsFile: !p.managesHostsFile()})
-	// What the container is created with, for resizes.
-	applied := c.spec.Resources.DeepCopy()
-	p.mu.Unlock()
+	return spec, c.spec.Resources.DeepCopy(), true
+}
+
+// create creates the container from spec; a failure leaves it waiting in CreateContainerError (the attempt does not
+// count).
+func (p *Provider) create(ctx context.Context, r *podRecord, c *containerRecord, spec podman.ContainerSpec) (string, bool) {
 	var id string
 	retried := false
-	err = p.retryUnreachable(ctx, "create container", func() error {
+	err := p.retryUnreachable(ctx, "create container", func() error {
 		if retried {
 			// A creation whose answer was lost may have gone through.
-			_ = rt.RemoveContainer(ctx, spec.Name)
+			_ = p.cfg.Runtime.RemoveContainer(ctx, spec.Name)
 		}
 		retried = true
 		var err error
-		id, err = rt.CreateContainer(ctx, spec)
+		id, err = p.cfg.Runtime.CreateContainer(ctx, spec)
 		return err
 	})
 	if err != nil {
-		if ctx.Err() != nil {
-			return 0, configErr
+		if ctx.Err() == nil {
+			klog.FromContext(ctx).Error(err, "Creating container", "container", c.spec.Name)
+			p.creationFailed(r, c, "CreateContainerError", err)
 		}
-		logger.Error(err, "Creating container")
-		return p.creationFailed(r, c, "CreateContainerError", err)
+		return "", false
 	}
 	p.mu.Lock()
 	c.id = id
 	p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeNormal, "Created", "Created container: %s", c.spec.Name)
 	p.mu.Unlock()
+	return id, true
+}
 
+// start starts the created container and records it running from the time Podman says it started (not yet
+// started, if it has a startup probe; in its earlier state while a postStart hook runs); applied are the
+// resources it was created with. A failure records it terminated with StartError.
+func (p *Provider) start(ctx context.Context, r *podRecord, c *containerRecord, id string, applied *corev1.ResourceRequirements) (time.Time, bool) {
 	if err := p.startContainer(ctx, id); err != nil {
 		if ctx.Err() != nil {
-			return 0, startErr
+			return time.Time{}, false
 		}
-		logger.Error(err, "Starting container")
+		klog.FromContext(ctx).Error(err, "Starting container", "container", c.spec.Name)
 		p.mu.Lock()
 		now := metav1.Now()
 		c.state = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
@@ -528,14 +560,15 @@ func (p *Provider) runOnce(ctx context.Context, r *podRecord, c *containerRecord
 		p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
 		p.changedLocked(r)
 		p.mu.Unlock()
-		return 128, startErr
+		return time.Time{}, false
 	}
 	var st podman.ContainerState
-	err = p.retryUnreachable(ctx, "inspect container", func() (err error) {
-		st, err = rt.InspectContainer(ctx, id)
+	err := p.retryUnreachable(ctx, "inspect container", func() (err error) {
+		st, err = p.cfg.Runtime.InspectContainer(ctx, id)
 		return err
 	})
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	startedAt := metav1.Now()
 	if err == nil && !st.StartedAt.IsZero() {
 		startedAt = metav1.NewTime(st.StartedAt)
@@ -554,24 +587,44 @@ func (p *Provider) runOnce(ctx context.Context, r *podRecord, c *containerRecord
 	p.resizeRunningLocked(ctx, r, c, applied)
 	p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeNormal, "Started", "Started container %s", c.spec.Name)
 	p.changedLocked(r)
-	p.mu.Unlock()
+	return startedAt.Time, true
+}
+
+// wait runs the started container's postStart hook, then its probes and the watch for a new image, until it exits;
+// it returns the exit code recorded (0 once ctx ends).
+func (p *Provider) wait(ctx context.Context, r *podRecord, c *containerRecord, id string, startedAt time.Time, onStart []func()) int32 {
 	stopProbes := func() {}
 	if p.postStart(ctx, r, c, id) {
-		stopProbes = p.startProbes(ctx, r, c, id, startedAt.Time, onStart)
+		stopProbes = p.startProbes(ctx, r, c, id, startedAt, onStart)
 	}
 	stopWatch := p.watchImage(ctx, r, c, id)
-
 	exit, err := p.waitExit(ctx, id)
 	stopProbes()
 	stopWatch()
 	if ctx.Err() != nil {
-		return 0, noErr
+		return 0
 	}
 	if err != nil {
-		logger.Error(err, "Waiting for container")
+		klog.FromContext(ctx).Error(err, "Waiting for container", "container", c.spec.Name)
 		exit = -1
 	}
-	return p.recordExit(ctx, r, c, id, exit), noErr
+	return p.recordExit(ctx, r, c, id, exit)
+}
+
+// event is a Kubernetes event to record on a pod.
+type event struct{ typ, reason, message string }
+
+// failedEvent is the kubelet's warning for a container that could not be run: Failed, "Error: <what>".
+func failedEvent(what string) event {
+	return event{corev1.EventTypeWarning, "Failed", "Error: " + what}
+}
+
+// waitLocked leaves the container waiting with reason and message, records ev on the pod, and reports the
+// change. The caller holds p.mu.
+func (p *Provider) waitLocked(r *podRecord, c *containerRecord, reason, message string, ev event) {
+	c.state = waiting(reason, message)
+	p.cfg.Recorder.Event(r.pod, ev.typ, ev.reason, ev.message)
+	p.changedLocked(r)
 }
 
 // startContainer starts a created container. Failures to reach Podman are retried once it answers; a start whose
@@ -595,14 +648,11 @@ func (p *Provider) startContainer(ctx context.Context, id string) error {
 
 // creationFailed records an attempt whose container could not be created: the attempt does not count, the
 // container waits with the reason, and a Failed event says why.
-func (p *Provider) creationFailed(r *podRecord, c *containerRecord, reason string, err error) (int32, errKind) {
+func (p *Provider) creationFailed(r *podRecord, c *containerRecord, reason string, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	c.attempts--
-	c.state = waiting(reason, err.Error())
-	p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
-	p.changedLocked(r)
-	return 0, configErr
+	p.waitLocked(r, c, reason, err.Error(), failedEvent(err.Error()))
 }
 
 // resume takes over a container an earlier virtual kubelet started: a running one is waited for, an exited one

@@ -27,13 +27,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
-	corev1listers "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/record"
 	certutil "k8s.io/client-go/util/cert"
@@ -342,12 +339,10 @@ func Run(ctx context.Context, o *Options) error {
 	// (go_goroutines, process_resident_memory_bytes, ...); virtual-kubelet's routes serve the rest, including
 	// /metrics/resource.
 	mux.Handle("/metrics", legacyregistry.Handler())
-	var pods corev1listers.PodLister
 	vk, err := nodeutil.NewNode(o.NodeName,
 		func(cfg nodeutil.ProviderConfig) (nodeutil.Provider, node.NodeProvider, error) {
 			np.Configure(cfg.Node)
-			pods = cfg.Pods
-			p.SetListers(provider.Listers{ConfigMaps: cfg.ConfigMaps, Secrets: cfg.Secrets, Services: cfg.Services})
+			p.SetListers(provider.Listers{ConfigMaps: cfg.ConfigMaps, Secrets: cfg.Secrets, Services: cfg.Services, Pods: cfg.Pods})
 			return p, np, nil
 		},
 		nodeutil.WithClient(client),
@@ -377,44 +372,13 @@ func Run(ctx context.Context, o *Options) error {
 		return fmt.Errorf("set up node %s: %w", o.NodeName, err)
 	}
 	logger.Info("Starting virtual kubelet", "podman", o.PodmanURL, "address", o.NodeIP, "port", o.Port)
-	go func() {
+	go p.Run(ctx, func(ctx context.Context) error {
 		if err := vk.WaitReady(ctx, 0); err != nil {
-			return
+			return err
 		}
 		logger.Info("Node is registered and ready to run pods")
-		// The pod informer has synced: adopted Podman pods whose Kubernetes pod is gone (or finished) go.
-		exists := func(uid types.UID) bool {
-			list, err := pods.List(labels.Everything())
-			if err != nil {
-				return true
-			}
-			for _, pod := range list {
-				if pod.UID == uid {
-					return pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed
-				}
-			}
-			return false
-		}
-		n, err := p.RemoveUnclaimed(ctx, exists)
-		// Then, until every adopted pod is claimed, those whose object virtual-kubelet deletes without telling the
-		// provider (see RemoveUnclaimedAdopted).
-		for left := -1; ; {
-			if err != nil {
-				logger.Error(err, "Removing Podman pods no Kubernetes pod claims")
-			} else if n > 0 {
-				logger.Info("Removed Podman pods no Kubernetes pod claims", "count", n)
-			}
-			if left == 0 {
-				return
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(2 * time.Second):
-			}
-			n, left, err = p.RemoveUnclaimedAdopted(ctx, exists)
-		}
-	}()
+		return nil
+	})
 	if err := vk.Run(ctx); err != nil && ctx.Err() == nil {
 		return fmt.Errorf("run node %s: %w", o.NodeName, err)
 	}
