@@ -1,10 +1,27 @@
 // Package provider is Berth's virtual-kubelet provider: it runs the pods bound to its node as Podman pods and
 // reports their life back to the apiserver the way a kubelet does (phases, conditions, container states,
-// restarts with back-off, events).
+// restarts with back-off, events). docs/architecture.md has the picture.
 //
-// Each pod has one record and one runner goroutine. The runner creates the Podman pod (the sandbox), runs init
-// containers in order, then supervises the app containers, restarting them as the pod's restartPolicy says;
-// ephemeral containers added later (kubectl debug) each run once beside them (ephemeral.go).
-// Every change of state is pushed to virtual-kubelet through the NotifyPods callback; the PodStatus itself is
-// derived by package podstatus from a snapshot of the record (snapshot.go), and reading it writes nothing.
+// It is the kubelet's pod workers and little else; each other concern is a room of its own, reached through a
+// small interface, none importing this package:
+//
+//   - podspec: pure translation of a pod into Podman specs, and admission (Admit).
+//   - podstatus: pure derivation of a PodStatus from a snapshot of a pod's record.
+//   - prober: one worker per probe.
+//   - volume: the volume manager (folders, payloads, mounts, emptyDir usage).
+//   - node: the Node object's status setters and the node's Lease.
+//   - podman: Podman's REST API behind small interfaces (host, images, pods, containers, streams).
+//
+// Each pod has one record (record.go) and one runner goroutine (run.go). The runner admits the pod, creates the
+// Podman pod (the sandbox), sets up its volumes, runs init containers in order, then supervises the app
+// containers, restarting them as the pod's restartPolicy says. One attempt to run a container goes pull →
+// buildSpec → create → start → wait (run.go's runOnce); what the spec needs is resolved beside it: env.go, dns.go,
+// hosts.go, termination.go, images.go. What a running pod's update changes has a file each: ephemeral.go
+// (kubectl debug), resize.go (in-place resize), image.go (a new image), deadline.go (activeDeadlineSeconds).
+// exits.go follows Podman's exit events; reachability.go tells whether Podman answers; termorder.go orders the
+// stop of a deleted pod's containers; adopt.go takes over the pods an earlier process left running.
+//
+// Every change of state marks the record dirty and commits what a report fixes (snapshot.go: condition
+// transition times, a terminal phase); the dispatcher Run starts reports the pod's status, derived by podstatus,
+// through the NotifyPods callback. Reading a pod (GetPod, GetPods) writes nothing.
 package provider
