@@ -13,6 +13,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
 	httpprobe "k8s.io/kubernetes/pkg/probe/http"
+
+	"github.com/berth-dev/berth/provider/podspec"
 )
 
 // minGracePeriod is the shortest time a stopped container gets before SIGKILL (kubelet's
@@ -25,11 +27,6 @@ const maxHookRespBody = 10 << 10
 // hookClient makes the HTTP requests of lifecycle hooks, as the kubelet's plain http.Client.
 var hookClient = &http.Client{}
 
-// podDesc names a pod as the kubelet's messages do (format.Pod).
-func podDesc(pod *corev1.Pod) string {
-	return fmt.Sprintf("%s_%s(%s)", pod.Name, pod.Namespace, pod.UID)
-}
-
 // runHandler runs a lifecycle hook handler in or against container id, as the kubelet's handlerRunner does. msg
 // describes a failure (for logs, not events: it may hold secrets).
 func (p *Provider) runHandler(ctx context.Context, r *podRecord, c *containerRecord, id string, h *corev1.LifecycleHandler) (string, error) {
@@ -37,18 +34,18 @@ func (p *Provider) runHandler(ctx context.Context, r *podRecord, c *containerRec
 	case h.Exec != nil:
 		out, err := p.exec(ctx, id, h.Exec.Command, 0)
 		if err != nil {
-			return fmt.Sprintf("Exec lifecycle hook (%v) for Container %q in Pod %q failed - error: %v, message: %q", h.Exec.Command, c.spec.Name, podDesc(r.pod), err, string(out)), err
+			return fmt.Sprintf("Exec lifecycle hook (%v) for Container %q in Pod %q failed - error: %v, message: %q", h.Exec.Command, c.spec.Name, podspec.FormatPod(r.pod), err, string(out)), err
 		}
 		return "", nil
 	case h.HTTPGet != nil:
 		if err := p.runHTTPHandler(ctx, r, c, h.HTTPGet); err != nil {
-			return fmt.Sprintf("HTTP lifecycle hook (%s) for Container %q in Pod %q failed - error: %v", h.HTTPGet.Path, c.spec.Name, podDesc(r.pod), err), err
+			return fmt.Sprintf("HTTP lifecycle hook (%s) for Container %q in Pod %q failed - error: %v", h.HTTPGet.Path, c.spec.Name, podspec.FormatPod(r.pod), err), err
 		}
 		return "", nil
 	case h.Sleep != nil:
 		if !sleep(ctx, time.Duration(h.Sleep.Seconds)*time.Second) {
 			err := errors.New("container terminated before sleep hook finished")
-			return fmt.Sprintf("Sleep lifecycle hook (%d) for Container %q in Pod %q failed - error: %v", h.Sleep.Seconds, c.spec.Name, podDesc(r.pod), err), err
+			return fmt.Sprintf("Sleep lifecycle hook (%d) for Container %q in Pod %q failed - error: %v", h.Sleep.Seconds, c.spec.Name, podspec.FormatPod(r.pod), err), err
 		}
 		return "", nil
 	default:

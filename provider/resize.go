@@ -422,7 +422,7 @@ func (p *Provider) checkMemoryDecrease(ctx context.Context, r *podRecord, action
 			names[c.id] = c.spec.Name
 		}
 	}
-	podName := fmt.Sprintf("%s_%s(%s)", r.pod.Name, r.pod.Namespace, r.pod.UID)
+	podName := podspec.FormatPod(r.pod)
 	p.mu.Unlock()
 	stats, err := p.cfg.Runtime.Stats(ctx, ids)
 	if err != nil {

@@ -362,12 +362,12 @@ func (p *Provider) crashWait(ctx context.Context, r *podRecord, c *containerReco
 		c.backoff = min(2*c.backoff, p.cfg.MaxBackoff)
 	}
 	d := c.backoff
-	msg := fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", d, c.spec.Name, r.pod.Name, r.pod.Namespace, r.pod.UID)
+	msg := fmt.Sprintf("back-off %s restarting failed container=%s pod=%s", d, c.spec.Name, podspec.FormatPod(r.pod))
 	if c.state.Terminated != nil {
 		c.last = c.state
 	}
 	p.waitLocked(r, c, "CrashLoopBackOff", msg, event{corev1.EventTypeWarning, "BackOff",
-		fmt.Sprintf("Back-off restarting failed container %s in pod %s_%s(%s)", c.spec.Name, r.pod.Name, r.pod.Namespace, r.pod.UID)})
+		fmt.Sprintf("Back-off restarting failed container %s in pod %s", c.spec.Name, podspec.FormatPod(r.pod))})
 	p.mu.Unlock()
 	return p.backOff(ctx, c, d)
 }
