@@ -177,3 +177,28 @@ func TestSidecarsStopAfterMainContainers(t *testing.T) {
 		t.Errorf("stopped %q, want %q (app, then side-b, then side-a)", got, want)
 	}
 }
+
+// TestSidecarsStopInReverseWhenPodFinishes lets a pod of restartPolicy Never finish: its sidecars stop after it,
+// the later one first.
+func TestSidecarsStopInReverseWhenPodFinishes(t *testing.T) {
+	h, _ := probeHarness(t)
+	always := corev1.ContainerRestartPolicyAlways
+	sideA, sideB := testContainer("side-a", "busybox"), testContainer("side-b", "busybox")
+	sideA.RestartPolicy, sideB.RestartPolicy = &always, &always
+	pod := lifecyclePod("finish-order", corev1.RestartPolicyNever, []corev1.Container{sideA, sideB}, testContainer("app", "busybox"))
+	h.create(pod)
+	for _, c := range []string{"side-a", "side-b", "app"} {
+		h.waitContainer(ctrName(pod, c, 1), "running")
+	}
+	var want []string
+	h.fake.mu.Lock()
+	for _, c := range []string{"side-b", "side-a"} {
+		want = append(want, h.fake.lookupContainer(ctrName(pod, c, 1)).id)
+	}
+	h.fake.mu.Unlock()
+	h.fake.exit(t, ctrName(pod, "app", 1), 0)
+	h.poll("both sidecars to be stopped", func() bool { return len(h.fake.callsTo("StopContainer")) >= 2 })
+	if got := h.fake.callsTo("StopContainer"); !slices.Equal(got, want) {
+		t.Errorf("stopped %q, want %q (side-b, then side-a)", got, want)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -122,7 +123,8 @@ func (p *Provider) finish(ctx context.Context, r *podRecord) {
 	p.mu.Lock()
 	r.terminal = true
 	p.mu.Unlock()
-	for _, c := range r.init {
+	// Later sidecars first, as the kubelet's termination order has it (termorder.go).
+	for _, c := range slices.Backward(r.init) {
 		if c.sidecar && c.id != "" {
 			grace := p.preStop(ctx, r, c, c.id, gracePeriod(r.pod))
 			if err := p.retryUnreachable(ctx, "stop container", func() error { return p.stopContainer(ctx, c.id, grace) }); err != nil {
