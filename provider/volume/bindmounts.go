@@ -12,6 +12,7 @@ import (
 	"k8s.io/kubernetes/third_party/forked/golang/expansion"
 
 	"github.com/berth-dev/berth/provider/podman"
+	"github.com/berth-dev/berth/provider/podspec"
 )
 
 // ContainerMounts lists the host paths bound into a container for its volumeMounts, with subPath and subPathExpr
@@ -90,14 +91,8 @@ func subPath(volume, sub string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if !within(base, real) {
+	if !podspec.Within(base, real) {
 		return "", fmt.Errorf("subPath %q resolves outside the volume", sub)
 	}
 	return real, nil
-}
-
-// within tells whether path is base or below it.
-func within(base, path string) bool {
-	rel, err := filepath.Rel(base, path)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 }
