@@ -1,41 +1,17 @@
 package provider
 
 import (
-	"context"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/klog/v2/ktesting"
 
 	"github.com/berth-dev/berth/provider/podman"
 )
 
 // newExitHarness is newHarness with the given resync period.
 func newExitHarness(t *testing.T, resync time.Duration, images ...string) *harness {
-	_, ctx := ktesting.NewTestContext(t)
-	ctx, cancel := context.WithCancel(ctx)
-	h := &harness{t: t, ctx: ctx, fake: newFakeRuntime(images...)}
-	h.p = New(Config{NodeName: "node-a", NodeIP: testNodeIP, Network: "berth", Runtime: h.fake,
-		InitialBackoff: 20 * time.Millisecond, MaxBackoff: 80 * time.Millisecond, ResyncPeriod: resync})
-	h.p.NotifyPods(ctx, func(pod *corev1.Pod) {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		h.seen = append(h.seen, pod)
-	})
-	go h.p.Run(ctx, nil)
-	t.Cleanup(func() {
-		pods, _ := h.p.GetPods(ctx)
-		for _, pod := range pods {
-			_ = h.p.DeletePod(ctx, pod)
-		}
-		h.poll("every pod to be removed", func() bool {
-			pods, _ := h.p.GetPods(ctx)
-			return len(pods) == 0
-		})
-		cancel()
-	})
-	return h
+	return newHarnessWith(t, func(c *Config) { c.ResyncPeriod = resync }, images...)
 }
 
 // noResync is a resync period no test reaches: exits can only come from the event stream.
