@@ -31,7 +31,6 @@ type credentials struct {
 	cmKubeconfig        string
 	schedulerKubeconfig string
 	nodeKubeconfigs     []string
-	nodeServing         []pki.KeyPair
 	metricsServing      pki.KeyPair
 	metricsKubeconfig   string
 }
@@ -79,7 +78,6 @@ func (c *Config) makeCredentials() (*credentials, error) {
 	for i := 0; i < c.Nodes; i++ {
 		name := c.nodeName(i)
 		nodeClients = append(nodeClients, issue(ca, "node-"+name+"-client", pki.CertSpec{CommonName: "system:node:" + name, Organization: []string{"system:nodes"}, Client: true}))
-		cr.nodeServing = append(cr.nodeServing, issue(ca, "node-"+name+"-serving", pki.CertSpec{CommonName: name, DNSNames: []string{name}, IPs: []net.IP{nodeIP}, Server: true}))
 	}
 	if err != nil {
 		return nil, err

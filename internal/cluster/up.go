@@ -27,6 +27,7 @@ import (
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/yaml"
 
+	"github.com/berth-dev/berth/internal/csrapprover"
 	"github.com/berth-dev/berth/manifests"
 	"github.com/berth-dev/berth/provider/podman"
 	"github.com/berth-dev/berth/provider/volume"
@@ -44,6 +45,8 @@ type Cluster struct {
 	restConfig *rest.Config
 	started    time.Time
 	stopped    sync.Once
+	// stopApprover ends the approver of the nodes' serving certificates.
+	stopApprover context.CancelFunc
 }
 
 // Client is an admin client of the cluster.
@@ -282,6 +285,11 @@ func Up(ctx context.Context, cfg Config) (_ *Cluster, retErr error) {
 	if err := bootstrapRBAC(ctx, c.client); err != nil {
 		return nil, err
 	}
+	// The kubelets request their serving certificates from the cluster (--rotate-server-certificates); the
+	// controller-manager signs them once approved, and berth up approves those naming the node's own addresses.
+	actx, stopApprover := context.WithCancel(ctx)
+	c.stopApprover = stopApprover
+	go csrapprover.Run(klog.NewContext(actx, klog.FromContext(ctx).WithName("csrapprover")), c.client)
 	metrics := cfg.hasMetricsServer()
 	if metrics {
 		if err := c.registerMetricsAPI(ctx); err != nil {
@@ -322,7 +330,7 @@ func Up(ctx context.Context, cfg Config) (_ *Cluster, retErr error) {
 		return nil, err
 	}
 	for i, vk := range vks {
-		if err := c.step(ctx, "node "+cfg.nodeName(i), vk, c.nodeReadySince(cfg.nodeName(i), c.started)); err != nil {
+		if err := c.step(ctx, "node "+cfg.nodeName(i), vk, all(c.nodeReadySince(cfg.nodeName(i), c.started), c.kubeletServesIssuedCert(i))); err != nil {
 			return nil, err
 		}
 	}
@@ -509,8 +517,7 @@ func (c *Cluster) startKubelet(i int) (*process, error) {
 	args := []string{
 		"--kubeconfig=" + cr.nodeKubeconfigs[i], "--node-name=" + name, "--node-ip=" + cfg.NodeIP,
 		"--port=" + strconv.Itoa(cfg.KubeletPort+i), "--podman-url=" + c.hosts[i].url,
-		"--tls-cert-file=" + cr.nodeServing[i].CertFile, "--tls-private-key-file=" + cr.nodeServing[i].KeyFile,
-		"--client-ca-file=" + cr.caFile,
+		"--rotate-server-certificates", "--client-ca-file=" + cr.caFile,
 		"--network=berth", "--network-interface=" + c.bridgeName(i), "--subnet=" + c.subnet(i),
 		"--root-dir=" + cfg.kubeletRootDir(i), "--allowed-host-paths=" + strings.Join(cfg.AllowedHostPaths, ","),
 		"--apiserver-address=" + net.JoinHostPort(cfg.NodeIP, strconv.Itoa(cfg.APIServerPort)),
@@ -616,13 +623,41 @@ func (c *Cluster) nodeReadySince(name string, since time.Time) func(context.Cont
 	}
 }
 
+// kubeletServesIssuedCert checks that node i's kubelet API presents a serving certificate the cluster CA signed
+// for the node's address: the one its CSR got, which the apiserver (--kubelet-certificate-authority) verifies.
+func (c *Cluster) kubeletServesIssuedCert(i int) func(context.Context) error {
+	return func(ctx context.Context) error {
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(c.creds.ca.CertPEM)
+		d := tls.Dialer{Config: &tls.Config{RootCAs: pool, ServerName: c.cfg.NodeIP, MinVersion: tls.VersionTLS12}}
+		conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(c.cfg.NodeIP, strconv.Itoa(c.cfg.KubeletPort+i)))
+		if err != nil {
+			return fmt.Errorf("node %s's kubelet API has no serving certificate from the cluster yet: %w", c.cfg.nodeName(i), err)
+		}
+		return conn.Close()
+	}
+}
+
+// all passes when every check passes, trying them in order.
+func all(checks ...func(context.Context) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		for _, check := range checks {
+			if err := check(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
 func (c *Cluster) defaultServiceAccount(ctx context.Context) error {
 	_, err := c.client.CoreV1().ServiceAccounts(metav1.NamespaceDefault).Get(ctx, "default", metav1.GetOptions{})
 	return err
 }
 
 // virtualKubeletRole is what Berth's virtual kubelets need beyond the Node authorizer: informers over the
-// ConfigMaps, Secrets and Services they resolve into environments, and delegated authn/authz of the kubelet API.
+// ConfigMaps, Secrets and Services they resolve into environments, delegated authn/authz of the kubelet API, and
+// the CSRs of their serving certificates.
 const virtualKubeletRole = "berth:virtual-kubelet"
 
 // bootstrapRBAC grants the nodes (group system:nodes) the virtual kubelet's extra permissions.
@@ -633,6 +668,8 @@ func bootstrapRBAC(ctx context.Context, client kubernetes.Interface) error {
 			{APIGroups: []string{""}, Resources: []string{"configmaps", "secrets", "services"}, Verbs: []string{"get", "list", "watch"}},
 			{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"tokenreviews"}, Verbs: []string{"create"}},
 			{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}},
+			// The serving certificate's CSRs, as the system:node role grants (which nothing binds any more).
+			{APIGroups: []string{"certificates.k8s.io"}, Resources: []string{"certificatesigningrequests"}, Verbs: []string{"create", "get", "list", "watch"}},
 		},
 	}
 	binding := &rbacv1.ClusterRoleBinding{
@@ -680,6 +717,9 @@ func (c *Cluster) cleanLeftovers(ctx context.Context) error {
 // folder. It is safe to call more than once.
 func (c *Cluster) Stop(ctx context.Context) {
 	c.stopped.Do(func() {
+		if c.stopApprover != nil {
+			c.stopApprover()
+		}
 		logger := klog.FromContext(ctx)
 		byName := map[string]*process{}
 		for _, p := range c.procs {

@@ -5,7 +5,6 @@ package app
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net"
 	"net/http"
@@ -33,7 +32,6 @@ import (
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/record"
-	certutil "k8s.io/client-go/util/cert"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/component-base/metrics/legacyregistry"
 	"k8s.io/klog/v2"
@@ -51,13 +49,18 @@ const Version = "v1.37.2-berth"
 
 // Options are the command's flags.
 type Options struct {
-	Kubeconfig   string
-	NodeName     string
-	NodeIP       string
-	Port         int
-	PodmanURL    string
-	TLSCertFile  string
-	TLSKeyFile   string
+	Kubeconfig  string
+	NodeName    string
+	NodeIP      string
+	Port        int
+	PodmanURL   string
+	TLSCertFile string
+	TLSKeyFile  string
+	// RotateServerCertificates requests the serving certificate from the cluster (signer
+	// kubernetes.io/kubelet-serving) and renews it before it expires, as the kubelet's serverTLSBootstrap.
+	RotateServerCertificates bool
+	// CertDir keeps the rotated serving certificates (empty: <root-dir>/pki).
+	CertDir      string
 	ClientCAFile string
 	Network      string
 	NetworkIface string
@@ -110,6 +113,8 @@ func NewCommand() *cobra.Command {
 	f.StringVar(&o.PodmanURL, "podman-url", "unix:///run/podman/podman.sock", "Podman service: unix://, tcp:// or ssh://")
 	f.StringVar(&o.TLSCertFile, "tls-cert-file", "", "serving certificate of the kubelet API (empty: a self-signed one, as the kubelet makes)")
 	f.StringVar(&o.TLSKeyFile, "tls-private-key-file", "", "key of the serving certificate")
+	f.BoolVar(&o.RotateServerCertificates, "rotate-server-certificates", false, "request the serving certificate from the cluster with a kubernetes.io/kubelet-serving CSR and renew it before it expires, as the kubelet's serverTLSBootstrap (an approver must approve the CSRs; until one is issued the node serves a self-signed certificate and, after a minute, warns)")
+	f.StringVar(&o.CertDir, "cert-dir", "", "folder of the rotated serving certificates (empty: <root-dir>/pki)")
 	f.StringVar(&o.ClientCAFile, "client-ca-file", "", "CA that signs clients of the kubelet API (the apiserver's kubelet client certificate)")
 	f.StringVar(&o.Network, "network", o.Network, "Podman network the pods join (created if missing)")
 	f.StringVar(&o.NetworkIface, "network-interface", o.NetworkIface, "bridge interface of that network")
@@ -146,6 +151,12 @@ func (o *Options) Validate() error {
 	}
 	if (o.TLSCertFile == "") != (o.TLSKeyFile == "") {
 		return fmt.Errorf("--tls-cert-file and --tls-private-key-file go together (neither: a self-signed certificate)")
+	}
+	if o.RotateServerCertificates && o.TLSCertFile != "" {
+		return fmt.Errorf("--rotate-server-certificates requests the serving certificate from the cluster: drop --tls-cert-file and --tls-private-key-file")
+	}
+	if o.CertDir != "" && !filepath.IsAbs(o.CertDir) {
+		return fmt.Errorf("--cert-dir %q must be an absolute path", o.CertDir)
 	}
 	if o.Port <= 0 || o.Port > 65535 {
 		return fmt.Errorf("--port %d is out of range", o.Port)
@@ -316,7 +327,13 @@ func Run(ctx context.Context, o *Options) error {
 	} else if n > 0 {
 		logger.Info("Found Podman pods of an earlier run to adopt", "count", n)
 	}
-	tlsCfg, err := serverTLS(o)
+	var rotating *servingCert
+	if o.RotateServerCertificates {
+		if rotating, err = startServingCertRotation(ctx, o, client, recorder); err != nil {
+			return err
+		}
+	}
+	tlsCfg, err := serverTLS(o, rotating)
 	if err != nil {
 		return err
 	}
@@ -413,36 +430,30 @@ func queueLimiter() workqueue.TypedRateLimiter[any] {
 	)
 }
 
-// serverTLS is the kubelet API's TLS configuration: the node's serving certificate, and client certificates
-// verified against the client CA when given.
-func serverTLS(o *Options) (*tls.Config, error) {
-	var cert tls.Certificate
-	var err error
-	if o.TLSCertFile == "" {
-		// As the kubelet without --tls-cert-file: a self-signed certificate for the node's name and address.
-		certPEM, keyPEM, gerr := certutil.GenerateSelfSignedCertKey(o.NodeName, []net.IP{net.ParseIP(o.NodeIP)}, nil)
-		if gerr != nil {
-			return nil, fmt.Errorf("generate a self-signed serving certificate: %w", gerr)
-		}
-		cert, err = tls.X509KeyPair(certPEM, keyPEM)
-	} else {
-		cert, err = tls.LoadX509KeyPair(o.TLSCertFile, o.TLSKeyFile)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load serving certificate: %w", err)
-	}
-	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, ClientAuth: tls.RequestClientCert}
-	if o.ClientCAFile != "" {
-		pem, err := os.ReadFile(o.ClientCAFile)
+// serverTLS is the kubelet API's TLS configuration: the node's serving certificate (from the files given, from the
+// cluster through CSRs when rotating, or self-signed), and client certificates verified against the client CA when
+// given.
+func serverTLS(o *Options, rotating *servingCert) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ClientAuth: tls.RequestClientCert}
+	switch {
+	case rotating != nil:
+		cfg.GetCertificate = rotating.GetCertificate
+	case o.TLSCertFile != "":
+		cert, err := tls.LoadX509KeyPair(o.TLSCertFile, o.TLSKeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("read client CA: %w", err)
+			return nil, fmt.Errorf("load serving certificate: %w", err)
 		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("client CA %s holds no certificate", o.ClientCAFile)
+		cfg.Certificates = []tls.Certificate{cert}
+	default:
+		// As the kubelet without --tls-cert-file: a self-signed certificate for the node's name and address.
+		cert, err := selfSigned(o)
+		if err != nil {
+			return nil, err
 		}
-		cfg.ClientCAs = pool
-		cfg.ClientAuth = tls.VerifyClientCertIfGiven
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	if err := clientTLS(cfg, o.ClientCAFile); err != nil {
+		return nil, err
 	}
 	return cfg, nil
 }

@@ -2,10 +2,12 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,6 +30,10 @@ func TestOptionsValidate(t *testing.T) {
 		{"not an ip", func(o *Options) { o.NodeIP = "host" }, `--node-ip "host" is not an IP address`},
 		{"serving cert without its key", func(o *Options) { o.TLSKeyFile = "" }, "--tls-cert-file and --tls-private-key-file go together"},
 		{"self-signed serving cert", func(o *Options) { o.TLSKeyFile, o.TLSCertFile = "", "" }, ""},
+		{"rotated serving certs", func(o *Options) { o.TLSKeyFile, o.TLSCertFile, o.RotateServerCertificates = "", "", true }, ""},
+		{"rotated serving certs and a cert file", func(o *Options) { o.RotateServerCertificates = true }, "--rotate-server-certificates requests the serving certificate from the cluster: drop --tls-cert-file"},
+		{"cert dir", func(o *Options) { o.CertDir = "/var/lib/berth-kubelet/pki" }, ""},
+		{"relative cert dir", func(o *Options) { o.CertDir = "pki" }, `--cert-dir "pki" must be an absolute path`},
 		{"port out of range", func(o *Options) { o.Port = 70000 }, "--port 70000 is out of range"},
 		{"taints", func(o *Options) { o.Taints = []string{"berth.dev/podman=true:NoSchedule", "dedicated:NoExecute"} }, ""},
 		{"bad taint effect", func(o *Options) { o.Taints = []string{"a=b:Sometimes"} }, `--register-with-taints "a=b:Sometimes": want key=value:Effect`},
@@ -114,7 +120,7 @@ func TestQuietRecorderDropsVirtualKubeletChatter(t *testing.T) {
 }
 
 func TestSelfSignedServingCert(t *testing.T) {
-	cfg, err := serverTLS(&Options{NodeName: "node-x", NodeIP: "192.0.2.7"})
+	cfg, err := serverTLS(&Options{NodeName: "node-x", NodeIP: "192.0.2.7"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,6 +133,93 @@ func TestSelfSignedServingCert(t *testing.T) {
 	}
 	if err := leaf.VerifyHostname("node-x"); err != nil {
 		t.Errorf("self-signed certificate does not name the node: %v", err)
+	}
+}
+
+// fakeManager is a certificate manager whose current certificate the test sets.
+type fakeManager struct {
+	mu   sync.Mutex
+	cert *tls.Certificate
+}
+
+func (f *fakeManager) Current() *tls.Certificate {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.cert
+}
+
+func (f *fakeManager) set(c *tls.Certificate) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cert = c
+}
+
+// TestRotatedServingCert checks that a rotating node serves the self-signed certificate until the cluster issues
+// one, then the issued one, and that it is the TLS configuration's only source of certificates.
+func TestRotatedServingCert(t *testing.T) {
+	o := &Options{NodeName: "node-x", NodeIP: "192.0.2.7"}
+	fallback, err := selfSigned(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	issued, err := selfSigned(&Options{NodeName: "issued", NodeIP: "192.0.2.8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &fakeManager{}
+	cfg, err := serverTLS(o, &servingCert{manager: m, fallback: &fallback})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Certificates) != 0 || cfg.GetCertificate == nil {
+		t.Fatalf("rotating TLS config has %d static certificates and GetCertificate %v, want none and a callback", len(cfg.Certificates), cfg.GetCertificate != nil)
+	}
+	for _, step := range []struct {
+		name string
+		set  *tls.Certificate
+		want *tls.Certificate
+	}{
+		{"no certificate issued yet", nil, &fallback},
+		{"issued", &issued, &issued},
+	} {
+		m.set(step.set)
+		got, err := cfg.GetCertificate(&tls.ClientHelloInfo{})
+		if err != nil || got != step.want {
+			t.Errorf("%s: GetCertificate = %p, %v; want %p", step.name, got, err, step.want)
+		}
+	}
+}
+
+// TestServingCertPendingWarns checks the Warning event a node records when no serving certificate is issued in
+// time, and that it records none when one is.
+func TestServingCertPendingWarns(t *testing.T) {
+	issued := &tls.Certificate{}
+	for _, tc := range []struct {
+		name string
+		cert *tls.Certificate
+		want []string
+	}{
+		{"never issued", nil, []string{"Warning ServingCertificatePending no kubernetes.io/kubelet-serving certificate issued for node node-x after 50ms"}},
+		{"issued", issued, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := record.NewFakeRecorder(10)
+			s := &servingCert{manager: &fakeManager{cert: tc.cert}}
+			s.warnIfPending(context.Background(), "node-x", rec, 50*time.Millisecond)
+			close(rec.Events)
+			var got []string
+			for e := range rec.Events {
+				got = append(got, e)
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("events %q, want %q", got, tc.want)
+			}
+			for i := range got {
+				if !strings.HasPrefix(got[i], tc.want[i]) {
+					t.Errorf("event %q, want prefix %q", got[i], tc.want[i])
+				}
+			}
+		})
 	}
 }
 
