@@ -60,10 +60,10 @@ func run(m *testing.M) int {
 	// The second node has a cluster DNS server, lets pods run privileged, use the host's PID and IPC namespaces,
 	// add NET_ADMIN and SYS_PTRACE (which kubectl debug adds) and set unsafe kernel.msg* sysctls; the first has none
 	// of these, as a plain `berth up` node (see podspec_test.go, hardening_test.go, namespaces_test.go,
-	// ephemeral_test.go, sysctl_test.go). The first reports its pods Unknown after a shorter Podman outage than the
-	// default 40 s (see outage_test.go); only an outage notices.
+	// ephemeral_test.go, sysctl_test.go). The first reports its pods Unknown, and itself NotReady, after a shorter
+	// Podman outage than the defaults of 40 s and 30 s (see outage_test.go); only an outage notices.
 	cfg.KubeletArgs = map[int][]string{
-		0: {"--podman-unreachable-grace=" + outageGrace.String()},
+		0: {"--podman-unreachable-grace=" + outageGrace.String(), "--podman-unreachable-node-grace=" + outageNodeGrace.String()},
 		1: {"--cluster-dns=" + clusterDNS, "--allow-privileged", "--allow-host-namespaces", "--allowed-capabilities=" + allowedCapability + "," + debugCapability,
 			"--allowed-unsafe-sysctls=" + allowedUnsafeSysctls},
 	}

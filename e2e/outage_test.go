@@ -16,15 +16,20 @@ import (
 	"github.com/berth-dev/berth/provider/podman"
 )
 
-// outageGrace is node 0's --podman-unreachable-grace (see main_test.go).
-const outageGrace = 10 * time.Second
+// outageGrace and outageNodeGrace are node 0's --podman-unreachable-grace and --podman-unreachable-node-grace
+// (see main_test.go), well within the 30 s outage below: with the node's default grace of 30 s it would turn
+// NotReady only as Podman comes back.
+const (
+	outageGrace     = 10 * time.Second
+	outageNodeGrace = 10 * time.Second
+)
 
 // TestPodmanOutage stops node 0's Podman service for 30 s under a running pod and a completed one, as
-// `systemctl stop podman` does (the containers run on under conmon). The node goes Ready=False and back; beyond
-// the grace the running pod reports phase Unknown, not Ready, with reason PodmanUnreachable, while the completed one
-// stays Succeeded; once Podman answers, the running pod is Running and Ready again with the very same container,
-// started once and never restarted. A pod created during the outage (restartPolicy Never, which a failed start
-// would fail) waits for Podman and then runs.
+// `systemctl stop podman` does (the containers run on under conmon). The node goes Ready=False once Podman has not
+// answered for its grace, and back; beyond the pods' grace the running pod reports phase Unknown, not Ready, with
+// reason PodmanUnreachable, while the completed one stays Succeeded; once Podman answers, the running pod is
+// Running and Ready again with the very same container, started once and never restarted. A pod created during
+// the outage (restartPolicy Never, which a failed start would fail) waits for Podman and then runs.
 func TestPodmanOutage(t *testing.T) {
 	ns := namespace(t)
 	ctx := context.Background()
@@ -64,10 +69,13 @@ func TestPodmanOutage(t *testing.T) {
 		}
 	})
 
-	waitNode(t, node, 30*time.Second, "Ready=False (PodmanUnreachable)", func(n *corev1.Node) bool {
+	// Podman last answered no later than the stop, so the node turns NotReady at most the grace after it (the
+	// observation that finds the grace over fails at once: the socket refuses); the rest is room for load.
+	waitNode(t, node, outageNodeGrace+20*time.Second, "Ready=False (PodmanUnreachable)", func(n *corev1.Node) bool {
 		reason, ok := nodeReadyReason(n, corev1.ConditionFalse)
 		return ok && reason == "PodmanUnreachable"
 	})
+	t.Logf("node %s NotReady %s after Podman stopped (grace %s)", node, time.Since(down).Round(time.Second), outageNodeGrace)
 	// Its runner meets an unreachable Podman at once.
 	kubectl(t, "", "run", "late", "-n", ns, "--restart=Never", "--image="+busybox, "--overrides", overrides, "--", "sleep", "3600")
 	unknown := waitPod(t, ns, "runner", outageGrace+20*time.Second, "phase Unknown", func(p *corev1.Pod) bool {

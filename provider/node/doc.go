@@ -3,7 +3,8 @@
 //
 // Node observes the host every few seconds and runs one setter per part of the status (machine info and
 // capacity, images, the free-memory annotation the scheduler reads, then one setter per condition: Ready follows
-// whether Podman answers). It implements virtual-kubelet's node.NodeProvider.
+// whether Podman answers, turning False only once it has not answered for Config.UnreachableAfter, as the
+// kubelet's does for its container runtime). It implements virtual-kubelet's node.NodeProvider.
 //
 // LeaseClaim claims kube-node-lease/<node> before the process touches Podman, so that a second berth-kubelet of
 // the same node refuses to run instead of fighting the first over the pods, and releases it on a clean stop.

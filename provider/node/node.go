@@ -30,6 +30,10 @@ type Runtime interface {
 	ListImages(ctx context.Context) ([]podman.Image, error)
 }
 
+// DefaultUnreachableAfter is how long Podman may go without answering before the node turns Ready=False
+// (berth-kubelet --podman-unreachable-node-grace): the kubelet's maxWaitForContainerRuntime.
+const DefaultUnreachableAfter = 30 * time.Second
+
 // Config configures the node a provider stands for.
 type Config struct {
 	Name        string
@@ -40,6 +44,12 @@ type Config struct {
 	Runtime Runtime
 	// Interval between observations of the Podman host.
 	Interval time.Duration
+	// UnreachableAfter is how long Podman may go without answering an observation before the node turns
+	// Ready=False (PodmanUnreachable); until then a slow or failed observation leaves the Ready condition as it
+	// was, as a kubelet reports "container runtime is down" only once its last successful runtime status check is
+	// older than maxWaitForContainerRuntime (30 s). A node whose Podman has never answered is not Ready from the
+	// start. Default DefaultUnreachableAfter.
+	UnreachableAfter time.Duration
 	// Taints are registered with the node.
 	Taints []corev1.Taint
 }
@@ -53,6 +63,8 @@ type Node struct {
 
 	mu   sync.Mutex
 	node *corev1.Node
+	// lastAnswer is when Podman last answered an observation (the observation's time); zero if it never did.
+	lastAnswer time.Time
 }
 
 // New builds the initial node object from one observation of the host. A host that does not answer yet gives a
@@ -61,7 +73,10 @@ func New(ctx context.Context, cfg Config) *Node {
 	if cfg.Interval == 0 {
 		cfg.Interval = 5 * time.Second
 	}
-	n := &Node{cfg: cfg, setters: defaultSetters(cfg.Version)}
+	if cfg.UnreachableAfter == 0 {
+		cfg.UnreachableAfter = DefaultUnreachableAfter
+	}
+	n := &Node{cfg: cfg, setters: defaultSetters(cfg.Version, cfg.UnreachableAfter)}
 	node := &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: cfg.Name,
@@ -108,8 +123,8 @@ func (n *Node) Allocatable() corev1.ResourceList {
 
 // Ping implements node.NodeProvider. virtual-kubelet writes the node's status and renews its lease only while
 // Ping succeeds, so it does not ask Podman: like a kubelet whose container runtime is down, the node goes on
-// reporting, with Ready=False (PodmanUnreachable) from observe, instead of going silent until the node lifecycle
-// controller marks it Unknown.
+// reporting, with Ready=False (PodmanUnreachable) from observe once Podman has not answered for UnreachableAfter,
+// instead of going silent until the node lifecycle controller marks it Unknown.
 func (n *Node) Ping(ctx context.Context) error {
 	return ctx.Err()
 }
@@ -148,9 +163,17 @@ func (n *Node) observe(ctx context.Context, now time.Time) bool {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if o.err == nil {
+		n.lastAnswer = now
+	}
+	o.lastAnswer = n.lastAnswer
 	before := n.node.DeepCopy()
 	if o.err != nil {
-		logger.Error(o.err, "Observing Podman host")
+		kv := []any{"unreachableAfter", n.cfg.UnreachableAfter}
+		if !o.lastAnswer.IsZero() {
+			kv = append(kv, "lastAnswer", o.lastAnswer, "unansweredFor", now.Sub(o.lastAnswer))
+		}
+		logger.Error(o.err, "Observing Podman host", kv...)
 	}
 	for _, set := range n.setters {
 		set(n.node, o)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -56,48 +57,132 @@ func (f *fakeRuntime) ListImages(context.Context) ([]podman.Image, error) {
 	return slices.Clone(f.images), nil
 }
 
-// TestNodeReadyFollowsPodman checks that the node's Ready condition follows Podman (False with PodmanUnreachable
-// while it does not answer) while Ping, on which virtual-kubelet's status updates and lease renewals hang, stays
-// healthy.
+// TestNodeReadyFollowsPodman checks that the node's Ready condition follows Podman as a kubelet's follows its
+// container runtime: False (PodmanUnreachable) while Podman has never answered, or has not answered for
+// UnreachableAfter (30 s by default), and left as it was (Ready) by failures within that time; that capacity and
+// images stay those of the last answer and observed-at moves with every observation; and that Ping, on which
+// virtual-kubelet's status updates and lease renewals hang, stays healthy whatever Podman's state. Every scenario
+// starts from a node created while Podman is down (its first observation fails).
 func TestNodeReadyFollowsPodman(t *testing.T) {
-	_, ctx := ktesting.NewTestContext(t)
-	fake := &fakeRuntime{images: []podman.Image{{ID: "busybox", Names: []string{"busybox"}, Size: 1 << 20}}}
-	n := New(ctx, Config{Name: "node-a", IP: testNodeIP, Runtime: fake})
-	ready := func() corev1.NodeCondition {
-		var node corev1.Node
-		n.Configure(&node)
-		for _, c := range node.Status.Conditions {
-			if c.Type == corev1.NodeReady {
-				return c
-			}
-		}
-		t.Fatalf("no Ready condition in %+v", node.Status.Conditions)
-		return corev1.NodeCondition{}
-	}
-	now := time.Now()
-	steps := []struct {
-		name       string
-		down       bool
+	const down, up = true, false
+	type step struct {
+		at   time.Duration // after the scenario's start
+		down bool
+		// wantStatus, wantReason and wantMsg are the Ready condition's; {answer} in wantMsg stands for the time
+		// of the last answer (the step at wantAnswer).
 		wantStatus corev1.ConditionStatus
 		wantReason string
+		wantMsg    string
+		wantAnswer time.Duration
+		// wantSince is the step at which the condition took its status; wantChanged is what observe reports.
+		wantSince   time.Duration
+		wantChanged bool
+	}
+	const (
+		answering = "Podman is answering"
+		notYet    = "Podman has not answered yet: podman is down"
+	)
+	tests := []struct {
+		name             string
+		unreachableAfter time.Duration
+		steps            []step
 	}{
-		{"podman answers", false, corev1.ConditionTrue, "PodmanReady"},
-		{"podman stopped", true, corev1.ConditionFalse, "PodmanUnreachable"},
-		{"podman started again", false, corev1.ConditionTrue, "PodmanReady"},
+		{name: "never answers", steps: []step{
+			{at: 0, down: down, wantStatus: corev1.ConditionFalse, wantReason: "PodmanUnreachable", wantMsg: notYet, wantSince: -1},
+			{at: time.Minute, down: down, wantStatus: corev1.ConditionFalse, wantReason: "PodmanUnreachable", wantMsg: notYet, wantSince: -1},
+		}},
+		{name: "first answer after a failed start", steps: []step{
+			{at: 0, down: up, wantStatus: corev1.ConditionTrue, wantReason: "PodmanReady", wantMsg: answering, wantChanged: true},
+		}},
+		{name: "one failure within the threshold", steps: []step{
+			{at: 0, down: up, wantStatus: corev1.ConditionTrue, wantReason: "PodmanReady", wantMsg: answering, wantChanged: true},
+			{at: 5 * time.Second, down: down, wantStatus: corev1.ConditionTrue, wantReason: "PodmanReady", wantMsg: answering},
+			{at: 10 * time.Second, down: up, wantStatus: corev1.ConditionTrue, wantReason: "PodmanReady", wantMsg: answering},
+		}},
+		{name: "failures beyond the threshold, then recovery", steps: []step{
+			{at: 0, down: up, wantStatus: corev1.ConditionTrue, wantReason: "PodmanReady", wantMsg: answering, wantChanged: true},
+			{at: 5 * time.Second, down: down, wantStatus: corev1.ConditionTrue, wantReason: "PodmanReady", wantMsg: answering},
+			{at: 29 * time.Second, down: down, wantStatus: corev1.ConditionTrue, wantReason: "PodmanReady", wantMsg: answering},
+			{at: 30 * time.Second, down: down, wantStatus: corev1.ConditionFalse, wantReason: "PodmanUnreachable",
+				wantMsg: "Podman has not answered for over 30s, since {answer}: podman is down", wantSince: 30 * time.Second, wantChanged: true},
+			// The same outage: the message stays, so there is nothing new to write.
+			{at: 35 * time.Second, down: down, wantStatus: corev1.ConditionFalse, wantReason: "PodmanUnreachable",
+				wantMsg: "Podman has not answered for over 30s, since {answer}: podman is down", wantSince: 30 * time.Second},
+			{at: 40 * time.Second, down: up, wantStatus: corev1.ConditionTrue, wantReason: "PodmanReady", wantMsg: answering,
+				wantAnswer: 40 * time.Second, wantSince: 40 * time.Second, wantChanged: true},
+			// The threshold counts from the latest answer.
+			{at: 65 * time.Second, down: down, wantStatus: corev1.ConditionTrue, wantReason: "PodmanReady", wantMsg: answering,
+				wantAnswer: 40 * time.Second, wantSince: 40 * time.Second},
+		}},
+		{name: "shorter threshold", unreachableAfter: 10 * time.Second, steps: []step{
+			{at: 0, down: up, wantStatus: corev1.ConditionTrue, wantReason: "PodmanReady", wantMsg: answering, wantChanged: true},
+			{at: 9 * time.Second, down: down, wantStatus: corev1.ConditionTrue, wantReason: "PodmanReady", wantMsg: answering},
+			{at: 10 * time.Second, down: down, wantStatus: corev1.ConditionFalse, wantReason: "PodmanUnreachable",
+				wantMsg: "Podman has not answered for over 10s, since {answer}: podman is down", wantSince: 10 * time.Second, wantChanged: true},
+		}},
 	}
-	for i, st := range steps {
-		fake.setDown(st.down)
-		changed := n.observe(ctx, now.Add(time.Duration(i)*time.Second))
-		if c := ready(); c.Status != st.wantStatus || c.Reason != st.wantReason {
-			t.Errorf("%s: Ready = %s (%s), want %s (%s)", st.name, c.Status, c.Reason, st.wantStatus, st.wantReason)
-		}
-		if i > 0 && !changed {
-			t.Errorf("%s: observe reported no change", st.name)
-		}
-		if err := n.Ping(ctx); err != nil {
-			t.Errorf("%s: Ping = %v, want nil whatever Podman's state", st.name, err)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, ctx := ktesting.NewTestContext(t)
+			fake := &fakeRuntime{down: true, images: []podman.Image{{ID: "busybox", Names: []string{"busybox"}, Size: 1 << 20}}}
+			n := New(ctx, Config{Name: "node-a", IP: testNodeIP, Runtime: fake, UnreachableAfter: tc.unreachableAfter})
+			var created corev1.Node
+			n.Configure(&created)
+			if c := readyOf(t, &created); c.Status != corev1.ConditionFalse || c.Reason != "PodmanUnreachable" || c.Message != notYet {
+				t.Fatalf("created while Podman is down: Ready = %s (%s: %s), want False (PodmanUnreachable: %s)", c.Status, c.Reason, c.Message, notYet)
+			}
+			start := time.Now().Add(time.Hour)
+			answered := false
+			for _, st := range tc.steps {
+				fake.setDown(st.down)
+				now := start.Add(st.at)
+				changed := n.observe(ctx, now)
+				answered = answered || !st.down
+				var node corev1.Node
+				n.Configure(&node)
+				c := readyOf(t, &node)
+				wantMsg := strings.ReplaceAll(st.wantMsg, "{answer}", start.Add(st.wantAnswer).UTC().Format(time.RFC3339))
+				if c.Status != st.wantStatus || c.Reason != st.wantReason || c.Message != wantMsg {
+					t.Errorf("at %s: Ready = %s (%s: %q), want %s (%s: %q)", st.at, c.Status, c.Reason, c.Message, st.wantStatus, st.wantReason, wantMsg)
+				}
+				wantSince := readyOf(t, &created).LastTransitionTime.Time
+				if st.wantSince >= 0 {
+					wantSince = start.Add(st.wantSince)
+				}
+				if !c.LastTransitionTime.Time.Equal(wantSince) {
+					t.Errorf("at %s: Ready since %v, want %v", st.at, c.LastTransitionTime.Time, wantSince)
+				}
+				if !c.LastHeartbeatTime.Time.Equal(now) {
+					t.Errorf("at %s: Ready heartbeat %v, want this observation's", st.at, c.LastHeartbeatTime.Time)
+				}
+				if changed != st.wantChanged {
+					t.Errorf("at %s: observe reported a change %t, want %t", st.at, changed, st.wantChanged)
+				}
+				if got, want := node.Annotations[AnnotationObservedAt], now.UTC().Format(time.RFC3339); got != want {
+					t.Errorf("at %s: observed-at %q, want %q", st.at, got, want)
+				}
+				// Capacity and images are the last answer's.
+				if cpu := node.Status.Capacity.Cpu(); answered && (cpu.Value() != 2 || len(node.Status.Images) != 1) {
+					t.Errorf("at %s: capacity %v, images %v; want the last answer's (2 CPUs, busybox)", st.at, node.Status.Capacity, node.Status.Images)
+				}
+				if err := n.Ping(ctx); err != nil {
+					t.Errorf("at %s: Ping = %v, want nil whatever Podman's state", st.at, err)
+				}
+			}
+		})
+	}
+}
+
+// readyOf is the node's Ready condition.
+func readyOf(t *testing.T, node *corev1.Node) corev1.NodeCondition {
+	t.Helper()
+	for _, c := range node.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c
 		}
 	}
+	t.Fatalf("no Ready condition in %+v", node.Status.Conditions)
+	return corev1.NodeCondition{}
 }
 
 // TestNodeDeclaresInitContainerResize: the node declares that it resizes non-sidecar init containers (so the

@@ -29,21 +29,24 @@ type observation struct {
 	images []podman.Image
 	// err is why Podman did not answer; nil when it did.
 	err error
+	// lastAnswer is when Podman last answered an observation: now if this one answered, zero if none ever did.
+	lastAnswer time.Time
 }
 
 // setter sets one part of a node's status from an observation of its host, as each of the kubelet's nodestatus
 // setters does.
 type setter func(node *corev1.Node, o observation)
 
-// defaultSetters are the setters of a node, in the order they run: what the host has (only when it answered),
+// defaultSetters are the setters of a node, in the order they run: what the host has (only when it answered; an
+// observation that fails leaves the last answer's, as the kubelet's setters read cached machine info and images),
 // when it was observed, then one setter per condition.
-func defaultSetters(version string) []setter {
+func defaultSetters(version string, unreachableAfter time.Duration) []setter {
 	return []setter{
 		machineInfo(version),
 		images,
 		freeMemory,
 		observedAt,
-		readyCondition,
+		readyCondition(unreachableAfter),
 		memoryPressureCondition,
 		diskPressureCondition,
 		pidPressureCondition,
@@ -78,13 +81,28 @@ func observedAt(node *corev1.Node, o observation) {
 	node.Annotations[AnnotationObservedAt] = o.now.UTC().Format(time.RFC3339)
 }
 
-// readyCondition is Ready while Podman answers, and False with reason PodmanUnreachable while it does not.
-func readyCondition(node *corev1.Node, o observation) {
-	if o.err != nil {
-		setCondition(node, corev1.NodeReady, false, "PodmanUnreachable", fmt.Sprintf("Podman does not answer: %v", o.err), o.now)
-		return
+// readyCondition is Ready while Podman answers, and False with reason PodmanUnreachable once it has not answered
+// for unreachableAfter, or has never answered. An observation that fails sooner after an answer leaves the
+// condition as it was, with a fresh heartbeat: as the kubelet's runtimeState reports "container runtime is down"
+// only once its last successful runtime status check is older than maxWaitForContainerRuntime (30 s), so one slow
+// or failed call to Podman does not make the node NotReady.
+//
+// The message gives the time of the last answer rather than the time since, so that it stays the same from one
+// observation to the next of the same outage: a changed message is a status update to write.
+func readyCondition(unreachableAfter time.Duration) setter {
+	return func(node *corev1.Node, o observation) {
+		switch {
+		case o.err == nil:
+			setCondition(node, corev1.NodeReady, true, "PodmanReady", "Podman is answering", o.now)
+		case o.lastAnswer.IsZero():
+			setCondition(node, corev1.NodeReady, false, "PodmanUnreachable", fmt.Sprintf("Podman has not answered yet: %v", o.err), o.now)
+		case !o.lastAnswer.Add(unreachableAfter).After(o.now):
+			msg := fmt.Sprintf("Podman has not answered for over %s, since %s: %v", unreachableAfter, o.lastAnswer.UTC().Format(time.RFC3339), o.err)
+			setCondition(node, corev1.NodeReady, false, "PodmanUnreachable", msg, o.now)
+		default:
+			heartbeat(node, corev1.NodeReady, o.now)
+		}
 	}
-	setCondition(node, corev1.NodeReady, true, "PodmanReady", "Podman is answering", o.now)
 }
 
 // memoryPressureCondition is always False: Berth has no eviction threshold for the node's memory.
@@ -164,6 +182,15 @@ func setCondition(node *corev1.Node, t corev1.NodeConditionType, ok bool, reason
 		return
 	}
 	node.Status.Conditions = append(node.Status.Conditions, c)
+}
+
+// heartbeat refreshes a node condition's heartbeat, leaving the rest of it as it is.
+func heartbeat(node *corev1.Node, t corev1.NodeConditionType, now time.Time) {
+	for i := range node.Status.Conditions {
+		if node.Status.Conditions[i].Type == t {
+			node.Status.Conditions[i].LastHeartbeatTime = metav1.NewTime(now)
+		}
+	}
 }
 
 // equalIgnoringHeartbeat compares two nodes, ignoring heartbeat and observation times.

@@ -88,6 +88,9 @@ type Options struct {
 	// PodmanUnreachableGrace is how long pods keep their phase while Podman does not answer, before they report
 	// phase Unknown.
 	PodmanUnreachableGrace time.Duration
+	// PodmanUnreachableNodeGrace is how long Podman may go without answering before the node reports
+	// Ready=False (PodmanUnreachable), as the kubelet's 30 s for its container runtime.
+	PodmanUnreachableNodeGrace time.Duration
 	// RegistriesConfig is a containers-registries.conf(5) v2 file whose mirrors the provider pulls through.
 	RegistriesConfig string
 }
@@ -96,7 +99,7 @@ type Options struct {
 func NewCommand() *cobra.Command {
 	o := &Options{Port: 10250, NodeName: "berth-podman-0", Network: "berth", NetworkIface: "berth0", Subnet: "10.89.0.0/24", Workers: 8,
 		RootDir: "/var/lib/berth-kubelet", ClusterDomain: "cluster.local", ResolvConf: "/etc/resolv.conf", HostsFile: provider.DefaultHostsFile,
-		PodmanUnreachableGrace: provider.DefaultPodmanUnreachableGrace}
+		PodmanUnreachableGrace: provider.DefaultPodmanUnreachableGrace, PodmanUnreachableNodeGrace: berthnode.DefaultUnreachableAfter}
 	cmd := &cobra.Command{
 		Use:          "berth-kubelet",
 		Short:        "A Kubernetes node whose pods run on a Podman host",
@@ -134,6 +137,7 @@ func NewCommand() *cobra.Command {
 	f.StringVar(&o.HostsFile, "hosts-file", o.HostsFile, "the Podman host's hosts file as this process sees it; hostNetwork pods get it in their /etc/hosts, as the kubelet gives them the node's")
 	f.StringSliceVar(&o.AllowedUnsafeSysctls, "allowed-unsafe-sysctls", nil, "comma-separated list of unsafe sysctls or unsafe sysctl patterns (ending in *) pods may set, beyond the safe ones (as the kubelet's flag); pods setting others fail with SysctlForbidden")
 	f.DurationVar(&o.PodmanUnreachableGrace, "podman-unreachable-grace", o.PodmanUnreachableGrace, "how long pods keep their last phase while Podman does not answer; after it, every pod that is not terminal reports phase Unknown (not Ready, reason PodmanUnreachable) until Podman answers again")
+	f.DurationVar(&o.PodmanUnreachableNodeGrace, "podman-unreachable-node-grace", o.PodmanUnreachableNodeGrace, "how long Podman may go without answering before the node reports Ready=False (reason PodmanUnreachable), as a kubelet waits 30 s for its container runtime; a slow or failed call within it leaves the node Ready")
 	return cmd
 }
 
@@ -190,6 +194,9 @@ func (o *Options) Validate() error {
 	}
 	if o.PodmanUnreachableGrace <= 0 {
 		return fmt.Errorf("--podman-unreachable-grace %s must be positive", o.PodmanUnreachableGrace)
+	}
+	if o.PodmanUnreachableNodeGrace <= 0 {
+		return fmt.Errorf("--podman-unreachable-node-grace %s must be positive", o.PodmanUnreachableNodeGrace)
 	}
 	if o.APIServer != "" {
 		if _, port, err := net.SplitHostPort(o.APIServer); err != nil || port == "" {
@@ -315,7 +322,8 @@ func Run(ctx context.Context, o *Options) error {
 	recorder := eb.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: o.NodeName})
 
 	taints, _ := parseTaints(o.Taints)
-	np := berthnode.New(ctx, berthnode.Config{Name: o.NodeName, IP: o.NodeIP, KubeletPort: int32(o.Port), Version: Version, Runtime: rt, Taints: taints})
+	np := berthnode.New(ctx, berthnode.Config{Name: o.NodeName, IP: o.NodeIP, KubeletPort: int32(o.Port), Version: Version, Runtime: rt, Taints: taints,
+		UnreachableAfter: o.PodmanUnreachableNodeGrace})
 	tokens := token.NewManager(client)
 	p := provider.New(provider.Config{NodeName: o.NodeName, NodeIP: o.NodeIP, Network: o.Network, Runtime: rt, Recorder: recorder,
 		Allocatable: np.Allocatable(), RootDir: o.RootDir, AllowedHostPaths: o.HostPaths, Tokens: tokens.GetServiceAccountToken,

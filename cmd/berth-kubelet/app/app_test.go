@@ -17,7 +17,8 @@ import (
 
 func TestOptionsValidate(t *testing.T) {
 	valid := func() *Options {
-		return &Options{NodeIP: "192.0.2.2", Port: 10250, TLSCertFile: "c", TLSKeyFile: "k", RootDir: "/var/lib/berth-kubelet", PodmanUnreachableGrace: 40 * time.Second}
+		return &Options{NodeIP: "192.0.2.2", Port: 10250, TLSCertFile: "c", TLSKeyFile: "k", RootDir: "/var/lib/berth-kubelet", PodmanUnreachableGrace: 40 * time.Second,
+			PodmanUnreachableNodeGrace: 30 * time.Second}
 	}
 	tests := []struct {
 		name    string
@@ -51,6 +52,8 @@ func TestOptionsValidate(t *testing.T) {
 		{"apiserver address without port", func(o *Options) { o.APIServer = "192.0.2.2" }, `--apiserver-address "192.0.2.2": want host:port`},
 		{"short podman unreachable grace", func(o *Options) { o.PodmanUnreachableGrace = 10 * time.Second }, ""},
 		{"zero podman unreachable grace", func(o *Options) { o.PodmanUnreachableGrace = 0 }, "--podman-unreachable-grace 0s must be positive"},
+		{"short podman unreachable node grace", func(o *Options) { o.PodmanUnreachableNodeGrace = 10 * time.Second }, ""},
+		{"negative podman unreachable node grace", func(o *Options) { o.PodmanUnreachableNodeGrace = -time.Second }, "--podman-unreachable-node-grace -1s must be positive"},
 		{"allowed unsafe sysctls", func(o *Options) {
 			o.AllowedUnsafeSysctls = []string{"kernel.msg*", "net.core.somaxconn", "kernel/sem", "fs.mqueue.*"}
 		}, ""},
@@ -79,15 +82,16 @@ func TestOptionsValidate(t *testing.T) {
 func TestFlagDefaults(t *testing.T) {
 	cmd := NewCommand()
 	for flag, want := range map[string]string{
-		"allow-privileged":         "false",
-		"allowed-capabilities":     "[]",
-		"cluster-dns":              "[]",
-		"cluster-domain":           "cluster.local",
-		"resolv-conf":              "/etc/resolv.conf",
-		"hosts-file":               "/etc/hosts",
-		"allowed-unsafe-sysctls":   "[]",
-		"root-dir":                 "/var/lib/berth-kubelet",
-		"podman-unreachable-grace": "40s",
+		"allow-privileged":              "false",
+		"allowed-capabilities":          "[]",
+		"cluster-dns":                   "[]",
+		"cluster-domain":                "cluster.local",
+		"resolv-conf":                   "/etc/resolv.conf",
+		"hosts-file":                    "/etc/hosts",
+		"allowed-unsafe-sysctls":        "[]",
+		"root-dir":                      "/var/lib/berth-kubelet",
+		"podman-unreachable-grace":      "40s",
+		"podman-unreachable-node-grace": "30s",
 	} {
 		f := cmd.Flags().Lookup(flag)
 		if f == nil {
@@ -236,7 +240,7 @@ func TestRunRefusesBadRegistriesConfig(t *testing.T) {
 		filepath.Join(dir, "absent.conf"): `--registries-config ` + filepath.Join(dir, "absent.conf") + `: read: no such file or directory`,
 	} {
 		o := &Options{NodeIP: "192.0.2.1", Port: 10250, RootDir: "/var/lib/berth-kubelet", PodmanUnreachableGrace: time.Minute,
-			Kubeconfig: filepath.Join(dir, "absent.kubeconfig"), RegistriesConfig: file}
+			PodmanUnreachableNodeGrace: 30 * time.Second, Kubeconfig: filepath.Join(dir, "absent.kubeconfig"), RegistriesConfig: file}
 		err := Run(context.Background(), o)
 		if err == nil || !strings.HasPrefix(err.Error(), want) {
 			t.Errorf("Run = %v, want %q", err, want)
