@@ -8,7 +8,7 @@ const (
 	LabelPodman = "berth.dev/podman"
 	// AnnotationFreeMemory is a node's Podman host's observed free memory in bytes.
 	AnnotationFreeMemory = "berth.dev/free-memory"
-	// AnnotationObservedAt is when the host was last observed (RFC 3339).
+	// AnnotationObservedAt is when the host last answered an observation (RFC 3339): the time of the free memory.
 	AnnotationObservedAt = "berth.dev/observed-at"
 	// AnnotationScheduledNode is the node Berth's scheduler bound a pod to.
 	AnnotationScheduledNode = "berth.dev/scheduled-node"

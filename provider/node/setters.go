@@ -76,9 +76,13 @@ func freeMemory(node *corev1.Node, o observation) {
 	}
 }
 
-// observedAt records when the host was last looked at, whether it answered or not.
+// observedAt records when the host last answered an observation: the time of the free memory, capacity and
+// images the node reports, whose age the scheduler's plugins check (a failed observation, which the Ready
+// condition tolerates for a while, leaves them and this time as they were).
 func observedAt(node *corev1.Node, o observation) {
-	node.Annotations[AnnotationObservedAt] = o.now.UTC().Format(time.RFC3339)
+	if o.err == nil {
+		node.Annotations[AnnotationObservedAt] = o.now.UTC().Format(time.RFC3339)
+	}
 }
 
 // readyCondition is Ready while Podman answers, and False with reason PodmanUnreachable once it has not answered
