@@ -230,10 +230,12 @@ func TestServingCertificateRenewedBeforeExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := len(issuedTo(ctx, t, name))
+	restart := time.Now()
 	if err := testCluster.StartNode(ctx, i); err != nil {
 		t.Fatal(err)
 	}
 	started = true
+	t.Logf("node %s Ready again %s after its restart", name, time.Since(restart).Round(time.Millisecond))
 
 	var leaf *x509.Certificate
 	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
@@ -243,6 +245,7 @@ func TestServingCertificateRenewedBeforeExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatalf("node %s still serves the certificate about to expire (or none the CA signed): %v", name, err)
 	}
+	t.Logf("node %s serves a renewed certificate %s after its restart", name, time.Since(restart).Round(time.Millisecond))
 	if !leaf.NotAfter.After(old.NotAfter.Add(time.Hour)) {
 		t.Errorf("node %s's new certificate expires at %s, not well after the old one (%s)", name, leaf.NotAfter, old.NotAfter)
 	}
