@@ -6,6 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/kubernetes/third_party/forked/golang/expansion"
+	utilsnet "k8s.io/utils/net"
 
 	"github.com/berth-dev/berth/provider/podman"
 )
@@ -73,8 +74,34 @@ func Pod(pod *corev1.Pod, in PodInputs) podman.PodSpec {
 		ps.HostNetwork, ps.Hostname, ps.Network = true, "", ""
 		return ps
 	}
-	for _, c := range append(append([]corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...) {
+	ps.Ports = portMappings(pod)
+	return ps
+}
+
+// portMappings are the pod's published host ports, as the kubelet's sandbox config has them: those of the regular
+// containers only (an init container's hostPort, sidecar or not, is never published), and within a container each
+// port once by name (an unnamed port is named by its family, protocol, host IP and ports), as
+// kubecontainer.MakePortMappings skips a port whose name it has already seen.
+func portMappings(pod *corev1.Pod) []podman.PortMapping {
+	var out []podman.PortMapping
+	for _, c := range pod.Spec.Containers {
+		seen := map[string]bool{}
 		for _, p := range c.Ports {
+			name := p.Name
+			if name == "" {
+				family := "any"
+				if p.HostIP != "" {
+					family = "v4"
+					if utilsnet.IsIPv6String(p.HostIP) {
+						family = "v6"
+					}
+				}
+				name = fmt.Sprintf("%s-%s-%s:%d:%d", family, p.Protocol, p.HostIP, p.ContainerPort, p.HostPort)
+			}
+			if seen[name] {
+				continue
+			}
+			seen[name] = true
 			if p.HostPort == 0 {
 				continue
 			}
@@ -82,10 +109,10 @@ func Pod(pod *corev1.Pod, in PodInputs) podman.PodSpec {
 			if proto == "" {
 				proto = string(corev1.ProtocolTCP)
 			}
-			ps.Ports = append(ps.Ports, podman.PortMapping{HostIP: p.HostIP, HostPort: uint16(p.HostPort), ContainerPort: uint16(p.ContainerPort), Protocol: proto})
+			out = append(out, podman.PortMapping{HostIP: p.HostIP, HostPort: uint16(p.HostPort), ContainerPort: uint16(p.ContainerPort), Protocol: proto})
 		}
 	}
-	return ps
+	return out
 }
 
 // ContainerInputs are what one run of a container needs beyond its pod and its spec, resolved by the caller.

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 
 	"github.com/berth-dev/berth/provider/podman"
 )
@@ -79,8 +80,8 @@ func TestPod(t *testing.T) {
 			podman.LabelName:      "web-7d9f",
 			podman.LabelUID:       "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
 		},
+		// The init container's hostPort is not published, as the kubelet's sandbox maps regular containers' only.
 		Ports: []podman.PortMapping{
-			{HostPort: 5353, ContainerPort: 53, Protocol: "UDP"},
 			{HostPort: 8080, ContainerPort: 80, Protocol: "TCP"},
 			{HostIP: "127.0.0.1", HostPort: 8443, ContainerPort: 443, Protocol: "TCP"},
 			{HostPort: 9100, ContainerPort: 9100, Protocol: "SCTP"},
@@ -379,5 +380,48 @@ func TestKubeletUserMerge(t *testing.T) {
 	c = &corev1.Container{Name: "app", Image: "x", SecurityContext: &corev1.SecurityContext{RunAsGroup: id(30)}}
 	if got := Container(pod, c, ContainerInputs{Node: "n", Env: c.Env, Attempt: 1}).User; got != "10:30" {
 		t.Errorf("user %q want 10:30", got)
+	}
+}
+
+// TestPortMappings checks the published ports against the kubelet's sandbox config: regular containers' hostPorts
+// only, each port of a container once by name.
+func TestPortMappings(t *testing.T) {
+	tcp, udp := corev1.ProtocolTCP, corev1.ProtocolUDP
+	tests := []struct {
+		name string
+		spec corev1.PodSpec
+		want []podman.PortMapping
+	}{
+		{"none", corev1.PodSpec{Containers: []corev1.Container{{Name: "a", Ports: []corev1.ContainerPort{{ContainerPort: 80, Protocol: tcp}}}}}, nil},
+		{"init and sidecar hostPorts are not published", corev1.PodSpec{
+			InitContainers: []corev1.Container{
+				{Name: "init", Ports: []corev1.ContainerPort{{ContainerPort: 80, HostPort: 8080, Protocol: tcp}}},
+				{Name: "sidecar", RestartPolicy: ptr.To(corev1.ContainerRestartPolicyAlways), Ports: []corev1.ContainerPort{{ContainerPort: 81, HostPort: 8081, Protocol: tcp}}},
+			},
+			Containers: []corev1.Container{{Name: "a", Ports: []corev1.ContainerPort{{ContainerPort: 82, HostPort: 8082, Protocol: tcp}}}},
+		}, []podman.PortMapping{{HostPort: 8082, ContainerPort: 82, Protocol: "TCP"}}},
+		{"a repeated unnamed port once", corev1.PodSpec{Containers: []corev1.Container{{Name: "a", Ports: []corev1.ContainerPort{
+			{ContainerPort: 80, HostPort: 8080, Protocol: tcp}, {ContainerPort: 80, HostPort: 8080, Protocol: tcp},
+		}}}}, []podman.PortMapping{{HostPort: 8080, ContainerPort: 80, Protocol: "TCP"}}},
+		{"same port, TCP and UDP", corev1.PodSpec{Containers: []corev1.Container{{Name: "a", Ports: []corev1.ContainerPort{
+			{ContainerPort: 53, HostPort: 5353, Protocol: tcp}, {ContainerPort: 53, HostPort: 5353, Protocol: udp},
+		}}}}, []podman.PortMapping{{HostPort: 5353, ContainerPort: 53, Protocol: "TCP"}, {HostPort: 5353, ContainerPort: 53, Protocol: "UDP"}}},
+		{"same port on IPv4 and IPv6 host addresses", corev1.PodSpec{Containers: []corev1.Container{{Name: "a", Ports: []corev1.ContainerPort{
+			{ContainerPort: 80, HostPort: 8080, HostIP: "127.0.0.1", Protocol: tcp}, {ContainerPort: 80, HostPort: 8080, HostIP: "::1", Protocol: tcp},
+		}}}}, []podman.PortMapping{{HostIP: "127.0.0.1", HostPort: 8080, ContainerPort: 80, Protocol: "TCP"}, {HostIP: "::1", HostPort: 8080, ContainerPort: 80, Protocol: "TCP"}}},
+		{"a name used twice keeps the first", corev1.PodSpec{Containers: []corev1.Container{{Name: "a", Ports: []corev1.ContainerPort{
+			{Name: "http", ContainerPort: 80, HostPort: 8080, Protocol: tcp}, {Name: "http", ContainerPort: 81, HostPort: 8081, Protocol: tcp},
+		}}}}, []podman.PortMapping{{HostPort: 8080, ContainerPort: 80, Protocol: "TCP"}}},
+		{"the same port in two containers is the runtime's to refuse", corev1.PodSpec{Containers: []corev1.Container{
+			{Name: "a", Ports: []corev1.ContainerPort{{ContainerPort: 80, HostPort: 8080, Protocol: tcp}}},
+			{Name: "b", Ports: []corev1.ContainerPort{{ContainerPort: 80, HostPort: 8080, Protocol: tcp}}},
+		}}, []podman.PortMapping{{HostPort: 8080, ContainerPort: 80, Protocol: "TCP"}, {HostPort: 8080, ContainerPort: 80, Protocol: "TCP"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := portMappings(&corev1.Pod{Spec: tc.spec}); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("portMappings() = %+v, want %+v", got, tc.want)
+			}
+		})
 	}
 }
