@@ -512,6 +512,22 @@ func (p *Provider) changedLocked(r *podRecord) {
 	}
 }
 
+// zeroTailKey marks a logs request that asked for tailLines=0.
+type zeroTailKey struct{}
+
+// WithZeroTail marks a logs request whose tailLines is 0: virtual-kubelet's ContainerLogOpts reads an absent
+// tailLines and tailLines=0 both as Tail 0, but the kubelet gives no past lines for the second (kubectl logs
+// --tail=0; with -f, only new lines). The kubelet API's handler sets it from the query.
+func WithZeroTail(ctx context.Context) context.Context {
+	return context.WithValue(ctx, zeroTailKey{}, true)
+}
+
+// ZeroTail tells whether a logs request asked for tailLines=0 (WithZeroTail).
+func ZeroTail(ctx context.Context) bool {
+	zero, _ := ctx.Value(zeroTailKey{}).(bool)
+	return zero
+}
+
 // GetContainerLogs implements nodeutil.Provider.
 func (p *Provider) GetContainerLogs(ctx context.Context, namespace, podName, containerName string, opts api.ContainerLogOpts) (io.ReadCloser, error) {
 	p.mu.Lock()
@@ -546,7 +562,7 @@ func (p *Provider) GetContainerLogs(ctx context.Context, namespace, podName, con
 		return nil, errdefs.InvalidInputf("container %q in pod %q is waiting to start", containerName, podName)
 	}
 	lo := podman.LogOptions{Follow: opts.Follow, Tail: -1, Timestamps: opts.Timestamps}
-	if opts.Tail > 0 {
+	if opts.Tail > 0 || ZeroTail(ctx) {
 		lo.Tail = opts.Tail
 	}
 	if !opts.SinceTime.IsZero() {

@@ -384,7 +384,7 @@ func Run(ctx context.Context, o *Options) error {
 			cfg.NumWorkers = o.Workers
 			cfg.HTTPListenAddr = net.JoinHostPort(o.NodeIP, strconv.Itoa(o.Port))
 			cfg.TLSConfig = tlsCfg
-			cfg.Handler = api.InstrumentHandler(nodeutil.WithAuth(auth, mux))
+			cfg.Handler = api.InstrumentHandler(nodeutil.WithAuth(auth, zeroTail(mux)))
 			cfg.EventRecorder = quietRecorder{recorder}
 			cfg.InformerResyncPeriod = time.Minute
 			// The provider resolves environments itself, as the kubelet does (status.podIP, resourceFieldRef,
@@ -408,6 +408,21 @@ func Run(ctx context.Context, o *Options) error {
 		return fmt.Errorf("run node %s: %w", o.NodeName, err)
 	}
 	return nil
+}
+
+// zeroTail passes on to the provider that a container logs request asked for tailLines=0, which virtual-kubelet's
+// log options cannot tell from no tailLines at all.
+func zeroTail(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/containerLogs/") {
+			if q := r.URL.Query(); q.Has("tailLines") {
+				if n, err := strconv.Atoi(q.Get("tailLines")); err == nil && n == 0 {
+					r = r.WithContext(provider.WithZeroTail(r.Context()))
+				}
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // releaseOnSignal releases the node's lease when the process is asked to stop (SIGTERM, SIGINT), then lets the

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +15,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/record"
+
+	"github.com/berth-dev/berth/provider"
 )
 
 func TestOptionsValidate(t *testing.T) {
@@ -245,5 +249,33 @@ func TestRunRefusesBadRegistriesConfig(t *testing.T) {
 		if err == nil || !strings.HasPrefix(err.Error(), want) {
 			t.Errorf("Run = %v, want %q", err, want)
 		}
+	}
+}
+
+// TestZeroTail checks which kubelet API requests the provider is told asked for tailLines=0.
+func TestZeroTail(t *testing.T) {
+	tests := []struct {
+		url  string
+		want bool
+	}{
+		{"/containerLogs/ns/pod/c?tailLines=0", true},
+		{"/containerLogs/ns/pod/c?tailLines=0&follow=true", true},
+		{"/containerLogs/ns/pod/c?tailLines=00", true},
+		{"/containerLogs/ns/pod/c", false},
+		{"/containerLogs/ns/pod/c?tailLines=3", false},
+		{"/containerLogs/ns/pod/c?tailLines=x", false},
+		{"/exec/ns/pod/c?tailLines=0", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.url, func(t *testing.T) {
+			var got bool
+			h := zeroTail(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+				got = provider.ZeroTail(r.Context())
+			}))
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, tc.url, nil))
+			if got != tc.want {
+				t.Errorf("zero tail = %t, want %t", got, tc.want)
+			}
+		})
 	}
 }
