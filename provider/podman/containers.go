@@ -137,7 +137,7 @@ type ContainerStats struct {
 
 // CreateContainer implements ContainerRuntime.
 func (c *Client) CreateContainer(ctx context.Context, spec ContainerSpec) (string, error) {
-	s := specgen.NewSpecGenerator(spec.Image, false)
+	s := specgen.NewSpecGenerator(Qualified(spec.Image), false)
 	s.Name = spec.Name
 	s.Pod = spec.Pod
 	if spec.HostIPC {
@@ -180,7 +180,7 @@ func (c *Client) CreateContainer(ctx context.Context, spec ContainerSpec) (strin
 		s.Mounts = append(s.Mounts, specs.Mount{Type: "bind", Source: m.Source, Destination: m.Dest, Options: opts})
 	}
 	for _, m := range spec.ImageMounts {
-		s.ImageVolumes = append(s.ImageVolumes, &specgen.ImageVolume{Source: m.Image, Destination: m.Dest})
+		s.ImageVolumes = append(s.ImageVolumes, &specgen.ImageVolume{Source: Qualified(m.Image), Destination: m.Dest})
 	}
 	if spec.StopSignal != "" {
 		name := strings.ToUpper(spec.StopSignal)

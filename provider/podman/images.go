@@ -48,8 +48,22 @@ type Image struct {
 	Size  int64
 }
 
+// Qualified is an image reference as Kubernetes reads it, fully qualified for Podman: "foo" is
+// docker.io/library/foo:latest, "org/foo:1" docker.io/org/foo:1; a reference by digest keeps its digest. Podman
+// would otherwise resolve a short name through its short-name rules (localhost/foo:latest first when such an image
+// exists, then the search registries), which neither a kubelet nor its runtime does. A reference that does not
+// parse is returned as it is (the provider refuses such names before it gets here, with InvalidImageName).
+func Qualified(ref string) string {
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return ref
+	}
+	return reference.TagNameOnly(named).String()
+}
+
 // ImageExists implements ImageRuntime.
 func (c *Client) ImageExists(ctx context.Context, ref string) (bool, error) {
+	ref = Qualified(ref)
 	ok, err := images.Exists(c.ctx(ctx), ref, nil)
 	if err != nil {
 		return false, fmt.Errorf("check image %s: %w", ref, err)
@@ -59,6 +73,7 @@ func (c *Client) ImageExists(ctx context.Context, ref string) (bool, error) {
 
 // PullImage implements ImageRuntime.
 func (c *Client) PullImage(ctx context.Context, ref string, opts PullOptions) error {
+	ref = Qualified(ref)
 	o := new(images.PullOptions).WithQuiet(true).WithPolicy("always")
 	if opts.Auth != nil {
 		o = o.WithUsername(opts.Auth.Username).WithPassword(opts.Auth.Password)
@@ -75,6 +90,7 @@ func (c *Client) PullImage(ctx context.Context, ref string, opts PullOptions) er
 
 // TagImage implements ImageRuntime.
 func (c *Client) TagImage(ctx context.Context, ref, name string) error {
+	ref = Qualified(ref)
 	named, err := reference.ParseNormalizedNamed(name)
 	if err != nil {
 		return fmt.Errorf("tag image %s as %s: %w", ref, name, err)
@@ -129,6 +145,7 @@ func (c *Client) ImportImage(ctx context.Context, ref string, rootfs io.Reader) 
 
 // ImageUser implements ImageRuntime.
 func (c *Client) ImageUser(ctx context.Context, ref string) (string, error) {
+	ref = Qualified(ref)
 	im, err := images.GetImage(c.ctx(ctx), ref, nil)
 	if err != nil {
 		return "", fmt.Errorf("inspect image %s: %w", ref, err)
