@@ -3,13 +3,13 @@ package podman
 import (
 	"context"
 	"fmt"
-	"strings"
+	"syscall"
 	"time"
 
+	"github.com/containers/common/pkg/signal"
 	"github.com/containers/podman/v4/pkg/bindings/containers"
 	"github.com/containers/podman/v4/pkg/specgen"
 	"github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 )
 
 // ContainerRuntime is the life of containers in Podman pods: create, start, stop and remove them, follow their
@@ -183,13 +183,9 @@ func (c *Client) CreateContainer(ctx context.Context, spec ContainerSpec) (strin
 		s.ImageVolumes = append(s.ImageVolumes, &specgen.ImageVolume{Source: Qualified(m.Image), Destination: m.Dest})
 	}
 	if spec.StopSignal != "" {
-		name := strings.ToUpper(spec.StopSignal)
-		if !strings.HasPrefix(name, "SIG") {
-			name = "SIG" + name
-		}
-		ss := unix.SignalNum(name)
-		if ss == 0 {
-			return "", fmt.Errorf("container %s: unknown stop signal %q", spec.Name, spec.StopSignal)
+		ss, err := stopSignal(spec.StopSignal)
+		if err != nil {
+			return "", fmt.Errorf("container %s: %w", spec.Name, err)
 		}
 		s.StopSignal = &ss
 	}
@@ -207,6 +203,15 @@ func (c *Client) StartContainer(ctx context.Context, id string) error {
 		return fmt.Errorf("start container %s: %w", id, err)
 	}
 	return nil
+}
+
+// stopSignal reads a signal name as Podman does, including the real-time signals (SIGRTMIN+n) Kubernetes allows.
+func stopSignal(name string) (syscall.Signal, error) {
+	ss, err := signal.ParseSignal(name)
+	if err != nil {
+		return 0, fmt.Errorf("stop signal: %w", err)
+	}
+	return ss, nil
 }
 
 // StopContainer implements ContainerRuntime.

@@ -1,6 +1,9 @@
 package podman
 
-import "testing"
+import (
+	"syscall"
+	"testing"
+)
 
 func TestQualified(t *testing.T) {
 	tests := []struct{ ref, want string }{
@@ -23,3 +26,23 @@ func TestQualified(t *testing.T) {
 }
 
 const sha = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+func TestStopSignal(t *testing.T) {
+	tests := []struct {
+		name    string
+		want    syscall.Signal
+		wantErr bool
+	}{
+		{"SIGTERM", syscall.SIGTERM, false},
+		{"SIGUSR1", syscall.SIGUSR1, false},
+		{"SIGRTMIN+1", 35, false}, // glibc's SIGRTMIN is 34, as Podman and containerd count
+		{"SIGRTMAX", 64, false},
+		{"SIGNOPE", 0, true},
+	}
+	for _, tc := range tests {
+		got, err := stopSignal(tc.name)
+		if (err != nil) != tc.wantErr || (err == nil && got != tc.want) {
+			t.Errorf("stopSignal(%q) = %d, %v; want %d (error %t)", tc.name, got, err, tc.want, tc.wantErr)
+		}
+	}
+}

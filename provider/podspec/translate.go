@@ -165,6 +165,10 @@ func Container(pod *corev1.Pod, c *corev1.Container, in ContainerInputs) podman.
 	for _, e := range in.Env {
 		s.Env[e.Name] = e.Value
 	}
+	if c.Lifecycle != nil && c.Lifecycle.StopSignal != nil {
+		// lifecycle.stopSignal (ContainerStopSignals): Podman sends it on stop instead of the image's.
+		s.StopSignal = string(*c.Lifecycle.StopSignal)
+	}
 	s.ContainerResources = Resources(c.Resources)
 	s.User = user(pod.Spec.SecurityContext, c.SecurityContext)
 	applySecurityContext(&s, pod, c)

@@ -425,3 +425,28 @@ func TestPortMappings(t *testing.T) {
 		})
 	}
 }
+
+// TestContainerStopSignal checks that lifecycle.stopSignal becomes the Podman container's stop signal, and that
+// without one the image's applies.
+func TestContainerStopSignal(t *testing.T) {
+	usr1, rt := corev1.SIGUSR1, corev1.SIGRTMINPLUS1
+	tests := []struct {
+		name      string
+		lifecycle *corev1.Lifecycle
+		want      string
+	}{
+		{"none", nil, ""},
+		{"a lifecycle without one", &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"true"}}}}, ""},
+		{"SIGUSR1", &corev1.Lifecycle{StopSignal: &usr1}, "SIGUSR1"},
+		{"a real-time signal", &corev1.Lifecycle{StopSignal: &rt}, "SIGRTMIN+1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := translatePod()
+			pod.Spec.Containers[0].Lifecycle = tc.lifecycle
+			if got := Container(pod, &pod.Spec.Containers[0], ContainerInputs{Attempt: 1}).StopSignal; got != tc.want {
+				t.Errorf("StopSignal = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
