@@ -17,6 +17,8 @@ UPSTREAM := kube-apiserver kube-controller-manager kubectl
 OURS := berth berth-scheduler berth-kubelet berth-etcd
 # metrics-server (for kubectl top), built from its own module at a pinned version
 METRICS_SERVER_VERSION := v0.8.0
+# helm (the chart's e2e test and chart-check), built from its own module at a pinned version
+HELM_VERSION := v3.22.0
 
 .PHONY: all build run demo down test unit e2e fuzz bench lint images image container-images chart-check manifests deps conformance clean FORCE
 
@@ -27,7 +29,7 @@ deps:
 	@hack/deps.sh
 
 # build: every binary berth up runs, into $(BIN); Go's caches make a rebuild with no change take seconds
-build: $(addprefix $(BIN)/,$(UPSTREAM) $(OURS) metrics-server)
+build: $(addprefix $(BIN)/,$(UPSTREAM) $(OURS) metrics-server helm)
 
 $(addprefix $(BIN)/,$(UPSTREAM)): FORCE
 	@mkdir -p $(BIN)
@@ -40,6 +42,10 @@ $(addprefix $(BIN)/,$(OURS)): FORCE
 $(BIN)/metrics-server:
 	@mkdir -p $(BIN)
 	GOFLAGS=-trimpath GOBIN=$(abspath $(BIN)) $(GO) install -ldflags '-s -w' sigs.k8s.io/metrics-server/cmd/metrics-server@$(METRICS_SERVER_VERSION)
+
+$(BIN)/helm:
+	@mkdir -p $(BIN)
+	GOFLAGS=-trimpath GOBIN=$(abspath $(BIN)) $(GO) install -ldflags '-s -w' helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
 # run: the main job: install what is missing, build, start the local cluster in the background, run the demo
 run: deps build
@@ -61,8 +67,8 @@ container-images: $(BIN)/berth-scheduler $(BIN)/berth-kubelet
 
 # chart-check: helm lint/template of charts/berth for default and custom values, schema refusals, and
 # manifests/berth.yaml in sync with the chart
-chart-check:
-	hack/chart-check.sh
+chart-check: $(BIN)/helm
+	PATH="$(abspath $(BIN)):$$PATH" hack/chart-check.sh
 
 # manifests: manifests/berth.yaml, the chart rendered with its default values (plain kubectl apply -f)
 manifests:

@@ -194,17 +194,13 @@ kubelet:
 	t.Logf("node %s NotReady %s after the uninstall: %s", chartNode, time.Since(start).Round(time.Second), readyCondition(n))
 }
 
-// helmCommand finds helm (PATH, then $GOPATH/bin as hack/chart-check.sh installs it) and returns a runner with the
-// test cluster's kubeconfig and helm's own folders in a temporary directory; without helm the test is skipped.
+// helmCommand returns a runner of the helm that make build puts in the bin folder, with the test cluster's
+// kubeconfig and helm's own folders in a temporary directory.
 func helmCommand(t *testing.T) func(args ...string) (string, error) {
 	t.Helper()
-	bin, err := exec.LookPath("helm")
-	if err != nil {
-		gopath, _ := exec.Command("go", "env", "GOPATH").Output()
-		bin = filepath.Join(strings.TrimSpace(string(gopath)), "bin", "helm")
-		if _, err := os.Stat(bin); err != nil {
-			t.Skip("helm is not installed (make chart-check installs it)")
-		}
+	bin := filepath.Join(binDir, "helm")
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("helm is missing from %s (make build builds it): %v", binDir, err)
 	}
 	home := t.TempDir()
 	return func(args ...string) (string, error) {
