@@ -12,6 +12,8 @@ export GOFLAGS := -tags=$(TAGS) -trimpath
 VERSION_PKGS := k8s.io/component-base/version k8s.io/client-go/pkg/version
 LDFLAGS := -s -w $(foreach p,$(VERSION_PKGS),-X $(p).gitVersion=$(KUBE_VERSION) -X $(p).gitMajor=1 -X $(p).gitMinor=37 -X $(p).gitTreeState=clean)
 GOBUILD := $(GO) build -ldflags '$(LDFLAGS)'
+# hack/coredns, a module of its own, builds with upstream CoreDNS's tag instead of the Podman ones
+COREDNS_GOFLAGS := -trimpath -tags=grpcnotrace
 
 UPSTREAM := kube-apiserver kube-controller-manager kubectl
 OURS := berth berth-scheduler berth-kubelet berth-etcd
@@ -27,7 +29,7 @@ deps:
 	@hack/deps.sh
 
 # build: every binary berth up runs, into $(BIN); Go's caches make a rebuild with no change take seconds
-build: $(addprefix $(BIN)/,$(UPSTREAM) $(OURS) metrics-server)
+build: $(addprefix $(BIN)/,$(UPSTREAM) $(OURS) metrics-server coredns)
 
 $(addprefix $(BIN)/,$(UPSTREAM)): FORCE
 	@mkdir -p $(BIN)
@@ -40,6 +42,12 @@ $(addprefix $(BIN)/,$(OURS)): FORCE
 $(BIN)/metrics-server:
 	@mkdir -p $(BIN)
 	GOFLAGS=-trimpath GOBIN=$(abspath $(BIN)) $(GO) install -ldflags '-s -w' sigs.k8s.io/metrics-server/cmd/metrics-server@$(METRICS_SERVER_VERSION)
+
+# coredns (cluster DNS): CoreDNS's Go module with only the plugins of kubeadm's Corefile, from hack/coredns, a module
+# of its own so that CoreDNS's dependency versions leave ours alone; built as upstream's Makefile does (grpcnotrace)
+$(BIN)/coredns: FORCE
+	@mkdir -p $(BIN)
+	cd hack/coredns && GOFLAGS='$(COREDNS_GOFLAGS)' $(GO) build -ldflags '-s -w' -o $(abspath $@) .
 
 # run: the main job: install what is missing, build, start the local cluster in the background, run the demo
 run: deps build
@@ -72,11 +80,13 @@ manifests:
 test: deps build
 	$(GO) test -count=1 -timeout 60m ./...
 	cd conformance && $(GO) test -count=1 ./cmd/...
+	cd hack/coredns && GOFLAGS='$(COREDNS_GOFLAGS)' $(GO) test -count=1 .
 
 # unit: unit tests only (no cluster)
 unit:
 	$(GO) test -count=1 -short ./...
 	cd conformance && $(GO) test -count=1 ./cmd/...
+	cd hack/coredns && GOFLAGS='$(COREDNS_GOFLAGS)' $(GO) test -count=1 .
 
 # e2e: e2e tests only
 e2e: deps build
