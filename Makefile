@@ -12,6 +12,8 @@ export GOFLAGS := -tags=$(TAGS) -trimpath
 VERSION_PKGS := k8s.io/component-base/version k8s.io/client-go/pkg/version
 LDFLAGS := -s -w $(foreach p,$(VERSION_PKGS),-X $(p).gitVersion=$(KUBE_VERSION) -X $(p).gitMajor=1 -X $(p).gitMinor=37 -X $(p).gitTreeState=clean)
 GOBUILD := $(GO) build -ldflags '$(LDFLAGS)'
+# hack/coredns, a module of its own, builds with upstream CoreDNS's tag instead of the Podman ones
+COREDNS_GOFLAGS := -trimpath -tags=grpcnotrace
 
 UPSTREAM := kube-apiserver kube-controller-manager kubectl
 OURS := berth berth-scheduler berth-kubelet berth-etcd
@@ -20,7 +22,7 @@ METRICS_SERVER_VERSION := v0.8.0
 # helm (the chart's e2e test and chart-check), built from its own module at a pinned version
 HELM_VERSION := v3.22.0
 
-.PHONY: all build run demo down test unit e2e fuzz bench lint images image container-images chart-check manifests deps conformance clean FORCE
+.PHONY: coredns coredns-test all build run demo down test unit e2e fuzz bench lint images image container-images chart-check manifests deps conformance clean FORCE
 
 all: build
 
@@ -46,6 +48,18 @@ $(BIN)/metrics-server:
 $(BIN)/helm:
 	@mkdir -p $(BIN)
 	GOFLAGS=-trimpath GOBIN=$(abspath $(BIN)) $(GO) install -ldflags '-s -w' helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+# coredns (cluster DNS): CoreDNS's Go module with only the plugins of kubeadm's Corefile, from hack/coredns, a module
+# of its own so that CoreDNS's dependency versions leave ours alone; built as upstream's Makefile does (grpcnotrace).
+# Not in build or test yet: nothing runs it until berth up deploys cluster DNS (with kube-proxy); make coredns-test
+# runs its tests
+$(BIN)/coredns: FORCE
+	@mkdir -p $(BIN)
+	cd hack/coredns && GOFLAGS='$(COREDNS_GOFLAGS)' $(GO) build -ldflags '-s -w' -o $(abspath $@) .
+
+coredns: $(BIN)/coredns
+coredns-test:
+	cd hack/coredns && GOFLAGS='$(COREDNS_GOFLAGS)' $(GO) test -count=1 .
 
 # run: the main job: install what is missing, build, start the local cluster in the background, run the demo
 run: deps build

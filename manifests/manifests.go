@@ -7,3 +7,9 @@ import _ "embed"
 //
 //go:embed scheduler-config.yaml
 var SchedulerConfig []byte
+
+// CoreDNS is the cluster DNS as kubeadm deploys it (ServiceAccount, RBAC, Corefile ConfigMap, Deployment and the
+// kube-dns Service at 10.96.0.10), with Berth's locally built image.
+//
+//go:embed coredns.yaml
+var CoreDNS []byte
