@@ -55,8 +55,8 @@ func statusLine(logs, field string) string {
 // TestPodSpecSecurityContext checks from inside containers: runAsUser/runAsGroup with fsGroup and
 // supplementalGroups as additional groups, a read-only root filesystem (/tmp included), capabilities dropped and
 // added by their Kubernetes names (on the node that allows the one added), allowPrivilegeEscalation=false as
-// no_new_privs; runAsNonRoot refusing an image that runs as root; privileged refused by a node that does not allow
-// it and granted by one that does.
+// no_new_privs, seccompProfile RuntimeDefault as a seccomp filter; runAsNonRoot refusing an image that runs as root;
+// privileged refused by a node that does not allow it and granted by one that does.
 func TestPodSpecSecurityContext(t *testing.T) {
 	ns := namespace(t)
 	pods := runToEnd(t, ns, fmt.Sprintf(`apiVersion: v1
@@ -64,11 +64,11 @@ kind: Pod
 metadata: {name: restricted}
 spec:
   restartPolicy: Never
-  securityContext: {runAsUser: 1000, runAsGroup: 3000, fsGroup: 2000, supplementalGroups: [4000]}
+  securityContext: {runAsUser: 1000, runAsGroup: 3000, fsGroup: 2000, supplementalGroups: [4000], seccompProfile: {type: RuntimeDefault}}
   containers:
   - name: main
     image: %[1]s
-    command: ["sh", "-c", "id; grep -E '^(CapBnd|CapEff|NoNewPrivs):' /proc/self/status; touch /x 2>/dev/null || echo root-ro; touch /tmp/x 2>/dev/null || echo tmp-ro"]
+    command: ["sh", "-c", "id; grep -E '^(CapBnd|CapEff|NoNewPrivs|Seccomp):' /proc/self/status; touch /x 2>/dev/null || echo root-ro; touch /tmp/x 2>/dev/null || echo tmp-ro"]
     securityContext:
       readOnlyRootFilesystem: true
       allowPrivilegeEscalation: false
@@ -112,6 +112,10 @@ spec:
 	}
 	if got := statusLine(logs, "NoNewPrivs"); got != "1" {
 		t.Errorf("restricted container: NoNewPrivs %q, want 1", got)
+	}
+	// seccompProfile RuntimeDefault is Podman's default profile: a seccomp filter (mode 2).
+	if got := statusLine(logs, "Seccomp"); got != "2" {
+		t.Errorf("restricted container: Seccomp %q, want 2 (filtered by the runtime's default profile)", got)
 	}
 
 	logs = succeeded(t, ns, pods["caps"])

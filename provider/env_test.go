@@ -118,30 +118,69 @@ func TestEnvironment(t *testing.T) {
 			p.SetListers(testListers(t, cm, sec, svc, other))
 			pd := pod(tc.c)
 			env, err := p.environment(pd, &pd.Spec.Containers[0], in)
-			if tc.wantErr != "" {
-				var ce configError
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.As(err, &ce) {
-					t.Fatalf("error %v, want a config error containing %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := map[string]string{}
-			for _, e := range env {
-				got[e.Name] = e.Value
-			}
-			for k, v := range tc.want {
-				if got[k] != v {
-					t.Errorf("%s = %q, want %q", k, got[k], v)
-				}
-			}
-			for _, k := range tc.absent {
-				if _, ok := got[k]; ok {
-					t.Errorf("%s is set (%q), want absent", k, got[k])
-				}
-			}
+			checkEnvironment(t, env, err, tc.want, tc.absent, tc.wantErr)
+		})
+	}
+}
+
+// checkEnvironment checks a resolved environment: the variables wanted and absent, or a config error containing
+// wantErr.
+func checkEnvironment(t *testing.T, env []corev1.EnvVar, err error, want map[string]string, absent []string, wantErr string) {
+	t.Helper()
+	if wantErr != "" {
+		var ce configError
+		if err == nil || !strings.Contains(err.Error(), wantErr) || !errors.As(err, &ce) {
+			t.Fatalf("error %v, want a config error containing %q", err, wantErr)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, e := range env {
+		got[e.Name] = e.Value
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+	for _, k := range absent {
+		if _, ok := got[k]; ok {
+			t.Errorf("%s is set (%q), want absent", k, got[k])
+		}
+	}
+}
+
+// TestEnvironmentServiceLinks checks enableServiceLinks: false leaves out the variables of the namespace's services
+// but keeps the kubernetes service's, as the kubelet does; and that fileKeyRef, which Berth does not support, is a
+// configuration error rather than a variable left out.
+func TestEnvironmentServiceLinks(t *testing.T) {
+	db := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "db"}, Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.20", Ports: []corev1.ServicePort{{Port: 5432, Protocol: corev1.ProtocolTCP}}}}
+	master := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "kubernetes"}, Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.1", Ports: []corev1.ServicePort{{Name: "https", Port: 443, Protocol: corev1.ProtocolTCP}}}}
+	p := New(Config{})
+	p.SetListers(testListers(t, db, master))
+	no := false
+	tests := []struct {
+		name    string
+		links   *bool
+		env     []corev1.EnvVar
+		want    map[string]string
+		absent  []string
+		wantErr string
+	}{
+		{name: "links by default", want: map[string]string{"DB_SERVICE_HOST": "10.96.0.20", "KUBERNETES_SERVICE_HOST": "10.96.0.1"}},
+		{name: "links disabled", links: &no, want: map[string]string{"KUBERNETES_SERVICE_HOST": "10.96.0.1"}, absent: []string{"DB_SERVICE_HOST", "DB_PORT"}},
+		{name: "fileKeyRef", env: []corev1.EnvVar{{Name: "X", ValueFrom: &corev1.EnvVarSource{FileKeyRef: &corev1.FileKeySelector{VolumeName: "cfg", Path: "app.env", Key: "X"}}}},
+			wantErr: "env valueFrom.fileKeyRef is not supported by Berth yet"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web"},
+				Spec: corev1.PodSpec{EnableServiceLinks: tc.links, Containers: []corev1.Container{{Name: "c", Env: tc.env}}}}
+			env, err := p.environment(pod, &pod.Spec.Containers[0], envInputs{})
+			checkEnvironment(t, env, err, tc.want, tc.absent, tc.wantErr)
 		})
 	}
 }

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -24,8 +25,13 @@ const minGracePeriod = 2 * time.Second
 // maxHookRespBody is how much of an HTTP hook's response is read (kubelet: 10 KiB).
 const maxHookRespBody = 10 << 10
 
-// hookClient makes the HTTP requests of lifecycle hooks, as the kubelet's plain http.Client.
-var hookClient = &http.Client{}
+// hookClient makes the HTTP requests of lifecycle hooks as the kubelet's insecureContainerLifecycleHTTPClient: HTTPS
+// without verifying the server's certificate (nothing says which to trust), redirects followed on the same host
+// only. It must never carry credentials.
+var hookClient = &http.Client{
+	Transport:     &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}},
+	CheckRedirect: httpprobe.RedirectChecker(false),
+}
 
 // runHandler runs a lifecycle hook handler in or against container id, as the kubelet's handlerRunner does. msg
 // describes a failure (for logs, not events: it may hold secrets).

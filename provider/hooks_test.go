@@ -2,11 +2,18 @@ package provider
 
 import (
 	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2/ktesting"
 )
 
@@ -200,5 +207,72 @@ func TestSidecarsStopInReverseWhenPodFinishes(t *testing.T) {
 	h.poll("both sidecars to be stopped", func() bool { return len(h.fake.callsTo("StopContainer")) >= 2 })
 	if got := h.fake.callsTo("StopContainer"); !slices.Equal(got, want) {
 		t.Errorf("stopped %q, want %q (side-b, then side-a)", got, want)
+	}
+}
+
+// TestHTTPHook checks an httpGet hook's request as the kubelet makes it: path, port (by number or by the
+// container's port name), headers, to the pod's IP unless the hook names a host, in HTTPS when asked (retried in
+// HTTP, with a LifecycleHTTPFallback event, when the server answers in plain HTTP), and in HTTP/1.1 whatever
+// protocol it names, as the kubelet's hooks; any response succeeds.
+func TestHTTPHook(t *testing.T) {
+	got := make(chan *http.Request, 1)
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r
+		w.WriteHeader(http.StatusInternalServerError)
+	})
+	srv := httptest.NewServer(handler)
+	defer srv.Close()
+	tlsSrv := httptest.NewTLSServer(handler)
+	defer tlsSrv.Close()
+	port := func(s *httptest.Server) int32 { return int32(s.Listener.Addr().(*net.TCPAddr).Port) }
+	http2 := corev1.HTTPProtocolHTTP2
+	tests := []struct {
+		name       string
+		podIP      string
+		get        corev1.HTTPGetAction
+		wantPath   string
+		wantHeader string
+		wantTLS    bool
+		wantEvent  string
+	}{
+		{name: "to the pod's IP, by port name, with headers", podIP: "127.0.0.1",
+			get:      corev1.HTTPGetAction{Path: "/hook", Port: intstr.FromString("web"), HTTPHeaders: []corev1.HTTPHeader{{Name: "X-Hook", Value: "yes"}}},
+			wantPath: "/hook", wantHeader: "yes"},
+		{name: "to its host", podIP: "192.0.2.1", get: corev1.HTTPGetAction{Path: "/elsewhere", Port: intstr.FromInt32(port(srv)), Host: "127.0.0.1"}, wantPath: "/elsewhere"},
+		{name: "https", podIP: "127.0.0.1", get: corev1.HTTPGetAction{Path: "/tls", Port: intstr.FromInt32(port(tlsSrv)), Scheme: corev1.URISchemeHTTPS},
+			wantPath: "/tls", wantTLS: true},
+		{name: "https answered in http", podIP: "127.0.0.1", get: corev1.HTTPGetAction{Path: "/plain", Port: intstr.FromInt32(port(srv)), Scheme: corev1.URISchemeHTTPS},
+			wantPath: "/plain", wantEvent: "Warning LifecycleHTTPFallback"},
+		{name: "protocol HTTP2 is still HTTP/1.1", podIP: "127.0.0.1", get: corev1.HTTPGetAction{Path: "/h2", Port: intstr.FromInt32(port(srv)), Protocol: &http2}, wantPath: "/h2"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := record.NewFakeRecorder(10)
+			p := New(Config{Recorder: rec})
+			c := &corev1.Container{Name: "app", Ports: []corev1.ContainerPort{{Name: "web", ContainerPort: port(srv)}}}
+			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web"}, Spec: corev1.PodSpec{Containers: []corev1.Container{*c}}}
+			r := &podRecord{pod: pod, podIP: tc.podIP}
+			if err := p.runHTTPHandler(context.Background(), r, &containerRecord{spec: c}, &tc.get); err != nil {
+				t.Fatalf("hook failed: %v", err)
+			}
+			var req *http.Request
+			for len(got) > 0 {
+				req = <-got // the last request: after a fallback, the plain one
+			}
+			switch {
+			case req == nil:
+				t.Fatal("no request")
+			case req.URL.Path != tc.wantPath || req.Header.Get("X-Hook") != tc.wantHeader || (req.TLS != nil) != tc.wantTLS || req.ProtoMajor != 1:
+				t.Errorf("request %s %s (TLS %v, X-Hook %q), want path %s, TLS %v, X-Hook %q over HTTP/1",
+					req.Proto, req.URL.Path, req.TLS != nil, req.Header.Get("X-Hook"), tc.wantPath, tc.wantTLS, tc.wantHeader)
+			}
+			var event string
+			if len(rec.Events) > 0 {
+				event = <-rec.Events
+			}
+			if !strings.HasPrefix(event, tc.wantEvent) || (tc.wantEvent == "" && event != "") {
+				t.Errorf("event %q, want %q", event, tc.wantEvent)
+			}
+		})
 	}
 }

@@ -58,6 +58,10 @@ type Config struct {
 	// Sysctls is the node's sysctl allowlist (the safe sysctls and berth-kubelet --allowed-unsafe-sysctls); a pod
 	// setting another is rejected (SysctlForbidden). Nil holds the safe sysctls of any kernel.
 	Sysctls *podspec.SysctlAllowlist
+	// AppArmor and SELinux say whether the Podman host enforces them (podman info): pods asking for AppArmor
+	// profiles are rejected on a host without AppArmor, as by the kubelet, and SELinux options are refused on a
+	// host with SELinux, where Podman labels containers its own way.
+	AppArmor, SELinux bool
 	// InitialBackoff and MaxBackoff bound the restart back-off (kubelet: 10s and 300s).
 	InitialBackoff, MaxBackoff time.Duration
 	// RootDir holds the pods' volume folders (pods/<uid>/volumes/<plugin>/<name>) and termination logs

@@ -99,7 +99,7 @@ func (p *Provider) run(ctx context.Context, r *podRecord) {
 func (p *Provider) policy() podspec.Policy {
 	return podspec.Policy{AllowPrivileged: p.cfg.AllowPrivileged, AllowHostNamespaces: p.cfg.AllowHostNamespaces,
 		AllowedCapabilities: p.cfg.AllowedCapabilities, Sysctls: p.cfg.Sysctls, Allocatable: p.cfg.Allocatable,
-		AllowedHostPaths: p.cfg.AllowedHostPaths}
+		AllowedHostPaths: p.cfg.AllowedHostPaths, AppArmor: p.cfg.AppArmor, SELinux: p.cfg.SELinux}
 }
 
 // refuse fails a pod the node does not admit: the rejection's warning event, every container waiting in

@@ -37,6 +37,8 @@ type HostInfo struct {
 	Version       string
 	GraphRootFree int64
 	GraphRootSize int64
+	// AppArmor and SELinux say whether the host enforces them on its containers.
+	AppArmor, SELinux bool
 }
 
 // Ping implements HostRuntime.
@@ -70,6 +72,8 @@ func (c *Client) Info(ctx context.Context) (HostInfo, error) {
 		OS:       info.Host.OS,
 		Arch:     info.Host.Arch,
 		Kernel:   info.Host.Kernel,
+		AppArmor: info.Host.Security.AppArmorEnabled,
+		SELinux:  info.Host.Security.SELinuxEnabled,
 	}
 	if d := info.Host.Distribution; d.Distribution != "" {
 		h.Distribution = strings.TrimSpace(d.Distribution + " " + d.Version)

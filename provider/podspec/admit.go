@@ -2,11 +2,13 @@ package podspec
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	resourcehelper "k8s.io/component-helpers/resource"
+	podutil "k8s.io/kubernetes/pkg/api/v1/pod"
 	v1helper "k8s.io/kubernetes/pkg/apis/core/v1/helper"
 )
 
@@ -42,6 +44,10 @@ type Policy struct {
 	// ResolvePath resolves the symbolic links of the longest existing prefix of a clean absolute path, so that a
 	// hostPath cannot leave the allowed folders through one; nil reads the node's filesystem.
 	ResolvePath func(path string) string
+	// AppArmor and SELinux say whether the Podman host enforces them (podman info's host.security). Without
+	// AppArmor, a pod asking for an AppArmor profile is rejected as the kubelet rejects it on such a host; with
+	// SELinux, SELinux options are refused, since Podman would label the containers its own way.
+	AppArmor, SELinux bool
 }
 
 // Rejection is why a node will not run a pod. The runner records it as the kubelet records a refused pod: a
@@ -65,10 +71,22 @@ func rejected(reason, msg string) *Rejection {
 	return &Rejection{Reason: reason, Message: "Pod was rejected: " + msg, EventReason: reason, EventMessage: msg}
 }
 
-// Admit decides whether the node runs a pod: nil when it does, else the first refusal, in this order: what Berth
-// cannot run yet, privileged containers, host namespaces, capabilities, sysctls, extended resources, volumes.
+// The kubelet's reasons for rejecting a pod that Admit also uses.
+const (
+	// PodOSNotSupportedReason is a pod whose spec.os is not the node's (Linux).
+	PodOSNotSupportedReason = "PodOSNotSupported"
+	// AppArmorReason is a pod asking for an AppArmor profile on a host without AppArmor.
+	AppArmorReason = "AppArmor"
+)
+
+// Admit decides whether the node runs a pod: nil when it does, else the first refusal, in this order: an OS other
+// than Linux, what Berth cannot run yet, privileged containers, host namespaces, capabilities, sysctls, AppArmor
+// on a host without it, extended resources, volumes.
 func Admit(pod *corev1.Pod, policy Policy) *Rejection {
-	if bad := unsupported(pod); len(bad) > 0 {
+	if podOS := pod.Spec.OS; podOS != nil && podOS.Name != corev1.Linux {
+		return rejected(PodOSNotSupportedReason, "Failed to admit pod as the OS field doesn't match node OS")
+	}
+	if bad := unsupported(pod, policy); len(bad) > 0 {
 		return refused(UnsupportedPodSpecReason, UnsupportedPodSpecReason, "Berth cannot run this pod yet; unsupported: "+strings.Join(bad, ", "))
 	}
 	if priv := privilegedContainers(pod); len(priv) > 0 && !policy.AllowPrivileged {
@@ -82,6 +100,9 @@ func Admit(pod *corev1.Pod, policy Policy) *Rejection {
 	}
 	if msg := policy.Sysctls.admit(pod); msg != "" {
 		return rejected(SysctlForbiddenReason, msg)
+	}
+	if !policy.AppArmor && appArmorRequired(pod) {
+		return rejected(AppArmorReason, appArmorMissing)
 	}
 	if reason, msg, ok := insufficientExtendedResource(pod, policy.Allocatable); ok {
 		return rejected(reason, msg)
@@ -98,7 +119,10 @@ func Admit(pod *corev1.Pod, policy Policy) *Rejection {
 func AdmitEphemeral(c *corev1.Container, policy Policy) string {
 	alone := &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{*c}}}
 	var msgs []string
-	if bad := unsupported(alone); len(bad) > 0 {
+	if !policy.AppArmor && appArmorRequired(alone) {
+		msgs = append(msgs, appArmorMissing)
+	}
+	if bad := unsupported(alone, policy); len(bad) > 0 {
 		msgs = append(msgs, "Berth cannot run this container yet; unsupported: "+strings.Join(bad, ", "))
 	}
 	if priv := privilegedContainers(alone); len(priv) > 0 && !policy.AllowPrivileged {
@@ -118,34 +142,159 @@ func (p Policy) resolver() func(string) string {
 	return resolveExisting
 }
 
-// unsupported lists the parts of a pod that Berth cannot run faithfully yet. A non-empty list fails the pod with
-// reason UnsupportedPodSpec rather than running something other than what was asked.
-func unsupported(pod *corev1.Pod) []string {
+// unsupported lists the parts of a pod that Berth cannot run faithfully yet, each as its field path, with the value
+// when only some values are refused. A non-empty list fails the pod with reason UnsupportedPodSpec rather than
+// running something other than what was asked. Volumes are volumeProblems'; the inventory (inventory.go) says
+// what every field of a PodSpec gets.
+func unsupported(pod *corev1.Pod, policy Policy) []string {
 	var out []string
 	sp := pod.Spec
+	// Each of these would run with less than was asked: under runc whatever the class, without the pod's cgroup
+	// limits or the runtime class's overhead, without a user namespace.
+	if sp.RuntimeClassName != nil && *sp.RuntimeClassName != "" {
+		out = append(out, "spec.runtimeClassName: "+*sp.RuntimeClassName)
+	}
+	if len(sp.Overhead) > 0 {
+		out = append(out, "spec.overhead")
+	}
+	if r := sp.Resources; r != nil && (len(r.Limits) > 0 || len(r.Requests) > 0 || len(r.Claims) > 0) {
+		out = append(out, "spec.resources")
+	}
+	if sp.HostUsers != nil && !*sp.HostUsers {
+		out = append(out, "spec.hostUsers: false")
+	}
 	// Devices through dynamic resource allocation: Berth has no DRA driver to prepare them.
 	if len(sp.ResourceClaims) > 0 {
 		out = append(out, "spec.resourceClaims")
 	}
-	// Volumes themselves are checked by volumeProblems.
-	if sc := sp.SecurityContext; sc != nil && sc.SupplementalGroupsPolicy != nil && *sc.SupplementalGroupsPolicy != corev1.SupplementalGroupsPolicyMerge {
-		out = append(out, "spec.securityContext.supplementalGroupsPolicy")
+	if sc := sp.SecurityContext; sc != nil {
+		if sc.SupplementalGroupsPolicy != nil && *sc.SupplementalGroupsPolicy != corev1.SupplementalGroupsPolicyMerge {
+			out = append(out, "spec.securityContext.supplementalGroupsPolicy")
+		}
+		// A pod-level profile matters for the containers that do not set their own and are not privileged
+		// (a privileged container runs unconfined whatever it asks).
+		inherits := func(own func(*corev1.SecurityContext) bool) bool {
+			found := false
+			podutil.VisitContainers(&pod.Spec, podutil.AllContainers, func(c *corev1.Container, _ podutil.ContainerType) bool {
+				found = !isPrivileged(c) && (c.SecurityContext == nil || !own(c.SecurityContext))
+				return !found
+			})
+			return found
+		}
+		if p := sc.SeccompProfile; p != nil && unsupportedSeccomp(p.Type) && inherits(func(c *corev1.SecurityContext) bool { return c.SeccompProfile != nil }) {
+			out = append(out, "spec.securityContext.seccompProfile: "+string(p.Type))
+		}
+		if p := sc.AppArmorProfile; p != nil && policy.AppArmor && unsupportedAppArmor(p.Type) && inherits(func(c *corev1.SecurityContext) bool { return c.AppArmorProfile != nil }) {
+			out = append(out, "spec.securityContext.appArmorProfile: "+string(p.Type))
+		}
+		if policy.SELinux && sc.SELinuxOptions != nil {
+			out = append(out, "spec.securityContext.seLinuxOptions")
+		}
+		if policy.SELinux && sc.SELinuxChangePolicy != nil {
+			out = append(out, "spec.securityContext.seLinuxChangePolicy")
+		}
 	}
-	check := func(path string, c *corev1.Container) {
+	check := func(path string, c *corev1.Container, restart corev1.ContainerRestartPolicy) {
 		if len(c.VolumeDevices) > 0 {
 			out = append(out, path+".volumeDevices")
 		}
 		if len(c.Resources.Claims) > 0 {
 			out = append(out, path+".resources.claims")
 		}
+		// Nothing enforces a container's ephemeral-storage limit (no eviction for it) or hugepages (no hugetlb
+		// cgroup limits): refused rather than run unbounded.
+		for _, name := range slices.Sorted(maps.Keys(c.Resources.Limits)) {
+			if name == corev1.ResourceEphemeralStorage || v1helper.IsHugePageResourceName(name) {
+				out = append(out, fmt.Sprintf("%s.resources.limits[%s]", path, name))
+			}
+		}
+		if c.RestartPolicy != nil && *c.RestartPolicy != restart {
+			out = append(out, path+".restartPolicy: "+string(*c.RestartPolicy))
+		}
+		if len(c.RestartPolicyRules) > 0 {
+			out = append(out, path+".restartPolicyRules")
+		}
+		for _, m := range c.VolumeMounts {
+			if m.RecursiveReadOnly != nil && *m.RecursiveReadOnly == corev1.RecursiveReadOnlyEnabled {
+				out = append(out, fmt.Sprintf("%s.volumeMounts[%s].recursiveReadOnly: Enabled", path, m.Name))
+			}
+			if len(m.BindMountOptions) > 0 {
+				out = append(out, fmt.Sprintf("%s.volumeMounts[%s].bindMountOptions", path, m.Name))
+			}
+		}
+		sc := c.SecurityContext
+		if sc == nil {
+			return
+		}
+		if sc.ProcMount != nil && *sc.ProcMount != corev1.DefaultProcMount {
+			out = append(out, path+".securityContext.procMount: "+string(*sc.ProcMount))
+		}
+		if p := sc.SeccompProfile; p != nil && unsupportedSeccomp(p.Type) && !isPrivileged(c) {
+			out = append(out, path+".securityContext.seccompProfile: "+string(p.Type))
+		}
+		if p := sc.AppArmorProfile; p != nil && policy.AppArmor && unsupportedAppArmor(p.Type) && !isPrivileged(c) {
+			out = append(out, path+".securityContext.appArmorProfile: "+string(p.Type))
+		}
+		if policy.SELinux && sc.SELinuxOptions != nil {
+			out = append(out, path+".securityContext.seLinuxOptions")
+		}
+	}
+	// A container's restartPolicy is honoured where it changes nothing: an init container's Always (a sidecar),
+	// or the policy the container has anyway (an init container's OnFailure, Never under a Never pod; an app
+	// container's, the pod's).
+	initPolicy, appPolicy := corev1.ContainerRestartPolicyOnFailure, corev1.ContainerRestartPolicyAlways
+	switch sp.RestartPolicy {
+	case corev1.RestartPolicyNever:
+		initPolicy, appPolicy = corev1.ContainerRestartPolicyNever, corev1.ContainerRestartPolicyNever
+	case corev1.RestartPolicyOnFailure:
+		appPolicy = corev1.ContainerRestartPolicyOnFailure
 	}
 	for i := range sp.InitContainers {
-		check(fmt.Sprintf("spec.initContainers[%s]", sp.InitContainers[i].Name), &sp.InitContainers[i])
+		c := &sp.InitContainers[i]
+		restart := initPolicy
+		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			restart = corev1.ContainerRestartPolicyAlways // a sidecar
+		}
+		check(fmt.Sprintf("spec.initContainers[%s]", c.Name), c, restart)
 	}
 	for i := range sp.Containers {
-		check(fmt.Sprintf("spec.containers[%s]", sp.Containers[i].Name), &sp.Containers[i])
+		check(fmt.Sprintf("spec.containers[%s]", sp.Containers[i].Name), &sp.Containers[i], appPolicy)
 	}
 	return out
+}
+
+// isPrivileged tells whether a container asks to run privileged.
+func isPrivileged(c *corev1.Container) bool {
+	return c.SecurityContext != nil && c.SecurityContext.Privileged != nil && *c.SecurityContext.Privileged
+}
+
+// unsupportedSeccomp tells whether Berth refuses a seccomp profile: RuntimeDefault is Podman's default profile,
+// which every container gets; Unconfined and Localhost are not passed to Podman yet.
+func unsupportedSeccomp(t corev1.SeccompProfileType) bool {
+	return t != corev1.SeccompProfileTypeRuntimeDefault
+}
+
+// unsupportedAppArmor tells whether Berth refuses an AppArmor profile on a host that has AppArmor: RuntimeDefault
+// is Podman's default profile, which every container gets there; Unconfined and Localhost are not passed to
+// Podman yet.
+func unsupportedAppArmor(t corev1.AppArmorProfileType) bool {
+	return t != corev1.AppArmorProfileTypeRuntimeDefault
+}
+
+// appArmorMissing is the kubelet's message for a pod asking for AppArmor on a host without it.
+const appArmorMissing = "Cannot enforce AppArmor: AppArmor is not enabled on the host"
+
+// appArmorRequired tells whether a pod asks for AppArmor confinement (a profile other than Unconfined, for the pod
+// or a container), as the kubelet's AppArmor admission reads it: on a host without AppArmor, such a pod is
+// rejected.
+func appArmorRequired(pod *corev1.Pod) bool {
+	if sc := pod.Spec.SecurityContext; sc != nil && sc.AppArmorProfile != nil && sc.AppArmorProfile.Type != corev1.AppArmorProfileTypeUnconfined {
+		return true
+	}
+	return !podutil.VisitContainers(&pod.Spec, podutil.AllContainers, func(c *corev1.Container, _ podutil.ContainerType) bool {
+		sc := c.SecurityContext
+		return sc == nil || sc.AppArmorProfile == nil || sc.AppArmorProfile.Type == corev1.AppArmorProfileTypeUnconfined
+	})
 }
 
 // insufficientExtendedResource finds an extended resource (a device plugin's, such as nvidia.com/gpu) the pod

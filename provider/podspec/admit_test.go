@@ -114,6 +114,166 @@ func TestAdmit(t *testing.T) {
 	}
 }
 
+// TestAdmitNoSilentFields checks the refusals of fields Berth would otherwise ignore (see the inventory): each
+// with the exact message a user sees, and the values of the same fields that Berth honours.
+func TestAdmitNoSilentFields(t *testing.T) {
+	yes, no := true, false
+	unsupportedPod := func(what string) *Rejection {
+		msg := "Berth cannot run this pod yet; unsupported: " + what
+		return &Rejection{Reason: "UnsupportedPodSpec", Message: msg, EventReason: "UnsupportedPodSpec", EventMessage: msg}
+	}
+	unsupportedVolume := func(what string) *Rejection {
+		msg := "Berth refuses this pod's volumes: " + what
+		return &Rejection{Reason: "UnsupportedVolume", Message: msg, EventReason: "FailedMount", EventMessage: msg}
+	}
+	appArmorRejected := &Rejection{Reason: "AppArmor", Message: "Pod was rejected: Cannot enforce AppArmor: AppArmor is not enabled on the host",
+		EventReason: "AppArmor", EventMessage: "Cannot enforce AppArmor: AppArmor is not enabled on the host"}
+	podSC := func(sc corev1.PodSecurityContext) func(*corev1.Pod) {
+		return func(p *corev1.Pod) { p.Spec.SecurityContext = &sc }
+	}
+	appSC := func(sc corev1.SecurityContext) func(*corev1.Pod) {
+		return func(p *corev1.Pod) { p.Spec.Containers[0].SecurityContext = &sc }
+	}
+	seccomp := func(t corev1.SeccompProfileType) *corev1.SeccompProfile { return &corev1.SeccompProfile{Type: t} }
+	apparmor := func(t corev1.AppArmorProfileType) *corev1.AppArmorProfile { return &corev1.AppArmorProfile{Type: t} }
+	limits := func(l corev1.ResourceList) func(*corev1.Pod) {
+		return func(p *corev1.Pod) { p.Spec.Containers[0].Resources.Limits = l }
+	}
+	restart := func(pod corev1.RestartPolicy, init, app *corev1.ContainerRestartPolicy) func(*corev1.Pod) {
+		return func(p *corev1.Pod) {
+			p.Spec.RestartPolicy = pod
+			p.Spec.InitContainers[0].RestartPolicy, p.Spec.Containers[0].RestartPolicy = init, app
+		}
+	}
+	policy := func(c corev1.ContainerRestartPolicy) *corev1.ContainerRestartPolicy { return &c }
+	mount := func(m corev1.VolumeMount) func(*corev1.Pod) {
+		return func(p *corev1.Pod) {
+			p.Spec.Volumes = []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+			m.Name, m.MountPath = "data", "/data"
+			p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{m}
+		}
+	}
+	volume := func(src corev1.VolumeSource) func(*corev1.Pod) {
+		return func(p *corev1.Pod) { p.Spec.Volumes = []corev1.Volume{{Name: "data", VolumeSource: src}} }
+	}
+	mode := func(m int32) *int32 { return &m }
+	uid := func(u int64) *int64 { return &u }
+	tests := []struct {
+		name   string
+		pod    func(*corev1.Pod)
+		policy Policy
+		want   *Rejection
+	}{
+		{name: "windows pod", pod: func(p *corev1.Pod) { p.Spec.OS = &corev1.PodOS{Name: corev1.Windows} },
+			want: &Rejection{Reason: "PodOSNotSupported", Message: "Pod was rejected: Failed to admit pod as the OS field doesn't match node OS",
+				EventReason: "PodOSNotSupported", EventMessage: "Failed to admit pod as the OS field doesn't match node OS"}},
+		{name: "linux pod", pod: func(p *corev1.Pod) { p.Spec.OS = &corev1.PodOS{Name: corev1.Linux} }},
+
+		{name: "runtime class", pod: func(p *corev1.Pod) { p.Spec.RuntimeClassName = new("gvisor") }, want: unsupportedPod("spec.runtimeClassName: gvisor")},
+		{name: "empty runtime class", pod: func(p *corev1.Pod) { p.Spec.RuntimeClassName = new("") }},
+		{name: "overhead", pod: func(p *corev1.Pod) {
+			p.Spec.Overhead = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m")}
+		},
+			want: unsupportedPod("spec.overhead")},
+		{name: "pod-level resources", pod: func(p *corev1.Pod) {
+			p.Spec.Resources = &corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")}}
+		}, want: unsupportedPod("spec.resources")},
+		{name: "user namespace", pod: func(p *corev1.Pod) { p.Spec.HostUsers = &no }, want: unsupportedPod("spec.hostUsers: false")},
+		{name: "host users", pod: func(p *corev1.Pod) { p.Spec.HostUsers = &yes }},
+
+		{name: "seccomp RuntimeDefault, as PodSecurity restricted sets it", pod: podSC(corev1.PodSecurityContext{SeccompProfile: seccomp(corev1.SeccompProfileTypeRuntimeDefault)})},
+		{name: "pod seccomp Unconfined", pod: podSC(corev1.PodSecurityContext{SeccompProfile: seccomp(corev1.SeccompProfileTypeUnconfined)}),
+			want: unsupportedPod("spec.securityContext.seccompProfile: Unconfined")},
+		{name: "pod seccomp Localhost", pod: podSC(corev1.PodSecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: new("audit.json")}}),
+			want: unsupportedPod("spec.securityContext.seccompProfile: Localhost")},
+		{name: "pod seccomp Unconfined that every container overrides", pod: func(p *corev1.Pod) {
+			p.Spec.SecurityContext = &corev1.PodSecurityContext{SeccompProfile: seccomp(corev1.SeccompProfileTypeUnconfined)}
+			p.Spec.InitContainers[0].SecurityContext = &corev1.SecurityContext{Privileged: &yes}
+			p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{SeccompProfile: seccomp(corev1.SeccompProfileTypeRuntimeDefault)}
+		}, policy: Policy{AllowPrivileged: true}},
+		{name: "container seccomp Unconfined", pod: appSC(corev1.SecurityContext{SeccompProfile: seccomp(corev1.SeccompProfileTypeUnconfined)}),
+			want: unsupportedPod("spec.containers[app].securityContext.seccompProfile: Unconfined")},
+		{name: "privileged container seccomp Unconfined", pod: appSC(corev1.SecurityContext{Privileged: &yes, SeccompProfile: seccomp(corev1.SeccompProfileTypeUnconfined)}),
+			policy: Policy{AllowPrivileged: true}},
+
+		{name: "AppArmor RuntimeDefault without AppArmor", pod: podSC(corev1.PodSecurityContext{AppArmorProfile: apparmor(corev1.AppArmorProfileTypeRuntimeDefault)}),
+			want: appArmorRejected},
+		{name: "container AppArmor Localhost without AppArmor", pod: appSC(corev1.SecurityContext{AppArmorProfile: &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeLocalhost, LocalhostProfile: new("k8s-nginx")}}),
+			want: appArmorRejected},
+		{name: "AppArmor Unconfined without AppArmor", pod: podSC(corev1.PodSecurityContext{AppArmorProfile: apparmor(corev1.AppArmorProfileTypeUnconfined)})},
+		{name: "AppArmor RuntimeDefault with AppArmor", pod: podSC(corev1.PodSecurityContext{AppArmorProfile: apparmor(corev1.AppArmorProfileTypeRuntimeDefault)}),
+			policy: Policy{AppArmor: true}},
+		{name: "AppArmor Unconfined with AppArmor", pod: podSC(corev1.PodSecurityContext{AppArmorProfile: apparmor(corev1.AppArmorProfileTypeUnconfined)}),
+			policy: Policy{AppArmor: true}, want: unsupportedPod("spec.securityContext.appArmorProfile: Unconfined")},
+		{name: "container AppArmor Localhost with AppArmor", pod: appSC(corev1.SecurityContext{AppArmorProfile: &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeLocalhost, LocalhostProfile: new("k8s-nginx")}}),
+			policy: Policy{AppArmor: true}, want: unsupportedPod("spec.containers[app].securityContext.appArmorProfile: Localhost")},
+
+		{name: "SELinux options without SELinux, as sig-storage's emptyDir specs set them", pod: podSC(corev1.PodSecurityContext{SELinuxOptions: &corev1.SELinuxOptions{Level: "s0"}})},
+		{name: "SELinux options with SELinux", pod: func(p *corev1.Pod) {
+			recursive := corev1.SELinuxChangePolicyRecursive
+			p.Spec.SecurityContext = &corev1.PodSecurityContext{SELinuxOptions: &corev1.SELinuxOptions{Level: "s0"}, SELinuxChangePolicy: &recursive}
+			p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{SELinuxOptions: &corev1.SELinuxOptions{Level: "s0:c1,c2"}}
+		}, policy: Policy{SELinux: true},
+			want: unsupportedPod("spec.securityContext.seLinuxOptions, spec.securityContext.seLinuxChangePolicy, spec.containers[app].securityContext.seLinuxOptions")},
+
+		{name: "unmasked /proc", pod: appSC(corev1.SecurityContext{ProcMount: new(corev1.UnmaskedProcMount)}),
+			want: unsupportedPod("spec.containers[app].securityContext.procMount: Unmasked")},
+		{name: "default /proc", pod: appSC(corev1.SecurityContext{ProcMount: new(corev1.DefaultProcMount)})},
+
+		{name: "ephemeral-storage and hugepages limits", pod: limits(corev1.ResourceList{
+			corev1.ResourceEphemeralStorage: resource.MustParse("1Gi"), "hugepages-2Mi": resource.MustParse("2Mi"), corev1.ResourceMemory: resource.MustParse("1Gi")}),
+			want: unsupportedPod("spec.containers[app].resources.limits[ephemeral-storage], spec.containers[app].resources.limits[hugepages-2Mi]")},
+		{name: "ephemeral-storage requests are the scheduler's", pod: func(p *corev1.Pod) {
+			p.Spec.Containers[0].Resources.Requests = corev1.ResourceList{corev1.ResourceEphemeralStorage: resource.MustParse("1Gi")}
+		}},
+
+		{name: "container restart policy other than the pod's", pod: restart(corev1.RestartPolicyAlways, policy(corev1.ContainerRestartPolicyNever), policy(corev1.ContainerRestartPolicyOnFailure)),
+			want: unsupportedPod("spec.initContainers[setup].restartPolicy: Never, spec.containers[app].restartPolicy: OnFailure")},
+		{name: "container restart policy the containers have anyway", pod: restart(corev1.RestartPolicyNever, policy(corev1.ContainerRestartPolicyNever), policy(corev1.ContainerRestartPolicyNever))},
+		{name: "sidecar", pod: restart(corev1.RestartPolicyNever, policy(corev1.ContainerRestartPolicyAlways), nil)},
+		{name: "restart rules", pod: func(p *corev1.Pod) {
+			p.Spec.RestartPolicy = corev1.RestartPolicyNever
+			p.Spec.Containers[0].RestartPolicy = policy(corev1.ContainerRestartPolicyNever)
+			p.Spec.Containers[0].RestartPolicyRules = []corev1.ContainerRestartRule{{Action: corev1.ContainerRestartRuleActionRestart,
+				ExitCodes: &corev1.ContainerRestartRuleOnExitCodes{Operator: corev1.ContainerRestartRuleOnExitCodesOpIn, Values: []int32{42}}}}
+		}, want: unsupportedPod("spec.containers[app].restartPolicyRules")},
+
+		{name: "recursive read-only mount", pod: mount(corev1.VolumeMount{ReadOnly: true, RecursiveReadOnly: new(corev1.RecursiveReadOnlyEnabled)}),
+			want: unsupportedPod("spec.containers[app].volumeMounts[data].recursiveReadOnly: Enabled")},
+		{name: "recursive read-only if possible", pod: mount(corev1.VolumeMount{ReadOnly: true, RecursiveReadOnly: new(corev1.RecursiveReadOnlyIfPossible)})},
+		{name: "bind mount options", pod: mount(corev1.VolumeMount{BindMountOptions: []string{"noexec"}}),
+			want: unsupportedPod("spec.containers[app].volumeMounts[data].bindMountOptions")},
+
+		{name: "emptyDir mode", pod: volume(corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Mode: mode(0o750)}}),
+			want: unsupportedVolume("spec.volumes[data]: emptyDir mode 0750 is not supported (Berth makes emptyDirs 0777)")},
+		{name: "emptyDir default mode", pod: volume(corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Mode: mode(0o777)}})},
+		{name: "configMap defaultUser", pod: volume(corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: "cfg"}, DefaultUser: uid(1000)}}),
+			want: unsupportedVolume("spec.volumes[data]: file owners (defaultUser, items[].user) are not supported")},
+		{name: "secret item user", pod: volume(corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "s",
+			Items: []corev1.KeyToPath{{Key: "k", Path: "k", User: uid(1000)}}}}),
+			want: unsupportedVolume("spec.volumes[data]: file owners (defaultUser, items[].user) are not supported")},
+		{name: "downwardAPI item user", pod: volume(corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{
+			Items: []corev1.DownwardAPIVolumeFile{{Path: "name", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}, User: uid(1000)}}}}),
+			want: unsupportedVolume("spec.volumes[data]: file owners (defaultUser, items[].user) are not supported")},
+		{name: "projected token user", pod: volume(corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+			{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token", User: uid(1000)}}}}}),
+			want: unsupportedVolume("spec.volumes[data]: file owners (defaultUser, items[].user, serviceAccountToken.user) are not supported")},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := admitPod()
+			if tc.pod != nil {
+				tc.pod(pod)
+			}
+			tc.policy.ResolvePath = noLinks
+			if diff := cmp.Diff(tc.want, Admit(pod, tc.policy)); diff != "" {
+				t.Errorf("Admit (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 // TestAdmitResolvesLinks checks that Admit resolves hostPaths and allowed folders with the policy's resolver: a
 // hostPath under an allowed folder that is a link out of it is refused.
 func TestAdmitResolvesLinks(t *testing.T) {
@@ -210,7 +370,7 @@ func TestUnsupported(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			pod := translatePod()
 			tc.pod(pod)
-			if got := unsupported(pod); !slices.Equal(got, tc.want) {
+			if got := unsupported(pod, Policy{}); !slices.Equal(got, tc.want) {
 				t.Errorf("unsupported() = %q, want %q", got, tc.want)
 			}
 		})
@@ -236,6 +396,10 @@ func TestAdmitEphemeral(t *testing.T) {
 		{name: "SYS_PTRACE allowed", configure: func(p *Policy) { p.AllowedCapabilities = append(p.AllowedCapabilities, "SYS_PTRACE") }, c: corev1.Container{Name: "dbg", SecurityContext: ptrace}},
 		{name: "volume devices", c: corev1.Container{Name: "dbg", VolumeDevices: []corev1.VolumeDevice{{Name: "v", DevicePath: "/dev/x"}}},
 			want: "Berth cannot run this container yet; unsupported: spec.ephemeralContainers[dbg].volumeDevices"},
+		{name: "seccomp Unconfined", c: corev1.Container{Name: "dbg", SecurityContext: &corev1.SecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined}}},
+			want: "Berth cannot run this container yet; unsupported: spec.ephemeralContainers[dbg].securityContext.seccompProfile: Unconfined"},
+		{name: "AppArmor on a host without it", c: corev1.Container{Name: "dbg", SecurityContext: &corev1.SecurityContext{AppArmorProfile: &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeRuntimeDefault}}},
+			want: "Cannot enforce AppArmor: AppArmor is not enabled on the host"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -9,4 +9,8 @@
 // Admission: Admit checks a pod against the node's Policy (privileged containers, host namespaces, capabilities,
 // sysctls, extended resources, volumes, what Berth cannot run yet) and returns the Rejection the runner records,
 // nil when the pod may run; AdmitEphemeral does the same for an ephemeral container.
+//
+// Inventory: Inventory says, for every field of a PodSpec, whether Berth honours it (and which test shows it),
+// refuses it (and how) or leaves it to another component; a test checks it against the API types by reflection,
+// and hack/podspecdoc publishes it as docs/podspec.md.
 package podspec

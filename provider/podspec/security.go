@@ -136,8 +136,8 @@ func capName(c corev1.Capability) string {
 func privilegedContainers(pod *corev1.Pod) []string {
 	var out []string
 	visit := func(path string, cs []corev1.Container) {
-		for _, c := range cs {
-			if c.SecurityContext != nil && c.SecurityContext.Privileged != nil && *c.SecurityContext.Privileged {
+		for i := range cs {
+			if c := &cs[i]; isPrivileged(c) {
 				out = append(out, fmt.Sprintf("%s[%s].securityContext.privileged", path, c.Name))
 			}
 		}

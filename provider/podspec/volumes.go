@@ -3,6 +3,7 @@ package podspec
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -24,7 +25,13 @@ func volumeProblems(pod *corev1.Pod, allowedHostPaths []string, resolve func(str
 			if v.EmptyDir.Medium != corev1.StorageMediumDefault && v.EmptyDir.Medium != corev1.StorageMediumMemory {
 				out = append(out, fmt.Sprintf("spec.volumes[%s]: emptyDir medium %q is not supported", v.Name, v.EmptyDir.Medium))
 			}
+			if m := v.EmptyDir.Mode; m != nil && *m != emptyDirMode {
+				out = append(out, fmt.Sprintf("spec.volumes[%s]: emptyDir mode %04o is not supported (Berth makes emptyDirs %04o)", v.Name, *m, emptyDirMode))
+			}
 		case v.ConfigMap != nil, v.Secret != nil, v.DownwardAPI != nil, v.Image != nil:
+			if fileOwners(v) {
+				out = append(out, fmt.Sprintf("spec.volumes[%s]: file owners (defaultUser, items[].user) are not supported", v.Name))
+			}
 		case v.Projected != nil:
 			for _, s := range v.Projected.Sources {
 				if s.ClusterTrustBundle != nil {
@@ -34,6 +41,9 @@ func volumeProblems(pod *corev1.Pod, allowedHostPaths []string, resolve func(str
 					out = append(out, fmt.Sprintf("spec.volumes[%s]: projected podCertificate sources are not supported", v.Name))
 				}
 			}
+			if fileOwners(v) {
+				out = append(out, fmt.Sprintf("spec.volumes[%s]: file owners (defaultUser, items[].user, serviceAccountToken.user) are not supported", v.Name))
+			}
 		case v.PersistentVolumeClaim != nil:
 			out = append(out, fmt.Sprintf("spec.volumes[%s]: persistentVolumeClaim volumes are not supported (Berth has no volume attach/mount)", v.Name))
 		default:
@@ -41,6 +51,40 @@ func volumeProblems(pod *corev1.Pod, allowedHostPaths []string, resolve func(str
 		}
 	}
 	return append(out, imageVolumeProblems(pod)...)
+}
+
+// emptyDirMode is the permission bits of the emptyDirs Berth makes, the API's default mode.
+const emptyDirMode = 0o777
+
+// fileOwners tells whether a configMap, secret, downwardAPI or projected volume asks for the owner of its files
+// (defaultUser, an item's user): Berth writes them as the node's user.
+func fileOwners(v *corev1.Volume) bool {
+	keys := func(items []corev1.KeyToPath) bool {
+		return slices.ContainsFunc(items, func(it corev1.KeyToPath) bool { return it.User != nil })
+	}
+	fields := func(items []corev1.DownwardAPIVolumeFile) bool {
+		return slices.ContainsFunc(items, func(it corev1.DownwardAPIVolumeFile) bool { return it.User != nil })
+	}
+	switch {
+	case v.ConfigMap != nil:
+		return v.ConfigMap.DefaultUser != nil || keys(v.ConfigMap.Items)
+	case v.Secret != nil:
+		return v.Secret.DefaultUser != nil || keys(v.Secret.Items)
+	case v.DownwardAPI != nil:
+		return v.DownwardAPI.DefaultUser != nil || fields(v.DownwardAPI.Items)
+	case v.Projected != nil:
+		if v.Projected.DefaultUser != nil {
+			return true
+		}
+		for _, s := range v.Projected.Sources {
+			switch {
+			case s.ConfigMap != nil && keys(s.ConfigMap.Items), s.Secret != nil && keys(s.Secret.Items),
+				s.DownwardAPI != nil && fields(s.DownwardAPI.Items), s.ServiceAccountToken != nil && s.ServiceAccountToken.User != nil:
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // allowedList names the host folders a node allows, for a refusal's message.

@@ -141,6 +141,10 @@ func runProbe(ctx context.Context, c Container, spec *corev1.Container, podIP st
 		if err != nil {
 			return probe.Unknown, "", fmt.Errorf("http probe request: %w", err)
 		}
+		if pr.HTTPGet.Protocol != nil && *pr.HTTPGet.Protocol == corev1.HTTPProtocolHTTP2 {
+			// HTTP/2 over cleartext with prior knowledge, as the kubelet probes with H2CContainerProbe.
+			return httpProber.ProbeH2C(req.WithContext(ctx), timeout)
+		}
 		return httpProber.Probe(req.WithContext(ctx), timeout)
 	case pr.TCPSocket != nil:
 		port, err := probe.ResolveContainerPort(pr.TCPSocket.Port, spec)
@@ -157,7 +161,9 @@ func runProbe(ctx context.Context, c Container, spec *corev1.Container, podIP st
 		if pr.GRPC.Service != nil {
 			service = *pr.GRPC.Service
 		}
-		return grpcProber.Probe(podIP, service, int(pr.GRPC.Port), timeout, grpcprobe.ProbeOptions{})
+		// TLS without verifying the server's certificate, as the kubelet with GRPCContainerProbeTLS.
+		useTLS := pr.GRPC.Mode != nil && *pr.GRPC.Mode == corev1.GRPCProbeModeTLS
+		return grpcProber.Probe(podIP, service, int(pr.GRPC.Port), timeout, grpcprobe.ProbeOptions{UseTLS: useTLS})
 	default:
 		return probe.Unknown, "", fmt.Errorf("missing probe handler for container %s", spec.Name)
 	}

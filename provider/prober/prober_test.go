@@ -2,8 +2,14 @@ package prober
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +24,11 @@ import (
 	"k8s.io/klog/v2/ktesting"
 	"k8s.io/kubernetes/pkg/probe"
 	utilexec "k8s.io/utils/exec"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	grpchealth "google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
 func TestRunProbeHandlers(t *testing.T) {
@@ -34,6 +45,9 @@ func TestRunProbeHandlers(t *testing.T) {
 	defer srv.Close()
 	_, portStr, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
 	port, _ := strconv.Atoi(portStr)
+	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer tlsSrv.Close()
+	tlsPort := tlsSrv.Listener.Addr().(*net.TCPAddr).Port
 	closed, _ := net.Listen("tcp", "127.0.0.1:0")
 	closedPort := closed.Addr().(*net.TCPAddr).Port
 	closed.Close()
@@ -45,9 +59,22 @@ func TestRunProbeHandlers(t *testing.T) {
 	tcp := func(p intstr.IntOrString) *corev1.Probe {
 		return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: p}}, TimeoutSeconds: 1}
 	}
+	// elsewhere is a pod IP nothing answers at (TEST-NET-1): a probe naming its host does not go there.
+	const elsewhere = "192.0.2.1"
+	onHost := func(p *corev1.Probe) *corev1.Probe {
+		if p.HTTPGet != nil {
+			p.HTTPGet.Host = "127.0.0.1"
+		} else {
+			p.TCPSocket.Host = "127.0.0.1"
+		}
+		return p
+	}
+	https := get("/", intstr.FromInt32(int32(tlsPort)))
+	https.HTTPGet.Scheme = corev1.URISchemeHTTPS
 	tests := []struct {
 		name    string
 		probe   *corev1.Probe
+		podIP   string
 		want    probe.Result
 		output  string
 		wantErr bool
@@ -58,16 +85,104 @@ func TestRunProbeHandlers(t *testing.T) {
 		{name: "http unknown port name", probe: get("/ok", intstr.FromString("nope")), want: probe.Unknown, wantErr: true},
 		{name: "tcp open", probe: tcp(intstr.FromString("web")), want: probe.Success},
 		{name: "tcp closed", probe: tcp(intstr.FromInt32(int32(closedPort))), want: probe.Failure},
+		{name: "http to its host, not the pod", probe: onHost(get("/ok", intstr.FromString("web"), corev1.HTTPHeader{Name: "X-Check", Value: "yes"})), podIP: elsewhere, want: probe.Success},
+		{name: "tcp to its host, not the pod", probe: onHost(tcp(intstr.FromString("web"))), podIP: elsewhere, want: probe.Success},
+		{name: "https without verifying the certificate", probe: https, want: probe.Success},
 	}
 	_, ctx := ktesting.NewTestContext(t)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, out, err := runProbe(ctx, &fakeContainer{}, ctr, "127.0.0.1", tc.probe)
+			podIP := tc.podIP
+			if podIP == "" {
+				podIP = "127.0.0.1"
+			}
+			got, out, err := runProbe(ctx, &fakeContainer{}, ctr, podIP, tc.probe)
 			if got != tc.want || (err != nil) != tc.wantErr || (tc.output != "" && out != tc.output) {
 				t.Errorf("runProbe = %q, %q, %v; want %q, %q, error %v", got, out, err, tc.want, tc.output, tc.wantErr)
 			}
 		})
 	}
+}
+
+// TestRunProbeProtocols checks httpGet.protocol HTTP2 (cleartext HTTP/2 with prior knowledge) and gRPC probes
+// with their service and mode (TLS without verifying the certificate), as the kubelet's prober runs them.
+func TestRunProbeProtocols(t *testing.T) {
+	h2c := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor != 2 {
+			w.WriteHeader(http.StatusHTTPVersionNotSupported)
+		}
+	}))
+	h2c.Config.Protocols = new(http.Protocols)
+	h2c.Config.Protocols.SetHTTP1(true)
+	h2c.Config.Protocols.SetUnencryptedHTTP2(true)
+	h2c.Start()
+	defer h2c.Close()
+	h2cPort := h2c.Listener.Addr().(*net.TCPAddr).Port
+
+	health := grpchealth.NewServer()
+	health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	health.SetServingStatus("down", healthpb.HealthCheckResponse_NOT_SERVING)
+	serve := func(opts ...grpc.ServerOption) int {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := grpc.NewServer(opts...)
+		healthpb.RegisterHealthServer(s, health)
+		go func() { _ = s.Serve(l) }()
+		t.Cleanup(s.Stop)
+		return l.Addr().(*net.TCPAddr).Port
+	}
+	plainPort := serve()
+	tlsPort := serve(grpc.Creds(credentials.NewServerTLSFromCert(selfSignedCert(t))))
+
+	ctr := &corev1.Container{Name: "a"}
+	http2, http1 := corev1.HTTPProtocolHTTP2, corev1.HTTPProtocolHTTP1
+	get := func(p *corev1.HTTPProtocol) *corev1.Probe {
+		return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/", Port: intstr.FromInt32(int32(h2cPort)), Protocol: p}}, TimeoutSeconds: 1}
+	}
+	tls, plaintext := corev1.GRPCProbeModeTLS, corev1.GRPCProbeModePlaintext
+	grpcProbe := func(port int, service string, mode *corev1.GRPCProbeMode) *corev1.Probe {
+		return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{GRPC: &corev1.GRPCAction{Port: int32(port), Service: &service, Mode: mode}}, TimeoutSeconds: 1}
+	}
+	tests := []struct {
+		name  string
+		probe *corev1.Probe
+		want  probe.Result
+	}{
+		{name: "HTTP2 speaks h2c", probe: get(&http2), want: probe.Success},
+		{name: "HTTP1", probe: get(&http1), want: probe.Failure},
+		{name: "no protocol is HTTP/1.1", probe: get(nil), want: probe.Failure},
+		{name: "grpc serving", probe: grpcProbe(plainPort, "", nil), want: probe.Success},
+		{name: "grpc service not serving", probe: grpcProbe(plainPort, "down", &plaintext), want: probe.Failure},
+		{name: "grpc TLS", probe: grpcProbe(tlsPort, "", &tls), want: probe.Success},
+		{name: "grpc plaintext to a TLS server", probe: grpcProbe(tlsPort, "", nil), want: probe.Failure},
+	}
+	_, ctx := ktesting.NewTestContext(t)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, out, err := runProbe(ctx, &fakeContainer{}, ctr, "127.0.0.1", tc.probe)
+			if got != tc.want {
+				t.Errorf("runProbe = %q, %q, %v; want %q", got, out, err, tc.want)
+			}
+		})
+	}
+}
+
+// selfSignedCert is a certificate for 127.0.0.1 that nothing trusts.
+func selfSignedCert(t *testing.T) *tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
 func TestRunProbeExec(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -134,5 +135,54 @@ func TestVolumeLifecycle(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, "pods", "u-1")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("pod folder still there: %v", err)
+	}
+}
+
+// TestApplyFSGroupChangePolicy checks fsGroupChangePolicy: Always (the default) gives every file of a volume to the
+// fsGroup; OnRootMismatch leaves a volume whose root already has it as it is, as the kubelet does.
+func TestApplyFSGroupChangePolicy(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("changes files' groups: needs root")
+	}
+	const gid = 2000
+	tests := []struct {
+		name    string
+		policy  *corev1.PodFSGroupChangePolicy
+		wantGID int
+	}{
+		{name: "unset is Always", wantGID: gid},
+		{name: "Always", policy: ptr(corev1.FSGroupChangeAlways), wantGID: gid},
+		{name: "OnRootMismatch with the root already the fsGroup's", policy: ptr(corev1.FSGroupChangeOnRootMismatch), wantGID: 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			file := filepath.Join(dir, "data")
+			if err := os.WriteFile(file, []byte("x"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			// The root already has the group (and setgid), as after an earlier set-up; the file does not.
+			if err := os.Chown(dir, -1, gid); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(dir, 0o777|os.ModeSetgid); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chown(file, -1, 0); err != nil {
+				t.Fatal(err)
+			}
+			pod := volumeTestPod()
+			pod.Spec.SecurityContext = &corev1.PodSecurityContext{FSGroup: ptr[int64](gid), FSGroupChangePolicy: tc.policy}
+			if err := applyFSGroup(dir, pod, false); err != nil {
+				t.Fatal(err)
+			}
+			fi, err := os.Stat(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := int(fi.Sys().(*syscall.Stat_t).Gid); got != tc.wantGID {
+				t.Errorf("file's group %d, want %d", got, tc.wantGID)
+			}
+		})
 	}
 }

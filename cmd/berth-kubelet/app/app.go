@@ -304,13 +304,12 @@ func Run(ctx context.Context, o *Options) error {
 	}
 
 	// As the kubelet: the safe sysctls of the kernel that runs the containers (the Podman host's), then the
-	// unsafe ones the node allows.
-	var kernel string
-	if info, err := rt.Info(ctx); err != nil {
-		logger.Error(err, "Reading the Podman host's kernel version")
-	} else {
-		kernel = info.Kernel
+	// unsafe ones the node allows; and the security modules the host enforces, for pods' profiles.
+	info, err := rt.Info(ctx)
+	if err != nil {
+		logger.Error(err, "Reading the Podman host's kernel version and security modules")
 	}
+	kernel := info.Kernel
 	sysctls, err := podspec.NewSysctlAllowlist(append(podspec.SafeSysctls(ctx, kernel), o.AllowedUnsafeSysctls...))
 	if err != nil {
 		return fmt.Errorf("--allowed-unsafe-sysctls: %w", err)
@@ -328,7 +327,7 @@ func Run(ctx context.Context, o *Options) error {
 	p := provider.New(provider.Config{NodeName: o.NodeName, NodeIP: o.NodeIP, Network: o.Network, Runtime: rt, Recorder: recorder,
 		Allocatable: np.Allocatable(), RootDir: o.RootDir, AllowedHostPaths: o.HostPaths, Tokens: tokens.GetServiceAccountToken,
 		APIServer: o.APIServer, AllowPrivileged: o.AllowPrivileged, AllowHostNamespaces: o.AllowHostNamespaces, AllowedCapabilities: o.AllowedCapabilities, ClusterDNS: o.ClusterDNS, ClusterDomain: o.ClusterDomain,
-		ResolvConf: o.ResolvConf, HostsFile: o.HostsFile, Sysctls: sysctls, HostUsage: hostUsage(o.PodmanURL), Finalize: finalizer(client), PodmanUnreachableGrace: o.PodmanUnreachableGrace,
+		ResolvConf: o.ResolvConf, HostsFile: o.HostsFile, Sysctls: sysctls, AppArmor: info.AppArmor, SELinux: info.SELinux, HostUsage: hostUsage(o.PodmanURL), Finalize: finalizer(client), PodmanUnreachableGrace: o.PodmanUnreachableGrace,
 		Registries: regs})
 	if n, err := p.Adopt(ctx); err != nil {
 		return fmt.Errorf("take stock of the Podman pods of an earlier run: %w", err)
