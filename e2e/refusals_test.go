@@ -22,7 +22,9 @@ func TestRefusedPodSpecFields(t *testing.T) {
 	if _, err := client.NodeV1().RuntimeClasses().Create(ctx, rc, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = client.NodeV1().RuntimeClasses().Delete(context.Background(), rc.Name, metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		_ = client.NodeV1().RuntimeClasses().Delete(context.Background(), rc.Name, metav1.DeleteOptions{})
+	})
 	const unsupported = "Berth cannot run this pod yet; unsupported: "
 	tests := []struct {
 		name string
