@@ -96,7 +96,8 @@ type Config struct {
 	// for it to answer again tries (default 5s).
 	PodmanPingInterval time.Duration
 	// Clock stamps pods' startTime and the stats' samples (which CPU usage rates are computed over), and times pods'
-	// activeDeadlineSeconds; nil is the real clock (tests fake it).
+	// activeDeadlineSeconds and the waits of a killed or stopped container for its stop and removal events (exits.go);
+	// nil is the real clock (tests fake it).
 	Clock clock.WithDelayedExecution
 }
 
