@@ -46,13 +46,9 @@ func ephemeralStatus(pod *corev1.Pod, name string) corev1.ContainerStatus {
 // containerNamed returns what the fake holds of the container named name.
 func (f *fakeRuntime) containerNamed(t *testing.T, name string) fakeContainer {
 	t.Helper()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	c := f.lookupContainer(name)
-	if c == nil {
-		t.Fatalf("fake: no container %q", name)
-	}
-	return *c
+	var out fakeContainer
+	f.withContainer(t, name, func(c *fakeContainer) { out = *c })
+	return out
 }
 
 // drainEvents returns the events recorded so far.

@@ -202,7 +202,7 @@ func (p *Provider) waitExit(ctx context.Context, id string) (int32, error) {
 		if !stopped {
 			wait = stopGrace
 		}
-		t := time.NewTimer(wait)
+		t := p.cfg.Clock.NewTimer(wait)
 		defer t.Stop()
 		for {
 			select {
@@ -214,7 +214,7 @@ func (p *Provider) waitExit(ctx context.Context, id string) (int32, error) {
 					stopped = true
 					t.Reset(removalGrace)
 				}
-			case <-t.C:
+			case <-t.C():
 				return n.code, nil
 			case <-ctx.Done():
 				return -1, ctx.Err()

@@ -1,10 +1,13 @@
 package provider
 
 import (
+	"sync/atomic"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/clock"
+	testingclock "k8s.io/utils/clock/testing"
 
 	"github.com/berth-dev/berth/provider/podman"
 )
@@ -234,9 +237,11 @@ func TestAdoptExitedWhileDown(t *testing.T) {
 }
 
 // TestVanishedAfterKillThenStop checks a `podman rm -f` whose died event (SIGKILL, 137) comes before its stop event,
-// and whose removal comes later than stopGrace: the container is still reported as vanished.
+// and whose removal comes later than stopGrace: the container is still reported as vanished. The waits run on a
+// fake clock, so that the removal comes later than stopGrace whatever the machine's speed.
 func TestVanishedAfterKillThenStop(t *testing.T) {
-	h := newExitHarness(t, noResync, "busybox")
+	clk := &resetCountingClock{FakeClock: testingclock.NewFakeClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))}
+	h := newHarnessWith(t, func(c *Config) { c.ResyncPeriod, c.Clock = noResync, clk }, "busybox")
 	pod := lifecyclePod("gone", corev1.RestartPolicyNever, nil, testContainer("a", "busybox"))
 	h.create(pod)
 	name := ctrName(pod, "a", 1)
@@ -244,10 +249,30 @@ func TestVanishedAfterKillThenStop(t *testing.T) {
 	_, next := h.waitReported(pod, 0, "Running", func(p *corev1.Pod) bool { return isRunning(p, "a") })
 	h.fake.mu.Lock()
 	c := h.fake.lookupContainer(name)
+	h.fake.mu.Unlock()
+	// The events must reach a runner waiting for them: an exit it found by inspecting the container would not be
+	// followed by its stop and removal.
+	h.poll("the event stream to be open", func() bool { return h.fake.streams() == 1 })
+	h.poll("the runner to wait for the exit", func() bool {
+		h.p.exits.mu.Lock()
+		defer h.p.exits.mu.Unlock()
+		return len(h.p.exits.waiters[c.id]) > 0
+	})
+	h.fake.mu.Lock()
 	h.fake.exitLocked(c, 137) // died
+	h.fake.mu.Unlock()
+	// The runner has the died event once it waits stopGrace for a stop event (the clock's only waiter).
+	h.poll("the runner to wait for a stop event", clk.HasWaiters)
+	h.fake.mu.Lock()
 	h.fake.emitLocked(c, podman.EventStop)
 	h.fake.mu.Unlock()
-	time.Sleep(stopGrace + 200*time.Millisecond)
+	// It has the stop event once it waits removalGrace instead.
+	h.poll("the runner to wait for the removal", func() bool { return clk.resets.Load() == 1 })
+	clk.Step(stopGrace + 200*time.Millisecond)
+	// Past stopGrace, the wait for the removal still runs: its timer has not fired (a fired timer leaves the clock).
+	if n := clk.Waiters(); n != 1 {
+		t.Fatalf("%d timers wait on the clock %s after the died event; want the removal's wait still running", n, stopGrace+200*time.Millisecond)
+	}
 	h.fake.mu.Lock()
 	delete(h.fake.containers, c.id)
 	h.fake.emitLocked(c, podman.EventRemove)
@@ -256,4 +281,26 @@ func TestVanishedAfterKillThenStop(t *testing.T) {
 	if term := statusOf(done, "a").State.Terminated; term == nil || term.Reason != "ContainerStatusUnknown" || term.ExitCode != 137 {
 		t.Errorf("container a state = %+v, want ContainerStatusUnknown 137", statusOf(done, "a").State)
 	}
+}
+
+// resetCountingClock is a fake clock whose timers count their resets, which tells a test when a waiter has moved
+// its deadline.
+type resetCountingClock struct {
+	*testingclock.FakeClock
+	resets atomic.Int32
+}
+
+func (c *resetCountingClock) NewTimer(d time.Duration) clock.Timer {
+	return &resetCountingTimer{Timer: c.FakeClock.NewTimer(d), resets: &c.resets}
+}
+
+type resetCountingTimer struct {
+	clock.Timer
+	resets *atomic.Int32
+}
+
+func (t *resetCountingTimer) Reset(d time.Duration) bool {
+	active := t.Timer.Reset(d)
+	t.resets.Add(1)
+	return active
 }

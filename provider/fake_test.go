@@ -74,6 +74,7 @@ type fakeContainer struct {
 	finishedAt time.Time
 	files      map[string]string // files written inside, by path
 	logs       string            // what it printed; "log of <name>" when empty
+	cpuNano    uint64            // CPU time used so far, as Stats reports it (setCPU)
 }
 
 var _ podman.Runtime = (*fakeRuntime)(nil)
@@ -113,6 +114,24 @@ func (f *fakeRuntime) setPullError(image string, err error) {
 	} else {
 		f.pullErrs[image] = err
 	}
+}
+
+// withContainer calls fn, under f.mu, with the container named name; it fails the test if there is none.
+func (f *fakeRuntime) withContainer(t *testing.T, name string, fn func(c *fakeContainer)) {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.lookupContainer(name)
+	if c == nil {
+		t.Fatalf("fake: no container %q", name)
+	}
+	fn(c)
+}
+
+// setCPU sets the CPU time the container named name has used, as Stats reports it.
+func (f *fakeRuntime) setCPU(t *testing.T, name string, nano uint64) {
+	t.Helper()
+	f.withContainer(t, name, func(c *fakeContainer) { c.cpuNano = nano })
 }
 
 // hold makes the creation of the container named name wait until release(name) or until its context ends.
@@ -711,21 +730,17 @@ func (f *fakeRuntime) ReadFile(_ context.Context, id, path string, max int64) ([
 // write makes the container named name have written a file at path and printed logs (if not empty).
 func (f *fakeRuntime) write(t *testing.T, name, path, data, logs string) {
 	t.Helper()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	c := f.lookupContainer(name)
-	if c == nil {
-		t.Fatalf("fake: no container %q", name)
-	}
-	if path != "" {
-		if c.files == nil {
-			c.files = map[string]string{}
+	f.withContainer(t, name, func(c *fakeContainer) {
+		if path != "" {
+			if c.files == nil {
+				c.files = map[string]string{}
+			}
+			c.files[path] = data
 		}
-		c.files[path] = data
-	}
-	if logs != "" {
-		c.logs = logs
-	}
+		if logs != "" {
+			c.logs = logs
+		}
+	})
 }
 
 // ExecStream runs a fake command: "echo ARGS..." prints its arguments, "cat" copies stdin, "exit N" exits N.
@@ -765,8 +780,7 @@ func (f *fakeRuntime) AttachStream(_ context.Context, id string, s podman.Stream
 	return err
 }
 
-// Stats reports, for each running container, CPU time of one second per second since it started and 1 MiB of memory
-// per attempt number (containers named *_N).
+// Stats reports, for each running container, the CPU time the test set (setCPU; 0 until then) and memUsage.
 func (f *fakeRuntime) Stats(_ context.Context, ids []string) ([]podman.ContainerStats, error) {
 	if err := f.unreachable(); err != nil {
 		return nil, err
@@ -779,7 +793,7 @@ func (f *fakeRuntime) Stats(_ context.Context, ids []string) ([]podman.Container
 		if c == nil || c.status != "running" {
 			return nil, fmt.Errorf("container %s is not running", id)
 		}
-		out = append(out, podman.ContainerStats{ID: c.id, CPUNano: uint64(time.Since(c.startedAt)), MemUsage: cmp.Or(f.memUsage, 1<<20), MemLimit: 64 << 20})
+		out = append(out, podman.ContainerStats{ID: c.id, CPUNano: c.cpuNano, MemUsage: cmp.Or(f.memUsage, 1<<20), MemLimit: 64 << 20})
 	}
 	return out, nil
 }

@@ -5,7 +5,6 @@ package provider
 import (
 	"errors"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -17,7 +16,10 @@ func TestKubeletNeverPull(t *testing.T) {
 	pod := lifecyclePod("neverpull", corev1.RestartPolicyAlways, nil, c)
 	h.create(pod)
 	h.waitReported(pod, 0, "ErrImageNeverPull", func(p *corev1.Pod) bool { return waitingFor(p, "a", "ErrImageNeverPull") })
-	time.Sleep(200 * time.Millisecond)
+	// Each attempt looks for the image (ImageExists). Two more looks mean that at least one whole retry (look,
+	// waiting state, back-off) has run since the first report: the state checked is the steady one.
+	checked := len(h.fake.callsTo("ImageExists"))
+	h.poll("two more attempts", func() bool { return len(h.fake.callsTo("ImageExists")) >= checked+2 })
 	got, _ := h.p.GetPod(h.ctx, pod.Namespace, pod.Name)
 	if !waitingFor(got, "a", "ErrImageNeverPull") {
 		t.Errorf("steady state: %+v", statusOf(got, "a").State.Waiting)
@@ -59,7 +61,8 @@ func TestKubeletSidecarAfterFinish(t *testing.T) {
 	h.fake.exit(t, ctrName(pod, "a", 1), 0)
 	done, next := h.waitReported(pod, 0, "Succeeded", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodSucceeded })
 	t.Logf("sidecar at Succeeded: %+v", statusOf(done, "log-sidecar").State)
-	time.Sleep(300 * time.Millisecond)
+	// Once the runner has ended, nothing restarts the sidecar or changes the pod's state any more.
+	h.waitRunnerEnded(pod)
 	t.Logf("CreateContainer: %q", h.fake.callsTo("CreateContainer"))
 	got, _ := h.p.GetPod(h.ctx, pod.Namespace, pod.Name)
 	if got.Status.Phase != corev1.PodSucceeded {

@@ -99,7 +99,9 @@ type Config struct {
 	// PodmanPingInterval is how often Podman is pinged to tell whether it answers, and how often a runner waiting
 	// for it to answer again tries (default 5s).
 	PodmanPingInterval time.Duration
-	// Clock stamps pods' startTime and times their activeDeadlineSeconds; nil is the real clock (tests fake it).
+	// Clock stamps pods' startTime and the stats' samples (which CPU usage rates are computed over), and times pods'
+	// activeDeadlineSeconds and the waits of a killed or stopped container for its stop and removal events (exits.go);
+	// nil is the real clock (tests fake it).
 	Clock clock.WithDelayedExecution
 }
 

@@ -120,6 +120,24 @@ func (h *harness) waitContainer(name, status string) {
 	h.poll(fmt.Sprintf("container %s to be %s", name, status), func() bool { return h.fake.containerStatus(name) == status })
 }
 
+// waitRunnerEnded waits until the runner of pod has returned. The runner is what creates, starts and restarts the
+// pod's containers (its sidecars and app containers are supervised by goroutines it waits for), so once it has
+// returned none of them runs again: what a test checks next can no longer change.
+func (h *harness) waitRunnerEnded(pod *corev1.Pod) {
+	h.t.Helper()
+	h.p.mu.Lock()
+	r := h.p.pods[key(pod.Namespace, pod.Name)]
+	h.p.mu.Unlock()
+	if r == nil {
+		h.t.Fatalf("no pod %s/%s", pod.Namespace, pod.Name)
+	}
+	select {
+	case <-r.done:
+	case <-time.After(waitTimeout):
+		h.t.Fatalf("timed out waiting for the runner of pod %s to end", pod.Name)
+	}
+}
+
 // runningSpec waits until the first attempt of a pod's container runs and returns the spec it was created with.
 func (h *harness) runningSpec(pod *corev1.Pod, container string) podman.ContainerSpec {
 	h.t.Helper()
@@ -267,8 +285,8 @@ func TestLifecycleNeverFails(t *testing.T) {
 	if got := podCondition(failed, corev1.PodReady); got != corev1.ConditionFalse {
 		t.Errorf("Ready = %q, want False", got)
 	}
-	// Never: no second attempt.
-	time.Sleep(100 * time.Millisecond)
+	// Never: no second attempt, then or later (the runner, which would make it, has ended).
+	h.waitRunnerEnded(pod)
 	if got := h.fake.callsTo("CreateContainer"); len(got) != 1 {
 		t.Errorf("containers created = %q, want one", got)
 	}

@@ -128,7 +128,7 @@ type sample struct {
 }
 
 func (p *Provider) sample(ctx context.Context) (*sample, error) {
-	s := &sample{at: time.Now(), stats: map[string]podman.ContainerStats{}}
+	s := &sample{at: p.cfg.Clock.Now(), stats: map[string]podman.ContainerStats{}}
 	p.mu.Lock()
 	var ids []string
 	for _, r := range p.pods {

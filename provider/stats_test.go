@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
+	testingclock "k8s.io/utils/clock/testing"
 )
 
 func TestReadHostUsage(t *testing.T) {
@@ -53,15 +55,21 @@ func TestReadHostUsage(t *testing.T) {
 }
 
 func TestStatsSummaryAndResourceMetrics(t *testing.T) {
-	h := newHarness(t, "busybox")
+	// The samples' times are the fake clock's and the CPU counters the test's, so the rates are exact.
+	fc := testingclock.NewFakeClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	host := HostUsage{CPUNano: 5e9, MemTotal: 8 << 30, MemAvailable: 6 << 30, Boot: time.Unix(1700000000, 0)}
-	h.p.cfg.HostUsage = func() (HostUsage, error) { host.CPUNano += 1e9; return host, nil }
+	h := newHarnessWith(t, func(c *Config) {
+		c.Clock = fc
+		c.HostUsage = func() (HostUsage, error) { host.CPUNano += 1e9; return host, nil }
+	}, "busybox")
 	pod := lifecyclePod("busy", corev1.RestartPolicyNever, nil, testContainer("a", "busybox"), testContainer("b", "busybox"))
 	h.create(pod)
 	h.waitContainer(ctrName(pod, "a", 1), "running")
 	h.waitContainer(ctrName(pod, "b", 1), "running")
 	h.waitReported(pod, 0, "both running", func(p *corev1.Pod) bool { return isRunning(p, "a") && isRunning(p, "b") })
 
+	h.fake.setCPU(t, ctrName(pod, "a", 1), 1e9)
+	h.fake.setCPU(t, ctrName(pod, "b", 1), 2e9)
 	first, err := h.p.GetStatsSummary(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -76,17 +84,38 @@ func TestStatsSummaryAndResourceMetrics(t *testing.T) {
 	if *ps.Memory.WorkingSetBytes != 2<<20 || *ps.CPU.UsageCoreNanoSeconds != *ps.Containers[0].CPU.UsageCoreNanoSeconds+*ps.Containers[1].CPU.UsageCoreNanoSeconds {
 		t.Errorf("pod sums: memory %d cpu %d", *ps.Memory.WorkingSetBytes, *ps.CPU.UsageCoreNanoSeconds)
 	}
-	time.Sleep(20 * time.Millisecond)
+	if *ps.CPU.UsageCoreNanoSeconds != 3e9 || ps.CPU.UsageNanoCores != nil {
+		t.Errorf("pod cpu %d ns, rate %v on the first sample", *ps.CPU.UsageCoreNanoSeconds, ps.CPU.UsageNanoCores)
+	}
+	// Two seconds later, a has used two more seconds of CPU (one core), b one more (half a core), and the node's
+	// counter one more (half a core).
+	fc.Step(2 * time.Second)
+	h.fake.setCPU(t, ctrName(pod, "a", 1), 3e9)
+	h.fake.setCPU(t, ctrName(pod, "b", 1), 3e9)
 	second, err := h.p.GetStatsSummary(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The fake's containers use one core each; the node's counter grew by a second between samples.
-	if r := second.Pods[0].Containers[0].CPU.UsageNanoCores; r == nil || *r < 5e8 || *r > 2e9 {
-		t.Errorf("container rate %v nanocores, want about 1e9", r)
+	rate := func(r *uint64) string {
+		if r == nil {
+			return "none"
+		}
+		return fmt.Sprint(*r)
 	}
-	if second.Node.CPU.UsageNanoCores == nil {
-		t.Errorf("no node CPU rate on the second sample")
+	sp := second.Pods[0]
+	for i, want := range []uint64{1e9, 5e8} {
+		if r := sp.Containers[i].CPU.UsageNanoCores; r == nil || *r != want {
+			t.Errorf("container %s rate %s nanocores, want %d", sp.Containers[i].Name, rate(r), want)
+		}
+	}
+	if r := sp.CPU.UsageNanoCores; r == nil || *r != 15e8 {
+		t.Errorf("pod rate %s nanocores, want 1500000000", rate(r))
+	}
+	if r := second.Node.CPU.UsageNanoCores; r == nil || *r != 5e8 {
+		t.Errorf("node rate %s nanocores, want 500000000", rate(r))
+	}
+	if !sp.CPU.Time.Time.Equal(fc.Now()) || !second.Node.CPU.Time.Time.Equal(fc.Now()) {
+		t.Errorf("sampled at %s (pod), %s (node); want the clock's %s", sp.CPU.Time, second.Node.CPU.Time, fc.Now())
 	}
 
 	h.fake.exit(t, ctrName(pod, "b", 1), 0)

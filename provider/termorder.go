@@ -49,10 +49,22 @@ func newTerminationOrder(pod *corev1.Pod, running map[string]bool) *terminationO
 	return o
 }
 
+// turn tells whether every container name stops after has stopped: name may stop now.
+func (o *terminationOrder) turn(name string) bool {
+	for _, ch := range o.prereqs[name] {
+		select {
+		case <-ch:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // waitForTurn blocks until the containers name stops after have stopped, or for at most grace; it returns the
 // grace left.
 func (o *terminationOrder) waitForTurn(name string, grace time.Duration) time.Duration {
-	if grace <= 0 || len(o.prereqs[name]) == 0 {
+	if grace <= 0 || o.turn(name) {
 		return grace
 	}
 	start := time.Now()

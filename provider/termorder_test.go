@@ -41,30 +41,38 @@ func TestTerminationOrder(t *testing.T) {
 				o.done(n)
 				o.done(n) // twice is harmless
 			}
+			if got := o.turn(tc.wait); got != tc.ready {
+				t.Fatalf("%s may stop: %v, want %v", tc.wait, got, tc.ready)
+			}
 			const grace = 30 * time.Second
-			got := make(chan time.Duration, 1)
-			go func() { got <- o.waitForTurn(tc.wait, grace) }()
-			select {
-			case left := <-got:
-				if !tc.ready {
-					t.Fatalf("%s did not wait (grace left %v)", tc.wait, left)
-				}
-				if left != grace {
+			if tc.ready {
+				if left := o.waitForTurn(tc.wait, grace); left != grace {
 					t.Errorf("grace left %v, want %v", left, grace)
 				}
-			case <-time.After(200 * time.Millisecond):
-				if tc.ready {
-					t.Fatalf("%s waits, though everything it stops after has stopped", tc.wait)
+				return
+			}
+			// Not its turn: it waits out a short grace, all of it.
+			if left := o.waitForTurn(tc.wait, time.Millisecond); left != 0 {
+				t.Fatalf("%s did not wait (grace left %v)", tc.wait, left)
+			}
+			// Its turn comes once the rest stop, whether they stop before or while it waits.
+			got := make(chan time.Duration, 1)
+			go func() { got <- o.waitForTurn(tc.wait, grace) }()
+			for n := range tc.running {
+				if n != tc.wait && !slices.Contains(tc.stop, n) {
+					o.done(n)
 				}
-				// Its turn comes once the rest stop.
-				for n := range tc.running {
-					if n != tc.wait && !slices.Contains(tc.stop, n) {
-						o.done(n)
-					}
-				}
-				if left := <-got; left <= 0 || left > grace {
+			}
+			if !o.turn(tc.wait) {
+				t.Fatalf("%s may not stop once everything else has", tc.wait)
+			}
+			select {
+			case left := <-got:
+				if left <= 0 || left > grace {
 					t.Errorf("grace left %v", left)
 				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("%s still waits once everything else has stopped", tc.wait)
 			}
 		})
 	}

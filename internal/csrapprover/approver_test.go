@@ -148,9 +148,9 @@ func TestRunDecides(t *testing.T) {
 		Run(ctx, cs)
 		close(done)
 	}()
-	want := map[string]certificatesv1.RequestConditionType{"csr-1": certificatesv1.CertificateApproved, "csr-bad": certificatesv1.CertificateDenied}
 	deadline := time.Now().Add(30 * time.Second)
-	for name, typ := range want {
+	decided := func(name string, typ certificatesv1.RequestConditionType) {
+		t.Helper()
 		for {
 			csr, err := cs.CertificatesV1().CertificateSigningRequests().Get(ctx, name, metav1.GetOptions{})
 			if err != nil {
@@ -160,7 +160,7 @@ func TestRunDecides(t *testing.T) {
 				if c := csr.Status.Conditions[0]; c.Type != typ {
 					t.Errorf("%s: condition %s %s %q, want %s", name, c.Type, c.Reason, c.Message, typ)
 				}
-				break
+				return
 			}
 			if time.Now().After(deadline) {
 				t.Fatalf("%s: no decision", name)
@@ -168,6 +168,15 @@ func TestRunDecides(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
+	decided("csr-1", certificatesv1.CertificateApproved)
+	decided("csr-bad", certificatesv1.CertificateDenied)
+	// A request made now is queued after everything the first list held, csr-client among them, and the
+	// controller handles its queue in order: once this one is decided, csr-client has had its turn.
+	late := request(t, func(_ *x509.CertificateRequest, c *certificatesv1.CertificateSigningRequest) { c.Name = "csr-late" })
+	if _, err := cs.CertificatesV1().CertificateSigningRequests().Create(ctx, late, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	decided("csr-late", certificatesv1.CertificateApproved)
 	cancel()
 	<-done
 	csr, err := cs.CertificatesV1().CertificateSigningRequests().Get(context.Background(), "csr-client", metav1.GetOptions{})

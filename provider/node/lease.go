@@ -19,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
 )
 
 // A berth-kubelet claims its node's Lease (kube-node-lease/<node>) before it touches Podman, with a holder identity
@@ -94,7 +95,8 @@ type LeaseClaim struct {
 	client   kubernetes.Interface
 	node     string
 	identity string
-	now      func() time.Time
+	// clock stamps the lease and times the watch, its polls and the retries' back-off (tests fake it).
+	clock clock.WithTicker
 	// gone tells whether a holder has ended (holderGone).
 	gone func(holder string) (gone, ok bool)
 	// watch is how long a fresh lease of a holder whose liveness cannot be told locally is watched for a renewal
@@ -104,7 +106,7 @@ type LeaseClaim struct {
 
 // NewLeaseClaim claims the lease of node for the holder identity (HolderIdentity).
 func NewLeaseClaim(client kubernetes.Interface, node, identity string) *LeaseClaim {
-	return &LeaseClaim{client: client, node: node, identity: identity, now: time.Now, gone: holderGone,
+	return &LeaseClaim{client: client, node: node, identity: identity, clock: clock.RealClock{}, gone: holderGone,
 		watch: leaseDuration/4 + 3*time.Second, poll: time.Second}
 }
 
@@ -112,7 +114,7 @@ func NewLeaseClaim(client kubernetes.Interface, node, identity string) *LeaseCla
 func (c *LeaseClaim) errServed(l *coordinationv1.Lease) error {
 	age := "never"
 	if l.Spec.RenewTime != nil {
-		age = c.now().Sub(l.Spec.RenewTime.Time).Round(time.Second).String() + " ago"
+		age = c.clock.Now().Sub(l.Spec.RenewTime.Time).Round(time.Second).String() + " ago"
 	}
 	return fmt.Errorf("node %q is already served by another berth-kubelet (lease %s/%s held by %q, renewed %s); stop it first or choose another --node-name",
 		c.node, l.Namespace, l.Name, *l.Spec.HolderIdentity, age)
@@ -128,7 +130,7 @@ func (c *LeaseClaim) live(l *coordinationv1.Lease) bool {
 	if l.Spec.LeaseDurationSeconds != nil && *l.Spec.LeaseDurationSeconds > 0 {
 		d = time.Duration(*l.Spec.LeaseDurationSeconds) * time.Second
 	}
-	return c.now().Sub(l.Spec.RenewTime.Time) <= d
+	return c.clock.Now().Sub(l.Spec.RenewTime.Time) <= d
 }
 
 // retryable is a failure to talk to the apiserver (busy, restarting), worth trying again.
@@ -139,19 +141,19 @@ func (r retryable) Unwrap() error { return r.error }
 // ClaimRetrying claims the lease, trying again with back-off for up to two minutes while the apiserver fails, as a
 // kubelet keeps trying to reach it; a node served by another berth-kubelet is refused at once.
 func (c *LeaseClaim) ClaimRetrying(ctx context.Context) error {
-	deadline := c.now().Add(2 * time.Minute)
+	deadline := c.clock.Now().Add(2 * time.Minute)
 	backoff := time.Second
 	for {
 		err := c.claim(ctx)
 		var r retryable
-		if err == nil || !errors.As(err, &r) || c.now().After(deadline) {
+		if err == nil || !errors.As(err, &r) || c.clock.Now().After(deadline) {
 			return err
 		}
 		klog.FromContext(ctx).Info("Claiming the node's lease failed; trying again", "err", err, "in", backoff)
 		select {
 		case <-ctx.Done():
 			return err
-		case <-time.After(backoff):
+		case <-c.clock.After(backoff):
 		}
 		backoff = min(2*backoff, 10*time.Second)
 	}
@@ -170,7 +172,7 @@ func (c *LeaseClaim) claim(ctx context.Context) error {
 		}
 		l, err := leases.Get(ctx, c.node, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
-			now := metav1.NewMicroTime(c.now())
+			now := metav1.NewMicroTime(c.clock.Now())
 			_, err = leases.Create(ctx, &coordinationv1.Lease{
 				ObjectMeta: metav1.ObjectMeta{Name: c.node, Namespace: corev1.NamespaceNodeLease},
 				Spec: coordinationv1.LeaseSpec{HolderIdentity: &c.identity, LeaseDurationSeconds: new(int32(vknode.DefaultLeaseDuration)),
@@ -205,7 +207,7 @@ func (c *LeaseClaim) claim(ctx context.Context) error {
 		if l.Spec.HolderIdentity != nil {
 			prev = *l.Spec.HolderIdentity
 		}
-		now := metav1.NewMicroTime(c.now())
+		now := metav1.NewMicroTime(c.clock.Now())
 		l.Spec.HolderIdentity = &c.identity
 		l.Spec.RenewTime, l.Spec.AcquireTime = &now, &now
 		if l.Spec.LeaseDurationSeconds == nil {
@@ -231,16 +233,16 @@ func (c *LeaseClaim) watchRenewal(ctx context.Context, l *coordinationv1.Lease) 
 	leases := c.client.CoordinationV1().Leases(corev1.NamespaceNodeLease)
 	first := l.Spec.RenewTime.Time
 	holder := *l.Spec.HolderIdentity
-	t := time.NewTicker(c.poll)
+	t := c.clock.NewTicker(c.poll)
 	defer t.Stop()
-	deadline := time.After(c.watch)
+	deadline := c.clock.After(c.watch)
 	for {
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-deadline:
 			return l, nil
-		case <-t.C:
+		case <-t.C():
 		}
 		cur, err := leases.Get(ctx, c.node, metav1.GetOptions{})
 		if err != nil {

@@ -15,7 +15,30 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+	testingclock "k8s.io/utils/clock/testing"
 )
+
+// drive runs f while time passes on fc: whenever something waits on fc (a watch, a poll, a back-off), fc steps by
+// step, until f returns. The claims' waits are fake time, so no test waits for them; the real deadline is only a
+// safety net against a claim that never returns.
+func drive(t *testing.T, fc *testingclock.FakeClock, step time.Duration, f func() error) error {
+	t.Helper()
+	errc := make(chan error, 1)
+	go func() { errc <- f() }()
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case err := <-errc:
+			return err
+		case <-deadline:
+			t.Fatalf("no answer after 30 s (fake time %s)", fc.Now())
+		case <-time.After(time.Millisecond):
+			if fc.HasWaiters() {
+				fc.Step(step)
+			}
+		}
+	}
+}
 
 func testLease(holder string, renewed time.Time) *coordinationv1.Lease {
 	l := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "node-a", Namespace: corev1.NamespaceNodeLease},
@@ -37,6 +60,8 @@ func TestLeaseClaim(t *testing.T) {
 		lease   *coordinationv1.Lease
 		gone    func(string) (bool, bool)
 		wantErr string
+		// watched: the lease is taken over once the watch has ended without a renewal.
+		watched bool
 	}{
 		{name: "no lease yet"},
 		{name: "released", lease: testLease("", now.Add(-time.Second))},
@@ -44,7 +69,7 @@ func TestLeaseClaim(t *testing.T) {
 		{name: "fresh, holder known to have ended", lease: testLease(other, now.Add(-3*time.Second)), gone: func(string) (bool, bool) { return true, true }},
 		{name: "fresh, holder known to run", lease: testLease(other, now.Add(-3*time.Second)), gone: func(string) (bool, bool) { return false, true },
 			wantErr: `node "node-a" is already served by another berth-kubelet (lease kube-node-lease/node-a held by "` + other + `", renewed 3s ago); stop it first or choose another --node-name`},
-		{name: "fresh, holder unknown and not renewed while watched", lease: testLease("node-a", now.Add(-3*time.Second))},
+		{name: "fresh, holder unknown and not renewed while watched", lease: testLease("node-a", now.Add(-3*time.Second)), watched: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -53,13 +78,13 @@ func TestLeaseClaim(t *testing.T) {
 				client = fake.NewClientset(tc.lease)
 			}
 			c := NewLeaseClaim(client, "node-a", "me")
-			c.now = func() time.Time { return now }
-			c.watch, c.poll = 50*time.Millisecond, 10*time.Millisecond
+			fc := testingclock.NewFakeClock(now)
+			c.clock = fc
 			c.gone = func(string) (bool, bool) { return false, false }
 			if tc.gone != nil {
 				c.gone = tc.gone
 			}
-			err := c.claim(context.Background())
+			err := drive(t, fc, c.poll, func() error { return c.claim(context.Background()) })
 			got, gerr := client.CoordinationV1().Leases(corev1.NamespaceNodeLease).Get(context.Background(), "node-a", metav1.GetOptions{})
 			if gerr != nil {
 				t.Fatal(gerr)
@@ -76,33 +101,53 @@ func TestLeaseClaim(t *testing.T) {
 			if err != nil {
 				t.Fatalf("claim: %v", err)
 			}
-			if got.Spec.HolderIdentity == nil || *got.Spec.HolderIdentity != "me" || got.Spec.RenewTime == nil || !got.Spec.RenewTime.Time.Equal(now) ||
+			if got.Spec.HolderIdentity == nil || *got.Spec.HolderIdentity != "me" || got.Spec.RenewTime == nil ||
 				got.Spec.LeaseDurationSeconds == nil || *got.Spec.LeaseDurationSeconds != 40 {
-				t.Errorf("lease after the claim: %+v", got.Spec)
+				t.Fatalf("lease after the claim: %+v", got.Spec)
+			}
+			// Claimed at once, or only once the watch has ended (fake time).
+			waited := got.Spec.RenewTime.Sub(now)
+			if !tc.watched && waited != 0 {
+				t.Errorf("claimed %s after the first read, want at once", waited)
+			}
+			if tc.watched && waited < c.watch {
+				t.Errorf("claimed %s after the first read, before the watch (%s) ended", waited, c.watch)
 			}
 		})
 	}
 }
 
 // TestLeaseClaimWatchesRenewal checks that a fresh lease whose holder's liveness cannot be told is refused once
-// it is renewed while watched.
+// it is renewed while watched, at the first poll that sees the renewal rather than at the end of the watch.
 func TestLeaseClaimWatchesRenewal(t *testing.T) {
-	start := time.Now()
-	client := fake.NewClientset(testLease("node-a", start.Add(-3*time.Second)))
+	fc := testingclock.NewFakeClock(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC))
+	client := fake.NewClientset(testLease("node-a", fc.Now().Add(-3*time.Second)))
 	c := NewLeaseClaim(client, "node-a", "me")
+	c.clock = fc
 	c.gone = func(string) (bool, bool) { return false, false }
-	c.watch, c.poll = 5*time.Second, 10*time.Millisecond
-	go func() {
-		time.Sleep(50 * time.Millisecond)
-		l := testLease("node-a", time.Now())
-		_, _ = client.CoordinationV1().Leases(corev1.NamespaceNodeLease).Update(context.Background(), l, metav1.UpdateOptions{})
-	}()
-	err := c.claim(context.Background())
-	if err == nil || !strings.Contains(err.Error(), `node "node-a" is already served by another berth-kubelet`) {
-		t.Fatalf("claim: %v", err)
+	if c.poll >= c.watch {
+		t.Fatalf("poll %s, watch %s: one poll must not end the watch", c.poll, c.watch)
 	}
-	if time.Since(start) > 4*time.Second {
-		t.Errorf("the refusal waited for the whole watch")
+	errc := make(chan error, 1)
+	go func() { errc <- c.claim(context.Background()) }()
+	// The claim has read the lease and watches it once its poll ticker and the watch's deadline wait on the clock.
+	for deadline := time.Now().Add(30 * time.Second); fc.Waiters() < 2; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the claim does not watch the lease (%d waiters on the clock)", fc.Waiters())
+		}
+	}
+	if _, err := client.CoordinationV1().Leases(corev1.NamespaceNodeLease).Update(context.Background(), testLease("node-a", fc.Now()), metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// One poll later, with the watch far from over (the clock never reaches its end), the claim is refused.
+	fc.Step(c.poll)
+	select {
+	case err := <-errc:
+		if err == nil || !strings.Contains(err.Error(), `node "node-a" is already served by another berth-kubelet`) {
+			t.Fatalf("claim: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the claim was not refused at the poll that saw the renewal")
 	}
 }
 
@@ -175,7 +220,9 @@ func TestLeaseClaimRetriesABusyAPIServer(t *testing.T) {
 		return false, nil, nil
 	})
 	c := NewLeaseClaim(client, "node-a", "me")
-	if err := c.ClaimRetrying(context.Background()); err != nil {
+	fc := testingclock.NewFakeClock(time.Now())
+	c.clock = fc
+	if err := drive(t, fc, time.Second, func() error { return c.ClaimRetrying(context.Background()) }); err != nil {
 		t.Fatalf("claim after two timeouts: %v", err)
 	}
 	l, err := client.CoordinationV1().Leases(corev1.NamespaceNodeLease).Get(context.Background(), "node-a", metav1.GetOptions{})

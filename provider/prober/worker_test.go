@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -218,6 +220,9 @@ func TestStartStop(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+	if workerStacks() == "" {
+		t.Fatal("no probe worker seen running before Stop")
+	}
 	ps.Stop()
 	c.mu.Lock()
 	n, started := len(c.execs), c.started
@@ -225,10 +230,26 @@ func TestStartStop(t *testing.T) {
 	if startup := c.execCount("started"); started != 1 || startup != 1 {
 		t.Errorf("Started called %d times after %d startup probes, want once after one", started, startup)
 	}
-	time.Sleep(20 * time.Millisecond)
+	// Only workers probe, and Stop has waited for every one to end: none probes later.
+	if w := workerStacks(); w != "" {
+		t.Errorf("probe workers still run after Stop:\n%s", w)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.execs) != n {
 		t.Errorf("probes went on after Stop: %d execs, then %d", n, len(c.execs))
 	}
+}
+
+// workerStacks returns the stacks of the goroutines running a probe worker, "" when there is none.
+func workerStacks() string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var out []string
+	for g := range strings.SplitSeq(string(buf), "\n\n") {
+		if strings.Contains(g, "prober.(*worker).run(") {
+			out = append(out, g)
+		}
+	}
+	return strings.Join(out, "\n\n")
 }

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestRun(t *testing.T) {
@@ -22,7 +21,8 @@ func TestRun(t *testing.T) {
 			body, _ := io.ReadAll(r.Body)
 			_, _ = io.WriteString(w, r.Method+" "+string(body)+" "+r.Header.Get("X-Test"))
 		case "/slow":
-			time.Sleep(2 * time.Second)
+			// No answer until the client gives up (or the server closes): only the client's --max-time ends it.
+			<-r.Context().Done()
 		case "/redirect":
 			http.Redirect(w, r, "/echo?msg=redirected", http.StatusFound)
 		default:
