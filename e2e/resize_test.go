@@ -459,8 +459,7 @@ func TestPodResizeRestartContainer(t *testing.T) {
 // TestPodResizePending asks for resizes a node cannot do now or ever. One beyond what the node's allocatable
 // leaves beside another pod is Deferred, with the kubelet's message and event, until that pod is deleted. Those
 // the node can never do are refused by the apiserver before they reach it, as for a kubelet: beyond the node's
-// allocatable (PodResizeValidator, from the allocatable Berth reports), and of pod-level resources (the node does
-// not declare InPlacePodLevelResourcesVerticalScaling); the pod is left as it was.
+// allocatable (PodResizeValidator, from the allocatable Berth reports); the pod is left as it was.
 func TestPodResizePending(t *testing.T) {
 	ctx := context.Background()
 	ns := namespace(t)
@@ -509,15 +508,8 @@ func TestPodResizePending(t *testing.T) {
 		t.Errorf("resize beyond the node's allocatable: %v; want Forbidden for NodeCapacity", err)
 	}
 
-	// Pod-level resources: refused by the apiserver, since the node does not declare that it resizes them.
-	levelled := resizeTestPod("levelled", nodeName, small)
-	levelled.Spec.Resources = &corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("200m")}}
-	createResizable(t, ns, levelled, small)
-	patch := []byte(`{"spec":{"resources":{"requests":{"cpu":"300m"}}}}`)
-	_, err = client.CoreV1().Pods(ns).Patch(ctx, "levelled", types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "resize")
-	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "InPlacePodLevelResourcesVerticalScaling") {
-		t.Errorf("resize of pod-level resources: %v; want Forbidden for want of the node feature", err)
-	}
+	// Pod-level resources are not resized here: Berth's nodes refuse pods that set them (UnsupportedPodSpec, see
+	// TestRefusedPodSpecFields), so no running pod has any to resize.
 
 	after, err := client.CoreV1().Pods(ns).Get(ctx, pod.Name, metav1.GetOptions{})
 	if err != nil {
