@@ -10,7 +10,27 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	nodev1 "k8s.io/api/node/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/berth-dev/berth/provider/podman"
 )
+
+// refusalCase is a pod of TestRefusedPodSpecFields: spec is its spec's extra lines (indented as spec's children),
+// container its container's; reason, event and message are what the user sees.
+type refusalCase struct {
+	name            string
+	spec, container string
+	reason, event   string
+	message         string
+}
+
+// podmanInfo reads node i's Podman host.
+func podmanInfo(ctx context.Context, i int) (podman.HostInfo, error) {
+	rt, err := podman.Dial(ctx, testCluster.PodmanURLs()[i])
+	if err != nil {
+		return podman.HostInfo{}, err
+	}
+	return rt.Info(ctx)
+}
 
 // TestRefusedPodSpecFields applies, through the real apiserver, one pod per PodSpec field Berth cannot honour yet
 // (docs/podspec.md) and checks that each fails as the inventory says, never running without the field: phase
@@ -26,14 +46,7 @@ func TestRefusedPodSpecFields(t *testing.T) {
 		_ = client.NodeV1().RuntimeClasses().Delete(context.Background(), rc.Name, metav1.DeleteOptions{})
 	})
 	const unsupported = "Berth cannot run this pod yet; unsupported: "
-	tests := []struct {
-		name string
-		// spec is the pod's spec lines after its (single) container, indented as spec's children; container is
-		// the container's extra lines.
-		spec, container string
-		reason, event   string
-		message         string
-	}{
+	tests := []refusalCase{
 		{name: "runtime-class", spec: "runtimeClassName: " + rc.Name,
 			reason: "UnsupportedPodSpec", event: "UnsupportedPodSpec", message: unsupported + "spec.runtimeClassName: " + rc.Name},
 		{name: "user-namespace", spec: "hostUsers: false",
@@ -44,8 +57,19 @@ func TestRefusedPodSpecFields(t *testing.T) {
 			reason: "UnsupportedPodSpec", event: "UnsupportedPodSpec", message: unsupported + "spec.containers[main].resources.limits[ephemeral-storage]"},
 		{name: "pod-resources", spec: "resources: {limits: {cpu: 500m, memory: 128Mi}}",
 			reason: "UnsupportedPodSpec", event: "UnsupportedPodSpec", message: unsupported + "spec.resources"},
-		{name: "apparmor", container: "securityContext: {appArmorProfile: {type: RuntimeDefault}}",
-			reason: "AppArmor", event: "AppArmor", message: "Pod was rejected: Cannot enforce AppArmor: AppArmor is not enabled on the host"},
+	}
+	// AppArmor: a host without it rejects any profile as the kubelet does; one with it runs RuntimeDefault and
+	// refuses Localhost profiles.
+	info, err := podmanInfo(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.AppArmor {
+		tests = append(tests, refusalCase{name: "apparmor", container: "securityContext: {appArmorProfile: {type: Localhost, localhostProfile: e2e}}",
+			reason: "UnsupportedPodSpec", event: "UnsupportedPodSpec", message: unsupported + "spec.containers[main].securityContext.appArmorProfile: Localhost"})
+	} else {
+		tests = append(tests, refusalCase{name: "apparmor", container: "securityContext: {appArmorProfile: {type: RuntimeDefault}}",
+			reason: "AppArmor", event: "AppArmor", message: "Pod was rejected: Cannot enforce AppArmor: AppArmor is not enabled on the host"})
 	}
 	var manifests []string
 	for _, tc := range tests {
