@@ -91,10 +91,7 @@ func New(ctx context.Context, cfg Config) *Node {
 		},
 		Spec: corev1.NodeSpec{Taints: cfg.Taints},
 		Status: corev1.NodeStatus{
-			Addresses: []corev1.NodeAddress{
-				{Type: corev1.NodeInternalIP, Address: cfg.IP},
-				{Type: corev1.NodeHostName, Address: cfg.Name},
-			},
+			Addresses:       Addresses(cfg.Name, cfg.IP),
 			DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: cfg.KubeletPort}},
 			// The features beyond the API's defaults that Berth's provider has, which the apiserver checks before
 			// it lets a pod ask for them (the kubelet's NodeDeclaredFeatures): the in-place resize of non-sidecar
@@ -105,6 +102,12 @@ func New(ctx context.Context, cfg Config) *Node {
 	n.node = node
 	n.observe(ctx, time.Now())
 	return n
+}
+
+// Addresses are the status addresses of the node named name at ip: its InternalIP and its Hostname. Its serving
+// certificate names the same (and berth up's approver checks that it does).
+func Addresses(name, ip string) []corev1.NodeAddress {
+	return []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: ip}, {Type: corev1.NodeHostName, Address: name}}
 }
 
 // Configure copies the node's current state into a virtual-kubelet node spec.

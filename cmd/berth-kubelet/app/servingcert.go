@@ -18,6 +18,8 @@ import (
 	"k8s.io/klog/v2"
 	kubeletconfig "k8s.io/kubernetes/pkg/kubelet/apis/config"
 	kubeletcert "k8s.io/kubernetes/pkg/kubelet/certificate"
+
+	berthnode "github.com/berth-dev/berth/provider/node"
 )
 
 // servingCertWait is how long the node serves a self-signed certificate while its serving CSR is pending before it
@@ -80,9 +82,7 @@ func startServingCertRotation(ctx context.Context, o *Options, client kubernetes
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create --cert-dir %s: %w", dir, err)
 	}
-	addresses := func() []corev1.NodeAddress {
-		return []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: o.NodeIP}, {Type: corev1.NodeHostName, Address: o.NodeName}}
-	}
+	addresses := func() []corev1.NodeAddress { return berthnode.Addresses(o.NodeName, o.NodeIP) }
 	m, err := kubeletcert.NewKubeletServerCertificateManager(client, &kubeletconfig.KubeletConfiguration{}, types.NodeName(o.NodeName), addresses, dir)
 	if err != nil {
 		return nil, fmt.Errorf("serving certificate rotation: %w", err)
