@@ -6,7 +6,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -15,7 +14,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -29,23 +27,9 @@ import (
 	"github.com/berth-dev/berth/internal/pki"
 )
 
-// servedCert is the leaf certificate node i's kubelet API presents, verified against the cluster CA for the node's
-// address (as kube-apiserver --kubelet-certificate-authority verifies it).
+// servedCert is the leaf certificate node i's kubelet API presents, verified against the cluster CA.
 func servedCert(ctx context.Context, i int) (*x509.Certificate, error) {
-	cfg := testCluster.Config()
-	ca, err := pki.LoadOrCreateCA(filepath.Join(cfg.StateDir, "pki"), "ca", "berth-ca")
-	if err != nil {
-		return nil, err
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(ca.Cert)
-	d := tls.Dialer{Config: &tls.Config{RootCAs: pool, ServerName: cfg.NodeIP, MinVersion: tls.VersionTLS12}}
-	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(cfg.NodeIP, strconv.Itoa(cfg.KubeletPort+i)))
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	return conn.(*tls.Conn).ConnectionState().PeerCertificates[0], nil
+	return testCluster.KubeletServingCert(ctx, i)
 }
 
 // issuedTo lists the certificates the cluster issued to node name through approved kubelet serving CSRs.

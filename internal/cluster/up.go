@@ -623,18 +623,28 @@ func (c *Cluster) nodeReadySince(name string, since time.Time) func(context.Cont
 	}
 }
 
+// KubeletServingCert is the leaf certificate node i's kubelet API presents, verified against the cluster CA for the
+// node's address, as kube-apiserver --kubelet-certificate-authority verifies it.
+func (c *Cluster) KubeletServingCert(ctx context.Context, i int) (*x509.Certificate, error) {
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(c.creds.ca.CertPEM)
+	d := tls.Dialer{Config: &tls.Config{RootCAs: pool, ServerName: c.cfg.NodeIP, MinVersion: tls.VersionTLS12}}
+	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(c.cfg.NodeIP, strconv.Itoa(c.cfg.KubeletPort+i)))
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	return conn.(*tls.Conn).ConnectionState().PeerCertificates[0], nil
+}
+
 // kubeletServesIssuedCert checks that node i's kubelet API presents a serving certificate the cluster CA signed
 // for the node's address: the one its CSR got, which the apiserver (--kubelet-certificate-authority) verifies.
 func (c *Cluster) kubeletServesIssuedCert(i int) func(context.Context) error {
 	return func(ctx context.Context) error {
-		pool := x509.NewCertPool()
-		pool.AppendCertsFromPEM(c.creds.ca.CertPEM)
-		d := tls.Dialer{Config: &tls.Config{RootCAs: pool, ServerName: c.cfg.NodeIP, MinVersion: tls.VersionTLS12}}
-		conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(c.cfg.NodeIP, strconv.Itoa(c.cfg.KubeletPort+i)))
-		if err != nil {
+		if _, err := c.KubeletServingCert(ctx, i); err != nil {
 			return fmt.Errorf("node %s's kubelet API has no serving certificate from the cluster yet: %w", c.cfg.nodeName(i), err)
 		}
-		return conn.Close()
+		return nil
 	}
 }
 
