@@ -16,8 +16,10 @@ import (
 // TestActiveDeadline checks spec.activeDeadlineSeconds as the kubelet enforces it: set at creation, and set on a
 // running pod as the conformance spec "should allow activeDeadlineSeconds to be updated" does. The pod turns
 // Failed with reason DeadlineExceeded and the kubelet's message (in its first Failed status, as the spec waits
-// for), a Normal DeadlineExceeded event is recorded, and its container is killed and not restarted; the killed
-// container's termination message comes from its logs under FallbackToLogsOnError.
+// for) and a Normal DeadlineExceeded event is recorded. The running container is killed (a Killing event) and not
+// restarted, its termination message taken from its logs under FallbackToLogsOnError; the container of the pod
+// set at creation, which never starts (its image is not to be had), is reported as the kubelet's status manager
+// reports a container it saw no end of: terminated, ContainerStatusUnknown, exit code 137.
 func TestActiveDeadline(t *testing.T) {
 	ns := namespace(t)
 	kubectl(t, fmt.Sprintf(`apiVersion: v1
@@ -27,10 +29,7 @@ spec:
   activeDeadlineSeconds: 5
   terminationGracePeriodSeconds: 2
   containers:
-  - name: main
-    image: %[1]s
-    command: ["sh", "-c", "echo started; sleep 3600"]
-    terminationMessagePolicy: FallbackToLogsOnError
+  - {name: main, image: localhost/berth/absent:e2e-deadline, command: ["sleep", "3600"]}
 ---
 apiVersion: v1
 kind: Pod
@@ -38,7 +37,10 @@ metadata: {name: updated}
 spec:
   terminationGracePeriodSeconds: 2
   containers:
-  - {name: main, image: %[1]s, command: ["sleep", "3600"]}
+  - name: main
+    image: %[1]s
+    command: ["sh", "-c", "echo started; sleep 3600"]
+    terminationMessagePolicy: FallbackToLogsOnError
 `, busybox), "apply", "-n", ns, "-f", "-")
 
 	waitPod(t, ns, "updated", 2*time.Minute, "running", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
@@ -51,7 +53,9 @@ spec:
 			t.Errorf("pod %s: first terminal status %s, want Failed DeadlineExceeded %q (phases %v)", name, describeStatus(failed), msg, phases)
 		}
 		waitEvent(t, ns, name, "DeadlineExceeded", msg, time.Minute)
-		waitEvent(t, ns, name, "Killing", "Stopping container main", time.Minute)
+		if name == "updated" {
+			waitEvent(t, ns, name, "Killing", "Stopping container main", time.Minute)
+		}
 		stopped := waitPod(t, ns, name, time.Minute, "container stopped", func(p *corev1.Pod) bool {
 			st := p.Status.ContainerStatuses
 			return len(st) == 1 && st[0].State.Terminated != nil
@@ -60,8 +64,15 @@ spec:
 		if stopped.Status.Phase != corev1.PodFailed || stopped.Status.Reason != "DeadlineExceeded" || st.RestartCount != 0 {
 			t.Errorf("pod %s once stopped: %s", name, describeStatus(stopped))
 		}
-		if name == "at-creation" && st.State.Terminated.Message != "started\n" {
-			t.Errorf("pod %s: termination message %q, want the logs' %q", name, st.State.Terminated.Message, "started\n")
+		switch term := st.State.Terminated; name {
+		case "updated":
+			if term.Message != "started\n" {
+				t.Errorf("pod %s: termination message %q, want the logs' %q", name, term.Message, "started\n")
+			}
+		case "at-creation":
+			if term.Reason != "ContainerStatusUnknown" || term.ExitCode != 137 {
+				t.Errorf("pod %s: the container that never started ended %s (%d), want ContainerStatusUnknown (137)", name, term.Reason, term.ExitCode)
+			}
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -186,5 +187,39 @@ func TestActiveDeadlineTimerStopsOnDelete(t *testing.T) {
 	})
 	if fc.HasWaiters() {
 		t.Error("the deleted pod's deadline timer still waits")
+	}
+}
+
+// TestActiveDeadlineBeforeContainerStarts checks a pod whose deadline passes while its container has not started
+// (its image cannot be pulled): it turns Failed DeadlineExceeded, and its container, which was never killed (no
+// Killing event), is reported terminated as the kubelet's status manager does, ContainerStatusUnknown with 137.
+func TestActiveDeadlineBeforeContainerStarts(t *testing.T) {
+	h, fc, ev := deadlineHarness(t, "busybox")
+	h.fake.setPullError("absent", errors.New("manifest unknown"))
+	pod := lifecyclePod("unpulled", corev1.RestartPolicyAlways, nil, testContainer("a", "absent"))
+	pod.Spec.ActiveDeadlineSeconds = ptr(int64(30))
+	h.create(pod)
+	_, next := h.waitReported(pod, 0, "ErrImagePull", func(p *corev1.Pod) bool {
+		w := statusOf(p, "a").State.Waiting
+		return w != nil && w.Reason == "ErrImagePull"
+	})
+
+	fc.Step(30 * time.Second)
+	failed, _ := h.waitReported(pod, next, "Failed", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodFailed })
+	if failed.Status.Reason != "DeadlineExceeded" {
+		t.Errorf("Failed with reason %q, want DeadlineExceeded", failed.Status.Reason)
+	}
+	st := statusOf(failed, "a")
+	if term := st.State.Terminated; term == nil || term.Reason != "ContainerStatusUnknown" || term.ExitCode != 137 {
+		t.Errorf("container state %+v once Failed, want terminated ContainerStatusUnknown 137", st.State)
+	}
+	if st.Ready || (st.Started != nil && *st.Started) {
+		t.Errorf("container ready %v started %v, want neither", st.Ready, *st.Started)
+	}
+	if ev.has("Normal Killing") {
+		t.Errorf("a Killing event for a container that never ran:\n%s", ev)
+	}
+	if got := h.fake.callsTo("CreateContainer"); len(got) != 0 {
+		t.Errorf("containers created %q for an image that was never pulled", got)
 	}
 }

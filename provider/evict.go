@@ -6,6 +6,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
+
+	"github.com/berth-dev/berth/provider/podstatus"
 )
 
 // evictionGracePeriod is the kubelet's grace period for an eviction that cannot wait (immediateEvictionGracePeriodSeconds).
@@ -44,7 +46,8 @@ func (p *Provider) evict(ctx context.Context, r *podRecord, msg string) {
 
 // stopForGood stops a live pod that the node gave up on (evicted, past its active deadline; the caller has set
 // r.evicting) as the kubelet's killPod does: an event of the reason, its runner stopped, its running containers
-// killed within grace (preStop hooks first) and its sandbox stopped, then phase Failed with the reason and message.
+// killed within grace (preStop hooks first) and its sandbox stopped, then phase Failed with the reason and message;
+// a container it saw no end of (never started) is reported terminated as the kubelet's TerminatePod reports it.
 // Unlike the kubelet, whose status says Failed at once, the phase turns Failed only once the containers have
 // stopped: virtual-kubelet writes no status of a pod whose phase is terminal, so their end would never be seen.
 // The Podman pod stays (for logs) until the pod is deleted.
@@ -61,6 +64,11 @@ func (p *Provider) stopForGood(ctx context.Context, r *podRecord, grace time.Dur
 	}
 	p.mu.Lock()
 	r.terminal, r.sandbox = true, false
+	// A container that had not started, or whose end was not seen, is reported as the kubelet's TerminatePod does.
+	cs := r.containers()
+	for _, i := range podstatus.Unterminated(r.snapshot(nil).Containers) {
+		cs[i].state = podstatus.Unlocated()
+	}
 	r.finalPhase = corev1.PodFailed
 	r.reason, r.message = reason, msg
 	p.changedLocked(r)
