@@ -15,7 +15,7 @@ GOBUILD := $(GO) build -ldflags '$(LDFLAGS)'
 # hack/coredns, a module of its own, builds with upstream CoreDNS's tag instead of the Podman ones
 COREDNS_GOFLAGS := -trimpath -tags=grpcnotrace
 
-UPSTREAM := kube-apiserver kube-controller-manager kubectl
+UPSTREAM := kube-apiserver kube-controller-manager kube-proxy kubectl
 OURS := berth berth-scheduler berth-kubelet berth-etcd
 # metrics-server (for kubectl top), built from its own module at a pinned version
 METRICS_SERVER_VERSION := v0.8.0

@@ -29,6 +29,9 @@ type Config struct {
 	NodeIP string
 	// Network is the Podman network the pods join.
 	Network string
+	// HostNetns is the node's network namespace (a path) when it is not the Podman host's: hostNetwork pods join
+	// it. Empty: the Podman host's.
+	HostNetns string
 	// Runtime is the Podman service.
 	Runtime podman.Runtime
 	// Recorder records kubelet-style events on pods.

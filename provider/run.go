@@ -215,7 +215,7 @@ func (p *Provider) createSandbox(ctx context.Context, r *podRecord) error {
 		p.mu.Unlock()
 		// When Berth writes each container's hosts file (hosts.go), Podman's own would be unseen.
 		spec := podspec.Pod(r.pod, podspec.PodInputs{Node: p.cfg.NodeName, Network: p.cfg.Network, Hostname: hostname, DNS: dns,
-			PodmanHostsFile: !p.managesHostsFile()})
+			HostNetns: p.cfg.HostNetns, PodmanHostsFile: !p.managesHostsFile()})
 		id, err := rt.CreatePod(ctx, spec)
 		if err != nil {
 			return err
@@ -511,7 +511,7 @@ func (p *Provider) buildSpec(ctx context.Context, r *podRecord, c *containerReco
 	mounts = append(append(mounts, logMount...), hostsMount...)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	spec := podspec.Container(r.pod, c.spec, podspec.ContainerInputs{Node: p.cfg.NodeName, Pod: r.podmanID, Attempt: attempt, Env: env,
+	spec := podspec.Container(r.pod, c.spec, podspec.ContainerInputs{Node: p.cfg.NodeName, Pod: r.podmanID, Attempt: attempt, Env: env, HostNetns: p.cfg.HostNetns,
 		Mounts: mounts, PIDNamespaceOf: c.pidOf, DNS: r.dns, PodmanHostsFile: !p.managesHostsFile()})
 	return spec, c.spec.Resources.DeepCopy(), true
 }

@@ -31,6 +31,8 @@ type credentials struct {
 	cmKubeconfig        string
 	schedulerKubeconfig string
 	nodeKubeconfigs     []string
+	// kubeProxyKubeconfig is kube-proxy's (user system:kube-proxy, which the node-proxier role is bound to).
+	kubeProxyKubeconfig string
 	metricsServing      pki.KeyPair
 	metricsKubeconfig   string
 }
@@ -74,6 +76,7 @@ func (c *Config) makeCredentials() (*credentials, error) {
 	admin := issue(ca, "admin", pki.CertSpec{CommonName: "berth-admin", Organization: []string{"system:masters"}, Client: true})
 	cm := issue(ca, "controller-manager-client", pki.CertSpec{CommonName: "system:kube-controller-manager", Client: true})
 	sched := issue(ca, "scheduler-client", pki.CertSpec{CommonName: "system:kube-scheduler", Client: true})
+	proxy := issue(ca, "kube-proxy-client", pki.CertSpec{CommonName: "system:kube-proxy", Client: true})
 	var nodeClients []pki.KeyPair
 	for i := 0; i < c.Nodes; i++ {
 		name := c.nodeName(i)
@@ -83,18 +86,25 @@ func (c *Config) makeCredentials() (*credentials, error) {
 		return nil, err
 	}
 	server := fmt.Sprintf("https://127.0.0.1:%d", c.APIServerPort)
-	write := func(path, user string, kp pki.KeyPair) string {
+	// A node in a network namespace of its own (Config.NodeNetns) reaches the apiserver at the machine's address.
+	nodeServer := server
+	if c.NodeNetns {
+		nodeServer = "https://" + net.JoinHostPort(c.NodeIP, fmt.Sprint(c.APIServerPort))
+	}
+	writeFor := func(server, path, user string, kp pki.KeyPair) string {
 		if err == nil {
 			err = pki.WriteKubeconfig(path, user, server, ca.CertPEM, kp)
 		}
 		return path
 	}
+	write := func(path, user string, kp pki.KeyPair) string { return writeFor(server, path, user, kp) }
 	cr.adminKubeconfig = write(c.Kubeconfig(), "berth", admin)
 	cr.cmKubeconfig = write(filepath.Join(dir, "controller-manager.kubeconfig"), "berth", cm)
 	cr.schedulerKubeconfig = write(filepath.Join(dir, "scheduler.kubeconfig"), "berth", sched)
 	for i := 0; i < c.Nodes; i++ {
-		cr.nodeKubeconfigs = append(cr.nodeKubeconfigs, write(filepath.Join(dir, "node-"+c.nodeName(i)+".kubeconfig"), "berth", nodeClients[i]))
+		cr.nodeKubeconfigs = append(cr.nodeKubeconfigs, writeFor(nodeServer, filepath.Join(dir, "node-"+c.nodeName(i)+".kubeconfig"), "berth", nodeClients[i]))
 	}
+	cr.kubeProxyKubeconfig = writeFor(nodeServer, filepath.Join(dir, "kube-proxy.kubeconfig"), "berth", proxy)
 	if err != nil {
 		return nil, err
 	}

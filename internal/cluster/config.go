@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -36,6 +37,10 @@ type Config struct {
 	// registries) merged into the registries.conf of each Podman service berth starts (see registries.NodeConfig);
 	// empty for Berth's own entries alone.
 	RegistriesConfig string
+	// NodeNetns makes each node a network namespace of its own, with its own address, kube-proxy and pod subnet
+	// routed from the machine (see nodenet.go); otherwise the nodes share the machine's NodeIP and have no
+	// kube-proxy.
+	NodeNetns bool
 	// KubeletArgs are extra berth-kubelet flags, by node index (tests give nodes different settings this way).
 	KubeletArgs map[int][]string
 	// Out receives progress lines.
@@ -105,6 +110,16 @@ func (c *Config) complete() error {
 	if c.Nodes < 1 || c.Nodes > 50 {
 		return fmt.Errorf("--nodes %d: must be between 1 and 50", c.Nodes)
 	}
+	if c.NodeNetns {
+		if len(c.PodmanURLs) > 0 {
+			return fmt.Errorf("--node-netns: berth makes the network namespaces of the Podman services it starts; with --podman-url, run kube-proxy next to that Podman (see docs/services.md)")
+		}
+		for _, tool := range []string{"ip", "nsenter", "iptables"} {
+			if _, err := exec.LookPath(tool); err != nil {
+				return fmt.Errorf("--node-netns needs %s: apt-get install iproute2 util-linux iptables", tool)
+			}
+		}
+	}
 	if len(c.PodmanURLs) > 0 && len(c.PodmanURLs) != c.Nodes {
 		return fmt.Errorf("%d --podman-url values for %d nodes: give one per node, or none to let berth start Podman", len(c.PodmanURLs), c.Nodes)
 	}
@@ -157,7 +172,11 @@ func (c *Config) completeRegistries() error {
 }
 
 func (c *Config) binaries() []string {
-	return []string{"berth-etcd", "kube-apiserver", "kube-controller-manager", "berth-scheduler", "berth-kubelet"}
+	bins := []string{"berth-etcd", "kube-apiserver", "kube-controller-manager", "berth-scheduler", "berth-kubelet"}
+	if c.NodeNetns {
+		bins = append(bins, "kube-proxy")
+	}
+	return bins
 }
 
 func (c *Config) bin(name string) string { return filepath.Join(c.BinDir, name) }
@@ -179,7 +198,7 @@ func (c *Config) ports() []portUse {
 		{"127.0.0.1", c.ControllerManagerPort, "kube-controller-manager", "--controller-manager-port"},
 		{"127.0.0.1", c.SchedulerPort, "berth-scheduler", "--scheduler-port"},
 	}
-	for i := 0; i < c.Nodes; i++ {
+	for i := 0; i < c.Nodes && !c.NodeNetns; i++ {
 		ps = append(ps, portUse{c.NodeIP, c.KubeletPort + i, "kubelet API of " + c.nodeName(i), "--kubelet-port"})
 	}
 	if c.hasMetricsServer() {

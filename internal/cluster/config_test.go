@@ -138,7 +138,10 @@ func TestWriteSchedulerConfig(t *testing.T) {
 }
 
 func TestContainersConfKeepsHostsApart(t *testing.T) {
-	conf := containersConf("/state/podman/3")
+	conf := containersConf("/state/podman/3", nil)
+	if strings.Contains(conf, "helper_binaries_dir") {
+		t.Errorf("containers.conf of a node in the machine's network namespace sets helper_binaries_dir:\n%s", conf)
+	}
 	for _, want := range []string{`runtime = "runc"`, `"nofile=1024:1024"`, `"nproc=4096:4096"`, `lock_type = "file"`,
 		`tmp_dir = "/state/podman/3/tmp"`, `network_config_dir = "/state/podman/3/networks"`, `exit_command_delay = 15`} {
 		if !strings.Contains(conf, want) {

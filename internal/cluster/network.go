@@ -10,9 +10,12 @@ import (
 // the tests'), so the bridge name and subnet derive from the state folder: stable across restarts of one cluster
 // (Podman keeps the network it created), apart between clusters.
 
-func (c *Cluster) stateHash() uint32 {
+func (c *Cluster) stateHash() uint32 { return stateHashOf(c.cfg.StateDir) }
+
+// stateHashOf is the hash of a (completed, absolute) state folder that names what berth makes for it on the machine.
+func stateHashOf(stateDir string) uint32 {
 	h := fnv.New32a()
-	_, _ = h.Write([]byte(c.cfg.StateDir))
+	_, _ = h.Write([]byte(stateDir))
 	return h.Sum32()
 }
 
@@ -21,8 +24,8 @@ func (c *Cluster) bridgeName(i int) string {
 	return fmt.Sprintf("bth%04x%d", c.stateHash()&0xffff, i)
 }
 
-// subnet picks node i's /24 in 10.89.0.0/16: nodes in turn take the first /24 from a place derived from the state
-// folder that no interface of this machine uses and no earlier node took. It only matters the first time: a
+// subnet picks node i's /24 in 10.89.0.0/16 (clusterCIDR): nodes in turn take the first /24 from a place derived
+// from the state folder that no interface or route of this machine uses and no earlier node took. It only matters the first time: a
 // network that exists keeps its subnet.
 func (c *Cluster) subnet(i int) string {
 	used := hostSubnets()
@@ -50,12 +53,13 @@ func inUse(used []*net.IPNet, ip net.IP) bool {
 	return false
 }
 
-// hostSubnets lists the IPv4 networks of this machine's interfaces.
+// hostSubnets lists the IPv4 networks of this machine's interfaces and routes (a node's pod subnet is routed to its
+// network namespace, see nodenet.go).
 func hostSubnets() []*net.IPNet {
-	var out []*net.IPNet
+	out := routedSubnets()
 	addrs, err := net.InterfaceAddrs()
 	if err != nil {
-		return nil
+		return out
 	}
 	for _, a := range addrs {
 		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil {

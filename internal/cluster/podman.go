@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -20,6 +21,8 @@ type podmanHost struct {
 	url   string
 	// registries is the registries.conf to write; empty keeps the one there (Berth's own entries if none).
 	registries string
+	// netns is the node's network namespace (a path) when it has one: the service runs netavark in it.
+	netns string
 }
 
 func (c *Config) podmanHosts() []podmanHost {
@@ -44,7 +47,15 @@ const execCleanupDelay = 15
 // the command exits; Podman before 4.8 has no call to remove it sooner, so the default of 300 s would keep a
 // conmon process and the session's files for every exec (kubectl exec, exec probes) for five minutes. Berth reads
 // the exit code at once, so a short delay does.
-func containersConf(dir string) string {
+func containersConf(dir string, helpers []string) string {
+	helperDirs := ""
+	if len(helpers) > 0 {
+		quoted := make([]string, len(helpers))
+		for i, h := range helpers {
+			quoted[i] = strconv.Quote(h)
+		}
+		helperDirs = "helper_binaries_dir = [" + strings.Join(quoted, ", ") + "]\n"
+	}
 	return fmt.Sprintf(`# Written by berth; edits are overwritten.
 [containers]
 default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
@@ -59,11 +70,11 @@ exit_command_delay = %d
 lock_type = "file"
 tmp_dir = %q
 volume_path = %q
-
+%s
 [network]
 network_backend = "netavark"
 network_config_dir = %q
-`, execCleanupDelay, filepath.Join(dir, "tmp"), filepath.Join(dir, "volumes"), filepath.Join(dir, "networks"))
+`, execCleanupDelay, filepath.Join(dir, "tmp"), filepath.Join(dir, "volumes"), helperDirs, filepath.Join(dir, "networks"))
 }
 
 func storageConf(dir string) string {
@@ -91,8 +102,25 @@ func (h podmanHost) prepare() error {
 			return fmt.Errorf("create podman folder: %w", err)
 		}
 	}
+	// A node with a network namespace of its own has its netavark run there (see nodenet.go): a wrapper of that
+	// name comes first among Podman's helper folders, the default ones after it.
+	var helpers []string
+	if h.netns != "" {
+		wrapper, err := netavarkWrapper(h.netns, netavarkPaths)
+		if err != nil {
+			return err
+		}
+		dir := filepath.Join(h.dir, "helpers")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("create podman helper folder: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "netavark"), []byte(wrapper), 0o755); err != nil {
+			return fmt.Errorf("write netavark wrapper: %w", err)
+		}
+		helpers = append([]string{dir}, netavarkPaths...)
+	}
 	files := map[string]string{
-		"containers.conf": containersConf(h.dir),
+		"containers.conf": containersConf(h.dir, helpers),
 		"storage.conf":    storageConf(h.dir),
 	}
 	// berth up writes the registries.conf of its configuration (Berth's entries and --registries-config, see

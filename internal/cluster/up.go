@@ -47,6 +47,8 @@ type Cluster struct {
 	stopped    sync.Once
 	// stopApprover ends the approver of the nodes' serving certificates.
 	stopApprover context.CancelFunc
+	// nets are the nodes' network namespaces (Config.NodeNetns), nil when the nodes share the machine's.
+	nets []nodeNet
 }
 
 // Client is an admin client of the cluster.
@@ -63,6 +65,25 @@ func (c *Cluster) NodeNames() []string {
 	var out []string
 	for i := 0; i < c.cfg.Nodes; i++ {
 		out = append(out, c.cfg.nodeName(i))
+	}
+	return out
+}
+
+// NodeIPs lists each node's address (InternalIP): its network namespace's with Config.NodeNetns, else the machine's.
+func (c *Cluster) NodeIPs() []string {
+	var out []string
+	for i := 0; i < c.cfg.Nodes; i++ {
+		host, _ := c.kubeletAddr(i)
+		out = append(out, host)
+	}
+	return out
+}
+
+// NodeNetnsPaths lists each node's network namespace (Config.NodeNetns; none without).
+func (c *Cluster) NodeNetnsPaths() []string {
+	var out []string
+	for _, n := range c.nets {
+		out = append(out, n.Path())
 	}
 	return out
 }
@@ -254,6 +275,11 @@ func Up(ctx context.Context, cfg Config) (_ *Cluster, retErr error) {
 	if err := c.cleanLeftovers(ctx); err != nil {
 		return nil, err
 	}
+	if cfg.NodeNetns {
+		if err := c.setUpNodeNets(ctx); err != nil {
+			return nil, err
+		}
+	}
 
 	if cfg.RegistriesConfig != "" {
 		cfg.progress("  registries of the nodes' Podman: Berth's entries and %s", cfg.RegistriesConfig)
@@ -331,6 +357,15 @@ func Up(ctx context.Context, cfg Config) (_ *Cluster, retErr error) {
 	}
 	for i, vk := range vks {
 		if err := c.step(ctx, "node "+cfg.nodeName(i), vk, all(c.nodeReadySince(cfg.nodeName(i), c.started), c.kubeletServesIssuedCert(i))); err != nil {
+			return nil, err
+		}
+	}
+	for i := range c.nets {
+		kp, err := c.startKubeProxy(i)
+		if err != nil {
+			return nil, err
+		}
+		if err := c.step(ctx, "kube-proxy of "+cfg.nodeName(i), kp, kubeProxyHealthy(c.nets[i].NodeIP)); err != nil {
 			return nil, err
 		}
 	}
@@ -436,27 +471,34 @@ func (c *Cluster) startPodman() ([]*process, error) {
 
 func (c *Cluster) startAPIServer() (*process, error) {
 	cfg, cr := c.cfg, c.creds
-	return c.start("kube-apiserver", "kube-apiserver", []string{
-		"--etcd-servers=" + fmt.Sprintf("http://127.0.0.1:%d", cfg.EtcdPort),
-		// On every address: the pods reach it at the node's address (see berth-kubelet --apiserver-address).
-		"--bind-address=0.0.0.0", "--advertise-address=127.0.0.1", "--endpoint-reconciler-type=none",
-		"--secure-port=" + strconv.Itoa(cfg.APIServerPort),
-		"--tls-cert-file=" + cr.apiserver.CertFile, "--tls-private-key-file=" + cr.apiserver.KeyFile,
-		"--client-ca-file=" + cr.caFile,
+	// Without kube-proxy the pods reach the apiserver at the machine's address (see berth-kubelet
+	// --apiserver-address) and the kubernetes Service has no endpoints; with it (Config.NodeNetns), the Service's
+	// endpoint is the machine's address, kept by the apiserver as on any cluster, and the pods use its cluster IP.
+	advertise := []string{"--advertise-address=127.0.0.1", "--endpoint-reconciler-type=none"}
+	if cfg.NodeNetns {
+		advertise = []string{"--advertise-address=" + cfg.NodeIP, "--endpoint-reconciler-type=lease"}
+	}
+	return c.start("kube-apiserver", "kube-apiserver", append(advertise,
+		"--etcd-servers="+fmt.Sprintf("http://127.0.0.1:%d", cfg.EtcdPort),
+		// On every address: the pods reach it at the machine's address, the nodes too when in namespaces of their own.
+		"--bind-address=0.0.0.0",
+		"--secure-port="+strconv.Itoa(cfg.APIServerPort),
+		"--tls-cert-file="+cr.apiserver.CertFile, "--tls-private-key-file="+cr.apiserver.KeyFile,
+		"--client-ca-file="+cr.caFile,
 		"--authorization-mode=Node,RBAC", "--enable-admission-plugins=NodeRestriction",
-		"--service-account-issuer=" + serviceAccountIs,
-		"--service-account-key-file=" + cr.saPub, "--service-account-signing-key-file=" + cr.saKey,
-		"--service-cluster-ip-range=" + serviceCIDR,
-		"--kubelet-client-certificate=" + cr.apiserverKubelet.CertFile, "--kubelet-client-key=" + cr.apiserverKubelet.KeyFile,
-		"--kubelet-certificate-authority=" + cr.caFile, "--kubelet-preferred-address-types=InternalIP",
-		"--requestheader-client-ca-file=" + cr.frontProxyCAFile, "--requestheader-allowed-names=front-proxy-client",
+		"--service-account-issuer="+serviceAccountIs,
+		"--service-account-key-file="+cr.saPub, "--service-account-signing-key-file="+cr.saKey,
+		"--service-cluster-ip-range="+serviceCIDR,
+		"--kubelet-client-certificate="+cr.apiserverKubelet.CertFile, "--kubelet-client-key="+cr.apiserverKubelet.KeyFile,
+		"--kubelet-certificate-authority="+cr.caFile, "--kubelet-preferred-address-types=InternalIP",
+		"--requestheader-client-ca-file="+cr.frontProxyCAFile, "--requestheader-allowed-names=front-proxy-client",
 		"--requestheader-extra-headers-prefix=X-Remote-Extra-", "--requestheader-group-headers=X-Remote-Group",
 		"--requestheader-username-headers=X-Remote-User",
-		"--proxy-client-cert-file=" + cr.frontProxyClient.CertFile, "--proxy-client-key-file=" + cr.frontProxyClient.KeyFile,
+		"--proxy-client-cert-file="+cr.frontProxyClient.CertFile, "--proxy-client-key-file="+cr.frontProxyClient.KeyFile,
 		"--allow-privileged=true", "--profiling=false",
 		// Aggregated APIs (metrics.k8s.io) are reached at their Service's endpoints: no kube-proxy routes cluster IPs.
 		"--enable-aggregator-routing=true",
-	})
+	))
 }
 
 func (c *Cluster) startControllerManager() (*process, error) {
@@ -514,16 +556,37 @@ func writeSchedulerConfig(path, kubeconfig string) (string, error) {
 func (c *Cluster) startKubelet(i int) (*process, error) {
 	cfg, cr := c.cfg, c.creds
 	name := cfg.nodeName(i)
+	host, port := c.kubeletAddr(i)
+	subnet := c.subnet(i)
+	if c.nets != nil {
+		subnet = c.nets[i].PodCIDR
+	}
 	args := []string{
-		"--kubeconfig=" + cr.nodeKubeconfigs[i], "--node-name=" + name, "--node-ip=" + cfg.NodeIP,
-		"--port=" + strconv.Itoa(cfg.KubeletPort+i), "--podman-url=" + c.hosts[i].url,
+		"--kubeconfig=" + cr.nodeKubeconfigs[i], "--node-name=" + name, "--node-ip=" + host,
+		"--port=" + strconv.Itoa(port), "--podman-url=" + c.hosts[i].url,
 		"--rotate-server-certificates", "--client-ca-file=" + cr.caFile,
-		"--network=berth", "--network-interface=" + c.bridgeName(i), "--subnet=" + c.subnet(i),
+		"--network=berth", "--network-interface=" + c.bridgeName(i), "--subnet=" + subnet,
 		"--root-dir=" + cfg.kubeletRootDir(i), "--allowed-host-paths=" + strings.Join(cfg.AllowedHostPaths, ","),
-		"--apiserver-address=" + net.JoinHostPort(cfg.NodeIP, strconv.Itoa(cfg.APIServerPort)),
+	}
+	if c.nets == nil {
+		// No kube-proxy: the pods reach the apiserver at the machine's address, not the kubernetes Service's.
+		args = append(args, "--apiserver-address="+net.JoinHostPort(cfg.NodeIP, strconv.Itoa(cfg.APIServerPort)))
+	} else {
+		args = append(args, "--host-network-namespace="+c.nets[i].Path())
 	}
 	args = append(args, cfg.KubeletArgs[i]...)
-	return c.start("kubelet-"+name, "berth-kubelet", args)
+	return c.startOnNode(i, "kubelet-"+name, "berth-kubelet", args)
+}
+
+// startOnNode starts a component of node i: in the node's network namespace when it has one.
+func (c *Cluster) startOnNode(i int, name, bin string, args []string) (*process, error) {
+	path, args := c.inNetns(i, c.cfg.bin(bin), args)
+	p, err := start(name, path, args, nil, filepath.Join(c.cfg.StateDir, "logs"), filepath.Join(c.cfg.StateDir, "pids"))
+	if err != nil {
+		return nil, err
+	}
+	c.procs = append(c.procs, p)
+	return p, nil
 }
 
 // etcdHealthy checks etcd's /health.
@@ -558,15 +621,20 @@ func healthzAt(host string, port int, path string, caPEM []byte) func(context.Co
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	return httpOK(hc, "https://"+net.JoinHostPort(host, strconv.Itoa(port))+path)
+}
+
+// httpOK checks that a GET of url answers 200.
+func httpOK(hc *http.Client, url string) func(context.Context) error {
 	return func(ctx context.Context) error {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+net.JoinHostPort(host, strconv.Itoa(port))+path, nil)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		resp, err := hc.Do(req)
 		if err != nil {
 			return err
 		}
 		defer resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("healthz: HTTP %d", resp.StatusCode)
+			return fmt.Errorf("%s: HTTP %d", url, resp.StatusCode)
 		}
 		return nil
 	}
@@ -628,8 +696,9 @@ func (c *Cluster) nodeReadySince(name string, since time.Time) func(context.Cont
 func (c *Cluster) KubeletServingCert(ctx context.Context, i int) (*x509.Certificate, error) {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(c.creds.ca.CertPEM)
-	d := tls.Dialer{Config: &tls.Config{RootCAs: pool, ServerName: c.cfg.NodeIP, MinVersion: tls.VersionTLS12}}
-	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(c.cfg.NodeIP, strconv.Itoa(c.cfg.KubeletPort+i)))
+	host, port := c.kubeletAddr(i)
+	d := tls.Dialer{Config: &tls.Config{RootCAs: pool, ServerName: host, MinVersion: tls.VersionTLS12}}
+	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 	if err != nil {
 		return nil, err
 	}
@@ -735,10 +804,10 @@ func (c *Cluster) Stop(ctx context.Context) {
 		for _, p := range c.procs {
 			byName[p.name] = p
 		}
-		// Kubelets first, so that nothing restarts the containers being removed.
+		// Kubelets (and kube-proxies) first, so that nothing restarts the containers being removed.
 		var rest []*process
 		for _, p := range c.procs {
-			if strings.HasPrefix(p.name, "kubelet-") {
+			if strings.HasPrefix(p.name, "kubelet-") || strings.HasPrefix(p.name, "kube-proxy-") {
 				p.stop(10 * time.Second)
 			} else {
 				rest = append(rest, p)
@@ -760,6 +829,11 @@ func (c *Cluster) Stop(ctx context.Context) {
 		}
 		for _, h := range c.hosts {
 			h.release()
+		}
+		if c.cfg.NodeNetns {
+			if err := removeNodeNets(c.cfg.StateDir); err != nil {
+				logger.Error(err, "Removing the nodes' network namespaces")
+			}
 		}
 		_ = os.Remove(filepath.Join(c.cfg.StateDir, "ready"))
 		if c.lock != nil {

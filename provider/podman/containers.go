@@ -74,6 +74,9 @@ type ContainerSpec struct {
 	CapDrop         []string
 	// HostIPC runs the container in the host's IPC namespace (its pod must not share one: PodSpec.HostIPC).
 	HostIPC bool
+	// Netns is a network namespace (a path) the container joins instead of its pod's (whose pod must then share
+	// none: PodSpec.HostNetns).
+	Netns string
 	// PIDNamespaceOf, if set, is the ID of a container whose PID namespace this one joins (an ephemeral container
 	// and its target; the pod must not share one: PodSpec.SharePID, HostPID).
 	PIDNamespaceOf string
@@ -142,6 +145,9 @@ func (c *Client) CreateContainer(ctx context.Context, spec ContainerSpec) (strin
 	s.Pod = spec.Pod
 	if spec.HostIPC {
 		s.IpcNS = specgen.Namespace{NSMode: specgen.Host}
+	}
+	if spec.Netns != "" {
+		s.NetNS = specgen.Namespace{NSMode: specgen.Path, Value: spec.Netns}
 	}
 	if spec.PIDNamespaceOf != "" {
 		s.PidNS = specgen.Namespace{NSMode: specgen.FromContainer, Value: spec.PIDNamespaceOf}

@@ -41,6 +41,10 @@ type PodSpec struct {
 	Ports    []PortMapping
 	// HostNetwork runs the pod in the host's network and UTS namespaces (Network, Hostname and Ports are unused).
 	HostNetwork bool
+	// HostNetns, with HostNetwork, is the network namespace (a path) that is the node's when it is not the
+	// Podman host's. Podman 4.3 cannot put a pod in one, so the pod gets no network and shares none: each of its
+	// containers joins the namespace itself (ContainerSpec.Netns).
+	HostNetns string
 	// SharePID puts the pod's containers in one PID namespace, whose PID 1 is the infra container's init (the
 	// kubelet's shareProcessNamespace, where it is the pause process); HostPID makes that namespace the host's.
 	SharePID, HostPID bool
@@ -77,6 +81,19 @@ type PodInfo struct {
 
 // CreatePod implements PodRuntime.
 func (c *Client) CreatePod(ctx context.Context, spec PodSpec) (string, error) {
+	ps, err := podSpecGen(spec)
+	if err != nil {
+		return "", fmt.Errorf("create pod %s: %w", spec.Name, err)
+	}
+	rep, err := pods.CreatePodFromSpec(c.ctx(ctx), &entities.PodSpec{PodSpecGen: *ps})
+	if err != nil {
+		return "", fmt.Errorf("create pod %s: %w", spec.Name, err)
+	}
+	return rep.Id, nil
+}
+
+// podSpecGen is Podman's spec of the pod.
+func podSpecGen(spec PodSpec) (*specgen.PodSpecGenerator, error) {
 	ps := specgen.NewPodSpecGenerator()
 	ps.Name = spec.Name
 	ps.Hostname = spec.Hostname
@@ -93,13 +110,19 @@ func (c *Client) CreatePod(ctx context.Context, spec PodSpec) (string, error) {
 	if spec.HostNetwork {
 		// The host's network and hostname, as the kubelet gives a hostNetwork pod.
 		ps.NetNS = specgen.Namespace{NSMode: specgen.Host}
+		if spec.HostNetns != "" {
+			ps.NetNS = specgen.Namespace{NSMode: specgen.NoNetwork}
+		}
 		ps.UtsNs = specgen.Namespace{NSMode: specgen.Host}
 		ps.Hostname, ps.Networks, ps.PortMappings = "", nil, nil
 	}
 	ps.HostAdd = spec.HostAdd
-	if spec.SharePID || spec.HostPID || spec.HostIPC {
+	if spec.SharePID || spec.HostPID || spec.HostIPC || spec.HostNetns != "" {
 		// Podman's default set is ipc, net and uts.
 		ps.SharedNamespaces = []string{"net", "uts"}
+		if spec.HostNetwork && spec.HostNetns != "" {
+			ps.SharedNamespaces = []string{"uts"}
+		}
 		if !spec.HostIPC {
 			ps.SharedNamespaces = append(ps.SharedNamespaces, "ipc")
 		}
@@ -112,14 +135,10 @@ func (c *Client) CreatePod(ctx context.Context, spec PodSpec) (string, error) {
 	}
 	servers, searches, options, err := dnsSpec(spec.DNS)
 	if err != nil {
-		return "", fmt.Errorf("create pod %s: %w", spec.Name, err)
+		return nil, err
 	}
 	ps.DNSServer, ps.DNSSearch, ps.DNSOption = servers, searches, options
-	rep, err := pods.CreatePodFromSpec(c.ctx(ctx), &entities.PodSpec{PodSpecGen: *ps})
-	if err != nil {
-		return "", fmt.Errorf("create pod %s: %w", spec.Name, err)
-	}
-	return rep.Id, nil
+	return ps, nil
 }
 
 // dnsSpec is a resolv.conf's settings as Podman's pod and container specs take them.

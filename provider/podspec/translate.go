@@ -50,6 +50,9 @@ type PodInputs struct {
 	Hostname string
 	// DNS is the pod's DNS configuration, nil for Podman's default.
 	DNS *podman.DNSConfig
+	// HostNetns is the node's network namespace (a path) when it is not the Podman host's: a hostNetwork pod joins
+	// it (berth up's nodes, each a namespace of its own); "" for the host's.
+	HostNetns string
 	// PodmanHostsFile is set when Podman, not Berth, writes the containers' /etc/hosts (a node without a root
 	// folder Podman shares): the pod's hostAliases then go to Podman.
 	PodmanHostsFile bool
@@ -72,6 +75,7 @@ func Pod(pod *corev1.Pod, in PodInputs) podman.PodSpec {
 	if pod.Spec.HostNetwork {
 		// The pod has the node's network and hostname; hostPorts are the container ports themselves.
 		ps.HostNetwork, ps.Hostname, ps.Network = true, "", ""
+		ps.HostNetns = in.HostNetns // its containers join it (ContainerInputs.HostNetns)
 		return ps
 	}
 	ps.Ports = portMappings(pod)
@@ -137,6 +141,9 @@ type ContainerInputs struct {
 	// PodmanHostsFile is set when Podman, not Berth, writes the containers' /etc/hosts: in the host's network, each
 	// container then gets the pod's hostAliases.
 	PodmanHostsFile bool
+	// HostNetns is the node's network namespace (a path) when it is not the Podman host's: a container of a
+	// hostNetwork pod joins it itself (Podman 4.3's pods cannot).
+	HostNetns string
 }
 
 // Container translates one Kubernetes container into a Podman container of the pod's Podman pod.
@@ -179,6 +186,7 @@ func Container(pod *corev1.Pod, c *corev1.Container, in ContainerInputs) podman.
 	if pod.Spec.HostNetwork {
 		// In the host's network, a container of a Podman pod writes its own resolv.conf and hosts file.
 		s.DNS = in.DNS
+		s.Netns = in.HostNetns
 		if in.PodmanHostsFile {
 			s.HostAdd = hostAliases(pod)
 		}

@@ -138,6 +138,22 @@ func TestPod(t *testing.T) {
 		t.Errorf("hostNetwork Pod() = %+v", hn)
 	}
 
+	// On a node whose network namespace is not the Podman host's, the pod's containers join the node's.
+	in := podInputs
+	in.HostNetns = "/run/netns/node"
+	if hn := Pod(pod, in); hn.HostNetns != "/run/netns/node" || !hn.HostNetwork {
+		t.Errorf("hostNetwork Pod() on a node namespace = %+v", hn)
+	}
+	for _, netns := range []string{"", "/run/netns/node"} {
+		if c := Container(pod, &pod.Spec.Containers[0], ContainerInputs{Node: "node-a", Attempt: 1, HostNetns: netns}); c.Netns != netns {
+			t.Errorf("hostNetwork container's namespace %q, want %q", c.Netns, netns)
+		}
+	}
+	pod.Spec.HostNetwork = false
+	if c := Container(pod, &pod.Spec.Containers[0], ContainerInputs{Node: "node-a", Attempt: 1, HostNetns: "/run/netns/node"}); c.Netns != "" {
+		t.Errorf("a container of a pod with its own network joins %q", c.Netns)
+	}
+
 	noPorts := &corev1.Pod{ObjectMeta: pod.ObjectMeta, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "a", Image: "x"}}}}
 	if ports := Pod(noPorts, podInputs).Ports; len(ports) != 0 {
 		t.Errorf("ports without hostPorts = %v, want none", ports)

@@ -65,11 +65,13 @@ type Options struct {
 	Network      string
 	NetworkIface string
 	Subnet       string
-	Workers      int
-	Taints       []string
-	RootDir      string
-	HostPaths    []string
-	APIServer    string
+	// HostNetns is the node's network namespace (a path) when it is not the Podman host's; hostNetwork pods join it.
+	HostNetns string
+	Workers   int
+	Taints    []string
+	RootDir   string
+	HostPaths []string
+	APIServer string
 	// AllowPrivileged lets pods run privileged containers.
 	AllowPrivileged bool
 	// AllowHostNamespaces lets pods use the host's PID and IPC namespaces.
@@ -122,6 +124,7 @@ func NewCommand() *cobra.Command {
 	f.StringVar(&o.Network, "network", o.Network, "Podman network the pods join (created if missing)")
 	f.StringVar(&o.NetworkIface, "network-interface", o.NetworkIface, "bridge interface of that network")
 	f.StringVar(&o.Subnet, "subnet", o.Subnet, "subnet of that network")
+	f.StringVar(&o.HostNetns, "host-network-namespace", "", "network namespace (a path, such as /run/netns/<name>) that is the node's when it is not the Podman host's: hostNetwork pods join it (berth up's nodes, each a namespace of its own); empty for the Podman host's")
 	f.IntVar(&o.Workers, "workers", o.Workers, "pods synced in parallel")
 	f.StringSliceVar(&o.Taints, "register-with-taints", nil, "taints the node registers with, as key=value:Effect (like the kubelet's flag)")
 	f.StringVar(&o.RootDir, "root-dir", o.RootDir, "folder of the pods' volume files (pods/<uid>/volumes); Podman bind-mounts them, so it must be a path of the Podman host")
@@ -324,7 +327,7 @@ func Run(ctx context.Context, o *Options) error {
 	np := berthnode.New(ctx, berthnode.Config{Name: o.NodeName, IP: o.NodeIP, KubeletPort: int32(o.Port), Version: Version, Runtime: rt, Taints: taints,
 		UnreachableAfter: o.PodmanUnreachableNodeGrace})
 	tokens := token.NewManager(client)
-	p := provider.New(provider.Config{NodeName: o.NodeName, NodeIP: o.NodeIP, Network: o.Network, Runtime: rt, Recorder: recorder,
+	p := provider.New(provider.Config{NodeName: o.NodeName, NodeIP: o.NodeIP, Network: o.Network, HostNetns: o.HostNetns, Runtime: rt, Recorder: recorder,
 		Allocatable: np.Allocatable(), RootDir: o.RootDir, AllowedHostPaths: o.HostPaths, Tokens: tokens.GetServiceAccountToken,
 		APIServer: o.APIServer, AllowPrivileged: o.AllowPrivileged, AllowHostNamespaces: o.AllowHostNamespaces, AllowedCapabilities: o.AllowedCapabilities, ClusterDNS: o.ClusterDNS, ClusterDomain: o.ClusterDomain,
 		ResolvConf: o.ResolvConf, HostsFile: o.HostsFile, Sysctls: sysctls, AppArmor: info.AppArmor, SELinux: info.SELinux, HostUsage: hostUsage(o.PodmanURL), Finalize: finalizer(client), PodmanUnreachableGrace: o.PodmanUnreachableGrace,

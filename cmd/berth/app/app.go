@@ -75,6 +75,7 @@ stops it. The cluster's objects are kept in the state folder across runs.`,
 	f.StringVar(&cfg.NodePrefix, "node-name", cfg.NodePrefix, "node name prefix: nodes are <prefix>-0, <prefix>-1, ...")
 	f.StringSliceVar(&podmanURLs, "podman-url", nil, "use running Podman services (unix://, tcp://, ssh://), one per node, instead of starting them")
 	f.StringVar(&cfg.NodeIP, "node-ip", "", "address the nodes advertise (default: this machine's first non-loopback IPv4 address)")
+	f.BoolVar(&cfg.NodeNetns, "node-netns", false, "make each node a network namespace of its own, with its own address, its pod subnet routed from this machine and upstream kube-proxy, so that Services work from and to its pods (see docs/services.md)")
 	f.IntVar(&cfg.APIServerPort, "apiserver-port", cfg.APIServerPort, "kube-apiserver port (every address: pods reach it at --node-ip)")
 	f.StringSliceVar(&cfg.AllowedHostPaths, "allowed-host-paths", nil, "host folders hostPath volumes may name (at or below them); none by default")
 	f.StringVar(&cfg.RegistriesConfig, "registries-config", "", "containers-registries.conf(5) v2 file (registry mirrors, insecure or blocked registries) merged into each node's Podman registries.conf; its entries win over Berth's")

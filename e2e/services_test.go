@@ -1,0 +1,336 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/berth-dev/berth/internal/cluster"
+)
+
+// netnsCluster starts a second cluster whose two nodes are network namespaces of their own, each with upstream
+// kube-proxy (berth up --node-netns), for the tests of Services. On cleanup it stops the cluster and checks that
+// nothing of its network stays on the machine: no namespace, interface or route.
+func netnsCluster(t *testing.T) *cluster.Cluster {
+	t.Helper()
+	state := t.TempDir()
+	cfg := cluster.Default()
+	cfg.StateDir, cfg.BinDir, cfg.Out = state, binDir, os.Stdout
+	cfg.Nodes, cfg.NodePrefix, cfg.NodeNetns = 2, "netns", true
+	cfg.AllowedHostPaths = []string{binDir}
+	ports := freePorts(6)
+	cfg.APIServerPort, cfg.EtcdPort, cfg.EtcdPeerPort = ports[0], ports[1], ports[2]
+	cfg.ControllerManagerPort, cfg.SchedulerPort, cfg.MetricsServerPort = ports[3], ports[4], ports[5]
+	ctx := context.Background()
+	c, err := cluster.Up(ctx, cfg)
+	if err != nil {
+		t.Fatalf("berth up --node-netns: %v", err)
+	}
+	t.Cleanup(func() {
+		c.Stop(ctx)
+		after := machineNetwork(t)
+		for _, ip := range c.NodeIPs() {
+			if strings.Contains(after, ip) {
+				t.Errorf("after berth down, the machine still has the node address %s:\n%s", ip, after)
+			}
+		}
+		for _, path := range c.NodeNetnsPaths() {
+			if strings.Contains(after, filepath.Base(path)) {
+				t.Errorf("after berth down, the network namespace %s is left:\n%s", filepath.Base(path), after)
+			}
+		}
+	})
+	return c
+}
+
+// machineNetwork is what the machine's network has that berth up could leave: network namespaces, links and routes.
+func machineNetwork(t *testing.T) string {
+	t.Helper()
+	var b strings.Builder
+	for _, args := range [][]string{{"netns", "list"}, {"-br", "addr"}, {"route"}} {
+		out, err := exec.Command("ip", args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		b.Write(out)
+	}
+	return b.String()
+}
+
+// kubectlOn runs kubectl against the cluster c.
+func kubectlOn(t *testing.T, c *cluster.Cluster, stdin string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(binDir, "kubectl"), args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig())
+	cmd.Stdin = strings.NewReader(stdin)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out.String())
+	}
+	return out.String()
+}
+
+// httpGetFrom asks, from inside pod client, for http://addr/ (busybox nc: an HTTP/1.0 request) and returns the
+// body's last line ("" when nothing answered).
+func httpGetFrom(c *cluster.Cluster, ns, client, addr string) string {
+	host, port, _ := net.SplitHostPort(addr)
+	cmd := exec.Command(filepath.Join(binDir, "kubectl"), "exec", "-n", ns, client, "--", "sh", "-c",
+		fmt.Sprintf(`printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 3 %s %s | tail -n 1`, host, port))
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig())
+	out, err := cmd.Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// TestServicesOnNodeNamespaces checks Services on nodes that each run kube-proxy in a network namespace of their
+// own (berth up --node-netns), as on any node: a Deployment of two replicas spread over both nodes behind a
+// NodePort Service; from a pod, the ClusterIP reaches both replicas; the NodePort answers on each node's address; a
+// pod on one node reaches a pod on the other by its IP; a hostNetwork pod has the node's address; an in-cluster
+// client reaches the apiserver through the kubernetes Service's cluster IP with its service account token. The
+// Service follows its endpoints (scaled 2 → 0 → 2), and deleting it removes its rules from each node's netfilter.
+func TestServicesOnNodeNamespaces(t *testing.T) {
+	c := netnsCluster(t)
+	ctx := context.Background()
+	cl := c.Client()
+	nodes, nodeIPs := c.NodeNames(), c.NodeIPs()
+	if nodeIPs[0] == nodeIPs[1] || nodeIPs[0] == c.Config().NodeIP {
+		t.Fatalf("node addresses %v: each node needs its own, apart from the machine's %s", nodeIPs, c.Config().NodeIP)
+	}
+	for i, name := range nodes {
+		n, err := cl.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := n.Status.Addresses; len(got) == 0 || got[0].Address != nodeIPs[i] {
+			t.Errorf("node %s addresses %v, want InternalIP %s", name, got, nodeIPs[i])
+		}
+	}
+
+	const ns = "default"
+	kubectlOn(t, c, fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      topologySpreadConstraints:
+      - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: web}}}
+      containers:
+      - name: web
+        image: %[1]s
+        command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"]
+        ports: [{containerPort: 8080}]
+        readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  type: NodePort
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec:
+  nodeName: %[2]s
+  volumes: [{name: kubectl, hostPath: {path: %[3]s, type: File}}]
+  containers:
+  - name: c
+    image: %[1]s
+    command: ["sleep", "3600"]
+    volumeMounts: [{name: kubectl, mountPath: /kubectl, readOnly: true}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: hostnet}
+spec:
+  nodeName: %[4]s
+  hostNetwork: true
+  containers:
+  - {name: c, image: %[1]s, command: ["sh", "-c", "mkdir -p /www && echo hostnet > /www/index.html && exec httpd -f -p 18080 -h /www"]}
+`, busybox, nodes[0], filepath.Join(binDir, "kubectl"), nodes[1]), "apply", "-n", ns, "-f", "-")
+
+	// Both replicas ready, one per node.
+	var replicas map[string]string // pod name → IP
+	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
+		pods, err := cl.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
+		if err != nil {
+			return false, err
+		}
+		replicas = map[string]string{}
+		on := map[string]bool{}
+		for _, p := range pods.Items {
+			if p.Status.PodIP != "" && podReady(&p) {
+				replicas[p.Name], on[p.Spec.NodeName] = p.Status.PodIP, true
+			}
+		}
+		return len(replicas) == 2 && len(on) == 2, nil
+	})
+	if err != nil {
+		t.Fatalf("two ready replicas of web, one per node: %v (ready: %v)", err, replicas)
+	}
+	for _, name := range []string{"client", "hostnet"} {
+		if _, err := waitPodOn(ctx, c, ns, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc, err := cl.CoreV1().Services(ns).Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clusterIP := net.JoinHostPort(svc.Spec.ClusterIP, "80")
+
+	// The ClusterIP reaches both replicas (each answers its own name).
+	seen := map[string]bool{}
+	for i := 0; i < 60 && len(seen) < 2; i++ {
+		if got := httpGetFrom(c, ns, "client", clusterIP); got != "" {
+			if _, ok := replicas[got]; !ok {
+				t.Fatalf("the ClusterIP %s answered %q, not a replica of %v", clusterIP, got, replicas)
+			}
+			seen[got] = true
+		}
+	}
+	if len(seen) != 2 {
+		t.Errorf("from a pod, the ClusterIP %s reached %v, want both replicas %v", clusterIP, seen, replicas)
+	}
+	// A pod reaches a pod of the other node by its IP.
+	for name, ip := range replicas {
+		if got := httpGetFrom(c, ns, "client", net.JoinHostPort(ip, "8080")); got != name {
+			t.Errorf("pod IP %s (%s) answered %q from the client pod", ip, name, got)
+		}
+	}
+	// The NodePort answers on each node's address.
+	nodePort := svc.Spec.Ports[0].NodePort
+	for _, ip := range nodeIPs {
+		url := fmt.Sprintf("http://%s/", net.JoinHostPort(ip, fmt.Sprint(nodePort)))
+		if body, err := httpGet(ctx, url); err != nil {
+			t.Errorf("NodePort %s: %v", url, err)
+		} else if _, ok := replicas[body]; !ok {
+			t.Errorf("NodePort %s answered %q, not a replica of %v", url, body, replicas)
+		}
+	}
+	// A hostNetwork pod has its node's network: its node's address, its ports on it.
+	hn, err := cl.CoreV1().Pods(ns).Get(ctx, "hostnet", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hn.Status.PodIP != nodeIPs[1] {
+		t.Errorf("hostNetwork pod IP %s, want its node's address %s", hn.Status.PodIP, nodeIPs[1])
+	}
+	if got := httpGetFrom(c, ns, "client", net.JoinHostPort(nodeIPs[1], "18080")); got != "hostnet" {
+		t.Errorf("the hostNetwork pod's port on its node's address answered %q, want hostnet", got)
+	}
+	// An in-cluster client: the kubernetes Service's environment names its cluster IP, and the service account
+	// token authenticates there.
+	env := kubectlOn(t, c, "", "exec", "-n", ns, "client", "--", "sh", "-c", "echo $KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT")
+	if strings.TrimSpace(env) != "10.96.0.1:443" {
+		t.Errorf("KUBERNETES_SERVICE_HOST:PORT = %q, want the kubernetes Service's 10.96.0.1:443", strings.TrimSpace(env))
+	}
+	if who := kubectlOn(t, c, "", "exec", "-n", ns, "client", "--", "/kubectl", "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"); who != "system:serviceaccount:default:default" {
+		t.Errorf("in-cluster kubectl is %q, want the pod's service account", who)
+	}
+
+	// Endpoints follow the Deployment's scale: none answers at 0, both again at 2.
+	kubectlOn(t, c, "", "scale", "-n", ns, "deployment/web", "--replicas=0")
+	waitServing(t, c, ns, clusterIP, func(s string) bool { return s == "" }, "no answer once scaled to 0")
+	kubectlOn(t, c, "", "scale", "-n", ns, "deployment/web", "--replicas=2")
+	waitServing(t, c, ns, clusterIP, func(s string) bool { return strings.HasPrefix(s, "web-") }, "a replica answers once scaled back to 2")
+
+	// Deleting the Service removes its rules from every node's kube-proxy.
+	kubectlOn(t, c, "", "delete", "-n", ns, "service/web")
+	for i := range nodes {
+		err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+			rules, err := nodeRules(c, i)
+			return err == nil && !strings.Contains(rules, svc.Spec.ClusterIP) && !strings.Contains(rules, "default/web"), err
+		})
+		if err != nil {
+			rules, _ := nodeRules(c, i)
+			t.Errorf("node %s still has rules of the deleted Service web (%s): %v\n%s", nodes[i], svc.Spec.ClusterIP, err, rules)
+		}
+	}
+}
+
+// nodeRules is node i's NAT table (iptables-save), read in the node's network namespace.
+func nodeRules(c *cluster.Cluster, i int) (string, error) {
+	out, err := exec.Command("nsenter", "--net="+c.NodeNetnsPaths()[i], "iptables-save", "-t", "nat").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("iptables-save in node %d's namespace: %w: %s", i, err, out)
+	}
+	return string(out), nil
+}
+
+// waitServing waits until what the client pod gets from addr satisfies ok.
+func waitServing(t *testing.T, c *cluster.Cluster, ns, addr string, ok func(string) bool, what string) {
+	t.Helper()
+	var last string
+	err := wait.PollUntilContextTimeout(context.Background(), 500*time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) {
+		last = httpGetFrom(c, ns, "client", addr)
+		return ok(last), nil
+	})
+	if err != nil {
+		t.Fatalf("%s at %s: %v (last answer %q)", what, addr, err, last)
+	}
+}
+
+// waitPodOn waits until a pod of cluster c runs and is ready.
+func waitPodOn(ctx context.Context, c *cluster.Cluster, ns, name string) (*corev1.Pod, error) {
+	var last *corev1.Pod
+	err := wait.PollUntilContextTimeout(ctx, 300*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		p, err := c.Client().CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		last = p
+		return p.Status.Phase == corev1.PodRunning && podReady(p), nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pod %s/%s running and ready: %w (last: %v)", ns, name, err, last)
+	}
+	return last, nil
+}
+
+// podReady tells whether a pod's Ready condition is True.
+func podReady(p *corev1.Pod) bool {
+	return slices.ContainsFunc(p.Status.Conditions, func(c corev1.PodCondition) bool {
+		return c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue
+	})
+}
+
+// httpGet fetches url from the machine and returns its body, trimmed.
+func httpGet(ctx context.Context, url string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return strings.TrimSpace(string(b)), err
+}

@@ -1,0 +1,263 @@
+package cluster
+
+import (
+	"bufio"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// With Config.NodeNetns, each node is a network namespace of its own, as each node of a kind cluster is a
+// container: it has its own address, and its kube-proxy programs its own netfilter tables, so two nodes on one
+// machine (or two berth clusters) never fight over kube-proxy's chains. Inside it:
+//
+//   - the node's end of a veth pair, with the node's address (a /30 with the machine's end);
+//   - the pods' bridge, which Podman's netavark creates there: the node's Podman service runs in the machine's
+//     namespace (it pulls from the machine's registries, loopback ones included) but runs netavark through a
+//     wrapper that enters the node's namespace (helper_binaries_dir, see podmanHost.prepare);
+//   - the node's berth-kubelet (it serves the kubelet API on the node's address and probes its pods) and kube-proxy.
+//
+// The machine routes each node's pod subnet to the node's address, and each node's default route is the machine:
+// pods reach the pods of other nodes unmasqueraded, as on flannel's host-gw (plain routes: every node is on this
+// machine, so nothing needs an overlay), and the machine (tests, kubectl's port-forward) reaches every pod.
+
+// clusterCIDR holds every node's pod subnet (see Cluster.subnet): kube-proxy's --cluster-cidr, and the
+// destinations the nodes do not masquerade pod traffic to.
+const clusterCIDR = "10.89.0.0/16"
+
+// netavarkPaths are where Podman looks for netavark by default (containers.conf helper_binaries_dir).
+var netavarkPaths = []string{"/usr/local/libexec/podman", "/usr/local/lib/podman", "/usr/libexec/podman", "/usr/lib/podman"}
+
+// nodeNet is node i's network namespace and its link to the machine.
+type nodeNet struct {
+	// Netns is the namespace's name (/run/netns/<Netns>).
+	Netns string
+	// HostIf is the machine's end of the veth pair; HostIP its address and NodeIP the node's, in one /30.
+	HostIf, HostIP, NodeIP string
+	// PodCIDR is the node's pod subnet, routed by the machine to NodeIP.
+	PodCIDR string
+}
+
+// Path is the namespace's file, which nsenter --net and Podman's ns: network mode take.
+func (n nodeNet) Path() string { return filepath.Join("/run/netns", n.Netns) }
+
+// netnsPrefix names the namespaces of the cluster on stateDir: berth-<8 hex digits of the state's hash>-.
+func netnsPrefix(stateDir string) string {
+	return fmt.Sprintf("berth-%08x-", stateHashOf(stateDir))
+}
+
+// nodeNets are the namespaces of the cluster's nodes. The link /30s take a /24 of 100.64.0.0/16 (shared address
+// space, which hosts rarely route) from a place derived from the state folder that no interface or route of this
+// machine uses; node i has .4i+1 (machine) and .4i+2 (node).
+func (c *Cluster) nodeNets() []nodeNet {
+	used := hostSubnets()
+	base := int(c.stateHash() % 256)
+	k := base
+	for step := 0; step < 256; step++ {
+		k = (base + step) % 256
+		if !inUse(used, net.IPv4(100, 64, byte(k), 1)) {
+			break
+		}
+	}
+	out := make([]nodeNet, c.cfg.Nodes)
+	for i := range out {
+		out[i] = nodeNet{
+			Netns:   fmt.Sprintf("%s%d", netnsPrefix(c.cfg.StateDir), i),
+			HostIf:  fmt.Sprintf("%s%d", hostIfPrefix(c.cfg.StateDir), i),
+			HostIP:  fmt.Sprintf("100.64.%d.%d", k, 4*i+1),
+			NodeIP:  fmt.Sprintf("100.64.%d.%d", k, 4*i+2),
+			PodCIDR: c.subnet(i),
+		}
+	}
+	return out
+}
+
+// setUp creates the namespace, its link to the machine and the routes both ways. The namespace must not exist
+// (removeNodeNets removes an earlier run's).
+func (n nodeNet) setUp(ctx context.Context) error {
+	steps := [][]string{
+		{"ip", "netns", "add", n.Netns},
+		{"ip", "link", "add", n.HostIf, "type", "veth", "peer", "name", "eth0", "netns", n.Netns},
+		{"ip", "addr", "add", n.HostIP + "/30", "dev", n.HostIf},
+		{"ip", "link", "set", n.HostIf, "up"},
+		{"ip", "-n", n.Netns, "link", "set", "lo", "up"},
+		{"ip", "-n", n.Netns, "addr", "add", n.NodeIP + "/30", "dev", "eth0"},
+		{"ip", "-n", n.Netns, "link", "set", "eth0", "up"},
+		{"ip", "-n", n.Netns, "route", "add", "default", "via", n.HostIP},
+		{"ip", "route", "replace", n.PodCIDR, "via", n.NodeIP, "dev", n.HostIf},
+		// Pod traffic to other pods keeps its source address: netavark masquerades whatever leaves the bridge's
+		// subnet, so this rule goes before its chain.
+		{"ip", "netns", "exec", n.Netns, "iptables", "-w", "-t", "nat", "-I", "POSTROUTING", "1", "-s", n.PodCIDR, "-d", clusterCIDR,
+			"-m", "comment", "--comment", "berth: no masquerade between pods", "-j", "RETURN"},
+	}
+	for _, s := range steps {
+		if out, err := exec.CommandContext(ctx, s[0], s[1:]...).CombinedOutput(); err != nil {
+			return fmt.Errorf("network namespace of the node (%s): %w: %s", strings.Join(s, " "), err, strings.TrimSpace(string(out)))
+		}
+	}
+	// The machine and the node forward the pods' packets (netavark sets the node's too, once it makes a bridge).
+	if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644); err != nil {
+		return fmt.Errorf("enable IPv4 forwarding: %w", err)
+	}
+	if out, err := exec.CommandContext(ctx, "ip", "netns", "exec", n.Netns, "sysctl", "-qw", "net.ipv4.ip_forward=1").CombinedOutput(); err != nil {
+		return fmt.Errorf("enable IPv4 forwarding in %s: %w: %s", n.Netns, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// hostIfPrefix names the machine's ends of the veth pairs of the cluster on stateDir.
+func hostIfPrefix(stateDir string) string {
+	return fmt.Sprintf("bthv%04x", stateHashOf(stateDir)&0xffff)
+}
+
+// removeNodeNets removes the veth pairs and namespaces of the cluster on stateDir, and with them the routes through
+// them. The machine's ends go first: the kernel frees a namespace (and the veths in it) only some time after its
+// last user left, while deleting a veth takes its peer and routes at once. What does not exist is no error.
+func removeNodeNets(stateDir string) error {
+	var errs []error
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		return fmt.Errorf("list network interfaces: %w", err)
+	}
+	for _, ifc := range ifaces {
+		if strings.HasPrefix(ifc.Name, hostIfPrefix(stateDir)) {
+			if out, err := exec.Command("ip", "link", "del", ifc.Name).CombinedOutput(); err != nil {
+				errs = append(errs, fmt.Errorf("remove the node link %s: %w: %s", ifc.Name, err, strings.TrimSpace(string(out))))
+			}
+		}
+	}
+	entries, err := os.ReadDir("/run/netns")
+	if errors.Is(err, os.ErrNotExist) {
+		return errors.Join(errs...)
+	} else if err != nil {
+		return errors.Join(append(errs, fmt.Errorf("list network namespaces: %w", err))...)
+	}
+	prefix := netnsPrefix(stateDir)
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), prefix) {
+			continue
+		}
+		if out, err := exec.Command("ip", "netns", "del", e.Name()).CombinedOutput(); err != nil {
+			errs = append(errs, fmt.Errorf("remove network namespace %s: %w: %s", e.Name(), err, strings.TrimSpace(string(out))))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// netavarkWrapper is the netavark that node's Podman runs: the real one, inside the node's namespace, so that the
+// bridge, the pods' veths and netavark's firewall rules (masquerade, hostPorts) are the node's. The real one is
+// the first of dirs (Podman's helper folders) that has it.
+func netavarkWrapper(netnsPath string, dirs []string) (string, error) {
+	real := ""
+	for _, d := range dirs {
+		if st, err := os.Stat(filepath.Join(d, "netavark")); err == nil && !st.IsDir() {
+			real = filepath.Join(d, "netavark")
+			break
+		}
+	}
+	if real == "" {
+		return "", fmt.Errorf("netavark not found in %s: apt-get install netavark", strings.Join(dirs, ", "))
+	}
+	return fmt.Sprintf("#!/bin/sh\n# Written by berth: netavark in the node's network namespace.\nexec nsenter --net=%s %s \"$@\"\n", netnsPath, real), nil
+}
+
+// routedSubnets lists the IPv4 destinations of this machine's main routing table (/proc/net/route), default
+// route aside.
+func routedSubnets() []*net.IPNet {
+	f, err := os.Open("/proc/net/route")
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []*net.IPNet
+	sc := bufio.NewScanner(f)
+	sc.Scan() // header
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 8 {
+			continue
+		}
+		if n := parseRouteEntry(fields[1], fields[7]); n != nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// parseRouteEntry reads a destination and mask of /proc/net/route (little-endian hex); nil for the default route
+// or what does not parse.
+func parseRouteEntry(dst, mask string) *net.IPNet {
+	d, err1 := hex.DecodeString(dst)
+	m, err2 := hex.DecodeString(mask)
+	if err1 != nil || err2 != nil || len(d) != 4 || len(m) != 4 {
+		return nil
+	}
+	ip := net.IPv4(d[3], d[2], d[1], d[0]).To4()
+	ones, _ := net.IPv4Mask(m[3], m[2], m[1], m[0]).Size()
+	if ones == 0 {
+		return nil
+	}
+	return &net.IPNet{IP: ip, Mask: net.CIDRMask(ones, 32)}
+}
+
+// kubeletAddr is where node i's kubelet API listens.
+func (c *Cluster) kubeletAddr(i int) (host string, port int) {
+	if c.nets != nil {
+		return c.nets[i].NodeIP, c.cfg.KubeletPort
+	}
+	return c.cfg.NodeIP, c.cfg.KubeletPort + i
+}
+
+// inNetns is a command line that runs bin with args in node i's namespace (as is, without one).
+func (c *Cluster) inNetns(i int, bin string, args []string) (string, []string) {
+	if c.nets == nil {
+		return bin, args
+	}
+	return "nsenter", append([]string{"--net=" + c.nets[i].Path(), "--", bin}, args...)
+}
+
+// setUpNodeNets makes the nodes' network namespaces, after removing any an earlier run left, and has each node's
+// Podman service run netavark in its node's.
+func (c *Cluster) setUpNodeNets(ctx context.Context) error {
+	if err := removeNodeNets(c.cfg.StateDir); err != nil {
+		return err
+	}
+	c.nets = c.nodeNets()
+	for i, n := range c.nets {
+		if err := n.setUp(ctx); err != nil {
+			return err
+		}
+		c.hosts[i].netns = n.Path()
+		c.cfg.progress("  node %s: network namespace %s, address %s, pods %s", c.cfg.nodeName(i), n.Netns, n.NodeIP, n.PodCIDR)
+	}
+	return nil
+}
+
+// kubeProxyHealthzPort is kube-proxy's default healthz port, on the node's address (each node has its own).
+const kubeProxyHealthzPort = 10256
+
+// startKubeProxy starts upstream kube-proxy for node i in the node's network namespace: iptables mode (Debian's
+// iptables, nft backend), the node's name and address, the cluster's pod range as local traffic. It leaves the
+// machine-wide conntrack table size alone (--conntrack-max-per-core=0, as kind does): the nodes share it.
+func (c *Cluster) startKubeProxy(i int) (*process, error) {
+	n := c.nets[i]
+	return c.startOnNode(i, "kube-proxy-"+c.cfg.nodeName(i), "kube-proxy", []string{
+		"--kubeconfig=" + c.creds.kubeProxyKubeconfig, "--hostname-override=" + c.cfg.nodeName(i),
+		"--proxy-mode=iptables", "--cluster-cidr=" + clusterCIDR, "--conntrack-max-per-core=0",
+		"--bind-address=" + n.NodeIP, "--healthz-bind-address=" + net.JoinHostPort(n.NodeIP, strconv.Itoa(kubeProxyHealthzPort)),
+		"--metrics-bind-address=127.0.0.1:10249", "--nodeport-addresses=primary",
+	})
+}
+
+// kubeProxyHealthy checks kube-proxy's /healthz, which answers 200 once its rules are in place.
+func kubeProxyHealthy(nodeIP string) func(context.Context) error {
+	return httpOK(http.DefaultClient, "http://"+net.JoinHostPort(nodeIP, strconv.Itoa(kubeProxyHealthzPort))+"/healthz")
+}

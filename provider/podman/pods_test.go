@@ -1,0 +1,42 @@
+package podman
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/containers/podman/v4/pkg/specgen"
+)
+
+func TestPodSpecGenNetwork(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		spec       PodSpec
+		wantNet    specgen.NamespaceMode
+		wantShared []string // nil: Podman's default set
+		wantUTS    specgen.NamespaceMode
+	}{
+		{name: "bridge", spec: PodSpec{Name: "p", Network: "berth"}, wantNet: specgen.Bridge},
+		{name: "the Podman host's network", spec: PodSpec{Name: "p", HostNetwork: true}, wantNet: specgen.Host, wantUTS: specgen.Host},
+		{name: "the node's own namespace: no pod network, the network not shared",
+			spec:    PodSpec{Name: "p", HostNetwork: true, HostNetns: "/run/netns/node"},
+			wantNet: specgen.NoNetwork, wantShared: []string{"uts", "ipc"}, wantUTS: specgen.Host},
+		{name: "the node's own namespace with a shared PID namespace",
+			spec:    PodSpec{Name: "p", HostNetwork: true, HostNetns: "/run/netns/node", SharePID: true},
+			wantNet: specgen.NoNetwork, wantShared: []string{"uts", "ipc", "pid"}, wantUTS: specgen.Host},
+		{name: "host IPC keeps the network shared", spec: PodSpec{Name: "p", Network: "berth", HostIPC: true},
+			wantNet: specgen.Bridge, wantShared: []string{"net", "uts"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ps, err := podSpecGen(tc.spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ps.NetNS.NSMode != tc.wantNet || ps.UtsNs.NSMode != tc.wantUTS {
+				t.Errorf("network %q UTS %q, want %q %q", ps.NetNS.NSMode, ps.UtsNs.NSMode, tc.wantNet, tc.wantUTS)
+			}
+			if !slices.Equal(ps.SharedNamespaces, tc.wantShared) {
+				t.Errorf("shared namespaces %q, want %q", ps.SharedNamespaces, tc.wantShared)
+			}
+		})
+	}
+}
