@@ -31,7 +31,7 @@ deps:
 	@hack/deps.sh
 
 # build: every binary berth up runs, into $(BIN); Go's caches make a rebuild with no change take seconds
-build: $(addprefix $(BIN)/,$(UPSTREAM) $(OURS) metrics-server helm)
+build: $(addprefix $(BIN)/,$(UPSTREAM) $(OURS) metrics-server helm coredns)
 
 $(addprefix $(BIN)/,$(UPSTREAM)): FORCE
 	@mkdir -p $(BIN)
@@ -51,8 +51,7 @@ $(BIN)/helm:
 
 # coredns (cluster DNS): CoreDNS's Go module with only the plugins of kubeadm's Corefile, from hack/coredns, a module
 # of its own so that CoreDNS's dependency versions leave ours alone; built as upstream's Makefile does (grpcnotrace).
-# Not in build or test yet: nothing runs it until berth up deploys cluster DNS (with kube-proxy); make coredns-test
-# runs its tests
+# berth up --node-netns deploys it as cluster DNS; make coredns-test runs its tests (make test does too)
 $(BIN)/coredns: FORCE
 	@mkdir -p $(BIN)
 	cd hack/coredns && GOFLAGS='$(COREDNS_GOFLAGS)' $(GO) build -ldflags '-s -w' -o $(abspath $@) .
@@ -92,11 +91,13 @@ manifests:
 test: deps build
 	$(GO) test -count=1 -timeout 60m ./...
 	cd conformance && $(GO) test -count=1 ./cmd/...
+	cd hack/coredns && GOFLAGS='$(COREDNS_GOFLAGS)' $(GO) test -count=1 .
 
 # unit: unit tests only (no cluster)
 unit:
 	$(GO) test -count=1 -short ./...
 	cd conformance && $(GO) test -count=1 ./cmd/...
+	cd hack/coredns && GOFLAGS='$(COREDNS_GOFLAGS)' $(GO) test -count=1 .
 
 # e2e: e2e tests only
 e2e: deps build

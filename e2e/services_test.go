@@ -99,12 +99,14 @@ func httpGetFrom(c *cluster.Cluster, ns, client, addr string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// TestServicesOnNodeNamespaces checks Services on nodes that each run kube-proxy in a network namespace of their
-// own (berth up --node-netns), as on any node: a Deployment of two replicas spread over both nodes behind a
-// NodePort Service; from a pod, the ClusterIP reaches both replicas; the NodePort answers on each node's address; a
-// pod on one node reaches a pod on the other by its IP; a hostNetwork pod has the node's address; an in-cluster
-// client reaches the apiserver through the kubernetes Service's cluster IP with its service account token. The
-// Service follows its endpoints (scaled 2 → 0 → 2), and deleting it removes its rules from each node's netfilter.
+// TestServicesOnNodeNamespaces checks Services and cluster DNS on nodes that each run kube-proxy in a network
+// namespace of their own (berth up --node-netns), as on any node: a Deployment of two replicas spread over both
+// nodes behind a NodePort Service; from a pod, the ClusterIP and the Service's name reach both replicas; the
+// NodePort answers on each node's address; a headless Service resolves to both pod IPs; a StatefulSet pod
+// (hostname + subdomain) resolves by its name, from itself and from another pod; a pod on one node reaches a pod on
+// the other by its IP; a hostNetwork pod has the node's address; an in-cluster client reaches the apiserver through
+// the kubernetes Service's cluster IP with its service account token. The Service follows its endpoints (scaled
+// 2 → 0 → 2), and deleting it removes its rules from each node's netfilter.
 func TestServicesOnNodeNamespaces(t *testing.T) {
 	c := netnsCluster(t)
 	ctx := context.Background()
@@ -151,6 +153,38 @@ spec:
   ports: [{port: 80, targetPort: 8080}]
 ---
 apiVersion: v1
+kind: Service
+metadata: {name: web-headless}
+spec:
+  clusterIP: None
+  selector: {app: web}
+  ports: [{port: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: db}
+spec:
+  clusterIP: None
+  selector: {app: db}
+  ports: [{port: 8080}]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  serviceName: db
+  replicas: 1
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers:
+      - name: db
+        image: %[1]s
+        command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"]
+        readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
+---
+apiVersion: v1
 kind: Pod
 metadata: {name: client}
 spec:
@@ -191,7 +225,7 @@ spec:
 	if err != nil {
 		t.Fatalf("two ready replicas of web, one per node: %v (ready: %v)", err, replicas)
 	}
-	for _, name := range []string{"client", "hostnet"} {
+	for _, name := range []string{"client", "hostnet", "db-0"} {
 		if _, err := waitPodOn(ctx, c, ns, name); err != nil {
 			t.Fatal(err)
 		}
@@ -202,18 +236,51 @@ spec:
 	}
 	clusterIP := net.JoinHostPort(svc.Spec.ClusterIP, "80")
 
-	// The ClusterIP reaches both replicas (each answers its own name).
-	seen := map[string]bool{}
-	for i := 0; i < 60 && len(seen) < 2; i++ {
-		if got := httpGetFrom(c, ns, "client", clusterIP); got != "" {
-			if _, ok := replicas[got]; !ok {
-				t.Fatalf("the ClusterIP %s answered %q, not a replica of %v", clusterIP, got, replicas)
+	// The ClusterIP, and the Service's name through cluster DNS, reach both replicas (each answers its own name).
+	for _, addr := range []string{clusterIP, "web.default.svc.cluster.local:80", "web:80"} {
+		seen := map[string]bool{}
+		for i := 0; i < 60 && len(seen) < 2; i++ {
+			if got := httpGetFrom(c, ns, "client", addr); got != "" {
+				if _, ok := replicas[got]; !ok {
+					t.Fatalf("%s answered %q, not a replica of %v", addr, got, replicas)
+				}
+				seen[got] = true
 			}
-			seen[got] = true
+		}
+		if len(seen) != 2 {
+			t.Errorf("from a pod, %s reached %v, want both replicas %v", addr, seen, replicas)
 		}
 	}
-	if len(seen) != 2 {
-		t.Errorf("from a pod, the ClusterIP %s reached %v, want both replicas %v", clusterIP, seen, replicas)
+	// Cluster DNS as the kubelet sets it up for dnsPolicy ClusterFirst: the kube-dns Service, the cluster domain and
+	// the search list of the pod's namespace.
+	if rc := kubectlOn(t, c, "", "exec", "-n", ns, "client", "--", "cat", "/etc/resolv.conf"); !strings.Contains(rc, "nameserver 10.96.0.10\n") ||
+		!strings.Contains(rc, "search default.svc.cluster.local svc.cluster.local cluster.local\n") {
+		t.Errorf("the client's resolv.conf:\n%s\nwant nameserver 10.96.0.10 and the kubelet's search list", rc)
+	}
+	// A headless Service resolves to its pods' IPs.
+	var want []string
+	for _, ip := range replicas {
+		want = append(want, ip)
+	}
+	slices.Sort(want)
+	if got := lookup(t, c, ns, "web-headless.default.svc.cluster.local"); !slices.Equal(got, want) {
+		t.Errorf("the headless Service resolves to %v, want the replicas' %v", got, want)
+	}
+	// A StatefulSet pod has its FQDN (hostname + subdomain) and resolves by name, from itself and from another pod.
+	db, err := cl.CoreV1().Pods(ns).Get(ctx, "db-0", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fqdn := strings.TrimSpace(kubectlOn(t, c, "", "exec", "-n", ns, "db-0", "--", "hostname", "-f")); fqdn != "db-0.db.default.svc.cluster.local" {
+		t.Errorf("db-0's hostname -f = %q, want db-0.db.default.svc.cluster.local", fqdn)
+	}
+	if got := lookup(t, c, ns, "db-0.db.default.svc.cluster.local"); !slices.Equal(got, []string{db.Status.PodIP}) {
+		t.Errorf("db-0.db resolves to %v, want db-0's IP %s", got, db.Status.PodIP)
+	}
+	for _, from := range []string{"db-0", "client"} {
+		if got := httpGetFrom(c, ns, from, "db-0.db:8080"); got != "db-0" {
+			t.Errorf("from %s, db-0.db:8080 answered %q, want db-0", from, got)
+		}
 	}
 	// A pod reaches a pod of the other node by its IP.
 	for name, ip := range replicas {
@@ -270,6 +337,24 @@ spec:
 			t.Errorf("node %s still has rules of the deleted Service web (%s): %v\n%s", nodes[i], svc.Spec.ClusterIP, err, rules)
 		}
 	}
+}
+
+// lookup resolves name with nslookup in the client pod and returns its addresses, sorted (none if it fails).
+func lookup(t *testing.T, c *cluster.Cluster, ns, name string) []string {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(binDir, "kubectl"), "exec", "-n", ns, "client", "--", "nslookup", name)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig())
+	out, _ := cmd.CombinedOutput()
+	// The answers follow "Name:"; the server's own "Address:" line comes before, with its port.
+	_, answers, _ := strings.Cut(string(out), "Name:")
+	var ips []string
+	for _, line := range strings.Split(answers, "\n") {
+		if ip, ok := strings.CutPrefix(strings.TrimSpace(line), "Address:"); ok {
+			ips = append(ips, strings.TrimSpace(ip))
+		}
+	}
+	slices.Sort(ips)
+	return ips
 }
 
 // nodeRules is node i's NAT table (iptables-save), read in the node's network namespace.

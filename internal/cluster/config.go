@@ -174,7 +174,7 @@ func (c *Config) completeRegistries() error {
 func (c *Config) binaries() []string {
 	bins := []string{"berth-etcd", "kube-apiserver", "kube-controller-manager", "berth-scheduler", "berth-kubelet"}
 	if c.NodeNetns {
-		bins = append(bins, "kube-proxy")
+		bins = append(bins, "kube-proxy", CoreDNSBinary)
 	}
 	return bins
 }

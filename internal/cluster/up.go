@@ -369,6 +369,14 @@ func Up(ctx context.Context, cfg Config) (_ *Cluster, retErr error) {
 			return nil, err
 		}
 	}
+	if c.nets != nil {
+		if err := c.deployClusterDNS(ctx); err != nil {
+			return nil, err
+		}
+		if err := c.step(ctx, "cluster DNS (coredns)", cm, c.clusterDNSReady); err != nil {
+			return nil, err
+		}
+	}
 	if err := c.step(ctx, "default service account", cm, c.defaultServiceAccount); err != nil {
 		return nil, err
 	}
@@ -572,7 +580,9 @@ func (c *Cluster) startKubelet(i int) (*process, error) {
 		// No kube-proxy: the pods reach the apiserver at the machine's address, not the kubernetes Service's.
 		args = append(args, "--apiserver-address="+net.JoinHostPort(cfg.NodeIP, strconv.Itoa(cfg.APIServerPort)))
 	} else {
-		args = append(args, "--host-network-namespace="+c.nets[i].Path())
+		// The node has kube-proxy: the pods reach the apiserver through the kubernetes Service, and cluster DNS
+		// through the kube-dns Service (deployClusterDNS).
+		args = append(args, "--host-network-namespace="+c.nets[i].Path(), "--cluster-dns="+clusterDNSIP, "--cluster-domain="+clusterDomain)
 	}
 	args = append(args, cfg.KubeletArgs[i]...)
 	return c.startOnNode(i, "kubelet-"+name, "berth-kubelet", args)
