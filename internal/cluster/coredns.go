@@ -102,23 +102,35 @@ func EnsureCoreDNSImage(ctx context.Context, rt podman.ImageRuntime, binary stri
 // ClusterRole, ClusterRoleBinding, ConfigMap, Deployment, Service). A field the types do not know is an error.
 func CoreDNSObjects() ([]runtime.Object, error) {
 	decoder := serializer.NewCodecFactory(scheme.Scheme, serializer.EnableStrict).UniversalDeserializer()
-	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(manifests.CoreDNS)))
+	docs, err := yamlDocs(manifests.CoreDNS)
+	if err != nil {
+		return nil, fmt.Errorf("manifests/coredns.yaml: %w", err)
+	}
 	var objs []runtime.Object
+	for i, doc := range docs {
+		obj, _, err := decoder.Decode(doc, nil, nil)
+		if err != nil {
+			return nil, fmt.Errorf("decode manifests/coredns.yaml document %d: %w", i+1, err)
+		}
+		objs = append(objs, obj)
+	}
+	return objs, nil
+}
+
+// yamlDocs splits a multi-document YAML manifest into its non-empty documents.
+func yamlDocs(manifest []byte) ([][]byte, error) {
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(manifest)))
+	var docs [][]byte
 	for {
 		doc, err := r.Read()
 		if errors.Is(err, io.EOF) {
-			return objs, nil
+			return docs, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read manifests/coredns.yaml: %w", err)
+			return nil, fmt.Errorf("read manifest: %w", err)
 		}
-		if len(bytes.TrimSpace(doc)) == 0 {
-			continue
+		if len(bytes.TrimSpace(doc)) > 0 {
+			docs = append(docs, doc)
 		}
-		obj, _, err := decoder.Decode(doc, nil, nil)
-		if err != nil {
-			return nil, fmt.Errorf("decode manifests/coredns.yaml document %d: %w", len(objs)+1, err)
-		}
-		objs = append(objs, obj)
 	}
 }

@@ -1,17 +1,12 @@
 package cluster
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
@@ -58,19 +53,12 @@ type manifestDoc struct {
 
 // manifestDocs splits a multi-document YAML manifest into its objects, each of a kind manifestResources knows.
 func manifestDocs(manifest []byte) ([]manifestDoc, error) {
-	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(manifest)))
+	docs, err := yamlDocs(manifest)
+	if err != nil {
+		return nil, err
+	}
 	var out []manifestDoc
-	for {
-		doc, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read manifest: %w", err)
-		}
-		if len(bytes.TrimSpace(doc)) == 0 {
-			continue
-		}
+	for _, doc := range docs {
 		js, err := yaml.YAMLToJSON(doc)
 		if err != nil {
 			return nil, fmt.Errorf("manifest document %d: %w", len(out)+1, err)
@@ -91,6 +79,7 @@ func manifestDocs(manifest []byte) ([]manifestDoc, error) {
 		}
 		out = append(out, manifestDoc{kind: meta.Kind, name: meta.Name, namespace: meta.Namespace, res: res, json: js})
 	}
+	return out, nil
 }
 
 // applyManifest server-side applies each object of a manifest, as `kubectl apply --server-side` does.
