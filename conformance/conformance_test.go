@@ -13,8 +13,10 @@ import (
 	e2etestingmanifests "k8s.io/kubernetes/test/e2e/testing-manifests"
 	testfixtures "k8s.io/kubernetes/test/fixtures"
 
-	// The specs: sig-node's common node tests, nothing else.
+	// The specs: sig-node's common node tests, and sig-network's (Services, DNS, ...), which a cluster of Berth
+	// nodes with kube-proxy and cluster DNS (berth up's default) runs.
 	_ "k8s.io/kubernetes/test/e2e/common/node"
+	_ "k8s.io/kubernetes/test/e2e/network"
 
 	// The framework's reconfiguration, as upstream's e2e.test links it.
 	_ "k8s.io/kubernetes/test/e2e/framework/debug/init"

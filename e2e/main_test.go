@@ -49,6 +49,9 @@ func run(m *testing.M) int {
 	cfg.Out = os.Stdout
 	// Two nodes, each with its own Podman service and storage, stand for two hosts.
 	cfg.Nodes = 2
+	// This cluster's nodes share the machine's address (berth up --node-netns=false, the mode of nodes without
+	// kube-proxy, such as the helm chart's); TestServicesOnNodeNamespaces starts a cluster of the default mode.
+	cfg.NodeNetns = false
 	// hostPath volumes may name the built binaries (tests mount kubectl into containers), a test folder, and the
 	// nodes' Podman sockets (the helm chart's virtual kubelet runs in a pod with one mounted; see chart_test.go).
 	hostDir := filepath.Join(state, "host")

@@ -36,6 +36,11 @@ echo
 echo "The frontend answers on its pod IP ($ip):"
 busybox wget -qO- "http://$ip:8080/" || true
 echo
+echo "The web Service, by its name through cluster DNS, from the webapp pod (kube-proxy spreads the requests):"
+for _ in 1 2 3 4 5 6; do
+  "$kubectl" exec webapp -c frontend -- sh -c 'printf "GET / HTTP/1.0\r\n\r\n" | nc -w 3 web 80 | tail -n 1' || true
+done
+echo
 echo "Job output:"
 "$kubectl" logs job/countdown
 cat <<MSG

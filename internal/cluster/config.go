@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -74,6 +73,7 @@ func Default() Config {
 		ControllerManagerPort: 10257,
 		SchedulerPort:         10259,
 		KubeletPort:           10250,
+		NodeNetns:             true,
 		MetricsServerPort:     4443,
 		Out:                   io.Discard,
 	}
@@ -110,16 +110,6 @@ func (c *Config) complete() error {
 	if c.Nodes < 1 || c.Nodes > 50 {
 		return fmt.Errorf("--nodes %d: must be between 1 and 50", c.Nodes)
 	}
-	if c.NodeNetns {
-		if len(c.PodmanURLs) > 0 {
-			return fmt.Errorf("--node-netns: berth makes the network namespaces of the Podman services it starts; with --podman-url, run kube-proxy next to that Podman (see docs/services.md)")
-		}
-		for _, tool := range []string{"ip", "nsenter", "iptables"} {
-			if _, err := exec.LookPath(tool); err != nil {
-				return fmt.Errorf("--node-netns needs %s: apt-get install iproute2 util-linux iptables", tool)
-			}
-		}
-	}
 	if len(c.PodmanURLs) > 0 && len(c.PodmanURLs) != c.Nodes {
 		return fmt.Errorf("%d --podman-url values for %d nodes: give one per node, or none to let berth start Podman", len(c.PodmanURLs), c.Nodes)
 	}
@@ -127,6 +117,9 @@ func (c *Config) complete() error {
 		if !strings.HasPrefix(u, "unix://") && !strings.HasPrefix(u, "tcp://") && !strings.HasPrefix(u, "ssh://") {
 			return fmt.Errorf("--podman-url %q: must start with unix://, tcp:// or ssh://", u)
 		}
+	}
+	if c.NodeNetns && len(c.PodmanURLs) > 0 {
+		return fmt.Errorf("--node-netns: berth makes the network namespaces of the Podman services it starts; with --podman-url, pass --node-netns=false and run kube-proxy next to that Podman (see docs/services.md)")
 	}
 	if c.NodeIP == "" {
 		ip, err := hostIP()

@@ -15,7 +15,7 @@ import (
 func fakeBinDir(t *testing.T, skip string) string {
 	t.Helper()
 	dir := t.TempDir()
-	for _, b := range (&Config{}).binaries() {
+	for _, b := range (&Config{NodeNetns: true}).binaries() {
 		if b == skip {
 			continue
 		}
@@ -50,7 +50,10 @@ func TestConfigComplete(t *testing.T) {
 		{name: "podman urls for other node count", mutate: func(c *Config) { c.Nodes = 2; c.PodmanURLs = []string{"unix:///a.sock"} },
 			wantErr: "1 --podman-url values for 2 nodes"},
 		{name: "podman url scheme", mutate: func(c *Config) { c.PodmanURLs = []string{"http://x"} }, wantErr: `--podman-url "http://x": must start with unix://, tcp:// or ssh://`},
-		{name: "ssh podman url", mutate: func(c *Config) { c.PodmanURLs = []string{"ssh://root@host/run/podman/podman.sock"} }},
+		{name: "ssh podman url", mutate: func(c *Config) { c.PodmanURLs, c.NodeNetns = []string{"ssh://root@host/run/podman/podman.sock"}, false }},
+		{name: "podman url with node namespaces", mutate: func(c *Config) { c.PodmanURLs = []string{"unix:///a.sock"} }, wantErr: "pass --node-netns=false"},
+		{name: "shared address without kube-proxy", mutate: func(c *Config) { c.NodeNetns = false; c.BinDir = fakeBinDir(t, "kube-proxy") }},
+		{name: "node namespaces without kube-proxy", mutate: func(c *Config) { c.BinDir = fakeBinDir(t, "kube-proxy") }, wantErr: "component binary kube-proxy not found"},
 		{name: "loopback node ip", mutate: func(c *Config) { c.NodeIP = "127.0.0.1" }, wantErr: "must be a non-loopback address"},
 		{name: "bad node ip", mutate: func(c *Config) { c.NodeIP = "nope" }, wantErr: `--node-ip "nope"`},
 		{name: "missing binary", mutate: func(c *Config) { c.BinDir = fakeBinDir(t, "kube-apiserver") }, wantErr: "component binary kube-apiserver not found"},

@@ -224,6 +224,16 @@ func (c *Cluster) inNetns(i int, bin string, args []string) (string, []string) {
 	return "nsenter", append([]string{"--net=" + c.nets[i].Path(), "--", bin}, args...)
 }
 
+// netnsTools checks that the machine has what the nodes' namespaces need.
+func netnsTools() error {
+	for _, tool := range []string{"ip", "nsenter", "iptables"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("the nodes' network namespaces need %s: apt-get install iproute2 util-linux iptables (or pass --node-netns=false)", tool)
+		}
+	}
+	return nil
+}
+
 // setUpNodeNets makes the nodes' network namespaces, after removing any an earlier run left, and has each node's
 // Podman service run netavark in its node's.
 func (c *Cluster) setUpNodeNets(ctx context.Context) error {

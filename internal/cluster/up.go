@@ -253,6 +253,11 @@ func Up(ctx context.Context, cfg Config) (_ *Cluster, retErr error) {
 			return nil, err
 		}
 	}
+	if cfg.NodeNetns {
+		if err := netnsTools(); err != nil {
+			return nil, err
+		}
+	}
 	for _, url := range cfg.PodmanURLs {
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err := podmanAnswers(url)(pctx)

@@ -28,8 +28,16 @@ func TestUpRefusesWithoutPodman(t *testing.T) {
 			name: "podman url does not answer",
 			setup: func(t *testing.T, c *Config) {
 				c.PodmanURLs = []string{"unix://" + filepath.Join(t.TempDir(), "absent.sock")}
+				c.NodeNetns = false // as berth up does with --podman-url
 			},
 			wantErr: "cannot reach Podman at unix://",
+		},
+		{
+			name: "node namespaces asked for with a podman url",
+			setup: func(t *testing.T, c *Config) {
+				c.PodmanURLs = []string{"unix://" + filepath.Join(t.TempDir(), "absent.sock")}
+			},
+			wantErr: "pass --node-netns=false",
 		},
 		{
 			name: "bad registries config",

@@ -62,7 +62,7 @@ stops it. The cluster's objects are kept in the state folder across runs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Out = stdout
-			cfg.PodmanURLs = podmanURLs
+			cfg = withPodmanURLs(cfg, podmanURLs, cmd.Flags().Changed("node-netns"))
 			if detach && os.Getenv(detachedEnv) == "" {
 				return upDetached(cmd.Context(), cfg.StateDir, stdout)
 			}
@@ -75,7 +75,7 @@ stops it. The cluster's objects are kept in the state folder across runs.`,
 	f.StringVar(&cfg.NodePrefix, "node-name", cfg.NodePrefix, "node name prefix: nodes are <prefix>-0, <prefix>-1, ...")
 	f.StringSliceVar(&podmanURLs, "podman-url", nil, "use running Podman services (unix://, tcp://, ssh://), one per node, instead of starting them")
 	f.StringVar(&cfg.NodeIP, "node-ip", "", "address the nodes advertise (default: this machine's first non-loopback IPv4 address)")
-	f.BoolVar(&cfg.NodeNetns, "node-netns", false, "make each node a network namespace of its own, with its own address, its pod subnet routed from this machine and upstream kube-proxy, so that Services work from and to its pods (see docs/services.md)")
+	f.BoolVar(&cfg.NodeNetns, "node-netns", cfg.NodeNetns, "make each node a network namespace of its own, with its own address, its pod subnet routed from this machine, upstream kube-proxy and cluster DNS, so that Services work from and to its pods (see docs/services.md); false: the nodes share this machine's address and have neither (the default with --podman-url)")
 	f.IntVar(&cfg.APIServerPort, "apiserver-port", cfg.APIServerPort, "kube-apiserver port (every address: pods reach it at --node-ip)")
 	f.StringSliceVar(&cfg.AllowedHostPaths, "allowed-host-paths", nil, "host folders hostPath volumes may name (at or below them); none by default")
 	f.StringVar(&cfg.RegistriesConfig, "registries-config", "", "containers-registries.conf(5) v2 file (registry mirrors, insecure or blocked registries) merged into each node's Podman registries.conf; its entries win over Berth's")
@@ -83,7 +83,7 @@ stops it. The cluster's objects are kept in the state folder across runs.`,
 	f.IntVar(&cfg.EtcdPeerPort, "etcd-peer-port", cfg.EtcdPeerPort, "etcd peer port (127.0.0.1)")
 	f.IntVar(&cfg.ControllerManagerPort, "controller-manager-port", cfg.ControllerManagerPort, "kube-controller-manager port (127.0.0.1)")
 	f.IntVar(&cfg.SchedulerPort, "scheduler-port", cfg.SchedulerPort, "berth-scheduler port (127.0.0.1)")
-	f.IntVar(&cfg.KubeletPort, "kubelet-port", cfg.KubeletPort, "kubelet API port of the first node; node i uses this + i")
+	f.IntVar(&cfg.KubeletPort, "kubelet-port", cfg.KubeletPort, "kubelet API port (each node on its own address); with --node-netns=false the first node's, node i uses this + i")
 	f.IntVar(&cfg.MetricsServerPort, "metrics-server-port", cfg.MetricsServerPort, "metrics-server port (on --node-ip), when metrics-server is in the bin folder")
 	f.StringVar(&cfg.BinDir, "bin-dir", "", "folder of the component binaries (default: beside berth)")
 	f.BoolVarP(&detach, "detach", "d", false, "run in the background; stop with berth down")
@@ -215,4 +215,15 @@ else into the Podman storage of the nodes of the state folder (berth up also doe
 	cmd.Flags().StringVar(&stateDir, "state", stateDir, "state folder whose nodes' Podman storage to import into")
 	cmd.Flags().IntVar(&nodes, "nodes", nodes, "number of nodes of that state folder")
 	return cmd
+}
+
+// withPodmanURLs gives the configuration the Podman services to use. Berth makes network namespaces only for the
+// Podman services it starts, so with some given the nodes share the machine's address unless --node-netns was set
+// (which complete then refuses, saying why).
+func withPodmanURLs(cfg cluster.Config, urls []string, netnsSet bool) cluster.Config {
+	cfg.PodmanURLs = urls
+	if len(urls) > 0 && !netnsSet {
+		cfg.NodeNetns = false
+	}
+	return cfg
 }
