@@ -108,8 +108,8 @@ func Down(ctx context.Context, stateDir string, out func(string, ...any)) error 
 	for _, conf := range dirs {
 		podmanHost{dir: filepath.Dir(conf)}.release()
 	}
-	// The nodes' network namespaces (berth up --node-netns), with their links and routes.
-	errs = append(errs, removeNodeNets(stateDir))
+	// The nodes' network namespaces (berth up --node-netns), with their links and routes, or the pods' bridges.
+	errs = append(errs, removeNodeNets(stateDir), removeHostBridges(stateDir))
 	_ = os.Remove(filepath.Join(stateDir, "ready"))
 	return errors.Join(errs...)
 }

@@ -1,9 +1,13 @@
 package cluster
 
 import (
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"net"
+	"os/exec"
+	"strconv"
+	"strings"
 )
 
 // Each node's pods join a bridge network of their own. Several berth clusters may run on one machine (a user's and
@@ -21,7 +25,32 @@ func stateHashOf(stateDir string) uint32 {
 
 // bridgeName is node i's bridge interface: "bth" + 4 hex digits of the state's hash + the node index (≤ 15 bytes).
 func (c *Cluster) bridgeName(i int) string {
-	return fmt.Sprintf("bth%04x%d", c.stateHash()&0xffff, i)
+	return fmt.Sprintf("%s%d", bridgePrefix(c.cfg.StateDir), i)
+}
+
+// bridgePrefix names the pods' bridges of the cluster on stateDir.
+func bridgePrefix(stateDir string) string {
+	return fmt.Sprintf("bth%04x", stateHashOf(stateDir)&0xffff)
+}
+
+// removeHostBridges removes the pods' bridges that the cluster on stateDir left on the machine (nodes on the
+// machine's address, --node-netns=false): netavark keeps a bridge after its last pod is gone.
+func removeHostBridges(stateDir string) error {
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		return fmt.Errorf("list network interfaces: %w", err)
+	}
+	var errs []error
+	for _, ifc := range ifaces {
+		rest, ok := strings.CutPrefix(ifc.Name, bridgePrefix(stateDir))
+		if _, err := strconv.Atoi(rest); !ok || err != nil {
+			continue
+		}
+		if out, err := exec.Command("ip", "link", "del", ifc.Name).CombinedOutput(); err != nil {
+			errs = append(errs, fmt.Errorf("remove the pods' bridge %s: %w: %s", ifc.Name, err, strings.TrimSpace(string(out))))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // subnet picks node i's /24 in 10.89.0.0/16 (clusterCIDR): nodes in turn take the first /24 from a place derived

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -69,12 +70,19 @@ func (c *Cluster) nodeNets() []nodeNet {
 	}
 	out := make([]nodeNet, c.cfg.Nodes)
 	for i := range out {
+		podCIDR := c.subnet(i)
+		// Podman keeps the network it made on an earlier run, and its subnet with it.
+		if i < len(c.hosts) && c.hosts[i].dir != "" {
+			if kept := podmanNetworkSubnet(filepath.Join(c.hosts[i].dir, "networks", podNetwork+".json")); kept != "" {
+				podCIDR = kept
+			}
+		}
 		out[i] = nodeNet{
 			Netns:   fmt.Sprintf("%s%d", netnsPrefix(c.cfg.StateDir), i),
 			HostIf:  fmt.Sprintf("%s%d", hostIfPrefix(c.cfg.StateDir), i),
 			HostIP:  fmt.Sprintf("100.64.%d.%d", k, 4*i+1),
 			NodeIP:  fmt.Sprintf("100.64.%d.%d", k, 4*i+2),
-			PodCIDR: c.subnet(i),
+			PodCIDR: podCIDR,
 		}
 	}
 	return out
@@ -92,7 +100,8 @@ func (n nodeNet) setUp(ctx context.Context) error {
 		{"ip", "-n", n.Netns, "addr", "add", n.NodeIP + "/30", "dev", "eth0"},
 		{"ip", "-n", n.Netns, "link", "set", "eth0", "up"},
 		{"ip", "-n", n.Netns, "route", "add", "default", "via", n.HostIP},
-		{"ip", "route", "replace", n.PodCIDR, "via", n.NodeIP, "dev", n.HostIf},
+		// add, not replace: a subnet another cluster routes is an error, not taken over.
+		{"ip", "route", "add", n.PodCIDR, "via", n.NodeIP, "dev", n.HostIf},
 		// Pod traffic to other pods keeps its source address: netavark masquerades whatever leaves the bridge's
 		// subnet, so this rule goes before its chain.
 		{"ip", "netns", "exec", n.Netns, "iptables", "-w", "-t", "nat", "-I", "POSTROUTING", "1", "-s", n.PodCIDR, "-d", clusterCIDR,
@@ -222,6 +231,30 @@ func (c *Cluster) inNetns(i int, bin string, args []string) (string, []string) {
 		return bin, args
 	}
 	return "nsenter", append([]string{"--net=" + c.nets[i].Path(), "--", bin}, args...)
+}
+
+// podNetwork is the Podman network of the nodes' pods (berth-kubelet --network).
+const podNetwork = "berth"
+
+// podmanNetworkSubnet is the first subnet of the Podman network whose netavark configuration file is path, "" when
+// there is none (or it does not read).
+func podmanNetworkSubnet(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	var nw struct {
+		Subnets []struct {
+			Subnet string `json:"subnet"`
+		} `json:"subnets"`
+	}
+	if json.Unmarshal(b, &nw) != nil || len(nw.Subnets) == 0 {
+		return ""
+	}
+	if _, _, err := net.ParseCIDR(nw.Subnets[0].Subnet); err != nil {
+		return ""
+	}
+	return nw.Subnets[0].Subnet
 }
 
 // netnsTools checks that the machine has what the nodes' namespaces need.

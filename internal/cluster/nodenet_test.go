@@ -103,3 +103,39 @@ func TestContainersConfRunsNetavarkInTheNodeNamespace(t *testing.T) {
 		t.Errorf("helper_binaries_dir = %q, want the wrapper's folder first, then Podman's defaults", got)
 	}
 }
+
+func TestPodmanNetworkSubnet(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, content, want string
+	}{
+		{"netavark's file", `{"name": "berth", "subnets": [{"subnet": "10.89.43.0/24", "gateway": "10.89.43.1"}]}`, "10.89.43.0/24"},
+		{"no subnet", `{"name": "berth", "subnets": []}`, ""},
+		{"not a subnet", `{"subnets": [{"subnet": "nope"}]}`, ""},
+		{"not JSON", `{`, ""},
+		{"absent", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".json")
+			if tc.content != "" {
+				if err := os.WriteFile(path, []byte(tc.content), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := podmanNetworkSubnet(path); got != tc.want {
+				t.Errorf("podmanNetworkSubnet = %q, want %q", got, tc.want)
+			}
+		})
+	}
+	// A node whose Podman kept its network keeps its subnet.
+	c := &Cluster{cfg: Config{StateDir: dir, Nodes: 1}, hosts: []podmanHost{{index: 0, dir: filepath.Join(dir, "podman", "0")}}}
+	if err := os.MkdirAll(filepath.Join(dir, "podman", "0", "networks"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "podman", "0", "networks", "berth.json"), []byte(`{"subnets": [{"subnet": "10.89.7.0/24"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.nodeNets()[0].PodCIDR; got != "10.89.7.0/24" {
+		t.Errorf("pod subnet %s, want the kept network's 10.89.7.0/24", got)
+	}
+}

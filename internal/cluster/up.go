@@ -578,7 +578,7 @@ func (c *Cluster) startKubelet(i int) (*process, error) {
 		"--kubeconfig=" + cr.nodeKubeconfigs[i], "--node-name=" + name, "--node-ip=" + host,
 		"--port=" + strconv.Itoa(port), "--podman-url=" + c.hosts[i].url,
 		"--rotate-server-certificates", "--client-ca-file=" + cr.caFile,
-		"--network=berth", "--network-interface=" + c.bridgeName(i), "--subnet=" + subnet,
+		"--network=" + podNetwork, "--network-interface=" + c.bridgeName(i), "--subnet=" + subnet,
 		"--root-dir=" + cfg.kubeletRootDir(i), "--allowed-host-paths=" + strings.Join(cfg.AllowedHostPaths, ","),
 	}
 	if c.nets == nil {
@@ -848,6 +848,10 @@ func (c *Cluster) Stop(ctx context.Context) {
 		if c.cfg.NodeNetns {
 			if err := removeNodeNets(c.cfg.StateDir); err != nil {
 				logger.Error(err, "Removing the nodes' network namespaces")
+			}
+		} else if len(c.procs) > 0 {
+			if err := removeHostBridges(c.cfg.StateDir); err != nil {
+				logger.Error(err, "Removing the pods' bridges")
 			}
 		}
 		_ = os.Remove(filepath.Join(c.cfg.StateDir, "ready"))
