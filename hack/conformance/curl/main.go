@@ -143,7 +143,8 @@ func parse(args []string) (options, error) {
 			o.insecure = true
 		case "-v", "--verbose":
 			o.verbose = true
-		case "-q", "--disable", "-N", "--no-buffer", "--compressed", "-4", "--ipv4", "-6", "--ipv6", "--http1.1":
+		// -g (no URL globbing): this curl never globs.
+		case "-q", "--disable", "-N", "--no-buffer", "--compressed", "-4", "--ipv4", "-6", "--ipv6", "--http1.1", "-g", "--globoff":
 		default:
 			return fmt.Errorf("option %s: is unknown", flag)
 		}

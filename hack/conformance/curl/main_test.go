@@ -49,6 +49,8 @@ func TestRun(t *testing.T) {
 	}{
 		{name: "plain get as the lifecycle hook specs run it", args: []string{srv.URL + "/echo?msg=poststart"},
 			wantStdout: "poststart"},
+		{name: "as sig-network's pod checks run it (test/e2e/framework/network)", args: []string{"-g", "-q", "-s", "--max-time", "15", "--connect-timeout", "1", srv.URL + "/echo?msg=net"},
+			wantStdout: "net"},
 		{name: "combined short flags", args: []string{"-sSf", srv.URL + "/echo?msg=hi"}, wantStdout: "hi"},
 		{name: "no scheme means http", args: []string{strings.TrimPrefix(srv.URL, "http://") + "/echo?msg=x"},
 			wantStdout: "x"},
