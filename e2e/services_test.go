@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -40,18 +41,25 @@ func netnsCluster(t *testing.T) *cluster.Cluster {
 	if err != nil {
 		t.Fatalf("berth up --node-netns: %v", err)
 	}
+	// The cluster's namespaces are berth-<hash>-<i>; its rules on the machine are marked berth-<hash>-.
+	mark := strings.TrimSuffix(filepath.Base(c.NodeNetnsPaths()[0]), "0")
+	if rules := machineRules(t); !strings.Contains(rules, mark) {
+		t.Errorf("the machine has no rule of the cluster's (%s) for its nodes' links:\n%s", mark, rules)
+	}
 	t.Cleanup(func() {
 		c.Stop(ctx)
 		after := machineNetwork(t)
+		words := strings.FieldsFunc(after, func(r rune) bool { return r == ' ' || r == '\n' || r == '/' || r == '\t' })
 		for _, ip := range c.NodeIPs() {
-			if strings.Contains(after, ip) {
+			if slices.Contains(words, ip) {
 				t.Errorf("after berth down, the machine still has the node address %s:\n%s", ip, after)
 			}
 		}
-		for _, path := range c.NodeNetnsPaths() {
-			if strings.Contains(after, filepath.Base(path)) {
-				t.Errorf("after berth down, the network namespace %s is left:\n%s", filepath.Base(path), after)
-			}
+		if strings.Contains(after, mark) {
+			t.Errorf("after berth down, a network namespace of the cluster (%s*) is left:\n%s", mark, after)
+		}
+		if rules := machineRules(t); strings.Contains(rules, mark) {
+			t.Errorf("after berth down, rules of the cluster (%s) are left on the machine:\n%s", mark, rules)
 		}
 	})
 	return c
@@ -69,6 +77,16 @@ func machineNetwork(t *testing.T) string {
 		b.Write(out)
 	}
 	return b.String()
+}
+
+// machineRules is the machine's own netfilter rules (iptables-save, every table).
+func machineRules(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("iptables-save").CombinedOutput()
+	if err != nil {
+		t.Fatalf("iptables-save: %v\n%s", err, out)
+	}
+	return string(out)
 }
 
 // kubectlOn runs kubectl against the cluster c.
@@ -309,6 +327,12 @@ spec:
 	if got := httpGetFrom(c, ns, "client", net.JoinHostPort(nodeIPs[1], "18080")); got != "hostnet" {
 		t.Errorf("the hostNetwork pod's port on its node's address answered %q, want hostnet", got)
 	}
+	// Pods reach what lies beyond the machine: a network namespace standing for another host, which has no route
+	// to the nodes' or the pods' addresses, answers only if the machine masquerades the pods' traffic.
+	outside := outsideHost(t)
+	if got := httpGetFrom(c, ns, "client", net.JoinHostPort(outside, "8080")); got != "outside" {
+		t.Errorf("from a pod, a host beyond the machine (%s) answered %q, want outside", outside, got)
+	}
 	// An in-cluster client: the kubernetes Service's environment names its cluster IP, and the service account
 	// token authenticates there.
 	env := kubectlOn(t, c, "", "exec", "-n", ns, "client", "--", "sh", "-c", "echo $KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT")
@@ -321,7 +345,22 @@ spec:
 
 	// Endpoints follow the Deployment's scale: none answers at 0, both again at 2.
 	kubectlOn(t, c, "", "scale", "-n", ns, "deployment/web", "--replicas=0")
-	waitServing(t, c, ns, clusterIP, func(s string) bool { return s == "" }, "no answer once scaled to 0")
+	// Every node's kube-proxy rejects the Service's traffic once it has no endpoints; then nothing answers.
+	for i := range nodes {
+		err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+			rules, err := nodeRules(c, i)
+			return err == nil && strings.Contains(rules, `"default/web has no endpoints"`), err
+		})
+		if err != nil {
+			rules, _ := nodeRules(c, i)
+			t.Fatalf("node %s does not reject web's traffic once it has no endpoints: %v\n%s", nodes[i], err, rules)
+		}
+	}
+	for i := 0; i < 3; i++ {
+		if got := httpGetFrom(c, ns, "client", clusterIP); got != "" {
+			t.Fatalf("the ClusterIP %s answered %q with no endpoints", clusterIP, got)
+		}
+	}
 	kubectlOn(t, c, "", "scale", "-n", ns, "deployment/web", "--replicas=2")
 	waitServing(t, c, ns, clusterIP, func(s string) bool { return strings.HasPrefix(s, "web-") }, "a replica answers once scaled back to 2")
 
@@ -357,9 +396,44 @@ func lookup(t *testing.T, c *cluster.Cluster, ns, name string) []string {
 	return ips
 }
 
-// nodeRules is node i's NAT table (iptables-save), read in the node's network namespace.
+// outsideHost starts a network namespace that stands for a host beyond the machine: linked to the machine by a veth
+// pair in 198.18.<n>.0/30 (the benchmarking range), without any other route, it serves "outside" over HTTP on
+// port 8080 of its address, which it returns. Everything goes on cleanup.
+func outsideHost(t *testing.T) string {
+	t.Helper()
+	n := 1 + rand.IntN(250)
+	name, link := fmt.Sprintf("berth-e2e-outside-%d", n), fmt.Sprintf("bthe2e%d", n)
+	hostIP, ip := fmt.Sprintf("198.18.%d.1", n), fmt.Sprintf("198.18.%d.2", n)
+	run := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	run("ip", "netns", "add", name)
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", name).Run() })
+	run("ip", "link", "add", link, "type", "veth", "peer", "name", "eth0", "netns", name)
+	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", link).Run() })
+	run("ip", "addr", "add", hostIP+"/30", "dev", link)
+	run("ip", "link", "set", link, "up")
+	run("ip", "-n", name, "addr", "add", ip+"/30", "dev", "eth0")
+	run("ip", "-n", name, "link", "set", "eth0", "up")
+	run("ip", "-n", name, "link", "set", "lo", "up")
+	www := t.TempDir()
+	if err := os.WriteFile(filepath.Join(www, "index.html"), []byte("outside\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := exec.Command("ip", "netns", "exec", name, "busybox", "httpd", "-f", "-p", ip+":8080", "-h", www)
+	if err := srv.Start(); err != nil {
+		t.Fatalf("serve in %s: %v", name, err)
+	}
+	t.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
+	return ip
+}
+
+// nodeRules is node i's netfilter rules (iptables-save, every table), read in the node's network namespace.
 func nodeRules(c *cluster.Cluster, i int) (string, error) {
-	out, err := exec.Command("nsenter", "--net="+c.NodeNetnsPaths()[i], "iptables-save", "-t", "nat").CombinedOutput()
+	out, err := exec.Command("nsenter", "--net="+c.NodeNetnsPaths()[i], "iptables-save").CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("iptables-save in node %d's namespace: %w: %s", i, err, out)
 	}

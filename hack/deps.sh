@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Berth needs, when absent: Podman with runc and catatonit (its pause image),
-# netavark/aardvark-dns (pod networking), iptables/iproute2/util-linux (kube-proxy, the nodes' network namespaces:
-# ip, nsenter), busybox-static (the local image), docker-registry (pull tests).
+# netavark/aardvark-dns (pod networking), iptables/iproute2/util-linux/procps (kube-proxy, the nodes' network namespaces:
+# ip, nsenter, sysctl), busybox-static (the local image), docker-registry (pull tests).
 set -euo pipefail
-pkgs=(podman runc catatonit conmon netavark aardvark-dns iptables iproute2 util-linux uidmap busybox-static docker-registry)
+pkgs=(podman runc catatonit conmon netavark aardvark-dns iptables iproute2 util-linux procps uidmap busybox-static docker-registry)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

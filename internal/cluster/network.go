@@ -56,19 +56,22 @@ func removeHostBridges(stateDir string) error {
 // subnet picks node i's /24 in 10.89.0.0/16 (clusterCIDR): nodes in turn take the first /24 from a place derived
 // from the state folder that no interface or route of this machine uses and no earlier node took. It only matters the first time: a
 // network that exists keeps its subnet.
-func (c *Cluster) subnet(i int) string {
-	used := hostSubnets()
+func (c *Cluster) subnet(i int) string { return c.subnetAvoiding(i, nil) }
+
+// subnetAvoiding is subnet(i) with the networks taken counted as used too.
+func (c *Cluster) subnetAvoiding(i int, taken []*net.IPNet) string {
+	used := append(hostSubnets(), taken...)
 	base := int(c.stateHash() % 256)
-	taken := map[int]bool{}
+	picked := map[int]bool{}
 	k := 0
 	for j := 0; j <= i; j++ {
 		for step := 0; step < 256; step++ {
 			k = (base + j + step) % 256
-			if !taken[k] && !inUse(used, net.IPv4(10, 89, byte(k), 1)) {
+			if !picked[k] && !inUse(used, net.IPv4(10, 89, byte(k), 1)) {
 				break
 			}
 		}
-		taken[k] = true
+		picked[k] = true
 	}
 	return fmt.Sprintf("10.89.%d.0/24", k)
 }

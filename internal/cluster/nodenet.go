@@ -55,6 +55,17 @@ func netnsPrefix(stateDir string) string {
 	return fmt.Sprintf("berth-%08x-", stateHashOf(stateDir))
 }
 
+// nodeNetnsName is the namespace of node i of the cluster on stateDir.
+func nodeNetnsName(stateDir string, i int) string {
+	return fmt.Sprintf("%s%d", netnsPrefix(stateDir), i)
+}
+
+// fileExists tells whether path exists.
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
 // nodeNets are the namespaces of the cluster's nodes. The link /30s take a /24 of 100.64.0.0/16 (shared address
 // space, which hosts rarely route) from a place derived from the state folder that no interface or route of this
 // machine uses; node i has .4i+1 (machine) and .4i+2 (node).
@@ -68,17 +79,26 @@ func (c *Cluster) nodeNets() []nodeNet {
 			break
 		}
 	}
-	out := make([]nodeNet, c.cfg.Nodes)
-	for i := range out {
-		podCIDR := c.subnet(i)
-		// Podman keeps the network it made on an earlier run, and its subnet with it.
+	// Podman keeps the network it made on an earlier run, and its subnet with it; a node without one takes a subnet
+	// that neither the machine nor another node's kept network uses.
+	kept := make([]string, c.cfg.Nodes)
+	var keptNets []*net.IPNet
+	for i := range kept {
 		if i < len(c.hosts) && c.hosts[i].dir != "" {
-			if kept := podmanNetworkSubnet(filepath.Join(c.hosts[i].dir, "networks", podNetwork+".json")); kept != "" {
-				podCIDR = kept
+			kept[i] = podmanNetworkSubnet(filepath.Join(c.hosts[i].dir, "networks", podNetwork+".json"))
+			if _, n, err := net.ParseCIDR(kept[i]); err == nil {
+				keptNets = append(keptNets, n)
 			}
 		}
+	}
+	out := make([]nodeNet, c.cfg.Nodes)
+	for i := range out {
+		podCIDR := kept[i]
+		if podCIDR == "" {
+			podCIDR = c.subnetAvoiding(i, keptNets)
+		}
 		out[i] = nodeNet{
-			Netns:   fmt.Sprintf("%s%d", netnsPrefix(c.cfg.StateDir), i),
+			Netns:   nodeNetnsName(c.cfg.StateDir, i),
 			HostIf:  fmt.Sprintf("%s%d", hostIfPrefix(c.cfg.StateDir), i),
 			HostIP:  fmt.Sprintf("100.64.%d.%d", k, 4*i+1),
 			NodeIP:  fmt.Sprintf("100.64.%d.%d", k, 4*i+2),
@@ -116,8 +136,11 @@ func (n nodeNet) setUp(ctx context.Context) error {
 	if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644); err != nil {
 		return fmt.Errorf("enable IPv4 forwarding: %w", err)
 	}
-	if out, err := exec.CommandContext(ctx, "ip", "netns", "exec", n.Netns, "sysctl", "-qw", "net.ipv4.ip_forward=1").CombinedOutput(); err != nil {
-		return fmt.Errorf("enable IPv4 forwarding in %s: %w: %s", n.Netns, err, strings.TrimSpace(string(out)))
+	// Replies of a Service's pod to a client on the same bridge pass the node's netfilter (kube-proxy's reverse
+	// NAT), as the kubelet's network plugins have it.
+	if out, err := exec.CommandContext(ctx, "ip", "netns", "exec", n.Netns, "sysctl", "-qw", "net.ipv4.ip_forward=1",
+		"net.bridge.bridge-nf-call-iptables=1").CombinedOutput(); err != nil {
+		return fmt.Errorf("set the forwarding sysctls in %s: %w: %s", n.Netns, err, strings.TrimSpace(string(out)))
 	}
 	return nil
 }
@@ -127,11 +150,83 @@ func hostIfPrefix(stateDir string) string {
 	return fmt.Sprintf("bthv%04x", stateHashOf(stateDir)&0xffff)
 }
 
-// removeNodeNets removes the veth pairs and namespaces of the cluster on stateDir, and with them the routes through
-// them. The machine's ends go first: the kernel frees a namespace (and the veths in it) only some time after its
-// last user left, while deleting a veth takes its peer and routes at once. What does not exist is no error.
-func removeNodeNets(stateDir string) error {
+// hostRules are the machine's netfilter rules for the nodes' links (iptables -A specs, chain first), each marked
+// with a comment naming the cluster: the nodes' traffic is forwarded whatever the FORWARD chain's policy (Docker
+// and ufw make it DROP), and what leaves the machine by another interface is masqueraded to the machine's address,
+// as the nodes' addresses are known to nothing beyond it.
+func hostRules(stateDir string, nets []nodeNet) [][]string {
+	if len(nets) == 0 {
+		return nil
+	}
+	links := nets[0].HostIP[:strings.LastIndex(nets[0].HostIP, ".")] + ".0/24"
+	ifaces := hostIfPrefix(stateDir) + "+"
+	mark := func(what string) []string {
+		return []string{"-m", "comment", "--comment", netnsPrefix(stateDir) + what}
+	}
+	return [][]string{
+		append(append([]string{"-t", "filter", "-I", "FORWARD", "-i", ifaces}, mark("forward-out")...), "-j", "ACCEPT"),
+		append(append([]string{"-t", "filter", "-I", "FORWARD", "-o", ifaces}, mark("forward-in")...), "-j", "ACCEPT"),
+		append(append([]string{"-t", "nat", "-A", "POSTROUTING", "-s", links, "!", "-o", ifaces}, mark("egress")...), "-j", "MASQUERADE"),
+	}
+}
+
+// addHostRules adds hostRules (removeHostRules removes an earlier run's first).
+func addHostRules(ctx context.Context, stateDir string, nets []nodeNet) error {
+	for _, r := range hostRules(stateDir, nets) {
+		if out, err := exec.CommandContext(ctx, "iptables", append([]string{"-w"}, r...)...).CombinedOutput(); err != nil {
+			return fmt.Errorf("netfilter rule for the nodes (iptables %s): %w: %s", strings.Join(r, " "), err, strings.TrimSpace(string(out)))
+		}
+	}
+	return nil
+}
+
+// removeHostRules removes the machine's rules marked as the cluster's on stateDir (see hostRules).
+func removeHostRules(stateDir string) error {
 	var errs []error
+	for _, table := range []string{"filter", "nat"} {
+		out, err := exec.Command("iptables", "-w", "-t", table, "-S").Output()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("list the %s table: %w", table, err))
+			continue
+		}
+		for _, del := range rulesToDelete(string(out), netnsPrefix(stateDir)) {
+			if out, err := exec.Command("iptables", append([]string{"-w", "-t", table}, del...)...).CombinedOutput(); err != nil {
+				errs = append(errs, fmt.Errorf("remove the rule %s: %w: %s", strings.Join(del, " "), err, strings.TrimSpace(string(out))))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// rulesToDelete turns the rules of iptables -S output whose comment starts with mark into iptables -D arguments.
+// Berth's rules have no spaces in their words, so a rule splits on white space (and loses any quotes).
+func rulesToDelete(listing, mark string) [][]string {
+	var out [][]string
+	for _, line := range strings.Split(listing, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || f[0] != "-A" {
+			continue
+		}
+		for i := 0; i+1 < len(f); i++ {
+			if f[i] == "--comment" && strings.HasPrefix(strings.Trim(f[i+1], `"`), mark) {
+				del := []string{"-D"}
+				for _, w := range f[1:] {
+					del = append(del, strings.Trim(w, `"`))
+				}
+				out = append(out, del)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// removeNodeNets removes the veth pairs and namespaces of the cluster on stateDir, and with them the routes through
+// them, and the machine's rules for them. The machine's ends go first: the kernel frees a namespace (and the veths
+// in it) only some time after its last user left, while deleting a veth takes its peer and routes at once. What
+// does not exist is no error.
+func removeNodeNets(stateDir string) error {
+	errs := []error{removeHostRules(stateDir)}
 	ifaces, err := net.Interfaces()
 	if err != nil {
 		return fmt.Errorf("list network interfaces: %w", err)
@@ -259,9 +354,9 @@ func podmanNetworkSubnet(path string) string {
 
 // netnsTools checks that the machine has what the nodes' namespaces need.
 func netnsTools() error {
-	for _, tool := range []string{"ip", "nsenter", "iptables"} {
+	for _, tool := range []string{"ip", "nsenter", "iptables", "sysctl"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			return fmt.Errorf("the nodes' network namespaces need %s: apt-get install iproute2 util-linux iptables (or pass --node-netns=false)", tool)
+			return fmt.Errorf("the nodes' network namespaces need %s: apt-get install iproute2 util-linux iptables procps (or pass --node-netns=false)", tool)
 		}
 	}
 	return nil
@@ -270,10 +365,18 @@ func netnsTools() error {
 // setUpNodeNets makes the nodes' network namespaces, after removing any an earlier run left, and has each node's
 // Podman service run netavark in its node's.
 func (c *Cluster) setUpNodeNets(ctx context.Context) error {
-	if err := removeNodeNets(c.cfg.StateDir); err != nil {
+	// An earlier run's namespaces, and the bridges of a run whose nodes were on the machine's address
+	// (--node-netns=false), whose routes would hold the pod subnets.
+	if err := errors.Join(removeNodeNets(c.cfg.StateDir), removeHostBridges(c.cfg.StateDir)); err != nil {
 		return err
 	}
+	if !fileExists("/proc/sys/net/bridge/bridge-nf-call-iptables") {
+		return fmt.Errorf("the kernel's bridge netfilter is not loaded (modprobe br_netfilter): without it a Service's replies from a pod on the client's own node bypass kube-proxy's rules")
+	}
 	c.nets = c.nodeNets()
+	if err := addHostRules(ctx, c.cfg.StateDir, c.nets); err != nil {
+		return err
+	}
 	for i, n := range c.nets {
 		if err := n.setUp(ctx); err != nil {
 			return err

@@ -139,3 +139,51 @@ func TestPodmanNetworkSubnet(t *testing.T) {
 		t.Errorf("pod subnet %s, want the kept network's 10.89.7.0/24", got)
 	}
 }
+
+func TestHostRules(t *testing.T) {
+	nets := []nodeNet{{HostIP: "100.64.43.1", NodeIP: "100.64.43.2"}, {HostIP: "100.64.43.5", NodeIP: "100.64.43.6"}}
+	rules := hostRules("/state/a", nets)
+	if len(rules) != 3 {
+		t.Fatalf("%d rules, want 3: %q", len(rules), rules)
+	}
+	egress := strings.Join(rules[2], " ")
+	if want := "-t nat -A POSTROUTING -s 100.64.43.0/24 ! -o " + hostIfPrefix("/state/a") + "+"; !strings.HasPrefix(egress, want) || !strings.HasSuffix(egress, "-j MASQUERADE") {
+		t.Errorf("egress rule %q, want it to start with %q and masquerade", egress, want)
+	}
+	// Listed back by iptables -S, each rule is found by its mark and turned into its deletion; another cluster's
+	// and others' rules are left alone.
+	var listing strings.Builder
+	listing.WriteString("-P FORWARD ACCEPT\n-A FORWARD -m comment --comment \"netavark firewall plugin rules\" -j NETAVARK_FORWARD\n")
+	for _, r := range rules {
+		spec := []string{}
+		for i := 0; i < len(r); i++ {
+			switch r[i] {
+			case "-t":
+				i++
+			case "-I":
+				spec = append(spec, "-A")
+			case "--comment":
+				spec = append(spec, r[i], `"`+r[i+1]+`"`)
+				i++
+			default:
+				spec = append(spec, r[i])
+			}
+		}
+		listing.WriteString(strings.Join(spec, " ") + "\n")
+	}
+	for _, r := range hostRules("/state/b", nets) {
+		listing.WriteString("-A " + strings.Join(r[3:], " ") + "\n")
+	}
+	dels := rulesToDelete(listing.String(), netnsPrefix("/state/a"))
+	if len(dels) != 3 {
+		t.Fatalf("deletions %q, want the 3 rules of /state/a", dels)
+	}
+	for _, d := range dels {
+		if d[0] != "-D" || (d[1] != "FORWARD" && d[1] != "POSTROUTING") || strings.Contains(strings.Join(d, " "), `"`) {
+			t.Errorf("deletion %q", d)
+		}
+	}
+	if hostRules("/state/a", nil) != nil {
+		t.Error("rules for no nodes")
+	}
+}

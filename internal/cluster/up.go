@@ -277,6 +277,14 @@ func Up(ctx context.Context, cfg Config) (_ *Cluster, retErr error) {
 		return nil, fmt.Errorf("certificates: %w", err)
 	}
 	c.creds = creds
+	if cfg.NodeNetns {
+		// A crashed run's pods are removed by netavark in its nodes' namespaces, which outlive it.
+		for i := range c.hosts {
+			if path := filepath.Join("/run/netns", nodeNetnsName(cfg.StateDir, i)); fileExists(path) {
+				c.hosts[i].netns = path
+			}
+		}
+	}
 	if err := c.cleanLeftovers(ctx); err != nil {
 		return nil, err
 	}
