@@ -35,13 +35,19 @@ func kubectl(t *testing.T, stdin string, args ...string) string {
 }
 
 func kubectlErr(stdin string, args ...string) (string, error) {
-	cmd := exec.Command(filepath.Join(binDir, "kubectl"), args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+testCluster.Kubeconfig())
+	cmd := kubectlCmd(testCluster.Kubeconfig(), args...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	return out.String(), err
+}
+
+// kubectlCmd is a kubectl command line against the cluster of kubeconfig.
+func kubectlCmd(kubeconfig string, args ...string) *exec.Cmd {
+	cmd := exec.Command(filepath.Join(binDir, "kubectl"), args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	return cmd
 }
 
 // namespace creates a namespace for one test; on cleanup it deletes it and checks that Podman has no pod of it left.

@@ -200,8 +200,7 @@ spec:
     command: ["sh", "-c", "mkdir -p /www && echo served-by-pod > /www/index.html && httpd -f -p 8080 -h /www"]
     ports: [{containerPort: 8080}]
 `, busybox))
-	cmd := exec.Command(filepath.Join(binDir, "kubectl"), "port-forward", "-n", ns, "pod/web", ":8080", ":9")
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+testCluster.Kubeconfig())
+	cmd := kubectlCmd(testCluster.Kubeconfig(), "port-forward", "-n", ns, "pod/web", ":8080", ":9")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

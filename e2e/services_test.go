@@ -92,8 +92,7 @@ func machineRules(t *testing.T) string {
 // kubectlOn runs kubectl against the cluster c.
 func kubectlOn(t *testing.T, c *cluster.Cluster, stdin string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(binDir, "kubectl"), args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig())
+	cmd := kubectlCmd(c.Kubeconfig(), args...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -107,9 +106,9 @@ func kubectlOn(t *testing.T, c *cluster.Cluster, stdin string, args ...string) s
 // body's last line ("" when nothing answered).
 func httpGetFrom(c *cluster.Cluster, ns, client, addr string) string {
 	host, port, _ := net.SplitHostPort(addr)
-	cmd := exec.Command(filepath.Join(binDir, "kubectl"), "exec", "-n", ns, client, "--", "sh", "-c",
+	cmd := kubectlCmd(c.Kubeconfig(), "exec", "-n", ns, client, "--", "sh", "-c",
 		fmt.Sprintf(`printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 3 %s %s | tail -n 1`, host, port))
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig())
+	// Standard output only: nc's complaints on standard error are no answer.
 	out, err := cmd.Output()
 	if err != nil {
 		return ""
@@ -381,9 +380,7 @@ spec:
 // lookup resolves name with nslookup in the client pod and returns its addresses, sorted (none if it fails).
 func lookup(t *testing.T, c *cluster.Cluster, ns, name string) []string {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(binDir, "kubectl"), "exec", "-n", ns, "client", "--", "nslookup", name)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig())
-	out, _ := cmd.CombinedOutput()
+	out, _ := kubectlCmd(c.Kubeconfig(), "exec", "-n", ns, "client", "--", "nslookup", name).CombinedOutput()
 	// The answers follow "Name:"; the server's own "Address:" line comes before, with its port.
 	_, answers, _ := strings.Cut(string(out), "Name:")
 	var ips []string

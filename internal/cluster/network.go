@@ -1,13 +1,9 @@
 package cluster
 
 import (
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"net"
-	"os/exec"
-	"strconv"
-	"strings"
 )
 
 // Each node's pods join a bridge network of their own. Several berth clusters may run on one machine (a user's and
@@ -36,21 +32,7 @@ func bridgePrefix(stateDir string) string {
 // removeHostBridges removes the pods' bridges that the cluster on stateDir left on the machine (nodes on the
 // machine's address, --node-netns=false): netavark keeps a bridge after its last pod is gone.
 func removeHostBridges(stateDir string) error {
-	ifaces, err := net.Interfaces()
-	if err != nil {
-		return fmt.Errorf("list network interfaces: %w", err)
-	}
-	var errs []error
-	for _, ifc := range ifaces {
-		rest, ok := strings.CutPrefix(ifc.Name, bridgePrefix(stateDir))
-		if _, err := strconv.Atoi(rest); !ok || err != nil {
-			continue
-		}
-		if out, err := exec.Command("ip", "link", "del", ifc.Name).CombinedOutput(); err != nil {
-			errs = append(errs, fmt.Errorf("remove the pods' bridge %s: %w: %s", ifc.Name, err, strings.TrimSpace(string(out))))
-		}
-	}
-	return errors.Join(errs...)
+	return deleteLinks(bridgePrefix(stateDir), "pods' bridge")
 }
 
 // subnet picks node i's /24 in 10.89.0.0/16 (clusterCIDR): nodes in turn take the first /24 from a place derived
@@ -65,15 +47,23 @@ func (c *Cluster) subnetAvoiding(i int, taken []*net.IPNet) string {
 	picked := map[int]bool{}
 	k := 0
 	for j := 0; j <= i; j++ {
-		for step := 0; step < 256; step++ {
-			k = (base + j + step) % 256
-			if !picked[k] && !inUse(used, net.IPv4(10, 89, byte(k), 1)) {
-				break
-			}
-		}
+		k = freeSlash24(10, 89, base+j, used, picked)
 		picked[k] = true
 	}
 	return fmt.Sprintf("10.89.%d.0/24", k)
+}
+
+// freeSlash24 is the third byte k of the first /24 a.b.k.0 from base on (wrapping) that neither used nor picked
+// holds; when all are taken, the last one tried.
+func freeSlash24(a, b byte, base int, used []*net.IPNet, picked map[int]bool) int {
+	k := 0
+	for step := 0; step < 256; step++ {
+		k = (base + step) % 256
+		if !picked[k] && !inUse(used, net.IPv4(a, b, byte(k), 1)) {
+			break
+		}
+	}
+	return k
 }
 
 func inUse(used []*net.IPNet, ip net.IP) bool {

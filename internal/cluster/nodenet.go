@@ -70,15 +70,7 @@ func fileExists(path string) bool {
 // space, which hosts rarely route) from a place derived from the state folder that no interface or route of this
 // machine uses; node i has .4i+1 (machine) and .4i+2 (node).
 func (c *Cluster) nodeNets() []nodeNet {
-	used := hostSubnets()
-	base := int(c.stateHash() % 256)
-	k := base
-	for step := 0; step < 256; step++ {
-		k = (base + step) % 256
-		if !inUse(used, net.IPv4(100, 64, byte(k), 1)) {
-			break
-		}
-	}
+	k := freeSlash24(100, 64, int(c.stateHash()%256), hostSubnets(), nil)
 	// Podman keeps the network it made on an earlier run, and its subnet with it; a node without one takes a subnet
 	// that neither the machine nor another node's kept network uses.
 	kept := make([]string, c.cfg.Nodes)
@@ -128,8 +120,8 @@ func (n nodeNet) setUp(ctx context.Context) error {
 			"-m", "comment", "--comment", "berth: no masquerade between pods", "-j", "RETURN"},
 	}
 	for _, s := range steps {
-		if out, err := exec.CommandContext(ctx, s[0], s[1:]...).CombinedOutput(); err != nil {
-			return fmt.Errorf("network namespace of the node (%s): %w: %s", strings.Join(s, " "), err, strings.TrimSpace(string(out)))
+		if err := runTool(ctx, s...); err != nil {
+			return fmt.Errorf("network namespace of the node: %w", err)
 		}
 	}
 	// The machine and the node forward the pods' packets (netavark sets the node's too, once it makes a bridge).
@@ -138,9 +130,9 @@ func (n nodeNet) setUp(ctx context.Context) error {
 	}
 	// Replies of a Service's pod to a client on the same bridge pass the node's netfilter (kube-proxy's reverse
 	// NAT), as the kubelet's network plugins have it.
-	if out, err := exec.CommandContext(ctx, "ip", "netns", "exec", n.Netns, "sysctl", "-qw", "net.ipv4.ip_forward=1",
-		"net.bridge.bridge-nf-call-iptables=1").CombinedOutput(); err != nil {
-		return fmt.Errorf("set the forwarding sysctls in %s: %w: %s", n.Netns, err, strings.TrimSpace(string(out)))
+	if err := runTool(ctx, "ip", "netns", "exec", n.Netns, "sysctl", "-qw", "net.ipv4.ip_forward=1",
+		"net.bridge.bridge-nf-call-iptables=1"); err != nil {
+		return fmt.Errorf("set the forwarding sysctls in %s: %w", n.Netns, err)
 	}
 	return nil
 }
@@ -173,8 +165,8 @@ func hostRules(stateDir string, nets []nodeNet) [][]string {
 // addHostRules adds hostRules (removeHostRules removes an earlier run's first).
 func addHostRules(ctx context.Context, stateDir string, nets []nodeNet) error {
 	for _, r := range hostRules(stateDir, nets) {
-		if out, err := exec.CommandContext(ctx, "iptables", append([]string{"-w"}, r...)...).CombinedOutput(); err != nil {
-			return fmt.Errorf("netfilter rule for the nodes (iptables %s): %w: %s", strings.Join(r, " "), err, strings.TrimSpace(string(out)))
+		if err := runTool(ctx, append([]string{"iptables", "-w"}, r...)...); err != nil {
+			return fmt.Errorf("netfilter rule for the nodes: %w", err)
 		}
 	}
 	return nil
@@ -190,8 +182,8 @@ func removeHostRules(stateDir string) error {
 			continue
 		}
 		for _, del := range rulesToDelete(string(out), netnsPrefix(stateDir)) {
-			if out, err := exec.Command("iptables", append([]string{"-w", "-t", table}, del...)...).CombinedOutput(); err != nil {
-				errs = append(errs, fmt.Errorf("remove the rule %s: %w: %s", strings.Join(del, " "), err, strings.TrimSpace(string(out))))
+			if err := runTool(context.Background(), append([]string{"iptables", "-w", "-t", table}, del...)...); err != nil {
+				errs = append(errs, fmt.Errorf("remove a rule of the nodes: %w", err))
 			}
 		}
 	}
@@ -226,18 +218,7 @@ func rulesToDelete(listing, mark string) [][]string {
 // in it) only some time after its last user left, while deleting a veth takes its peer and routes at once. What
 // does not exist is no error.
 func removeNodeNets(stateDir string) error {
-	errs := []error{removeHostRules(stateDir)}
-	ifaces, err := net.Interfaces()
-	if err != nil {
-		return fmt.Errorf("list network interfaces: %w", err)
-	}
-	for _, ifc := range ifaces {
-		if strings.HasPrefix(ifc.Name, hostIfPrefix(stateDir)) {
-			if out, err := exec.Command("ip", "link", "del", ifc.Name).CombinedOutput(); err != nil {
-				errs = append(errs, fmt.Errorf("remove the node link %s: %w: %s", ifc.Name, err, strings.TrimSpace(string(out))))
-			}
-		}
-	}
+	errs := []error{removeHostRules(stateDir), deleteLinks(hostIfPrefix(stateDir), "node link")}
 	entries, err := os.ReadDir("/run/netns")
 	if errors.Is(err, os.ErrNotExist) {
 		return errors.Join(errs...)
@@ -249,8 +230,35 @@ func removeNodeNets(stateDir string) error {
 		if !strings.HasPrefix(e.Name(), prefix) {
 			continue
 		}
-		if out, err := exec.Command("ip", "netns", "del", e.Name()).CombinedOutput(); err != nil {
-			errs = append(errs, fmt.Errorf("remove network namespace %s: %w: %s", e.Name(), err, strings.TrimSpace(string(out))))
+		if err := runTool(context.Background(), "ip", "netns", "del", e.Name()); err != nil {
+			errs = append(errs, fmt.Errorf("remove network namespace %s: %w", e.Name(), err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// runTool runs a command line (ip, iptables, sysctl); its error carries the command and what it printed.
+func runTool(ctx context.Context, args ...string) error {
+	if out, err := exec.CommandContext(ctx, args[0], args[1:]...).CombinedOutput(); err != nil {
+		return fmt.Errorf("%s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// deleteLinks deletes the machine's network interfaces named prefix + a node index (what says what they are).
+func deleteLinks(prefix, what string) error {
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		return fmt.Errorf("list network interfaces: %w", err)
+	}
+	var errs []error
+	for _, ifc := range ifaces {
+		rest, ok := strings.CutPrefix(ifc.Name, prefix)
+		if _, err := strconv.Atoi(rest); !ok || err != nil {
+			continue
+		}
+		if err := runTool(context.Background(), "ip", "link", "del", ifc.Name); err != nil {
+			errs = append(errs, fmt.Errorf("remove the %s %s: %w", what, ifc.Name, err))
 		}
 	}
 	return errors.Join(errs...)
@@ -360,6 +368,16 @@ func netnsTools() error {
 		}
 	}
 	return nil
+}
+
+// useLeftoverNetns has each node's Podman run netavark in the namespace an earlier run left for the node, if any:
+// a crashed run's pods are removed (cleanLeftovers) by netavark in the namespaces, which outlive it.
+func (c *Cluster) useLeftoverNetns() {
+	for i := range c.hosts {
+		if n := (nodeNet{Netns: nodeNetnsName(c.cfg.StateDir, i)}); fileExists(n.Path()) {
+			c.hosts[i].netns = n.Path()
+		}
+	}
 }
 
 // setUpNodeNets makes the nodes' network namespaces, after removing any an earlier run left, and has each node's

@@ -278,12 +278,7 @@ func Up(ctx context.Context, cfg Config) (_ *Cluster, retErr error) {
 	}
 	c.creds = creds
 	if cfg.NodeNetns {
-		// A crashed run's pods are removed by netavark in its nodes' namespaces, which outlive it.
-		for i := range c.hosts {
-			if path := filepath.Join("/run/netns", nodeNetnsName(cfg.StateDir, i)); fileExists(path) {
-				c.hosts[i].netns = path
-			}
-		}
+		c.useLeftoverNetns()
 	}
 	if err := c.cleanLeftovers(ctx); err != nil {
 		return nil, err
@@ -443,8 +438,15 @@ func (c *Cluster) save() error {
 	return os.WriteFile(filepath.Join(c.cfg.StateDir, "cluster.json"), b, 0o644)
 }
 
+// start starts the component bin of the bin folder.
 func (c *Cluster) start(name, bin string, args []string, env ...string) (*process, error) {
-	p, err := start(name, c.cfg.bin(bin), args, env, filepath.Join(c.cfg.StateDir, "logs"), filepath.Join(c.cfg.StateDir, "pids"))
+	return c.launch(name, c.cfg.bin(bin), args, env...)
+}
+
+// launch starts the program at path as one of the cluster's processes, logging and recording its pid in the state
+// folder.
+func (c *Cluster) launch(name, path string, args []string, env ...string) (*process, error) {
+	p, err := start(name, path, args, env, filepath.Join(c.cfg.StateDir, "logs"), filepath.Join(c.cfg.StateDir, "pids"))
 	if err != nil {
 		return nil, err
 	}
@@ -479,12 +481,10 @@ func (c *Cluster) startPodman() ([]*process, error) {
 		if err != nil {
 			return nil, err
 		}
-		p, err := start(fmt.Sprintf("podman-%d", h.index), bin, []string{"system", "service", "--time=0", h.url}, h.env(),
-			filepath.Join(c.cfg.StateDir, "logs"), filepath.Join(c.cfg.StateDir, "pids"))
+		p, err := c.launch(fmt.Sprintf("podman-%d", h.index), bin, []string{"system", "service", "--time=0", h.url}, h.env()...)
 		if err != nil {
 			return nil, err
 		}
-		c.procs = append(c.procs, p)
 		out = append(out, p)
 	}
 	return out, nil
@@ -578,9 +578,11 @@ func (c *Cluster) startKubelet(i int) (*process, error) {
 	cfg, cr := c.cfg, c.creds
 	name := cfg.nodeName(i)
 	host, port := c.kubeletAddr(i)
-	subnet := c.subnet(i)
+	var subnet string
 	if c.nets != nil {
 		subnet = c.nets[i].PodCIDR
+	} else {
+		subnet = c.subnet(i)
 	}
 	args := []string{
 		"--kubeconfig=" + cr.nodeKubeconfigs[i], "--node-name=" + name, "--node-ip=" + host,
@@ -604,12 +606,7 @@ func (c *Cluster) startKubelet(i int) (*process, error) {
 // startOnNode starts a component of node i: in the node's network namespace when it has one.
 func (c *Cluster) startOnNode(i int, name, bin string, args []string) (*process, error) {
 	path, args := c.inNetns(i, c.cfg.bin(bin), args)
-	p, err := start(name, path, args, nil, filepath.Join(c.cfg.StateDir, "logs"), filepath.Join(c.cfg.StateDir, "pids"))
-	if err != nil {
-		return nil, err
-	}
-	c.procs = append(c.procs, p)
-	return p, nil
+	return c.launch(name, path, args)
 }
 
 // etcdHealthy checks etcd's /health.
