@@ -5,12 +5,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -102,13 +104,12 @@ func kubectlOn(t *testing.T, c *cluster.Cluster, stdin string, args ...string) s
 	return out.String()
 }
 
-// httpGetFrom asks, from inside pod client, for http://addr/ (busybox nc: an HTTP/1.0 request) and returns the
-// body's last line ("" when nothing answered).
+// httpGetFrom asks, from inside pod client, for http://addr/ with busybox wget and returns the body's last line (""
+// when nothing answered). timeout bounds it: Debian 12's busybox wget crashes (SIGSEGV) when given its own -T.
 func httpGetFrom(c *cluster.Cluster, ns, client, addr string) string {
-	host, port, _ := net.SplitHostPort(addr)
 	cmd := kubectlCmd(c.Kubeconfig(), "exec", "-n", ns, client, "--", "sh", "-c",
-		fmt.Sprintf(`printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 3 %s %s | tail -n 1`, host, port))
-	// Standard output only: nc's complaints on standard error are no answer.
+		fmt.Sprintf(`timeout 5 wget -qO- http://%s/ | tail -n 1`, addr))
+	// Standard output only: wget's complaints on standard error are no answer.
 	out, err := cmd.Output()
 	if err != nil {
 		return ""
@@ -128,6 +129,22 @@ func TestServicesOnNodeNamespaces(t *testing.T) {
 	c := netnsCluster(t)
 	ctx := context.Background()
 	cl := c.Client()
+	// berth images on the running cluster's state imports through its nodes' Podman services, and leaves their
+	// configuration and sockets alone (the pods below need both).
+	confs, _ := filepath.Glob(filepath.Join(c.Config().StateDir, "podman", "*", "containers.conf"))
+	before := readFiles(t, confs)
+	out, err := berthCLI(t, "images", "--state", c.Config().StateDir)
+	if err != nil || strings.Count(out, "(running)") != 2 {
+		t.Errorf("berth images on the running cluster: %v\n%s\nwant both nodes, through their running Podman", err, out)
+	}
+	if after := readFiles(t, confs); len(confs) != 2 || !maps.Equal(before, after) {
+		t.Errorf("berth images changed the running nodes' Podman configuration (%d files)", len(confs))
+	}
+	for i := range 2 {
+		if _, err := os.Stat(filepath.Join(c.Config().StateDir, "podman", fmt.Sprint(i), "podman.sock")); err != nil {
+			t.Errorf("after berth images, node %d's Podman socket: %v", i, err)
+		}
+	}
 	nodes, nodeIPs := c.NodeNames(), c.NodeIPs()
 	if nodeIPs[0] == nodeIPs[1] || nodeIPs[0] == c.Config().NodeIP {
 		t.Fatalf("node addresses %v: each node needs its own, apart from the machine's %s", nodeIPs, c.Config().NodeIP)
@@ -185,6 +202,29 @@ spec:
   selector: {app: db}
   ports: [{port: 8080}]
 ---
+apiVersion: v1
+kind: Service
+metadata: {name: web-sticky}
+spec:
+  sessionAffinity: ClientIP
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web-local}
+spec:
+  internalTrafficPolicy: Local
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: db-self}
+spec:
+  selector: {app: db}
+  ports: [{port: 80, targetPort: 8080}]
+---
 apiVersion: apps/v1
 kind: StatefulSet
 metadata: {name: db}
@@ -225,7 +265,7 @@ spec:
 
 	// Both replicas ready, one per node.
 	var replicas map[string]string // pod name → IP
-	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
+	err = wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
 		pods, err := cl.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
 		if err != nil {
 			return false, err
@@ -305,6 +345,32 @@ spec:
 			t.Errorf("pod IP %s (%s) answered %q from the client pod", ip, name, got)
 		}
 	}
+	// Hairpin: a pod reaches a Service whose only endpoint is itself.
+	if got := httpGetFrom(c, ns, "db-0", "db-self"); got != "db-0" {
+		t.Errorf("from db-0, the Service db-self (whose endpoint is db-0) answered %q, want db-0", got)
+	}
+	// Session affinity ClientIP: every request of one client reaches one replica.
+	sticky := map[string]bool{}
+	for i := 0; i < 10; i++ {
+		sticky[httpGetFrom(c, ns, "client", "web-sticky")] = true
+	}
+	if _, ok := replicas[firstKey(sticky)]; len(sticky) != 1 || !ok {
+		t.Errorf("with sessionAffinity ClientIP, the client's requests reached %v, want one replica of %v", sticky, replicas)
+	}
+	// internalTrafficPolicy Local: only the replica on the client's node answers.
+	var local string
+	for name := range replicas {
+		if p, err := cl.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{}); err == nil && p.Spec.NodeName == nodes[0] {
+			local = name
+		}
+	}
+	reached := map[string]bool{}
+	for i := 0; i < 10; i++ {
+		reached[httpGetFrom(c, ns, "client", "web-local")] = true
+	}
+	if len(reached) != 1 || !reached[local] {
+		t.Errorf("with internalTrafficPolicy Local, the client on %s reached %v, want only that node's replica %s", nodes[0], reached, local)
+	}
 	// The NodePort answers on each node's address.
 	nodePort := svc.Spec.Ports[0].NodePort
 	for _, ip := range nodeIPs {
@@ -365,10 +431,11 @@ spec:
 
 	// Deleting the Service removes its rules from every node's kube-proxy.
 	kubectlOn(t, c, "", "delete", "-n", ns, "service/web")
+	webRule := regexp.MustCompile(`default/web[ :"]`) // not web-sticky's or web-local's
 	for i := range nodes {
 		err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
 			rules, err := nodeRules(c, i)
-			return err == nil && !strings.Contains(rules, svc.Spec.ClusterIP) && !strings.Contains(rules, "default/web"), err
+			return err == nil && !strings.Contains(rules, svc.Spec.ClusterIP) && !webRule.MatchString(rules), err
 		})
 		if err != nil {
 			rules, _ := nodeRules(c, i)
@@ -489,4 +556,26 @@ func httpGet(ctx context.Context, url string) (string, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return strings.TrimSpace(string(b)), err
+}
+
+// readFiles reads the files named, by name.
+func readFiles(t *testing.T, names []string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, n := range names {
+		b, err := os.ReadFile(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[n] = string(b)
+	}
+	return out
+}
+
+// firstKey is a key of m ("" for none).
+func firstKey(m map[string]bool) string {
+	for k := range m {
+		return k
+	}
+	return ""
 }

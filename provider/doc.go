@@ -9,6 +9,7 @@
 //   - podstatus: pure derivation of a PodStatus from a snapshot of a pod's record.
 //   - prober: one worker per probe.
 //   - volume: the volume manager (folders, payloads, mounts, emptyDir usage).
+//   - hairpin: hairpin mode on the pods' bridge ports, so that a pod reaches itself through a Service.
 //   - node: the Node object's status setters and the node's Lease.
 //   - podman: Podman's REST API behind small interfaces (host, images, pods, containers, streams).
 //

@@ -29,6 +29,9 @@ type Config struct {
 	NodeIP string
 	// Network is the Podman network the pods join.
 	Network string
+	// Hairpin, when set, is called after a pod's sandbox starts, to let the pod reach itself through a Service (see
+	// package hairpin); its error is logged, and the pod goes on.
+	Hairpin func(context.Context) error
 	// HostNetns is the node's network namespace (a path) when it is not the Podman host's: hostNetwork pods join
 	// it. Empty: the Podman host's.
 	HostNetns string

@@ -227,6 +227,11 @@ func (p *Provider) createSandbox(ctx context.Context, r *podRecord) error {
 	if err := rt.StartPod(ctx, r.podmanID); err != nil {
 		return err
 	}
+	if p.cfg.Hairpin != nil && !r.pod.Spec.HostNetwork {
+		if err := p.cfg.Hairpin(ctx); err != nil {
+			klog.FromContext(ctx).Error(err, "Setting hairpin mode on the pods' bridge; the pod may get no answer from itself through a Service")
+		}
+	}
 	ip, err := p.sandboxIP(ctx, r)
 	if err != nil {
 		return err

@@ -4,10 +4,13 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -127,7 +130,19 @@ func (c *Cluster) importImages(ctx context.Context) error {
 
 // ImportImagesOffline imports the local images into the Podman storage of nodes 0..nodes-1 under stateDir with the
 // podman command, without any service running, so that a later berth up finds them. It skips images present.
+// While a berth up runs on stateDir, it imports through that run's Podman services instead (all its nodes): the
+// offline path would rewrite the nodes' Podman configuration and remove their sockets under the running services.
 func ImportImagesOffline(ctx context.Context, stateDir string, nodes int, out func(string, ...any)) error {
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return fmt.Errorf("create state folder: %w", err)
+	}
+	lock, err := flockState(stateDir)
+	if errors.Is(err, ErrAlreadyRunning) {
+		return importImagesRunning(ctx, stateDir, out)
+	} else if err != nil {
+		return err
+	}
+	defer lock.Close()
 	if _, err := podmanBinary(); err != nil {
 		return err
 	}
@@ -158,6 +173,34 @@ func ImportImagesOffline(ctx context.Context, stateDir string, nodes int, out fu
 			return err
 		}
 		out("imported %s on node %d", BusyboxImage, h.index)
+	}
+	return nil
+}
+
+// importImagesRunning imports the local images through the Podman services of the berth up running on stateDir.
+func importImagesRunning(ctx context.Context, stateDir string, out func(string, ...any)) error {
+	var s saved
+	b, err := os.ReadFile(filepath.Join(stateDir, "cluster.json"))
+	if err == nil {
+		err = json.Unmarshal(b, &s)
+	}
+	if err != nil || len(s.PodmanURLs) == 0 {
+		return fmt.Errorf("berth up runs on %s but its nodes' Podman services are not recorded (cluster.json: %v): wait until it is ready", stateDir, err)
+	}
+	for i, u := range s.PodmanURLs {
+		rt, err := podman.Dial(ctx, u)
+		if err != nil {
+			return fmt.Errorf("node %d of the running berth up: %w", i, err)
+		}
+		done, err := EnsureImages(ctx, rt)
+		if err != nil {
+			return fmt.Errorf("images on node %d: %w", i, err)
+		}
+		if done {
+			out("imported %s on node %d (running)", BusyboxImage, i)
+		} else {
+			out("%s already present on node %d (running)", BusyboxImage, i)
+		}
 	}
 	return nil
 }

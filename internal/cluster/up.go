@@ -411,8 +411,21 @@ func (c *Cluster) step(ctx context.Context, name string, p *process, check func(
 	return nil
 }
 
-// lockState takes the state folder's lock, or says who holds it.
+// lockState takes the state folder's lock and records this process as its holder, or says who holds it.
 func lockState(dir string) (*os.File, error) {
+	f, err := flockState(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "berth.pid"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("write pid file: %w", err)
+	}
+	return f, nil
+}
+
+// flockState takes the state folder's lock, or says who holds it.
+func flockState(dir string) (*os.File, error) {
 	f, err := os.OpenFile(filepath.Join(dir, "berth.lock"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open lock of %s: %w", dir, err)
@@ -421,10 +434,6 @@ func lockState(dir string) (*os.File, error) {
 		f.Close()
 		pid, _ := os.ReadFile(filepath.Join(dir, "berth.pid"))
 		return nil, fmt.Errorf("%w on %s (pid %s): run `berth down --state %s` to stop it, or choose another --state", ErrAlreadyRunning, dir, strings.TrimSpace(string(pid)), dir)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "berth.pid"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("write pid file: %w", err)
 	}
 	return f, nil
 }

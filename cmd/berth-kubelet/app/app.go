@@ -39,6 +39,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/registries"
 	"github.com/berth-dev/berth/provider"
+	"github.com/berth-dev/berth/provider/hairpin"
 	berthnode "github.com/berth-dev/berth/provider/node"
 	"github.com/berth-dev/berth/provider/podman"
 	"github.com/berth-dev/berth/provider/podspec"
@@ -67,11 +68,13 @@ type Options struct {
 	Subnet       string
 	// HostNetns is the node's network namespace (a path) when it is not the Podman host's; hostNetwork pods join it.
 	HostNetns string
-	Workers   int
-	Taints    []string
-	RootDir   string
-	HostPaths []string
-	APIServer string
+	// HairpinMode is the kubelet's --hairpin-mode: hairpin-veth or none.
+	HairpinMode string
+	Workers     int
+	Taints      []string
+	RootDir     string
+	HostPaths   []string
+	APIServer   string
 	// AllowPrivileged lets pods run privileged containers.
 	AllowPrivileged bool
 	// AllowHostNamespaces lets pods use the host's PID and IPC namespaces.
@@ -99,7 +102,7 @@ type Options struct {
 
 // NewCommand returns the berth-kubelet command.
 func NewCommand() *cobra.Command {
-	o := &Options{Port: 10250, NodeName: "berth-podman-0", Network: "berth", NetworkIface: "berth0", Subnet: "10.89.0.0/24", Workers: 8,
+	o := &Options{Port: 10250, NodeName: "berth-podman-0", Network: "berth", NetworkIface: "berth0", Subnet: "10.89.0.0/24", Workers: 8, HairpinMode: hairpin.Veth,
 		RootDir: "/var/lib/berth-kubelet", ClusterDomain: "cluster.local", ResolvConf: "/etc/resolv.conf", HostsFile: provider.DefaultHostsFile,
 		PodmanUnreachableGrace: provider.DefaultPodmanUnreachableGrace, PodmanUnreachableNodeGrace: berthnode.DefaultUnreachableAfter}
 	cmd := &cobra.Command{
@@ -125,6 +128,7 @@ func NewCommand() *cobra.Command {
 	f.StringVar(&o.NetworkIface, "network-interface", o.NetworkIface, "bridge interface of that network")
 	f.StringVar(&o.Subnet, "subnet", o.Subnet, "subnet of that network")
 	f.StringVar(&o.HostNetns, "host-network-namespace", "", "network namespace (a path, such as /run/netns/<name>) that is the node's when it is not the Podman host's: hostNetwork pods join it (berth up's nodes, each a namespace of its own); empty for the Podman host's")
+	f.StringVar(&o.HairpinMode, "hairpin-mode", o.HairpinMode, "as the kubelet's: hairpin-veth turns hairpin on for the ports of the pods' bridge (in --host-network-namespace, else this process's namespace), so that a pod reaches itself through a Service; none leaves them as netavark makes them")
 	f.IntVar(&o.Workers, "workers", o.Workers, "pods synced in parallel")
 	f.StringSliceVar(&o.Taints, "register-with-taints", nil, "taints the node registers with, as key=value:Effect (like the kubelet's flag)")
 	f.StringVar(&o.RootDir, "root-dir", o.RootDir, "folder of the pods' volume files (pods/<uid>/volumes); Podman bind-mounts them, so it must be a path of the Podman host")
@@ -170,6 +174,9 @@ func (o *Options) Validate() error {
 	}
 	if _, err := parseTaints(o.Taints); err != nil {
 		return err
+	}
+	if o.HairpinMode != hairpin.Veth && o.HairpinMode != hairpin.None && o.HairpinMode != "" {
+		return fmt.Errorf("--hairpin-mode %q: want %s or %s", o.HairpinMode, hairpin.Veth, hairpin.None)
 	}
 	for _, s := range o.ClusterDNS {
 		if net.ParseIP(s) == nil {
@@ -327,7 +334,11 @@ func Run(ctx context.Context, o *Options) error {
 	np := berthnode.New(ctx, berthnode.Config{Name: o.NodeName, IP: o.NodeIP, KubeletPort: int32(o.Port), Version: Version, Runtime: rt, Taints: taints,
 		UnreachableAfter: o.PodmanUnreachableNodeGrace})
 	tokens := token.NewManager(client)
-	p := provider.New(provider.Config{NodeName: o.NodeName, NodeIP: o.NodeIP, Network: o.Network, HostNetns: o.HostNetns, Runtime: rt, Recorder: recorder,
+	var setHairpin func(context.Context) error
+	if o.HairpinMode == hairpin.Veth {
+		setHairpin = hairpin.New(o.NetworkIface, o.HostNetns).Ensure
+	}
+	p := provider.New(provider.Config{NodeName: o.NodeName, NodeIP: o.NodeIP, Network: o.Network, HostNetns: o.HostNetns, Hairpin: setHairpin, Runtime: rt, Recorder: recorder,
 		Allocatable: np.Allocatable(), RootDir: o.RootDir, AllowedHostPaths: o.HostPaths, Tokens: tokens.GetServiceAccountToken,
 		APIServer: o.APIServer, AllowPrivileged: o.AllowPrivileged, AllowHostNamespaces: o.AllowHostNamespaces, AllowedCapabilities: o.AllowedCapabilities, ClusterDNS: o.ClusterDNS, ClusterDomain: o.ClusterDomain,
 		ResolvConf: o.ResolvConf, HostsFile: o.HostsFile, Sysctls: sysctls, AppArmor: info.AppArmor, SELinux: info.SELinux, HostUsage: hostUsage(o.PodmanURL), Finalize: finalizer(client), PodmanUnreachableGrace: o.PodmanUnreachableGrace,

@@ -42,6 +42,7 @@ func TestOptionsValidate(t *testing.T) {
 		{"port out of range", func(o *Options) { o.Port = 70000 }, "--port 70000 is out of range"},
 		{"taints", func(o *Options) { o.Taints = []string{"berth.dev/podman=true:NoSchedule", "dedicated:NoExecute"} }, ""},
 		{"bad taint effect", func(o *Options) { o.Taints = []string{"a=b:Sometimes"} }, `--register-with-taints "a=b:Sometimes": want key=value:Effect`},
+		{"bad hairpin mode", func(o *Options) { o.HairpinMode = "promiscuous-bridge" }, `--hairpin-mode "promiscuous-bridge": want hairpin-veth or none`},
 		{"cluster dns", func(o *Options) { o.ClusterDNS = []string{"10.96.0.10", "fd00::a"} }, ""},
 		{"bad cluster dns", func(o *Options) { o.ClusterDNS = []string{"dns.local"} }, `--cluster-dns "dns.local" is not an IP address`},
 		{"root dir", func(o *Options) { o.RootDir = "/var/lib/berth-kubelet" }, ""},
