@@ -69,6 +69,7 @@ kubelet:
     - {name: %[3]s, url: %[4]q}
   rootDir: %[5]q
   apiServerAddress: %[6]q
+kubeProxy: {enabled: true}
 `, chartProfile, hostNode, chartNode, podmanURL, rootDir, net.JoinHostPort(cfg.NodeIP, strconv.Itoa(cfg.APIServerPort)))
 	valuesFile := filepath.Join(t.TempDir(), "values.yaml")
 	if err := os.WriteFile(valuesFile, []byte(values), 0o644); err != nil {
@@ -132,6 +133,7 @@ kubelet:
 	}
 	checkChartLogs(t, ns)
 	checkChartRBAC(t, ns)
+	checkChartKubeProxy(t, ns)
 
 	// Upgrade: a new weight changes the ConfigMap's checksum in the pod template, so the scheduler restarts on it.
 	oldPods := podNames(deploymentPods(t, ns, schedName))
@@ -514,4 +516,85 @@ func chartDiagnostics(t *testing.T, ns string) {
 	}
 	ev, _ := kubectlErr("", "get", "events", "-n", ns, "--sort-by=.lastTimestamp")
 	t.Logf("events:\n%s", ev)
+}
+
+// checkChartKubeProxy follows the chart's NOTES for a Podman host's kube-proxy: a kubeconfig made from the token
+// Secret authenticates as the release's kube-proxy ServiceAccount, which may do what kube-proxy does (the cluster's
+// system:node-proxier role) and nothing more; kube-proxy accepts the ConfigMap's configuration (checked with
+// --cleanup in a network namespace of the test's own, so the machine's rules are not touched).
+func checkChartKubeProxy(t *testing.T, ns string) {
+	t.Helper()
+	name := chartRelease + "-kube-proxy"
+	var token, ca string
+	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		sec, err := client.CoreV1().Secrets(ns).Get(ctx, name+"-token", metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		token, ca = string(sec.Data["token"]), string(sec.Data["ca.crt"])
+		return token != "" && ca != "", nil
+	})
+	if err != nil {
+		t.Fatalf("the token Secret %s-token is not filled: %v", name, err)
+	}
+	dir := t.TempDir()
+	caFile, kubeconfig := filepath.Join(dir, "ca.crt"), filepath.Join(dir, "kube-proxy.kubeconfig")
+	if err := os.WriteFile(caFile, []byte(ca), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	server := fmt.Sprintf("https://%s", net.JoinHostPort(testCluster.Config().NodeIP, strconv.Itoa(testCluster.Config().APIServerPort)))
+	for _, args := range [][]string{
+		{"config", "set-cluster", "c", "--server=" + server, "--certificate-authority=" + caFile, "--embed-certs"},
+		{"config", "set-credentials", "kube-proxy", "--token=" + token},
+		{"config", "set-context", "c", "--cluster=c", "--user=kube-proxy"},
+		{"config", "use-context", "c"},
+	} {
+		if out, err := kubectlCmd(kubeconfig, args...).CombinedOutput(); err != nil {
+			t.Fatalf("kubectl %s: %v\n%s", args[:2], err, out)
+		}
+	}
+	who, err := kubectlCmd(kubeconfig, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}").CombinedOutput()
+	if want := "system:serviceaccount:" + ns + ":" + name; err != nil || string(who) != want {
+		t.Errorf("the kube-proxy kubeconfig is %q (%v), want %s", who, err, want)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"watch", "services", "-A"}, "yes"},
+		{[]string{"list", "endpointslices.discovery.k8s.io", "-A"}, "yes"},
+		{[]string{"get", "nodes/" + chartNode}, "yes"},
+		{[]string{"create", "events.events.k8s.io", "-n", ns}, "yes"},
+		{[]string{"get", "secrets", "-n", ns}, "no"},
+		{[]string{"create", "pods", "-n", ns}, "no"},
+		{[]string{"patch", "nodes/" + chartNode}, "no"},
+	} {
+		out, _ := kubectlCmd(kubeconfig, append([]string{"auth", "can-i"}, c.args...)...).CombinedOutput()
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		if got := lines[len(lines)-1]; got != c.want {
+			t.Errorf("kube-proxy can-i %v: %q, want %s", c.args, got, c.want)
+		}
+	}
+
+	cm, err := client.CoreV1().ConfigMaps(ns).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if unit := cm.Data["systemd-unit"]; !strings.Contains(unit, "--config=/etc/kubernetes/kube-proxy.conf --hostname-override=%i") {
+		t.Errorf("the ConfigMap's unit does not run kube-proxy on its config for the node of its instance:\n%s", unit)
+	}
+	conf := filepath.Join(dir, "kube-proxy.conf")
+	if err := os.WriteFile(conf, []byte(cm.Data["config.conf"]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	netnsName := fmt.Sprintf("berth-e2e-kp-%d", os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", netnsName).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v\n%s", err, out)
+	}
+	defer exec.Command("ip", "netns", "delete", netnsName).Run()
+	out, err := exec.Command("ip", "netns", "exec", netnsName, filepath.Join(binDir, "kube-proxy"),
+		"--config="+conf, "--hostname-override="+chartNode, "--cleanup").CombinedOutput()
+	if err != nil || strings.Contains(string(out), "lenient decoding") {
+		t.Errorf("kube-proxy on the ConfigMap's configuration: %v\n%s", err, out)
+	}
 }

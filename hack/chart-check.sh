@@ -24,6 +24,7 @@ grep -q 'checksum/config: ' "$tmp/default.yaml"
 absent 'registries' "$tmp/default.yaml"   # no registries config unless kubelet.registriesConf is set
 # Least privilege: no wildcard and no admin role anywhere.
 absent '"\*"\|cluster-admin' "$tmp/default.yaml"
+absent 'kube-proxy' "$tmp/default.yaml"   # kubeProxy is off by default
 
 cat > "$tmp/values.yaml" <<'VALUES'
 scheduler:
@@ -37,6 +38,7 @@ scheduler:
   metricsService: {enabled: false}
   plugins:
     podmanScore: {spreadWeight: 7, loadWeight: 0, imageWeight: 1}
+kubeProxy: {enabled: true, mode: nftables, clusterCIDR: 10.244.0.0/16, nodePortAddresses: [192.0.2.0/24]}
 kubelet:
   taint: {key: ""}
   allowedHostPaths: [/srv/shared, /var/log]
@@ -78,6 +80,13 @@ grep -q '^    location = "192.0.2.5:5000"$' "$tmp/custom.yaml"
 test "$(grep -c -- '--registries-config=/etc/berth/registries/registries.conf' "$tmp/custom.yaml")" = 3
 test "$(grep -c 'checksum/registries: ' "$tmp/custom.yaml")" = 3
 grep -q -- '- "--v=4"' "$tmp/custom.yaml"
+# kubeProxy: a ServiceAccount bound to system:node-proxier only, its token Secret, and the host's config and unit.
+grep -q 'name: system:node-proxier' "$tmp/custom.yaml"
+grep -q 'type: kubernetes.io/service-account-token' "$tmp/custom.yaml"
+grep -q '^    mode: nftables$' "$tmp/custom.yaml"
+grep -q '^    clusterCIDR: 10.244.0.0/16$' "$tmp/custom.yaml"
+grep -q '^    nodePortAddresses: \["192.0.2.0/24"\]$' "$tmp/custom.yaml"
+grep -q -- '--hostname-override=%i$' "$tmp/custom.yaml"
 grep -q -- '- "--cluster-dns=10.96.0.10"' "$tmp/custom.yaml"
 absent 'kind: PodDisruptionBudget' "$tmp/custom.yaml"
 absent 'kind: Service$' "$tmp/custom.yaml"
@@ -98,6 +107,8 @@ bad --set kubelet.taint.effect=Sometimes
 bad --set scheduler.unknownField=1
 bad --set kubelet.rootDir=relative/path
 bad --set 'scheduler.extraArgs[0]=v=4'
+bad --set kubeProxy.mode=userspace
+bad --set kubeProxy.clusterCIDR=everything
 
 # manifests/berth.yaml is the default rendering (`make manifests`), with no private key in it.
 if grep -q 'PRIVATE KEY\|tls.key:' manifests/berth.yaml; then
