@@ -146,6 +146,7 @@ func TestServicesOnNodeNamespaces(t *testing.T) {
 		}
 	}
 	nodes, nodeIPs := c.NodeNames(), c.NodeIPs()
+	podCIDRs := map[string]string{}
 	if nodeIPs[0] == nodeIPs[1] || nodeIPs[0] == c.Config().NodeIP {
 		t.Fatalf("node addresses %v: each node needs its own, apart from the machine's %s", nodeIPs, c.Config().NodeIP)
 	}
@@ -157,6 +158,10 @@ func TestServicesOnNodeNamespaces(t *testing.T) {
 		if got := n.Status.Addresses; len(got) == 0 || got[0].Address != nodeIPs[i] {
 			t.Errorf("node %s addresses %v, want InternalIP %s", name, got, nodeIPs[i])
 		}
+		podCIDRs[name] = n.Spec.PodCIDR
+	}
+	if podCIDRs[nodes[0]] == "" || podCIDRs[nodes[0]] == podCIDRs[nodes[1]] {
+		t.Errorf("nodes' spec.podCIDR %v: want one subnet of its own per node", podCIDRs)
 	}
 
 	const ns = "default"
@@ -275,6 +280,9 @@ spec:
 		for _, p := range pods.Items {
 			if p.Status.PodIP != "" && podReady(&p) {
 				replicas[p.Name], on[p.Spec.NodeName] = p.Status.PodIP, true
+				if _, sub, err := net.ParseCIDR(podCIDRs[p.Spec.NodeName]); err != nil || !sub.Contains(net.ParseIP(p.Status.PodIP)) {
+					t.Errorf("pod %s's IP %s is not in its node %s's podCIDR %q", p.Name, p.Status.PodIP, p.Spec.NodeName, podCIDRs[p.Spec.NodeName])
+				}
 			}
 		}
 		return len(replicas) == 2 && len(on) == 2, nil

@@ -315,7 +315,9 @@ func (f *fakeRuntime) Info(context.Context) (podman.HostInfo, error) {
 	return podman.HostInfo{Hostname: "fake", CPUs: 2, MemTotal: 4 << 30, MemFree: 2 << 30, OS: "fake", Arch: "amd64", Kernel: "6.0", Version: "4.9.5"}, nil
 }
 
-func (f *fakeRuntime) EnsureNetwork(context.Context, string, string, string) error { return nil }
+func (f *fakeRuntime) EnsureNetwork(_ context.Context, _, _, subnet string) ([]string, error) {
+	return []string{subnet}, nil
+}
 
 func (f *fakeRuntime) ImageExists(_ context.Context, ref string) (bool, error) {
 	if err := f.unreachable(); err != nil {

@@ -52,6 +52,8 @@ type Config struct {
 	UnreachableAfter time.Duration
 	// Taints are registered with the node.
 	Taints []corev1.Taint
+	// PodCIDRs are the pods' subnets (the Podman network's), registered as the node's spec.podCIDR(s).
+	PodCIDRs []string
 }
 
 // Node keeps a virtual node's status tied to its Podman host: capacity from /libpod/info, Ready while Podman
@@ -89,7 +91,7 @@ func New(ctx context.Context, cfg Config) *Node {
 			},
 			Annotations: map[string]string{},
 		},
-		Spec: corev1.NodeSpec{Taints: cfg.Taints},
+		Spec: corev1.NodeSpec{Taints: cfg.Taints, PodCIDRs: cfg.PodCIDRs},
 		Status: corev1.NodeStatus{
 			Addresses:       Addresses(cfg.Name, cfg.IP),
 			DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: cfg.KubeletPort}},
@@ -98,6 +100,9 @@ func New(ctx context.Context, cfg Config) *Node {
 			// init containers (provider/resize.go), not that of pod-level resources.
 			DeclaredFeatures: []string{inplacepodresize.IPPRInitContainersFeatureGate},
 		},
+	}
+	if len(cfg.PodCIDRs) > 0 {
+		node.Spec.PodCIDR = cfg.PodCIDRs[0]
 	}
 	n.node = node
 	n.observe(ctx, time.Now())

@@ -19,8 +19,8 @@ type HostRuntime interface {
 	Ping(ctx context.Context) error
 	// Info reports the host's resources and versions.
 	Info(ctx context.Context) (HostInfo, error)
-	// EnsureNetwork creates the bridge network if it does not exist.
-	EnsureNetwork(ctx context.Context, name, iface, subnet string) error
+	// EnsureNetwork creates the bridge network if it does not exist, and returns its subnets (the pods' addresses).
+	EnsureNetwork(ctx context.Context, name, iface, subnet string) ([]string, error)
 }
 
 // HostInfo is what the provider needs to know about the Podman host.
@@ -92,17 +92,25 @@ func (c *Client) Info(ctx context.Context) (HostInfo, error) {
 }
 
 // EnsureNetwork implements HostRuntime.
-func (c *Client) EnsureNetwork(ctx context.Context, name, iface, subnet string) error {
+func (c *Client) EnsureNetwork(ctx context.Context, name, iface, subnet string) ([]string, error) {
 	ok, err := network.Exists(c.ctx(ctx), name, nil)
 	if err != nil {
-		return fmt.Errorf("check network %s: %w", name, err)
+		return nil, fmt.Errorf("check network %s: %w", name, err)
 	}
 	if ok {
-		return nil
+		n, err := network.Inspect(c.ctx(ctx), name, nil)
+		if err != nil {
+			return nil, fmt.Errorf("inspect network %s: %w", name, err)
+		}
+		var subnets []string
+		for _, s := range n.Subnets {
+			subnets = append(subnets, s.Subnet.String())
+		}
+		return subnets, nil
 	}
 	sn, err := types.ParseCIDR(subnet)
 	if err != nil {
-		return fmt.Errorf("network %s subnet %q: %w", name, subnet, err)
+		return nil, fmt.Errorf("network %s subnet %q: %w", name, subnet, err)
 	}
 	_, err = network.Create(c.ctx(ctx), &types.Network{
 		Name:             name,
@@ -111,7 +119,7 @@ func (c *Client) EnsureNetwork(ctx context.Context, name, iface, subnet string) 
 		Subnets:          []types.Subnet{{Subnet: sn}},
 	})
 	if err != nil {
-		return fmt.Errorf("create network %s: %w", name, err)
+		return nil, fmt.Errorf("create network %s: %w", name, err)
 	}
-	return nil
+	return []string{sn.String()}, nil
 }

@@ -309,7 +309,8 @@ func Run(ctx context.Context, o *Options) error {
 	if err := rt.Ping(ctx); err != nil {
 		return fmt.Errorf("podman at %s does not answer: %w", o.PodmanURL, err)
 	}
-	if err := rt.EnsureNetwork(ctx, o.Network, o.NetworkIface, o.Subnet); err != nil {
+	podCIDRs, err := rt.EnsureNetwork(ctx, o.Network, o.NetworkIface, o.Subnet)
+	if err != nil {
 		return err
 	}
 
@@ -331,7 +332,7 @@ func Run(ctx context.Context, o *Options) error {
 	recorder := eb.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: o.NodeName})
 
 	taints, _ := parseTaints(o.Taints)
-	np := berthnode.New(ctx, berthnode.Config{Name: o.NodeName, IP: o.NodeIP, KubeletPort: int32(o.Port), Version: Version, Runtime: rt, Taints: taints,
+	np := berthnode.New(ctx, berthnode.Config{Name: o.NodeName, IP: o.NodeIP, KubeletPort: int32(o.Port), Version: Version, Runtime: rt, Taints: taints, PodCIDRs: podCIDRs,
 		UnreachableAfter: o.PodmanUnreachableNodeGrace})
 	tokens := token.NewManager(client)
 	var setHairpin func(context.Context) error
@@ -415,6 +416,9 @@ func Run(ctx context.Context, o *Options) error {
 			return err
 		}
 		logger.Info("Node is registered and ready to run pods")
+		if err := berthnode.EnsurePodCIDRs(ctx, client, recorder, o.NodeName, podCIDRs); err != nil {
+			logger.Error(err, "Registering the pods' subnets as the node's podCIDRs")
+		}
 		return nil
 	})
 	if err := vk.Run(ctx); err != nil && ctx.Err() == nil {
