@@ -18,6 +18,7 @@ import (
 	"github.com/berth-dev/berth/internal/registries"
 	"github.com/berth-dev/berth/provider/podman"
 	"github.com/berth-dev/berth/provider/podspec"
+	"github.com/berth-dev/berth/provider/podstatus"
 	"github.com/berth-dev/berth/provider/volume"
 )
 
@@ -335,6 +336,24 @@ func (p *Provider) UpdatePod(ctx context.Context, pod *corev1.Pod) error {
 	}
 	p.updateImagesLocked(r, pod)
 	return nil
+}
+
+// ReconcileConditions takes over a pod's conditions when only its status changed in the API, as the kubelet's
+// HandlePodReconcile does for readiness gates: virtual-kubelet calls UpdatePod only for changes of metadata and spec,
+// so a condition another controller sets (a readiness gate's) would otherwise reach the pod's Ready only with its
+// next change. The pod's status is derived again when a readiness gate's condition changed.
+func (p *Provider) ReconcileConditions(pod *corev1.Pod) {
+	if len(pod.Spec.ReadinessGates) == 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r, ok := p.pods[key(pod.Namespace, pod.Name)]
+	if !ok || r.pod.UID != pod.UID || podstatus.SameGates(pod.Spec.ReadinessGates, r.pod.Status.Conditions, pod.Status.Conditions) {
+		return
+	}
+	r.pod.Status.Conditions = pod.Status.Conditions
+	p.changedLocked(r)
 }
 
 // DeletePod implements node.PodLifecycleHandler: it stops the pod's containers within the grace period, removes

@@ -198,3 +198,21 @@ func sameStatus(c corev1.PodCondition, lists ...[]corev1.PodCondition) (corev1.P
 	}
 	return corev1.PodCondition{}, false
 }
+
+// SameGates reports whether two lists of conditions agree on the status of each readiness gate's condition.
+func SameGates(gates []corev1.PodReadinessGate, a, b []corev1.PodCondition) bool {
+	status := func(conds []corev1.PodCondition, t corev1.PodConditionType) corev1.ConditionStatus {
+		for _, c := range conds {
+			if c.Type == t {
+				return c.Status
+			}
+		}
+		return ""
+	}
+	for _, g := range gates {
+		if status(a, g.ConditionType) != status(b, g.ConditionType) {
+			return false
+		}
+	}
+	return true
+}

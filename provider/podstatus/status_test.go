@@ -453,3 +453,28 @@ func TestDeriveAddresses(t *testing.T) {
 		t.Errorf("podIP = %q podIPs = %v, want 10.88.0.7", st.PodIP, st.PodIPs)
 	}
 }
+
+func TestSameGates(t *testing.T) {
+	gates := []corev1.PodReadinessGate{{ConditionType: "g1"}, {ConditionType: "g2"}}
+	cond := func(t corev1.PodConditionType, s corev1.ConditionStatus) corev1.PodCondition {
+		return corev1.PodCondition{Type: t, Status: s}
+	}
+	tests := []struct {
+		name string
+		a, b []corev1.PodCondition
+		want bool
+	}{
+		{name: "both without", want: true},
+		{name: "one set", a: nil, b: []corev1.PodCondition{cond("g1", corev1.ConditionTrue)}, want: false},
+		{name: "status changed", a: []corev1.PodCondition{cond("g2", corev1.ConditionFalse)}, b: []corev1.PodCondition{cond("g2", corev1.ConditionTrue)}, want: false},
+		{name: "other conditions differ", a: []corev1.PodCondition{cond("g1", corev1.ConditionTrue)},
+			b: []corev1.PodCondition{cond("x", corev1.ConditionTrue), cond("g1", corev1.ConditionTrue)}, want: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := SameGates(gates, tt.a, tt.b); got != tt.want {
+				t.Errorf("SameGates = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -26,10 +26,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
@@ -410,6 +413,7 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return fmt.Errorf("set up node %s: %w", o.NodeName, err)
 	}
+	reconcileConditions(ctx, client, o.NodeName, p)
 	logger.Info("Starting virtual kubelet", "podman", o.PodmanURL, "address", o.NodeIP, "port", o.Port)
 	go p.Run(ctx, func(ctx context.Context) error {
 		if err := vk.WaitReady(ctx, 0); err != nil {
@@ -425,6 +429,26 @@ func Run(ctx context.Context, o *Options) error {
 		return fmt.Errorf("run node %s: %w", o.NodeName, err)
 	}
 	return nil
+}
+
+// reconcileConditions watches the node's pods for changes of their status alone, which virtual-kubelet does not
+// pass on, and gives the provider their conditions (readiness gates), as the kubelet's pod config reconciles them.
+func reconcileConditions(ctx context.Context, client kubernetes.Interface, nodeName string, p *provider.Provider) {
+	factory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+		o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", nodeName).String()
+	}))
+	_, err := factory.Core().V1().Pods().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		UpdateFunc: func(_, obj any) {
+			if pod, ok := obj.(*corev1.Pod); ok {
+				p.ReconcileConditions(pod)
+			}
+		},
+	})
+	if err != nil {
+		klog.FromContext(ctx).Error(err, "Watching pods' conditions; readiness gates follow only other changes")
+		return
+	}
+	factory.Start(ctx.Done())
 }
 
 // zeroTail passes on to the provider that a container logs request asked for tailLines=0, which virtual-kubelet's
