@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -14,38 +13,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// The tests of this file show claims of the README that no other e2e test exercised: kubectl logs --limit-bytes
-// and --timestamps, subPathExpr, readinessGates, and httpGet and sleep lifecycle hooks with FailedPreStopHook.
-
-// TestLogsLimitBytesAndTimestamps: kubectl logs --limit-bytes returns that many bytes of the log's start, and
-// --timestamps puts each line's RFC 3339 time before it, as the kubelet's log API does.
-func TestLogsLimitBytesAndTimestamps(t *testing.T) {
-	ns := namespace(t)
-	kubectl(t, fmt.Sprintf(`apiVersion: v1
-kind: Pod
-metadata: {name: talker}
-spec:
-  containers:
-  - {name: main, image: %s, command: ["sh", "-c", "echo first; echo second; exec sleep 3600"]}
-`, busybox), "apply", "-n", ns, "-f", "-")
-	waitPod(t, ns, "talker", time.Minute, "both lines logged", func(p *corev1.Pod) bool {
-		out, err := kubectlErr("", "logs", "-n", ns, "talker")
-		return err == nil && out == "first\nsecond\n"
-	})
-	if got := kubectl(t, "", "logs", "-n", ns, "talker", "--limit-bytes=7"); got != "first\ns" {
-		t.Errorf("logs --limit-bytes=7 = %q, want %q", got, "first\ns")
-	}
-	stamped := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z (first|second)$`)
-	lines := strings.Split(strings.TrimSuffix(kubectl(t, "", "logs", "-n", ns, "talker", "--timestamps"), "\n"), "\n")
-	if len(lines) != 2 {
-		t.Fatalf("logs --timestamps: %q, want two lines", lines)
-	}
-	for i, l := range lines {
-		if !stamped.MatchString(l) || !strings.HasSuffix(l, []string{" first", " second"}[i]) {
-			t.Errorf("logs --timestamps line %d = %q, want an RFC 3339 time, a space and the line", i, l)
-		}
-	}
-}
+// The tests of this file show claims of the README that no other e2e test exercised: subPathExpr, readinessGates,
+// and httpGet and sleep lifecycle hooks with FailedPreStopHook.
 
 // TestSubPathExpr: a volume mount's subPathExpr expands the container's environment (here the pod's name, from
 // the downward API) into the folder of the volume it mounts.

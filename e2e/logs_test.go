@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +15,7 @@ import (
 )
 
 // TestLogsTailLines checks kubectl logs --tail as against a kubelet: --tail=1 gives the last line, --tail=0 none of
-// the past ones, and -f --tail=0 only the lines written after it started.
+// the past ones, and -f --tail=0 only the lines written after it started; and --limit-bytes and --timestamps.
 func TestLogsTailLines(t *testing.T) {
 	ns := namespace(t)
 	kubectl(t, fmt.Sprintf(`apiVersion: v1
@@ -39,6 +40,20 @@ spec:
 	}
 	if got := kubectl(t, "", "logs", "-n", ns, "talker", "--tail=0"); got != "" {
 		t.Errorf("--tail=0: %q, want nothing", got)
+	}
+	// --limit-bytes gives that many bytes of the log's start; --timestamps puts each line's RFC 3339 time first.
+	if got := kubectl(t, "", "logs", "-n", ns, "talker", "--limit-bytes=5"); got != "one\nt" {
+		t.Errorf("--limit-bytes=5: %q, want %q", got, "one\nt")
+	}
+	stamped := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z (one|two|three)$`)
+	if lines := strings.Split(strings.TrimSuffix(kubectl(t, "", "logs", "-n", ns, "talker", "--timestamps"), "\n"), "\n"); len(lines) != 3 {
+		t.Errorf("--timestamps: %q, want three lines", lines)
+	} else {
+		for i, l := range lines {
+			if !stamped.MatchString(l) || !strings.HasSuffix(l, " "+[]string{"one", "two", "three"}[i]) {
+				t.Errorf("--timestamps line %d = %q, want an RFC 3339 time, a space and the line", i, l)
+			}
+		}
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
