@@ -15,10 +15,14 @@
 #   CONFORMANCE_DIR            where everything lives (_output/conformance): podman/ is this script's own Podman
 #                              configuration and storage, registry/ the registry's configuration, data, pid, log
 #                              and the hash of the inputs it holds, src/ the fetched busybox source, build/ the
-#                              binaries and build contexts, verify/ the storage the verify command pulls into.
-# Needs root, podman, docker-registry (hack/deps.sh), go, gcc, make, bzip2, apt-get; the first run fetches
-# busybox's source once from Debian (apt-get source) and compiles agnhost and busybox (minutes); later runs with
-# nothing changed take seconds.
+#                              binaries, Debian root filesystems and build contexts, verify/ the storage the verify
+#                              command pulls into.
+#   CONFORMANCE_DEBIAN_MIRROR  the Debian mirror of apt-get source and debootstrap (http://deb.debian.org/debian,
+#                              the host's apt source)
+# Needs root, podman, docker-registry (hack/deps.sh), go, gcc, make, bzip2, apt-get, debootstrap (installed here
+# when missing); the first run fetches busybox's source once from Debian (apt-get source), compiles agnhost and
+# busybox and debootstraps two Debian bookworm root filesystems (minutes); later runs with nothing changed take
+# seconds.
 #
 # What each image is built from (the specs' image list is test/utils/image/manifest.go):
 # - e2e-test-images/busybox:1.37.0-2 -- upstream's image is Docker's busybox:1.37.0 (BusyBox 1.37.0 as
@@ -43,6 +47,16 @@
 #   probes' scripts), /usr/bin/curl (hack/conformance/curl, a static stand-in for alpine's curl, which the lifecycle
 #   hook specs run), and alpine 3.21's /etc/os-release (the image volume spec reads it through kitten).
 #   The pods lifecycle spec runs agnhost:2.55 with its default command (pause) and patches it to 2.66.1.
+#   And the network tools upstream's Dockerfile adds with apk (netcat-openbsd, bind-tools) and alpine's musl-utils
+#   getent, which sig-network's specs run: /usr/bin/nc, dig, host, nslookup and getent, taken from Debian bookworm's
+#   netcat-openbsd, bind9-dnsutils and libc-bin (a minbase debootstrap) with the shared libraries they load and the
+#   dynamic loader (/usr/lib/x86_64-linux-gnu, /lib64). In PATH, /usr/bin comes before busybox's /bin, as in
+#   alpine, where these packages replace busybox's applet links. Why netcat-openbsd and not busybox's nc: alpine's
+#   netcat-openbsd is built from Debian's netcat-openbsd source and patches (the same program: the specs run
+#   `nc -v -t -w 2`, `-v -u -w 2`, `-vz -w N`, `-w 1 -u`, `-w T -W 1 -u -p PORT`), while BusyBox has no -t (nor -W)
+#   in any configuration, CONFIG_NC_110_COMPAT=y as alpine's included: it rejects `nc -v -t` with "invalid option".
+#   dig does its own DNS (resolv.conf's servers, search list and ndots), so a glibc dig answers as alpine's does;
+#   getent hosts goes through glibc's resolver here, musl's upstream (both: /etc/hosts, then DNS).
 # - e2e-test-images/kitten:1.8 -- agnhost:2.66.1 plus /kitten.jpg and /data.json of test/images/kitten/html,
 #   CMD ["test-webserver"], as upstream's Dockerfile.
 # - e2e-test-images/nginx:1.27.0-2 -- upstream's is nginx:1.27-alpine. Debian's nginx is not static, so: the
@@ -51,9 +65,14 @@
 #   never start it (podtemplates); it runs and keeps running like nginx when started as is.
 # - pause:3.10.2 -- build/pause/linux/pause.c of the pinned k8s.io/kubernetes compiled as upstream's Makefile does
 #   (gcc -Os -Wall -Werror -static -DVERSION=...), /pause, USER 65535:65535, ENTRYPOINT ["/pause"]: the real pause.
+# - e2e-test-images/glibc-dns-testing:2.1.1 -- upstream's is debian:bookworm-slim plus apt-get install dnsutils
+#   (and a /coredns no spec of the module runs in it: the CoreDNS pods are agnhost). Here: the same, from Debian's
+#   packages: debootstrap --variant=minbase --include=dnsutils bookworm, slimmed as the slim image is (no docs but
+#   copyright files, man pages, locales, apt lists or caches, logs), no /etc/resolv.conf, hostname or device nodes
+#   of the host (the runtime provides them), PATH as debian's image, CMD ["bash"]. sig-network's DNS specs run
+#   their "glibc" probes in it: dig +notcp/+tcp +noall +answer +search (A, PTR), dig +short, getent hosts.
 # Other images of the specs need no build: AgnhostPrivate and the credential provider spec need a private
-# registry (not [Conformance]), InvalidRegistryImage must fail to pull, GlibcDnsTesting (hostname override) is not
-# [Conformance].
+# registry (not [Conformance]), InvalidRegistryImage must fail to pull.
 set -Eeuo pipefail
 trap 'echo "images: failed (exit $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
 umask 022 # the images' files and folders get their modes from here
@@ -74,6 +93,12 @@ VERIFY_DIR="$DIR/verify"
 BUSYBOX_VERSION=1.37.0
 BUSYBOX_SHA256=3311dff32e746499f4df0d5df04d7eb396382d7e108bb9250e7b519b837043a4
 BUSYBOX_SUITE=trixie
+DEBIAN_MIRROR=${CONFORMANCE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# The Debian release of upstream's glibc-dns-testing (its BASEIMAGE: debian:bookworm-slim), and of the network tools
+# added to agnhost.
+DEBIAN_SUITE=bookworm
+# The Debian packages this script installs when missing (the others, podman and docker-registry, are hack/deps.sh's).
+BUILD_DEBS=(debootstrap debian-archive-keyring)
 
 PAUSE_VERSION=3.10.2
 UPSTREAM=registry.k8s.io
@@ -88,6 +113,7 @@ IMAGES=(
   "$E2E/kitten:1.8"
   "$E2E/nginx:1.27.0-2"
   "pause:$PAUSE_VERSION"
+  "$E2E/glibc-dns-testing:2.1.1"
 )
 BASE_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
@@ -251,7 +277,7 @@ busybox_source() {
   fi
   local apt="$SRC_DIR/apt"
   mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$apt/get"
-  echo "deb-src http://deb.debian.org/debian $BUSYBOX_SUITE main" >"$apt/sources.list"
+  echo "deb-src $DEBIAN_MIRROR $BUSYBOX_SUITE main" >"$apt/sources.list"
   local opts=(-o "Dir::Etc::SourceList=$apt/sources.list" -o Dir::Etc::SourceParts=/nonexistent
     -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o APT::Sandbox::User=root)
   log "fetching busybox $BUSYBOX_VERSION source from Debian $BUSYBOX_SUITE (apt-get source, once)"
@@ -339,6 +365,111 @@ build_bins() {
   echo "$stamp" >"$bin/bins.stamp"
 }
 
+# ---- From Debian's packages ---------------------------------------------------------------------------------
+
+# install_build_debs installs the Debian packages of BUILD_DEBS that are missing.
+install_build_debs() {
+  local p missing=()
+  for p in "${BUILD_DEBS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return
+  log "installing ${missing[*]} (apt-get)"
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null; then
+    apt-get update >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+# remove_rootfs removes a root filesystem debootstrap made, after unmounting what a failed run may have left
+# mounted in it (its /proc, /sys), and never crossing into another file system.
+remove_rootfs() {
+  local m
+  [ -e "$1" ] || return 0
+  findmnt -rn -o TARGET | awk -v p="$1/" 'index($0, p) == 1' | sort -r | while read -r m; do umount -l "$m"; done
+  rm -rf --one-file-system "$1"
+}
+
+# debootstrap_rootfs makes a Debian $DEBIAN_SUITE minbase root filesystem with the packages $2 (comma-separated)
+# in $1, from $DEBIAN_MIRROR; the packages it fetches are kept in $BUILD_DIR/debian/cache for the next run.
+debootstrap_rootfs() {
+  local r=$1 include=$2
+  remove_rootfs "$r"
+  mkdir -p "$BUILD_DIR/debian/cache"
+  log "debootstrap $DEBIAN_SUITE minbase with $include"
+  heavy debootstrap --variant=minbase --include="$include" --cache-dir="$BUILD_DIR/debian/cache" \
+    "$DEBIAN_SUITE" "$r" "$DEBIAN_MIRROR" >"$r.log" 2>&1 ||
+    { tail -20 "$r.log" >&2; die "debootstrap failed; see $r.log"; }
+}
+
+# copy_closure copies programs of the root filesystem $1 into the folder $2, each given as PATH-IN-$1:PATH-IN-$2,
+# with the shared libraries ldd (run in $1) finds for them and the dynamic loader, symlinks resolved. A library is
+# put at its path under /usr (debian's /lib is a link to usr/lib): the loader's default folders find it there
+# without an ld.so.cache, and the image it goes into has its own /lib or none.
+copy_closure() {
+  local from=$1 to=$2 pair src real libs lib dest
+  shift 2
+  for pair in "$@"; do
+    src=${pair%%:*}
+    real=$(chroot "$from" readlink -f "$src")
+    install -D -m 0755 "$from$real" "$to${pair#*:}"
+    libs=$(chroot "$from" ldd "$src" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }')
+    for lib in $libs; do
+      case $lib in
+        /lib/*) dest=/usr$lib ;;
+        *) dest=$lib ;;
+      esac
+      [ -e "$to$dest" ] && continue
+      real=$(chroot "$from" readlink -f "$lib")
+      install -D -m "$(stat -c %a "$from$real")" "$from$real" "$to$dest"
+    done
+  done
+}
+
+# build_debian makes what is taken from Debian's packages, unless it is there from the same inputs: the layer of
+# glibc-dns-testing (a slimmed minbase with dnsutils) and, in debian/agnhost-tools, the network tools of agnhost
+# with their libraries. The root filesystems they come from are removed afterwards (their packages stay cached).
+build_debian() {
+  local d="$BUILD_DIR/debian" stamp r p
+  stamp=$( {
+    sed -n -e '/^debootstrap_rootfs()/,/^}/p' -e '/^copy_closure()/,/^}/p' -e '/^build_debian()/,/^}/p' "$SCRIPT"
+    echo "$DEBIAN_SUITE $DEBIAN_MIRROR"
+    dpkg-query -W -f='${Version}\n' debootstrap
+  } | sha256sum | cut -d' ' -f1)
+  if [ "$(cat "$d/debian.stamp" 2>/dev/null)" = "$stamp" ] && [ -f "$d/glibc-dns-testing.tar" ] &&
+    [ -x "$d/agnhost-tools/usr/bin/nc" ]; then
+    return
+  fi
+  mkdir -p "$d"
+  rm -f "$d/debian.stamp" "$d/glibc-dns-testing.tar"
+  rm -rf "$d/agnhost-tools"
+
+  # glibc-dns-testing: debian:bookworm-slim + dnsutils.
+  r="$d/glibc-dns-testing"
+  debootstrap_rootfs "$r" dnsutils
+  # What debootstrap took from this host, and what the runtime provides.
+  rm -f "$r/etc/resolv.conf" "$r/etc/hostname"
+  rm -rf --one-file-system "${r:?}"/{dev,proc,sys,run,tmp}/* "$r"/var/cache/apt/* "$r"/var/lib/apt/lists/* \
+    "$r"/var/log/*
+  # The slim variant's exclusions (debuerreotype's slimify): docs but the copyright files, man, info, locales.
+  find "$r/usr/share/doc" -mindepth 1 -not -type d -not -name copyright -delete
+  find "$r/usr/share/doc" -mindepth 1 -type d -empty -delete
+  rm -rf --one-file-system "$r"/usr/share/{man,info,groff,lintian,linda,locale}/*
+  for p in dig nslookup host getent bash; do
+    chroot "$r" sh -c "command -v $p" >/dev/null || die "glibc-dns-testing: $p is missing from the root filesystem"
+  done
+  layer_tar "$r" "$d/glibc-dns-testing.tar"
+  remove_rootfs "$r"
+
+  # agnhost's network tools: alpine's netcat-openbsd, bind-tools and musl-utils' getent, taken from Debian's.
+  r="$d/agnhost-tools-rootfs"
+  debootstrap_rootfs "$r" dnsutils,netcat-openbsd
+  copy_closure "$r" "$d/agnhost-tools" /usr/bin/nc.openbsd:/usr/bin/nc /usr/bin/dig:/usr/bin/dig \
+    /usr/bin/host:/usr/bin/host /usr/bin/nslookup:/usr/bin/nslookup /usr/bin/getent:/usr/bin/getent
+  remove_rootfs "$r"
+  echo "$stamp" >"$d/debian.stamp"
+}
+
 # ---- Root filesystems ---------------------------------------------------------------------------------------
 
 # layer_tar packs a folder as an image layer: sorted, one timestamp, numeric owners as they are on disk.
@@ -412,6 +543,7 @@ agnhost_rootfs() {
   install -m 0755 "$BUILD_DIR/bin/agnhost-$version" "$r/agnhost"
   ln -s agnhost "$r/agnhost-2"
   install -m 0755 "$BUILD_DIR/bin/curl" "$r/usr/bin/curl"
+  cp -a "$BUILD_DIR/debian/agnhost-tools/." "$r/"
   printf '#!/bin/sh\n# Berth stand-in: alpine has GNU bash here; busybox ash runs the scripts of the specs.\nexec /bin/sh "$@"\n' >"$r/bin/bash"
   chmod 0755 "$r/bin/bash"
   install -m 0644 "$kube/test/images/agnhost/porter/localhost.crt" "$r/localhost.crt"
@@ -509,6 +641,16 @@ EXPOSE 80
 STOPSIGNAL SIGQUIT
 EOF
 
+  mkdir -p "$c/glibc-dns-testing"
+  ln "$BUILD_DIR/debian/glibc-dns-testing.tar" "$c/glibc-dns-testing/rootfs.tar"
+  cat >"$c/glibc-dns-testing/Containerfile" <<EOF
+FROM scratch
+ADD rootfs.tar /
+ENV PATH=$BASE_PATH
+$label
+CMD ["bash"]
+EOF
+
   mkdir -p "$c/pause" "$r/pause"
   install -m 0755 "$BUILD_DIR/bin/pause" "$r/pause/pause"
   layer_tar "$r/pause" "$c/pause/pause.tar"
@@ -533,7 +675,8 @@ context_of() {
 build() {
   [ "$(id -u)" = 0 ] || die "run as root (rootful podman, setuid files in the images)"
   local tool
-  for tool in podman docker-registry go gcc make bzip2 apt-get curl flock; do
+  install_build_debs
+  for tool in podman docker-registry go gcc make bzip2 apt-get curl flock debootstrap chroot findmnt; do
     command -v "$tool" >/dev/null || die "$tool is missing (hack/deps.sh installs podman and docker-registry)"
   done
   # One build at a time on this folder: a second waits for the first, then finds the registry up to date.
@@ -557,6 +700,7 @@ build() {
   mkdir -p "$BUILD_DIR/bin" "$SRC_DIR"
   build_busybox
   build_bins "$kube"
+  build_debian
   contexts "$kube"
 
   for img in "${IMAGES[@]}"; do
@@ -620,6 +764,20 @@ verify() {
   pod "$v" exec "$name" /bin/bash -c 'echo "bash -c works: $0"'
   pod "$v" exec --user 1000 "$name" id
   pod "$v" rm --force --time 2 "$name" >/dev/null
+  echo "== agnhost: nc (netcat-openbsd) as sig-network's specs run it, against netexec's TCP and UDP ports"
+  name=verify-agnhost-nc
+  pod "$v" run -d --name "$name" --network none "$ADDR/$E2E/agnhost:2.66.1" \
+    netexec --http-port=8080 --udp-port=8081 >/dev/null
+  sleep 2
+  pod "$v" exec "$name" sh -c 'echo hostName | nc -v -t -w 2 127.0.0.1 8080 | head -1'
+  pod "$v" exec "$name" sh -c 'echo hostName | nc -v -u -w 2 127.0.0.1 8081; echo'
+  pod "$v" exec "$name" nc -vz -w 2 127.0.0.1 8080
+  echo "== agnhost: dig, host, nslookup and getent (the DNS specs' musl probes) run"
+  pod "$v" exec "$name" sh -c 'for p in nc dig host nslookup getent; do command -v "$p"; done; dig -v; getent hosts localhost'
+  pod "$v" rm --force --time 2 "$name" >/dev/null
+  echo "== glibc-dns-testing: debian bookworm with dnsutils"
+  run "$ADDR/$E2E/glibc-dns-testing:2.1.1" \
+    bash -c '. /etc/os-release; echo "$PRETTY_NAME"; dig -v; command -v nslookup host getent; getent hosts localhost'
   echo "== busybox: sh -c env with a variable named data-1 (podman run -e data-1=x)"
   run -e data-1=x -e p-data-1=y "$ADDR/$E2E/busybox:1.37.0-2" sh -c env | sort
   run "$ADDR/$E2E/busybox:1.37.0-2" sh -c 'busybox | head -1; ls /bin | wc -l; id'
