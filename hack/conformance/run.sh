@@ -10,7 +10,8 @@
 #   4. runs the selected specs with ginkgo (CONFORMANCE_PROCS processes in parallel), then prints one line per spec
 #      and `conformance: N passed, N failed`; reports (JUnit, JSON, Markdown) go to _output/conformance/.
 #
-# Environment: KUBECONFIG (use that cluster), CONFORMANCE_PROCS (default 4), CONFORMANCE_FOCUS / CONFORMANCE_SKIP
+# Environment: KUBECONFIG (use that cluster), CONFORMANCE_NODES (nodes of the berth up, default 1; sig-network's
+# specs that need two nodes run with 2), CONFORMANCE_PROCS (default 4), CONFORMANCE_FOCUS / CONFORMANCE_SKIP
 # (ginkgo regexps; defaults select the sig-node conformance specs that are neither Slow, Serial nor Disruptive),
 # CONFORMANCE_TIMEOUT (default 45m), CONFORMANCE_KEEP=1 (leave the cluster running afterwards),
 # CONFORMANCE_REGISTRY_PORT (default 5100).
@@ -63,7 +64,7 @@ CONF
   echo "conformance: starting berth up in $STATE"
   # The /etc/hosts spec mounts the node's own /etc/hosts as a hostPath; a Berth node refuses hostPaths outside
   # the folders its operator allows, so this node allows that one file, as an operator running the suite would.
-  "$BIN/berth" up --detach --state "$STATE" --registries-config "$OUT/registries.conf" --allowed-host-paths /etc/hosts \
+  "$BIN/berth" up --detach --state "$STATE" --nodes "${CONFORMANCE_NODES:-1}" --registries-config "$OUT/registries.conf" --allowed-host-paths /etc/hosts \
     --apiserver-port 7443 --etcd-port 12379 --etcd-peer-port 12380 --controller-manager-port 11257 \
     --scheduler-port 11259 --kubelet-port 11250 --metrics-server-port 14443
   if [ "${CONFORMANCE_KEEP:-0}" != 1 ]; then
