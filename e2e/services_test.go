@@ -180,7 +180,7 @@ spec:
       - name: web
         image: %[1]s
         command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www"]
-        ports: [{containerPort: 8080}]
+        ports: [{containerPort: 8080, hostPort: 18090}]
         readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
 ---
 apiVersion: v1
@@ -316,6 +316,12 @@ spec:
 			t.Errorf("from a pod, %s reached %v, want both replicas %v", addr, seen, replicas)
 		}
 	}
+	// A Service address on a port the Service does not have connects nowhere, as in any cluster: the machine rejects
+	// the nodes' traffic to the Service range instead of sending it on to whatever answers beyond it.
+	if out, err := kubectlCmd(c.Kubeconfig(), "exec", "-n", ns, "client", "--", "sh", "-c",
+		fmt.Sprintf("nc -w 3 %s 8080 </dev/null", svc.Spec.ClusterIP)).CombinedOutput(); err == nil {
+		t.Errorf("from a pod, the Service address %s connected on port 8080, which the Service does not have: %s", svc.Spec.ClusterIP, out)
+	}
 	// Cluster DNS as the kubelet sets it up for dnsPolicy ClusterFirst: the kube-dns Service, the cluster domain and
 	// the search list of the pod's namespace.
 	if rc := kubectlOn(t, c, "", "exec", "-n", ns, "client", "--", "cat", "/etc/resolv.conf"); !strings.Contains(rc, "nameserver 10.96.0.10\n") ||
@@ -378,6 +384,16 @@ spec:
 	}
 	if len(reached) != 1 || !reached[local] {
 		t.Errorf("with internalTrafficPolicy Local, the client on %s reached %v, want only that node's replica %s", nodes[0], reached, local)
+	}
+	// The same hostPort on both nodes (each replica has it, as a DaemonSet's pods do) answers on each node's address
+	// with that node's replica.
+	for i, ip := range nodeIPs {
+		url := fmt.Sprintf("http://%s/", net.JoinHostPort(ip, "18090"))
+		if body, err := httpGet(ctx, url); err != nil {
+			t.Errorf("hostPort %s: %v", url, err)
+		} else if p, err := cl.CoreV1().Pods(ns).Get(ctx, body, metav1.GetOptions{}); err != nil || p.Spec.NodeName != nodes[i] {
+			t.Errorf("hostPort %s answered %q, want the replica on %s", url, body, nodes[i])
+		}
 	}
 	// The NodePort answers on each node's address.
 	nodePort := svc.Spec.Ports[0].NodePort

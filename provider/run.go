@@ -215,7 +215,7 @@ func (p *Provider) createSandbox(ctx context.Context, r *podRecord) error {
 		p.mu.Unlock()
 		// When Berth writes each container's hosts file (hosts.go), Podman's own would be unseen.
 		spec := podspec.Pod(r.pod, podspec.PodInputs{Node: p.cfg.NodeName, Network: p.cfg.Network, Hostname: hostname, DNS: dns,
-			HostNetns: p.cfg.HostNetns, PodmanHostsFile: !p.managesHostsFile()})
+			HostNetns: p.cfg.HostNetns, PodmanHostsFile: !p.managesHostsFile(), HostPortIP: p.hostPortIP()})
 		id, err := rt.CreatePod(ctx, spec)
 		if err != nil {
 			return err
@@ -260,6 +260,15 @@ func (p *Provider) mountVolumes(ctx context.Context, r *podRecord) bool {
 		}
 		backoff = min(2*backoff, 122*time.Second)
 	}
+}
+
+// hostPortIP is the address of hostPorts that name none (see podspec.PodInputs): the node's when the node is a
+// network namespace other than the Podman host's.
+func (p *Provider) hostPortIP() string {
+	if p.cfg.HostNetns != "" {
+		return p.cfg.NodeIP
+	}
+	return ""
 }
 
 // sandboxIP is the pod's IP: the node's for a hostNetwork pod, as the kubelet reports it, else the Podman pod's.

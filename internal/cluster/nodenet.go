@@ -128,6 +128,12 @@ func (n nodeNet) setUp(ctx context.Context) error {
 	if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644); err != nil {
 		return fmt.Errorf("enable IPv4 forwarding: %w", err)
 	}
+	// Podman holds each published hostPort open in its own namespace, the machine's, where the node's address is
+	// not local: the machine lets a socket bind an address it does not have, so that a pod's hostPort on its node's
+	// address (every unaddressed hostPort, see podspec.PodInputs.HostPortIP) can be held there.
+	if err := os.WriteFile("/proc/sys/net/ipv4/ip_nonlocal_bind", []byte("1"), 0o644); err != nil {
+		return fmt.Errorf("let Podman hold hostPorts on the nodes' addresses (net.ipv4.ip_nonlocal_bind): %w", err)
+	}
 	// Replies of a Service's pod to a client on the same bridge pass the node's netfilter (kube-proxy's reverse
 	// NAT), as the kubelet's network plugins have it.
 	if err := runTool(ctx, "ip", "netns", "exec", n.Netns, "sysctl", "-qw", "net.ipv4.ip_forward=1",
@@ -144,8 +150,8 @@ func hostIfPrefix(stateDir string) string {
 
 // hostRules are the machine's netfilter rules for the nodes' links (iptables -A specs, chain first), each marked
 // with a comment naming the cluster: the nodes' traffic is forwarded whatever the FORWARD chain's policy (Docker
-// and ufw make it DROP), and what leaves the machine by another interface is masqueraded to the machine's address,
-// as the nodes' addresses are known to nothing beyond it.
+// and ufw make it DROP), except to the Service range, which is rejected; and what leaves the machine by another
+// interface is masqueraded to the machine's address, as the nodes' addresses are known to nothing beyond it.
 func hostRules(stateDir string, nets []nodeNet) [][]string {
 	if len(nets) == 0 {
 		return nil
@@ -159,6 +165,10 @@ func hostRules(stateDir string, nets []nodeNet) [][]string {
 		append(append([]string{"-t", "filter", "-I", "FORWARD", "-i", ifaces}, mark("forward-out")...), "-j", "ACCEPT"),
 		append(append([]string{"-t", "filter", "-I", "FORWARD", "-o", ifaces}, mark("forward-in")...), "-j", "ACCEPT"),
 		append(append([]string{"-t", "nat", "-A", "POSTROUTING", "-s", links, "!", "-o", ifaces}, mark("egress")...), "-j", "MASQUERADE"),
+		// Inserted last, so first in FORWARD: a Service address on a port kube-proxy has no rule for stays
+		// unanswered on a node, as in any cluster, where nothing routes the Service range; here it would
+		// leave the machine and reach whatever answers beyond it (a transparent proxy does on some networks).
+		append(append([]string{"-t", "filter", "-I", "FORWARD", "-i", ifaces, "-d", serviceCIDR}, mark("no-service-range")...), "-j", "REJECT"),
 	}
 }
 

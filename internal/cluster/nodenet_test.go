@@ -143,8 +143,11 @@ func TestPodmanNetworkSubnet(t *testing.T) {
 func TestHostRules(t *testing.T) {
 	nets := []nodeNet{{HostIP: "100.64.43.1", NodeIP: "100.64.43.2"}, {HostIP: "100.64.43.5", NodeIP: "100.64.43.6"}}
 	rules := hostRules("/state/a", nets)
-	if len(rules) != 3 {
-		t.Fatalf("%d rules, want 3: %q", len(rules), rules)
+	if len(rules) != 4 {
+		t.Fatalf("%d rules, want 4: %q", len(rules), rules)
+	}
+	if reject := strings.Join(rules[3], " "); !strings.HasPrefix(reject, "-t filter -I FORWARD -i "+hostIfPrefix("/state/a")+"+ -d "+serviceCIDR) || !strings.HasSuffix(reject, "-j REJECT") {
+		t.Errorf("the last rule %q, want the nodes' traffic to the Service range rejected, inserted first", reject)
 	}
 	egress := strings.Join(rules[2], " ")
 	if want := "-t nat -A POSTROUTING -s 100.64.43.0/24 ! -o " + hostIfPrefix("/state/a") + "+"; !strings.HasPrefix(egress, want) || !strings.HasSuffix(egress, "-j MASQUERADE") {
@@ -175,8 +178,8 @@ func TestHostRules(t *testing.T) {
 		listing.WriteString("-A " + strings.Join(r[3:], " ") + "\n")
 	}
 	dels := rulesToDelete(listing.String(), netnsPrefix("/state/a"))
-	if len(dels) != 3 {
-		t.Fatalf("deletions %q, want the 3 rules of /state/a", dels)
+	if len(dels) != 4 {
+		t.Fatalf("deletions %q, want the 4 rules of /state/a", dels)
 	}
 	for _, d := range dels {
 		if d[0] != "-D" || (d[1] != "FORWARD" && d[1] != "POSTROUTING") || strings.Contains(strings.Join(d, " "), `"`) {

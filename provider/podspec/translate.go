@@ -56,6 +56,11 @@ type PodInputs struct {
 	// PodmanHostsFile is set when Podman, not Berth, writes the containers' /etc/hosts (a node without a root
 	// folder Podman shares): the pod's hostAliases then go to Podman.
 	PodmanHostsFile bool
+	// HostPortIP, when set, is the address of the hostPorts that name none: the node's, on a node that is a network
+	// namespace of its own. Podman holds each published port open in its own namespace (the machine's), so a port
+	// with no address would be taken on the machine's every address, and the same hostPort of a pod on another
+	// node of the machine would find it taken.
+	HostPortIP string
 }
 
 // Pod translates the pod-level parts of a PodSpec into a Podman pod.
@@ -78,7 +83,7 @@ func Pod(pod *corev1.Pod, in PodInputs) podman.PodSpec {
 		ps.HostNetns = in.HostNetns // its containers join it (ContainerInputs.HostNetns)
 		return ps
 	}
-	ps.Ports = portMappings(pod)
+	ps.Ports = portMappings(pod, in.HostPortIP)
 	return ps
 }
 
@@ -86,7 +91,7 @@ func Pod(pod *corev1.Pod, in PodInputs) podman.PodSpec {
 // containers only (an init container's hostPort, sidecar or not, is never published), and within a container each
 // port once by name (an unnamed port is named by its family, protocol, host IP and ports), as
 // kubecontainer.MakePortMappings skips a port whose name it has already seen.
-func portMappings(pod *corev1.Pod) []podman.PortMapping {
+func portMappings(pod *corev1.Pod, defaultIP string) []podman.PortMapping {
 	var out []podman.PortMapping
 	for _, c := range pod.Spec.Containers {
 		seen := map[string]bool{}
@@ -113,7 +118,11 @@ func portMappings(pod *corev1.Pod) []podman.PortMapping {
 			if proto == "" {
 				proto = string(corev1.ProtocolTCP)
 			}
-			out = append(out, podman.PortMapping{HostIP: p.HostIP, HostPort: uint16(p.HostPort), ContainerPort: uint16(p.ContainerPort), Protocol: proto})
+			hostIP := p.HostIP
+			if hostIP == "" {
+				hostIP = defaultIP
+			}
+			out = append(out, podman.PortMapping{HostIP: hostIP, HostPort: uint16(p.HostPort), ContainerPort: uint16(p.ContainerPort), Protocol: proto})
 		}
 	}
 	return out

@@ -435,7 +435,7 @@ func TestPortMappings(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := portMappings(&corev1.Pod{Spec: tc.spec}); !reflect.DeepEqual(got, tc.want) {
+			if got := portMappings(&corev1.Pod{Spec: tc.spec}, ""); !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("portMappings() = %+v, want %+v", got, tc.want)
 			}
 		})
@@ -464,5 +464,18 @@ func TestContainerStopSignal(t *testing.T) {
 				t.Errorf("StopSignal = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestPortMappingsNodeAddress: on a node that is a network namespace of its own, a hostPort that names no address
+// is published on the node's address; one that names an address keeps it.
+func TestPortMappingsNodeAddress(t *testing.T) {
+	pod := &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "a", Ports: []corev1.ContainerPort{
+		{ContainerPort: 80, HostPort: 8080, Protocol: corev1.ProtocolTCP},
+		{ContainerPort: 80, HostPort: 8080, HostIP: "127.0.0.1", Protocol: corev1.ProtocolUDP},
+	}}}}}
+	want := []podman.PortMapping{{HostIP: "100.64.0.2", HostPort: 8080, ContainerPort: 80, Protocol: "TCP"}, {HostIP: "127.0.0.1", HostPort: 8080, ContainerPort: 80, Protocol: "UDP"}}
+	if got := Pod(pod, PodInputs{HostPortIP: "100.64.0.2"}).Ports; !reflect.DeepEqual(got, want) {
+		t.Errorf("ports %+v, want %+v", got, want)
 	}
 }
