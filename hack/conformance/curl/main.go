@@ -31,6 +31,7 @@ const (
 	exitHTTPFailure = 22
 	exitTimeout     = 28
 	exitOther       = 56
+	exitInterface   = 45
 )
 
 type options struct {
@@ -50,6 +51,8 @@ type options struct {
 	verbose        bool
 	maxTime        time.Duration
 	connectTimeout time.Duration
+	// iface is --interface: the local address (or the interface whose address) connections go out from.
+	iface string
 }
 
 func main() {
@@ -94,7 +97,7 @@ func parse(args []string) (options, error) {
 		"-H": true, "--header": true, "-o": true, "--output": true, "-w": true, "--write-out": true,
 		"-m": true, "--max-time": true, "--connect-timeout": true, "-A": true, "--user-agent": true,
 		"--retry": true, "--retry-delay": true, "--retry-max-time": true, "-u": true, "--user": true,
-		"--cacert": true, "--resolve": true, "--noproxy": true,
+		"--cacert": true, "--resolve": true, "--noproxy": true, "--interface": true,
 	}
 	set := func(flag, value string) error {
 		switch flag {
@@ -121,6 +124,8 @@ func parse(args []string) (options, error) {
 			}
 		case "-A", "--user-agent":
 			o.headers = append(o.headers, "User-Agent: "+value)
+		case "--interface":
+			o.iface = value
 		}
 		// --retry*, -u, --cacert, --resolve, --noproxy: accepted and ignored.
 		return nil
@@ -260,10 +265,19 @@ func fetch(o options, rawURL string, out, stdout, stderr io.Writer) int {
 	if connectTimeout == 0 {
 		connectTimeout = 300 * time.Second
 	}
+	dialer := &net.Dialer{Timeout: connectTimeout}
+	if o.iface != "" {
+		ip, err := localAddress(o.iface)
+		if err != nil {
+			fmt.Fprintf(stderr, "curl: (%d) Failed binding local connection end: %v\n", exitInterface, err)
+			return exitInterface
+		}
+		dialer.LocalAddr = &net.TCPAddr{IP: ip}
+	}
 	client := &http.Client{
 		Transport: &http.Transport{
 			Proxy:           http.ProxyFromEnvironment,
-			DialContext:     (&net.Dialer{Timeout: connectTimeout}).DialContext,
+			DialContext:     dialer.DialContext,
 			TLSClientConfig: &tls.Config{InsecureSkipVerify: o.insecure}, //nolint:gosec // curl -k asks for it.
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error {
@@ -320,4 +334,36 @@ func classify(err error) int {
 	default:
 		return exitOther
 	}
+}
+
+// localAddress is curl's --interface: an address ("host!" before it allowed), or an interface name ("if!" before
+// it allowed), whose first IPv4 address (else its first) is taken.
+func localAddress(spec string) (net.IP, error) {
+	spec = strings.TrimPrefix(strings.TrimPrefix(spec, "host!"), "if!")
+	if ip := net.ParseIP(spec); ip != nil {
+		return ip, nil
+	}
+	ifc, err := net.InterfaceByName(spec)
+	if err != nil {
+		return nil, fmt.Errorf("interface %q: %w", spec, err)
+	}
+	addrs, err := ifc.Addrs()
+	if err != nil {
+		return nil, fmt.Errorf("addresses of %q: %w", spec, err)
+	}
+	var first net.IP
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			if n.IP.To4() != nil {
+				return n.IP, nil
+			}
+			if first == nil {
+				first = n.IP
+			}
+		}
+	}
+	if first == nil {
+		return nil, fmt.Errorf("interface %q has no address", spec)
+	}
+	return first, nil
 }

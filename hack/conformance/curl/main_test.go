@@ -69,6 +69,10 @@ func TestRun(t *testing.T) {
 		{name: "timeout", args: []string{"-s", "-m", "0.2", srv.URL + "/slow"}, wantCode: exitTimeout},
 		{name: "connection refused", args: []string{"-s", closed}, wantCode: exitConnect},
 		{name: "malformed URL", args: []string{"-s", "ftp://x/"}, wantCode: exitURL},
+		{name: "from a local address, as the hostPort spec runs it", args: []string{"-g", "--connect-timeout", "5", "--interface", "127.0.0.1", srv.URL + "/echo?msg=bound"},
+			wantStdout: "bound"},
+		{name: "from an interface by name", args: []string{"-s", "--interface", "lo", srv.URL + "/echo?msg=lo"}, wantStdout: "lo"},
+		{name: "from an interface that does not exist", args: []string{"-s", "--interface", "nosuchif0", srv.URL}, wantCode: exitInterface},
 		{name: "unknown option", args: []string{"--frobnicate", srv.URL}, wantCode: exitUsage},
 		{name: "no URL", args: []string{"-s"}, wantCode: exitUsage},
 	}
