@@ -431,6 +431,12 @@ spec:
 	if who := kubectlOn(t, c, "", "exec", "-n", ns, "client", "--", "/kubectl", "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"); who != "system:serviceaccount:default:default" {
 		t.Errorf("in-cluster kubectl is %q, want the pod's service account", who)
 	}
+	// And by the kubernetes Service's name, through cluster DNS, with the token and CA of the pod's service account.
+	const sa = "/var/run/secrets/kubernetes.io/serviceaccount"
+	if who := kubectlOn(t, c, "", "exec", "-n", ns, "client", "--", "sh", "-c",
+		`/kubectl --server=https://kubernetes.default.svc --token="$(cat `+sa+`/token)" --certificate-authority=`+sa+`/ca.crt auth whoami -o jsonpath={.status.userInfo.username}`); who != "system:serviceaccount:default:default" {
+		t.Errorf("kubectl at https://kubernetes.default.svc with the pod's token is %q, want the pod's service account", who)
+	}
 
 	// Endpoints follow the Deployment's scale: none answers at 0, both again at 2.
 	kubectlOn(t, c, "", "scale", "-n", ns, "deployment/web", "--replicas=0")
