@@ -37,7 +37,7 @@ func New(bridge, netnsPath string) *Setter {
 	return &Setter{bridge: bridge, netns: netnsPath}
 }
 
-// Ensure turns hairpin on for every port of the bridge that has it off. A bridge that is not in the namespace (a
+// Ensure turns hairpin on for every port of the bridge. A bridge that is not in the namespace (a
 // Podman host elsewhere than the kubelet) is reported once, and then only at a higher verbosity.
 func (s *Setter) Ensure(ctx context.Context) error {
 	h, err := s.handle()
@@ -65,11 +65,10 @@ func (s *Setter) Ensure(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("list links: %w", err)
 	}
+	// Setting hairpin on a port that has it is a no-op; asking first would cost a dump of every bridge port per
+	// port (netlink answers IFLA_PROTINFO only to a dump), on each pod start.
 	var errs []error
 	for _, l := range Ports(br.Attrs().Index, links) {
-		if on, err := hairpinOn(h, l); err == nil && on {
-			continue
-		}
 		if err := h.LinkSetHairpin(l, true); err != nil {
 			errs = append(errs, fmt.Errorf("set hairpin on %s: %w", l.Attrs().Name, err))
 		}
@@ -95,14 +94,6 @@ func (s *Setter) handle() (*netlink.Handle, error) {
 		return nil, fmt.Errorf("netlink in %s: %w", s.netns, err)
 	}
 	return h, nil
-}
-
-func hairpinOn(h *netlink.Handle, l netlink.Link) (bool, error) {
-	pi, err := h.LinkGetProtinfo(l)
-	if err != nil {
-		return false, err
-	}
-	return pi.Hairpin, nil
 }
 
 // Ports are the links whose master is the bridge of index bridge.

@@ -116,3 +116,12 @@ func TestEnsure(t *testing.T) {
 		t.Errorf("Ensure for a missing bridge: %v", err)
 	}
 }
+
+// hairpinOn reads a port's hairpin mode.
+func hairpinOn(h *netlink.Handle, l netlink.Link) (bool, error) {
+	pi, err := h.LinkGetProtinfo(l)
+	if err != nil {
+		return false, err
+	}
+	return pi.Hairpin, nil
+}
