@@ -26,7 +26,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -434,9 +433,7 @@ func Run(ctx context.Context, o *Options) error {
 // reconcileConditions watches the node's pods for changes of their status alone, which virtual-kubelet does not
 // pass on, and gives the provider their conditions (readiness gates), as the kubelet's pod config reconciles them.
 func reconcileConditions(ctx context.Context, client kubernetes.Interface, nodeName string, p *provider.Provider) {
-	factory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-		o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", nodeName).String()
-	}))
+	factory := informers.NewSharedInformerFactoryWithOptions(client, 0, nodeutil.PodInformerFilter(nodeName))
 	_, err := factory.Core().V1().Pods().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		UpdateFunc: func(_, obj any) {
 			if pod, ok := obj.(*corev1.Pod); ok {
