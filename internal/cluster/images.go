@@ -187,20 +187,32 @@ func importImagesRunning(ctx context.Context, stateDir string, out func(string, 
 	if err != nil || len(s.PodmanURLs) == 0 {
 		return fmt.Errorf("berth up runs on %s but its nodes' Podman services are not recorded (cluster.json: %v): wait until it is ready", stateDir, err)
 	}
-	for i, u := range s.PodmanURLs {
-		rt, err := podman.Dial(ctx, u)
-		if err != nil {
-			return fmt.Errorf("node %d of the running berth up: %w", i, err)
-		}
-		done, err := EnsureImages(ctx, rt)
-		if err != nil {
-			return fmt.Errorf("images on node %d: %w", i, err)
-		}
-		if done {
+	err = ImportImagesInto(ctx, s.PodmanURLs, func(i int, _ string, imported bool) {
+		if imported {
 			out("imported %s on node %d (running)", BusyboxImage, i)
 		} else {
 			out("%s already present on node %d (running)", BusyboxImage, i)
 		}
+	})
+	if err != nil {
+		return fmt.Errorf("the berth up running on %s: %w", stateDir, err)
+	}
+	return nil
+}
+
+// ImportImagesInto imports the local images into the Podman services at urls where they are missing, and tells
+// done, for each in turn, whether it imported them.
+func ImportImagesInto(ctx context.Context, urls []string, done func(i int, url string, imported bool)) error {
+	for i, u := range urls {
+		rt, err := podman.Dial(ctx, u)
+		if err != nil {
+			return err
+		}
+		imported, err := EnsureImages(ctx, rt)
+		if err != nil {
+			return fmt.Errorf("images on %s: %w", u, err)
+		}
+		done(i, u, imported)
 	}
 	return nil
 }

@@ -17,7 +17,6 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/berth-dev/berth/internal/cluster"
-	"github.com/berth-dev/berth/provider/podman"
 )
 
 // detachedEnv marks the background berth that `berth up --detach` starts.
@@ -193,22 +192,13 @@ else into the Podman storage of the nodes of the state folder (berth up also doe
 			if len(urls) == 0 {
 				return cluster.ImportImagesOffline(cmd.Context(), stateDir, nodes, say)
 			}
-			for _, u := range urls {
-				rt, err := podman.Dial(cmd.Context(), u)
-				if err != nil {
-					return err
-				}
-				done, err := cluster.EnsureImages(cmd.Context(), rt)
-				if err != nil {
-					return err
-				}
-				if done {
+			return cluster.ImportImagesInto(cmd.Context(), urls, func(_ int, u string, imported bool) {
+				if imported {
 					say("imported %s into %s", cluster.BusyboxImage, u)
 				} else {
 					say("%s already present in %s", cluster.BusyboxImage, u)
 				}
-			}
-			return nil
+			})
 		},
 	}
 	cmd.Flags().StringSliceVar(&urls, "podman-url", nil, "Podman services to import into")
