@@ -124,18 +124,9 @@ func (n nodeNet) setUp(ctx context.Context) error {
 			return fmt.Errorf("network namespace of the node: %w", err)
 		}
 	}
-	// The machine and the node forward the pods' packets (netavark sets the node's too, once it makes a bridge).
-	if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644); err != nil {
-		return fmt.Errorf("enable IPv4 forwarding: %w", err)
-	}
-	// Podman holds each published hostPort open in its own namespace, the machine's, where the node's address is
-	// not local: the machine lets a socket bind an address it does not have, so that a pod's hostPort on its node's
-	// address (every unaddressed hostPort, see podspec.PodInputs.HostPortIP) can be held there.
-	if err := os.WriteFile("/proc/sys/net/ipv4/ip_nonlocal_bind", []byte("1"), 0o644); err != nil {
-		return fmt.Errorf("let Podman hold hostPorts on the nodes' addresses (net.ipv4.ip_nonlocal_bind): %w", err)
-	}
-	// Replies of a Service's pod to a client on the same bridge pass the node's netfilter (kube-proxy's reverse
-	// NAT), as the kubelet's network plugins have it.
+	// The node forwards the pods' packets (netavark sets it too, once it makes a bridge; the machine's is set by
+	// setMachineSysctls). Replies of a Service's pod to a client on the same bridge pass the node's netfilter
+	// (kube-proxy's reverse NAT), as the kubelet's network plugins have it.
 	if err := runTool(ctx, "ip", "netns", "exec", n.Netns, "sysctl", "-qw", "net.ipv4.ip_forward=1",
 		"net.bridge.bridge-nf-call-iptables=1"); err != nil {
 		return fmt.Errorf("set the forwarding sysctls in %s: %w", n.Netns, err)
@@ -390,6 +381,20 @@ func (c *Cluster) useLeftoverNetns() {
 	}
 }
 
+// setMachineSysctls sets what the machine needs for all the nodes, once: it forwards the pods' packets, and it lets
+// a socket bind an address it does not have, since Podman holds each published hostPort open in its own namespace,
+// the machine's, where a node's address is not local (every unaddressed hostPort is on its node's address, see
+// podspec.PodInputs.HostPortIP).
+func setMachineSysctls() error {
+	if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644); err != nil {
+		return fmt.Errorf("enable IPv4 forwarding: %w", err)
+	}
+	if err := os.WriteFile("/proc/sys/net/ipv4/ip_nonlocal_bind", []byte("1"), 0o644); err != nil {
+		return fmt.Errorf("let Podman hold hostPorts on the nodes' addresses (net.ipv4.ip_nonlocal_bind): %w", err)
+	}
+	return nil
+}
+
 // setUpNodeNets makes the nodes' network namespaces, after removing any an earlier run left, and has each node's
 // Podman service run netavark in its node's.
 func (c *Cluster) setUpNodeNets(ctx context.Context) error {
@@ -400,6 +405,9 @@ func (c *Cluster) setUpNodeNets(ctx context.Context) error {
 	}
 	if !fileExists("/proc/sys/net/bridge/bridge-nf-call-iptables") {
 		return fmt.Errorf("the kernel's bridge netfilter is not loaded (modprobe br_netfilter): without it a Service's replies from a pod on the client's own node bypass kube-proxy's rules")
+	}
+	if err := setMachineSysctls(); err != nil {
+		return err
 	}
 	c.nets = c.nodeNets()
 	if err := addHostRules(ctx, c.cfg.StateDir, c.nets); err != nil {
