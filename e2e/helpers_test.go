@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/berth-dev/berth/internal/cluster"
 	"github.com/berth-dev/berth/provider/podman"
@@ -105,16 +106,47 @@ func podmanPods(ctx context.Context, labels map[string]string) ([]string, error)
 	return out, nil
 }
 
+// watchPod watches the pod named name (from its creation, if it does not exist yet) until ctx ends.
+func watchPod(ctx context.Context, t *testing.T, ns, name string) watch.Interface {
+	t.Helper()
+	w, err := client.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String()})
+	if err != nil {
+		t.Fatalf("watch pod %s/%s: %v", ns, name, err)
+	}
+	return w
+}
+
+// deleteAndWatch deletes a pod and watches it until it is gone, and returns its last state: the status the kubelet
+// wrote before the pod object was removed.
+func deleteAndWatch(t *testing.T, ns, name string, timeout time.Duration) *corev1.Pod {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	w := watchPod(ctx, t, ns, name)
+	defer w.Stop()
+	if err := client.CoreV1().Pods(ns).Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var last *corev1.Pod
+	for ev := range w.ResultChan() {
+		if p, ok := ev.Object.(*corev1.Pod); ok {
+			last = p
+			if ev.Type == watch.Deleted {
+				return last
+			}
+		}
+	}
+	t.Fatalf("pod %s/%s still exists after %s: %s", ns, name, timeout, describeStatus(last))
+	return nil
+}
+
 // watchPhases watches a pod from its creation and returns the distinct phases it went through, once it reaches
 // one of until (or fails the test after timeout).
 func watchPhases(t *testing.T, ns, name string, timeout time.Duration, until ...corev1.PodPhase) ([]corev1.PodPhase, *corev1.Pod) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	w, err := client.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String()})
-	if err != nil {
-		t.Fatalf("watch pod: %v", err)
-	}
+	w := watchPod(ctx, t, ns, name)
 	defer w.Stop()
 	var phases []corev1.PodPhase
 	for ev := range w.ResultChan() {

@@ -9,9 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/apimachinery/pkg/watch"
 )
 
 // TestEnvironmentAsTheKubeletBuildsIt checks what a container sees: literal values with $(VAR) expansion, a
@@ -215,33 +213,6 @@ spec:
 	if term := last.Status.ContainerStatuses[0].State.Terminated; term == nil || term.ExitCode != 0 {
 		t.Errorf("the container that exits on SIGTERM: %s; want its exit 0 on SIGTERM", describeStatus(last))
 	}
-}
-
-// deleteAndWatch deletes a pod and watches it until it is gone, and returns its last state: the status the kubelet
-// wrote before the pod object was removed.
-func deleteAndWatch(t *testing.T, ns, name string, timeout time.Duration) *corev1.Pod {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	w, err := client.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String()})
-	if err != nil {
-		t.Fatalf("watch pod: %v", err)
-	}
-	defer w.Stop()
-	if err := client.CoreV1().Pods(ns).Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	var last *corev1.Pod
-	for ev := range w.ResultChan() {
-		if p, ok := ev.Object.(*corev1.Pod); ok {
-			last = p
-			if ev.Type == watch.Deleted {
-				return last
-			}
-		}
-	}
-	t.Fatalf("pod %s/%s still exists after %s: %s", ns, name, timeout, describeStatus(last))
-	return nil
 }
 
 func waitGone(t *testing.T, ns, name string, timeout time.Duration) {

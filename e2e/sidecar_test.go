@@ -1,15 +1,11 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/watch"
 )
 
 // sidecarLoop is a sidecar's command: it runs until SIGTERM, then exits 0 at once.
@@ -36,23 +32,7 @@ spec:
     lifecycle:
       preStop: {exec: {command: ["sleep", "3"]}}
 `, busybox, sidecarLoop))
-		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-		defer cancel()
-		w, err := client.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", "deleted").String()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer w.Stop()
-		kubectl(t, "", "delete", "pod", "-n", ns, "deleted", "--wait=false")
-		var final *corev1.Pod
-		for ev := range w.ResultChan() {
-			if pod, ok := ev.Object.(*corev1.Pod); ok {
-				final = pod
-			}
-			if ev.Type == watch.Deleted {
-				break
-			}
-		}
+		final := deleteAndWatch(t, ns, "deleted", 90*time.Second)
 		if final == nil || len(final.Status.InitContainerStatuses) != 1 || len(final.Status.ContainerStatuses) != 1 {
 			t.Fatalf("no final status seen: %s", describeStatus(final))
 		}
