@@ -58,6 +58,12 @@ func TestRefusedPodSpecFields(t *testing.T) {
 		return refusalCase{name: name, spec: spec, container: container, reason: "UnsupportedPodSpec", event: "UnsupportedPodSpec",
 			message: "Berth cannot run this pod yet; unsupported: " + fields}
 	}
+	// Refused for a volume: reason UnsupportedVolume and a FailedMount event, as a kubelet's pod whose volume
+	// cannot be mounted.
+	volume := func(name, source, why string) refusalCase {
+		return refusalCase{name: name, spec: "volumes: [{name: data, " + source + "}]", container: "volumeMounts: [{name: data, mountPath: /data}]",
+			reason: "UnsupportedVolume", event: "FailedMount", message: "Berth refuses this pod's volumes: spec.volumes[data]: " + why}
+	}
 	// Rejected as by the kubelet: its reason for the status and the event, its message in the event and after
 	// "Pod was rejected: " in the status.
 	rejected := func(name, spec, container, reason, why string) refusalCase {
@@ -97,6 +103,11 @@ func TestRefusedPodSpecFields(t *testing.T) {
 		// the rules alone are named.
 		unsupported("container-restart-rules", "", "restartPolicy: Never\nrestartPolicyRules: [{action: Restart, exitCodes: {operator: In, values: [42]}}]",
 			"spec.containers[main].restartPolicyRules"),
+		volume("persistent-volume-claim", "persistentVolumeClaim: {claimName: missing}",
+			"persistentVolumeClaim volumes are not supported (Berth has no volume attach/mount)"),
+		volume("nfs-volume", "nfs: {server: 192.0.2.1, path: /exports}", "this volume type is not supported"),
+		volume("cluster-trust-bundle", "projected: {sources: [{clusterTrustBundle: {signerName: example.com/e2e, labelSelector: {}, path: ca.pem}}]}",
+			"projected clusterTrustBundle sources are not supported"),
 	}
 	// AppArmor: a host without it rejects any profile as the kubelet does; one with it runs RuntimeDefault and
 	// refuses Localhost profiles.
