@@ -34,9 +34,10 @@ func podmanInfo(ctx context.Context, i int) (podman.HostInfo, error) {
 }
 
 // TestRefusedPodSpecFields applies, through the real apiserver, one pod per PodSpec field Berth cannot honour yet
-// (docs/podspec.md) and checks that each fails as the inventory says, never running without the field: phase
-// Failed, the reason and message, and the Warning event a user sees. The apiserver of the test's control plane
-// (Kubernetes 1.37, default feature gates) accepts every one of these pods.
+// (docs/podspec.md), and per pod the kubelet itself would reject (another OS, an extended resource the node lacks,
+// AppArmor on a host without it), and checks that each fails as the inventory says, never running without the
+// field: phase Failed, the reason and message, and the Warning event a user sees. The apiserver of the test's
+// control plane (Kubernetes 1.37, default feature gates) accepts every one of these pods.
 func TestRefusedPodSpecFields(t *testing.T) {
 	ns := namespace(t)
 	ctx := context.Background()
@@ -108,19 +109,28 @@ func TestRefusedPodSpecFields(t *testing.T) {
 		volume("nfs-volume", "nfs: {server: 192.0.2.1, path: /exports}", "this volume type is not supported"),
 		volume("cluster-trust-bundle", "projected: {sources: [{clusterTrustBundle: {signerName: example.com/e2e, labelSelector: {}, path: ca.pem}}]}",
 			"projected clusterTrustBundle sources are not supported"),
+		rejected("windows", "os: {name: windows}", "", "PodOSNotSupported", "Failed to admit pod as the OS field doesn't match node OS"),
+		// An extended resource the node has none of (Berth has no device plugins): the kubelet's OutOf<resource>.
+		rejected("extended-resource", "", "resources: {requests: {example.com/widget: 1}, limits: {example.com/widget: 1}}",
+			"OutOfexample.com/widget", "Node didn't have enough resource: example.com/widget, requested: 1, used: 0, capacity: 0"),
 	}
-	// AppArmor: a host without it rejects any profile as the kubelet does; one with it runs RuntimeDefault and
-	// refuses Localhost profiles.
+	// AppArmor: a host without it rejects any profile but Unconfined, the pod's or a container's, as the kubelet
+	// does; one with it runs RuntimeDefault and refuses Localhost and Unconfined profiles.
 	info, err := podmanInfo(ctx, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if info.AppArmor {
-		tests = append(tests, unsupported("apparmor", "", "securityContext: {appArmorProfile: {type: Localhost, localhostProfile: e2e}}",
-			"spec.containers[main].securityContext.appArmorProfile: Localhost"))
+		tests = append(tests,
+			unsupported("apparmor", "", "securityContext: {appArmorProfile: {type: Localhost, localhostProfile: e2e}}",
+				"spec.containers[main].securityContext.appArmorProfile: Localhost"),
+			unsupported("apparmor-unconfined", "", "securityContext: {appArmorProfile: {type: Unconfined}}",
+				"spec.containers[main].securityContext.appArmorProfile: Unconfined"))
 	} else {
-		tests = append(tests, rejected("apparmor", "", "securityContext: {appArmorProfile: {type: RuntimeDefault}}", "AppArmor",
-			"Cannot enforce AppArmor: AppArmor is not enabled on the host"))
+		const noAppArmor = "Cannot enforce AppArmor: AppArmor is not enabled on the host"
+		tests = append(tests,
+			rejected("apparmor", "", "securityContext: {appArmorProfile: {type: RuntimeDefault}}", "AppArmor", noAppArmor),
+			rejected("apparmor-pod-localhost", "securityContext: {appArmorProfile: {type: Localhost, localhostProfile: e2e}}", "", "AppArmor", noAppArmor))
 	}
 	var manifests []string
 	for _, tc := range tests {
