@@ -109,6 +109,11 @@ func TestRefusedPodSpecFields(t *testing.T) {
 		volume("nfs-volume", "nfs: {server: 192.0.2.1, path: /exports}", "this volume type is not supported"),
 		volume("cluster-trust-bundle", "projected: {sources: [{clusterTrustBundle: {signerName: example.com/e2e, labelSelector: {}, path: ca.pem}}]}",
 			"projected clusterTrustBundle sources are not supported"),
+		// Refused too though the README does not list them (docs/podspec.md does).
+		volume("pod-certificate", "projected: {sources: [{podCertificate: {signerName: example.com/e2e, keyType: ED25519, credentialBundlePath: creds.pem}}]}",
+			"projected podCertificate sources are not supported"),
+		unsupported("recursive-read-only", "volumes: [{name: data, emptyDir: {}}]", "volumeMounts: [{name: data, mountPath: /data, readOnly: true, recursiveReadOnly: Enabled}]",
+			"spec.containers[main].volumeMounts[data].recursiveReadOnly: Enabled"),
 		rejected("windows", "os: {name: windows}", "", "PodOSNotSupported", "Failed to admit pod as the OS field doesn't match node OS"),
 		// An extended resource the node has none of (Berth has no device plugins): the kubelet's OutOf<resource>.
 		rejected("extended-resource", "", "resources: {requests: {example.com/widget: 1}, limits: {example.com/widget: 1}}",
