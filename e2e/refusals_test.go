@@ -9,13 +9,14 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	nodev1 "k8s.io/api/node/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/berth-dev/berth/provider/podman"
 )
 
-// refusalCase is a pod of TestRefusedPodSpecFields: spec is its spec's extra lines (indented as spec's children),
-// container its container's; reason, event and message are what the user sees.
+// refusalCase is a pod of TestRefusedPodSpecFields: spec is its spec's extra lines (indented as spec's children,
+// several separated by "\n"), container its container's; reason, event and message are what the user sees.
 type refusalCase struct {
 	name            string
 	spec, container string
@@ -33,43 +34,108 @@ func podmanInfo(ctx context.Context, i int) (podman.HostInfo, error) {
 }
 
 // TestRefusedPodSpecFields applies, through the real apiserver, one pod per PodSpec field Berth cannot honour yet
-// (docs/podspec.md) and checks that each fails as the inventory says, never running without the field: phase
-// Failed, the reason and message, and the Warning event a user sees.
+// (docs/podspec.md), and per pod the kubelet itself would reject (another OS, an extended resource the node lacks,
+// AppArmor on a host without it), and checks that each fails as the inventory says, never running without the
+// field: phase Failed, the reason and message, and the Warning event a user sees. The apiserver of the test's
+// control plane (Kubernetes 1.37, default feature gates) accepts every one of these pods.
 func TestRefusedPodSpecFields(t *testing.T) {
 	ns := namespace(t)
 	ctx := context.Background()
+	// A RuntimeClass, and one with an overhead: the apiserver's RuntimeClass admission sets a pod's spec.overhead
+	// only from its class's overhead.podFixed (it refuses a pod setting one itself).
 	rc := &nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: ns + "-gvisor"}, Handler: "runsc"}
-	if _, err := client.NodeV1().RuntimeClasses().Create(ctx, rc, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
+	withOverhead := &nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: ns + "-kata"}, Handler: "kata",
+		Overhead: &nodev1.Overhead{PodFixed: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("8Mi")}}}
+	for _, c := range []*nodev1.RuntimeClass{rc, withOverhead} {
+		if _, err := client.NodeV1().RuntimeClasses().Create(ctx, c, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = client.NodeV1().RuntimeClasses().Delete(context.Background(), c.Name, metav1.DeleteOptions{})
+		})
 	}
-	t.Cleanup(func() {
-		_ = client.NodeV1().RuntimeClasses().Delete(context.Background(), rc.Name, metav1.DeleteOptions{})
-	})
-	const unsupported = "Berth cannot run this pod yet; unsupported: "
+	// Refused for what Berth cannot run yet: reason and event UnsupportedPodSpec, naming the fields.
+	unsupported := func(name, spec, container, fields string) refusalCase {
+		return refusalCase{name: name, spec: spec, container: container, reason: "UnsupportedPodSpec", event: "UnsupportedPodSpec",
+			message: "Berth cannot run this pod yet; unsupported: " + fields}
+	}
+	// Refused for a volume: reason UnsupportedVolume and a FailedMount event, as a kubelet's pod whose volume
+	// cannot be mounted.
+	volume := func(name, source, why string) refusalCase {
+		return refusalCase{name: name, spec: "volumes: [{name: data, " + source + "}]", container: "volumeMounts: [{name: data, mountPath: /data}]",
+			reason: "UnsupportedVolume", event: "FailedMount", message: "Berth refuses this pod's volumes: spec.volumes[data]: " + why}
+	}
+	// Rejected as by the kubelet: its reason for the status and the event, its message in the event and after
+	// "Pod was rejected: " in the status.
+	rejected := func(name, spec, container, reason, why string) refusalCase {
+		return refusalCase{name: name, spec: spec, container: container, reason: reason, event: reason, message: "Pod was rejected: " + why}
+	}
 	tests := []refusalCase{
-		{name: "runtime-class", spec: "runtimeClassName: " + rc.Name,
-			reason: "UnsupportedPodSpec", event: "UnsupportedPodSpec", message: unsupported + "spec.runtimeClassName: " + rc.Name},
-		{name: "user-namespace", spec: "hostUsers: false",
-			reason: "UnsupportedPodSpec", event: "UnsupportedPodSpec", message: unsupported + "spec.hostUsers: false"},
-		{name: "seccomp-unconfined", container: "securityContext: {seccompProfile: {type: Unconfined}}",
-			reason: "UnsupportedPodSpec", event: "UnsupportedPodSpec", message: unsupported + "spec.containers[main].securityContext.seccompProfile: Unconfined"},
-		{name: "ephemeral-storage-limit", container: "resources: {limits: {ephemeral-storage: 1Gi}}",
-			reason: "UnsupportedPodSpec", event: "UnsupportedPodSpec", message: unsupported + "spec.containers[main].resources.limits[ephemeral-storage]"},
-		{name: "pod-resources", spec: "resources: {limits: {cpu: 500m, memory: 128Mi}}",
-			reason: "UnsupportedPodSpec", event: "UnsupportedPodSpec", message: unsupported + "spec.resources"},
+		unsupported("runtime-class", "runtimeClassName: "+rc.Name, "", "spec.runtimeClassName: "+rc.Name),
+		unsupported("user-namespace", "hostUsers: false", "", "spec.hostUsers: false"),
+		unsupported("seccomp-unconfined", "", "securityContext: {seccompProfile: {type: Unconfined}}",
+			"spec.containers[main].securityContext.seccompProfile: Unconfined"),
+		unsupported("ephemeral-storage-limit", "", "resources: {limits: {ephemeral-storage: 1Gi}}",
+			"spec.containers[main].resources.limits[ephemeral-storage]"),
+		unsupported("pod-resources", "resources: {limits: {cpu: 500m, memory: 128Mi}}", "", "spec.resources"),
+		// The overhead comes with its RuntimeClass, which Berth refuses too: both are named.
+		unsupported("overhead", "runtimeClassName: "+withOverhead.Name, "", "spec.runtimeClassName: "+withOverhead.Name+", spec.overhead"),
+		unsupported("supplemental-groups-strict", "securityContext: {supplementalGroupsPolicy: Strict}", "",
+			"spec.securityContext.supplementalGroupsPolicy"),
+		// The API allows volumeDevices only from a persistentVolumeClaim (or ephemeral) volume; the device is named
+		// (fields come before volumes).
+		unsupported("volume-devices", "volumes: [{name: data, persistentVolumeClaim: {claimName: missing}}]",
+			"volumeDevices: [{name: data, devicePath: /dev/xvda}]", "spec.containers[main].volumeDevices"),
+		// Dynamic resource allocation: the pod's claim (which need not exist for the pod to be created) and the
+		// container's use of it.
+		unsupported("resource-claims", "resourceClaims: [{name: gpu, resourceClaimName: missing}]", "resources: {claims: [{name: gpu}]}",
+			"spec.resourceClaims, spec.containers[main].resources.claims"),
+		unsupported("seccomp-localhost", "", "securityContext: {seccompProfile: {type: Localhost, localhostProfile: profiles/e2e.json}}",
+			"spec.containers[main].securityContext.seccompProfile: Localhost"),
+		// The API allows procMount: Unmasked only with hostUsers: false, which Berth refuses too: both are named.
+		unsupported("proc-mount-unmasked", "hostUsers: false", "securityContext: {procMount: Unmasked}",
+			"spec.hostUsers: false, spec.containers[main].securityContext.procMount: Unmasked"),
+		// The API allows hugepages only beside a cpu or memory request or limit; the memory limit is honoured.
+		unsupported("hugepages-limit", "", "resources: {limits: {hugepages-2Mi: 2Mi, memory: 64Mi}}",
+			"spec.containers[main].resources.limits[hugepages-2Mi]"),
+		// An app container's restartPolicy other than the pod's (Never here).
+		unsupported("container-restart-policy", "", "restartPolicy: Always", "spec.containers[main].restartPolicy: Always"),
+		// The API wants restartPolicyRules beside a container restartPolicy: here the pod's, which Berth honours, so
+		// the rules alone are named.
+		unsupported("container-restart-rules", "", "restartPolicy: Never\nrestartPolicyRules: [{action: Restart, exitCodes: {operator: In, values: [42]}}]",
+			"spec.containers[main].restartPolicyRules"),
+		volume("persistent-volume-claim", "persistentVolumeClaim: {claimName: missing}",
+			"persistentVolumeClaim volumes are not supported (Berth has no volume attach/mount)"),
+		volume("nfs-volume", "nfs: {server: 192.0.2.1, path: /exports}", "this volume type is not supported"),
+		volume("cluster-trust-bundle", "projected: {sources: [{clusterTrustBundle: {signerName: example.com/e2e, labelSelector: {}, path: ca.pem}}]}",
+			"projected clusterTrustBundle sources are not supported"),
+		// Refused too though the README does not list them (docs/podspec.md does).
+		volume("pod-certificate", "projected: {sources: [{podCertificate: {signerName: example.com/e2e, keyType: ED25519, credentialBundlePath: creds.pem}}]}",
+			"projected podCertificate sources are not supported"),
+		unsupported("recursive-read-only", "volumes: [{name: data, emptyDir: {}}]", "volumeMounts: [{name: data, mountPath: /data, readOnly: true, recursiveReadOnly: Enabled}]",
+			"spec.containers[main].volumeMounts[data].recursiveReadOnly: Enabled"),
+		rejected("windows", "os: {name: windows}", "", "PodOSNotSupported", "Failed to admit pod as the OS field doesn't match node OS"),
+		// An extended resource the node has none of (Berth has no device plugins): the kubelet's OutOf<resource>.
+		rejected("extended-resource", "", "resources: {requests: {example.com/widget: 1}, limits: {example.com/widget: 1}}",
+			"OutOfexample.com/widget", "Node didn't have enough resource: example.com/widget, requested: 1, used: 0, capacity: 0"),
 	}
-	// AppArmor: a host without it rejects any profile as the kubelet does; one with it runs RuntimeDefault and
-	// refuses Localhost profiles.
+	// AppArmor: a host without it rejects any profile but Unconfined, the pod's or a container's, as the kubelet
+	// does; one with it runs RuntimeDefault and refuses Localhost and Unconfined profiles.
 	info, err := podmanInfo(ctx, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if info.AppArmor {
-		tests = append(tests, refusalCase{name: "apparmor", container: "securityContext: {appArmorProfile: {type: Localhost, localhostProfile: e2e}}",
-			reason: "UnsupportedPodSpec", event: "UnsupportedPodSpec", message: unsupported + "spec.containers[main].securityContext.appArmorProfile: Localhost"})
+		tests = append(tests,
+			unsupported("apparmor", "", "securityContext: {appArmorProfile: {type: Localhost, localhostProfile: e2e}}",
+				"spec.containers[main].securityContext.appArmorProfile: Localhost"),
+			unsupported("apparmor-unconfined", "", "securityContext: {appArmorProfile: {type: Unconfined}}",
+				"spec.containers[main].securityContext.appArmorProfile: Unconfined"))
 	} else {
-		tests = append(tests, refusalCase{name: "apparmor", container: "securityContext: {appArmorProfile: {type: RuntimeDefault}}",
-			reason: "AppArmor", event: "AppArmor", message: "Pod was rejected: Cannot enforce AppArmor: AppArmor is not enabled on the host"})
+		const noAppArmor = "Cannot enforce AppArmor: AppArmor is not enabled on the host"
+		tests = append(tests,
+			rejected("apparmor", "", "securityContext: {appArmorProfile: {type: RuntimeDefault}}", "AppArmor", noAppArmor),
+			rejected("apparmor-pod-localhost", "securityContext: {appArmorProfile: {type: Localhost, localhostProfile: e2e}}", "", "AppArmor", noAppArmor))
 	}
 	var manifests []string
 	for _, tc := range tests {
@@ -85,10 +151,10 @@ spec:
     command: ["true"]
 `, tc.name, testCluster.NodeNames()[0], busybox)
 		if tc.container != "" {
-			m += "    " + tc.container + "\n"
+			m += "    " + strings.ReplaceAll(tc.container, "\n", "\n    ") + "\n"
 		}
 		if tc.spec != "" {
-			m += "  " + tc.spec + "\n"
+			m += "  " + strings.ReplaceAll(tc.spec, "\n", "\n  ") + "\n"
 		}
 		manifests = append(manifests, m)
 	}
