@@ -66,7 +66,8 @@ func run(m *testing.M) int {
 	// ephemeral_test.go, sysctl_test.go). The first reports its pods Unknown, and itself NotReady, after a shorter
 	// Podman outage than the defaults of 40 s and 30 s (see outage_test.go); only an outage notices.
 	cfg.KubeletArgs = map[int][]string{
-		0: {"--podman-unreachable-grace=" + outageGrace.String(), "--podman-unreachable-node-grace=" + outageNodeGrace.String()},
+		0: {"--podman-unreachable-grace=" + outageGrace.String(), "--podman-unreachable-node-grace=" + outageNodeGrace.String(),
+			"--max-container-restart-period=" + restartPeriodCap.String()},
 		1: {"--cluster-dns=" + clusterDNS, "--allow-privileged", "--allow-host-namespaces", "--allowed-capabilities=" + allowedCapability + "," + debugCapability,
 			"--allowed-unsafe-sysctls=" + allowedUnsafeSysctls},
 	}

@@ -107,10 +107,12 @@ func TestImageUpdate(t *testing.T) {
 	newImage := "localhost/berth/busybox:e2e-image-update"
 	tagImage(t, newImage)
 	ns := namespace(t)
-	// A pod per restart policy that runs until killed, and one whose container exits at once, in a crash loop.
+	// A pod per restart policy that runs until killed, and one whose container exits at once, in a crash loop on
+	// node 1, whose back-off has the kubelet's default cap (node 0's is 20 s, TestCrashLoopBackOffCap).
 	var manifest strings.Builder
-	for _, pod := range []struct{ name, policy, command string }{
-		{"always", "Always", `["sleep", "3600"]`}, {"never", "Never", `["sleep", "3600"]`}, {"back-off", "Always", `["sleep", "1"]`},
+	for _, pod := range []struct{ name, policy, command, node string }{
+		{"always", "Always", `["sleep", "3600"]`, ""}, {"never", "Never", `["sleep", "3600"]`, ""},
+		{"back-off", "Always", `["sleep", "1"]`, testCluster.NodeNames()[1]},
 	} {
 		fmt.Fprintf(&manifest, `---
 apiVersion: v1
@@ -119,9 +121,10 @@ metadata: {name: %s}
 spec:
   restartPolicy: %s
   terminationGracePeriodSeconds: 2
+  nodeName: "%s"
   containers:
   - {name: main, image: %s, command: %s}
-`, pod.name, pod.policy, busybox, pod.command)
+`, pod.name, pod.policy, pod.node, busybox, pod.command)
 	}
 	kubectl(t, manifest.String(), "apply", "-n", ns, "-f", "-")
 

@@ -69,8 +69,13 @@ type Config struct {
 	// profiles are rejected on a host without AppArmor, as by the kubelet, and SELinux options are refused on a
 	// host with SELinux, where Podman labels containers its own way.
 	AppArmor, SELinux bool
-	// InitialBackoff and MaxBackoff bound the restart back-off (kubelet: 10s and 300s).
+	// InitialBackoff and MaxBackoff bound the back-off of image pulls and sandbox creation (kubelet: 10s and
+	// 300s), and of container restarts unless MaxContainerRestartPeriod is set.
 	InitialBackoff, MaxBackoff time.Duration
+	// MaxContainerRestartPeriod caps the crash-loop back-off of container restarts, as the kubelet's
+	// crashLoopBackOff.maxContainerRestartPeriod (0: MaxBackoff). Below InitialBackoff it is the initial
+	// back-off too, as in the kubelet.
+	MaxContainerRestartPeriod time.Duration
 	// RootDir holds the pods' volume folders (pods/<uid>/volumes/<plugin>/<name>) and termination logs
 	// (pods/<uid>/containers/<name>/<attempt>), as under the kubelet's --root-dir. Podman bind-mounts them, so it
 	// must be a path of the Podman host. Empty: no volumes, and termination messages are read from the containers.
@@ -150,6 +155,9 @@ func New(cfg Config) *Provider {
 	}
 	if cfg.MaxBackoff == 0 {
 		cfg.MaxBackoff = 300 * time.Second
+	}
+	if cfg.MaxContainerRestartPeriod == 0 {
+		cfg.MaxContainerRestartPeriod = cfg.MaxBackoff
 	}
 	if cfg.VolumeResync == 0 {
 		cfg.VolumeResync = 10 * time.Second

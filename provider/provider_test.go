@@ -409,6 +409,41 @@ func TestLifecycleInitContainersRunFirst(t *testing.T) {
 	}
 }
 
+// TestCrashLoopBackOffCap: the crash-loop back-off starts at the initial back-off and doubles up to
+// MaxContainerRestartPeriod, as under the kubelet's crashLoopBackOff.maxContainerRestartPeriod; a period shorter
+// than the initial back-off is the initial back-off too. The waiting message names each back-off.
+func TestCrashLoopBackOffCap(t *testing.T) {
+	tests := []struct {
+		name string
+		max  time.Duration
+		want []string
+	}{
+		// A container that ran for twice the period starts over; the period is long enough for the fake's runs.
+		{"doubles up to the period", time.Second, []string{"250ms", "500ms", "1s", "1s"}},
+		{"period under the initial back-off", 100 * time.Millisecond, []string{"100ms", "100ms"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarnessWith(t, func(c *Config) { c.InitialBackoff, c.MaxContainerRestartPeriod = 250*time.Millisecond, tc.max }, "busybox")
+			pod := lifecyclePod("crash", corev1.RestartPolicyAlways, nil, testContainer("a", "busybox"))
+			h.create(pod)
+			next := 0
+			for i, want := range tc.want {
+				name := ctrName(pod, "a", int32(i+1))
+				h.waitContainer(name, "running")
+				h.fake.exit(t, name, 1)
+				var backoff *corev1.Pod
+				backoff, next = h.waitReported(pod, next, fmt.Sprintf("back-off after crash %d", i+1), func(p *corev1.Pod) bool {
+					return waitingFor(p, "a", "CrashLoopBackOff") && statusOf(p, "a").RestartCount == int32(i)
+				})
+				if msg := statusOf(backoff, "a").State.Waiting.Message; !strings.HasPrefix(msg, "back-off "+want+" ") {
+					t.Errorf("crash %d: waiting message %q, want back-off %s", i+1, msg, want)
+				}
+			}
+		})
+	}
+}
+
 func TestLifecycleInitFailsUnderNever(t *testing.T) {
 	h := newHarness(t, "busybox")
 	pod := lifecyclePod("initfail", corev1.RestartPolicyNever,

@@ -372,10 +372,11 @@ func shouldRestart(pod *corev1.Pod, c *containerRecord, exit int32) bool {
 func (p *Provider) crashWait(ctx context.Context, r *podRecord, c *containerRecord) bool {
 	p.mu.Lock()
 	// A container that ran long enough (twice the maximum back-off) starts over from the initial back-off.
-	if c.backoff == 0 || time.Since(c.lastStart) > 2*p.cfg.MaxBackoff {
-		c.backoff = p.cfg.InitialBackoff
+	maxBackoff := p.cfg.MaxContainerRestartPeriod
+	if c.backoff == 0 || time.Since(c.lastStart) > 2*maxBackoff {
+		c.backoff = min(p.cfg.InitialBackoff, maxBackoff)
 	} else {
-		c.backoff = min(2*c.backoff, p.cfg.MaxBackoff)
+		c.backoff = min(2*c.backoff, maxBackoff)
 	}
 	d := c.backoff
 	msg := fmt.Sprintf("back-off %s restarting failed container=%s pod=%s", d, c.spec.Name, podspec.FormatPod(r.pod))

@@ -100,13 +100,17 @@ type Options struct {
 	PodmanUnreachableNodeGrace time.Duration
 	// RegistriesConfig is a containers-registries.conf(5) v2 file whose mirrors the provider pulls through.
 	RegistriesConfig string
+	// MaxContainerRestartPeriod caps the crash-loop back-off, as the kubelet's
+	// crashLoopBackOff.maxContainerRestartPeriod (1s to 300s).
+	MaxContainerRestartPeriod time.Duration
 }
 
 // NewCommand returns the berth-kubelet command.
 func NewCommand() *cobra.Command {
 	o := &Options{Port: 10250, NodeName: "berth-podman-0", Network: "berth", NetworkIface: "berth0", Subnet: "10.89.0.0/24", Workers: 8, HairpinMode: hairpin.Veth,
 		RootDir: "/var/lib/berth-kubelet", ClusterDomain: "cluster.local", ResolvConf: "/etc/resolv.conf", HostsFile: provider.DefaultHostsFile,
-		PodmanUnreachableGrace: provider.DefaultPodmanUnreachableGrace, PodmanUnreachableNodeGrace: berthnode.DefaultUnreachableAfter}
+		PodmanUnreachableGrace: provider.DefaultPodmanUnreachableGrace, PodmanUnreachableNodeGrace: berthnode.DefaultUnreachableAfter,
+		MaxContainerRestartPeriod: maxContainerRestartPeriod}
 	cmd := &cobra.Command{
 		Use:          "berth-kubelet",
 		Short:        "A Kubernetes node whose pods run on a Podman host",
@@ -147,8 +151,12 @@ func NewCommand() *cobra.Command {
 	f.StringSliceVar(&o.AllowedUnsafeSysctls, "allowed-unsafe-sysctls", nil, "comma-separated list of unsafe sysctls or unsafe sysctl patterns (ending in *) pods may set, beyond the safe ones (as the kubelet's flag); pods setting others fail with SysctlForbidden")
 	f.DurationVar(&o.PodmanUnreachableGrace, "podman-unreachable-grace", o.PodmanUnreachableGrace, "how long pods keep their last phase while Podman does not answer; after it, every pod that is not terminal reports phase Unknown (not Ready, reason PodmanUnreachable) until Podman answers again")
 	f.DurationVar(&o.PodmanUnreachableNodeGrace, "podman-unreachable-node-grace", o.PodmanUnreachableNodeGrace, "how long Podman may go without answering before the node reports Ready=False (reason PodmanUnreachable), as a kubelet waits 30 s for its container runtime; a slow or failed call within it leaves the node Ready")
+	f.DurationVar(&o.MaxContainerRestartPeriod, "max-container-restart-period", o.MaxContainerRestartPeriod, "the longest back-off between restarts of a crashing container (CrashLoopBackOff), as the kubelet's crashLoopBackOff.maxContainerRestartPeriod: 1s to 300s; the back-off starts at 10s, or at this period if it is shorter, and doubles up to it")
 	return cmd
 }
+
+// maxContainerRestartPeriod is the kubelet's longest crash-loop back-off (MaxContainerBackOff).
+const maxContainerRestartPeriod = 300 * time.Second
 
 // Validate checks the options.
 func (o *Options) Validate() error {
@@ -209,6 +217,9 @@ func (o *Options) Validate() error {
 	}
 	if o.PodmanUnreachableNodeGrace <= 0 {
 		return fmt.Errorf("--podman-unreachable-node-grace %s must be positive", o.PodmanUnreachableNodeGrace)
+	}
+	if o.MaxContainerRestartPeriod < time.Second || o.MaxContainerRestartPeriod > maxContainerRestartPeriod {
+		return fmt.Errorf("--max-container-restart-period %s must be between 1s and %s, as the kubelet's crashLoopBackOff.maxContainerRestartPeriod", o.MaxContainerRestartPeriod, maxContainerRestartPeriod)
 	}
 	if o.APIServer != "" {
 		if _, port, err := net.SplitHostPort(o.APIServer); err != nil || port == "" {
@@ -345,7 +356,7 @@ func Run(ctx context.Context, o *Options) error {
 		Allocatable: np.Allocatable(), RootDir: o.RootDir, AllowedHostPaths: o.HostPaths, Tokens: tokens.GetServiceAccountToken,
 		APIServer: o.APIServer, AllowPrivileged: o.AllowPrivileged, AllowHostNamespaces: o.AllowHostNamespaces, AllowedCapabilities: o.AllowedCapabilities, ClusterDNS: o.ClusterDNS, ClusterDomain: o.ClusterDomain,
 		ResolvConf: o.ResolvConf, HostsFile: o.HostsFile, Sysctls: sysctls, AppArmor: info.AppArmor, SELinux: info.SELinux, HostUsage: hostUsage(o.PodmanURL), Finalize: finalizer(client), PodmanUnreachableGrace: o.PodmanUnreachableGrace,
-		Registries: regs})
+		MaxContainerRestartPeriod: o.MaxContainerRestartPeriod, Registries: regs})
 	if n, err := p.Adopt(ctx); err != nil {
 		return fmt.Errorf("take stock of the Podman pods of an earlier run: %w", err)
 	} else if n > 0 {

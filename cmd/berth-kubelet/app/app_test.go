@@ -22,7 +22,7 @@ import (
 func TestOptionsValidate(t *testing.T) {
 	valid := func() *Options {
 		return &Options{NodeIP: "192.0.2.2", Port: 10250, TLSCertFile: "c", TLSKeyFile: "k", RootDir: "/var/lib/berth-kubelet", PodmanUnreachableGrace: 40 * time.Second,
-			PodmanUnreachableNodeGrace: 30 * time.Second}
+			PodmanUnreachableNodeGrace: 30 * time.Second, MaxContainerRestartPeriod: 300 * time.Second}
 	}
 	tests := []struct {
 		name    string
@@ -59,6 +59,11 @@ func TestOptionsValidate(t *testing.T) {
 		{"zero podman unreachable grace", func(o *Options) { o.PodmanUnreachableGrace = 0 }, "--podman-unreachable-grace 0s must be positive"},
 		{"short podman unreachable node grace", func(o *Options) { o.PodmanUnreachableNodeGrace = 10 * time.Second }, ""},
 		{"negative podman unreachable node grace", func(o *Options) { o.PodmanUnreachableNodeGrace = -time.Second }, "--podman-unreachable-node-grace -1s must be positive"},
+		{"short max container restart period", func(o *Options) { o.MaxContainerRestartPeriod = time.Second }, ""},
+		{"max container restart period under 1s", func(o *Options) { o.MaxContainerRestartPeriod = 500 * time.Millisecond },
+			"--max-container-restart-period 500ms must be between 1s and 5m0s, as the kubelet's crashLoopBackOff.maxContainerRestartPeriod"},
+		{"max container restart period over 300s", func(o *Options) { o.MaxContainerRestartPeriod = 301 * time.Second },
+			"--max-container-restart-period 5m1s must be between 1s and 5m0s, as the kubelet's crashLoopBackOff.maxContainerRestartPeriod"},
 		{"allowed unsafe sysctls", func(o *Options) {
 			o.AllowedUnsafeSysctls = []string{"kernel.msg*", "net.core.somaxconn", "kernel/sem", "fs.mqueue.*"}
 		}, ""},
@@ -97,6 +102,7 @@ func TestFlagDefaults(t *testing.T) {
 		"root-dir":                      "/var/lib/berth-kubelet",
 		"podman-unreachable-grace":      "40s",
 		"podman-unreachable-node-grace": "30s",
+		"max-container-restart-period":  "5m0s",
 	} {
 		f := cmd.Flags().Lookup(flag)
 		if f == nil {
@@ -245,7 +251,7 @@ func TestRunRefusesBadRegistriesConfig(t *testing.T) {
 		filepath.Join(dir, "absent.conf"): `--registries-config ` + filepath.Join(dir, "absent.conf") + `: read: no such file or directory`,
 	} {
 		o := &Options{NodeIP: "192.0.2.1", Port: 10250, RootDir: "/var/lib/berth-kubelet", PodmanUnreachableGrace: time.Minute,
-			PodmanUnreachableNodeGrace: 30 * time.Second, Kubeconfig: filepath.Join(dir, "absent.kubeconfig"), RegistriesConfig: file}
+			PodmanUnreachableNodeGrace: 30 * time.Second, MaxContainerRestartPeriod: time.Minute, Kubeconfig: filepath.Join(dir, "absent.kubeconfig"), RegistriesConfig: file}
 		err := Run(context.Background(), o)
 		if err == nil || !strings.HasPrefix(err.Error(), want) {
 			t.Errorf("Run = %v, want %q", err, want)
