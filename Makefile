@@ -21,6 +21,9 @@ OURS := berth berth-scheduler berth-kubelet berth-etcd
 METRICS_SERVER_VERSION := v0.8.0
 # helm (the chart's e2e test and chart-check), built from its own module at a pinned version
 HELM_VERSION := v3.22.0
+# gotestsum runs make test and make e2e: a line per test with its result and time, and a failed test's output
+GOTESTSUM_VERSION := v1.13.0
+GOTESTSUM = $(BIN)/gotestsum --format testname --format-hide-empty-pkg --jsonfile $(OUT)/test.json --
 
 .PHONY: coredns coredns-test all build run demo down test unit e2e fuzz bench lint images image container-images chart-check manifests podspec-doc deps conformance clean FORCE
 
@@ -44,6 +47,10 @@ $(addprefix $(BIN)/,$(OURS)): FORCE
 $(BIN)/metrics-server:
 	@mkdir -p $(BIN)
 	GOFLAGS=-trimpath GOBIN=$(abspath $(BIN)) $(GO) install -ldflags '-s -w' sigs.k8s.io/metrics-server/cmd/metrics-server@$(METRICS_SERVER_VERSION)
+
+$(BIN)/gotestsum:
+	@mkdir -p $(BIN)
+	GOFLAGS=-trimpath GOBIN=$(abspath $(BIN)) $(GO) install -ldflags '-s -w' gotest.tools/gotestsum@$(GOTESTSUM_VERSION)
 
 $(BIN)/helm:
 	@mkdir -p $(BIN)
@@ -88,8 +95,8 @@ manifests:
 	hack/manifests.sh > manifests/berth.yaml.tmp && mv manifests/berth.yaml.tmp manifests/berth.yaml
 
 # test: unit tests, then e2e tests against a real control plane and Podman
-test: deps build
-	$(GO) test -count=1 -timeout 60m ./...
+test: deps build $(BIN)/gotestsum
+	$(GOTESTSUM) -count=1 -timeout 60m ./...
 	cd conformance && $(GO) test -count=1 ./cmd/...
 	cd hack/coredns && GOFLAGS='$(COREDNS_GOFLAGS)' $(GO) test -count=1 .
 
@@ -100,8 +107,8 @@ unit:
 	cd hack/coredns && GOFLAGS='$(COREDNS_GOFLAGS)' $(GO) test -count=1 .
 
 # e2e: e2e tests only
-e2e: deps build
-	$(GO) test -count=1 -timeout 60m -v ./e2e/
+e2e: deps build $(BIN)/gotestsum
+	$(GOTESTSUM) -count=1 -timeout 60m ./e2e/
 
 # fuzz: each fuzz target of the provider (hostile pod specs, container records) for FUZZTIME; a failing input is
 # saved under provider/testdata/fuzz/<target> and fails the run

@@ -111,16 +111,20 @@ spec:
 }
 
 // TestLivenessProbeRestarts checks that a container failing its exec liveness probe is killed with the probe's
-// grace period and restarted, with the kubelet's Unhealthy and Killing events.
+// grace period and restarted, with the kubelet's Unhealthy and Killing events. The container ignores SIGTERM (a
+// shell as PID 1), so only the probe's 2 s grace period, not the pod's hour, lets it restart within the wait.
 func TestLivenessProbeRestarts(t *testing.T) {
 	t.Parallel()
 	ns := namespace(t)
+	t.Cleanup(func() {
+		_, _ = kubectlErr("", "delete", "pod", "sick", "-n", ns, "--grace-period=1", "--wait=false")
+	})
 	kubectl(t, fmt.Sprintf(`apiVersion: v1
 kind: Pod
 metadata:
   name: sick
 spec:
-  terminationGracePeriodSeconds: 60
+  terminationGracePeriodSeconds: 3600
   containers:
   - name: main
     image: %s
@@ -137,9 +141,6 @@ spec:
 	last := pod.Status.ContainerStatuses[0].LastTerminationState.Terminated
 	if last == nil || last.ExitCode != 137 || last.Reason != "Error" {
 		t.Errorf("last state: %s", describeStatus(pod))
-	} else if ran := last.FinishedAt.Sub(last.StartedAt.Time); ran > 20*time.Second {
-		// 3s healthy, 2 failed probes, then 2s (the probe's grace period, not the pod's 60s) before SIGKILL.
-		t.Errorf("the container ran %s before it was killed", ran)
 	}
 	waitEvent(t, ns, "sick", "Unhealthy", "Liveness probe failed: cat: can't open '/tmp/healthy': No such file or directory", 10*time.Second)
 	waitEvent(t, ns, "sick", "Killing", "Container main failed liveness probe, will be restarted", 10*time.Second)

@@ -53,6 +53,12 @@ spec:
       valueFrom: {fieldRef: {fieldPath: status.podIP}}
     - name: NODE
       valueFrom: {fieldRef: {fieldPath: spec.nodeName}}
+    - name: HOST_IP
+      valueFrom: {fieldRef: {fieldPath: status.hostIP}}
+    - name: HOST_IPS
+      valueFrom: {fieldRef: {fieldPath: status.hostIPs}}
+    - name: POD_IPS
+      valueFrom: {fieldRef: {fieldPath: status.podIPs}}
     - name: MEM_MI
       valueFrom: {resourceFieldRef: {resource: limits.memory, divisor: 1Mi}}
 `, busybox), "apply", "-n", ns, "-f", "-")
@@ -61,9 +67,24 @@ spec:
 		t.Fatalf("pod %s: %s", pod.Status.Phase, describeStatus(pod))
 	}
 	logs := kubectl(t, "", "logs", "-n", ns, "env")
+	node, err := client.CoreV1().Nodes().Get(context.Background(), pod.Spec.NodeName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nodeIP string
+	for _, a := range node.Status.Addresses {
+		if a.Type == corev1.NodeInternalIP {
+			nodeIP = a.Address
+		}
+	}
+	if nodeIP == "" || pod.Status.HostIP != nodeIP {
+		t.Errorf("pod's hostIP %q, node %s's InternalIP %q", pod.Status.HostIP, node.Name, nodeIP)
+	}
 	for _, want := range []string{
 		"GREETING=hello-world", "MODE=fast", "PASSWORD=s3cret", "CFG_mode=fast", "CFG_level=3",
-		"POD_IP=" + pod.Status.PodIP, "NODE=" + pod.Spec.NodeName, "MEM_MI=64", "ARG=hello-world",
+		"POD_IP=" + pod.Status.PodIP, "POD_IPS=" + pod.Status.PodIP, "NODE=" + pod.Spec.NodeName, "MEM_MI=64", "ARG=hello-world",
+		// The node's address, as the pod's status and the node object give it.
+		"HOST_IP=" + nodeIP, "HOST_IPS=" + nodeIP,
 		// No kube-proxy routes the kubernetes service's cluster IP on a Berth node: its variables name the
 		// apiserver's address on the node (berth-kubelet --apiserver-address).
 		"KUBERNETES_SERVICE_HOST=" + testCluster.Config().NodeIP, fmt.Sprintf("KUBERNETES_SERVICE_PORT=%d", testCluster.Config().APIServerPort),
@@ -74,14 +95,17 @@ spec:
 	}
 }
 
-// TestMissingConfigMapIsAConfigError checks that a container referring to a missing ConfigMap waits with
-// CreateContainerConfigError and a message naming it, then starts once the ConfigMap exists.
+// TestMissingConfigMapIsAConfigError checks that a container referring to a missing ConfigMap or Secret waits
+// with CreateContainerConfigError and a message naming it, then starts once the object exists.
 func TestMissingConfigMapIsAConfigError(t *testing.T) {
 	ns := namespace(t)
-	kubectl(t, fmt.Sprintf(`apiVersion: v1
+	kinds := []struct{ kind, ref string }{{"configmap", "configMapKeyRef"}, {"secret", "secretKeyRef"}}
+	var manifests []string
+	for _, k := range kinds {
+		manifests = append(manifests, fmt.Sprintf(`apiVersion: v1
 kind: Pod
 metadata:
-  name: needs-config
+  name: needs-%s
 spec:
   containers:
   - name: main
@@ -89,22 +113,29 @@ spec:
     command: ["sleep", "3600"]
     env:
     - name: MODE
-      valueFrom: {configMapKeyRef: {name: later, key: mode}}
-`, busybox), "apply", "-n", ns, "-f", "-")
-	pod := waitPod(t, ns, "needs-config", 60*time.Second, "CreateContainerConfigError", func(p *corev1.Pod) bool {
-		return len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].State.Waiting != nil &&
-			p.Status.ContainerStatuses[0].State.Waiting.Reason == "CreateContainerConfigError"
-	})
-	if msg := pod.Status.ContainerStatuses[0].State.Waiting.Message; msg != `configmap "later" not found` {
-		t.Errorf("waiting message %q", msg)
+      valueFrom: {%s: {name: later, key: mode}}
+`, k.kind, busybox, k.ref))
 	}
-	if pod.Status.Phase != corev1.PodPending {
-		t.Errorf("phase %s, want Pending", pod.Status.Phase)
+	kubectl(t, strings.Join(manifests, "---\n"), "apply", "-n", ns, "-f", "-")
+	for _, k := range kinds {
+		pod := waitPod(t, ns, "needs-"+k.kind, 60*time.Second, "CreateContainerConfigError", func(p *corev1.Pod) bool {
+			return len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].State.Waiting != nil &&
+				p.Status.ContainerStatuses[0].State.Waiting.Reason == "CreateContainerConfigError"
+		})
+		if msg, want := pod.Status.ContainerStatuses[0].State.Waiting.Message, fmt.Sprintf("%s %q not found", k.kind, "later"); msg != want {
+			t.Errorf("%s: waiting message %q, want %q", pod.Name, msg, want)
+		}
+		if pod.Status.Phase != corev1.PodPending {
+			t.Errorf("%s: phase %s, want Pending", pod.Name, pod.Status.Phase)
+		}
 	}
 	kubectl(t, "", "create", "configmap", "later", "-n", ns, "--from-literal=mode=slow")
-	waitPod(t, ns, "needs-config", 90*time.Second, "Running once the ConfigMap exists", func(p *corev1.Pod) bool {
-		return p.Status.Phase == corev1.PodRunning
-	})
+	kubectl(t, "", "create", "secret", "generic", "later", "-n", ns, "--from-literal=mode=slow")
+	for _, k := range kinds {
+		waitPod(t, ns, "needs-"+k.kind, 90*time.Second, "Running once the object exists", func(p *corev1.Pod) bool {
+			return p.Status.Phase == corev1.PodRunning
+		})
+	}
 }
 
 // TestInitContainersRunInOrder checks that init containers run one after the other, to completion, before the

@@ -28,11 +28,10 @@ import (
 	utilexec "k8s.io/utils/exec"
 )
 
-// Soak bounds: requests in all, and the longest the request phase may take.
+// Soak bounds: requests in all, and the workers that send them.
 const (
 	soakRequests = 360
 	soakWorkers  = 4
-	soakDuration = 100 * time.Second
 	// Slack over the starting counts: idle keep-alive connections (to Podman, from the apiserver) come and go.
 	soakFDSlack     = 10
 	soakThreadSlack = 6
@@ -94,21 +93,18 @@ spec:
 	kinds := s.kinds()
 	// Warm-up: every kind once per worker, so that the connections that stay (apiserver → kubelet, kubelet →
 	// Podman) exist before counting.
-	s.run(kinds, len(kinds)*soakWorkers, time.Minute)
+	s.run(kinds, len(kinds)*soakWorkers)
 	time.Sleep(2 * time.Second)
 	fd0, th0 := procCounts(t, pid)
 	t.Logf("berth-kubelet (pid %d) before: %d open files, %d threads", pid, fd0, th0)
 
 	start := time.Now()
-	counts := s.run(kinds, soakRequests, soakDuration)
+	counts := s.run(kinds, soakRequests)
 	total := 0
 	for _, n := range counts {
 		total += n
 	}
 	t.Logf("%d requests in %s: %v", total, time.Since(start).Round(time.Millisecond), counts)
-	if total < soakRequests/2 {
-		t.Errorf("only %d requests in %s", total, soakDuration)
-	}
 
 	// Streams end asynchronously after the client goes: give the counts some seconds to come back.
 	var fd1, th1 int
@@ -217,13 +213,12 @@ type soakKind struct {
 	do   func(ctx context.Context) error
 }
 
-// run sends n requests (kinds in turn) from soakWorkers goroutines, or as many as fit in d, and returns how many of
-// each kind were sent. A request that does not answer as expected fails the test (the first 20 are reported).
-func (s *soaker) run(kinds []soakKind, n int, d time.Duration) map[string]int {
+// run sends n requests (kinds in turn) from soakWorkers goroutines and returns how many of each kind were sent. A
+// request that does not answer as expected within its 30 s fails the test (the first 20 are reported).
+func (s *soaker) run(kinds []soakKind, n int) map[string]int {
 	counts := map[string]int{}
 	var mu sync.Mutex
 	next := 0
-	deadline := time.Now().Add(d)
 	var wg sync.WaitGroup
 	for w := 0; w < soakWorkers; w++ {
 		wg.Add(1)
@@ -231,7 +226,7 @@ func (s *soaker) run(kinds []soakKind, n int, d time.Duration) map[string]int {
 			defer wg.Done()
 			for {
 				mu.Lock()
-				if next >= n || time.Now().After(deadline) {
+				if next >= n {
 					mu.Unlock()
 					return
 				}

@@ -85,7 +85,7 @@ func logsContain(t *testing.T, ns, pod, container, want string, timeout time.Dur
 }
 
 // TestConfigMapSecretAndDownwardAPIVolumes checks the API data volumes inside a container: configMap items and
-// modes, a secret with its defaultMode, downward API labels, all read-only; and that a ConfigMap change and a
+// modes, a secret with its defaultMode, downward API labels, all read-only; and that a ConfigMap, a Secret and a
 // label change reach the running container, as with a kubelet.
 func TestConfigMapSecretAndDownwardAPIVolumes(t *testing.T) {
 	ns := namespace(t)
@@ -112,7 +112,7 @@ spec:
   containers:
   - name: main
     image: %s
-    command: ["sh", "-c", "cat /conf/app/mode.txt; echo; stat -L -c %%a /conf/app/mode.txt; ls /conf; cat /creds/password; echo; stat -L -c %%a /creds/password; ls /optional | wc -l; touch /conf/x 2>/dev/null || echo read-only; echo ready; while true; do echo \"mode=$(cat /conf/app/mode.txt) $(grep round /meta/labels)\"; sleep 1; done"]
+    command: ["sh", "-c", "cat /conf/app/mode.txt; echo; stat -L -c %%a /conf/app/mode.txt; ls /conf; cat /creds/password; echo; stat -L -c %%a /creds/password; ls /optional | wc -l; touch /conf/x 2>/dev/null || echo read-only; echo ready; while true; do echo \"mode=$(cat /conf/app/mode.txt) password=$(cat /creds/password) $(grep round /meta/labels)\"; sleep 1; done"]
     volumeMounts:
     - {name: conf, mountPath: /conf}
     - {name: creds, mountPath: /creds}
@@ -127,44 +127,51 @@ spec:
 		t.Errorf("container saw %q, want %q", head, want)
 	}
 	kubectl(t, "", "patch", "configmap", "settings", "-n", ns, "-p", `{"data":{"mode":"slow"}}`)
+	kubectl(t, "", "patch", "secret", "creds", "-n", ns, "-p", `{"stringData":{"password":"n3w"}}`)
 	kubectl(t, "", "label", "pod", "data", "-n", ns, "--overwrite", "round=two")
-	logsContain(t, ns, "data", "main", `mode=slow round="two"`, 60*time.Second)
+	logsContain(t, ns, "data", "main", `mode=slow password=n3w round="two"`, 60*time.Second)
 }
 
-// TestMissingConfigMapVolumeWaits checks that a pod whose configMap volume does not exist waits in ContainerCreating
-// with FailedMount events, and starts once the ConfigMap is created.
+// TestMissingConfigMapVolumeWaits checks that a pod whose configMap or secret volume does not exist waits in
+// ContainerCreating with FailedMount events, and starts once the object is created.
 func TestMissingConfigMapVolumeWaits(t *testing.T) {
 	ns := namespace(t)
-	kubectl(t, fmt.Sprintf(`apiVersion: v1
+	kinds := []struct{ kind, source string }{{"configmap", "configMap: {name: later}"}, {"secret", "secret: {secretName: later}"}}
+	var manifests []string
+	for _, k := range kinds {
+		manifests = append(manifests, fmt.Sprintf(`apiVersion: v1
 kind: Pod
 metadata:
-  name: waits
+  name: waits-%s
 spec:
-  volumes: [{name: conf, configMap: {name: later}}]
+  volumes: [{name: conf, %s}]
   containers:
   - name: main
     image: %s
     command: ["sh", "-c", "cat /conf/k; sleep 3600"]
     volumeMounts: [{name: conf, mountPath: /conf}]
-`, busybox), "apply", "-n", ns, "-f", "-")
-	err := wait.PollUntilContextTimeout(context.Background(), time.Second, 60*time.Second, true, func(context.Context) (bool, error) {
-		out, _ := kubectlErr("", "get", "events", "-n", ns, "--field-selector", "involvedObject.name=waits,reason=FailedMount", "-o", "jsonpath={.items[*].message}")
-		return strings.Contains(out, `MountVolume.SetUp failed for volume "conf" : configmap "later" not found`), nil
-	})
-	if err != nil {
-		t.Fatalf("no FailedMount event naming the missing ConfigMap")
+`, k.kind, k.source, busybox))
 	}
-	pod, err := client.CoreV1().Pods(ns).Get(context.Background(), "waits", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
+	kubectl(t, strings.Join(manifests, "---\n"), "apply", "-n", ns, "-f", "-")
+	for _, k := range kinds {
+		name := "waits-" + k.kind
+		waitEvent(t, ns, name, "FailedMount", fmt.Sprintf(`MountVolume.SetUp failed for volume "conf" : %s "later" not found`, k.kind), 60*time.Second)
+		// The status is written apart from the events, as the kubelet's is.
+		pod := waitPod(t, ns, name, 30*time.Second, "ContainerCreating", func(p *corev1.Pod) bool {
+			st := p.Status.ContainerStatuses
+			return len(st) == 1 && st[0].State.Waiting != nil && st[0].State.Waiting.Reason == "ContainerCreating"
+		})
+		if pod.Status.Phase != corev1.PodPending {
+			t.Errorf("while the %s is missing: %s", k.kind, describeStatus(pod))
+		}
 	}
-	if pod.Status.Phase != corev1.PodPending || len(pod.Status.ContainerStatuses) != 1 || pod.Status.ContainerStatuses[0].State.Waiting == nil ||
-		pod.Status.ContainerStatuses[0].State.Waiting.Reason != "ContainerCreating" {
-		t.Errorf("while the ConfigMap is missing: %s", describeStatus(pod))
+	kubectl(t, "", "create", "configmap", "later", "-n", ns, "--from-literal=k=from-configmap")
+	kubectl(t, "", "create", "secret", "generic", "later", "-n", ns, "--from-literal=k=from-secret")
+	for _, k := range kinds {
+		name := "waits-" + k.kind
+		waitPod(t, ns, name, 150*time.Second, "Running once the object exists", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
+		logsContain(t, ns, name, "main", "from-"+k.kind, 30*time.Second)
 	}
-	kubectl(t, "", "create", "configmap", "later", "-n", ns, "--from-literal=k=v")
-	waitPod(t, ns, "waits", 150*time.Second, "Running once the ConfigMap exists", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
-	logsContain(t, ns, "waits", "main", "v", 30*time.Second)
 }
 
 // TestServiceAccountTokenInClusterClient runs kubectl inside a container (mounted by a hostPath volume) with no
