@@ -1,6 +1,9 @@
-// Package podmanfit is the PodmanFit filter: a node passes only if it is Ready and schedulable, the pod's
-// requests fit in what its allocatable leaves after the pods already on it (assumed ones included), its host
-// ports are free, and, on a Podman node, the host's observed free memory covers the pod's memory request.
+// Package podmanfit is the PodmanFit filter: a node passes only if it is schedulable (not cordoned, or the pod
+// tolerates node.kubernetes.io/unschedulable, as the in-tree NodeUnschedulable decides), the pod's requests fit in
+// what its allocatable leaves after the pods already on it (assumed ones included), its host ports are free, and,
+// on a Podman node, the host's observed free memory covers the pod's memory request. A node that is not Ready
+// is left to the taints, as in-tree: the node lifecycle controller taints it node.kubernetes.io/not-ready or
+// unreachable, and TaintToleration keeps off it the pods that do not tolerate that.
 package podmanfit
 
 import (
@@ -26,7 +29,6 @@ const Name = "PodmanFit"
 
 // Reasons a node is filtered out; each is the start of the status message kubectl describe shows.
 const (
-	ReasonNotReady       = "node is not Ready"
 	ReasonUnschedulable  = "node is unschedulable"
 	ReasonTooManyPods    = "Too many pods"
 	ReasonInsufficient   = "Insufficient"
@@ -141,9 +143,6 @@ func (p *PodmanFit) Filter(_ context.Context, state fwk.CycleState, pod *corev1.
 	if !ok {
 		return fwk.AsStatus(fmt.Errorf("%+v cannot be converted to podmanfit.preFilterState", data))
 	}
-	if st := ready(node); st != nil {
-		return st
-	}
 	if node.Spec.Unschedulable && !tolerates(pod, unschedulableTaint) {
 		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonUnschedulable)
 	}
@@ -168,24 +167,9 @@ func (p *PodmanFit) Filter(_ context.Context, state fwk.CycleState, pod *corev1.
 	return nil
 }
 
-// ready rejects nodes whose Ready condition is not True.
-func ready(node *corev1.Node) *fwk.Status {
-	for _, c := range node.Status.Conditions {
-		if c.Type != corev1.NodeReady {
-			continue
-		}
-		if c.Status == corev1.ConditionTrue {
-			return nil
-		}
-		msg := ReasonNotReady
-		if c.Reason != "" {
-			msg += " (" + c.Reason + ")"
-		}
-		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, msg)
-	}
-	return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonNotReady+" (no Ready condition)")
-}
-
+// tolerates tells whether the pod tolerates a NoSchedule taint with this key and no value, as the in-tree
+// NodeUnschedulable checks it (comparison operators are an alpha feature, off; they never match a taint without a
+// value anyway).
 func tolerates(pod *corev1.Pod, key string) bool {
 	taint := &corev1.Taint{Key: key, Effect: corev1.TaintEffectNoSchedule}
 	for i := range pod.Spec.Tolerations {

@@ -17,7 +17,10 @@ import (
 	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/defaultbinder"
+	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/feature"
+	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/nodeunschedulable"
 	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/queuesort"
+	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/tainttoleration"
 	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
 	"k8s.io/kubernetes/pkg/scheduler/metrics"
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
@@ -122,32 +125,10 @@ func TestFilter(t *testing.T) {
 			node: nodeWrapper("node1").Obj(),
 		},
 		{
-			name: "node not Ready, with the condition's reason",
+			// Left to the taints the node lifecycle controller sets (TestFilterLeavesNotReadyToTaints).
+			name: "node not Ready passes",
 			pod:  st.MakePod().Name("p").Obj(),
 			node: nodeWrapper("node1").Condition(corev1.NodeReady, corev1.ConditionFalse, "container runtime is down", "KubeletNotReady").Obj(),
-			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "node is not Ready (KubeletNotReady)"),
-		},
-		{
-			name: "node Ready Unknown without a reason",
-			pod:  st.MakePod().Name("p").Obj(),
-			node: nodeWrapper("node1").Condition(corev1.NodeReady, corev1.ConditionUnknown, "", "").Obj(),
-			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "node is not Ready"),
-		},
-		{
-			name: "node without conditions",
-			pod:  st.MakePod().Name("p").Obj(),
-			node: func() *corev1.Node {
-				n := nodeWrapper("node1").Obj()
-				n.Status.Conditions = nil
-				return n
-			}(),
-			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "node is not Ready (no Ready condition)"),
-		},
-		{
-			name: "node with other conditions but no Ready condition",
-			pod:  st.MakePod().Name("p").Obj(),
-			node: nodeWrapper("node1").Condition(corev1.NodeMemoryPressure, corev1.ConditionFalse, "", "").Obj(),
-			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "node is not Ready (no Ready condition)"),
 		},
 		{
 			name: "cordoned node",
@@ -185,12 +166,6 @@ func TestFilter(t *testing.T) {
 			pod:  st.MakePod().Name("p").Toleration(corev1.TaintNodeNotReady).Obj(),
 			node: nodeWrapper("node1").Unschedulable(true).Obj(),
 			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "node is unschedulable"),
-		},
-		{
-			name: "not Ready is reported before cordoned",
-			pod:  st.MakePod().Name("p").Obj(),
-			node: nodeWrapper("node1").Unschedulable(true).Condition(corev1.NodeReady, corev1.ConditionFalse, "", "").Obj(),
-			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "node is not Ready"),
 		},
 		{
 			name: "too many pods",
@@ -535,6 +510,149 @@ func TestFilter(t *testing.T) {
 				t.Errorf("Filter status (-want,+got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// filterProfile builds a framework whose filters are the given plugins, in that order, each also run at PreFilter
+// when it has one, with TaintToleration after them: the part of a profile that decides on a node's readiness and
+// cordon.
+func filterProfile(ctx context.Context, t *testing.T, plugins ...tf.RegisterPluginFunc) framework.Framework {
+	t.Helper()
+	fts := feature.Features{}
+	regs := []tf.RegisterPluginFunc{
+		tf.RegisterQueueSortPlugin(queuesort.Name, queuesort.New),
+		tf.RegisterBindPlugin(defaultbinder.Name, defaultbinder.New),
+	}
+	regs = append(regs, plugins...)
+	regs = append(regs, tf.RegisterFilterPlugin(tainttoleration.Name, frameworkruntime.FactoryAdapter(fts, tainttoleration.New)))
+	f, err := tf.NewFramework(ctx, regs, "test", frameworkruntime.WithSnapshotSharedLister(cache.NewEmptySnapshot()))
+	if err != nil {
+		t.Fatalf("creating framework: %v", err)
+	}
+	return f
+}
+
+// filterCode runs f's PreFilter and Filter plugins for pod on node and returns the code of the result, and the
+// plugin and message of a refusal.
+func filterCode(ctx context.Context, t *testing.T, f framework.Framework, pod *corev1.Pod, node *corev1.Node) (fwk.Code, string) {
+	t.Helper()
+	state := framework.NewCycleState()
+	if _, s, _ := f.RunPreFilterPlugins(ctx, state, pod); !s.IsSuccess() {
+		return s.Code(), s.Plugin() + ": " + s.Message()
+	}
+	nodeInfo := framework.NewNodeInfo()
+	nodeInfo.SetNode(node)
+	s := f.RunFilterPlugins(ctx, state, pod, nodeInfo)
+	if s.IsSuccess() {
+		return fwk.Success, ""
+	}
+	return s.Code(), s.Plugin() + ": " + s.Message()
+}
+
+// TestFilterLeavesNotReadyToTaints runs the filters that decide on a node's readiness and cordon side by side: the
+// in-tree profile's (NodeUnschedulable, TaintToleration) and the berth-scheduler profile's (PodmanFit in
+// NodeUnschedulable's place, TaintToleration), on every pair of the nodes and pods below, and checks that they
+// decide the same: a node that is not Ready keeps off only the pods that do not tolerate the taint the node
+// lifecycle controller gives it, and a cordoned node only those that do not tolerate
+// node.kubernetes.io/unschedulable:NoSchedule.
+func TestFilterLeavesNotReadyToTaints(t *testing.T) {
+	ready := func(name string) *st.NodeWrapper { return nodeWrapper(name) }
+	// The taints the node lifecycle controller sets on a node whose Ready condition is False or Unknown, and on a
+	// cordoned node.
+	taint := func(key string, effect corev1.TaintEffect) corev1.Taint {
+		return corev1.Taint{Key: key, Effect: effect}
+	}
+	notReadyTaints := []corev1.Taint{taint(corev1.TaintNodeNotReady, corev1.TaintEffectNoSchedule), taint(corev1.TaintNodeNotReady, corev1.TaintEffectNoExecute)}
+	unreachableTaints := []corev1.Taint{taint(corev1.TaintNodeUnreachable, corev1.TaintEffectNoSchedule), taint(corev1.TaintNodeUnreachable, corev1.TaintEffectNoExecute)}
+	cordonTaint := taint(corev1.TaintNodeUnschedulable, corev1.TaintEffectNoSchedule)
+	nodes := map[string]*corev1.Node{
+		"Ready": ready("node1").Obj(),
+		"Ready=False, tainted not-ready": ready("node1").Condition(corev1.NodeReady, corev1.ConditionFalse, "Podman has not answered", "PodmanUnreachable").
+			Taints(notReadyTaints).Obj(),
+		"Ready=Unknown, tainted unreachable": ready("node1").Condition(corev1.NodeReady, corev1.ConditionUnknown, "Kubelet stopped posting node status.", "NodeStatusUnknown").
+			Taints(unreachableTaints).Obj(),
+		// Before the node lifecycle controller has tainted it.
+		"Ready=False, not tainted yet": ready("node1").Condition(corev1.NodeReady, corev1.ConditionFalse, "", "PodmanUnreachable").Obj(),
+		"no Ready condition": func() *corev1.Node {
+			n := ready("node1").Obj()
+			n.Status.Conditions = nil
+			return n
+		}(),
+		"cordoned, tainted unschedulable": ready("node1").Unschedulable(true).Taints([]corev1.Taint{cordonTaint}).Obj(),
+		"cordoned, not tainted yet":       ready("node1").Unschedulable(true).Obj(),
+		"cordoned and Ready=False": ready("node1").Unschedulable(true).Condition(corev1.NodeReady, corev1.ConditionFalse, "", "PodmanUnreachable").
+			Taints(append([]corev1.Taint{cordonTaint}, notReadyTaints...)).Obj(),
+	}
+	tolerating := func(tols ...corev1.Toleration) *corev1.Pod {
+		return st.MakePod().Name("p").Namespace("default").Tolerations(tols).Obj()
+	}
+	exists := func(key string, effect corev1.TaintEffect) corev1.Toleration {
+		return corev1.Toleration{Key: key, Operator: corev1.TolerationOpExists, Effect: effect}
+	}
+	seconds := int64(300)
+	pods := map[string]*corev1.Pod{
+		"no tolerations": tolerating(),
+		// What the DefaultTolerationSeconds admission plugin gives every pod: they do not tolerate NoSchedule.
+		"default NoExecute tolerations": tolerating(
+			corev1.Toleration{Key: corev1.TaintNodeNotReady, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute, TolerationSeconds: &seconds},
+			corev1.Toleration{Key: corev1.TaintNodeUnreachable, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute, TolerationSeconds: &seconds}),
+		"tolerates not-ready":                 tolerating(exists(corev1.TaintNodeNotReady, "")),
+		"tolerates not-ready:NoSchedule":      tolerating(exists(corev1.TaintNodeNotReady, corev1.TaintEffectNoSchedule)),
+		"tolerates unreachable:NoSchedule":    tolerating(exists(corev1.TaintNodeUnreachable, corev1.TaintEffectNoSchedule)),
+		"tolerates not-ready and unreachable": tolerating(exists(corev1.TaintNodeNotReady, ""), exists(corev1.TaintNodeUnreachable, "")),
+		"tolerates unschedulable:NoSchedule":  tolerating(exists(corev1.TaintNodeUnschedulable, corev1.TaintEffectNoSchedule)),
+		"tolerates unschedulable:NoExecute":   tolerating(exists(corev1.TaintNodeUnschedulable, corev1.TaintEffectNoExecute)),
+		"tolerates unschedulable, Equal with no value": tolerating(corev1.Toleration{
+			Key: corev1.TaintNodeUnschedulable, Operator: corev1.TolerationOpEqual, Effect: corev1.TaintEffectNoSchedule}),
+		"tolerates unschedulable, Equal with a value": tolerating(corev1.Toleration{
+			Key: corev1.TaintNodeUnschedulable, Operator: corev1.TolerationOpEqual, Value: "true", Effect: corev1.TaintEffectNoSchedule}),
+		"tolerates unschedulable, Gt": tolerating(corev1.Toleration{
+			Key: corev1.TaintNodeUnschedulable, Operator: corev1.TolerationOpGt, Value: "1", Effect: corev1.TaintEffectNoSchedule}),
+		"tolerates unschedulable and not-ready": tolerating(exists(corev1.TaintNodeUnschedulable, ""), exists(corev1.TaintNodeNotReady, "")),
+		"tolerates everything":                  tolerating(corev1.Toleration{Operator: corev1.TolerationOpExists}),
+	}
+
+	_, ctx := ktesting.NewTestContext(t)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	fts := feature.Features{}
+	intree := filterProfile(ctx, t,
+		tf.RegisterPluginAsExtensions(nodeunschedulable.Name, frameworkruntime.FactoryAdapter(fts, nodeunschedulable.New), "PreFilter", "Filter"))
+	berth := filterProfile(ctx, t,
+		tf.RegisterPluginAsExtensions(Name, func(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
+			p, err := New(ctx, obj, h)
+			if err == nil {
+				p.(*PodmanFit).now = func() time.Time { return testNow }
+			}
+			return p, err
+		}, "PreFilter", "Filter"))
+
+	passed := map[string]int{}
+	for nodeName, node := range nodes {
+		for podName, pod := range pods {
+			want, wantMsg := filterCode(ctx, t, intree, pod, node)
+			got, gotMsg := filterCode(ctx, t, berth, pod, node)
+			if got != want {
+				t.Errorf("node %s, pod %s: berth-scheduler's filters say %v (%s), in-tree's %v (%s)", nodeName, podName, got, gotMsg, want, wantMsg)
+			}
+			if want == fwk.Success {
+				passed[nodeName]++
+			}
+		}
+	}
+	// The pairs above are not all alike: each node keeps some pods off, or lets all of them on, as expected.
+	for nodeName, want := range map[string]int{
+		"Ready": len(pods), "Ready=False, not tainted yet": len(pods), "no Ready condition": len(pods),
+		// Tolerating the NoSchedule taint alone is not enough: the NoExecute one also keeps new pods off.
+		"Ready=False, tainted not-ready":     4, // not-ready, not-ready and unreachable, unschedulable and not-ready, everything
+		"Ready=Unknown, tainted unreachable": 2, // not-ready and unreachable, everything
+		"cordoned, tainted unschedulable":    4, // unschedulable:NoSchedule, Equal with no value, unschedulable and not-ready, everything
+		"cordoned, not tainted yet":          4,
+		"cordoned and Ready=False":           2, // unschedulable and not-ready, everything
+	} {
+		if passed[nodeName] != want {
+			t.Errorf("node %s: in-tree's filters let %d of the pods on, want %d", nodeName, passed[nodeName], want)
+		}
 	}
 }
 
