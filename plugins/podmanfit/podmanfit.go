@@ -1,7 +1,7 @@
 // Package podmanfit is the PodmanFit filter: a node passes only if it is schedulable (not cordoned, or the pod
 // tolerates node.kubernetes.io/unschedulable, as the in-tree NodeUnschedulable decides), the pod's requests fit in
 // what its allocatable leaves after the pods already on it (assumed ones included), its host ports are free, and,
-// on a Podman node, the host's observed free memory covers the pod's memory request. A node that is not Ready
+// on a Podman node, the host's observed available memory covers the pod's memory request. A node that is not Ready
 // is left to the taints, as in-tree: the node lifecycle controller taints it node.kubernetes.io/not-ready or
 // unreachable, and TaintToleration keeps off it the pods that do not tolerate that.
 package podmanfit
@@ -160,8 +160,8 @@ func (p *PodmanFit) Filter(_ context.Context, state fwk.CycleState, pod *corev1.
 		}
 	}
 	if p.args.ObservedMemory && s.memory > 0 {
-		if free, ok := hostobs.FreeMemory(node, p.now(), p.args.MaxObservationAge.Duration); ok && s.memory > free {
-			return fwk.NewStatus(fwk.Unschedulable, fmt.Sprintf("%s: requested %s, free %s", ReasonHostMemoryLow, bytes(s.memory), bytes(free)))
+		if avail, ok := hostobs.AvailableMemory(node, p.now(), p.args.MaxObservationAge.Duration); ok && s.memory > avail {
+			return fwk.NewStatus(fwk.Unschedulable, fmt.Sprintf("%s: requested %s, available %s", ReasonHostMemoryLow, bytes(s.memory), bytes(avail)))
 		}
 	}
 	return nil

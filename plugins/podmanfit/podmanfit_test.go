@@ -52,11 +52,11 @@ func nodeWrapper(name string) *st.NodeWrapper {
 		Condition(corev1.NodeReady, corev1.ConditionTrue, "kubelet is posting ready status", "KubeletReady")
 }
 
-// podmanNode is a Ready Podman node whose host reported freeBytes of free memory age ago.
-func podmanNode(name string, freeBytes int64, age time.Duration) *st.NodeWrapper {
+// podmanNode is a Ready Podman node whose host reported availBytes of available memory (MemAvailable) age ago.
+func podmanNode(name string, availBytes int64, age time.Duration) *st.NodeWrapper {
 	return nodeWrapper(name).
 		Label(wellknown.LabelPodman, "true").
-		Annotation(wellknown.AnnotationFreeMemory, strconv.FormatInt(freeBytes, 10)).
+		Annotation(wellknown.AnnotationFreeMemory, strconv.FormatInt(availBytes, 10)).
 		Annotation(wellknown.AnnotationObservedAt, testNow.Add(-age).Format(time.RFC3339))
 }
 
@@ -399,19 +399,19 @@ func TestFilter(t *testing.T) {
 			want:     fwk.NewStatus(fwk.Unschedulable, "Insufficient cpu: requested 3000m, free 2000m"),
 		},
 		{
-			name: "Podman host's observed free memory too low",
+			name: "Podman host's observed available memory too low",
 			pod:  st.MakePod().Name("p").Req(map[corev1.ResourceName]string{corev1.ResourceMemory: "512Mi"}).Obj(),
 			node: podmanNode("node1", mib(300), 10*time.Second).Obj(),
-			want: fwk.NewStatus(fwk.Unschedulable, "Insufficient memory on Podman host: requested 512Mi, free 300Mi"),
+			want: fwk.NewStatus(fwk.Unschedulable, "Insufficient memory on Podman host: requested 512Mi, available 300Mi"),
 		},
 		{
-			name: "Podman host's observed free memory, not a whole number of Mi",
+			name: "Podman host's observed available memory, not a whole number of Mi",
 			pod:  st.MakePod().Name("p").Req(map[corev1.ResourceName]string{corev1.ResourceMemory: "1Gi"}).Obj(),
 			node: podmanNode("node1", 1000*1000*1000, 10*time.Second).Obj(),
-			want: fwk.NewStatus(fwk.Unschedulable, "Insufficient memory on Podman host: requested 1Gi, free 953Mi"),
+			want: fwk.NewStatus(fwk.Unschedulable, "Insufficient memory on Podman host: requested 1Gi, available 953Mi"),
 		},
 		{
-			name: "Podman host's observed free memory enough",
+			name: "Podman host's observed available memory enough",
 			pod:  st.MakePod().Name("p").Req(map[corev1.ResourceName]string{corev1.ResourceMemory: "512Mi"}).Obj(),
 			node: podmanNode("node1", mib(512), 10*time.Second).Obj(),
 		},
@@ -419,7 +419,7 @@ func TestFilter(t *testing.T) {
 			name: "observation exactly maxObservationAge old is still used",
 			pod:  st.MakePod().Name("p").Req(map[corev1.ResourceName]string{corev1.ResourceMemory: "512Mi"}).Obj(),
 			node: podmanNode("node1", mib(300), 30*time.Second).Obj(),
-			want: fwk.NewStatus(fwk.Unschedulable, "Insufficient memory on Podman host: requested 512Mi, free 300Mi"),
+			want: fwk.NewStatus(fwk.Unschedulable, "Insufficient memory on Podman host: requested 512Mi, available 300Mi"),
 		},
 		{
 			name: "stale observation is ignored",
@@ -431,7 +431,7 @@ func TestFilter(t *testing.T) {
 			args: &config.PodmanFitArgs{ObservedMemory: true, MaxObservationAge: metav1.Duration{Duration: 2 * time.Minute}},
 			pod:  st.MakePod().Name("p").Req(map[corev1.ResourceName]string{corev1.ResourceMemory: "512Mi"}).Obj(),
 			node: podmanNode("node1", mib(300), time.Minute).Obj(),
-			want: fwk.NewStatus(fwk.Unschedulable, "Insufficient memory on Podman host: requested 512Mi, free 300Mi"),
+			want: fwk.NewStatus(fwk.Unschedulable, "Insufficient memory on Podman host: requested 512Mi, available 300Mi"),
 		},
 		{
 			name: "observation on a non-Podman node is ignored",
@@ -454,7 +454,7 @@ func TestFilter(t *testing.T) {
 			node: podmanNode("node1", mib(300), 10*time.Second).Obj(),
 		},
 		{
-			name: "malformed free memory annotation is ignored",
+			name: "malformed available memory annotation is ignored",
 			pod:  st.MakePod().Name("p").Req(map[corev1.ResourceName]string{corev1.ResourceMemory: "512Mi"}).Obj(),
 			node: podmanNode("node1", 0, 10*time.Second).Annotation(wellknown.AnnotationFreeMemory, "lots").Obj(),
 		},
@@ -468,7 +468,7 @@ func TestFilter(t *testing.T) {
 			}(),
 		},
 		{
-			name: "pod without a memory request passes a host with no free memory",
+			name: "pod without a memory request passes a host with no available memory",
 			pod:  st.MakePod().Name("p").Req(map[corev1.ResourceName]string{corev1.ResourceCPU: "100m"}).Obj(),
 			node: podmanNode("node1", 0, 10*time.Second).Obj(),
 		},
