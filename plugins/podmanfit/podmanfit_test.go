@@ -28,6 +28,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/wellknown"
 	"github.com/berth-dev/berth/plugins/apis/config"
+	"github.com/berth-dev/berth/provider/podspec"
 )
 
 func init() {
@@ -58,6 +59,15 @@ func podmanNode(name string, availBytes int64, age time.Duration) *st.NodeWrappe
 		Label(wellknown.LabelPodman, "true").
 		Annotation(wellknown.AnnotationFreeMemory, strconv.FormatInt(availBytes, 10)).
 		Annotation(wellknown.AnnotationObservedAt, testNow.Add(-age).Format(time.RFC3339))
+}
+
+// ephemeralVolume is a generic ephemeral volume, whose claim the ephemeral volume controller makes.
+func ephemeralVolume(name string) corev1.Volume {
+	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Ephemeral: &corev1.EphemeralVolumeSource{
+		VolumeClaimTemplate: &corev1.PersistentVolumeClaimTemplate{Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+		}},
+	}}}
 }
 
 // existing is a pod already on (or assumed on) node1.
@@ -399,6 +409,58 @@ func TestFilter(t *testing.T) {
 			want:     fwk.NewStatus(fwk.Unschedulable, "Insufficient cpu: requested 3000m, free 2000m"),
 		},
 		{
+			name: "persistentVolumeClaim on a Podman node",
+			pod:  st.MakePod().Name("web-0").PVC("data").Obj(),
+			node: podmanNode("node1", mib(4096), 10*time.Second).Obj(),
+			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "Podman nodes cannot mount persistent volume claims: spec.volumes[data] (claim data)"),
+		},
+		{
+			name: "generic ephemeral volume on a Podman node, named by the claim the controller makes",
+			pod:  st.MakePod().Name("web-0").Volume(ephemeralVolume("scratch")).Obj(),
+			node: podmanNode("node1", mib(4096), 10*time.Second).Obj(),
+			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "Podman nodes cannot mount persistent volume claims: spec.volumes[scratch] (ephemeral claim web-0-scratch)"),
+		},
+		{
+			name: "every claim is named, other volumes are not",
+			pod: st.MakePod().Name("web-0").Volume(corev1.Volume{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}).
+				Volume(corev1.Volume{Name: "data", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data-web-0", ReadOnly: true}}}).
+				Volume(ephemeralVolume("scratch")).Obj(),
+			node: podmanNode("node1", mib(4096), 10*time.Second).Obj(),
+			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable,
+				"Podman nodes cannot mount persistent volume claims: spec.volumes[data] (claim data-web-0), spec.volumes[scratch] (ephemeral claim web-0-scratch)"),
+		},
+		{
+			name: "Podman node without a fresh observation refuses claims too",
+			pod:  st.MakePod().Name("web-0").PVC("data").Obj(),
+			node: nodeWrapper("node1").Label(wellknown.LabelPodman, "true").Obj(),
+			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "Podman nodes cannot mount persistent volume claims: spec.volumes[data] (claim data)"),
+		},
+		{
+			name: "claims are reported before insufficient resources: preemption cannot help",
+			pod:  st.MakePod().Name("web-0").PVC("data").Req(map[corev1.ResourceName]string{corev1.ResourceCPU: "3"}).Obj(),
+			node: podmanNode("node1", mib(4096), 10*time.Second).Obj(),
+			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "Podman nodes cannot mount persistent volume claims: spec.volumes[data] (claim data)"),
+		},
+		{
+			name: "cordon is reported before claims",
+			pod:  st.MakePod().Name("web-0").PVC("data").Obj(),
+			node: podmanNode("node1", mib(4096), 10*time.Second).Unschedulable(true).Obj(),
+			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "node is unschedulable"),
+		},
+		{
+			name: "claims pass on a node that is not a Podman node",
+			pod:  st.MakePod().Name("web-0").PVC("data").Volume(ephemeralVolume("scratch")).Obj(),
+			node: nodeWrapper("node1").Obj(),
+		},
+		{
+			name: "volumes without claims pass on a Podman node",
+			pod: st.MakePod().Name("web-0").
+				Volume(corev1.Volume{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}).
+				Volume(corev1.Volume{Name: "cfg", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "cfg"}}}}).
+				Volume(corev1.Volume{Name: "host", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/srv"}}}).Obj(),
+			node: podmanNode("node1", mib(4096), 10*time.Second).Obj(),
+		},
+		{
 			name: "Podman host's observed available memory too low",
 			pod:  st.MakePod().Name("p").Req(map[corev1.ResourceName]string{corev1.ResourceMemory: "512Mi"}).Obj(),
 			node: podmanNode("node1", mib(300), 10*time.Second).Obj(),
@@ -652,6 +714,46 @@ func TestFilterLeavesNotReadyToTaints(t *testing.T) {
 	} {
 		if passed[nodeName] != want {
 			t.Errorf("node %s: in-tree's filters let %d of the pods on, want %d", nodeName, passed[nodeName], want)
+		}
+	}
+}
+
+// TestFilterRefusesTheClaimsTheProviderRefuses checks PodmanFit's refusal of claims against the provider's
+// admission (podspec.Admit), which fails on the node a pod it refuses for its volumes: a pod that PodmanFit lets
+// on a Podman node is not refused for its claims there, and every claim the provider refuses keeps the pod off at
+// scheduling. When the provider mounts some claims, this fails until PodmanFit passes them.
+func TestFilterRefusesTheClaimsTheProviderRefuses(t *testing.T) {
+	volumes := map[string]corev1.Volume{
+		"persistentVolumeClaim": {Name: "v", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "c"}}},
+		"read-only persistentVolumeClaim": {Name: "v", VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "c", ReadOnly: true}}},
+		"ephemeral": ephemeralVolume("v"),
+		"emptyDir":  {Name: "v", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		"configMap": {Name: "v", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "c"}}}},
+	}
+	_, ctx := ktesting.NewTestContext(t)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	node := podmanNode("node1", 4<<30, 10*time.Second).Obj()
+	f, _ := newFramework(ctx, t, nil, []*corev1.Node{node}, nil)
+	for name, v := range volumes {
+		pod := st.MakePod().Namespace("default").Name("p").Container("busybox").Volume(v).Obj()
+		rejection := podspec.Admit(pod, podspec.Policy{})
+		providerRefuses := rejection != nil && rejection.Reason == podspec.UnsupportedVolumeReason
+		if rejection != nil && !providerRefuses {
+			t.Fatalf("%s: the provider refuses the pod for something else: %+v", name, rejection)
+		}
+		state := framework.NewCycleState()
+		if _, s, _ := f.RunPreFilterPlugins(ctx, state, pod); !s.IsSuccess() {
+			t.Fatalf("%s: PreFilter: %v", name, s)
+		}
+		nodeInfo := framework.NewNodeInfo()
+		nodeInfo.SetNode(node)
+		s := f.RunFilterPlugins(ctx, state, pod, nodeInfo)
+		if filtered := !s.IsSuccess(); filtered != providerRefuses {
+			t.Errorf("%s volume: PodmanFit says %v, the provider's admission %+v", name, s, rejection)
+		} else if filtered && s.Code() != fwk.UnschedulableAndUnresolvable {
+			t.Errorf("%s volume: PodmanFit says %v, want UnschedulableAndUnresolvable", name, s)
 		}
 	}
 }

@@ -10,11 +10,16 @@ import (
 	"github.com/berth-dev/berth/internal/wellknown"
 )
 
+// Podman tells whether a node is one of Berth's Podman nodes (label berth.dev/podman=true).
+func Podman(node *corev1.Node) bool {
+	return node != nil && node.Labels[wellknown.LabelPodman] == "true"
+}
+
 // AvailableMemory returns the memory a Podman node's host has available for new pods, as its virtual kubelet
 // observed it (the kernel's MemAvailable, page cache counting as available), if the node reports it, no older than
 // maxAge at now.
 func AvailableMemory(node *corev1.Node, now time.Time, maxAge time.Duration) (int64, bool) {
-	if node == nil || node.Labels[wellknown.LabelPodman] != "true" {
+	if !Podman(node) {
 		return 0, false
 	}
 	avail, err := strconv.ParseInt(node.Annotations[wellknown.AnnotationFreeMemory], 10, 64)
