@@ -94,28 +94,98 @@ spec:
     resources:
       requests: {memory: 100Ti}
 `, busybox), "apply", "-n", ns, "-f", "-")
-	var msg string
+	checkUnschedulable(t, ns, "huge", "Insufficient memory: requested 100Ti, free")
+}
+
+// checkUnschedulable waits for a FailedScheduling event of the pod whose message gives reason for every node,
+// and checks that the pod is Pending and unbound.
+func checkUnschedulable(t *testing.T, ns, pod, reason string) {
+	t.Helper()
+	all := fmt.Sprintf("0/%d nodes are available", len(testCluster.NodeNames()))
+	var msgs []string
 	err := wait.PollUntilContextTimeout(context.Background(), 250*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
-		evs, err := client.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: fields.Set{"involvedObject.name": "huge", "reason": "FailedScheduling"}.String()})
-		if err != nil || len(evs.Items) == 0 {
+		evs, err := client.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: fields.Set{"involvedObject.name": pod, "reason": "FailedScheduling"}.String()})
+		if err != nil {
 			return false, nil
 		}
-		msg = evs.Items[0].Message
-		return true, nil
+		msgs = msgs[:0]
+		for _, ev := range evs.Items {
+			if strings.Contains(ev.Message, reason) && strings.Contains(ev.Message, all) {
+				return true, nil
+			}
+			msgs = append(msgs, ev.Message)
+		}
+		return false, nil
 	})
 	if err != nil {
-		t.Fatalf("no FailedScheduling event for the pod: %v", err)
+		t.Fatalf("no FailedScheduling event for pod %s with %q and %q: %v; events: %q", pod, all, reason, err, msgs)
 	}
-	if !strings.Contains(msg, "Insufficient memory: requested 100Ti, free") || !strings.Contains(msg, fmt.Sprintf("0/%d nodes are available", len(testCluster.NodeNames()))) {
-		t.Errorf("FailedScheduling message %q lacks PodmanFit's reason", msg)
-	}
-	p, err := client.CoreV1().Pods(ns).Get(context.Background(), "huge", metav1.GetOptions{})
+	p, err := client.CoreV1().Pods(ns).Get(context.Background(), pod, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p.Status.Phase != corev1.PodPending || p.Spec.NodeName != "" {
-		t.Errorf("pod is %s on %q, want Pending and unbound", p.Status.Phase, p.Spec.NodeName)
+		t.Errorf("pod %s is %s on %q, want Pending and unbound", pod, p.Status.Phase, p.Spec.NodeName)
 	}
+}
+
+// TestBerthSchedulerKeepsClaimPending checks that a pod whose persistent volume claim is bound stays Pending, with
+// PodmanFit's reason, instead of being bound to a Podman node that would fail it (Berth mounts no claim).
+func TestBerthSchedulerKeepsClaimPending(t *testing.T) {
+	ns := namespace(t)
+	ctx := context.Background()
+	// A PersistentVolume is cluster-wide: one of this namespace's name, bound to its claim.
+	pv := ns + "-data"
+	t.Cleanup(func() {
+		if err := client.CoreV1().PersistentVolumes().Delete(context.Background(), pv, metav1.DeleteOptions{}); err != nil {
+			t.Errorf("delete PersistentVolume %s: %v", pv, err)
+		}
+	})
+	kubectl(t, fmt.Sprintf(`apiVersion: v1
+kind: PersistentVolume
+metadata:
+  name: %[1]s
+spec:
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteOnce]
+  storageClassName: ""
+  persistentVolumeReclaimPolicy: Retain
+  claimRef: {namespace: %[2]s, name: data}
+  hostPath: {path: /tmp}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: data
+  namespace: %[2]s
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: ""
+  volumeName: %[1]s
+  resources:
+    requests: {storage: 1Gi}
+`, pv, ns), "apply", "-f", "-")
+	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
+		c, err := client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "data", metav1.GetOptions{})
+		return err == nil && c.Status.Phase == corev1.ClaimBound, nil
+	})
+	if err != nil {
+		t.Fatalf("claim data not Bound: %v", err)
+	}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "claim"},
+		Spec: corev1.PodSpec{
+			SchedulerName: "berth-scheduler",
+			Containers: []corev1.Container{{Name: "main", Image: busybox, Command: []string{"sleep", "3600"},
+				VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}}},
+			Volumes: []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{
+				PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data"}}}},
+		},
+	}
+	if _, err := client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	checkUnschedulable(t, ns, "claim", "Podman nodes cannot mount persistent volume claims: spec.volumes[data] (claim data)")
 }
 
 // TestBerthSchedulerPrefersNodeWithImage imports an image into the second node's Podman only and checks that a pod

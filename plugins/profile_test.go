@@ -2,6 +2,7 @@ package plugins_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -9,18 +10,25 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/informers"
+	clientset "k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/klog/v2/ktesting"
+	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/apis/config"
 	"k8s.io/kubernetes/pkg/scheduler/apis/config/scheme"
 	"k8s.io/kubernetes/pkg/scheduler/apis/config/validation"
 	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
 	intree "k8s.io/kubernetes/pkg/scheduler/framework/plugins"
 	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
 	"k8s.io/kubernetes/pkg/scheduler/metrics"
+	st "k8s.io/kubernetes/pkg/scheduler/testing"
+	"sigs.k8s.io/yaml"
 
 	berthconfig "github.com/berth-dev/berth/plugins/apis/config"
 	_ "github.com/berth-dev/berth/plugins/apis/config/scheme"
@@ -33,7 +41,10 @@ func init() {
 	metrics.Register()
 }
 
-const manifestPath = "../manifests/scheduler-config.yaml"
+const (
+	manifestPath      = "../manifests/scheduler-config.yaml"
+	chartManifestPath = "../manifests/berth.yaml"
+)
 
 func readManifest(t *testing.T) []byte {
 	t.Helper()
@@ -140,6 +151,40 @@ func TestSchedulerConfigManifest(t *testing.T) {
 	}
 }
 
+// TestChartSchedulerProfile checks that the chart's scheduler (manifests/berth.yaml, the chart rendered with its
+// default values) runs the berth-scheduler profile berth up runs: the same plugins at every extension point, with
+// the same arguments.
+func TestChartSchedulerProfile(t *testing.T) {
+	want, err := decode(readManifest(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(chartManifestPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got *config.KubeSchedulerConfiguration
+	for _, doc := range strings.Split(string(data), "\n---\n") {
+		var cm corev1.ConfigMap
+		if err := yaml.Unmarshal([]byte(doc), &cm); err != nil || cm.Kind != "ConfigMap" || cm.Name != "berth-scheduler" {
+			continue
+		}
+		if got, err = decode([]byte(cm.Data["config.yaml"])); err != nil {
+			t.Fatalf("decoding the berth-scheduler ConfigMap of %s: %v", chartManifestPath, err)
+		}
+	}
+	if got == nil {
+		t.Fatalf("no berth-scheduler ConfigMap in %s", chartManifestPath)
+	}
+	wantProf, gotProf := profile(t, want, "berth-scheduler"), profile(t, got, "berth-scheduler")
+	if diff := cmp.Diff(wantProf.Plugins, gotProf.Plugins); diff != "" {
+		t.Errorf("plugins of the chart's profile (-%s,+%s):\n%s", manifestPath, chartManifestPath, diff)
+	}
+	if diff := cmp.Diff(wantProf.PluginConfig, gotProf.PluginConfig); diff != "" {
+		t.Errorf("pluginConfig of the chart's profile (-%s,+%s):\n%s", manifestPath, chartManifestPath, diff)
+	}
+}
+
 func TestSchedulerConfigVariants(t *testing.T) {
 	data := string(readManifest(t))
 	const scoreConfig = "      - name: PodmanScore\n        args:\n"
@@ -218,6 +263,29 @@ profiles:
 	}
 }
 
+// newProfileFramework builds a profile into a framework with the in-tree registry and Berth's plugins, as
+// berth-scheduler does.
+func newProfileFramework(ctx context.Context, t *testing.T, prof *config.KubeSchedulerProfile, client clientset.Interface, factory informers.SharedInformerFactory, snapshot *cache.Snapshot) framework.Framework {
+	t.Helper()
+	registry := intree.NewInTreeRegistry()
+	if err := registry.Merge(frameworkruntime.Registry{
+		podmanfit.Name:   podmanfit.New,
+		podmanscore.Name: podmanscore.New,
+		podmanbind.Name:  podmanbind.New,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := frameworkruntime.NewFramework(ctx, registry, prof,
+		frameworkruntime.WithClientSet(client),
+		frameworkruntime.WithInformerFactory(factory),
+		frameworkruntime.WithSnapshotSharedLister(snapshot),
+	)
+	if err != nil {
+		t.Fatalf("building the %s profile: %v", prof.SchedulerName, err)
+	}
+	return f
+}
+
 // TestSchedulerConfigFramework builds the berth-scheduler profile into a framework with the in-tree registry and
 // Berth's plugins, as berth-scheduler does, and checks what runs at each extension point.
 func TestSchedulerConfigFramework(t *testing.T) {
@@ -229,23 +297,8 @@ func TestSchedulerConfigFramework(t *testing.T) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	registry := intree.NewInTreeRegistry()
-	if err := registry.Merge(frameworkruntime.Registry{
-		podmanfit.Name:   podmanfit.New,
-		podmanscore.Name: podmanscore.New,
-		podmanbind.Name:  podmanbind.New,
-	}); err != nil {
-		t.Fatal(err)
-	}
 	client := fake.NewClientset()
-	f, err := frameworkruntime.NewFramework(ctx, registry, profile(t, cfg, "berth-scheduler"),
-		frameworkruntime.WithClientSet(client),
-		frameworkruntime.WithInformerFactory(informers.NewSharedInformerFactory(client, 0)),
-		frameworkruntime.WithSnapshotSharedLister(cache.NewEmptySnapshot()),
-	)
-	if err != nil {
-		t.Fatalf("building the berth-scheduler profile: %v", err)
-	}
+	f := newProfileFramework(ctx, t, profile(t, cfg, "berth-scheduler"), client, informers.NewSharedInformerFactory(client, 0), cache.NewEmptySnapshot())
 	plugins := f.ListPlugins()
 	names := func(ps config.PluginSet) []string {
 		var out []string
@@ -263,9 +316,11 @@ func TestSchedulerConfigFramework(t *testing.T) {
 		{point: "Filter", set: plugins.Filter, want: []string{podmanfit.Name, "PodTopologySpread", "TaintToleration"},
 			notWant: []string{"NodeResourcesFit", "NodePorts", "NodeUnschedulable"}},
 		{point: "PreFilter", set: plugins.PreFilter, want: []string{podmanfit.Name}, notWant: []string{"NodeResourcesFit", "NodePorts"}},
-		{point: "Score", set: plugins.Score, want: []string{podmanscore.Name},
-			notWant: []string{"PodTopologySpread", "NodeResourcesFit", "NodeResourcesBalancedAllocation", "ImageLocality"}},
-		{point: "PreScore", set: plugins.PreScore, want: []string{podmanscore.Name}},
+		// PodTopologySpread's score ranks by whenUnsatisfiable: ScheduleAnyway and the default constraints
+		// (TestSchedulerConfigSoftTopologySpread).
+		{point: "Score", set: plugins.Score, want: []string{podmanscore.Name, "PodTopologySpread"},
+			notWant: []string{"NodeResourcesFit", "NodeResourcesBalancedAllocation", "ImageLocality"}},
+		{point: "PreScore", set: plugins.PreScore, want: []string{podmanscore.Name, "PodTopologySpread"}},
 		{point: "Bind", set: plugins.Bind, want: []string{podmanbind.Name}, notWant: []string{"DefaultBinder"}},
 	}
 	for _, c := range checks {
@@ -289,4 +344,164 @@ func TestSchedulerConfigFramework(t *testing.T) {
 	if got := names(plugins.Bind); len(got) != 1 {
 		t.Errorf("bind plugins = %v, want only PodmanBind", got)
 	}
+}
+
+// TestSchedulerConfigSoftTopologySpread checks that the berth-scheduler profile ranks nodes by soft topology
+// spread as the default profile does: by a pod's whenUnsatisfiable: ScheduleAnyway constraints, and by the
+// cluster's default constraints (hostname and zone) for a ReplicaSet's pod without any. Every node holds the same
+// requests and none of the pods' controllers, so that only the spread tells the nodes apart: PodTopologySpread's
+// scores are the same in both profiles, the nodes fall in the same order, and the best ones are where the pod's
+// group has the fewest pods.
+func TestSchedulerConfigSoftTopologySpread(t *testing.T) {
+	cfg, err := decode(readManifest(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const zone = corev1.LabelTopologyZone
+	node := func(name, z string) *corev1.Node {
+		return st.MakeNode().Name(name).Label(corev1.LabelHostname, name).Label(zone, z).
+			Capacity(map[corev1.ResourceName]string{corev1.ResourceCPU: "4", corev1.ResourceMemory: "8Gi", corev1.ResourcePods: "32"}).Obj()
+	}
+	nodes := []*corev1.Node{node("a1", "a"), node("a2", "a"), node("b1", "b"), node("b2", "b")}
+	// Three pods on each node, as many web pods as given: 2, 1, 0, 1 (3 in zone a, 1 in zone b).
+	var pods []*corev1.Pod
+	for nodeName, web := range map[string]int{"a1": 2, "a2": 1, "b1": 0, "b2": 1} {
+		for i := range 3 {
+			app := "other"
+			if i < web {
+				app = "web"
+			}
+			pods = append(pods, st.MakePod().Namespace("default").Name(fmt.Sprintf("%s-%d", nodeName, i)).UID(fmt.Sprintf("%s-%d", nodeName, i)).
+				Label("app", app).Node(nodeName).Req(map[corev1.ResourceName]string{corev1.ResourceCPU: "100m", corev1.ResourceMemory: "128Mi"}).Obj())
+		}
+	}
+	web := st.MakeLabelSelector().Label("app", "web").Obj()
+	newPod := func() *st.PodWrapper {
+		return st.MakePod().Namespace("default").Name("new").UID("new").Label("app", "web").
+			Req(map[corev1.ResourceName]string{corev1.ResourceCPU: "100m", corev1.ResourceMemory: "128Mi"})
+	}
+	rs := &appsv1.ReplicaSet{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "web", UID: "web-rs"},
+		Spec:       appsv1.ReplicaSetSpec{Selector: web},
+	}
+	tests := []struct {
+		name string
+		pod  *corev1.Pod
+		// wantOrder is the nodes from best to worst, nodes that tie together.
+		wantOrder [][]string
+	}{
+		{
+			name:      "ScheduleAnyway over zones",
+			pod:       newPod().SpreadConstraint(1, zone, corev1.ScheduleAnyway, web, nil, nil, nil, nil).Obj(),
+			wantOrder: [][]string{{"b1", "b2"}, {"a1", "a2"}},
+		},
+		{
+			name:      "ScheduleAnyway over hostnames",
+			pod:       newPod().SpreadConstraint(1, corev1.LabelHostname, corev1.ScheduleAnyway, web, nil, nil, nil, nil).Obj(),
+			wantOrder: [][]string{{"b1"}, {"a2", "b2"}, {"a1"}},
+		},
+		{
+			// The ReplicaSet's selector counts the web pods, though they are not its own (PodmanScore's spread
+			// counts only those).
+			name:      "default constraints of a ReplicaSet's pod",
+			pod:       newPod().OwnerReference("web", appsv1.SchemeGroupVersion.WithKind("ReplicaSet")).Obj(),
+			wantOrder: [][]string{{"b1"}, {"b2"}, {"a2"}, {"a1"}},
+		},
+	}
+
+	_, ctx := ktesting.NewTestContext(t)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	client := fake.NewClientset(rs)
+	factory := informers.NewSharedInformerFactory(client, 0)
+	snapshot := cache.NewSnapshot(pods, nodes)
+	frameworks := map[string]framework.Framework{}
+	for _, name := range []string{"default-scheduler", "berth-scheduler"} {
+		// Without the scheduler's DRA manager, which no pod here needs.
+		prof := profile(t, cfg, name).DeepCopy()
+		prof.Plugins.MultiPoint.Enabled = slices.DeleteFunc(prof.Plugins.MultiPoint.Enabled, func(p config.Plugin) bool { return p.Name == "DynamicResources" })
+		frameworks[name] = newProfileFramework(ctx, t, prof, client, factory, snapshot)
+	}
+	factory.Start(ctx.Done())
+	factory.WaitForCacheSync(ctx.Done())
+
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			spread := map[string]map[string]int64{}
+			for name, f := range frameworks {
+				scores := scoreNodes(ctx, t, f, snapshot, tc.pod)
+				spread[name] = map[string]int64{}
+				for _, s := range scores {
+					for _, ps := range s.Scores {
+						if ps.Name == "PodTopologySpread" {
+							spread[name][s.Name] = ps.Score
+						}
+					}
+				}
+				if diff := cmp.Diff(tc.wantOrder, rankOrder(scores)); diff != "" {
+					t.Errorf("%s: nodes from best to worst (-want,+got):\n%s\nscores: %+v", name, diff, scores)
+				}
+			}
+			if len(spread["berth-scheduler"]) != len(nodes) {
+				t.Errorf("berth-scheduler: PodTopologySpread scored %d nodes, want %d", len(spread["berth-scheduler"]), len(nodes))
+			}
+			if diff := cmp.Diff(spread["default-scheduler"], spread["berth-scheduler"]); diff != "" {
+				t.Errorf("PodTopologySpread's scores (-default-scheduler,+berth-scheduler):\n%s", diff)
+			}
+		})
+	}
+}
+
+// scoreNodes runs one scheduling cycle of pod up to Score: the nodes of the snapshot that pass the filters, with
+// their scores.
+func scoreNodes(ctx context.Context, t *testing.T, f framework.Framework, snapshot *cache.Snapshot, pod *corev1.Pod) []fwk.NodePluginScores {
+	t.Helper()
+	state := framework.NewCycleState()
+	if _, s, _ := f.RunPreFilterPlugins(ctx, state, pod); !s.IsSuccess() {
+		t.Fatalf("%s: PreFilter: %v", f.ProfileName(), s)
+	}
+	all, err := snapshot.NodeInfos().List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var feasible []fwk.NodeInfo
+	for _, ni := range all {
+		if s := f.RunFilterPlugins(ctx, state, pod, ni); s.IsSuccess() {
+			feasible = append(feasible, ni)
+		} else {
+			t.Errorf("%s: node %s filtered out: %v", f.ProfileName(), ni.Node().Name, s)
+		}
+	}
+	if s := f.RunPreScorePlugins(ctx, state, pod, feasible); !s.IsSuccess() {
+		t.Fatalf("%s: PreScore: %v", f.ProfileName(), s)
+	}
+	scores, s := f.RunScorePlugins(ctx, state, pod, feasible)
+	if !s.IsSuccess() {
+		t.Fatalf("%s: Score: %v", f.ProfileName(), s)
+	}
+	return scores
+}
+
+// rankOrder lists the nodes from the highest total score to the lowest, those with the same score together (by
+// name).
+func rankOrder(scores []fwk.NodePluginScores) [][]string {
+	sorted := slices.Clone(scores)
+	slices.SortFunc(sorted, func(a, b fwk.NodePluginScores) int {
+		switch {
+		case a.TotalScore > b.TotalScore:
+			return -1
+		case a.TotalScore < b.TotalScore:
+			return 1
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	var out [][]string
+	for i, s := range sorted {
+		if i > 0 && s.TotalScore == sorted[i-1].TotalScore {
+			out[len(out)-1] = append(out[len(out)-1], s.Name)
+			continue
+		}
+		out = append(out, []string{s.Name})
+	}
+	return out
 }

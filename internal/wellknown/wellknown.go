@@ -6,9 +6,11 @@ package wellknown
 const (
 	// LabelPodman marks Podman-backed nodes ("true").
 	LabelPodman = "berth.dev/podman"
-	// AnnotationFreeMemory is a node's Podman host's observed free memory in bytes.
+	// AnnotationFreeMemory is the memory a node's Podman host has available for new pods, in bytes: the kernel's
+	// MemAvailable (page cache counting as available), not MemFree. A node whose host's MemAvailable Berth cannot
+	// read (a remote Podman) has none.
 	AnnotationFreeMemory = "berth.dev/free-memory"
-	// AnnotationObservedAt is when the host last answered an observation (RFC 3339): the time of the free memory.
+	// AnnotationObservedAt is when the host last answered an observation (RFC 3339): the time of the available memory.
 	AnnotationObservedAt = "berth.dev/observed-at"
 	// AnnotationScheduledNode is the node Berth's scheduler bound a pod to.
 	AnnotationScheduledNode = "berth.dev/scheduled-node"

@@ -1,17 +1,23 @@
-// Package podmanfit is the PodmanFit filter: a node passes only if it is Ready and schedulable, the pod's
-// requests fit in what its allocatable leaves after the pods already on it (assumed ones included), its host
-// ports are free, and, on a Podman node, the host's observed free memory covers the pod's memory request.
+// Package podmanfit is the PodmanFit filter: a node passes only if it is schedulable (not cordoned, or the pod
+// tolerates node.kubernetes.io/unschedulable, as the in-tree NodeUnschedulable decides), the pod's requests fit in
+// what its allocatable leaves after the pods already on it (assumed ones included), its host ports are free, and,
+// on a Podman node, the pod has no persistent volume claims (Berth mounts none) and the host's observed available
+// memory covers the pod's memory request. A node that is not Ready
+// is left to the taints, as in-tree: the node lifecycle controller taints it node.kubernetes.io/not-ready or
+// unreachable, and TaintToleration keeps off it the pods that do not tolerate that.
 package podmanfit
 
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime"
 	resourcehelper "k8s.io/component-helpers/resource"
+	"k8s.io/component-helpers/storage/ephemeral"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 
@@ -26,12 +32,12 @@ const Name = "PodmanFit"
 
 // Reasons a node is filtered out; each is the start of the status message kubectl describe shows.
 const (
-	ReasonNotReady       = "node is not Ready"
 	ReasonUnschedulable  = "node is unschedulable"
 	ReasonTooManyPods    = "Too many pods"
 	ReasonInsufficient   = "Insufficient"
 	ReasonHostPortInUse  = "host port is already in use"
 	ReasonHostMemoryLow  = "Insufficient memory on Podman host"
+	ReasonVolumeClaims   = "Podman nodes cannot mount persistent volume claims"
 	preFilterStateKey    = "PreFilter" + Name
 	unschedulableTaint   = corev1.TaintNodeUnschedulable
 	errReasonNotFoundMsg = "node not found"
@@ -79,6 +85,8 @@ type preFilterState struct {
 	cpu, memory, ephemeral int64
 	scalar                 map[corev1.ResourceName]int64
 	ports                  []corev1.ContainerPort
+	// claims is why a Podman node refuses the pod for its persistent volume claims ("" if it has none).
+	claims string
 }
 
 // Clone implements fwk.StateData; the state is read-only after PreFilter.
@@ -120,6 +128,7 @@ func (p *PodmanFit) PreFilter(_ context.Context, state fwk.CycleState, pod *core
 	for i := range pod.Spec.Containers {
 		addPorts(&pod.Spec.Containers[i])
 	}
+	s.claims = claims(pod)
 	state.Write(preFilterStateKey, s)
 	return nil, nil
 }
@@ -141,11 +150,12 @@ func (p *PodmanFit) Filter(_ context.Context, state fwk.CycleState, pod *corev1.
 	if !ok {
 		return fwk.AsStatus(fmt.Errorf("%+v cannot be converted to podmanfit.preFilterState", data))
 	}
-	if st := ready(node); st != nil {
-		return st
-	}
 	if node.Spec.Unschedulable && !tolerates(pod, unschedulableTaint) {
 		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonUnschedulable)
+	}
+	// Before the resources: preemption cannot help a node that cannot mount the pod's volumes.
+	if s.claims != "" && hostobs.Podman(node) {
+		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, s.claims)
 	}
 	if st := fits(s, nodeInfo); st != nil {
 		return st
@@ -161,31 +171,38 @@ func (p *PodmanFit) Filter(_ context.Context, state fwk.CycleState, pod *corev1.
 		}
 	}
 	if p.args.ObservedMemory && s.memory > 0 {
-		if free, ok := hostobs.FreeMemory(node, p.now(), p.args.MaxObservationAge.Duration); ok && s.memory > free {
-			return fwk.NewStatus(fwk.Unschedulable, fmt.Sprintf("%s: requested %s, free %s", ReasonHostMemoryLow, bytes(s.memory), bytes(free)))
+		if avail, ok := hostobs.AvailableMemory(node, p.now(), p.args.MaxObservationAge.Duration); ok && s.memory > avail {
+			return fwk.NewStatus(fwk.Unschedulable, fmt.Sprintf("%s: requested %s, available %s", ReasonHostMemoryLow, bytes(s.memory), bytes(avail)))
 		}
 	}
 	return nil
 }
 
-// ready rejects nodes whose Ready condition is not True.
-func ready(node *corev1.Node) *fwk.Status {
-	for _, c := range node.Status.Conditions {
-		if c.Type != corev1.NodeReady {
-			continue
+// claims says why a Podman node cannot run the pod for its persistent volume claims, naming each: its
+// persistentVolumeClaim volumes and its generic ephemeral volumes (whose claim the ephemeral volume controller
+// makes). Berth's provider mounts no claim, whatever its volume (provider/podspec refuses both kinds, with the pod
+// failing on the node), so no binding or provisioning of the claim would change that: the pod stays Pending
+// instead, unless a node that is not a Podman node can take it. When the provider mounts local and hostPath
+// persistent volumes, this must pass the claims bound (or bindable) to those and refuse the others.
+func claims(pod *corev1.Pod) string {
+	var names []string
+	for i := range pod.Spec.Volumes {
+		switch v := &pod.Spec.Volumes[i]; {
+		case v.PersistentVolumeClaim != nil:
+			names = append(names, fmt.Sprintf("spec.volumes[%s] (claim %s)", v.Name, v.PersistentVolumeClaim.ClaimName))
+		case v.Ephemeral != nil:
+			names = append(names, fmt.Sprintf("spec.volumes[%s] (ephemeral claim %s)", v.Name, ephemeral.VolumeClaimName(pod, v)))
 		}
-		if c.Status == corev1.ConditionTrue {
-			return nil
-		}
-		msg := ReasonNotReady
-		if c.Reason != "" {
-			msg += " (" + c.Reason + ")"
-		}
-		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, msg)
 	}
-	return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonNotReady+" (no Ready condition)")
+	if len(names) == 0 {
+		return ""
+	}
+	return ReasonVolumeClaims + ": " + strings.Join(names, ", ")
 }
 
+// tolerates tells whether the pod tolerates a NoSchedule taint with this key and no value, as the in-tree
+// NodeUnschedulable checks it (comparison operators are an alpha feature, off; they never match a taint without a
+// value anyway).
 func tolerates(pod *corev1.Pod, key string) bool {
 	taint := &corev1.Taint{Key: key, Effect: corev1.TaintEffectNoSchedule}
 	for i := range pod.Spec.Tolerations {

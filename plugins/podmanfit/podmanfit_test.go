@@ -17,7 +17,10 @@ import (
 	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/defaultbinder"
+	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/feature"
+	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/nodeunschedulable"
 	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/queuesort"
+	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/tainttoleration"
 	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
 	"k8s.io/kubernetes/pkg/scheduler/metrics"
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
@@ -25,6 +28,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/wellknown"
 	"github.com/berth-dev/berth/plugins/apis/config"
+	"github.com/berth-dev/berth/provider/podspec"
 )
 
 func init() {
@@ -49,12 +53,21 @@ func nodeWrapper(name string) *st.NodeWrapper {
 		Condition(corev1.NodeReady, corev1.ConditionTrue, "kubelet is posting ready status", "KubeletReady")
 }
 
-// podmanNode is a Ready Podman node whose host reported freeBytes of free memory age ago.
-func podmanNode(name string, freeBytes int64, age time.Duration) *st.NodeWrapper {
+// podmanNode is a Ready Podman node whose host reported availBytes of available memory (MemAvailable) age ago.
+func podmanNode(name string, availBytes int64, age time.Duration) *st.NodeWrapper {
 	return nodeWrapper(name).
 		Label(wellknown.LabelPodman, "true").
-		Annotation(wellknown.AnnotationFreeMemory, strconv.FormatInt(freeBytes, 10)).
+		Annotation(wellknown.AnnotationFreeMemory, strconv.FormatInt(availBytes, 10)).
 		Annotation(wellknown.AnnotationObservedAt, testNow.Add(-age).Format(time.RFC3339))
+}
+
+// ephemeralVolume is a generic ephemeral volume, whose claim the ephemeral volume controller makes.
+func ephemeralVolume(name string) corev1.Volume {
+	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Ephemeral: &corev1.EphemeralVolumeSource{
+		VolumeClaimTemplate: &corev1.PersistentVolumeClaimTemplate{Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+		}},
+	}}}
 }
 
 // existing is a pod already on (or assumed on) node1.
@@ -122,32 +135,10 @@ func TestFilter(t *testing.T) {
 			node: nodeWrapper("node1").Obj(),
 		},
 		{
-			name: "node not Ready, with the condition's reason",
+			// Left to the taints the node lifecycle controller sets (TestFilterLeavesNotReadyToTaints).
+			name: "node not Ready passes",
 			pod:  st.MakePod().Name("p").Obj(),
 			node: nodeWrapper("node1").Condition(corev1.NodeReady, corev1.ConditionFalse, "container runtime is down", "KubeletNotReady").Obj(),
-			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "node is not Ready (KubeletNotReady)"),
-		},
-		{
-			name: "node Ready Unknown without a reason",
-			pod:  st.MakePod().Name("p").Obj(),
-			node: nodeWrapper("node1").Condition(corev1.NodeReady, corev1.ConditionUnknown, "", "").Obj(),
-			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "node is not Ready"),
-		},
-		{
-			name: "node without conditions",
-			pod:  st.MakePod().Name("p").Obj(),
-			node: func() *corev1.Node {
-				n := nodeWrapper("node1").Obj()
-				n.Status.Conditions = nil
-				return n
-			}(),
-			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "node is not Ready (no Ready condition)"),
-		},
-		{
-			name: "node with other conditions but no Ready condition",
-			pod:  st.MakePod().Name("p").Obj(),
-			node: nodeWrapper("node1").Condition(corev1.NodeMemoryPressure, corev1.ConditionFalse, "", "").Obj(),
-			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "node is not Ready (no Ready condition)"),
 		},
 		{
 			name: "cordoned node",
@@ -185,12 +176,6 @@ func TestFilter(t *testing.T) {
 			pod:  st.MakePod().Name("p").Toleration(corev1.TaintNodeNotReady).Obj(),
 			node: nodeWrapper("node1").Unschedulable(true).Obj(),
 			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "node is unschedulable"),
-		},
-		{
-			name: "not Ready is reported before cordoned",
-			pod:  st.MakePod().Name("p").Obj(),
-			node: nodeWrapper("node1").Unschedulable(true).Condition(corev1.NodeReady, corev1.ConditionFalse, "", "").Obj(),
-			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "node is not Ready"),
 		},
 		{
 			name: "too many pods",
@@ -424,19 +409,71 @@ func TestFilter(t *testing.T) {
 			want:     fwk.NewStatus(fwk.Unschedulable, "Insufficient cpu: requested 3000m, free 2000m"),
 		},
 		{
-			name: "Podman host's observed free memory too low",
+			name: "persistentVolumeClaim on a Podman node",
+			pod:  st.MakePod().Name("web-0").PVC("data").Obj(),
+			node: podmanNode("node1", mib(4096), 10*time.Second).Obj(),
+			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "Podman nodes cannot mount persistent volume claims: spec.volumes[data] (claim data)"),
+		},
+		{
+			name: "generic ephemeral volume on a Podman node, named by the claim the controller makes",
+			pod:  st.MakePod().Name("web-0").Volume(ephemeralVolume("scratch")).Obj(),
+			node: podmanNode("node1", mib(4096), 10*time.Second).Obj(),
+			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "Podman nodes cannot mount persistent volume claims: spec.volumes[scratch] (ephemeral claim web-0-scratch)"),
+		},
+		{
+			name: "every claim is named, other volumes are not",
+			pod: st.MakePod().Name("web-0").Volume(corev1.Volume{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}).
+				Volume(corev1.Volume{Name: "data", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data-web-0", ReadOnly: true}}}).
+				Volume(ephemeralVolume("scratch")).Obj(),
+			node: podmanNode("node1", mib(4096), 10*time.Second).Obj(),
+			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable,
+				"Podman nodes cannot mount persistent volume claims: spec.volumes[data] (claim data-web-0), spec.volumes[scratch] (ephemeral claim web-0-scratch)"),
+		},
+		{
+			name: "Podman node without a fresh observation refuses claims too",
+			pod:  st.MakePod().Name("web-0").PVC("data").Obj(),
+			node: nodeWrapper("node1").Label(wellknown.LabelPodman, "true").Obj(),
+			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "Podman nodes cannot mount persistent volume claims: spec.volumes[data] (claim data)"),
+		},
+		{
+			name: "claims are reported before insufficient resources: preemption cannot help",
+			pod:  st.MakePod().Name("web-0").PVC("data").Req(map[corev1.ResourceName]string{corev1.ResourceCPU: "3"}).Obj(),
+			node: podmanNode("node1", mib(4096), 10*time.Second).Obj(),
+			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "Podman nodes cannot mount persistent volume claims: spec.volumes[data] (claim data)"),
+		},
+		{
+			name: "cordon is reported before claims",
+			pod:  st.MakePod().Name("web-0").PVC("data").Obj(),
+			node: podmanNode("node1", mib(4096), 10*time.Second).Unschedulable(true).Obj(),
+			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "node is unschedulable"),
+		},
+		{
+			name: "claims pass on a node that is not a Podman node",
+			pod:  st.MakePod().Name("web-0").PVC("data").Volume(ephemeralVolume("scratch")).Obj(),
+			node: nodeWrapper("node1").Obj(),
+		},
+		{
+			name: "volumes without claims pass on a Podman node",
+			pod: st.MakePod().Name("web-0").
+				Volume(corev1.Volume{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}).
+				Volume(corev1.Volume{Name: "cfg", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "cfg"}}}}).
+				Volume(corev1.Volume{Name: "host", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/srv"}}}).Obj(),
+			node: podmanNode("node1", mib(4096), 10*time.Second).Obj(),
+		},
+		{
+			name: "Podman host's observed available memory too low",
 			pod:  st.MakePod().Name("p").Req(map[corev1.ResourceName]string{corev1.ResourceMemory: "512Mi"}).Obj(),
 			node: podmanNode("node1", mib(300), 10*time.Second).Obj(),
-			want: fwk.NewStatus(fwk.Unschedulable, "Insufficient memory on Podman host: requested 512Mi, free 300Mi"),
+			want: fwk.NewStatus(fwk.Unschedulable, "Insufficient memory on Podman host: requested 512Mi, available 300Mi"),
 		},
 		{
-			name: "Podman host's observed free memory, not a whole number of Mi",
+			name: "Podman host's observed available memory, not a whole number of Mi",
 			pod:  st.MakePod().Name("p").Req(map[corev1.ResourceName]string{corev1.ResourceMemory: "1Gi"}).Obj(),
 			node: podmanNode("node1", 1000*1000*1000, 10*time.Second).Obj(),
-			want: fwk.NewStatus(fwk.Unschedulable, "Insufficient memory on Podman host: requested 1Gi, free 953Mi"),
+			want: fwk.NewStatus(fwk.Unschedulable, "Insufficient memory on Podman host: requested 1Gi, available 953Mi"),
 		},
 		{
-			name: "Podman host's observed free memory enough",
+			name: "Podman host's observed available memory enough",
 			pod:  st.MakePod().Name("p").Req(map[corev1.ResourceName]string{corev1.ResourceMemory: "512Mi"}).Obj(),
 			node: podmanNode("node1", mib(512), 10*time.Second).Obj(),
 		},
@@ -444,7 +481,7 @@ func TestFilter(t *testing.T) {
 			name: "observation exactly maxObservationAge old is still used",
 			pod:  st.MakePod().Name("p").Req(map[corev1.ResourceName]string{corev1.ResourceMemory: "512Mi"}).Obj(),
 			node: podmanNode("node1", mib(300), 30*time.Second).Obj(),
-			want: fwk.NewStatus(fwk.Unschedulable, "Insufficient memory on Podman host: requested 512Mi, free 300Mi"),
+			want: fwk.NewStatus(fwk.Unschedulable, "Insufficient memory on Podman host: requested 512Mi, available 300Mi"),
 		},
 		{
 			name: "stale observation is ignored",
@@ -456,7 +493,7 @@ func TestFilter(t *testing.T) {
 			args: &config.PodmanFitArgs{ObservedMemory: true, MaxObservationAge: metav1.Duration{Duration: 2 * time.Minute}},
 			pod:  st.MakePod().Name("p").Req(map[corev1.ResourceName]string{corev1.ResourceMemory: "512Mi"}).Obj(),
 			node: podmanNode("node1", mib(300), time.Minute).Obj(),
-			want: fwk.NewStatus(fwk.Unschedulable, "Insufficient memory on Podman host: requested 512Mi, free 300Mi"),
+			want: fwk.NewStatus(fwk.Unschedulable, "Insufficient memory on Podman host: requested 512Mi, available 300Mi"),
 		},
 		{
 			name: "observation on a non-Podman node is ignored",
@@ -479,7 +516,7 @@ func TestFilter(t *testing.T) {
 			node: podmanNode("node1", mib(300), 10*time.Second).Obj(),
 		},
 		{
-			name: "malformed free memory annotation is ignored",
+			name: "malformed available memory annotation is ignored",
 			pod:  st.MakePod().Name("p").Req(map[corev1.ResourceName]string{corev1.ResourceMemory: "512Mi"}).Obj(),
 			node: podmanNode("node1", 0, 10*time.Second).Annotation(wellknown.AnnotationFreeMemory, "lots").Obj(),
 		},
@@ -493,7 +530,7 @@ func TestFilter(t *testing.T) {
 			}(),
 		},
 		{
-			name: "pod without a memory request passes a host with no free memory",
+			name: "pod without a memory request passes a host with no available memory",
 			pod:  st.MakePod().Name("p").Req(map[corev1.ResourceName]string{corev1.ResourceCPU: "100m"}).Obj(),
 			node: podmanNode("node1", 0, 10*time.Second).Obj(),
 		},
@@ -535,6 +572,189 @@ func TestFilter(t *testing.T) {
 				t.Errorf("Filter status (-want,+got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// filterProfile builds a framework whose filters are the given plugins, in that order, each also run at PreFilter
+// when it has one, with TaintToleration after them: the part of a profile that decides on a node's readiness and
+// cordon.
+func filterProfile(ctx context.Context, t *testing.T, plugins ...tf.RegisterPluginFunc) framework.Framework {
+	t.Helper()
+	fts := feature.Features{}
+	regs := []tf.RegisterPluginFunc{
+		tf.RegisterQueueSortPlugin(queuesort.Name, queuesort.New),
+		tf.RegisterBindPlugin(defaultbinder.Name, defaultbinder.New),
+	}
+	regs = append(regs, plugins...)
+	regs = append(regs, tf.RegisterFilterPlugin(tainttoleration.Name, frameworkruntime.FactoryAdapter(fts, tainttoleration.New)))
+	f, err := tf.NewFramework(ctx, regs, "test", frameworkruntime.WithSnapshotSharedLister(cache.NewEmptySnapshot()))
+	if err != nil {
+		t.Fatalf("creating framework: %v", err)
+	}
+	return f
+}
+
+// filterCode runs f's PreFilter and Filter plugins for pod on node and returns the code of the result, and the
+// plugin and message of a refusal.
+func filterCode(ctx context.Context, t *testing.T, f framework.Framework, pod *corev1.Pod, node *corev1.Node) (fwk.Code, string) {
+	t.Helper()
+	state := framework.NewCycleState()
+	if _, s, _ := f.RunPreFilterPlugins(ctx, state, pod); !s.IsSuccess() {
+		return s.Code(), s.Plugin() + ": " + s.Message()
+	}
+	nodeInfo := framework.NewNodeInfo()
+	nodeInfo.SetNode(node)
+	s := f.RunFilterPlugins(ctx, state, pod, nodeInfo)
+	if s.IsSuccess() {
+		return fwk.Success, ""
+	}
+	return s.Code(), s.Plugin() + ": " + s.Message()
+}
+
+// TestFilterLeavesNotReadyToTaints runs the filters that decide on a node's readiness and cordon side by side: the
+// in-tree profile's (NodeUnschedulable, TaintToleration) and the berth-scheduler profile's (PodmanFit in
+// NodeUnschedulable's place, TaintToleration), on every pair of the nodes and pods below, and checks that they
+// decide the same: a node that is not Ready keeps off only the pods that do not tolerate the taint the node
+// lifecycle controller gives it, and a cordoned node only those that do not tolerate
+// node.kubernetes.io/unschedulable:NoSchedule.
+func TestFilterLeavesNotReadyToTaints(t *testing.T) {
+	ready := func(name string) *st.NodeWrapper { return nodeWrapper(name) }
+	// The taints the node lifecycle controller sets on a node whose Ready condition is False or Unknown, and on a
+	// cordoned node.
+	taint := func(key string, effect corev1.TaintEffect) corev1.Taint {
+		return corev1.Taint{Key: key, Effect: effect}
+	}
+	notReadyTaints := []corev1.Taint{taint(corev1.TaintNodeNotReady, corev1.TaintEffectNoSchedule), taint(corev1.TaintNodeNotReady, corev1.TaintEffectNoExecute)}
+	unreachableTaints := []corev1.Taint{taint(corev1.TaintNodeUnreachable, corev1.TaintEffectNoSchedule), taint(corev1.TaintNodeUnreachable, corev1.TaintEffectNoExecute)}
+	cordonTaint := taint(corev1.TaintNodeUnschedulable, corev1.TaintEffectNoSchedule)
+	nodes := map[string]*corev1.Node{
+		"Ready": ready("node1").Obj(),
+		"Ready=False, tainted not-ready": ready("node1").Condition(corev1.NodeReady, corev1.ConditionFalse, "Podman has not answered", "PodmanUnreachable").
+			Taints(notReadyTaints).Obj(),
+		"Ready=Unknown, tainted unreachable": ready("node1").Condition(corev1.NodeReady, corev1.ConditionUnknown, "Kubelet stopped posting node status.", "NodeStatusUnknown").
+			Taints(unreachableTaints).Obj(),
+		// Before the node lifecycle controller has tainted it.
+		"Ready=False, not tainted yet": ready("node1").Condition(corev1.NodeReady, corev1.ConditionFalse, "", "PodmanUnreachable").Obj(),
+		"no Ready condition": func() *corev1.Node {
+			n := ready("node1").Obj()
+			n.Status.Conditions = nil
+			return n
+		}(),
+		"cordoned, tainted unschedulable": ready("node1").Unschedulable(true).Taints([]corev1.Taint{cordonTaint}).Obj(),
+		"cordoned, not tainted yet":       ready("node1").Unschedulable(true).Obj(),
+		"cordoned and Ready=False": ready("node1").Unschedulable(true).Condition(corev1.NodeReady, corev1.ConditionFalse, "", "PodmanUnreachable").
+			Taints(append([]corev1.Taint{cordonTaint}, notReadyTaints...)).Obj(),
+	}
+	tolerating := func(tols ...corev1.Toleration) *corev1.Pod {
+		return st.MakePod().Name("p").Namespace("default").Tolerations(tols).Obj()
+	}
+	exists := func(key string, effect corev1.TaintEffect) corev1.Toleration {
+		return corev1.Toleration{Key: key, Operator: corev1.TolerationOpExists, Effect: effect}
+	}
+	seconds := int64(300)
+	pods := map[string]*corev1.Pod{
+		"no tolerations": tolerating(),
+		// What the DefaultTolerationSeconds admission plugin gives every pod: they do not tolerate NoSchedule.
+		"default NoExecute tolerations": tolerating(
+			corev1.Toleration{Key: corev1.TaintNodeNotReady, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute, TolerationSeconds: &seconds},
+			corev1.Toleration{Key: corev1.TaintNodeUnreachable, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute, TolerationSeconds: &seconds}),
+		"tolerates not-ready":                 tolerating(exists(corev1.TaintNodeNotReady, "")),
+		"tolerates not-ready:NoSchedule":      tolerating(exists(corev1.TaintNodeNotReady, corev1.TaintEffectNoSchedule)),
+		"tolerates unreachable:NoSchedule":    tolerating(exists(corev1.TaintNodeUnreachable, corev1.TaintEffectNoSchedule)),
+		"tolerates not-ready and unreachable": tolerating(exists(corev1.TaintNodeNotReady, ""), exists(corev1.TaintNodeUnreachable, "")),
+		"tolerates unschedulable:NoSchedule":  tolerating(exists(corev1.TaintNodeUnschedulable, corev1.TaintEffectNoSchedule)),
+		"tolerates unschedulable:NoExecute":   tolerating(exists(corev1.TaintNodeUnschedulable, corev1.TaintEffectNoExecute)),
+		"tolerates unschedulable, Equal with no value": tolerating(corev1.Toleration{
+			Key: corev1.TaintNodeUnschedulable, Operator: corev1.TolerationOpEqual, Effect: corev1.TaintEffectNoSchedule}),
+		"tolerates unschedulable, Equal with a value": tolerating(corev1.Toleration{
+			Key: corev1.TaintNodeUnschedulable, Operator: corev1.TolerationOpEqual, Value: "true", Effect: corev1.TaintEffectNoSchedule}),
+		"tolerates unschedulable, Gt": tolerating(corev1.Toleration{
+			Key: corev1.TaintNodeUnschedulable, Operator: corev1.TolerationOpGt, Value: "1", Effect: corev1.TaintEffectNoSchedule}),
+		"tolerates unschedulable and not-ready": tolerating(exists(corev1.TaintNodeUnschedulable, ""), exists(corev1.TaintNodeNotReady, "")),
+		"tolerates everything":                  tolerating(corev1.Toleration{Operator: corev1.TolerationOpExists}),
+	}
+
+	_, ctx := ktesting.NewTestContext(t)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	fts := feature.Features{}
+	intree := filterProfile(ctx, t,
+		tf.RegisterPluginAsExtensions(nodeunschedulable.Name, frameworkruntime.FactoryAdapter(fts, nodeunschedulable.New), "PreFilter", "Filter"))
+	berth := filterProfile(ctx, t,
+		tf.RegisterPluginAsExtensions(Name, func(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
+			p, err := New(ctx, obj, h)
+			if err == nil {
+				p.(*PodmanFit).now = func() time.Time { return testNow }
+			}
+			return p, err
+		}, "PreFilter", "Filter"))
+
+	passed := map[string]int{}
+	for nodeName, node := range nodes {
+		for podName, pod := range pods {
+			want, wantMsg := filterCode(ctx, t, intree, pod, node)
+			got, gotMsg := filterCode(ctx, t, berth, pod, node)
+			if got != want {
+				t.Errorf("node %s, pod %s: berth-scheduler's filters say %v (%s), in-tree's %v (%s)", nodeName, podName, got, gotMsg, want, wantMsg)
+			}
+			if want == fwk.Success {
+				passed[nodeName]++
+			}
+		}
+	}
+	// The pairs above are not all alike: each node keeps some pods off, or lets all of them on, as expected.
+	for nodeName, want := range map[string]int{
+		"Ready": len(pods), "Ready=False, not tainted yet": len(pods), "no Ready condition": len(pods),
+		// Tolerating the NoSchedule taint alone is not enough: the NoExecute one also keeps new pods off.
+		"Ready=False, tainted not-ready":     4, // not-ready, not-ready and unreachable, unschedulable and not-ready, everything
+		"Ready=Unknown, tainted unreachable": 2, // not-ready and unreachable, everything
+		"cordoned, tainted unschedulable":    4, // unschedulable:NoSchedule, Equal with no value, unschedulable and not-ready, everything
+		"cordoned, not tainted yet":          4,
+		"cordoned and Ready=False":           2, // unschedulable and not-ready, everything
+	} {
+		if passed[nodeName] != want {
+			t.Errorf("node %s: in-tree's filters let %d of the pods on, want %d", nodeName, passed[nodeName], want)
+		}
+	}
+}
+
+// TestFilterRefusesTheClaimsTheProviderRefuses checks PodmanFit's refusal of claims against the provider's
+// admission (podspec.Admit), which fails on the node a pod it refuses for its volumes: a pod that PodmanFit lets
+// on a Podman node is not refused for its claims there, and every claim the provider refuses keeps the pod off at
+// scheduling. When the provider mounts some claims, this fails until PodmanFit passes them.
+func TestFilterRefusesTheClaimsTheProviderRefuses(t *testing.T) {
+	volumes := map[string]corev1.Volume{
+		"persistentVolumeClaim": {Name: "v", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "c"}}},
+		"read-only persistentVolumeClaim": {Name: "v", VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "c", ReadOnly: true}}},
+		"ephemeral": ephemeralVolume("v"),
+		"emptyDir":  {Name: "v", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		"configMap": {Name: "v", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "c"}}}},
+	}
+	_, ctx := ktesting.NewTestContext(t)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	node := podmanNode("node1", 4<<30, 10*time.Second).Obj()
+	f, _ := newFramework(ctx, t, nil, []*corev1.Node{node}, nil)
+	for name, v := range volumes {
+		pod := st.MakePod().Namespace("default").Name("p").Container("busybox").Volume(v).Obj()
+		rejection := podspec.Admit(pod, podspec.Policy{})
+		providerRefuses := rejection != nil && rejection.Reason == podspec.UnsupportedVolumeReason
+		if rejection != nil && !providerRefuses {
+			t.Fatalf("%s: the provider refuses the pod for something else: %+v", name, rejection)
+		}
+		state := framework.NewCycleState()
+		if _, s, _ := f.RunPreFilterPlugins(ctx, state, pod); !s.IsSuccess() {
+			t.Fatalf("%s: PreFilter: %v", name, s)
+		}
+		nodeInfo := framework.NewNodeInfo()
+		nodeInfo.SetNode(node)
+		s := f.RunFilterPlugins(ctx, state, pod, nodeInfo)
+		if filtered := !s.IsSuccess(); filtered != providerRefuses {
+			t.Errorf("%s volume: PodmanFit says %v, the provider's admission %+v", name, s, rejection)
+		} else if filtered && s.Code() != fwk.UnschedulableAndUnresolvable {
+			t.Errorf("%s volume: PodmanFit says %v, want UnschedulableAndUnresolvable", name, s)
+		}
 	}
 }
 

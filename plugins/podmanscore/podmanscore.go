@@ -139,15 +139,15 @@ func (p *PodmanScore) Score(_ context.Context, state fwk.CycleState, _ *corev1.P
 }
 
 // load scores how little the node is loaded once the pod is on it: by requests (like LeastAllocated, over cpu
-// and memory), blended with the host's observed free memory when fresh.
+// and memory), blended with the host's observed memory use (what its available memory leaves) when fresh.
 func (p *PodmanScore) load(s *preScoreState, nodeInfo fwk.NodeInfo) int64 {
 	alloc, req := nodeInfo.GetAllocatable(), nodeInfo.GetNonZeroRequested()
 	requested := (leastAllocated(req.GetMilliCPU()+s.milliCPU, alloc.GetMilliCPU()) + leastAllocated(req.GetMemory()+s.memory, alloc.GetMemory())) / 2
-	free, ok := hostobs.FreeMemory(nodeInfo.Node(), s.now, p.args.MaxObservationAge.Duration)
+	avail, ok := hostobs.AvailableMemory(nodeInfo.Node(), s.now, p.args.MaxObservationAge.Duration)
 	if !ok || p.args.ObservedUsagePercent == 0 || alloc.GetMemory() <= 0 {
 		return requested
 	}
-	observed := leastAllocated(alloc.GetMemory()-free+s.memory, alloc.GetMemory())
+	observed := leastAllocated(alloc.GetMemory()-avail+s.memory, alloc.GetMemory())
 	w := p.args.ObservedUsagePercent
 	return ((100-w)*requested + w*observed) / 100
 }

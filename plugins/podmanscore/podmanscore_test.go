@@ -53,11 +53,11 @@ func node(name string) *st.NodeWrapper {
 	})
 }
 
-// podmanNode is a Podman node whose host reported freeBytes of free memory age ago.
-func podmanNode(name string, freeBytes int64, age time.Duration) *st.NodeWrapper {
+// podmanNode is a Podman node whose host reported availBytes of available memory (MemAvailable) age ago.
+func podmanNode(name string, availBytes int64, age time.Duration) *st.NodeWrapper {
 	return node(name).
 		Label(wellknown.LabelPodman, "true").
-		Annotation(wellknown.AnnotationFreeMemory, strconv.FormatInt(freeBytes, 10)).
+		Annotation(wellknown.AnnotationFreeMemory, strconv.FormatInt(availBytes, 10)).
 		Annotation(wellknown.AnnotationObservedAt, testNow.Add(-age).Format(time.RFC3339))
 }
 

@@ -2,7 +2,7 @@
 // that host, as the kubelet's nodestatus does, and holds the node's Lease for this process.
 //
 // Node observes the host every few seconds and runs one setter per part of the status (machine info and
-// capacity, images, the free-memory annotation the scheduler reads, then one setter per condition: Ready follows
+// capacity, images, the available-memory annotation the scheduler reads, then one setter per condition: Ready follows
 // whether Podman answers, turning False only once it has not answered for Config.UnreachableAfter, as the
 // kubelet's does for its container runtime). It implements virtual-kubelet's node.NodeProvider.
 //

@@ -54,10 +54,15 @@ type Config struct {
 	Taints []corev1.Taint
 	// PodCIDRs are the pods' subnets (the Podman network's), registered as the node's spec.podCIDR(s).
 	PodCIDRs []string
+	// MemAvailable reads the Podman host's MemAvailable (/proc/meminfo: what new pods can get without swapping,
+	// page cache counting as available), which the node publishes for the scheduler's plugins. Nil when it cannot
+	// be read, as for a remote Podman, whose API reports only MemFree (page cache counting as used): the node then
+	// publishes none, and the scheduler judges it on requests alone, as the in-tree plugins do.
+	MemAvailable func() (int64, error)
 }
 
 // Node keeps a virtual node's status tied to its Podman host: capacity from /libpod/info, Ready while Podman
-// answers, observed free memory and stored images for the scheduler. It implements virtual-kubelet's
+// answers, observed available memory and stored images for the scheduler. It implements virtual-kubelet's
 // node.NodeProvider.
 type Node struct {
 	cfg     Config
@@ -159,7 +164,7 @@ func (n *Node) NotifyNodeStatus(ctx context.Context, cb func(*corev1.Node)) {
 }
 
 // observe looks at the Podman host and updates the node through its setters; it tells whether anything a user
-// would see changed (conditions, capacity, images) or the free-memory reading did.
+// would see changed (conditions, capacity, images) or the available-memory reading did.
 func (n *Node) observe(ctx context.Context, now time.Time) bool {
 	logger := klog.FromContext(ctx)
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -168,6 +173,13 @@ func (n *Node) observe(ctx context.Context, now time.Time) bool {
 	o.info, o.err = n.cfg.Runtime.Info(cctx)
 	if o.err == nil {
 		o.images, o.err = n.cfg.Runtime.ListImages(cctx)
+	}
+	if o.err == nil && n.cfg.MemAvailable != nil {
+		if avail, err := n.cfg.MemAvailable(); err != nil {
+			logger.V(2).Info("Cannot read the host's available memory; the node publishes none", "err", err)
+		} else {
+			o.memAvailable, o.hasMemAvailable = avail, true
+		}
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()

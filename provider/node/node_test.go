@@ -273,3 +273,70 @@ func TestNodeImages(t *testing.T) {
 		})
 	}
 }
+
+// TestNodeAvailableMemory checks the memory the node publishes for the scheduler's plugins: the host's
+// MemAvailable, not Podman's MemFree (2Gi in fakeRuntime, page cache counting as used); none when it cannot be
+// read or there is no reader (a remote Podman), rather than a stale one; and the last one while Podman does not
+// answer, beside the unchanged observed-at of its answer.
+func TestNodeAvailableMemory(t *testing.T) {
+	type step struct {
+		down  bool
+		avail int64 // what the reader returns; -1 fails
+		want  string
+	}
+	tests := []struct {
+		name      string
+		noReader  bool
+		steps     []step
+		wantFirst string // after New, whose first observation answers
+	}{
+		{name: "MemAvailable, not MemFree", wantFirst: "3221225472", steps: []step{
+			{avail: 3 << 30, want: "3221225472"},
+			{avail: 1 << 30, want: "1073741824"},
+		}},
+		{name: "a failed reading removes the last one", wantFirst: "3221225472", steps: []step{
+			{avail: -1, want: ""},
+			{avail: 3 << 30, want: "3221225472"},
+		}},
+		{name: "Podman not answering leaves the last one", wantFirst: "3221225472", steps: []step{
+			{down: true, avail: 1 << 30, want: "3221225472"},
+		}},
+		{name: "no reader publishes none", noReader: true, steps: []step{
+			{want: ""},
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, ctx := ktesting.NewTestContext(t)
+			fake := &fakeRuntime{}
+			avail := int64(3 << 30)
+			cfg := Config{Name: "node-a", IP: testNodeIP, Runtime: fake, MemAvailable: func() (int64, error) {
+				if avail < 0 {
+					return 0, errors.New("no MemAvailable")
+				}
+				return avail, nil
+			}}
+			if tc.noReader {
+				cfg.MemAvailable = nil
+			}
+			n := New(ctx, cfg)
+			annotation := func() string {
+				var node corev1.Node
+				n.Configure(&node)
+				return node.Annotations[AnnotationFreeMemory]
+			}
+			if got := annotation(); got != tc.wantFirst {
+				t.Errorf("created: %s = %q, want %q", AnnotationFreeMemory, got, tc.wantFirst)
+			}
+			start := time.Now()
+			for i, st := range tc.steps {
+				fake.setDown(st.down)
+				avail = st.avail
+				n.observe(ctx, start.Add(time.Duration(i+1)*5*time.Second))
+				if got := annotation(); got != st.want {
+					t.Errorf("step %d: %s = %q, want %q", i, AnnotationFreeMemory, got, st.want)
+				}
+			}
+		})
+	}
+}

@@ -29,6 +29,9 @@ type observation struct {
 	images []podman.Image
 	// err is why Podman did not answer; nil when it did.
 	err error
+	// memAvailable is the host's MemAvailable, if hasMemAvailable (Config.MemAvailable).
+	memAvailable    int64
+	hasMemAvailable bool
 	// lastAnswer is when Podman last answered an observation: now if this one answered, zero if none ever did.
 	lastAnswer time.Time
 }
@@ -69,14 +72,21 @@ func images(node *corev1.Node, o observation) {
 	}
 }
 
-// freeMemory records the free memory of a host that answered, for the scheduler.
+// freeMemory records, for the scheduler, the memory a host that answered has available for new pods: its
+// MemAvailable, not Podman's MemFree, which counts page cache as used and so would keep pods off a host with a warm
+// cache. Without a reading the annotation goes, so that the scheduler judges the node on requests alone rather
+// than on an old reading that observedAt would make look fresh.
 func freeMemory(node *corev1.Node, o observation) {
-	if o.err == nil {
-		node.Annotations[AnnotationFreeMemory] = strconv.FormatInt(o.info.MemFree, 10)
+	switch {
+	case o.err != nil:
+	case o.hasMemAvailable:
+		node.Annotations[AnnotationFreeMemory] = strconv.FormatInt(o.memAvailable, 10)
+	default:
+		delete(node.Annotations, AnnotationFreeMemory)
 	}
 }
 
-// observedAt records when the host last answered an observation: the time of the free memory, capacity and
+// observedAt records when the host last answered an observation: the time of the available memory, capacity and
 // images the node reports, whose age the scheduler's plugins check (a failed observation, which the Ready
 // condition tolerates for a while, leaves them and this time as they were).
 func observedAt(node *corev1.Node, o observation) {

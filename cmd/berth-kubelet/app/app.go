@@ -5,6 +5,7 @@ package app
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -263,6 +264,25 @@ func hostUsage(podmanURL string) func() (provider.HostUsage, error) {
 	return nil
 }
 
+// memAvailable reads the host's MemAvailable, which the node publishes for the scheduler, from its usage; nil
+// without one (a remote Podman, whose API reports only MemFree, page cache counting as used). A reading without
+// MemAvailable (kernels before 3.14) is none, not 0.
+func memAvailable(usage func() (provider.HostUsage, error)) func() (int64, error) {
+	if usage == nil {
+		return nil
+	}
+	return func() (int64, error) {
+		u, err := usage()
+		if err != nil {
+			return 0, err
+		}
+		if u.MemAvailable == 0 {
+			return 0, errors.New("no MemAvailable in the host's /proc/meminfo")
+		}
+		return int64(u.MemAvailable), nil
+	}
+}
+
 // parseTaints reads key=value:Effect (value optional) specs.
 func parseTaints(specs []string) ([]corev1.Taint, error) {
 	var out []corev1.Taint
@@ -346,7 +366,7 @@ func Run(ctx context.Context, o *Options) error {
 
 	taints, _ := parseTaints(o.Taints)
 	np := berthnode.New(ctx, berthnode.Config{Name: o.NodeName, IP: o.NodeIP, KubeletPort: int32(o.Port), Version: Version, Runtime: rt, Taints: taints, PodCIDRs: podCIDRs,
-		UnreachableAfter: o.PodmanUnreachableNodeGrace})
+		UnreachableAfter: o.PodmanUnreachableNodeGrace, MemAvailable: memAvailable(hostUsage(o.PodmanURL))})
 	tokens := token.NewManager(client)
 	var setHairpin func(context.Context) error
 	if o.HairpinMode == hairpin.Veth {

@@ -286,3 +286,40 @@ func TestZeroTail(t *testing.T) {
 		})
 	}
 }
+
+// TestMemAvailable checks what the node publishes as its host's available memory: MemAvailable from this machine's
+// /proc for a local Podman, nothing for a remote one, and an error rather than 0 for a reading without it.
+func TestMemAvailable(t *testing.T) {
+	usage := func(u provider.HostUsage, err error) func() (provider.HostUsage, error) {
+		return func() (provider.HostUsage, error) { return u, err }
+	}
+	tests := []struct {
+		name    string
+		usage   func() (provider.HostUsage, error)
+		want    int64
+		wantErr string
+	}{
+		{name: "MemAvailable", usage: usage(provider.HostUsage{MemTotal: 8 << 30, MemAvailable: 5 << 30}, nil), want: 5 << 30},
+		{name: "no MemAvailable in meminfo", usage: usage(provider.HostUsage{MemTotal: 8 << 30}, nil), wantErr: "no MemAvailable"},
+		{name: "unreadable", usage: usage(provider.HostUsage{}, os.ErrNotExist), wantErr: "file does not exist"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := memAvailable(tc.usage)()
+			errOK := err == nil && tc.wantErr == "" || err != nil && tc.wantErr != "" && strings.Contains(err.Error(), tc.wantErr)
+			if got != tc.want || !errOK {
+				t.Errorf("= %d, %v; want %d and an error containing %q", got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+	if memAvailable(hostUsage("tcp://192.0.2.1:8888")) != nil || memAvailable(hostUsage("ssh://root@192.0.2.1/run/podman/podman.sock")) != nil {
+		t.Error("a remote Podman has a MemAvailable reader, want none")
+	}
+	read := memAvailable(hostUsage("unix:///run/podman/podman.sock"))
+	if read == nil {
+		t.Fatal("a local Podman has no MemAvailable reader")
+	}
+	if got, err := read(); err != nil || got <= 0 {
+		t.Errorf("this machine's MemAvailable = %d, %v; want > 0", got, err)
+	}
+}

@@ -9,7 +9,7 @@ import (
 type PodmanFitArgs struct {
 	metav1.TypeMeta
 
-	// ObservedMemory makes Podman nodes also pass only if the host's observed free memory covers the pod's
+	// ObservedMemory makes Podman nodes also pass only if the host's observed available memory (MemAvailable) covers the pod's
 	// memory request.
 	ObservedMemory bool
 	// MaxObservationAge: an observation older than this is not trusted (the node then passes on requests alone).

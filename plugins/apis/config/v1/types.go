@@ -9,7 +9,7 @@ import (
 type PodmanFitArgs struct {
 	metav1.TypeMeta `json:",inline"`
 
-	// ObservedMemory makes Podman nodes also pass only if the host's observed free memory covers the pod's
+	// ObservedMemory makes Podman nodes also pass only if the host's observed available memory (MemAvailable) covers the pod's
 	// memory request. Default true.
 	ObservedMemory *bool `json:"observedMemory,omitempty"`
 	// MaxObservationAge: an observation older than this is not trusted. Default 30s.

@@ -1,0 +1,49 @@
+package hostobs
+
+import (
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/berth-dev/berth/internal/wellknown"
+)
+
+func TestAvailableMemory(t *testing.T) {
+	now := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	node := func(labels, annotations map[string]string) *corev1.Node {
+		return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n", Labels: labels, Annotations: annotations}}
+	}
+	podman := map[string]string{wellknown.LabelPodman: "true"}
+	observed := func(avail string, age time.Duration) map[string]string {
+		return map[string]string{wellknown.AnnotationFreeMemory: avail, wellknown.AnnotationObservedAt: now.Add(-age).Format(time.RFC3339)}
+	}
+	tests := []struct {
+		name   string
+		node   *corev1.Node
+		want   int64
+		wantOK bool
+	}{
+		{name: "fresh", node: node(podman, observed("3221225472", 5*time.Second)), want: 3 << 30, wantOK: true},
+		{name: "exactly maxAge old", node: node(podman, observed("1024", 30*time.Second)), want: 1024, wantOK: true},
+		{name: "none available is a reading", node: node(podman, observed("0", 0)), want: 0, wantOK: true},
+		{name: "stale", node: node(podman, observed("1024", 31*time.Second))},
+		// A node whose host's MemAvailable cannot be read (a remote Podman) publishes none.
+		{name: "no reading", node: node(podman, map[string]string{wellknown.AnnotationObservedAt: now.Format(time.RFC3339)})},
+		{name: "malformed", node: node(podman, observed("3Gi", 0))},
+		{name: "negative", node: node(podman, observed("-1", 0))},
+		{name: "no observed-at", node: node(podman, map[string]string{wellknown.AnnotationFreeMemory: "1024"})},
+		{name: "not a Podman node", node: node(nil, observed("1024", 0))},
+		{name: "berth.dev/podman=false", node: node(map[string]string{wellknown.LabelPodman: "false"}, observed("1024", 0))},
+		{name: "no node"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := AvailableMemory(tc.node, now, 30*time.Second)
+			if got != tc.want || ok != tc.wantOK {
+				t.Errorf("AvailableMemory = %d, %v; want %d, %v", got, ok, tc.want, tc.wantOK)
+			}
+		})
+	}
+}
