@@ -73,8 +73,6 @@ func TestRefusedPodSpecFields(t *testing.T) {
 	tests := []refusalCase{
 		unsupported("runtime-class", "runtimeClassName: "+rc.Name, "", "spec.runtimeClassName: "+rc.Name),
 		unsupported("user-namespace", "hostUsers: false", "", "spec.hostUsers: false"),
-		unsupported("seccomp-unconfined", "", "securityContext: {seccompProfile: {type: Unconfined}}",
-			"spec.containers[main].securityContext.seccompProfile: Unconfined"),
 		unsupported("ephemeral-storage-limit", "", "resources: {limits: {ephemeral-storage: 1Gi}}",
 			"spec.containers[main].resources.limits[ephemeral-storage]"),
 		unsupported("pod-resources", "resources: {limits: {cpu: 500m, memory: 128Mi}}", "", "spec.resources"),
@@ -90,8 +88,6 @@ func TestRefusedPodSpecFields(t *testing.T) {
 		// container's use of it.
 		unsupported("resource-claims", "resourceClaims: [{name: gpu, resourceClaimName: missing}]", "resources: {claims: [{name: gpu}]}",
 			"spec.resourceClaims, spec.containers[main].resources.claims"),
-		unsupported("seccomp-localhost", "", "securityContext: {seccompProfile: {type: Localhost, localhostProfile: profiles/e2e.json}}",
-			"spec.containers[main].securityContext.seccompProfile: Localhost"),
 		// The API allows procMount: Unmasked only with hostUsers: false, which Berth refuses too: both are named.
 		unsupported("proc-mount-unmasked", "hostUsers: false", "securityContext: {procMount: Unmasked}",
 			"spec.hostUsers: false, spec.containers[main].securityContext.procMount: Unmasked"),

@@ -72,6 +72,10 @@ type Config struct {
 	// InitialBackoff and MaxBackoff bound the back-off of image pulls and sandbox creation (kubelet: 10s and
 	// 300s), and of container restarts unless MaxContainerRestartPeriod is set.
 	InitialBackoff, MaxBackoff time.Duration
+	// SeccompDefault gives containers that ask for no seccomp profile the runtime's default one, as the kubelet's
+	// --seccomp-default; otherwise they run unconfined, as under a kubelet without it. Localhost profiles are
+	// under RootDir/seccomp, as the kubelet's.
+	SeccompDefault bool
 	// MaxContainerRestartPeriod caps the crash-loop back-off of container restarts, as the kubelet's
 	// crashLoopBackOff.maxContainerRestartPeriod (0: MaxBackoff). Below InitialBackoff it is the initial
 	// back-off too, as in the kubelet.

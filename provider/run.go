@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -527,7 +528,8 @@ func (p *Provider) buildSpec(ctx context.Context, r *podRecord, c *containerReco
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	spec := podspec.Container(r.pod, c.spec, podspec.ContainerInputs{Node: p.cfg.NodeName, Pod: r.podmanID, Attempt: attempt, Env: env, HostNetns: p.cfg.HostNetns,
-		Mounts: mounts, PIDNamespaceOf: c.pidOf, DNS: r.dns, PodmanHostsFile: !p.managesHostsFile()})
+		Mounts: mounts, PIDNamespaceOf: c.pidOf, DNS: r.dns, PodmanHostsFile: !p.managesHostsFile(),
+		Seccomp: podspec.SeccompConfig{ProfileRoot: filepath.Join(p.cfg.RootDir, "seccomp"), DefaultRuntimeDefault: p.cfg.SeccompDefault}})
 	return spec, c.spec.Resources.DeepCopy(), true
 }
 

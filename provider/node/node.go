@@ -59,6 +59,10 @@ type Config struct {
 	// be read, as for a remote Podman, whose API reports only MemFree (page cache counting as used): the node then
 	// publishes none, and the scheduler judges it on requests alone, as the in-tree plugins do.
 	MemAvailable func() (int64, error)
+	// NodeFs reads the filesystem of the kubelet's root folder on the Podman host, for the DiskPressure condition's
+	// nodefs thresholds; nil when it cannot be read (a remote Podman). Podman's graph root (imagefs) comes from
+	// its API.
+	NodeFs func() (FsStats, error)
 }
 
 // Node keeps a virtual node's status tied to its Podman host: capacity from /libpod/info, Ready while Podman
@@ -72,6 +76,8 @@ type Node struct {
 	node *corev1.Node
 	// lastAnswer is when Podman last answered an observation (the observation's time); zero if it never did.
 	lastAnswer time.Time
+	// pressure is when each pressure condition's signal last crossed its eviction threshold.
+	pressure pressureState
 }
 
 // New builds the initial node object from one observation of the host. A host that does not answer yet gives a
@@ -83,7 +89,7 @@ func New(ctx context.Context, cfg Config) *Node {
 	if cfg.UnreachableAfter == 0 {
 		cfg.UnreachableAfter = DefaultUnreachableAfter
 	}
-	n := &Node{cfg: cfg, setters: defaultSetters(cfg.Version, cfg.UnreachableAfter)}
+	n := &Node{cfg: cfg, setters: defaultSetters(cfg.Version, cfg.UnreachableAfter), pressure: pressureState{}}
 	node := &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: cfg.Name,
@@ -181,12 +187,20 @@ func (n *Node) observe(ctx context.Context, now time.Time) bool {
 			o.memAvailable, o.hasMemAvailable = avail, true
 		}
 	}
+	if o.err == nil && n.cfg.NodeFs != nil {
+		if fs, err := n.cfg.NodeFs(); err != nil {
+			logger.V(2).Info("Cannot read the filesystem of the kubelet's root folder", "err", err)
+		} else {
+			o.nodeFs, o.hasNodeFs = fs, true
+		}
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if o.err == nil {
 		n.lastAnswer = now
 	}
 	o.lastAnswer = n.lastAnswer
+	o.pressure = n.pressure.update(o)
 	before := n.node.DeepCopy()
 	if o.err != nil {
 		kv := []any{"unreachableAfter", n.cfg.UnreachableAfter}

@@ -32,8 +32,13 @@ type observation struct {
 	// memAvailable is the host's MemAvailable, if hasMemAvailable (Config.MemAvailable).
 	memAvailable    int64
 	hasMemAvailable bool
+	// nodeFs is the filesystem of the kubelet's root folder, if hasNodeFs (Config.NodeFs).
+	nodeFs    FsStats
+	hasNodeFs bool
 	// lastAnswer is when Podman last answered an observation: now if this one answered, zero if none ever did.
 	lastAnswer time.Time
+	// pressure holds the pressure conditions that are True at this observation (pressureState.update).
+	pressure map[corev1.NodeConditionType]bool
 }
 
 // setter sets one part of a node's status from an observation of its host, as each of the kubelet's nodestatus
@@ -117,21 +122,6 @@ func readyCondition(unreachableAfter time.Duration) setter {
 			heartbeat(node, corev1.NodeReady, o.now)
 		}
 	}
-}
-
-// memoryPressureCondition is always False: Berth has no eviction threshold for the node's memory.
-func memoryPressureCondition(node *corev1.Node, o observation) {
-	setCondition(node, corev1.NodeMemoryPressure, false, "KubeletHasSufficientMemory", "kubelet has sufficient memory available", o.now)
-}
-
-// diskPressureCondition is always False: Berth has no eviction threshold for the node's disk.
-func diskPressureCondition(node *corev1.Node, o observation) {
-	setCondition(node, corev1.NodeDiskPressure, false, "KubeletHasNoDiskPressure", "kubelet has no disk pressure", o.now)
-}
-
-// pidPressureCondition is always False: Berth has no eviction threshold for the node's process IDs.
-func pidPressureCondition(node *corev1.Node, o observation) {
-	setCondition(node, corev1.NodePIDPressure, false, "KubeletHasSufficientPID", "kubelet has sufficient PID available", o.now)
 }
 
 // applyHostInfo sets capacity, allocatable and node info from the Podman host.

@@ -72,6 +72,9 @@ type ContainerSpec struct {
 	NoNewPrivileges bool
 	CapAdd          []string
 	CapDrop         []string
+	// Seccomp is the container's seccomp profile: empty for the runtime's default, SeccompUnconfined for none, else
+	// the path of a profile on the Podman host.
+	Seccomp string
 	// HostIPC runs the container in the host's IPC namespace (its pod must not share one: PodSpec.HostIPC).
 	HostIPC bool
 	// Netns is a network namespace (a path) the container joins instead of its pod's (whose pod must then share
@@ -84,6 +87,9 @@ type ContainerSpec struct {
 	// namespaces the pod's containers share are the pod's.
 	Sysctls map[string]string
 }
+
+// SeccompUnconfined is ContainerSpec.Seccomp for a container with no seccomp filter (Podman's own word for it).
+const SeccompUnconfined = "unconfined"
 
 // BindMount mounts a file or folder of the Podman host into a container.
 type BindMount struct {
@@ -167,6 +173,7 @@ func (c *Client) CreateContainer(ctx context.Context, spec ContainerSpec) (strin
 	// A read-only root stays read-only everywhere, /tmp and /run included, as with the kubelet.
 	s.ReadOnlyFilesystem, s.ReadWriteTmpfs = spec.ReadOnlyRootfs, false
 	s.NoNewPrivileges = spec.NoNewPrivileges
+	s.SeccompProfilePath = spec.Seccomp
 	s.HostAdd = spec.HostAdd
 	servers, searches, options, err := dnsSpec(spec.DNS)
 	if err != nil {

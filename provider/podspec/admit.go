@@ -181,9 +181,6 @@ func unsupported(pod *corev1.Pod, policy Policy) []string {
 			})
 			return found
 		}
-		if p := sc.SeccompProfile; p != nil && unsupportedSeccomp(p.Type) && inherits(func(c *corev1.SecurityContext) bool { return c.SeccompProfile != nil }) {
-			out = append(out, "spec.securityContext.seccompProfile: "+string(p.Type))
-		}
 		if p := sc.AppArmorProfile; p != nil && policy.AppArmor && unsupportedAppArmor(p.Type) && inherits(func(c *corev1.SecurityContext) bool { return c.AppArmorProfile != nil }) {
 			out = append(out, "spec.securityContext.appArmorProfile: "+string(p.Type))
 		}
@@ -229,9 +226,6 @@ func unsupported(pod *corev1.Pod, policy Policy) []string {
 		if sc.ProcMount != nil && *sc.ProcMount != corev1.DefaultProcMount {
 			out = append(out, path+".securityContext.procMount: "+string(*sc.ProcMount))
 		}
-		if p := sc.SeccompProfile; p != nil && unsupportedSeccomp(p.Type) && !isPrivileged(c) {
-			out = append(out, path+".securityContext.seccompProfile: "+string(p.Type))
-		}
 		if p := sc.AppArmorProfile; p != nil && policy.AppArmor && unsupportedAppArmor(p.Type) && !isPrivileged(c) {
 			out = append(out, path+".securityContext.appArmorProfile: "+string(p.Type))
 		}
@@ -266,12 +260,6 @@ func unsupported(pod *corev1.Pod, policy Policy) []string {
 // isPrivileged tells whether a container asks to run privileged.
 func isPrivileged(c *corev1.Container) bool {
 	return c.SecurityContext != nil && c.SecurityContext.Privileged != nil && *c.SecurityContext.Privileged
-}
-
-// unsupportedSeccomp tells whether Berth refuses a seccomp profile: RuntimeDefault is Podman's default profile,
-// which every container gets; Unconfined and Localhost are not passed to Podman yet.
-func unsupportedSeccomp(t corev1.SeccompProfileType) bool {
-	return t != corev1.SeccompProfileTypeRuntimeDefault
 }
 
 // unsupportedAppArmor tells whether Berth refuses an AppArmor profile on a host that has AppArmor: RuntimeDefault

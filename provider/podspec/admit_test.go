@@ -182,19 +182,10 @@ func TestAdmitNoSilentFields(t *testing.T) {
 		{name: "host users", pod: func(p *corev1.Pod) { p.Spec.HostUsers = &yes }},
 
 		{name: "seccomp RuntimeDefault, as PodSecurity restricted sets it", pod: podSC(corev1.PodSecurityContext{SeccompProfile: seccomp(corev1.SeccompProfileTypeRuntimeDefault)})},
-		{name: "pod seccomp Unconfined", pod: podSC(corev1.PodSecurityContext{SeccompProfile: seccomp(corev1.SeccompProfileTypeUnconfined)}),
-			want: unsupportedPod("spec.securityContext.seccompProfile: Unconfined")},
-		{name: "pod seccomp Localhost", pod: podSC(corev1.PodSecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: new("audit.json")}}),
-			want: unsupportedPod("spec.securityContext.seccompProfile: Localhost")},
-		{name: "pod seccomp Unconfined that every container overrides", pod: func(p *corev1.Pod) {
-			p.Spec.SecurityContext = &corev1.PodSecurityContext{SeccompProfile: seccomp(corev1.SeccompProfileTypeUnconfined)}
-			p.Spec.InitContainers[0].SecurityContext = &corev1.SecurityContext{Privileged: &yes}
-			p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{SeccompProfile: seccomp(corev1.SeccompProfileTypeRuntimeDefault)}
-		}, policy: Policy{AllowPrivileged: true}},
-		{name: "container seccomp Unconfined", pod: appSC(corev1.SecurityContext{SeccompProfile: seccomp(corev1.SeccompProfileTypeUnconfined)}),
-			want: unsupportedPod("spec.containers[app].securityContext.seccompProfile: Unconfined")},
-		{name: "privileged container seccomp Unconfined", pod: appSC(corev1.SecurityContext{Privileged: &yes, SeccompProfile: seccomp(corev1.SeccompProfileTypeUnconfined)}),
-			policy: Policy{AllowPrivileged: true}},
+		// Every seccomp profile is honoured (seccompProfile, TestSeccompProfile).
+		{name: "pod seccomp Unconfined", pod: podSC(corev1.PodSecurityContext{SeccompProfile: seccomp(corev1.SeccompProfileTypeUnconfined)})},
+		{name: "pod seccomp Localhost", pod: podSC(corev1.PodSecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeLocalhost, LocalhostProfile: new("audit.json")}})},
+		{name: "container seccomp Unconfined", pod: appSC(corev1.SecurityContext{SeccompProfile: seccomp(corev1.SeccompProfileTypeUnconfined)})},
 
 		{name: "AppArmor RuntimeDefault without AppArmor", pod: podSC(corev1.PodSecurityContext{AppArmorProfile: apparmor(corev1.AppArmorProfileTypeRuntimeDefault)}),
 			want: appArmorRejected},
@@ -396,8 +387,7 @@ func TestAdmitEphemeral(t *testing.T) {
 		{name: "SYS_PTRACE allowed", configure: func(p *Policy) { p.AllowedCapabilities = append(p.AllowedCapabilities, "SYS_PTRACE") }, c: corev1.Container{Name: "dbg", SecurityContext: ptrace}},
 		{name: "volume devices", c: corev1.Container{Name: "dbg", VolumeDevices: []corev1.VolumeDevice{{Name: "v", DevicePath: "/dev/x"}}},
 			want: "Berth cannot run this container yet; unsupported: spec.ephemeralContainers[dbg].volumeDevices"},
-		{name: "seccomp Unconfined", c: corev1.Container{Name: "dbg", SecurityContext: &corev1.SecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined}}},
-			want: "Berth cannot run this container yet; unsupported: spec.ephemeralContainers[dbg].securityContext.seccompProfile: Unconfined"},
+		{name: "seccomp Unconfined", c: corev1.Container{Name: "dbg", SecurityContext: &corev1.SecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeUnconfined}}}},
 		{name: "AppArmor on a host without it", c: corev1.Container{Name: "dbg", SecurityContext: &corev1.SecurityContext{AppArmorProfile: &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeRuntimeDefault}}},
 			want: "Cannot enforce AppArmor: AppArmor is not enabled on the host"},
 	}

@@ -3,6 +3,7 @@ package podspec
 import (
 	"fmt"
 	"math"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -100,6 +101,41 @@ func applySecurityContext(s *podman.ContainerSpec, pod *corev1.Pod, c *corev1.Co
 	s.NoNewPrivileges = securitycontext.AddNoNewPrivileges(sc)
 	if sc.Capabilities != nil && !s.Privileged {
 		s.CapAdd, s.CapDrop = capabilities(sc.Capabilities)
+	}
+}
+
+// SeccompConfig is a node's seccomp configuration, as the kubelet's.
+type SeccompConfig struct {
+	// ProfileRoot is the folder of Localhost profiles on the Podman host (the kubelet's <root-dir>/seccomp).
+	ProfileRoot string
+	// DefaultRuntimeDefault gives containers that ask for no profile the runtime's default one (the kubelet's
+	// --seccomp-default); otherwise they run unconfined, as under a kubelet without it.
+	DefaultRuntimeDefault bool
+}
+
+// seccompProfile is the seccomp profile a container runs with (podman.ContainerSpec.Seccomp), chosen as the
+// kubelet's getSeccompProfile chooses it: the container's own, else the pod's, else the node's default.
+// RuntimeDefault is Podman's default profile; Localhost a profile under the node's profile root (the API allows
+// only a relative path without ".." there). A privileged container asking for none runs unconfined whatever the
+// default, as Podman runs privileged containers.
+func seccompProfile(pod *corev1.Pod, c *corev1.Container, cfg SeccompConfig) string {
+	var p *corev1.SeccompProfile
+	if sc := c.SecurityContext; sc != nil && sc.SeccompProfile != nil {
+		p = sc.SeccompProfile
+	} else if psc := pod.Spec.SecurityContext; psc != nil && psc.SeccompProfile != nil {
+		p = psc.SeccompProfile
+	}
+	switch {
+	case p == nil && cfg.DefaultRuntimeDefault && !isPrivileged(c):
+		return ""
+	case p == nil:
+		return podman.SeccompUnconfined
+	case p.Type == corev1.SeccompProfileTypeRuntimeDefault:
+		return ""
+	case p.Type == corev1.SeccompProfileTypeLocalhost && p.LocalhostProfile != nil:
+		return filepath.Join(cfg.ProfileRoot, *p.LocalhostProfile)
+	default:
+		return podman.SeccompUnconfined
 	}
 }
 

@@ -150,6 +150,50 @@ func TestApplySecurityContext(t *testing.T) {
 	}
 }
 
+// TestSeccompProfile: the container's profile, else the pod's, else the node's default, as the kubelet's
+// getSeccompProfile: RuntimeDefault is Podman's default (""), Localhost a file under the profile root, Unconfined
+// and unset (without --seccomp-default) no filter.
+func TestSeccompProfile(t *testing.T) {
+	yes := true
+	profile := func(typ corev1.SeccompProfileType, local string) *corev1.SeccompProfile {
+		p := &corev1.SeccompProfile{Type: typ}
+		if local != "" {
+			p.LocalhostProfile = &local
+		}
+		return p
+	}
+	node := SeccompConfig{ProfileRoot: "/var/lib/berth-kubelet/seccomp"}
+	seccompDefault := SeccompConfig{ProfileRoot: node.ProfileRoot, DefaultRuntimeDefault: true}
+	tests := []struct {
+		name string
+		psc  *corev1.PodSecurityContext
+		csc  *corev1.SecurityContext
+		cfg  SeccompConfig
+		want string
+	}{
+		{name: "unset", cfg: node, want: podman.SeccompUnconfined},
+		{name: "unset under --seccomp-default", cfg: seccompDefault, want: ""},
+		{name: "unset, privileged, under --seccomp-default", csc: &corev1.SecurityContext{Privileged: &yes}, cfg: seccompDefault, want: podman.SeccompUnconfined},
+		{name: "pod RuntimeDefault", psc: &corev1.PodSecurityContext{SeccompProfile: profile(corev1.SeccompProfileTypeRuntimeDefault, "")}, cfg: node, want: ""},
+		{name: "pod Unconfined under --seccomp-default", psc: &corev1.PodSecurityContext{SeccompProfile: profile(corev1.SeccompProfileTypeUnconfined, "")},
+			cfg: seccompDefault, want: podman.SeccompUnconfined},
+		{name: "pod Localhost", psc: &corev1.PodSecurityContext{SeccompProfile: profile(corev1.SeccompProfileTypeLocalhost, "profiles/audit.json")},
+			cfg: node, want: "/var/lib/berth-kubelet/seccomp/profiles/audit.json"},
+		{name: "container's over the pod's", psc: &corev1.PodSecurityContext{SeccompProfile: profile(corev1.SeccompProfileTypeUnconfined, "")},
+			csc: &corev1.SecurityContext{SeccompProfile: profile(corev1.SeccompProfileTypeRuntimeDefault, "")}, cfg: node, want: ""},
+		{name: "container Localhost over the pod's RuntimeDefault", psc: &corev1.PodSecurityContext{SeccompProfile: profile(corev1.SeccompProfileTypeRuntimeDefault, "")},
+			csc: &corev1.SecurityContext{SeccompProfile: profile(corev1.SeccompProfileTypeLocalhost, "deny-mkdir.json")}, cfg: node, want: "/var/lib/berth-kubelet/seccomp/deny-mkdir.json"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := securityPod(tc.psc, tc.csc)
+			if got := seccompProfile(pod, &pod.Spec.Containers[0], tc.cfg); got != tc.want {
+				t.Errorf("seccompProfile = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestPrivilegedContainers(t *testing.T) {
 	yes, no := true, false
 	pod := &corev1.Pod{Spec: corev1.PodSpec{

@@ -153,6 +153,9 @@ type ContainerInputs struct {
 	// HostNetns is the node's network namespace (a path) when it is not the Podman host's: a container of a
 	// hostNetwork pod joins it itself (Podman 4.3's pods cannot).
 	HostNetns string
+	// Seccomp is the node's seccomp configuration: where Localhost profiles are, and the profile of containers
+	// that ask for none.
+	Seccomp SeccompConfig
 }
 
 // Container translates one Kubernetes container into a Podman container of the pod's Podman pod.
@@ -188,6 +191,7 @@ func Container(pod *corev1.Pod, c *corev1.Container, in ContainerInputs) podman.
 	s.ContainerResources = Resources(c.Resources)
 	s.User = user(pod.Spec.SecurityContext, c.SecurityContext)
 	applySecurityContext(&s, pod, c)
+	s.Seccomp = seccompProfile(pod, c, in.Seccomp)
 	s.HostIPC = pod.Spec.HostIPC
 	// The kubelet gives the sandbox the pod's sysctls; every container of the Podman pod sets them in the
 	// namespaces it shares with the others.

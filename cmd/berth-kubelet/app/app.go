@@ -23,6 +23,7 @@ import (
 	"github.com/virtual-kubelet/virtual-kubelet/node"
 	"github.com/virtual-kubelet/virtual-kubelet/node/api"
 	"github.com/virtual-kubelet/virtual-kubelet/node/nodeutil"
+	"golang.org/x/sys/unix"
 	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -101,6 +102,8 @@ type Options struct {
 	PodmanUnreachableNodeGrace time.Duration
 	// RegistriesConfig is a containers-registries.conf(5) v2 file whose mirrors the provider pulls through.
 	RegistriesConfig string
+	// SeccompDefault gives containers that ask for no seccomp profile the runtime's default, as the kubelet's flag.
+	SeccompDefault bool
 	// MaxContainerRestartPeriod caps the crash-loop back-off, as the kubelet's
 	// crashLoopBackOff.maxContainerRestartPeriod (1s to 300s).
 	MaxContainerRestartPeriod time.Duration
@@ -152,6 +155,7 @@ func NewCommand() *cobra.Command {
 	f.StringSliceVar(&o.AllowedUnsafeSysctls, "allowed-unsafe-sysctls", nil, "comma-separated list of unsafe sysctls or unsafe sysctl patterns (ending in *) pods may set, beyond the safe ones (as the kubelet's flag); pods setting others fail with SysctlForbidden")
 	f.DurationVar(&o.PodmanUnreachableGrace, "podman-unreachable-grace", o.PodmanUnreachableGrace, "how long pods keep their last phase while Podman does not answer; after it, every pod that is not terminal reports phase Unknown (not Ready, reason PodmanUnreachable) until Podman answers again")
 	f.DurationVar(&o.PodmanUnreachableNodeGrace, "podman-unreachable-node-grace", o.PodmanUnreachableNodeGrace, "how long Podman may go without answering before the node reports Ready=False (reason PodmanUnreachable), as a kubelet waits 30 s for its container runtime; a slow or failed call within it leaves the node Ready")
+	f.BoolVar(&o.SeccompDefault, "seccomp-default", false, "as the kubelet's: containers that ask for no seccomp profile get the container runtime's default one (RuntimeDefault) instead of running unconfined; Localhost profiles are read from <root-dir>/seccomp on the Podman host")
 	f.DurationVar(&o.MaxContainerRestartPeriod, "max-container-restart-period", o.MaxContainerRestartPeriod, "the longest back-off between restarts of a crashing container (CrashLoopBackOff), as the kubelet's crashLoopBackOff.maxContainerRestartPeriod: 1s to 300s; the back-off starts at 10s, or at this period if it is shorter, and doubles up to it")
 	return cmd
 }
@@ -283,6 +287,22 @@ func memAvailable(usage func() (provider.HostUsage, error)) func() (int64, error
 	}
 }
 
+// nodeFs reads the filesystem of the kubelet's root folder, for the node's DiskPressure condition; nil for a
+// remote Podman, whose host this process cannot see.
+func nodeFs(podmanURL, rootDir string) func() (berthnode.FsStats, error) {
+	if !strings.HasPrefix(podmanURL, "unix://") {
+		return nil
+	}
+	return func() (berthnode.FsStats, error) {
+		var st unix.Statfs_t
+		if err := unix.Statfs(rootDir, &st); err != nil {
+			return berthnode.FsStats{}, fmt.Errorf("statfs %s: %w", rootDir, err)
+		}
+		bsize := uint64(st.Bsize)
+		return berthnode.FsStats{Capacity: st.Blocks * bsize, Available: st.Bavail * bsize, Inodes: st.Files, InodesFree: st.Ffree}, nil
+	}
+}
+
 // parseTaints reads key=value:Effect (value optional) specs.
 func parseTaints(specs []string) ([]corev1.Taint, error) {
 	var out []corev1.Taint
@@ -366,7 +386,8 @@ func Run(ctx context.Context, o *Options) error {
 
 	taints, _ := parseTaints(o.Taints)
 	np := berthnode.New(ctx, berthnode.Config{Name: o.NodeName, IP: o.NodeIP, KubeletPort: int32(o.Port), Version: Version, Runtime: rt, Taints: taints, PodCIDRs: podCIDRs,
-		UnreachableAfter: o.PodmanUnreachableNodeGrace, MemAvailable: memAvailable(hostUsage(o.PodmanURL))})
+		UnreachableAfter: o.PodmanUnreachableNodeGrace, MemAvailable: memAvailable(hostUsage(o.PodmanURL)),
+		NodeFs: nodeFs(o.PodmanURL, o.RootDir)})
 	tokens := token.NewManager(client)
 	var setHairpin func(context.Context) error
 	if o.HairpinMode == hairpin.Veth {
@@ -376,7 +397,7 @@ func Run(ctx context.Context, o *Options) error {
 		Allocatable: np.Allocatable(), RootDir: o.RootDir, AllowedHostPaths: o.HostPaths, Tokens: tokens.GetServiceAccountToken,
 		APIServer: o.APIServer, AllowPrivileged: o.AllowPrivileged, AllowHostNamespaces: o.AllowHostNamespaces, AllowedCapabilities: o.AllowedCapabilities, ClusterDNS: o.ClusterDNS, ClusterDomain: o.ClusterDomain,
 		ResolvConf: o.ResolvConf, HostsFile: o.HostsFile, Sysctls: sysctls, AppArmor: info.AppArmor, SELinux: info.SELinux, HostUsage: hostUsage(o.PodmanURL), Finalize: finalizer(client), PodmanUnreachableGrace: o.PodmanUnreachableGrace,
-		MaxContainerRestartPeriod: o.MaxContainerRestartPeriod, Registries: regs})
+		MaxContainerRestartPeriod: o.MaxContainerRestartPeriod, SeccompDefault: o.SeccompDefault, Registries: regs})
 	if n, err := p.Adopt(ctx); err != nil {
 		return fmt.Errorf("take stock of the Podman pods of an earlier run: %w", err)
 	} else if n > 0 {

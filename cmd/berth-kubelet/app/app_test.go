@@ -103,6 +103,7 @@ func TestFlagDefaults(t *testing.T) {
 		"podman-unreachable-grace":      "40s",
 		"podman-unreachable-node-grace": "30s",
 		"max-container-restart-period":  "5m0s",
+		"seccomp-default":               "false",
 	} {
 		f := cmd.Flags().Lookup(flag)
 		if f == nil {
@@ -321,5 +322,24 @@ func TestMemAvailable(t *testing.T) {
 	}
 	if got, err := read(); err != nil || got <= 0 {
 		t.Errorf("this machine's MemAvailable = %d, %v; want > 0", got, err)
+	}
+}
+
+// TestNodeFs: with a local Podman the node reads its root folder's filesystem (this machine's, here a temporary
+// folder's); with a remote one it has no reader, and a folder that is not there is an error, not empty figures.
+func TestNodeFs(t *testing.T) {
+	if nodeFs("tcp://192.0.2.1:8080", "/var/lib/berth-kubelet") != nil {
+		t.Errorf("a reader for a remote Podman")
+	}
+	read := nodeFs("unix:///run/podman/podman.sock", t.TempDir())
+	if read == nil {
+		t.Fatal("no reader for a local Podman")
+	}
+	fs, err := read()
+	if err != nil || fs.Capacity == 0 || fs.Available > fs.Capacity || fs.InodesFree > fs.Inodes {
+		t.Errorf("local root folder: %+v, %v", fs, err)
+	}
+	if _, err := nodeFs("unix:///run/podman/podman.sock", filepath.Join(t.TempDir(), "absent"))(); err == nil {
+		t.Errorf("no error for a root folder that is not there")
 	}
 }
