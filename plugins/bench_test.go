@@ -3,7 +3,8 @@ package plugins_test
 // The benchmarks below compare the CPU cost of Berth's filter and score plugins with the in-tree plugins they
 // replace in the berth-scheduler profile (manifests/scheduler-config.yaml), on the same cluster snapshot:
 //
-//   - berth:  PodmanFit (PreFilter, Filter) and PodmanScore (PreScore, Score, NormalizeScore).
+//   - berth:  PodmanFit (PreFilter, Filter), PodmanScore (PreScore, Score, NormalizeScore) and PodTopologySpread's
+//     scoring with the system default constraints, which the profile keeps for soft topology spread.
 //   - intree: NodeResourcesFit (PreFilter, Filter, PreScore, Score), PodTopologySpread's scoring with the system
 //     default constraints (PreScore, Score, NormalizeScore), NodeResourcesBalancedAllocation (PreScore, Score)
 //     and ImageLocality (Score), all built with their New functions and their default args.
@@ -299,21 +300,27 @@ func berthSet(ctx context.Context, b *testing.B, h fwk.Handle) *pluginSet {
 	score := must(b)(podmanscore.New(ctx, &scoreArgs, h))
 	return &pluginSet{
 		filters: []filterStep{{pre: fit.(fwk.PreFilterPlugin), filter: fit.(fwk.FilterPlugin)}},
-		scores:  []scoreStep{{pre: score.(fwk.PreScorePlugin), score: score.(fwk.ScorePlugin)}},
+		scores:  []scoreStep{{pre: score.(fwk.PreScorePlugin), score: score.(fwk.ScorePlugin)}, topologySpreadScore(ctx, b, h)},
 	}
+}
+
+// topologySpreadScore is PodTopologySpread's scoring with its default args (the system default constraints), in
+// both profiles.
+func topologySpreadScore(ctx context.Context, b *testing.B, h fwk.Handle) scoreStep {
+	pts := must(b)(podtopologyspread.New(ctx, defaultArgs(b, "PodTopologySpreadArgs"), h, feature.Features{}))
+	return scoreStep{pre: pts.(fwk.PreScorePlugin), score: pts.(fwk.ScorePlugin)}
 }
 
 func inTreeSet(ctx context.Context, b *testing.B, h fwk.Handle, withPortsAndUnschedulable bool) *pluginSet {
 	fts := feature.Features{}
 	fit := must(b)(noderesources.NewFit(ctx, defaultArgs(b, "NodeResourcesFitArgs"), h, fts))
-	pts := must(b)(podtopologyspread.New(ctx, defaultArgs(b, "PodTopologySpreadArgs"), h, fts))
 	ba := must(b)(noderesources.NewBalancedAllocation(ctx, defaultArgs(b, "NodeResourcesBalancedAllocationArgs"), h, fts))
 	il := must(b)(imagelocality.New(ctx, nil, h))
 	s := &pluginSet{
 		filters: []filterStep{{pre: fit.(fwk.PreFilterPlugin), filter: fit.(fwk.FilterPlugin)}},
 		scores: []scoreStep{
 			{pre: fit.(fwk.PreScorePlugin), score: fit.(fwk.ScorePlugin)},
-			{pre: pts.(fwk.PreScorePlugin), score: pts.(fwk.ScorePlugin)},
+			topologySpreadScore(ctx, b, h),
 			{pre: ba.(fwk.PreScorePlugin), score: ba.(fwk.ScorePlugin)},
 			{score: il.(fwk.ScorePlugin)},
 		},
