@@ -41,12 +41,11 @@ func podmanInfo(ctx context.Context, i int) (podman.HostInfo, error) {
 func TestRefusedPodSpecFields(t *testing.T) {
 	ns := namespace(t)
 	ctx := context.Background()
-	// A RuntimeClass, and one with an overhead: the apiserver's RuntimeClass admission sets a pod's spec.overhead
-	// only from its class's overhead.podFixed (it refuses a pod setting one itself).
-	rc := &nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: ns + "-gvisor"}, Handler: "runsc"}
-	withOverhead := &nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: ns + "-kata"}, Handler: "kata",
+	// A RuntimeClass with an overhead: the apiserver's RuntimeClass admission sets a pod's spec.overhead only from
+	// its class's overhead.podFixed (it refuses a pod setting one itself).
+	withOverhead := &nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: ns + "-runc"}, Handler: "runc",
 		Overhead: &nodev1.Overhead{PodFixed: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("8Mi")}}}
-	for _, c := range []*nodev1.RuntimeClass{rc, withOverhead} {
+	for _, c := range []*nodev1.RuntimeClass{withOverhead} {
 		if _, err := client.NodeV1().RuntimeClasses().Create(ctx, c, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -71,13 +70,12 @@ func TestRefusedPodSpecFields(t *testing.T) {
 		return refusalCase{name: name, spec: spec, container: container, reason: reason, event: reason, message: "Pod was rejected: " + why}
 	}
 	tests := []refusalCase{
-		unsupported("runtime-class", "runtimeClassName: "+rc.Name, "", "spec.runtimeClassName: "+rc.Name),
 		unsupported("user-namespace", "hostUsers: false", "", "spec.hostUsers: false"),
 		unsupported("ephemeral-storage-limit", "", "resources: {limits: {ephemeral-storage: 1Gi}}",
 			"spec.containers[main].resources.limits[ephemeral-storage]"),
 		unsupported("pod-resources", "resources: {limits: {cpu: 500m, memory: 128Mi}}", "", "spec.resources"),
-		// The overhead comes with its RuntimeClass, which Berth refuses too: both are named.
-		unsupported("overhead", "runtimeClassName: "+withOverhead.Name, "", "spec.runtimeClassName: "+withOverhead.Name+", spec.overhead"),
+		// The overhead comes with its RuntimeClass, whose handler the node runs: only the overhead is refused.
+		unsupported("overhead", "runtimeClassName: "+withOverhead.Name, "", "spec.overhead"),
 		unsupported("supplemental-groups-strict", "securityContext: {supplementalGroupsPolicy: Strict}", "",
 			"spec.securityContext.supplementalGroupsPolicy"),
 		// The API allows volumeDevices only from a persistentVolumeClaim (or ephemeral) volume; the device is named

@@ -13,10 +13,12 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/berth-dev/berth/internal/cluster"
 	"github.com/berth-dev/berth/internal/wellknown"
@@ -277,4 +279,101 @@ profiles:
 			}
 		})
 	}
+}
+
+// TestBerthSchedulerPreempts checks preemption with the berth-scheduler profile, whose DefaultPreemption stays as
+// in-tree: on a Berth node whose CPU a low-priority pod holds, a high-priority pod that fits only without it
+// preempts it. The victim is deleted with the DisruptionTarget condition (PreemptionByScheduler), the preemptor is
+// nominated to the node and then runs there.
+func TestBerthSchedulerPreempts(t *testing.T) {
+	ns := namespace(t)
+	ctx := context.Background()
+	node := testCluster.NodeNames()[0]
+	for name, value := range map[string]int32{ns + "-low": 1, ns + "-high": 1000} {
+		pc := &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: name}, Value: value}
+		if _, err := client.SchedulingV1().PriorityClasses().Create(ctx, pc, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = client.SchedulingV1().PriorityClasses().Delete(context.Background(), name, metav1.DeleteOptions{})
+		})
+	}
+	// Each pod asks for most of the CPU the node has left, so that either fits alone and not both.
+	cpu := freeMilliCPU(t, node) - 100
+	if cpu < 200 {
+		t.Fatalf("node %s has only %dm CPU left for the test", node, cpu+100)
+	}
+	manifest := func(name, priority string) string {
+		return fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata: {name: %s}
+spec:
+  schedulerName: berth-scheduler
+  priorityClassName: %s
+  nodeSelector: {kubernetes.io/hostname: %s}
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: %s
+    command: ["sleep", "3600"]
+    resources:
+      requests: {cpu: %dm}
+`, name, priority, node, busybox, cpu)
+	}
+	kubectl(t, manifest("low", ns+"-low"), "apply", "-n", ns, "-f", "-")
+	waitPod(t, ns, "low", 2*time.Minute, "Running", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
+
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	w := watchPod(wctx, t, ns, "low")
+	defer w.Stop()
+	kubectl(t, manifest("high", ns+"-high"), "apply", "-n", ns, "-f", "-")
+	var disruption *corev1.PodCondition
+	for ev := range w.ResultChan() {
+		if ev.Type == watch.Deleted {
+			break
+		}
+		if p, ok := ev.Object.(*corev1.Pod); ok {
+			for _, c := range p.Status.Conditions {
+				if c.Type == corev1.DisruptionTarget && c.Status == corev1.ConditionTrue {
+					disruption = c.DeepCopy()
+				}
+			}
+		}
+	}
+	if wctx.Err() != nil {
+		t.Fatalf("the low-priority pod was not deleted: %v", wctx.Err())
+	}
+	if disruption == nil || disruption.Reason != "PreemptionByScheduler" {
+		t.Errorf("the victim's DisruptionTarget condition: %+v, want reason PreemptionByScheduler", disruption)
+	}
+	high := waitPod(t, ns, "high", 2*time.Minute, "Running", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
+	if high.Spec.NodeName != node {
+		t.Errorf("the preemptor runs on %q, want %s", high.Spec.NodeName, node)
+	}
+	waitEvent(t, ns, "low", "Preempted", "Preempted by pod "+string(high.UID)+" on node "+node, 30*time.Second)
+}
+
+// freeMilliCPU is the CPU of a node's allocatable that its pods do not request, in millicores.
+func freeMilliCPU(t *testing.T, node string) int64 {
+	t.Helper()
+	ctx := context.Background()
+	n, err := client.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pods, err := client.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("spec.nodeName", node).String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	free := n.Status.Allocatable.Cpu().MilliValue()
+	for _, p := range pods.Items {
+		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		for _, c := range p.Spec.Containers {
+			free -= c.Resources.Requests.Cpu().MilliValue()
+		}
+	}
+	return free
 }

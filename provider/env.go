@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	corev1listers "k8s.io/client-go/listers/core/v1"
+	nodev1listers "k8s.io/client-go/listers/node/v1"
 	podresource "k8s.io/kubernetes/pkg/api/v1/resource"
 	"k8s.io/kubernetes/pkg/fieldpath"
 	"k8s.io/kubernetes/pkg/kubelet/envvars"
@@ -25,6 +26,8 @@ type Listers struct {
 	Services   corev1listers.ServiceLister
 	// Pods is the node's pods, for telling which adopted Podman pods a Kubernetes pod still claims (Run).
 	Pods corev1listers.PodLister
+	// RuntimeClasses are the cluster's RuntimeClasses, whose handlers name the OCI runtimes pods run under.
+	RuntimeClasses nodev1listers.RuntimeClassLister
 }
 
 // configError is a container whose configuration cannot be resolved yet (a missing ConfigMap, Secret or key):

@@ -72,6 +72,10 @@ type Config struct {
 	// InitialBackoff and MaxBackoff bound the back-off of image pulls and sandbox creation (kubelet: 10s and
 	// 300s), and of container restarts unless MaxContainerRestartPeriod is set.
 	InitialBackoff, MaxBackoff time.Duration
+	// RuntimeHandlers are the RuntimeClass handlers the node runs, each the name of an OCI runtime the Podman host
+	// knows (containers.conf [engine.runtimes]); a pod whose class names another fails its sandbox, as with a
+	// kubelet whose container runtime lacks the handler. Empty: runc only.
+	RuntimeHandlers []string
 	// SeccompDefault gives containers that ask for no seccomp profile the runtime's default one, as the kubelet's
 	// --seccomp-default; otherwise they run unconfined, as under a kubelet without it. Localhost profiles are
 	// under RootDir/seccomp, as the kubelet's.

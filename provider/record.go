@@ -63,7 +63,9 @@ type podRecord struct {
 	podmanID   string
 	podIP      string
 	// dns is the pod's resolv.conf settings (nil: the host's), which containers of a hostNetwork pod take.
-	dns       *podman.DNSConfig
+	dns *podman.DNSConfig
+	// runtime is the OCI runtime of the pod's containers, its RuntimeClass's handler ("" for Podman's default).
+	runtime   string
 	sandbox   bool
 	startTime metav1.Time
 	init      []*containerRecord

@@ -173,6 +173,13 @@ func (p *Provider) startSandbox(ctx context.Context, r *podRecord) bool {
 
 func (p *Provider) createSandbox(ctx context.Context, r *podRecord) error {
 	rt := p.cfg.Runtime
+	handler, err := p.runtimeHandler(r.pod)
+	if err != nil && !r.adopted {
+		return err
+	}
+	p.mu.Lock()
+	r.runtime = handler
+	p.mu.Unlock()
 	if r.adopted {
 		// The sandbox outlived the virtual kubelet: take it as it is.
 		ip, err := p.sandboxIP(ctx, r)
@@ -529,7 +536,7 @@ func (p *Provider) buildSpec(ctx context.Context, r *podRecord, c *containerReco
 	defer p.mu.Unlock()
 	spec := podspec.Container(r.pod, c.spec, podspec.ContainerInputs{Node: p.cfg.NodeName, Pod: r.podmanID, Attempt: attempt, Env: env, HostNetns: p.cfg.HostNetns,
 		Mounts: mounts, PIDNamespaceOf: c.pidOf, DNS: r.dns, PodmanHostsFile: !p.managesHostsFile(),
-		Seccomp: podspec.SeccompConfig{ProfileRoot: filepath.Join(p.cfg.RootDir, "seccomp"), DefaultRuntimeDefault: p.cfg.SeccompDefault}})
+		Seccomp: podspec.SeccompConfig{ProfileRoot: filepath.Join(p.cfg.RootDir, "seccomp"), DefaultRuntimeDefault: p.cfg.SeccompDefault}, OCIRuntime: r.runtime})
 	return spec, c.spec.Resources.DeepCopy(), true
 }
 

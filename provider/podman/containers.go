@@ -72,6 +72,8 @@ type ContainerSpec struct {
 	NoNewPrivileges bool
 	CapAdd          []string
 	CapDrop         []string
+	// OCIRuntime is the OCI runtime the container runs under, by the name Podman knows it; empty for its default.
+	OCIRuntime string
 	// Seccomp is the container's seccomp profile: empty for the runtime's default, SeccompUnconfined for none, else
 	// the path of a profile on the Podman host.
 	Seccomp string
@@ -174,6 +176,7 @@ func (c *Client) CreateContainer(ctx context.Context, spec ContainerSpec) (strin
 	s.ReadOnlyFilesystem, s.ReadWriteTmpfs = spec.ReadOnlyRootfs, false
 	s.NoNewPrivileges = spec.NoNewPrivileges
 	s.SeccompProfilePath = spec.Seccomp
+	s.OCIRuntime = spec.OCIRuntime
 	s.HostAdd = spec.HostAdd
 	servers, searches, options, err := dnsSpec(spec.DNS)
 	if err != nil {

@@ -151,9 +151,6 @@ func unsupported(pod *corev1.Pod, policy Policy) []string {
 	sp := pod.Spec
 	// Each of these would run with less than was asked: under runc whatever the class, without the pod's cgroup
 	// limits or the runtime class's overhead, without a user namespace.
-	if sp.RuntimeClassName != nil && *sp.RuntimeClassName != "" {
-		out = append(out, "spec.runtimeClassName: "+*sp.RuntimeClassName)
-	}
 	if len(sp.Overhead) > 0 {
 		out = append(out, "spec.overhead")
 	}

@@ -169,7 +169,8 @@ func TestAdmitNoSilentFields(t *testing.T) {
 				EventReason: "PodOSNotSupported", EventMessage: "Failed to admit pod as the OS field doesn't match node OS"}},
 		{name: "linux pod", pod: func(p *corev1.Pod) { p.Spec.OS = &corev1.PodOS{Name: corev1.Linux} }},
 
-		{name: "runtime class", pod: func(p *corev1.Pod) { p.Spec.RuntimeClassName = new("gvisor") }, want: unsupportedPod("spec.runtimeClassName: gvisor")},
+		// A runtime class is the sandbox's business (provider.runtimeHandler), not admission's.
+		{name: "runtime class", pod: func(p *corev1.Pod) { p.Spec.RuntimeClassName = new("gvisor") }},
 		{name: "empty runtime class", pod: func(p *corev1.Pod) { p.Spec.RuntimeClassName = new("") }},
 		{name: "overhead", pod: func(p *corev1.Pod) {
 			p.Spec.Overhead = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m")}

@@ -156,6 +156,9 @@ type ContainerInputs struct {
 	// Seccomp is the node's seccomp configuration: where Localhost profiles are, and the profile of containers
 	// that ask for none.
 	Seccomp SeccompConfig
+	// OCIRuntime is the OCI runtime the container runs under, the pod's RuntimeClass handler; empty for Podman's
+	// default.
+	OCIRuntime string
 }
 
 // Container translates one Kubernetes container into a Podman container of the pod's Podman pod.
@@ -177,6 +180,7 @@ func Container(pod *corev1.Pod, c *corev1.Container, in ContainerInputs) podman.
 		Mounts:         in.Mounts,
 		ImageMounts:    imageMounts(pod, c),
 		PIDNamespaceOf: in.PIDNamespaceOf,
+		OCIRuntime:     in.OCIRuntime,
 	}
 	if s.Pod == "" {
 		s.Pod = PodName(pod)

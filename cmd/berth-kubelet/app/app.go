@@ -33,6 +33,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	nodev1listers "k8s.io/client-go/listers/node/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/record"
@@ -104,6 +105,8 @@ type Options struct {
 	RegistriesConfig string
 	// SeccompDefault gives containers that ask for no seccomp profile the runtime's default, as the kubelet's flag.
 	SeccompDefault bool
+	// RuntimeHandlers are the RuntimeClass handlers the node runs, each an OCI runtime the Podman host knows.
+	RuntimeHandlers []string
 	// MaxContainerRestartPeriod caps the crash-loop back-off, as the kubelet's
 	// crashLoopBackOff.maxContainerRestartPeriod (1s to 300s).
 	MaxContainerRestartPeriod time.Duration
@@ -155,6 +158,7 @@ func NewCommand() *cobra.Command {
 	f.StringSliceVar(&o.AllowedUnsafeSysctls, "allowed-unsafe-sysctls", nil, "comma-separated list of unsafe sysctls or unsafe sysctl patterns (ending in *) pods may set, beyond the safe ones (as the kubelet's flag); pods setting others fail with SysctlForbidden")
 	f.DurationVar(&o.PodmanUnreachableGrace, "podman-unreachable-grace", o.PodmanUnreachableGrace, "how long pods keep their last phase while Podman does not answer; after it, every pod that is not terminal reports phase Unknown (not Ready, reason PodmanUnreachable) until Podman answers again")
 	f.DurationVar(&o.PodmanUnreachableNodeGrace, "podman-unreachable-node-grace", o.PodmanUnreachableNodeGrace, "how long Podman may go without answering before the node reports Ready=False (reason PodmanUnreachable), as a kubelet waits 30 s for its container runtime; a slow or failed call within it leaves the node Ready")
+	f.StringSliceVar(&o.RuntimeHandlers, "runtime-handlers", []string{provider.DefaultRuntimeHandler}, "RuntimeClass handlers the node runs, each the name of an OCI runtime the Podman host knows (its containers.conf [engine.runtimes]), such as runc or crun; a pod whose RuntimeClass names another handler, or no RuntimeClass that exists, fails to create its sandbox (FailedCreatePodSandBox) and is tried again, as under a kubelet")
 	f.BoolVar(&o.SeccompDefault, "seccomp-default", false, "as the kubelet's: containers that ask for no seccomp profile get the container runtime's default one (RuntimeDefault) instead of running unconfined; Localhost profiles are read from <root-dir>/seccomp on the Podman host")
 	f.DurationVar(&o.MaxContainerRestartPeriod, "max-container-restart-period", o.MaxContainerRestartPeriod, "the longest back-off between restarts of a crashing container (CrashLoopBackOff), as the kubelet's crashLoopBackOff.maxContainerRestartPeriod: 1s to 300s; the back-off starts at 10s, or at this period if it is shorter, and doubles up to it")
 	return cmd
@@ -397,7 +401,7 @@ func Run(ctx context.Context, o *Options) error {
 		Allocatable: np.Allocatable(), RootDir: o.RootDir, AllowedHostPaths: o.HostPaths, Tokens: tokens.GetServiceAccountToken,
 		APIServer: o.APIServer, AllowPrivileged: o.AllowPrivileged, AllowHostNamespaces: o.AllowHostNamespaces, AllowedCapabilities: o.AllowedCapabilities, ClusterDNS: o.ClusterDNS, ClusterDomain: o.ClusterDomain,
 		ResolvConf: o.ResolvConf, HostsFile: o.HostsFile, Sysctls: sysctls, AppArmor: info.AppArmor, SELinux: info.SELinux, HostUsage: hostUsage(o.PodmanURL), Finalize: finalizer(client), PodmanUnreachableGrace: o.PodmanUnreachableGrace,
-		MaxContainerRestartPeriod: o.MaxContainerRestartPeriod, SeccompDefault: o.SeccompDefault, Registries: regs})
+		MaxContainerRestartPeriod: o.MaxContainerRestartPeriod, SeccompDefault: o.SeccompDefault, RuntimeHandlers: o.RuntimeHandlers, Registries: regs})
 	if n, err := p.Adopt(ctx); err != nil {
 		return fmt.Errorf("take stock of the Podman pods of an earlier run: %w", err)
 	} else if n > 0 {
@@ -435,7 +439,8 @@ func Run(ctx context.Context, o *Options) error {
 	vk, err := nodeutil.NewNode(o.NodeName,
 		func(cfg nodeutil.ProviderConfig) (nodeutil.Provider, node.NodeProvider, error) {
 			np.Configure(cfg.Node)
-			p.SetListers(provider.Listers{ConfigMaps: cfg.ConfigMaps, Secrets: cfg.Secrets, Services: cfg.Services, Pods: cfg.Pods})
+			p.SetListers(provider.Listers{ConfigMaps: cfg.ConfigMaps, Secrets: cfg.Secrets, Services: cfg.Services, Pods: cfg.Pods,
+				RuntimeClasses: runtimeClasses(ctx, client)})
 			return p, np, nil
 		},
 		nodeutil.WithClient(client),
@@ -480,6 +485,22 @@ func Run(ctx context.Context, o *Options) error {
 		return fmt.Errorf("run node %s: %w", o.NodeName, err)
 	}
 	return nil
+}
+
+// runtimeClasses watches the cluster's RuntimeClasses, whose handlers name the OCI runtimes of pods, as the
+// kubelet's runtimeclass manager does. It waits a little for the first list, so that the pods the node starts first
+// find their class.
+func runtimeClasses(ctx context.Context, client kubernetes.Interface) nodev1listers.RuntimeClassLister {
+	factory := informers.NewSharedInformerFactory(client, 0)
+	rcs := factory.Node().V1().RuntimeClasses()
+	informer := rcs.Informer()
+	factory.Start(ctx.Done())
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if !cache.WaitForCacheSync(wctx.Done(), informer.HasSynced) {
+		klog.FromContext(ctx).Info("RuntimeClasses not listed yet; pods naming one wait for it")
+	}
+	return rcs.Lister()
 }
 
 // reconcileConditions watches the node's pods for changes of their status alone, which virtual-kubelet does not

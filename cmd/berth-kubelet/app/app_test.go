@@ -104,6 +104,7 @@ func TestFlagDefaults(t *testing.T) {
 		"podman-unreachable-node-grace": "30s",
 		"max-container-restart-period":  "5m0s",
 		"seccomp-default":               "false",
+		"runtime-handlers":              "[runc]",
 	} {
 		f := cmd.Flags().Lookup(flag)
 		if f == nil {

@@ -1,0 +1,68 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	nodev1 "k8s.io/api/node/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// TestRuntimeClass: a pod's RuntimeClass handler is the OCI runtime Podman runs its containers with, when the node
+// runs that handler (berth-kubelet --runtime-handlers, runc by default). As with a kubelet, a handler the node lacks
+// and a class that does not exist fail the sandbox (FailedCreatePodSandBox) and leave the pod Pending, tried again:
+// once the missing class is created, its pod runs.
+func TestRuntimeClass(t *testing.T) {
+	ns := namespace(t)
+	ctx := context.Background()
+	runc, gvisor, later := ns+"-runc", ns+"-gvisor", ns+"-later"
+	createClass := func(name, handler string) {
+		rc := &nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: name}, Handler: handler}
+		if _, err := client.NodeV1().RuntimeClasses().Create(ctx, rc, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = client.NodeV1().RuntimeClasses().Delete(context.Background(), name, metav1.DeleteOptions{})
+		})
+	}
+	createClass(runc, "runc")
+	createClass(gvisor, "runsc")
+	var manifests []string
+	for name, class := range map[string]string{"runc": runc, "gvisor": gvisor, "later": later} {
+		manifests = append(manifests, fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata: {name: %s}
+spec:
+  nodeName: %s
+  runtimeClassName: %s
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: main, image: %s, command: ["sleep", "3600"]}
+`, name, testCluster.NodeNames()[0], class, busybox))
+	}
+	kubectl(t, strings.Join(manifests, "---\n"), "apply", "-n", ns, "-f", "-")
+
+	running := waitPod(t, ns, "runc", 2*time.Minute, "Running", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
+	id := strings.TrimPrefix(running.Status.ContainerStatuses[0].ContainerID, "podman://")
+	if got := strings.TrimSpace(podmanCLI(t, testCluster.Config().StateDir, "--url", testCluster.PodmanURLs()[0], "inspect", "--format", "{{.OCIRuntime}}", id)); got != "runc" {
+		t.Errorf("the container of RuntimeClass %s (handler runc) runs under %q", runc, got)
+	}
+
+	waitEvent(t, ns, "gvisor", "FailedCreatePodSandBox", `Failed to create pod sandbox: failed to get sandbox runtime: no runtime for "runsc" is configured`, time.Minute)
+	waitEvent(t, ns, "later", "FailedCreatePodSandBox", fmt.Sprintf(`Failed to create pod sandbox: runtimeclass.node.k8s.io %q not found`, later), time.Minute)
+	for _, name := range []string{"gvisor", "later"} {
+		p, err := client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Status.Phase != corev1.PodPending {
+			t.Errorf("pod %s without its runtime: %s, want Pending", name, describeStatus(p))
+		}
+	}
+	createClass(later, "runc")
+	waitPod(t, ns, "later", 2*time.Minute, "Running once its RuntimeClass exists", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
+}
