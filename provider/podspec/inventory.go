@@ -82,7 +82,7 @@ var inventory = []Field{
 		Refusal: `other than linux: PodOSNotSupported, "Pod was rejected: Failed to admit pod as the OS field doesn't match node OS"`},
 	{Path: "spec.runtimeClassName", Class: Honoured, Test: "e2e.TestRuntimeClass",
 		Refusal: `a class that does not exist, or whose handler is not among berth-kubelet --runtime-handlers: FailedCreatePodSandBox, "Failed to create pod sandbox: runtimeclass.node.k8s.io \"<name>\" not found" or "...: failed to get sandbox runtime: no runtime for \"<handler>\" is configured", tried again, as with a kubelet`,
-		Why: "the class's handler is the Podman OCI runtime of the pod's containers"},
+		Why:     "the class's handler is the Podman OCI runtime of the pod's containers"},
 	{Path: "spec.overhead", Class: Refused, Refusal: podRefused + "spec.overhead", Why: "no pod-level cgroup limits yet"},
 	{Path: "spec.resources", Class: Refused, Refusal: podRefused + "spec.resources", Why: "no pod-level cgroup limits yet"},
 	{Path: "spec.resourceClaims", Class: Refused, Refusal: podRefused + "spec.resourceClaims", Why: "no DRA driver prepares devices"},
