@@ -114,10 +114,9 @@ func TestHardeningSecondKubeletRefused(t *testing.T) {
 	if !strings.Contains(plain, want) || !strings.Contains(plain, "stop it first or choose another --node-name") {
 		t.Errorf("second berth-kubelet's output lacks %q:\n%s", want, out)
 	}
+	// The first renews its lease, so a second that waited for the lease instead of refusing would run until the
+	// context ends, which fails above: the time it took is for the log only.
 	t.Logf("the second berth-kubelet refused after %s", took)
-	if took > 10*time.Second {
-		t.Errorf("the second berth-kubelet took %s to refuse", took)
-	}
 
 	if err := syscall.Kill(pid, 0); err != nil {
 		t.Errorf("the first berth-kubelet is gone: %v", err)
