@@ -263,10 +263,16 @@ func finalizer(client kubernetes.Interface) func(context.Context, *corev1.Pod) e
 	}
 }
 
+// localPodman tells whether the Podman service runs on this machine (a unix socket), whose /proc and filesystems
+// are then the Podman host's.
+func localPodman(podmanURL string) bool {
+	return strings.HasPrefix(podmanURL, "unix://")
+}
+
 // hostUsage reads the node's CPU and memory from this machine's /proc when Podman runs here; for a remote Podman
 // the provider falls back to Podman's numbers.
 func hostUsage(podmanURL string) func() (provider.HostUsage, error) {
-	if strings.HasPrefix(podmanURL, "unix://") {
+	if localPodman(podmanURL) {
 		return provider.ProcHostUsage
 	}
 	return nil
@@ -294,7 +300,7 @@ func memAvailable(usage func() (provider.HostUsage, error)) func() (int64, error
 // nodeFs reads the filesystem of the kubelet's root folder, for the node's DiskPressure condition; nil for a
 // remote Podman, whose host this process cannot see.
 func nodeFs(podmanURL, rootDir string) func() (berthnode.FsStats, error) {
-	if !strings.HasPrefix(podmanURL, "unix://") {
+	if !localPodman(podmanURL) {
 		return nil
 	}
 	return func() (berthnode.FsStats, error) {
@@ -389,8 +395,9 @@ func Run(ctx context.Context, o *Options) error {
 	recorder := eb.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: o.NodeName})
 
 	taints, _ := parseTaints(o.Taints)
+	usage := hostUsage(o.PodmanURL)
 	np := berthnode.New(ctx, berthnode.Config{Name: o.NodeName, IP: o.NodeIP, KubeletPort: int32(o.Port), Version: Version, Runtime: rt, Taints: taints, PodCIDRs: podCIDRs,
-		UnreachableAfter: o.PodmanUnreachableNodeGrace, MemAvailable: memAvailable(hostUsage(o.PodmanURL)),
+		UnreachableAfter: o.PodmanUnreachableNodeGrace, MemAvailable: memAvailable(usage),
 		NodeFs: nodeFs(o.PodmanURL, o.RootDir)})
 	tokens := token.NewManager(client)
 	var setHairpin func(context.Context) error
@@ -400,7 +407,7 @@ func Run(ctx context.Context, o *Options) error {
 	p := provider.New(provider.Config{NodeName: o.NodeName, NodeIP: o.NodeIP, Network: o.Network, HostNetns: o.HostNetns, Hairpin: setHairpin, Runtime: rt, Recorder: recorder,
 		Allocatable: np.Allocatable(), RootDir: o.RootDir, AllowedHostPaths: o.HostPaths, Tokens: tokens.GetServiceAccountToken,
 		APIServer: o.APIServer, AllowPrivileged: o.AllowPrivileged, AllowHostNamespaces: o.AllowHostNamespaces, AllowedCapabilities: o.AllowedCapabilities, ClusterDNS: o.ClusterDNS, ClusterDomain: o.ClusterDomain,
-		ResolvConf: o.ResolvConf, HostsFile: o.HostsFile, Sysctls: sysctls, AppArmor: info.AppArmor, SELinux: info.SELinux, HostUsage: hostUsage(o.PodmanURL), Finalize: finalizer(client), PodmanUnreachableGrace: o.PodmanUnreachableGrace,
+		ResolvConf: o.ResolvConf, HostsFile: o.HostsFile, Sysctls: sysctls, AppArmor: info.AppArmor, SELinux: info.SELinux, HostUsage: usage, Finalize: finalizer(client), PodmanUnreachableGrace: o.PodmanUnreachableGrace,
 		MaxContainerRestartPeriod: o.MaxContainerRestartPeriod, SeccompDefault: o.SeccompDefault, RuntimeHandlers: o.RuntimeHandlers, Registries: regs})
 	if n, err := p.Adopt(ctx); err != nil {
 		return fmt.Errorf("take stock of the Podman pods of an earlier run: %w", err)
