@@ -45,14 +45,7 @@ func TestRefusedPodSpecFields(t *testing.T) {
 	// its class's overhead.podFixed (it refuses a pod setting one itself).
 	withOverhead := &nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: ns + "-runc"}, Handler: "runc",
 		Overhead: &nodev1.Overhead{PodFixed: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("8Mi")}}}
-	for _, c := range []*nodev1.RuntimeClass{withOverhead} {
-		if _, err := client.NodeV1().RuntimeClasses().Create(ctx, c, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			_ = client.NodeV1().RuntimeClasses().Delete(context.Background(), c.Name, metav1.DeleteOptions{})
-		})
-	}
+	createRuntimeClass(t, withOverhead)
 	// Refused for what Berth cannot run yet: reason and event UnsupportedPodSpec, naming the fields.
 	unsupported := func(name, spec, container, fields string) refusalCase {
 		return refusalCase{name: name, spec: spec, container: container, reason: "UnsupportedPodSpec", event: "UnsupportedPodSpec",

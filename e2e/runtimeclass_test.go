@@ -22,13 +22,7 @@ func TestRuntimeClass(t *testing.T) {
 	ctx := context.Background()
 	runc, later := ns+"-runc", ns+"-later"
 	createClass := func(name, handler string) {
-		rc := &nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: name}, Handler: handler}
-		if _, err := client.NodeV1().RuntimeClasses().Create(ctx, rc, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			_ = client.NodeV1().RuntimeClasses().Delete(context.Background(), name, metav1.DeleteOptions{})
-		})
+		createRuntimeClass(t, &nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: name}, Handler: handler})
 	}
 	createClass(runc, "runc")
 	createClass(later, "runsc")
@@ -66,4 +60,15 @@ spec:
 	}
 	createClass(later, "runc")
 	waitPod(t, ns, "later", 3*time.Minute, "Running once its RuntimeClass names runc", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
+}
+
+// createRuntimeClass creates a RuntimeClass (cluster-scoped) and deletes it when the test ends.
+func createRuntimeClass(t *testing.T, rc *nodev1.RuntimeClass) {
+	t.Helper()
+	if _, err := client.NodeV1().RuntimeClasses().Create(context.Background(), rc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = client.NodeV1().RuntimeClasses().Delete(context.Background(), rc.Name, metav1.DeleteOptions{})
+	})
 }
