@@ -91,8 +91,6 @@ func TestRefusedPodSpecFields(t *testing.T) {
 		// the rules alone are named.
 		unsupported("container-restart-rules", "", "restartPolicy: Never\nrestartPolicyRules: [{action: Restart, exitCodes: {operator: In, values: [42]}}]",
 			"spec.containers[main].restartPolicyRules"),
-		volume("persistent-volume-claim", "persistentVolumeClaim: {claimName: missing}",
-			"persistentVolumeClaim volumes are not supported (Berth has no volume attach/mount)"),
 		volume("nfs-volume", "nfs: {server: 192.0.2.1, path: /exports}", "this volume type is not supported"),
 		volume("cluster-trust-bundle", "projected: {sources: [{clusterTrustBundle: {signerName: example.com/e2e, labelSelector: {}, path: ca.pem}}]}",
 			"projected clusterTrustBundle sources are not supported"),

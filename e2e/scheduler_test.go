@@ -14,6 +14,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
@@ -131,49 +132,28 @@ func checkUnschedulable(t *testing.T, ns, pod, reason string) {
 	}
 }
 
-// TestBerthSchedulerKeepsClaimPending checks that a pod whose persistent volume claim is bound stays Pending, with
-// PodmanFit's reason, instead of being bound to a Podman node that would fail it (Berth mounts no claim).
+// TestBerthSchedulerKeepsClaimPending checks that a pod whose persistent volume claim no Podman node can mount (here
+// one a dynamic provisioner would make a volume for: Berth mounts hostPath and local volumes only) stays Pending,
+// with PodmanFit's reason naming the claim and why, instead of being bound to a Podman node that would fail it;
+// and that nothing was provisioned for it. (TestPersistentVolumeClaims keeps a claim bound to an nfs volume Pending.)
 func TestBerthSchedulerKeepsClaimPending(t *testing.T) {
 	ns := namespace(t)
 	ctx := context.Background()
-	// A PersistentVolume is cluster-wide: one of this namespace's name, bound to its claim.
-	pv := ns + "-data"
-	t.Cleanup(func() {
-		if err := client.CoreV1().PersistentVolumes().Delete(context.Background(), pv, metav1.DeleteOptions{}); err != nil {
-			t.Errorf("delete PersistentVolume %s: %v", pv, err)
-		}
-	})
+	// A StorageClass is cluster-wide: one of this namespace's name. WaitForFirstConsumer, so that VolumeBinding
+	// passes the nodes (the claim would be provisioned once the pod has one) and PodmanFit decides.
+	class := ns + "-dynamic"
+	createStorageClass(t, &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: class}, Provisioner: "example.com/e2e",
+		VolumeBindingMode: ptrTo(storagev1.VolumeBindingWaitForFirstConsumer)})
 	kubectl(t, fmt.Sprintf(`apiVersion: v1
-kind: PersistentVolume
-metadata:
-  name: %[1]s
-spec:
-  capacity: {storage: 1Gi}
-  accessModes: [ReadWriteOnce]
-  storageClassName: ""
-  persistentVolumeReclaimPolicy: Retain
-  claimRef: {namespace: %[2]s, name: data}
-  hostPath: {path: /tmp}
----
-apiVersion: v1
 kind: PersistentVolumeClaim
 metadata:
   name: data
-  namespace: %[2]s
 spec:
   accessModes: [ReadWriteOnce]
-  storageClassName: ""
-  volumeName: %[1]s
+  storageClassName: %s
   resources:
     requests: {storage: 1Gi}
-`, pv, ns), "apply", "-f", "-")
-	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
-		c, err := client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "data", metav1.GetOptions{})
-		return err == nil && c.Status.Phase == corev1.ClaimBound, nil
-	})
-	if err != nil {
-		t.Fatalf("claim data not Bound: %v", err)
-	}
+`, class), "apply", "-n", ns, "-f", "-")
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "claim"},
 		Spec: corev1.PodSpec{
@@ -187,7 +167,14 @@ spec:
 	if _, err := client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	checkUnschedulable(t, ns, "claim", "Podman nodes cannot mount persistent volume claims: spec.volumes[data] (claim data)")
+	checkUnschedulable(t, ns, "claim", fmt.Sprintf("Podman nodes mount only hostPath and local persistent volumes: spec.volumes[data] (claim data: StorageClass %s provisions its volumes with example.com/e2e)", class))
+	c, err := client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "data", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Status.Phase != corev1.ClaimPending || c.Annotations["volume.kubernetes.io/selected-node"] != "" {
+		t.Errorf("claim data: phase %s, annotations %v; want Pending with no node selected for provisioning", c.Status.Phase, c.Annotations)
+	}
 }
 
 // TestBerthSchedulerPrefersNodeWithImage imports an image into the second node's Podman only and checks that a pod

@@ -2,29 +2,41 @@ package provider
 
 import (
 	"context"
+	"errors"
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/berth-dev/berth/provider/podspec"
 	"github.com/berth-dev/berth/provider/volume"
 )
 
 // volumes is the node's volume manager over the provider's configuration and informer caches as they stand.
 func (p *Provider) volumes() *volume.Manager {
 	return volume.New(volume.Config{RootDir: p.cfg.RootDir, Allocatable: p.cfg.Allocatable, Tokens: p.cfg.Tokens,
-		ConfigMaps: p.listers.ConfigMaps, Secrets: p.listers.Secrets})
+		ConfigMaps: p.listers.ConfigMaps, Secrets: p.listers.Secrets, Claims: p.cfg.Claims, NodeName: p.cfg.NodeName, Policy: p.policy()})
 }
 
 // setUpVolumes prepares a pod's volumes on the host before its sandbox starts. Each failing volume gets a
-// FailedMount event; the error says which failed.
-func (p *Provider) setUpVolumes(ctx context.Context, r *podRecord) error {
+// FailedMount event; the error says which failed. A volume the node refuses whatever it waits for (a claim bound
+// to a PersistentVolume it cannot mount) gives instead the rejection the pod fails with, and no event of its own
+// (the rejection's is FailedMount).
+func (p *Provider) setUpVolumes(ctx context.Context, r *podRecord) (*podspec.Rejection, error) {
 	r.volMu.Lock()
 	defer r.volMu.Unlock()
 	p.mu.Lock()
 	pod := r.pod.DeepCopy()
 	p.mu.Unlock()
-	return p.volumes().SetUp(ctx, pod, func(v *corev1.Volume, err error) {
+	err := p.volumes().SetUp(ctx, pod, func(v *corev1.Volume, err error) {
+		var refused *volume.RefusedError
+		if errors.As(err, &refused) {
+			return
+		}
 		p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "FailedMount", "MountVolume.SetUp failed for volume %q : %v", v.Name, err)
 	})
+	if refusals := volume.Refusals(err); len(refusals) > 0 {
+		return podspec.VolumeRefusal(refusals), err
+	}
+	return nil, err
 }
 
 // refreshVolumes rewrites a running pod's configMap, secret, downwardAPI and projected volumes from the current

@@ -23,8 +23,8 @@ func TestRefreshAfterDeletion(t *testing.T) {
 		{Name: "conf", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "settings"}}}},
 	}
 	r := newPodRecord(pod, "x")
-	if err := p.setUpVolumes(context.Background(), r); err != nil {
-		t.Fatal(err)
+	if rej, err := p.setUpVolumes(context.Background(), r); rej != nil || err != nil {
+		t.Fatal(rej, err)
 	}
 	// As DeletePod, then kill, do.
 	p.mu.Lock()

@@ -92,6 +92,10 @@ type Config struct {
 	AllowedHostPaths []string
 	// Tokens fetches service account tokens for projected volumes; nil refuses them.
 	Tokens volume.TokenGetter
+	// Claims reads the claims of persistentVolumeClaim and generic ephemeral volumes, their PersistentVolumes and
+	// the node, from the API server as the kubelet's volume manager does (the node's client.CoreV1()); nil leaves
+	// such volumes unmounted, the pod waiting in ContainerCreating.
+	Claims volume.ClaimClient
 	// VolumeResync is how often running pods' configMap, secret, downwardAPI and projected volumes are rewritten
 	// from the API objects (kubelet: about a minute); default 10s.
 	VolumeResync time.Duration

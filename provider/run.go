@@ -253,12 +253,17 @@ func (p *Provider) createSandbox(ctx context.Context, r *podRecord) error {
 }
 
 // mountVolumes sets the pod's volumes up, retrying with the kubelet volume manager's back-off (500 ms doubling to
-// about 2 minutes) while, for example, a ConfigMap it needs does not exist; the containers wait in
-// ContainerCreating meanwhile.
+// about 2 minutes) while, for example, a ConfigMap it needs does not exist or a claim is not bound yet; the
+// containers wait in ContainerCreating meanwhile. A volume the node refuses (a claim bound to a PersistentVolume
+// it cannot mount) fails the pod as admission does.
 func (p *Provider) mountVolumes(ctx context.Context, r *podRecord) bool {
 	backoff := 500 * time.Millisecond
 	for {
-		err := p.setUpVolumes(ctx, r)
+		rej, err := p.setUpVolumes(ctx, r)
+		if rej != nil {
+			p.refuse(r, rej)
+			return false
+		}
 		if err == nil {
 			return true
 		}

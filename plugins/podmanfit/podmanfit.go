@@ -1,8 +1,8 @@
 // Package podmanfit is the PodmanFit filter: a node passes only if it is schedulable (not cordoned, or the pod
 // tolerates node.kubernetes.io/unschedulable, as the in-tree NodeUnschedulable decides), the pod's requests fit in
 // what its allocatable leaves after the pods already on it (assumed ones included), its host ports are free, and,
-// on a Podman node, the pod has no persistent volume claims (Berth mounts none) and the host's observed available
-// memory covers the pod's memory request. A node that is not Ready
+// on a Podman node, the pod's persistent volume claims are ones Berth mounts (hostPath and local volumes) and the
+// host's observed available memory covers the pod's memory request. A node that is not Ready
 // is left to the taints, as in-tree: the node lifecycle controller taints it node.kubernetes.io/not-ready or
 // unreachable, and TaintToleration keeps off it the pods that do not tolerate that.
 package podmanfit
@@ -10,14 +10,18 @@ package podmanfit
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime"
+	corev1listers "k8s.io/client-go/listers/core/v1"
+	storagelisters "k8s.io/client-go/listers/storage/v1"
 	resourcehelper "k8s.io/component-helpers/resource"
 	"k8s.io/component-helpers/storage/ephemeral"
+	storagehelpers "k8s.io/component-helpers/storage/volume"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 
@@ -37,17 +41,26 @@ const (
 	ReasonInsufficient   = "Insufficient"
 	ReasonHostPortInUse  = "host port is already in use"
 	ReasonHostMemoryLow  = "Insufficient memory on Podman host"
-	ReasonVolumeClaims   = "Podman nodes cannot mount persistent volume claims"
+	ReasonVolumeClaims   = "Podman nodes mount only hostPath and local persistent volumes"
 	preFilterStateKey    = "PreFilter" + Name
 	unschedulableTaint   = corev1.TaintNodeUnschedulable
 	errReasonNotFoundMsg = "node not found"
 )
+
+// noProvisioner is the provisioner of the StorageClasses of static local volumes: none provisions their
+// volumes, VolumeBinding binds a claim to one of those that exist.
+const noProvisioner = "kubernetes.io/no-provisioner"
 
 // PodmanFit is the filter plugin.
 type PodmanFit struct {
 	args   config.PodmanFitArgs
 	now    func() time.Time
 	logger klog.Logger
+	// The scheduler's informer caches of claims, PersistentVolumes and StorageClasses (those VolumeBinding reads);
+	// nil without a handle (unit tests), when every claim is left to VolumeBinding.
+	pvcs    corev1listers.PersistentVolumeClaimLister
+	pvs     corev1listers.PersistentVolumeLister
+	classes storagelisters.StorageClassLister
 }
 
 var (
@@ -56,7 +69,7 @@ var (
 )
 
 // New builds the plugin from its arguments (nil means defaults).
-func New(ctx context.Context, obj runtime.Object, _ fwk.Handle) (fwk.Plugin, error) {
+func New(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
 	args := config.PodmanFitArgs{}
 	switch a := obj.(type) {
 	case nil:
@@ -69,7 +82,13 @@ func New(ctx context.Context, obj runtime.Object, _ fwk.Handle) (fwk.Plugin, err
 	if err := validation.ValidatePodmanFitArgs(nil, &args); err != nil {
 		return nil, err
 	}
-	return &PodmanFit{args: args, now: time.Now, logger: klog.FromContext(ctx).WithValues("plugin", Name)}, nil
+	p := &PodmanFit{args: args, now: time.Now, logger: klog.FromContext(ctx).WithValues("plugin", Name)}
+	if h != nil && h.SharedInformerFactory() != nil {
+		// Asked for here, before the scheduler starts the factory, so that it starts these informers too.
+		f := h.SharedInformerFactory()
+		p.pvcs, p.pvs, p.classes = f.Core().V1().PersistentVolumeClaims().Lister(), f.Core().V1().PersistentVolumes().Lister(), f.Storage().V1().StorageClasses().Lister()
+	}
+	return p, nil
 }
 
 // DefaultArgs are the arguments used when none are configured.
@@ -85,7 +104,7 @@ type preFilterState struct {
 	cpu, memory, ephemeral int64
 	scalar                 map[corev1.ResourceName]int64
 	ports                  []corev1.ContainerPort
-	// claims is why a Podman node refuses the pod for its persistent volume claims ("" if it has none).
+	// claims is why a Podman node refuses the pod for its persistent volume claims ("" if it mounts them all).
 	claims string
 }
 
@@ -93,7 +112,8 @@ type preFilterState struct {
 func (s *preFilterState) Clone() fwk.StateData { return s }
 
 // PreFilter computes the pod's requests as the kubelet counts them: the largest of the init containers (sidecars
-// added to what follows them) against the sum of the app containers, plus pod overhead.
+// added to what follows them) against the sum of the app containers, plus pod overhead; and, once per cycle,
+// which of its claims a Podman node cannot mount.
 func (p *PodmanFit) PreFilter(_ context.Context, state fwk.CycleState, pod *corev1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
 	reqs := resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{})
 	s := &preFilterState{
@@ -128,7 +148,7 @@ func (p *PodmanFit) PreFilter(_ context.Context, state fwk.CycleState, pod *core
 	for i := range pod.Spec.Containers {
 		addPorts(&pod.Spec.Containers[i])
 	}
-	s.claims = claims(pod)
+	s.claims = p.unmountableClaims(pod)
 	state.Write(preFilterStateKey, s)
 	return nil, nil
 }
@@ -178,26 +198,107 @@ func (p *PodmanFit) Filter(_ context.Context, state fwk.CycleState, pod *corev1.
 	return nil
 }
 
-// claims says why a Podman node cannot run the pod for its persistent volume claims, naming each: its
-// persistentVolumeClaim volumes and its generic ephemeral volumes (whose claim the ephemeral volume controller
-// makes). Berth's provider mounts no claim, whatever its volume (provider/podspec refuses both kinds, with the pod
-// failing on the node), so no binding or provisioning of the claim would change that: the pod stays Pending
-// instead, unless a node that is not a Podman node can take it. When the provider mounts local and hostPath
-// persistent volumes, this must pass the claims bound (or bindable) to those and refuse the others.
-func claims(pod *corev1.Pod) string {
+// unmountableClaims says why a Podman node cannot run the pod for its persistent volume claims, naming each claim
+// it refuses and why, "" when it refuses none. Berth's provider mounts the claims of persistentVolumeClaim and
+// generic ephemeral volumes bound to hostPath and local PersistentVolumes (of volumeMode Filesystem), and fails
+// the pod on the node for any other: such a pod stays Pending instead, unless a node that is not a Podman node can
+// take it. A claim is refused when it is bound (or pre-bound, by its volumeName) to another PersistentVolume, or
+// when it is unbound with a StorageClass whose provisioner would make it one: any provisioner but
+// kubernetes.io/no-provisioner, whose static local volumes VolumeBinding binds claims to. What VolumeBinding reports
+// itself is left to it: a claim, PersistentVolume or StorageClass that does not exist (yet), an ephemeral volume's
+// claim that is not the pod's, an unbound claim without a class (the PV controller binds it).
+func (p *PodmanFit) unmountableClaims(pod *corev1.Pod) string {
 	var names []string
 	for i := range pod.Spec.Volumes {
-		switch v := &pod.Spec.Volumes[i]; {
+		v := &pod.Spec.Volumes[i]
+		var claim, kind string
+		switch {
 		case v.PersistentVolumeClaim != nil:
-			names = append(names, fmt.Sprintf("spec.volumes[%s] (claim %s)", v.Name, v.PersistentVolumeClaim.ClaimName))
+			claim, kind = v.PersistentVolumeClaim.ClaimName, "claim"
 		case v.Ephemeral != nil:
-			names = append(names, fmt.Sprintf("spec.volumes[%s] (ephemeral claim %s)", v.Name, ephemeral.VolumeClaimName(pod, v)))
+			claim, kind = ephemeral.VolumeClaimName(pod, v), "ephemeral claim"
+		default:
+			continue
+		}
+		if why := p.claimProblem(pod, v, claim); why != "" {
+			names = append(names, fmt.Sprintf("spec.volumes[%s] (%s %s: %s)", v.Name, kind, claim, why))
 		}
 	}
 	if len(names) == 0 {
 		return ""
 	}
 	return ReasonVolumeClaims + ": " + strings.Join(names, ", ")
+}
+
+// claimProblem says why a Podman node cannot mount the claim of volume v, "" if it can or VolumeBinding decides.
+func (p *PodmanFit) claimProblem(pod *corev1.Pod, v *corev1.Volume, name string) string {
+	if p.pvcs == nil {
+		return ""
+	}
+	pvc, err := p.pvcs.PersistentVolumeClaims(pod.Namespace).Get(name)
+	if err != nil {
+		return ""
+	}
+	if v.Ephemeral != nil && ephemeral.VolumeIsForPod(pod, pvc) != nil {
+		return ""
+	}
+	if pvc.Spec.VolumeName != "" {
+		pv, err := p.pvs.Get(pvc.Spec.VolumeName)
+		if err != nil {
+			return ""
+		}
+		if why := unmountable(pv); why != "" {
+			return "bound to PersistentVolume " + pv.Name + " " + why
+		}
+		return ""
+	}
+	class := storagehelpers.GetPersistentVolumeClaimClass(pvc)
+	if class == "" {
+		return ""
+	}
+	sc, err := p.classes.Get(class)
+	if err != nil || sc.Provisioner == noProvisioner {
+		return ""
+	}
+	return fmt.Sprintf("StorageClass %s provisions its volumes with %s", class, sc.Provisioner)
+}
+
+// unmountable says why Berth cannot mount a PersistentVolume ("of type nfs", "of volumeMode Block"), "" for a
+// hostPath or local volume of volumeMode Filesystem without mount options or the pv.beta.kubernetes.io/gid
+// annotation: what the provider mounts (podspec.UnmountablePersistentVolume).
+func unmountable(pv *corev1.PersistentVolume) string {
+	if m := pv.Spec.VolumeMode; m != nil && *m != corev1.PersistentVolumeFilesystem {
+		return "of volumeMode " + string(*m)
+	}
+	if pv.Spec.HostPath == nil && pv.Spec.Local == nil {
+		return "of type " + volumeType(pv)
+	}
+	if len(pv.Spec.MountOptions) > 0 || pv.Annotations[corev1.MountOptionAnnotation] != "" {
+		return "with mount options"
+	}
+	if _, ok := pv.Annotations[volumeGIDAnnotation]; ok {
+		return "with annotation " + volumeGIDAnnotation + " (a supplemental group)"
+	}
+	return ""
+}
+
+// volumeGIDAnnotation is a PersistentVolume's annotation giving a group the kubelet adds to the containers'
+// supplemental groups, which Berth does not.
+const volumeGIDAnnotation = "pv.beta.kubernetes.io/gid"
+
+// volumeType names a PersistentVolume's source as its field does (nfs, csi, ...), with a csi volume's driver.
+func volumeType(pv *corev1.PersistentVolume) string {
+	src := reflect.ValueOf(pv.Spec.PersistentVolumeSource)
+	for i := range src.NumField() {
+		if f := src.Field(i); f.Kind() == reflect.Pointer && !f.IsNil() {
+			name, _, _ := strings.Cut(src.Type().Field(i).Tag.Get("json"), ",")
+			if pv.Spec.CSI != nil && name == "csi" {
+				name += " (driver " + pv.Spec.CSI.Driver + ")"
+			}
+			return name
+		}
+	}
+	return "none"
 }
 
 // tolerates tells whether the pod tolerates a NoSchedule taint with this key and no value, as the in-tree

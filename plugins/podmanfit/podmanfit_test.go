@@ -2,6 +2,9 @@ package podmanfit
 
 import (
 	"context"
+	"fmt"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -9,9 +12,13 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/klog/v2/ktesting"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
@@ -75,10 +82,12 @@ func existing(name string, req map[corev1.ResourceName]string) *st.PodWrapper {
 	return st.MakePod().Name(name).Namespace("default").UID(name).Node("node1").Req(req)
 }
 
-// newFramework runs PodmanFit in a real framework. A nil args takes the defaults the framework decodes from the
-// scheme, as the scheduler does for a profile without pluginConfig.
-func newFramework(ctx context.Context, t *testing.T, args *config.PodmanFitArgs, nodes []*corev1.Node, pods []*corev1.Pod) (framework.Framework, *PodmanFit) {
+// newFramework runs PodmanFit in a real framework, whose informers hold objs (claims, PersistentVolumes,
+// StorageClasses). A nil args takes the defaults the framework decodes from the scheme, as the scheduler does for a
+// profile without pluginConfig.
+func newFramework(ctx context.Context, t *testing.T, args *config.PodmanFitArgs, nodes []*corev1.Node, pods []*corev1.Pod, objs ...runtime.Object) (framework.Framework, *PodmanFit) {
 	t.Helper()
+	sharedInformers := informers.NewSharedInformerFactory(fake.NewClientset(objs...), 0)
 	var pl *PodmanFit
 	factory := func(ctx context.Context, obj runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
 		if args != nil {
@@ -100,11 +109,57 @@ func newFramework(ctx context.Context, t *testing.T, args *config.PodmanFitArgs,
 		},
 		"berth-scheduler",
 		frameworkruntime.WithSnapshotSharedLister(cache.NewSnapshot(pods, nodes)),
+		frameworkruntime.WithInformerFactory(sharedInformers),
 	)
 	if err != nil {
 		t.Fatalf("creating framework: %v", err)
 	}
+	// As the scheduler: the plugins asked for their informers, then the factory starts.
+	sharedInformers.Start(ctx.Done())
+	sharedInformers.WaitForCacheSync(ctx.Done())
 	return f, pl
+}
+
+// The claims, PersistentVolumes and StorageClasses of the claim tests.
+var (
+	noProvisionerClass = &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "local-disks"}, Provisioner: "kubernetes.io/no-provisioner",
+		VolumeBindingMode: ptr(storagev1.VolumeBindingWaitForFirstConsumer)}
+	dynamicClass = &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "standard"}, Provisioner: "ebs.csi.aws.com",
+		VolumeBindingMode: ptr(storagev1.VolumeBindingWaitForFirstConsumer)}
+	hostPathSource = corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/srv/pv"}}
+	localSource    = corev1.PersistentVolumeSource{Local: &corev1.LocalVolumeSource{Path: "/mnt/disks/a"}}
+	nfsSource      = corev1.PersistentVolumeSource{NFS: &corev1.NFSVolumeSource{Server: "192.0.2.1", Path: "/exports"}}
+	csiSource      = corev1.PersistentVolumeSource{CSI: &corev1.CSIPersistentVolumeSource{Driver: "ebs.csi.aws.com", VolumeHandle: "vol-1"}}
+)
+
+func ptr[T any](v T) *T { return &v }
+
+// claim is an unbound claim of namespace default, of the StorageClass class ("" for none).
+func claim(name, class string) *corev1.PersistentVolumeClaim {
+	pvc := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name, UID: types.UID("uid-" + name)}}
+	if class != "" {
+		pvc.Spec.StorageClassName = &class
+	}
+	return pvc
+}
+
+// bound is a claim bound to a PersistentVolume of source src (named pv-<claim>), and that volume.
+func bound(name string, src corev1.PersistentVolumeSource) []runtime.Object {
+	pvc := claim(name, "")
+	pvc.Spec.VolumeName, pvc.Status.Phase = "pv-"+name, corev1.ClaimBound
+	pv := &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "pv-" + name}, Spec: corev1.PersistentVolumeSpec{PersistentVolumeSource: src,
+		ClaimRef: &corev1.ObjectReference{Namespace: "default", Name: name, UID: pvc.UID}}}
+	return []runtime.Object{pvc, pv}
+}
+
+// ownedBy makes the claims among objs the pod's, as the ephemeral volume controller makes an ephemeral volume's.
+func ownedBy(pod *corev1.Pod, objs ...runtime.Object) []runtime.Object {
+	for _, o := range objs {
+		if pvc, ok := o.(*corev1.PersistentVolumeClaim); ok {
+			pvc.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "Pod", Name: pod.Name, UID: pod.UID, Controller: ptr(true)}}
+		}
+	}
+	return objs
 }
 
 func TestFilter(t *testing.T) {
@@ -115,6 +170,7 @@ func TestFilter(t *testing.T) {
 		pod      *corev1.Pod
 		node     *corev1.Node
 		existing []*corev1.Pod
+		objs     []runtime.Object // claims, PersistentVolumes, StorageClasses
 		want     *fwk.Status
 	}{
 		{
@@ -409,48 +465,68 @@ func TestFilter(t *testing.T) {
 			want:     fwk.NewStatus(fwk.Unschedulable, "Insufficient cpu: requested 3000m, free 2000m"),
 		},
 		{
-			name: "persistentVolumeClaim on a Podman node",
-			pod:  st.MakePod().Name("web-0").PVC("data").Obj(),
+			name: "persistentVolumeClaim bound to an nfs volume on a Podman node",
+			pod:  st.MakePod().Namespace("default").Name("web-0").PVC("data").Obj(),
 			node: podmanNode("node1", mib(4096), 10*time.Second).Obj(),
-			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "Podman nodes cannot mount persistent volume claims: spec.volumes[data] (claim data)"),
+			objs: bound("data", nfsSource),
+			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable,
+				"Podman nodes mount only hostPath and local persistent volumes: spec.volumes[data] (claim data: bound to PersistentVolume pv-data of type nfs)"),
+		},
+		{
+			name: "persistentVolumeClaim bound to a hostPath volume on a Podman node",
+			pod:  st.MakePod().Namespace("default").Name("web-0").PVC("data").Obj(),
+			node: podmanNode("node1", mib(4096), 10*time.Second).Obj(),
+			objs: bound("data", hostPathSource),
 		},
 		{
 			name: "generic ephemeral volume on a Podman node, named by the claim the controller makes",
-			pod:  st.MakePod().Name("web-0").Volume(ephemeralVolume("scratch")).Obj(),
+			pod:  st.MakePod().Namespace("default").Name("web-0").UID("web-0").Volume(ephemeralVolume("scratch")).Obj(),
 			node: podmanNode("node1", mib(4096), 10*time.Second).Obj(),
-			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "Podman nodes cannot mount persistent volume claims: spec.volumes[scratch] (ephemeral claim web-0-scratch)"),
+			objs: ownedBy(st.MakePod().Namespace("default").Name("web-0").UID("web-0").Obj(), claim("web-0-scratch", "standard"), dynamicClass),
+			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable,
+				"Podman nodes mount only hostPath and local persistent volumes: spec.volumes[scratch] (ephemeral claim web-0-scratch: StorageClass standard provisions its volumes with ebs.csi.aws.com)"),
 		},
 		{
-			name: "every claim is named, other volumes are not",
-			pod: st.MakePod().Name("web-0").Volume(corev1.Volume{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}).
+			name: "every refused claim is named, other volumes are not",
+			pod: st.MakePod().Namespace("default").Name("web-0").UID("web-0").Volume(corev1.Volume{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}).
 				Volume(corev1.Volume{Name: "data", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data-web-0", ReadOnly: true}}}).
+				Volume(corev1.Volume{Name: "logs", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "logs"}}}).
 				Volume(ephemeralVolume("scratch")).Obj(),
 			node: podmanNode("node1", mib(4096), 10*time.Second).Obj(),
+			objs: slices.Concat(bound("data-web-0", csiSource), bound("logs", localSource),
+				ownedBy(st.MakePod().Namespace("default").Name("web-0").UID("web-0").Obj(), bound("web-0-scratch", nfsSource)...)),
 			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable,
-				"Podman nodes cannot mount persistent volume claims: spec.volumes[data] (claim data-web-0), spec.volumes[scratch] (ephemeral claim web-0-scratch)"),
+				"Podman nodes mount only hostPath and local persistent volumes: spec.volumes[data] (claim data-web-0: bound to PersistentVolume pv-data-web-0 of type csi (driver ebs.csi.aws.com)), "+
+					"spec.volumes[scratch] (ephemeral claim web-0-scratch: bound to PersistentVolume pv-web-0-scratch of type nfs)"),
 		},
 		{
 			name: "Podman node without a fresh observation refuses claims too",
-			pod:  st.MakePod().Name("web-0").PVC("data").Obj(),
+			pod:  st.MakePod().Namespace("default").Name("web-0").PVC("data").Obj(),
 			node: nodeWrapper("node1").Label(wellknown.LabelPodman, "true").Obj(),
-			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "Podman nodes cannot mount persistent volume claims: spec.volumes[data] (claim data)"),
+			objs: bound("data", nfsSource),
+			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable,
+				"Podman nodes mount only hostPath and local persistent volumes: spec.volumes[data] (claim data: bound to PersistentVolume pv-data of type nfs)"),
 		},
 		{
 			name: "claims are reported before insufficient resources: preemption cannot help",
-			pod:  st.MakePod().Name("web-0").PVC("data").Req(map[corev1.ResourceName]string{corev1.ResourceCPU: "3"}).Obj(),
+			pod:  st.MakePod().Namespace("default").Name("web-0").PVC("data").Req(map[corev1.ResourceName]string{corev1.ResourceCPU: "3"}).Obj(),
 			node: podmanNode("node1", mib(4096), 10*time.Second).Obj(),
-			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "Podman nodes cannot mount persistent volume claims: spec.volumes[data] (claim data)"),
+			objs: bound("data", nfsSource),
+			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable,
+				"Podman nodes mount only hostPath and local persistent volumes: spec.volumes[data] (claim data: bound to PersistentVolume pv-data of type nfs)"),
 		},
 		{
 			name: "cordon is reported before claims",
-			pod:  st.MakePod().Name("web-0").PVC("data").Obj(),
+			pod:  st.MakePod().Namespace("default").Name("web-0").PVC("data").Obj(),
 			node: podmanNode("node1", mib(4096), 10*time.Second).Unschedulable(true).Obj(),
+			objs: bound("data", nfsSource),
 			want: fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "node is unschedulable"),
 		},
 		{
 			name: "claims pass on a node that is not a Podman node",
-			pod:  st.MakePod().Name("web-0").PVC("data").Volume(ephemeralVolume("scratch")).Obj(),
+			pod:  st.MakePod().Namespace("default").Name("web-0").PVC("data").Volume(ephemeralVolume("scratch")).Obj(),
 			node: nodeWrapper("node1").Obj(),
+			objs: slices.Concat(bound("data", nfsSource), []runtime.Object{claim("web-0-scratch", "standard"), dynamicClass}),
 		},
 		{
 			name: "volumes without claims pass on a Podman node",
@@ -555,7 +631,7 @@ func TestFilter(t *testing.T) {
 			ctx, cancel := context.WithCancel(ctx)
 			defer cancel()
 
-			f, _ := newFramework(ctx, t, tc.args, []*corev1.Node{tc.node}, tc.existing)
+			f, _ := newFramework(ctx, t, tc.args, []*corev1.Node{tc.node}, tc.existing, tc.objs...)
 			state := framework.NewCycleState()
 			if _, s, _ := f.RunPreFilterPlugins(ctx, state, tc.pod); !s.IsSuccess() {
 				t.Fatalf("PreFilter: %v", s)
@@ -718,44 +794,168 @@ func TestFilterLeavesNotReadyToTaints(t *testing.T) {
 	}
 }
 
+// TestFilterClaims checks which claims keep a pod off a Podman node: those bound (or pre-bound) to a
+// PersistentVolume Berth does not mount, and unbound ones a provisioner other than kubernetes.io/no-provisioner
+// would make such a volume for. What VolumeBinding reports itself passes here.
+func TestFilterClaims(t *testing.T) {
+	pod := st.MakePod().Namespace("default").Name("web-0").UID("web-0").PVC("data").Obj()
+	ephemeralPod := st.MakePod().Namespace("default").Name("web-0").UID("web-0").Volume(ephemeralVolume("scratch")).Obj()
+	refused := func(why string) *fwk.Status {
+		return fwk.NewStatus(fwk.UnschedulableAndUnresolvable, ReasonVolumeClaims+": "+why)
+	}
+	preBound := func(src corev1.PersistentVolumeSource) []runtime.Object {
+		objs := bound("data", src)
+		objs[0].(*corev1.PersistentVolumeClaim).Status.Phase = corev1.ClaimPending
+		return objs
+	}
+	block := func(src corev1.PersistentVolumeSource) []runtime.Object {
+		objs := bound("data", src)
+		objs[1].(*corev1.PersistentVolume).Spec.VolumeMode = ptr(corev1.PersistentVolumeBlock)
+		return objs
+	}
+	tests := []struct {
+		name string
+		pod  *corev1.Pod
+		objs []runtime.Object
+		want *fwk.Status
+	}{
+		{name: "bound to a hostPath volume", pod: pod, objs: bound("data", hostPathSource)},
+		{name: "bound to a local volume", pod: pod, objs: bound("data", localSource)},
+		{name: "unbound, of a class of static local volumes", pod: pod, objs: []runtime.Object{claim("data", "local-disks"), noProvisionerClass}},
+		{name: "ephemeral, of a class of static local volumes", pod: ephemeralPod,
+			objs: append(ownedBy(ephemeralPod, claim("web-0-scratch", "local-disks")), noProvisionerClass)},
+		{name: "ephemeral, bound to a local volume", pod: ephemeralPod, objs: ownedBy(ephemeralPod, bound("web-0-scratch", localSource)...)},
+
+		{name: "bound to an nfs volume", pod: pod, objs: bound("data", nfsSource),
+			want: refused("spec.volumes[data] (claim data: bound to PersistentVolume pv-data of type nfs)")},
+		{name: "bound to a csi volume", pod: pod, objs: bound("data", csiSource),
+			want: refused("spec.volumes[data] (claim data: bound to PersistentVolume pv-data of type csi (driver ebs.csi.aws.com))")},
+		{name: "pre-bound to an nfs volume, not bound yet", pod: pod, objs: preBound(nfsSource),
+			want: refused("spec.volumes[data] (claim data: bound to PersistentVolume pv-data of type nfs)")},
+		{name: "bound to a local block volume", pod: pod, objs: block(localSource),
+			want: refused("spec.volumes[data] (claim data: bound to PersistentVolume pv-data of volumeMode Block)")},
+		{name: "unbound, of a class of a dynamic provisioner", pod: pod, objs: []runtime.Object{claim("data", "standard"), dynamicClass},
+			want: refused("spec.volumes[data] (claim data: StorageClass standard provisions its volumes with ebs.csi.aws.com)")},
+		{name: "ephemeral, of a class of a dynamic provisioner", pod: ephemeralPod,
+			objs: append(ownedBy(ephemeralPod, claim("web-0-scratch", "standard")), dynamicClass),
+			want: refused("spec.volumes[scratch] (ephemeral claim web-0-scratch: StorageClass standard provisions its volumes with ebs.csi.aws.com)")},
+
+		// VolumeBinding's to report, or to wait out.
+		{name: "missing claim", pod: pod},
+		{name: "ephemeral volume's claim not made yet", pod: ephemeralPod, objs: []runtime.Object{dynamicClass}},
+		{name: "ephemeral volume's claim of another pod", pod: ephemeralPod, objs: append(bound("web-0-scratch", nfsSource), dynamicClass)},
+		{name: "bound to a missing volume", pod: pod, objs: bound("data", nfsSource)[:1]},
+		{name: "unbound, of a missing class", pod: pod, objs: []runtime.Object{claim("data", "standard")}},
+		{name: "unbound, without a class: the PV controller binds it", pod: pod, objs: []runtime.Object{claim("data", "")}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, ctx := ktesting.NewTestContext(t)
+			ctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			node := podmanNode("node1", 4<<30, 10*time.Second).Obj()
+			f, _ := newFramework(ctx, t, nil, []*corev1.Node{node}, nil, tc.objs...)
+			state := framework.NewCycleState()
+			if _, s, _ := f.RunPreFilterPlugins(ctx, state, tc.pod); !s.IsSuccess() {
+				t.Fatalf("PreFilter: %v", s)
+			}
+			nodeInfo := framework.NewNodeInfo()
+			nodeInfo.SetNode(node)
+			want := tc.want
+			if want != nil {
+				want = want.WithPlugin(Name)
+			}
+			if diff := cmp.Diff(want, f.RunFilterPlugins(ctx, state, tc.pod, nodeInfo)); diff != "" {
+				t.Errorf("Filter status (-want,+got):\n%s", diff)
+			}
+		})
+	}
+}
+
 // TestFilterRefusesTheClaimsTheProviderRefuses checks PodmanFit's refusal of claims against the provider's
-// admission (podspec.Admit), which fails on the node a pod it refuses for its volumes: a pod that PodmanFit lets
-// on a Podman node is not refused for its claims there, and every claim the provider refuses keeps the pod off at
-// scheduling. When the provider mounts some claims, this fails until PodmanFit passes them.
+// (podspec.PersistentVolumeProblem, which fails the pod on the node): a claim bound to a PersistentVolume that
+// PodmanFit lets on a Podman node is one the provider mounts (on a node that allows its hostPath), and every
+// volume the provider refuses keeps the pod off at scheduling: every source, mode, mount options and supplemental
+// group annotation.
 func TestFilterRefusesTheClaimsTheProviderRefuses(t *testing.T) {
-	volumes := map[string]corev1.Volume{
-		"persistentVolumeClaim": {Name: "v", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "c"}}},
-		"read-only persistentVolumeClaim": {Name: "v", VolumeSource: corev1.VolumeSource{
-			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "c", ReadOnly: true}}},
-		"ephemeral": ephemeralVolume("v"),
-		"emptyDir":  {Name: "v", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
-		"configMap": {Name: "v", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "c"}}}},
+	fs, block := corev1.PersistentVolumeFilesystem, corev1.PersistentVolumeBlock
+	sources := map[string]corev1.PersistentVolumeSource{
+		"hostPath": hostPathSource, "local": localSource, "nfs": nfsSource, "csi": csiSource,
+		"iscsi":      {ISCSI: &corev1.ISCSIPersistentVolumeSource{TargetPortal: "192.0.2.1:3260", IQN: "iqn.2001-04.com.example:storage", Lun: 0}},
+		"fc":         {FC: &corev1.FCVolumeSource{WWIDs: []string{"x"}}},
+		"no source":  {},
+		"flexVolume": {FlexVolume: &corev1.FlexPersistentVolumeSource{Driver: "example.com/flex"}},
+		"cephfs":     {CephFS: &corev1.CephFSPersistentVolumeSource{Monitors: []string{"192.0.2.1"}}},
+		"azureFile":  {AzureFile: &corev1.AzureFilePersistentVolumeSource{SecretName: "s", ShareName: "x"}},
+		"gcePD":      {GCEPersistentDisk: &corev1.GCEPersistentDiskVolumeSource{PDName: "x"}},
+		"awsEBS":     {AWSElasticBlockStore: &corev1.AWSElasticBlockStoreVolumeSource{VolumeID: "x"}},
+		"portworx":   {PortworxVolume: &corev1.PortworxVolumeSource{VolumeID: "x"}},
+		"glusterfs":  {Glusterfs: &corev1.GlusterfsPersistentVolumeSource{EndpointsName: "e", Path: "p"}},
+		"rbd":        {RBD: &corev1.RBDPersistentVolumeSource{CephMonitors: []string{"m"}, RBDImage: "i"}},
+		"vsphere":    {VsphereVolume: &corev1.VsphereVirtualDiskVolumeSource{VolumePath: "p"}},
+		"storageos":  {StorageOS: &corev1.StorageOSPersistentVolumeSource{VolumeName: "v"}},
+		"scaleIO":    {ScaleIO: &corev1.ScaleIOPersistentVolumeSource{Gateway: "g", System: "s"}},
+		"quobyte":    {Quobyte: &corev1.QuobyteVolumeSource{Registry: "r", Volume: "v"}},
+		"photon":     {PhotonPersistentDisk: &corev1.PhotonPersistentDiskVolumeSource{PdID: "x"}},
+		"azureDisk":  {AzureDisk: &corev1.AzureDiskVolumeSource{DiskName: "d", DataDiskURI: "u"}},
+		"flocker":    {Flocker: &corev1.FlockerVolumeSource{DatasetName: "d"}},
+		"cinder":     {Cinder: &corev1.CinderPersistentVolumeSource{VolumeID: "x"}},
 	}
 	_, ctx := ktesting.NewTestContext(t)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	node := podmanNode("node1", 4<<30, 10*time.Second).Obj()
-	f, _ := newFramework(ctx, t, nil, []*corev1.Node{node}, nil)
-	for name, v := range volumes {
-		pod := st.MakePod().Namespace("default").Name("p").Container("busybox").Volume(v).Obj()
-		rejection := podspec.Admit(pod, podspec.Policy{})
-		providerRefuses := rejection != nil && rejection.Reason == podspec.UnsupportedVolumeReason
-		if rejection != nil && !providerRefuses {
-			t.Fatalf("%s: the provider refuses the pod for something else: %+v", name, rejection)
-		}
-		state := framework.NewCycleState()
-		if _, s, _ := f.RunPreFilterPlugins(ctx, state, pod); !s.IsSuccess() {
-			t.Fatalf("%s: PreFilter: %v", name, s)
-		}
-		nodeInfo := framework.NewNodeInfo()
-		nodeInfo.SetNode(node)
-		s := f.RunFilterPlugins(ctx, state, pod, nodeInfo)
-		if filtered := !s.IsSuccess(); filtered != providerRefuses {
-			t.Errorf("%s volume: PodmanFit says %v, the provider's admission %+v", name, s, rejection)
-		} else if filtered && s.Code() != fwk.UnschedulableAndUnresolvable {
-			t.Errorf("%s volume: PodmanFit says %v, want UnschedulableAndUnresolvable", name, s)
+	// What a PersistentVolume may ask of its mount besides its source and mode.
+	extras := map[string]func(*corev1.PersistentVolume){
+		"nothing more":  func(*corev1.PersistentVolume) {},
+		"mount options": func(pv *corev1.PersistentVolume) { pv.Spec.MountOptions = []string{"noatime"} },
+		"mount options annotation": func(pv *corev1.PersistentVolume) {
+			pv.Annotations = map[string]string{corev1.MountOptionAnnotation: "noatime"}
+		},
+		"supplemental group annotation": func(pv *corev1.PersistentVolume) {
+			pv.Annotations = map[string]string{podspec.VolumeGIDAnnotation: "1234"}
+		},
+	}
+	for name, src := range sources {
+		for _, mode := range []*corev1.PersistentVolumeMode{nil, &fs, &block} {
+			for extra, edit := range extras {
+				name := name + " (" + extra + ")"
+				objs := bound("data", src)
+				pv := objs[1].(*corev1.PersistentVolume)
+				pv.Spec.VolumeMode = mode
+				edit(pv)
+				f, _ := newFramework(ctx, t, nil, []*corev1.Node{node}, nil, objs...)
+				pod := st.MakePod().Namespace("default").Name("p").Container("busybox").PVC("data").Obj()
+				if rejection := podspec.Admit(pod, podspec.Policy{}); rejection != nil {
+					t.Fatalf("%s: the provider refuses the pod before its volumes are mounted: %+v", name, rejection)
+				}
+				problem := podspec.PersistentVolumeProblem(pod, &pod.Spec.Volumes[0], pv, podspec.Policy{AllowedHostPaths: []string{"/"}})
+				state := framework.NewCycleState()
+				if _, s, _ := f.RunPreFilterPlugins(ctx, state, pod); !s.IsSuccess() {
+					t.Fatalf("%s: PreFilter: %v", name, s)
+				}
+				nodeInfo := framework.NewNodeInfo()
+				nodeInfo.SetNode(node)
+				s := f.RunFilterPlugins(ctx, state, pod, nodeInfo)
+				if filtered := !s.IsSuccess(); filtered != (problem != "") {
+					t.Errorf("%s volume of mode %v: PodmanFit says %v, the provider %q", name, ptrString(mode), s, problem)
+				} else if filtered && s.Code() != fwk.UnschedulableAndUnresolvable {
+					t.Errorf("%s volume of mode %v: PodmanFit says %v, want UnschedulableAndUnresolvable", name, ptrString(mode), s)
+				}
+			}
 		}
 	}
+	// Every source a PersistentVolume can have is above, so that a new one cannot pass unseen.
+	if n := reflect.TypeFor[corev1.PersistentVolumeSource]().NumField(); len(sources) != n+1 {
+		t.Errorf("%d PersistentVolume sources tested, corev1.PersistentVolumeSource has %d", len(sources)-1, n)
+	}
+}
+
+func ptrString[T any](p *T) string {
+	if p == nil {
+		return "unset"
+	}
+	return fmt.Sprint(*p)
 }
 
 func TestFilterErrors(t *testing.T) {

@@ -108,9 +108,15 @@ func Admit(pod *corev1.Pod, policy Policy) *Rejection {
 		return rejected(reason, msg)
 	}
 	if bad := volumeProblems(pod, policy.AllowedHostPaths, policy.resolver()); len(bad) > 0 {
-		return refused(FailedMountEvent, UnsupportedVolumeReason, "Berth refuses this pod's volumes: "+strings.Join(bad, "; "))
+		return VolumeRefusal(bad)
 	}
 	return nil
+}
+
+// VolumeRefusal is the refusal of a pod for the volumes problems names, each "spec.volumes[<name>]: why": Admit's,
+// and the volume manager's for a claim bound to a PersistentVolume the node cannot mount (PersistentVolumeProblem).
+func VolumeRefusal(problems []string) *Rejection {
+	return refused(FailedMountEvent, UnsupportedVolumeReason, "Berth refuses this pod's volumes: "+strings.Join(problems, "; "))
 }
 
 // AdmitEphemeral says why the node refuses an ephemeral container ("" if it does not), with the rules Admit

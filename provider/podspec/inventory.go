@@ -58,7 +58,7 @@ const (
 	hooks            = "lifecycle.{postStart,preStop}"
 	selinuxRefused   = "on a Podman host with SELinux: "
 	windowsOnly      = "Windows only: a Linux node ignores it, as the kubelet on Linux does (a pod with spec.os.name: windows is rejected, PodOSNotSupported)"
-	unsupportedTypes = "{gcePersistentDisk,awsElasticBlockStore,gitRepo,nfs,iscsi,glusterfs,rbd,flexVolume,cinder,cephfs,flocker,fc,azureFile,vsphereVolume,quobyte,azureDisk,photonPersistentDisk,portworxVolume,scaleIO,storageos,csi,ephemeral}"
+	unsupportedTypes = "{gcePersistentDisk,awsElasticBlockStore,gitRepo,nfs,iscsi,glusterfs,rbd,flexVolume,cinder,cephfs,flocker,fc,azureFile,vsphereVolume,quobyte,azureDisk,photonPersistentDisk,portworxVolume,scaleIO,storageos,csi}"
 )
 
 var inventory = []Field{
@@ -258,7 +258,16 @@ var inventory = []Field{
 	{Path: "spec.volumes.projected.sources.podCertificate", Class: Refused,
 		Refusal: volumeRefused + "spec.volumes[<name>]: projected podCertificate sources are not supported"},
 	{Path: "spec.volumes.image.{reference,pullPolicy}", Class: Honoured, Test: "e2e.TestImageVolume"},
-	{Path: "spec.volumes.persistentVolumeClaim", Class: Refused,
-		Refusal: volumeRefused + "spec.volumes[<name>]: persistentVolumeClaim volumes are not supported (Berth has no volume attach/mount)"},
+	{Path: "spec.volumes.persistentVolumeClaim.{claimName,readOnly}", Class: Honoured, Test: "e2e.TestPersistentVolumeClaims",
+		Refusal: "a claim bound to a PersistentVolume other than hostPath or local, of volumeMode Block, with mount options or the pv.beta.kubernetes.io/gid annotation, " +
+			"or a hostPath one outside berth-kubelet --allowed-host-paths: " +
+			volumeRefused + "spec.volumes[<name>]: claim <claim> is bound to PersistentVolume <pv> of type <type>; Berth mounts hostPath and local PersistentVolumes only",
+		Why: "the claim's PersistentVolume, hostPath or local, bind-mounted as a kubelet without CSI drivers mounts it (readOnly: every mount read-only); " +
+			"a claim missing or not bound yet keeps the pod in ContainerCreating with FailedMount events, retried"},
+	{Path: "spec.volumes.ephemeral.volumeClaimTemplate.metadata", Class: Honoured, Test: "e2e.TestGenericEphemeralVolume",
+		Refusal: "as spec.volumes.persistentVolumeClaim: " + volumeRefused + "spec.volumes[<name>]: ephemeral claim <pod>-<volume> is bound to PersistentVolume <pv> of type <type>; ...",
+		Why:     "the ephemeral volume controller makes the claim <pod>-<volume>, owned by the pod, of the template; the node mounts it as a persistentVolumeClaim volume once bound"},
+	{Path: "spec.volumes.ephemeral.volumeClaimTemplate.spec", Class: NotNodesJob,
+		Why: "the ephemeral volume controller's, which copies it into the claim, then the PersistentVolume controller's and the scheduler's (VolumeBinding), which bind the claim"},
 	{Path: "spec.volumes." + unsupportedTypes, Class: Refused, Refusal: volumeRefused + "spec.volumes[<name>]: this volume type is not supported"},
 }

@@ -3,15 +3,19 @@ package podspec
 import (
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/component-helpers/storage/ephemeral"
 )
 
 // volumeProblems lists the volumes Berth refuses outright, with why: kinds it does not support and hostPaths
 // outside what the node allows. A non-empty list fails the pod (CreateContainerConfigError) rather than run it
-// with a volume missing.
+// with a volume missing. persistentVolumeClaim and generic ephemeral volumes pass: what decides is the
+// PersistentVolume their claim is bound to, which only the volume manager, reading the API when it mounts them,
+// knows (PersistentVolumeProblem).
 func volumeProblems(pod *corev1.Pod, allowedHostPaths []string, resolve func(string) string) []string {
 	var out []string
 	for i := range pod.Spec.Volumes {
@@ -44,13 +48,79 @@ func volumeProblems(pod *corev1.Pod, allowedHostPaths []string, resolve func(str
 			if fileOwners(v) {
 				out = append(out, fmt.Sprintf("spec.volumes[%s]: file owners (defaultUser, items[].user, serviceAccountToken.user) are not supported", v.Name))
 			}
-		case v.PersistentVolumeClaim != nil:
-			out = append(out, fmt.Sprintf("spec.volumes[%s]: persistentVolumeClaim volumes are not supported (Berth has no volume attach/mount)", v.Name))
+		case v.PersistentVolumeClaim != nil, v.Ephemeral != nil:
+			// Decided at mount time, from the claim's PersistentVolume (PersistentVolumeProblem).
 		default:
 			out = append(out, fmt.Sprintf("spec.volumes[%s]: this volume type is not supported", v.Name))
 		}
 	}
 	return append(out, imageVolumeProblems(pod)...)
+}
+
+// PersistentVolumeProblem says why the node refuses to mount the PersistentVolume that the claim of a pod's
+// persistentVolumeClaim or generic ephemeral volume v is bound to, "" if it does not. Berth mounts what a kubelet
+// without CSI drivers or other volume plugins mounts itself: hostPath PersistentVolumes (under the folders the node
+// allows hostPath volumes, as for a hostPath volume) and local ones, of volumeMode Filesystem. Any other source
+// (nfs, csi, ...) needs a volume plugin Berth does not have; the PersistentVolume's source does not change once
+// bound, so the pod fails rather than wait.
+func PersistentVolumeProblem(pod *corev1.Pod, v *corev1.Volume, pv *corev1.PersistentVolume, policy Policy) string {
+	claim := ""
+	switch {
+	case v.PersistentVolumeClaim != nil:
+		claim = "claim " + v.PersistentVolumeClaim.ClaimName
+	case v.Ephemeral != nil:
+		claim = "ephemeral claim " + ephemeral.VolumeClaimName(pod, v)
+	default:
+		return fmt.Sprintf("spec.volumes[%s]: not a volume of a claim", v.Name)
+	}
+	bound := fmt.Sprintf("spec.volumes[%s]: %s is bound to PersistentVolume %s", v.Name, claim, pv.Name)
+	if why := UnmountablePersistentVolume(pv); why != "" {
+		return bound + " " + why
+	}
+	if hp := pv.Spec.HostPath; hp != nil && !hostPathAllowed(hp.Path, policy.AllowedHostPaths, policy.resolver()) {
+		return fmt.Sprintf("%s of type hostPath, whose path %q is not under a path this node allows (%s)", bound, hp.Path, allowedList(policy.AllowedHostPaths))
+	}
+	return ""
+}
+
+// VolumeGIDAnnotation is a PersistentVolume's annotation giving a group ID the kubelet adds to the supplemental
+// groups of the containers of a pod using the volume.
+const VolumeGIDAnnotation = "pv.beta.kubernetes.io/gid"
+
+// UnmountablePersistentVolume says why Berth cannot mount a PersistentVolume whatever the node allows ("of type
+// nfs; ...", "of volumeMode Block; ..."), "" when it is a hostPath or local volume of volumeMode Filesystem that
+// asks for nothing Berth would leave out: mount options (which the kubelet applies to a local volume's bind mount,
+// and refuses for a hostPath one) and the supplemental group of the pv.beta.kubernetes.io/gid annotation.
+func UnmountablePersistentVolume(pv *corev1.PersistentVolume) string {
+	if pv.Spec.VolumeMode != nil && *pv.Spec.VolumeMode != corev1.PersistentVolumeFilesystem {
+		return fmt.Sprintf("of volumeMode %s; Berth mounts Filesystem volumes only", *pv.Spec.VolumeMode)
+	}
+	if pv.Spec.HostPath == nil && pv.Spec.Local == nil {
+		return "of type " + PersistentVolumeType(pv) + "; Berth mounts hostPath and local PersistentVolumes only"
+	}
+	if len(pv.Spec.MountOptions) > 0 || pv.Annotations[corev1.MountOptionAnnotation] != "" {
+		return "with mount options; Berth does not mount with them"
+	}
+	if _, ok := pv.Annotations[VolumeGIDAnnotation]; ok {
+		return "with annotation " + VolumeGIDAnnotation + "; Berth does not add its group to the containers' supplemental groups"
+	}
+	return ""
+}
+
+// PersistentVolumeType names a PersistentVolume's source as its field does (hostPath, local, nfs, ...), with the
+// driver of a csi one ("csi (driver ebs.csi.aws.com)"); "none" when it has none.
+func PersistentVolumeType(pv *corev1.PersistentVolume) string {
+	src := reflect.ValueOf(pv.Spec.PersistentVolumeSource)
+	for i := range src.NumField() {
+		if f := src.Field(i); f.Kind() == reflect.Pointer && !f.IsNil() {
+			name, _, _ := strings.Cut(src.Type().Field(i).Tag.Get("json"), ",")
+			if pv.Spec.CSI != nil && name == "csi" {
+				name += " (driver " + pv.Spec.CSI.Driver + ")"
+			}
+			return name
+		}
+	}
+	return "none"
 }
 
 // emptyDirMode is the permission bits of the emptyDirs Berth makes, the API's default mode.

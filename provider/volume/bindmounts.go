@@ -16,7 +16,8 @@ import (
 )
 
 // ContainerMounts lists the host paths bound into a container for its volumeMounts, with subPath and subPathExpr
-// resolved inside the volume (never out of it). API data volumes are always read-only, as the kubelet mounts them.
+// resolved inside the volume (never out of it). API data volumes are always read-only, as the kubelet mounts them,
+// and so is a claim's volume whose persistentVolumeClaim says readOnly.
 func (m *Manager) ContainerMounts(pod *corev1.Pod, c *corev1.Container, env []corev1.EnvVar) ([]podman.BindMount, error) {
 	vols := map[string]*corev1.Volume{}
 	for i := range pod.Spec.Volumes {
@@ -32,6 +33,12 @@ func (m *Manager) ContainerMounts(pod *corev1.Pod, c *corev1.Container, env []co
 			continue // mounted by Podman from the image, not from the host
 		}
 		src := m.volumeDir(pod, v)
+		if IsClaim(v) {
+			var err error
+			if src, err = m.claimPath(pod, v); err != nil {
+				return nil, err
+			}
+		}
 		sub := vm.SubPath
 		if vm.SubPathExpr != "" {
 			vars := make(map[string]string, len(env))
@@ -46,7 +53,7 @@ func (m *Manager) ContainerMounts(pod *corev1.Pod, c *corev1.Container, env []co
 				return nil, fmt.Errorf("failed to prepare subPath for volumeMount %q of container %q: %w", vm.Name, c.Name, err)
 			}
 		}
-		out = append(out, podman.BindMount{Source: src, Dest: vm.MountPath, ReadOnly: vm.ReadOnly || IsAPIData(v),
+		out = append(out, podman.BindMount{Source: src, Dest: vm.MountPath, ReadOnly: vm.ReadOnly || IsAPIData(v) || claimReadOnly(v),
 			Propagation: propagation(vm.MountPropagation)})
 	}
 	return out, nil

@@ -8,6 +8,12 @@
 // subPathExpr are resolved inside their volume, never out of it; fsGroup is applied as the kubelet's
 // SetVolumeOwnership does. Disk emptyDirs are measured against their sizeLimit for the eviction the runner decides.
 //
+// persistentVolumeClaim and generic ephemeral volumes are mounted as a kubelet without CSI drivers mounts them: the
+// claim and its PersistentVolume are read from the API (claims.go), and a hostPath or local volume's path is
+// bound into the containers, recorded as a symbolic link pods/<uid>/volumes/kubernetes.io~{host-path,local-volume}/
+// <name>. A claim not bound yet is waited for; a volume of another source is refused (RefusedError).
+//
 // The Manager talks to nothing but the disk and what its Config gives it (informer caches, a token getter, the
-// node's allocatable); the admission of volumes (which kinds and hostPaths a node accepts) is not its job.
+// node's allocatable, an API client for claims); the admission of volumes (which kinds and hostPaths a node
+// accepts) is not its job: it applies podspec's to the PersistentVolumes of claims, which only it sees.
 package volume

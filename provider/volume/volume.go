@@ -15,6 +15,8 @@ import (
 	resourcehelper "k8s.io/component-helpers/resource"
 	"k8s.io/klog/v2"
 	volumeutil "k8s.io/kubernetes/pkg/volume/util"
+
+	"github.com/berth-dev/berth/provider/podspec"
 )
 
 // TokenGetter returns a service account token for a TokenRequest, as the kubelet's token manager does (cached, and
@@ -34,6 +36,14 @@ type Config struct {
 	// ConfigMaps and Secrets are the informer caches volume files are made from; nil refuses such volumes.
 	ConfigMaps corev1listers.ConfigMapLister
 	Secrets    corev1listers.SecretLister
+	// Claims reads the claims of persistentVolumeClaim and generic ephemeral volumes and the PersistentVolumes they
+	// are bound to; nil fails such volumes (retried).
+	Claims ClaimClient
+	// NodeName is the node's name: a PersistentVolume's nodeAffinity must select its labels.
+	NodeName string
+	// Policy is what the node allows its pods: the PersistentVolumes of claims, known only when they are mounted,
+	// are admitted against it (podspec.PersistentVolumeProblem), as hostPath volumes are at admission.
+	Policy podspec.Policy
 }
 
 // Manager prepares pods' volumes on the host, binds them into containers and removes them, as the kubelet's
@@ -123,6 +133,9 @@ func (m *Manager) setUp(ctx context.Context, pod *corev1.Pod, v *corev1.Volume) 
 	if v.Image != nil {
 		return nil // Podman mounts the image itself; nothing lives on the host
 	}
+	if IsClaim(v) {
+		return m.setUpClaim(ctx, pod, v)
+	}
 	dir := m.volumeDir(pod, v)
 	if v.HostPath != nil {
 		return checkHostPath(dir, v.HostPath.Type)
@@ -211,7 +224,8 @@ func allHaveMemoryLimits(pod *corev1.Pod) bool {
 	return true
 }
 
-// TearDown removes a pod's volume folders, unmounting its tmpfs first. Host paths are never touched.
+// TearDown removes a pod's volume folders, unmounting its tmpfs first. Host paths, those of hostPath volumes and of
+// claims' PersistentVolumes, are never touched.
 func (m *Manager) TearDown(uid types.UID) error {
 	if m.cfg.RootDir == "" || uid == "" {
 		return nil
@@ -248,6 +262,9 @@ func removePodDir(dir string) error {
 			return fmt.Errorf("read volume folders of pod %s: %w", uid, err)
 		}
 		for _, v := range vols {
+			if v.Type()&fs.ModeSymlink != 0 {
+				continue // a claim's volume: its PersistentVolume's path, which stays as it is (os.RemoveAll removes the link alone)
+			}
 			if err := unmountIfMounted(filepath.Join(dir, "volumes", pl.Name(), v.Name())); err != nil {
 				return err
 			}

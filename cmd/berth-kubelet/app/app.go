@@ -405,7 +405,7 @@ func Run(ctx context.Context, o *Options) error {
 		setHairpin = hairpin.New(o.NetworkIface, o.HostNetns).Ensure
 	}
 	p := provider.New(provider.Config{NodeName: o.NodeName, NodeIP: o.NodeIP, Network: o.Network, HostNetns: o.HostNetns, Hairpin: setHairpin, Runtime: rt, Recorder: recorder,
-		Allocatable: np.Allocatable(), RootDir: o.RootDir, AllowedHostPaths: o.HostPaths, Tokens: tokens.GetServiceAccountToken,
+		Allocatable: np.Allocatable(), RootDir: o.RootDir, AllowedHostPaths: o.HostPaths, Tokens: tokens.GetServiceAccountToken, Claims: client.CoreV1(),
 		APIServer: o.APIServer, AllowPrivileged: o.AllowPrivileged, AllowHostNamespaces: o.AllowHostNamespaces, AllowedCapabilities: o.AllowedCapabilities, ClusterDNS: o.ClusterDNS, ClusterDomain: o.ClusterDomain,
 		ResolvConf: o.ResolvConf, HostsFile: o.HostsFile, Sysctls: sysctls, AppArmor: info.AppArmor, SELinux: info.SELinux, HostUsage: usage, Finalize: finalizer(client), PodmanUnreachableGrace: o.PodmanUnreachableGrace,
 		MaxContainerRestartPeriod: o.MaxContainerRestartPeriod, SeccompDefault: o.SeccompDefault, RuntimeHandlers: o.RuntimeHandlers, Registries: regs})
