@@ -10,7 +10,6 @@ package podmanfit
 import (
 	"context"
 	"fmt"
-	"reflect"
 	"strings"
 	"time"
 
@@ -25,6 +24,7 @@ import (
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 
+	"github.com/berth-dev/berth/internal/persistentvolume"
 	"github.com/berth-dev/berth/plugins/apis/config"
 	_ "github.com/berth-dev/berth/plugins/apis/config/scheme" // registers the arguments
 	"github.com/berth-dev/berth/plugins/apis/config/validation"
@@ -247,8 +247,8 @@ func (p *PodmanFit) claimProblem(pod *corev1.Pod, v *corev1.Volume, name string)
 		if err != nil {
 			return ""
 		}
-		if why := unmountable(pv); why != "" {
-			return "bound to PersistentVolume " + pv.Name + " " + why
+		if what, _ := persistentvolume.Unmountable(pv); what != "" {
+			return "bound to PersistentVolume " + pv.Name + " " + what
 		}
 		return ""
 	}
@@ -261,44 +261,6 @@ func (p *PodmanFit) claimProblem(pod *corev1.Pod, v *corev1.Volume, name string)
 		return ""
 	}
 	return fmt.Sprintf("StorageClass %s provisions its volumes with %s", class, sc.Provisioner)
-}
-
-// unmountable says why Berth cannot mount a PersistentVolume ("of type nfs", "of volumeMode Block"), "" for a
-// hostPath or local volume of volumeMode Filesystem without mount options or the pv.beta.kubernetes.io/gid
-// annotation: what the provider mounts (podspec.UnmountablePersistentVolume).
-func unmountable(pv *corev1.PersistentVolume) string {
-	if m := pv.Spec.VolumeMode; m != nil && *m != corev1.PersistentVolumeFilesystem {
-		return "of volumeMode " + string(*m)
-	}
-	if pv.Spec.HostPath == nil && pv.Spec.Local == nil {
-		return "of type " + volumeType(pv)
-	}
-	if len(pv.Spec.MountOptions) > 0 || pv.Annotations[corev1.MountOptionAnnotation] != "" {
-		return "with mount options"
-	}
-	if _, ok := pv.Annotations[volumeGIDAnnotation]; ok {
-		return "with annotation " + volumeGIDAnnotation + " (a supplemental group)"
-	}
-	return ""
-}
-
-// volumeGIDAnnotation is a PersistentVolume's annotation giving a group the kubelet adds to the containers'
-// supplemental groups, which Berth does not.
-const volumeGIDAnnotation = "pv.beta.kubernetes.io/gid"
-
-// volumeType names a PersistentVolume's source as its field does (nfs, csi, ...), with a csi volume's driver.
-func volumeType(pv *corev1.PersistentVolume) string {
-	src := reflect.ValueOf(pv.Spec.PersistentVolumeSource)
-	for i := range src.NumField() {
-		if f := src.Field(i); f.Kind() == reflect.Pointer && !f.IsNil() {
-			name, _, _ := strings.Cut(src.Type().Field(i).Tag.Get("json"), ",")
-			if pv.Spec.CSI != nil && name == "csi" {
-				name += " (driver " + pv.Spec.CSI.Driver + ")"
-			}
-			return name
-		}
-	}
-	return "none"
 }
 
 // tolerates tells whether the pod tolerates a NoSchedule taint with this key and no value, as the in-tree

@@ -33,6 +33,7 @@ import (
 	st "k8s.io/kubernetes/pkg/scheduler/testing"
 	tf "k8s.io/kubernetes/pkg/scheduler/testing/framework"
 
+	"github.com/berth-dev/berth/internal/persistentvolume"
 	"github.com/berth-dev/berth/internal/wellknown"
 	"github.com/berth-dev/berth/plugins/apis/config"
 	"github.com/berth-dev/berth/provider/podspec"
@@ -913,7 +914,7 @@ func TestFilterRefusesTheClaimsTheProviderRefuses(t *testing.T) {
 			pv.Annotations = map[string]string{corev1.MountOptionAnnotation: "noatime"}
 		},
 		"supplemental group annotation": func(pv *corev1.PersistentVolume) {
-			pv.Annotations = map[string]string{podspec.VolumeGIDAnnotation: "1234"}
+			pv.Annotations = map[string]string{persistentvolume.GIDAnnotation: "1234"}
 		},
 	}
 	for name, src := range sources {

@@ -3,12 +3,13 @@ package podspec
 import (
 	"fmt"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/component-helpers/storage/ephemeral"
+
+	"github.com/berth-dev/berth/internal/persistentvolume"
 )
 
 // volumeProblems lists the volumes Berth refuses outright, with why: kinds it does not support and hostPaths
@@ -74,53 +75,13 @@ func PersistentVolumeProblem(pod *corev1.Pod, v *corev1.Volume, pv *corev1.Persi
 		return fmt.Sprintf("spec.volumes[%s]: not a volume of a claim", v.Name)
 	}
 	bound := fmt.Sprintf("spec.volumes[%s]: %s is bound to PersistentVolume %s", v.Name, claim, pv.Name)
-	if why := UnmountablePersistentVolume(pv); why != "" {
-		return bound + " " + why
+	if what, why := persistentvolume.Unmountable(pv); what != "" {
+		return bound + " " + what + "; " + why
 	}
 	if hp := pv.Spec.HostPath; hp != nil && !hostPathAllowed(hp.Path, policy.AllowedHostPaths, policy.resolver()) {
 		return fmt.Sprintf("%s of type hostPath, whose path %q is not under a path this node allows (%s)", bound, hp.Path, allowedList(policy.AllowedHostPaths))
 	}
 	return ""
-}
-
-// VolumeGIDAnnotation is a PersistentVolume's annotation giving a group ID the kubelet adds to the supplemental
-// groups of the containers of a pod using the volume.
-const VolumeGIDAnnotation = "pv.beta.kubernetes.io/gid"
-
-// UnmountablePersistentVolume says why Berth cannot mount a PersistentVolume whatever the node allows ("of type
-// nfs; ...", "of volumeMode Block; ..."), "" when it is a hostPath or local volume of volumeMode Filesystem that
-// asks for nothing Berth would leave out: mount options (which the kubelet applies to a local volume's bind mount,
-// and refuses for a hostPath one) and the supplemental group of the pv.beta.kubernetes.io/gid annotation.
-func UnmountablePersistentVolume(pv *corev1.PersistentVolume) string {
-	if pv.Spec.VolumeMode != nil && *pv.Spec.VolumeMode != corev1.PersistentVolumeFilesystem {
-		return fmt.Sprintf("of volumeMode %s; Berth mounts Filesystem volumes only", *pv.Spec.VolumeMode)
-	}
-	if pv.Spec.HostPath == nil && pv.Spec.Local == nil {
-		return "of type " + PersistentVolumeType(pv) + "; Berth mounts hostPath and local PersistentVolumes only"
-	}
-	if len(pv.Spec.MountOptions) > 0 || pv.Annotations[corev1.MountOptionAnnotation] != "" {
-		return "with mount options; Berth does not mount with them"
-	}
-	if _, ok := pv.Annotations[VolumeGIDAnnotation]; ok {
-		return "with annotation " + VolumeGIDAnnotation + "; Berth does not add its group to the containers' supplemental groups"
-	}
-	return ""
-}
-
-// PersistentVolumeType names a PersistentVolume's source as its field does (hostPath, local, nfs, ...), with the
-// driver of a csi one ("csi (driver ebs.csi.aws.com)"); "none" when it has none.
-func PersistentVolumeType(pv *corev1.PersistentVolume) string {
-	src := reflect.ValueOf(pv.Spec.PersistentVolumeSource)
-	for i := range src.NumField() {
-		if f := src.Field(i); f.Kind() == reflect.Pointer && !f.IsNil() {
-			name, _, _ := strings.Cut(src.Type().Field(i).Tag.Get("json"), ",")
-			if pv.Spec.CSI != nil && name == "csi" {
-				name += " (driver " + pv.Spec.CSI.Driver + ")"
-			}
-			return name
-		}
-	}
-	return "none"
 }
 
 // emptyDirMode is the permission bits of the emptyDirs Berth makes, the API's default mode.

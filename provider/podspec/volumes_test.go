@@ -8,6 +8,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/berth-dev/berth/internal/persistentvolume"
 )
 
 func TestVolumeProblems(t *testing.T) {
@@ -103,7 +105,7 @@ func TestPersistentVolumeProblem(t *testing.T) {
 		}(), want: "spec.volumes[data]: claim data-web-0 is bound to PersistentVolume pv-1 with mount options; Berth does not mount with them"},
 		{name: "supplemental group annotation", v: claim, pv: func() *corev1.PersistentVolume {
 			p := pv(corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/srv/data/pv-1"}}, nil)
-			p.Annotations = map[string]string{VolumeGIDAnnotation: "1234"}
+			p.Annotations = map[string]string{persistentvolume.GIDAnnotation: "1234"}
 			return p
 		}(), want: "spec.volumes[data]: claim data-web-0 is bound to PersistentVolume pv-1 with annotation pv.beta.kubernetes.io/gid; Berth does not add its group to the containers' supplemental groups"},
 		{name: "no source", v: claim, pv: pv(corev1.PersistentVolumeSource{}, nil),

@@ -18,6 +18,7 @@ import (
 	storagehelpers "k8s.io/component-helpers/storage/volume"
 	volumeutil "k8s.io/kubernetes/pkg/volume/util"
 
+	"github.com/berth-dev/berth/internal/persistentvolume"
 	"github.com/berth-dev/berth/provider/podspec"
 )
 
@@ -206,7 +207,7 @@ func (m *Manager) setUpClaim(ctx context.Context, pod *corev1.Pod, v *corev1.Vol
 		}
 	default:
 		// PersistentVolumeProblem refuses any other source.
-		return &RefusedError{Problem: fmt.Sprintf("spec.volumes[%s]: PersistentVolume %s of type %s", v.Name, pv.Name, podspec.PersistentVolumeType(pv))}
+		return &RefusedError{Problem: fmt.Sprintf("spec.volumes[%s]: PersistentVolume %s of type %s", v.Name, pv.Name, persistentvolume.Type(pv))}
 	}
 	return recordPath(filepath.Join(m.PodDir(pod.UID), "volumes", plugin, v.Name), path)
 }
