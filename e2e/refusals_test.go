@@ -8,9 +8,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	nodev1 "k8s.io/api/node/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/berth-dev/berth/provider/podman"
 )
@@ -41,11 +38,6 @@ func podmanInfo(ctx context.Context, i int) (podman.HostInfo, error) {
 func TestRefusedPodSpecFields(t *testing.T) {
 	ns := namespace(t)
 	ctx := context.Background()
-	// A RuntimeClass with an overhead: the apiserver's RuntimeClass admission sets a pod's spec.overhead only from
-	// its class's overhead.podFixed (it refuses a pod setting one itself).
-	withOverhead := &nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: ns + "-runc"}, Handler: "runc",
-		Overhead: &nodev1.Overhead{PodFixed: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("8Mi")}}}
-	createRuntimeClass(t, withOverhead)
 	// Refused for what Berth cannot run yet: reason and event UnsupportedPodSpec, naming the fields.
 	unsupported := func(name, spec, container, fields string) refusalCase {
 		return refusalCase{name: name, spec: spec, container: container, reason: "UnsupportedPodSpec", event: "UnsupportedPodSpec",
@@ -66,9 +58,6 @@ func TestRefusedPodSpecFields(t *testing.T) {
 		unsupported("user-namespace", "hostUsers: false", "", "spec.hostUsers: false"),
 		unsupported("ephemeral-storage-limit", "", "resources: {limits: {ephemeral-storage: 1Gi}}",
 			"spec.containers[main].resources.limits[ephemeral-storage]"),
-		unsupported("pod-resources", "resources: {limits: {cpu: 500m, memory: 128Mi}}", "", "spec.resources"),
-		// The overhead comes with its RuntimeClass, whose handler the node runs: only the overhead is refused.
-		unsupported("overhead", "runtimeClassName: "+withOverhead.Name, "", "spec.overhead"),
 		unsupported("supplemental-groups-strict", "securityContext: {supplementalGroupsPolicy: Strict}", "",
 			"spec.securityContext.supplementalGroupsPolicy"),
 		// The API allows volumeDevices only from a persistentVolumeClaim (or ephemeral) volume; the device is named

@@ -55,6 +55,9 @@ type PodSpec struct {
 	HostAdd []string
 	// DNS replaces parts of the host's resolv.conf in the pod; nil keeps Podman's default (the host's).
 	DNS *DNSConfig
+	// Resources are the limits of the pod's own cgroup, which holds its containers; nil leaves it as Podman makes
+	// it (no limit).
+	Resources *ContainerResources
 }
 
 // PortMapping maps a host port to a pod port.
@@ -138,6 +141,9 @@ func podSpecGen(spec PodSpec) (*specgen.PodSpecGenerator, error) {
 		return nil, err
 	}
 	ps.DNSServer, ps.DNSSearch, ps.DNSOption = servers, searches, options
+	if spec.Resources != nil {
+		ps.ResourceLimits = newLinuxResources(*spec.Resources)
+	}
 	return ps, nil
 }
 

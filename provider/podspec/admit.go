@@ -149,14 +149,7 @@ func (p Policy) resolver() func(string) string {
 func unsupported(pod *corev1.Pod, policy Policy) []string {
 	var out []string
 	sp := pod.Spec
-	// Each of these would run with less than was asked: under runc whatever the class, without the pod's cgroup
-	// limits or the runtime class's overhead, without a user namespace.
-	if len(sp.Overhead) > 0 {
-		out = append(out, "spec.overhead")
-	}
-	if r := sp.Resources; r != nil && (len(r.Limits) > 0 || len(r.Requests) > 0 || len(r.Claims) > 0) {
-		out = append(out, "spec.resources")
-	}
+	// Without a user namespace, it would run with weaker isolation than asked.
 	if sp.HostUsers != nil && !*sp.HostUsers {
 		out = append(out, "spec.hostUsers: false")
 	}

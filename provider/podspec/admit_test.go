@@ -174,11 +174,11 @@ func TestAdmitNoSilentFields(t *testing.T) {
 		{name: "empty runtime class", pod: func(p *corev1.Pod) { p.Spec.RuntimeClassName = new("") }},
 		{name: "overhead", pod: func(p *corev1.Pod) {
 			p.Spec.Overhead = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m")}
-		},
-			want: unsupportedPod("spec.overhead")},
+		}},
+		// Pod-level resources bound the pod's cgroup (PodResources, TestPodResources).
 		{name: "pod-level resources", pod: func(p *corev1.Pod) {
 			p.Spec.Resources = &corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")}}
-		}, want: unsupportedPod("spec.resources")},
+		}},
 		{name: "user namespace", pod: func(p *corev1.Pod) { p.Spec.HostUsers = &no }, want: unsupportedPod("spec.hostUsers: false")},
 		{name: "host users", pod: func(p *corev1.Pod) { p.Spec.HostUsers = &yes }},
 

@@ -71,6 +71,8 @@ func Pod(pod *corev1.Pod, in PodInputs) podman.PodSpec {
 		Network:  in.Network,
 		Hostname: in.Hostname,
 		DNS:      in.DNS,
+		// The pod-level resources and the overhead bound the pod's cgroup, as the kubelet's pod cgroup.
+		Resources: PodResources(pod),
 	}
 	if in.PodmanHostsFile {
 		ps.HostAdd = hostAliases(pod)
