@@ -398,7 +398,7 @@ func Run(ctx context.Context, o *Options) error {
 	usage := hostUsage(o.PodmanURL)
 	np := berthnode.New(ctx, berthnode.Config{Name: o.NodeName, IP: o.NodeIP, KubeletPort: int32(o.Port), Version: Version, Runtime: rt, Taints: taints, PodCIDRs: podCIDRs,
 		UnreachableAfter: o.PodmanUnreachableNodeGrace, MemAvailable: memAvailable(usage),
-		NodeFs: nodeFs(o.PodmanURL, o.RootDir)})
+		NodeFs: nodeFs(o.PodmanURL, o.RootDir), RuntimeHandlers: o.RuntimeHandlers})
 	tokens := token.NewManager(client)
 	var setHairpin func(context.Context) error
 	if o.HairpinMode == hairpin.Veth {
