@@ -56,8 +56,6 @@ func TestRefusedPodSpecFields(t *testing.T) {
 	}
 	tests := []refusalCase{
 		unsupported("user-namespace", "hostUsers: false", "", "spec.hostUsers: false"),
-		unsupported("ephemeral-storage-limit", "", "resources: {limits: {ephemeral-storage: 1Gi}}",
-			"spec.containers[main].resources.limits[ephemeral-storage]"),
 		unsupported("supplemental-groups-strict", "securityContext: {supplementalGroupsPolicy: Strict}", "",
 			"spec.securityContext.supplementalGroupsPolicy"),
 		// The API allows volumeDevices only from a persistentVolumeClaim (or ephemeral) volume; the device is named

@@ -251,9 +251,9 @@ func (p *Provider) resyncVolumes(ctx context.Context) {
 			if hasAPIDataVolume(r.pod) {
 				p.refreshVolumes(rctx, r)
 			}
-			// As the kubelet's eviction manager, which checks emptyDir usage against sizeLimit on each housekeeping.
-			if volume.HasDiskSizeLimit(r.pod) {
-				go p.enforceEmptyDirLimits(rctx, r)
+			// As the kubelet's eviction manager, which checks local storage limits on each housekeeping.
+			if hasStorageLimits(r.pod) {
+				go p.enforceStorageLimits(rctx, r)
 			}
 		}
 	}

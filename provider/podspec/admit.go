@@ -188,10 +188,10 @@ func unsupported(pod *corev1.Pod, policy Policy) []string {
 		if len(c.Resources.Claims) > 0 {
 			out = append(out, path+".resources.claims")
 		}
-		// Nothing enforces a container's ephemeral-storage limit (no eviction for it) or hugepages (no hugetlb
-		// cgroup limits): refused rather than run unbounded.
+		// Nothing enforces hugepages (no hugetlb cgroup limits): refused rather than run unbounded. An
+		// ephemeral-storage limit is enforced by eviction (provider/evict.go).
 		for _, name := range slices.Sorted(maps.Keys(c.Resources.Limits)) {
-			if name == corev1.ResourceEphemeralStorage || v1helper.IsHugePageResourceName(name) {
+			if v1helper.IsHugePageResourceName(name) {
 				out = append(out, fmt.Sprintf("%s.resources.limits[%s]", path, name))
 			}
 		}

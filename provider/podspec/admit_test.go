@@ -212,9 +212,11 @@ func TestAdmitNoSilentFields(t *testing.T) {
 			want: unsupportedPod("spec.containers[app].securityContext.procMount: Unmasked")},
 		{name: "default /proc", pod: appSC(corev1.SecurityContext{ProcMount: new(corev1.DefaultProcMount)})},
 
+		// An ephemeral-storage limit is enforced by eviction (TestEvictionForEphemeralStorage); hugepages are not.
 		{name: "ephemeral-storage and hugepages limits", pod: limits(corev1.ResourceList{
 			corev1.ResourceEphemeralStorage: resource.MustParse("1Gi"), "hugepages-2Mi": resource.MustParse("2Mi"), corev1.ResourceMemory: resource.MustParse("1Gi")}),
-			want: unsupportedPod("spec.containers[app].resources.limits[ephemeral-storage], spec.containers[app].resources.limits[hugepages-2Mi]")},
+			want: unsupportedPod("spec.containers[app].resources.limits[hugepages-2Mi]")},
+		{name: "ephemeral-storage limit", pod: limits(corev1.ResourceList{corev1.ResourceEphemeralStorage: resource.MustParse("1Gi")})},
 		{name: "ephemeral-storage requests are the scheduler's", pod: func(p *corev1.Pod) {
 			p.Spec.Containers[0].Resources.Requests = corev1.ResourceList{corev1.ResourceEphemeralStorage: resource.MustParse("1Gi")}
 		}},
