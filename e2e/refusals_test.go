@@ -94,18 +94,12 @@ func TestRefusedPodSpecFields(t *testing.T) {
 			"OutOfexample.com/widget", "Node didn't have enough resource: example.com/widget, requested: 1, used: 0, capacity: 0"),
 	}
 	// AppArmor: a host without it rejects any profile but Unconfined, the pod's or a container's, as the kubelet
-	// does; one with it runs RuntimeDefault and refuses Localhost and Unconfined profiles.
+	// does; one with it runs every profile (TestAppArmorProfiles).
 	info, err := podmanInfo(ctx, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.AppArmor {
-		tests = append(tests,
-			unsupported("apparmor", "", "securityContext: {appArmorProfile: {type: Localhost, localhostProfile: e2e}}",
-				"spec.containers[main].securityContext.appArmorProfile: Localhost"),
-			unsupported("apparmor-unconfined", "", "securityContext: {appArmorProfile: {type: Unconfined}}",
-				"spec.containers[main].securityContext.appArmorProfile: Unconfined"))
-	} else {
+	if !info.AppArmor {
 		const noAppArmor = "Cannot enforce AppArmor: AppArmor is not enabled on the host"
 		tests = append(tests,
 			rejected("apparmor", "", "securityContext: {appArmorProfile: {type: RuntimeDefault}}", "AppArmor", noAppArmor),

@@ -536,7 +536,7 @@ func (p *Provider) buildSpec(ctx context.Context, r *podRecord, c *containerReco
 	defer p.mu.Unlock()
 	spec := podspec.Container(r.pod, c.spec, podspec.ContainerInputs{Node: p.cfg.NodeName, Pod: r.podmanID, Attempt: attempt, Env: env, HostNetns: p.cfg.HostNetns,
 		Mounts: mounts, PIDNamespaceOf: c.pidOf, DNS: r.dns, PodmanHostsFile: !p.managesHostsFile(),
-		Seccomp: podspec.SeccompConfig{ProfileRoot: filepath.Join(p.cfg.RootDir, "seccomp"), DefaultRuntimeDefault: p.cfg.SeccompDefault}, OCIRuntime: r.runtime})
+		Seccomp: podspec.SeccompConfig{ProfileRoot: filepath.Join(p.cfg.RootDir, "seccomp"), DefaultRuntimeDefault: p.cfg.SeccompDefault}, AppArmor: p.cfg.AppArmor, OCIRuntime: r.runtime})
 	return spec, c.spec.Resources.DeepCopy(), true
 }
 

@@ -87,6 +87,9 @@ type ContainerSpec struct {
 	// Seccomp is the container's seccomp profile: empty for the runtime's default, SeccompUnconfined for none, else
 	// the path of a profile on the Podman host.
 	Seccomp string
+	// AppArmor is the container's AppArmor profile on a host with AppArmor: empty for Podman's default,
+	// AppArmorUnconfined for none, else the name of a profile loaded on the host.
+	AppArmor string
 	// HostIPC runs the container in the host's IPC namespace (its pod must not share one: PodSpec.HostIPC).
 	HostIPC bool
 	// Netns is a network namespace (a path) the container joins instead of its pod's (whose pod must then share
@@ -99,6 +102,9 @@ type ContainerSpec struct {
 	// namespaces the pod's containers share are the pod's.
 	Sysctls map[string]string
 }
+
+// AppArmorUnconfined is ContainerSpec.AppArmor for a container without an AppArmor profile.
+const AppArmorUnconfined = "unconfined"
 
 // SeccompUnconfined is ContainerSpec.Seccomp for a container with no seccomp filter (Podman's own word for it).
 const SeccompUnconfined = "unconfined"
@@ -186,6 +192,7 @@ func (c *Client) CreateContainer(ctx context.Context, spec ContainerSpec) (strin
 	s.ReadOnlyFilesystem, s.ReadWriteTmpfs = spec.ReadOnlyRootfs, false
 	s.NoNewPrivileges = spec.NoNewPrivileges
 	s.SeccompProfilePath = spec.Seccomp
+	s.ApparmorProfile = spec.AppArmor
 	s.OCIRuntime = spec.OCIRuntime
 	s.HostAdd = spec.HostAdd
 	servers, searches, options, err := dnsSpec(spec.DNS)

@@ -161,19 +161,6 @@ func unsupported(pod *corev1.Pod, policy Policy) []string {
 		if sc.SupplementalGroupsPolicy != nil && *sc.SupplementalGroupsPolicy != corev1.SupplementalGroupsPolicyMerge {
 			out = append(out, "spec.securityContext.supplementalGroupsPolicy")
 		}
-		// A pod-level profile matters for the containers that do not set their own and are not privileged
-		// (a privileged container runs unconfined whatever it asks).
-		inherits := func(own func(*corev1.SecurityContext) bool) bool {
-			found := false
-			podutil.VisitContainers(&pod.Spec, podutil.AllContainers, func(c *corev1.Container, _ podutil.ContainerType) bool {
-				found = !isPrivileged(c) && (c.SecurityContext == nil || !own(c.SecurityContext))
-				return !found
-			})
-			return found
-		}
-		if p := sc.AppArmorProfile; p != nil && policy.AppArmor && unsupportedAppArmor(p.Type) && inherits(func(c *corev1.SecurityContext) bool { return c.AppArmorProfile != nil }) {
-			out = append(out, "spec.securityContext.appArmorProfile: "+string(p.Type))
-		}
 		if policy.SELinux && sc.SELinuxOptions != nil {
 			out = append(out, "spec.securityContext.seLinuxOptions")
 		}
@@ -216,9 +203,6 @@ func unsupported(pod *corev1.Pod, policy Policy) []string {
 		if sc.ProcMount != nil && *sc.ProcMount != corev1.DefaultProcMount {
 			out = append(out, path+".securityContext.procMount: "+string(*sc.ProcMount))
 		}
-		if p := sc.AppArmorProfile; p != nil && policy.AppArmor && unsupportedAppArmor(p.Type) && !isPrivileged(c) {
-			out = append(out, path+".securityContext.appArmorProfile: "+string(p.Type))
-		}
 		if policy.SELinux && sc.SELinuxOptions != nil {
 			out = append(out, path+".securityContext.seLinuxOptions")
 		}
@@ -250,13 +234,6 @@ func unsupported(pod *corev1.Pod, policy Policy) []string {
 // isPrivileged tells whether a container asks to run privileged.
 func isPrivileged(c *corev1.Container) bool {
 	return c.SecurityContext != nil && c.SecurityContext.Privileged != nil && *c.SecurityContext.Privileged
-}
-
-// unsupportedAppArmor tells whether Berth refuses an AppArmor profile on a host that has AppArmor: RuntimeDefault
-// is Podman's default profile, which every container gets there; Unconfined and Localhost are not passed to
-// Podman yet.
-func unsupportedAppArmor(t corev1.AppArmorProfileType) bool {
-	return t != corev1.AppArmorProfileTypeRuntimeDefault
 }
 
 // appArmorMissing is the kubelet's message for a pod asking for AppArmor on a host without it.

@@ -195,10 +195,11 @@ func TestAdmitNoSilentFields(t *testing.T) {
 		{name: "AppArmor Unconfined without AppArmor", pod: podSC(corev1.PodSecurityContext{AppArmorProfile: apparmor(corev1.AppArmorProfileTypeUnconfined)})},
 		{name: "AppArmor RuntimeDefault with AppArmor", pod: podSC(corev1.PodSecurityContext{AppArmorProfile: apparmor(corev1.AppArmorProfileTypeRuntimeDefault)}),
 			policy: Policy{AppArmor: true}},
+		// With AppArmor, every profile is passed to Podman (TestAppArmorProfile).
 		{name: "AppArmor Unconfined with AppArmor", pod: podSC(corev1.PodSecurityContext{AppArmorProfile: apparmor(corev1.AppArmorProfileTypeUnconfined)}),
-			policy: Policy{AppArmor: true}, want: unsupportedPod("spec.securityContext.appArmorProfile: Unconfined")},
+			policy: Policy{AppArmor: true}},
 		{name: "container AppArmor Localhost with AppArmor", pod: appSC(corev1.SecurityContext{AppArmorProfile: &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeLocalhost, LocalhostProfile: new("k8s-nginx")}}),
-			policy: Policy{AppArmor: true}, want: unsupportedPod("spec.containers[app].securityContext.appArmorProfile: Localhost")},
+			policy: Policy{AppArmor: true}},
 
 		{name: "SELinux options without SELinux, as sig-storage's emptyDir specs set them", pod: podSC(corev1.PodSecurityContext{SELinuxOptions: &corev1.SELinuxOptions{Level: "s0"}})},
 		{name: "SELinux options with SELinux", pod: func(p *corev1.Pod) {

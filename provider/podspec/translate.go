@@ -158,6 +158,8 @@ type ContainerInputs struct {
 	// Seccomp is the node's seccomp configuration: where Localhost profiles are, and the profile of containers
 	// that ask for none.
 	Seccomp SeccompConfig
+	// AppArmor says whether the Podman host enforces AppArmor: the container then runs with the profile it asks for.
+	AppArmor bool
 	// OCIRuntime is the OCI runtime the container runs under, the pod's RuntimeClass handler; empty for Podman's
 	// default.
 	OCIRuntime string
@@ -198,6 +200,9 @@ func Container(pod *corev1.Pod, c *corev1.Container, in ContainerInputs) podman.
 	s.User = user(pod.Spec.SecurityContext, c.SecurityContext)
 	applySecurityContext(&s, pod, c)
 	s.Seccomp = seccompProfile(pod, c, in.Seccomp)
+	if in.AppArmor {
+		s.AppArmor = appArmorProfile(pod, c)
+	}
 	s.HostIPC = pod.Spec.HostIPC
 	// The kubelet gives the sandbox the pod's sysctls; every container of the Podman pod sets them in the
 	// namespaces it shares with the others.
