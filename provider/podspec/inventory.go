@@ -126,7 +126,7 @@ var inventory = []Field{
 		Why: "the profile file under <root-dir>/seccomp on the Podman host, as the kubelet's; a missing file fails the container with CreateContainerError"},
 	{Path: "spec.securityContext.appArmorProfile.type", Class: Honoured, Test: "e2e.TestAppArmorProfiles",
 		Refusal: `on a Podman host without AppArmor, any profile but Unconfined: AppArmor, "Pod was rejected: Cannot enforce AppArmor: AppArmor is not enabled on the host", as the kubelet`,
-		Why: "on a host with AppArmor: RuntimeDefault is Podman's default profile, Unconfined none, Localhost the named profile loaded on the host (podspec.TestAppArmorProfile; the e2e test reads /proc/self/attr/current there); on a host without, Unconfined has nothing to confine"},
+		Why:     "on a host with AppArmor: RuntimeDefault is Podman's default profile, Unconfined none, Localhost the named profile loaded on the host (podspec.TestAppArmorProfile; the e2e test reads /proc/self/attr/current there); on a host without, Unconfined has nothing to confine"},
 	{Path: "spec.securityContext.appArmorProfile.localhostProfile", Class: Honoured, Test: "podspec.TestAppArmorProfile",
 		Refusal: "as spec.securityContext.appArmorProfile.type", Why: "the profile's name, as the host has it loaded"},
 	{Path: "spec.securityContext.seLinuxOptions.{user,role,type,level}", Class: Honoured, Test: "podspec.TestAdmitNoSilentFields",
