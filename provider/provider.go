@@ -109,6 +109,10 @@ type Config struct {
 	// ResyncPeriod is how often the states of the containers being waited for are listed from Podman, in case its
 	// event stream missed an exit (default 10s).
 	ResyncPeriod time.Duration
+	// ExitsDir is Podman's exits folder (its engine tmp_dir's "exits"), where conmon writes a file named for each
+	// container as it exits, when this process sees Podman's files. Watched, it tells exits at once; Podman's event
+	// stream, which tells them too, is read from a file Podman polls every 250 ms. Empty: the stream alone.
+	ExitsDir string
 	// PodmanUnreachableGrace is how long the pods keep their last phase while Podman does not answer; after it,
 	// every pod that is not terminal reports phase Unknown until Podman answers again (berth-kubelet
 	// --podman-unreachable-grace; default DefaultPodmanUnreachableGrace).
@@ -213,7 +217,7 @@ func (p *Provider) NotifyPods(_ context.Context, cb func(*corev1.Pod)) {
 // every adopted pod is claimed, those whose object virtual-kubelet deletes without a DeletePod.
 func (p *Provider) Run(ctx context.Context, synced func(context.Context) error) {
 	var wg sync.WaitGroup
-	for _, loop := range []func(context.Context){p.dispatch, p.resyncVolumes, p.watchExits, p.watchPodman} {
+	for _, loop := range []func(context.Context){p.dispatch, p.resyncVolumes, p.watchExits, p.watchExitFiles, p.watchPodman} {
 		wg.Go(func() { loop(ctx) })
 	}
 	if synced != nil {

@@ -600,6 +600,10 @@ func (c *Cluster) startKubelet(i int) (*process, error) {
 		"--network=" + podNetwork, "--network-interface=" + c.bridgeName(i), "--subnet=" + subnet,
 		"--root-dir=" + cfg.kubeletRootDir(i), "--allowed-host-paths=" + strings.Join(cfg.AllowedHostPaths, ","),
 	}
+	if dir := c.hosts[i].dir; dir != "" {
+		// The Podman service berth started: its exits folder is its tmp_dir's (containersConf).
+		args = append(args, "--podman-exits-dir="+filepath.Join(dir, "tmp", "exits"))
+	}
 	if c.nets == nil {
 		// No kube-proxy: the pods reach the apiserver at the machine's address, not the kubernetes Service's.
 		args = append(args, "--apiserver-address="+net.JoinHostPort(cfg.NodeIP, strconv.Itoa(cfg.APIServerPort)))

@@ -107,6 +107,8 @@ type Options struct {
 	SeccompDefault bool
 	// RuntimeHandlers are the RuntimeClass handlers the node runs, each an OCI runtime the Podman host knows.
 	RuntimeHandlers []string
+	// PodmanExitsDir is the Podman service's exits folder, watched for containers' exits when set.
+	PodmanExitsDir string
 	// MaxContainerRestartPeriod caps the crash-loop back-off, as the kubelet's
 	// crashLoopBackOff.maxContainerRestartPeriod (1s to 300s).
 	MaxContainerRestartPeriod time.Duration
@@ -132,6 +134,7 @@ func NewCommand() *cobra.Command {
 	f.StringVar(&o.NodeIP, "node-ip", "", "address the node advertises; the apiserver reaches the kubelet API there (not loopback)")
 	f.IntVar(&o.Port, "port", o.Port, "port of the kubelet API (logs)")
 	f.StringVar(&o.PodmanURL, "podman-url", "unix:///run/podman/podman.sock", "Podman service: unix://, tcp:// or ssh://")
+	f.StringVar(&o.PodmanExitsDir, "podman-exits-dir", "", "the Podman service's exits folder (its containers.conf engine tmp_dir, then exits; /run/libpod/exits for a root service by default), when this process sees it: conmon's exit files there tell exits at once, where Podman's event stream is polled every 250 ms (empty: the stream alone)")
 	f.StringVar(&o.TLSCertFile, "tls-cert-file", "", "serving certificate of the kubelet API (empty: a self-signed one, as the kubelet makes)")
 	f.StringVar(&o.TLSKeyFile, "tls-private-key-file", "", "key of the serving certificate")
 	f.BoolVar(&o.RotateServerCertificates, "rotate-server-certificates", false, "request the serving certificate from the cluster with a kubernetes.io/kubelet-serving CSR and renew it before it expires, as the kubelet's serverTLSBootstrap (an approver must approve the CSRs; until one is issued the node serves a self-signed certificate and, after a minute, warns)")
@@ -178,6 +181,9 @@ func (o *Options) Validate() error {
 	}
 	if ip.IsLoopback() {
 		return fmt.Errorf("--node-ip %s is a loopback address: the apiserver refuses to proxy logs to it; use an address of this machine such as the Podman bridge gateway", o.NodeIP)
+	}
+	if o.PodmanExitsDir != "" && !localPodman(o.PodmanURL) {
+		return fmt.Errorf("--podman-exits-dir %s: the Podman service at %s is not on this machine (not unix://)", o.PodmanExitsDir, o.PodmanURL)
 	}
 	if (o.TLSCertFile == "") != (o.TLSKeyFile == "") {
 		return fmt.Errorf("--tls-cert-file and --tls-private-key-file go together (neither: a self-signed certificate)")
@@ -408,7 +414,7 @@ func Run(ctx context.Context, o *Options) error {
 		Allocatable: np.Allocatable(), RootDir: o.RootDir, AllowedHostPaths: o.HostPaths, Tokens: tokens.GetServiceAccountToken,
 		APIServer: o.APIServer, AllowPrivileged: o.AllowPrivileged, AllowHostNamespaces: o.AllowHostNamespaces, AllowedCapabilities: o.AllowedCapabilities, ClusterDNS: o.ClusterDNS, ClusterDomain: o.ClusterDomain,
 		ResolvConf: o.ResolvConf, HostsFile: o.HostsFile, Sysctls: sysctls, AppArmor: info.AppArmor, SELinux: info.SELinux, HostUsage: usage, Finalize: finalizer(client), PodmanUnreachableGrace: o.PodmanUnreachableGrace,
-		MaxContainerRestartPeriod: o.MaxContainerRestartPeriod, SeccompDefault: o.SeccompDefault, RuntimeHandlers: o.RuntimeHandlers, Registries: regs})
+		MaxContainerRestartPeriod: o.MaxContainerRestartPeriod, ExitsDir: o.PodmanExitsDir, SeccompDefault: o.SeccompDefault, RuntimeHandlers: o.RuntimeHandlers, Registries: regs})
 	if n, err := p.Adopt(ctx); err != nil {
 		return fmt.Errorf("take stock of the Podman pods of an earlier run: %w", err)
 	} else if n > 0 {

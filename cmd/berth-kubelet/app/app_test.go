@@ -70,6 +70,11 @@ func TestOptionsValidate(t *testing.T) {
 		{"unsafe sysctl not namespaced", func(o *Options) { o.AllowedUnsafeSysctls = []string{"vm.swappiness"} }, `--allowed-unsafe-sysctls: the sysctls "vm.swappiness" are not known to be namespaced`},
 		{"malformed unsafe sysctl", func(o *Options) { o.AllowedUnsafeSysctls = []string{"kernel..msgmax"} }, `--allowed-unsafe-sysctls: sysctl "kernel..msgmax" must have at most 253 characters and match regex`},
 		{"relative hosts file", func(o *Options) { o.HostsFile = "hosts" }, `--hosts-file "hosts" must be an absolute path`},
+		{"exits folder of a local Podman", func(o *Options) {
+			o.PodmanURL, o.PodmanExitsDir = "unix:///run/podman/podman.sock", "/run/libpod/exits"
+		}, ""},
+		{"exits folder of a remote Podman", func(o *Options) { o.PodmanURL, o.PodmanExitsDir = "tcp://192.0.2.9:8080", "/run/libpod/exits" },
+			"--podman-exits-dir /run/libpod/exits: the Podman service at tcp://192.0.2.9:8080 is not on this machine (not unix://)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
