@@ -63,24 +63,27 @@ func (p *Provider) releaseUserNamespace(uid types.UID) {
 }
 
 // recordUserNamespaces records the ranges the Podman pods of an earlier run hold, so that they are not given again
-// and their pods keep theirs. A pod nothing runs in any more (its Podman pod exited) holds none: its range was
-// freed when it finished, and may be another's since.
+// and their pods keep theirs. Those of pods something still runs in come first: a pod nothing runs in (its Podman
+// pod exited) had its range freed when it finished, and another pod may hold it since; one whose range is still
+// free keeps it, so that a pod that starts again (its Podman pod stopped with the host) finds its files its own.
 func (p *Provider) recordUserNamespaces(ctx context.Context, pods []podman.PodInfo) {
 	if p.cfg.UserNamespaces == nil {
 		return
 	}
-	for _, pp := range pods {
-		label, ok := pp.Labels[podman.LabelUserNamespace]
-		uid := types.UID(pp.Labels[podman.LabelUID])
-		if !ok || uid == "" || pp.Status == podman.PodExited {
-			continue
-		}
-		r, err := userns.ParseRange(label)
-		if err == nil {
-			err = p.cfg.UserNamespaces.Record(uid, r)
-		}
-		if err != nil {
-			klog.FromContext(ctx).Error(err, "Recording the user namespace of a Podman pod of an earlier run", "podmanPod", pp.Name)
+	for _, exited := range []bool{false, true} {
+		for _, pp := range pods {
+			label, ok := pp.Labels[podman.LabelUserNamespace]
+			uid := types.UID(pp.Labels[podman.LabelUID])
+			if !ok || uid == "" || (pp.Status == podman.PodExited) != exited {
+				continue
+			}
+			r, err := userns.ParseRange(label)
+			if err == nil {
+				err = p.cfg.UserNamespaces.Record(uid, r)
+			}
+			if err != nil && !exited {
+				klog.FromContext(ctx).Error(err, "Recording the user namespace of a Podman pod of an earlier run", "podmanPod", pp.Name)
+			}
 		}
 	}
 }

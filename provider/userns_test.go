@@ -103,18 +103,23 @@ func TestUserNamespaces(t *testing.T) {
 }
 
 // TestUserNamespacesAfterRestart checks that a restarted virtual kubelet knows the ranges its pods hold, from the
-// labels of their Podman pods: an adopted pod keeps its range and a new pod gets another; a finished pod's range
-// is free.
+// labels of their Podman pods: an adopted pod keeps its range and a new pod gets another; a pod that finished
+// before the restart, whose range was freed and given to another pod, holds none.
 func TestUserNamespacesAfterRestart(t *testing.T) {
 	alloc, _ := userns.New(userns.Length, 3)
 	h := newHarnessWith(t, func(cfg *Config) { cfg.UserNamespaces = alloc }, "busybox")
-	keep, done := ownNamespacePod("keep", corev1.RestartPolicyAlways), ownNamespacePod("done", corev1.RestartPolicyNever)
+	keep, done, took := ownNamespacePod("keep", corev1.RestartPolicyAlways), ownNamespacePod("done", corev1.RestartPolicyNever), ownNamespacePod("took", corev1.RestartPolicyAlways)
 	for _, pod := range []*corev1.Pod{keep, done} {
 		h.create(pod)
 		h.waitContainer(ctrName(pod, "a", 1), "running")
 	}
 	h.fake.exit(t, ctrName(done, "a", 1), 0)
-	h.poll("the finished pod's sandbox to stop", func() bool { _, ok := alloc.Get(done.UID); return !ok })
+	h.poll("the finished pod's range to be freed", func() bool { _, ok := alloc.Get(done.UID); return !ok })
+	h.create(took)
+	h.waitContainer(ctrName(took, "a", 1), "running")
+	if got, _ := h.podUserNamespace(took); got == nil || got.HostID != 131072 {
+		t.Fatalf("user namespace %+v, want the finished pod's, from 131072", got)
+	}
 
 	h.die()
 	h2 := restarted(t, h)
@@ -123,23 +128,25 @@ func TestUserNamespacesAfterRestart(t *testing.T) {
 	if _, err := h2.p.Adopt(h2.ctx); err != nil {
 		t.Fatal(err)
 	}
-	if r, ok := alloc2.Get(keep.UID); !ok || r.FirstID != 65536 {
-		t.Errorf("after the restart the running pod holds %v (%v), want its range from 65536", r, ok)
-	}
-	if r, ok := alloc2.Get(done.UID); ok {
-		t.Errorf("after the restart the finished pod holds %v, want none", r)
+	for _, tc := range []struct {
+		pod  *corev1.Pod
+		want uint32
+	}{{pod: keep, want: 65536}, {pod: took, want: 131072}, {pod: done}} {
+		if r, ok := alloc2.Get(tc.pod.UID); ok != (tc.want != 0) || r.FirstID != tc.want {
+			t.Errorf("after the restart pod %s holds %v (%v), want from %d", tc.pod.Name, r, ok, tc.want)
+		}
 	}
 	h2.create(keep)
 	next := ownNamespacePod("next", corev1.RestartPolicyAlways)
 	h2.create(next)
 	h2.waitContainer(ctrName(next, "a", 1), "running")
-	if got, _ := h2.podUserNamespace(next); got == nil || got.HostID == 65536 {
-		t.Errorf("a new pod's user namespace %+v, want one apart from the adopted pod's", got)
+	if got, _ := h2.podUserNamespace(next); got == nil || got.HostID != 196608 {
+		t.Errorf("a new pod's user namespace %+v, want the free one, from 196608", got)
 	}
-	for _, pod := range []*corev1.Pod{keep, next, done} {
+	for _, pod := range []*corev1.Pod{keep, next} {
 		_ = h2.p.DeletePod(h2.ctx, pod)
 	}
-	h2.poll("the pods to be removed", func() bool { return h.fake.podCount() == 0 })
+	h2.poll("the claimed pods to be removed", func() bool { return h.fake.podCount() == 2 })
 }
 
 // TestUserNamespacesRefused checks that a node that gives no user namespaces refuses the pods that ask for one,
