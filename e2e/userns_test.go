@@ -112,6 +112,7 @@ func TestUserNamespaces(t *testing.T) {
 				t.Errorf("pods %s and %s share the user namespace from host ID %d", other, p.name, base)
 			}
 			bases[base] = p.name
+			t.Logf("pod %s on %s: user namespace from host ID %d", p.name, p.node, base)
 			label := podmanPodLabel(t, p.node, ns, p.name, podman.LabelUserNamespace)
 			if label != strconv.FormatUint(base, 10) {
 				t.Errorf("pod %s: Podman pod label %s=%q, want its range %d", p.name, podman.LabelUserNamespace, label, base)
