@@ -43,7 +43,7 @@ func (p *Provider) run(ctx context.Context, r *podRecord) {
 	p.mu.Lock()
 	p.changedLocked(r)
 	p.mu.Unlock()
-	// The volume folders are made the pod's user namespace's, when it has one of its own.
+	// A pod with a user namespace of its own gets its range before its volumes are made: their folders are its IDs'.
 	if !p.retrySandbox(ctx, r, func() error { return p.allocateUserNamespace(r) }) {
 		return
 	}
@@ -156,10 +156,10 @@ func (p *Provider) startSandbox(ctx context.Context, r *podRecord) bool {
 
 // retrySandbox makes a part of the pod's sandbox until it is made, retrying with back-off as the kubelet does
 // (each failure a FailedCreatePodSandBox event); false means the runner stopped first.
-func (p *Provider) retrySandbox(ctx context.Context, r *podRecord, make func() error) bool {
+func (p *Provider) retrySandbox(ctx context.Context, r *podRecord, step func() error) bool {
 	backoff := p.cfg.InitialBackoff
 	for {
-		err := make()
+		err := step()
 		if err == nil {
 			return true
 		}

@@ -89,11 +89,6 @@ func New(first uint32, slots int) (*Allocator, error) {
 	return &Allocator{first: first, slots: slots, used: map[int]types.UID{}, byPod: map[types.UID]int{}}, nil
 }
 
-// Span is the node's first ID and how many IDs its ranges take in all.
-func (a *Allocator) Span() (first uint32, length uint64) {
-	return a.first, uint64(a.slots) * Length
-}
-
 func (a *Allocator) rangeOf(slot int) Range {
 	return Range{FirstID: a.first + uint32(slot)*Length}
 }

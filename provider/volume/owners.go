@@ -25,6 +25,17 @@ func (m *Manager) userNamespace(pod *corev1.Pod) *userns.Range {
 	return nil
 }
 
+// giveToPod makes the files of a pod's volume its own: the IDs of its user namespace ids, if it has one of its
+// own (nil: the host's), then its fsGroup (applyFSGroup).
+func giveToPod(dir string, pod *corev1.Pod, readOnly bool, ids *userns.Range) error {
+	if ids != nil {
+		if err := mapOwners(dir, *ids); err != nil {
+			return err
+		}
+	}
+	return applyFSGroup(dir, pod, readOnly, ids)
+}
+
 // hostID is the host ID that id (a UID or GID of the pod) is: id itself in the host's user namespace (r nil), else
 // its ID in the pod's range.
 func hostID(r *userns.Range, id int64) (int64, error) {

@@ -146,12 +146,7 @@ func (m *Manager) setUp(ctx context.Context, pod *corev1.Pod, v *corev1.Volume) 
 				return err
 			}
 		}
-		if ids != nil {
-			if err := mapOwners(dir, *ids); err != nil {
-				return err
-			}
-		}
-		return applyFSGroup(dir, pod, false, ids)
+		return giveToPod(dir, pod, false, ids)
 	}
 	payload, err := m.Payload(ctx, pod, v)
 	if err != nil {
@@ -171,14 +166,7 @@ func (m *Manager) setUp(ctx context.Context, pod *corev1.Pod, v *corev1.Volume) 
 		return err
 	}
 	// The new files are the pod's before they are swapped in, so that it never sees them as another's.
-	setPerms := func(string) error {
-		if ids != nil {
-			if err := mapOwners(dir, *ids); err != nil {
-				return err
-			}
-		}
-		return applyFSGroup(dir, pod, true, ids)
-	}
+	setPerms := func(string) error { return giveToPod(dir, pod, true, ids) }
 	if err := w.Write(payload, setPerms); err != nil {
 		return fmt.Errorf("write files: %w", err)
 	}
