@@ -55,7 +55,6 @@ func TestRefusedPodSpecFields(t *testing.T) {
 		return refusalCase{name: name, spec: spec, container: container, reason: reason, event: reason, message: "Pod was rejected: " + why}
 	}
 	tests := []refusalCase{
-		unsupported("user-namespace", "hostUsers: false", "", "spec.hostUsers: false"),
 		unsupported("supplemental-groups-strict", "securityContext: {supplementalGroupsPolicy: Strict}", "",
 			"spec.securityContext.supplementalGroupsPolicy"),
 		// The API allows volumeDevices only from a persistentVolumeClaim (or ephemeral) volume; the device is named
@@ -66,9 +65,9 @@ func TestRefusedPodSpecFields(t *testing.T) {
 		// container's use of it.
 		unsupported("resource-claims", "resourceClaims: [{name: gpu, resourceClaimName: missing}]", "resources: {claims: [{name: gpu}]}",
 			"spec.resourceClaims, spec.containers[main].resources.claims"),
-		// The API allows procMount: Unmasked only with hostUsers: false, which Berth refuses too: both are named.
+		// The API allows procMount: Unmasked only with hostUsers: false, which Berth honours.
 		unsupported("proc-mount-unmasked", "hostUsers: false", "securityContext: {procMount: Unmasked}",
-			"spec.hostUsers: false, spec.containers[main].securityContext.procMount: Unmasked"),
+			"spec.containers[main].securityContext.procMount: Unmasked"),
 		// The API allows hugepages only beside a cpu or memory request or limit; the memory limit is honoured.
 		unsupported("hugepages-limit", "", "resources: {limits: {hugepages-2Mi: 2Mi, memory: 64Mi}}",
 			"spec.containers[main].resources.limits[hugepages-2Mi]"),
@@ -81,6 +80,16 @@ func TestRefusedPodSpecFields(t *testing.T) {
 		volume("persistent-volume-claim", "persistentVolumeClaim: {claimName: missing}",
 			"persistentVolumeClaim volumes are not supported (Berth has no volume attach/mount)"),
 		volume("nfs-volume", "nfs: {server: 192.0.2.1, path: /exports}", "this volume type is not supported"),
+		// With hostUsers: false, a hostPath the node allows, and an image volume: neither can be mapped into the
+		// pod's user namespace.
+		{name: "user-namespace-host-path", spec: "hostUsers: false\nvolumes: [{name: data, hostPath: {path: " + binDir + "}}]",
+			container: "volumeMounts: [{name: data, mountPath: /data}]", reason: "UnsupportedVolume", event: "FailedMount",
+			message: "Berth refuses this pod's volumes: spec.volumes[data]: hostPath volumes are not supported with spec.hostUsers: false " +
+				"(without idmapped mounts, the host's owners of its files cannot be mapped into the pod's user namespace)"},
+		{name: "user-namespace-image-volume", spec: "hostUsers: false\nvolumes: [{name: data, image: {reference: " + busybox + "}}]",
+			container: "volumeMounts: [{name: data, mountPath: /data}]", reason: "UnsupportedVolume", event: "FailedMount",
+			message: "Berth refuses this pod's volumes: spec.volumes[data]: image volumes are not supported with spec.hostUsers: false " +
+				"(Podman cannot mount an image into a pod's user namespace)"},
 		volume("cluster-trust-bundle", "projected: {sources: [{clusterTrustBundle: {signerName: example.com/e2e, labelSelector: {}, path: ca.pem}}]}",
 			"projected clusterTrustBundle sources are not supported"),
 		// Refused too though the README does not list them (docs/podspec.md does).

@@ -470,7 +470,11 @@ func (f *fakeRuntime) ListPods(_ context.Context, labels map[string]string) ([]p
 			}
 		}
 		if match {
-			out = append(out, podman.PodInfo{ID: p.id, Name: p.name, Labels: p.spec.Labels})
+			status := "Running"
+			if !p.running {
+				status = podman.PodExited
+			}
+			out = append(out, podman.PodInfo{ID: p.id, Name: p.name, Labels: p.spec.Labels, Status: status})
 		}
 	}
 	return out, nil

@@ -19,6 +19,7 @@ import (
 	"github.com/berth-dev/berth/provider/podman"
 	"github.com/berth-dev/berth/provider/podspec"
 	"github.com/berth-dev/berth/provider/podstatus"
+	"github.com/berth-dev/berth/provider/userns"
 	"github.com/berth-dev/berth/provider/volume"
 )
 
@@ -65,6 +66,10 @@ type Config struct {
 	// Sysctls is the node's sysctl allowlist (the safe sysctls and berth-kubelet --allowed-unsafe-sysctls); a pod
 	// setting another is rejected (SysctlForbidden). Nil holds the safe sysctls of any kernel.
 	Sysctls *podspec.SysctlAllowlist
+	// UserNamespaces allocates the user namespaces of pods with spec.hostUsers: false, a range of host IDs each;
+	// nil when the node gives pods none, which NoUserNamespaces says why: such pods are refused.
+	UserNamespaces   *userns.Allocator
+	NoUserNamespaces string
 	// AppArmor and SELinux say whether the Podman host enforces them (podman info): pods asking for AppArmor
 	// profiles are rejected on a host without AppArmor, as by the kubelet, and SELinux options are refused on a
 	// host with SELinux, where Podman labels containers its own way.
@@ -476,6 +481,7 @@ func (p *Provider) kill(ctx context.Context, r *podRecord, grace time.Duration) 
 	if err := p.retryUnreachable(ctx, "remove pod", func() error { return p.cfg.Runtime.RemovePod(ctx, podmanPod) }); err != nil {
 		logger.Error(err, "Removing Podman pod", "podmanPod", r.podmanName)
 	}
+	p.releaseUserNamespace(r.pod.UID)
 	r.volMu.Lock()
 	if err := p.volumes().TearDown(r.pod.UID); err != nil {
 		logger.Error(err, "Removing the pod's volumes")

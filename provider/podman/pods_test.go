@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/containers/podman/v4/pkg/specgen"
+	"github.com/containers/storage/pkg/idtools"
 )
 
 func TestPodSpecGenNetwork(t *testing.T) {
@@ -86,5 +87,26 @@ func TestPodSpecGenResources(t *testing.T) {
 				t.Errorf("memory %d shares %d quota %d/%d, want %d %d %d/%d", mem, shares, quota, period, tc.wantMem, tc.wantShares, tc.wantQuota, tc.wantPeriod)
 			}
 		})
+	}
+}
+
+func TestPodSpecGenUserNamespace(t *testing.T) {
+	ps, err := podSpecGen(PodSpec{Name: "p", Network: "berth"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps.Userns.NSMode != "" || ps.IDMappings != nil {
+		t.Errorf("a pod without a user namespace got userns %q, mappings %+v", ps.Userns.NSMode, ps.IDMappings)
+	}
+	ps, err = podSpecGen(PodSpec{Name: "p", Network: "berth", UserNamespace: &IDMapping{HostID: 131072, Size: 65536}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps.Userns.NSMode != specgen.Private {
+		t.Errorf("userns %q, want private", ps.Userns.NSMode)
+	}
+	want := []idtools.IDMap{{ContainerID: 0, HostID: 131072, Size: 65536}}
+	if m := ps.IDMappings; m == nil || m.HostUIDMapping || m.HostGIDMapping || !slices.Equal(m.UIDMap, want) || !slices.Equal(m.GIDMap, want) {
+		t.Errorf("mappings %+v, want UIDs and GIDs %v", m, want)
 	}
 }

@@ -44,6 +44,9 @@ type Policy struct {
 	// ResolvePath resolves the symbolic links of the longest existing prefix of a clean absolute path, so that a
 	// hostPath cannot leave the allowed folders through one; nil reads the node's filesystem.
 	ResolvePath func(path string) string
+	// NoUserNamespaces says why the node cannot give pods a user namespace of their own (spec.hostUsers: false),
+	// such as a host whose max_user_namespaces is 0; empty when it can.
+	NoUserNamespaces string
 	// AppArmor and SELinux say whether the Podman host enforces them (podman info's host.security). Without
 	// AppArmor, a pod asking for an AppArmor profile is rejected as the kubelet rejects it on such a host; with
 	// SELinux, SELinux options are refused, since Podman would label the containers its own way.
@@ -80,8 +83,8 @@ const (
 )
 
 // Admit decides whether the node runs a pod: nil when it does, else the first refusal, in this order: an OS other
-// than Linux, what Berth cannot run yet, privileged containers, host namespaces, capabilities, sysctls, AppArmor
-// on a host without it, extended resources, volumes.
+// than Linux, what Berth cannot run yet, privileged containers, host namespaces, a user namespace the node cannot
+// give, capabilities, sysctls, AppArmor on a host without it, extended resources, volumes.
 func Admit(pod *corev1.Pod, policy Policy) *Rejection {
 	if podOS := pod.Spec.OS; podOS != nil && podOS.Name != corev1.Linux {
 		return rejected(PodOSNotSupportedReason, "Failed to admit pod as the OS field doesn't match node OS")
@@ -94,6 +97,9 @@ func Admit(pod *corev1.Pod, policy Policy) *Rejection {
 	}
 	if ns := hostNamespaces(pod); len(ns) > 0 && !policy.AllowHostNamespaces {
 		return refused(UnsupportedPodSpecReason, UnsupportedPodSpecReason, "the host's PID and IPC namespaces are not allowed on this node (berth-kubelet --allow-host-namespaces=false): "+strings.Join(ns, ", "))
+	}
+	if bad := userNamespaceProblems(pod, policy); len(bad) > 0 {
+		return refused(UnsupportedPodSpecReason, UnsupportedPodSpecReason, "Berth cannot give this pod its user namespace: "+strings.Join(bad, ", "))
 	}
 	if caps := forbiddenCapabilities(pod, policy.AllowedCapabilities); len(caps) > 0 {
 		return refused(UnsupportedPodSpecReason, UnsupportedPodSpecReason, capabilityRefusal(policy.AllowedCapabilities, caps))
@@ -149,10 +155,6 @@ func (p Policy) resolver() func(string) string {
 func unsupported(pod *corev1.Pod, policy Policy) []string {
 	var out []string
 	sp := pod.Spec
-	// Without a user namespace, it would run with weaker isolation than asked.
-	if sp.HostUsers != nil && !*sp.HostUsers {
-		out = append(out, "spec.hostUsers: false")
-	}
 	// Devices through dynamic resource allocation: Berth has no DRA driver to prepare them.
 	if len(sp.ResourceClaims) > 0 {
 		out = append(out, "spec.resourceClaims")

@@ -52,12 +52,7 @@ func TestAdmit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
-		name   string
-		pod    []func(*corev1.Pod)
-		policy Policy
-		want   *Rejection
-	}{
+	tests := []admitCase{
 		{name: "plain pod"},
 		{name: "unsupported field", pod: []func(*corev1.Pod){devices},
 			want: unsupportedPod("Berth cannot run this pod yet; unsupported: spec.containers[app].volumeDevices")},
@@ -100,6 +95,7 @@ func TestAdmit(t *testing.T) {
 			policy: Policy{AllowPrivileged: true, AllowHostNamespaces: true, Sysctls: allowSysctls, AllowedHostPaths: []string{"/etc"},
 				Allocatable: corev1.ResourceList{gpu: resource.MustParse("4")}}},
 	}
+	tests = append(tests, userNamespaceAdmitCases()...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			pod := admitPod()
@@ -179,7 +175,7 @@ func TestAdmitNoSilentFields(t *testing.T) {
 		{name: "pod-level resources", pod: func(p *corev1.Pod) {
 			p.Spec.Resources = &corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")}}
 		}},
-		{name: "user namespace", pod: func(p *corev1.Pod) { p.Spec.HostUsers = &no }, want: unsupportedPod("spec.hostUsers: false")},
+		{name: "user namespace", pod: func(p *corev1.Pod) { p.Spec.HostUsers = &no }},
 		{name: "host users", pod: func(p *corev1.Pod) { p.Spec.HostUsers = &yes }},
 
 		{name: "seccomp RuntimeDefault, as PodSecurity restricted sets it", pod: podSC(corev1.PodSecurityContext{SeccompProfile: seccomp(corev1.SeccompProfileTypeRuntimeDefault)})},

@@ -89,8 +89,13 @@ var inventory = []Field{
 		Why: "the Podman pod's cgroup (cpu.shares, CFS quota, memory limit), as the kubelet's ResourceConfigForPod"},
 	{Path: "spec.resources.claims", Class: NotNodesJob, Why: "the API server refuses claims in pod-level resources"},
 	{Path: "spec.resourceClaims", Class: Refused, Refusal: podRefused + "spec.resourceClaims", Why: "no DRA driver prepares devices"},
-	{Path: "spec.hostUsers", Class: Honoured, Test: "podspec.TestAdmitNoSilentFields",
-		Refusal: podRefused + "spec.hostUsers: false", Why: "unset or true: the host's user namespace, as Podman runs containers"},
+	{Path: "spec.hostUsers", Class: Honoured, Test: "e2e.TestUserNamespaces",
+		Refusal: "false on a node whose host makes no user namespaces (max_user_namespaces 0), with spec.hostNetwork, or with an fsGroup of 65536 or more: " +
+			"UnsupportedPodSpec: Berth cannot give this pod its user namespace: <why>; with a hostPath or image volume: " + volumeRefused +
+			"spec.volumes[<name>]: hostPath (image) volumes are not supported with spec.hostUsers: false",
+		Why: "false: as the kubelet, a user namespace of the pod's own, 65536 host IDs from 65536 up, distinct per pod and shared by its containers " +
+			"(berth-kubelet --user-namespaces-first-id); the folders of its emptyDir, configMap, secret, downwardAPI and projected volumes are chown'd " +
+			"to its root and fsGroup (runc 1.1 has no idmapped mounts). Unset or true: the host's"},
 	{Path: "spec.readinessGates.conditionType", Class: Honoured, Test: "podstatus.TestDeriveReadinessGates"},
 	{Path: "spec.imagePullSecrets.name", Class: Honoured, Test: "provider.TestPullAuth"},
 	{Path: "spec.serviceAccountName", Class: Honoured, Test: "e2e.TestServiceAccountTokenInClusterClient"},

@@ -15,6 +15,8 @@ import (
 	resourcehelper "k8s.io/component-helpers/resource"
 	"k8s.io/klog/v2"
 	volumeutil "k8s.io/kubernetes/pkg/volume/util"
+
+	"github.com/berth-dev/berth/provider/userns"
 )
 
 // TokenGetter returns a service account token for a TokenRequest, as the kubelet's token manager does (cached, and
@@ -34,6 +36,10 @@ type Config struct {
 	// ConfigMaps and Secrets are the informer caches volume files are made from; nil refuses such volumes.
 	ConfigMaps corev1listers.ConfigMapLister
 	Secrets    corev1listers.SecretLister
+	// UserNamespace is the range of host IDs of a pod with a user namespace of its own (ok false for a pod in the
+	// host's): the folders and files Berth makes for such a pod are its root's (and fsGroup's) in that range. Nil:
+	// no pod has one.
+	UserNamespace func(pod types.UID) (r userns.Range, ok bool)
 }
 
 // Manager prepares pods' volumes on the host, binds them into containers and removes them, as the kubelet's
@@ -130,6 +136,7 @@ func (m *Manager) setUp(ctx context.Context, pod *corev1.Pod, v *corev1.Volume) 
 	if m.cfg.RootDir == "" {
 		return errors.New("the node has no root directory for volumes (berth-kubelet --root-dir)")
 	}
+	ids := m.userNamespace(pod)
 	if v.EmptyDir != nil {
 		if err := makeVolumeDir(dir, 0o777); err != nil {
 			return err
@@ -139,7 +146,7 @@ func (m *Manager) setUp(ctx context.Context, pod *corev1.Pod, v *corev1.Volume) 
 				return err
 			}
 		}
-		return applyFSGroup(dir, pod, false)
+		return giveToPod(dir, pod, false, ids)
 	}
 	payload, err := m.Payload(ctx, pod, v)
 	if err != nil {
@@ -158,9 +165,14 @@ func (m *Manager) setUp(ctx context.Context, pod *corev1.Pod, v *corev1.Volume) 
 	if err != nil {
 		return err
 	}
-	setPerms := func(string) error { return applyFSGroup(dir, pod, true) }
+	// The new files are the pod's before they are swapped in, so that it never sees them as another's.
+	setPerms := func(string) error { return giveToPod(dir, pod, true, ids) }
 	if err := w.Write(payload, setPerms); err != nil {
 		return fmt.Errorf("write files: %w", err)
+	}
+	if ids != nil {
+		// The links the swap made.
+		return mapOwners(dir, *ids)
 	}
 	return nil
 }

@@ -50,6 +50,8 @@ func TestOptionsValidate(t *testing.T) {
 		{"no root dir", func(o *Options) { o.RootDir = "" }, `--root-dir "" must be an absolute path`},
 		{"allowed host paths", func(o *Options) { o.HostPaths = []string{"/srv", "/var/log"} }, ""},
 		{"relative host path", func(o *Options) { o.HostPaths = []string{"srv"} }, `--allowed-host-paths "srv" must be an absolute path`},
+		{"user namespaces from a later span", func(o *Options) { o.UserNamespacesFirstID = 111 * 65536 }, ""},
+		{"user namespaces from the host's IDs", func(o *Options) { o.UserNamespacesFirstID = 1000 }, "--user-namespaces-first-id: the first ID, 1000, must be a multiple of 65536, at least 65536"},
 		{"allowed capabilities", func(o *Options) { o.AllowedCapabilities = []string{"NET_ADMIN", "cap_sys_time", "ALL", "*"} }, ""},
 		{"bad capability", func(o *Options) { o.AllowedCapabilities = []string{"NET ADMIN"} }, `--allowed-capabilities "NET ADMIN" is not a capability name`},
 		{"empty capability", func(o *Options) { o.AllowedCapabilities = []string{"CAP_"} }, `--allowed-capabilities "CAP_" is not a capability name`},
