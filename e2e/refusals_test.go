@@ -8,9 +8,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	nodev1 "k8s.io/api/node/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/berth-dev/berth/provider/podman"
 )
@@ -41,11 +38,6 @@ func podmanInfo(ctx context.Context, i int) (podman.HostInfo, error) {
 func TestRefusedPodSpecFields(t *testing.T) {
 	ns := namespace(t)
 	ctx := context.Background()
-	// A RuntimeClass with an overhead: the apiserver's RuntimeClass admission sets a pod's spec.overhead only from
-	// its class's overhead.podFixed (it refuses a pod setting one itself).
-	withOverhead := &nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: ns + "-runc"}, Handler: "runc",
-		Overhead: &nodev1.Overhead{PodFixed: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("8Mi")}}}
-	createRuntimeClass(t, withOverhead)
 	// Refused for what Berth cannot run yet: reason and event UnsupportedPodSpec, naming the fields.
 	unsupported := func(name, spec, container, fields string) refusalCase {
 		return refusalCase{name: name, spec: spec, container: container, reason: "UnsupportedPodSpec", event: "UnsupportedPodSpec",
@@ -63,12 +55,6 @@ func TestRefusedPodSpecFields(t *testing.T) {
 		return refusalCase{name: name, spec: spec, container: container, reason: reason, event: reason, message: "Pod was rejected: " + why}
 	}
 	tests := []refusalCase{
-		unsupported("user-namespace", "hostUsers: false", "", "spec.hostUsers: false"),
-		unsupported("ephemeral-storage-limit", "", "resources: {limits: {ephemeral-storage: 1Gi}}",
-			"spec.containers[main].resources.limits[ephemeral-storage]"),
-		unsupported("pod-resources", "resources: {limits: {cpu: 500m, memory: 128Mi}}", "", "spec.resources"),
-		// The overhead comes with its RuntimeClass, whose handler the node runs: only the overhead is refused.
-		unsupported("overhead", "runtimeClassName: "+withOverhead.Name, "", "spec.overhead"),
 		unsupported("supplemental-groups-strict", "securityContext: {supplementalGroupsPolicy: Strict}", "",
 			"spec.securityContext.supplementalGroupsPolicy"),
 		// The API allows volumeDevices only from a persistentVolumeClaim (or ephemeral) volume; the device is named
@@ -79,9 +65,9 @@ func TestRefusedPodSpecFields(t *testing.T) {
 		// container's use of it.
 		unsupported("resource-claims", "resourceClaims: [{name: gpu, resourceClaimName: missing}]", "resources: {claims: [{name: gpu}]}",
 			"spec.resourceClaims, spec.containers[main].resources.claims"),
-		// The API allows procMount: Unmasked only with hostUsers: false, which Berth refuses too: both are named.
+		// The API allows procMount: Unmasked only with hostUsers: false, which Berth honours.
 		unsupported("proc-mount-unmasked", "hostUsers: false", "securityContext: {procMount: Unmasked}",
-			"spec.hostUsers: false, spec.containers[main].securityContext.procMount: Unmasked"),
+			"spec.containers[main].securityContext.procMount: Unmasked"),
 		// The API allows hugepages only beside a cpu or memory request or limit; the memory limit is honoured.
 		unsupported("hugepages-limit", "", "resources: {limits: {hugepages-2Mi: 2Mi, memory: 64Mi}}",
 			"spec.containers[main].resources.limits[hugepages-2Mi]"),
@@ -92,6 +78,16 @@ func TestRefusedPodSpecFields(t *testing.T) {
 		unsupported("container-restart-rules", "", "restartPolicy: Never\nrestartPolicyRules: [{action: Restart, exitCodes: {operator: In, values: [42]}}]",
 			"spec.containers[main].restartPolicyRules"),
 		volume("nfs-volume", "nfs: {server: 192.0.2.1, path: /exports}", "this volume type is not supported"),
+		// With hostUsers: false, a hostPath the node allows, and an image volume: neither can be mapped into the
+		// pod's user namespace.
+		{name: "user-namespace-host-path", spec: "hostUsers: false\nvolumes: [{name: data, hostPath: {path: " + binDir + "}}]",
+			container: "volumeMounts: [{name: data, mountPath: /data}]", reason: "UnsupportedVolume", event: "FailedMount",
+			message: "Berth refuses this pod's volumes: spec.volumes[data]: hostPath volumes are not supported with spec.hostUsers: false " +
+				"(without idmapped mounts, the host's owners of its files cannot be mapped into the pod's user namespace)"},
+		{name: "user-namespace-image-volume", spec: "hostUsers: false\nvolumes: [{name: data, image: {reference: " + busybox + "}}]",
+			container: "volumeMounts: [{name: data, mountPath: /data}]", reason: "UnsupportedVolume", event: "FailedMount",
+			message: "Berth refuses this pod's volumes: spec.volumes[data]: image volumes are not supported with spec.hostUsers: false " +
+				"(Podman cannot mount an image into a pod's user namespace)"},
 		volume("cluster-trust-bundle", "projected: {sources: [{clusterTrustBundle: {signerName: example.com/e2e, labelSelector: {}, path: ca.pem}}]}",
 			"projected clusterTrustBundle sources are not supported"),
 		// Refused too though the README does not list them (docs/podspec.md does).
@@ -105,18 +101,12 @@ func TestRefusedPodSpecFields(t *testing.T) {
 			"OutOfexample.com/widget", "Node didn't have enough resource: example.com/widget, requested: 1, used: 0, capacity: 0"),
 	}
 	// AppArmor: a host without it rejects any profile but Unconfined, the pod's or a container's, as the kubelet
-	// does; one with it runs RuntimeDefault and refuses Localhost and Unconfined profiles.
+	// does; one with it runs every profile (TestAppArmorProfiles).
 	info, err := podmanInfo(ctx, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.AppArmor {
-		tests = append(tests,
-			unsupported("apparmor", "", "securityContext: {appArmorProfile: {type: Localhost, localhostProfile: e2e}}",
-				"spec.containers[main].securityContext.appArmorProfile: Localhost"),
-			unsupported("apparmor-unconfined", "", "securityContext: {appArmorProfile: {type: Unconfined}}",
-				"spec.containers[main].securityContext.appArmorProfile: Unconfined"))
-	} else {
+	if !info.AppArmor {
 		const noAppArmor = "Cannot enforce AppArmor: AppArmor is not enabled on the host"
 		tests = append(tests,
 			rejected("apparmor", "", "securityContext: {appArmorProfile: {type: RuntimeDefault}}", "AppArmor", noAppArmor),

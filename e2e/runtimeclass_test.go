@@ -16,7 +16,7 @@ import (
 // runs that handler (berth-kubelet --runtime-handlers, runc by default). As with a kubelet, a handler the node lacks
 // and a class that no longer exists (the apiserver admits no pod naming a missing one) fail the sandbox
 // (FailedCreatePodSandBox) and leave the pod Pending, tried again: once the class names a handler the node runs,
-// the pod runs.
+// the pod runs. The node's status.runtimeHandlers names the handlers it runs.
 func TestRuntimeClass(t *testing.T) {
 	ns := namespace(t)
 	ctx := context.Background()
@@ -40,6 +40,19 @@ spec:
 `, name, testCluster.NodeNames()[0], class, busybox))
 	}
 	kubectl(t, strings.Join(manifests, "---\n"), "apply", "-n", ns, "-f", "-")
+
+	// The node reports its handlers as a kubelet reports its runtime's: the default one and runc.
+	node, err := client.CoreV1().Nodes().Get(ctx, testCluster.NodeNames()[0], metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var handlers []string
+	for _, h := range node.Status.RuntimeHandlers {
+		handlers = append(handlers, h.Name)
+	}
+	if strings.Join(handlers, ",") != ",runc" {
+		t.Errorf("node status.runtimeHandlers %q, want the default one and runc", handlers)
+	}
 
 	running := waitPod(t, ns, "runc", 2*time.Minute, "Running", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
 	id := strings.TrimPrefix(running.Status.ContainerStatuses[0].ContainerID, "podman://")

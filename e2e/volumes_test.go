@@ -270,18 +270,75 @@ spec:
     command: ["sh", "-c", "dd if=/dev/zero of=/scratch/fill bs=1024 count=4096; sleep 3600"]
     volumeMounts: [{name: scratch, mountPath: /scratch}]
 `, busybox), "apply", "-n", ns, "-f", "-")
-	pod := waitPod(t, ns, "grows", 90*time.Second, "Failed", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodFailed })
-	want := `Usage of EmptyDir volume "scratch" exceeds the limit "1Mi". `
+	wantEvicted(t, ns, "grows", `Usage of EmptyDir volume "scratch" exceeds the limit "1Mi". `)
+}
+
+// wantEvicted waits for a pod to be evicted as by the kubelet's eviction manager: phase Failed, reason Evicted
+// with the message, its containers terminated, and an Evicted event with the message.
+func wantEvicted(t *testing.T, ns, name, want string) {
+	t.Helper()
+	pod := waitPod(t, ns, name, 90*time.Second, "Failed", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodFailed })
 	if pod.Status.Reason != "Evicted" || pod.Status.Message != want {
-		t.Errorf("status %s %q, want Evicted %q", pod.Status.Reason, pod.Status.Message, want)
+		t.Errorf("%s: status %s %q, want Evicted %q", name, pod.Status.Reason, pod.Status.Message, want)
 	}
-	if cs := pod.Status.ContainerStatuses; len(cs) != 1 || cs[0].State.Terminated == nil {
-		t.Errorf("container not terminated: %s", describeStatus(pod))
+	for _, cs := range pod.Status.ContainerStatuses {
+		if cs.State.Terminated == nil {
+			t.Errorf("%s: container %s not terminated: %s", name, cs.Name, describeStatus(pod))
+		}
 	}
-	events := kubectl(t, "", "get", "events", "-n", ns, "--field-selector", "involvedObject.name=grows,reason=Evicted", "-o", "jsonpath={.items[*].message}")
+	events := kubectl(t, "", "get", "events", "-n", ns, "--field-selector", "involvedObject.name="+name+",reason=Evicted", "-o", "jsonpath={.items[*].message}")
 	if !strings.Contains(events, want) {
-		t.Errorf("no Evicted event: %q", events)
+		t.Errorf("%s: no Evicted event: %q", name, events)
 	}
+}
+
+// TestEphemeralStorageEviction checks the kubelet's evictions for ephemeral-storage limits: a container whose
+// writable layer outgrows its own limit, one whose logs do, and a pod whose containers together outgrow the sum
+// of their limits (one has none: its usage counts toward the pod's total all the same). The pod's total is checked
+// first, as by the kubelet, so a container's own limit shows beside a roomy one (spare) in the same pod.
+func TestEphemeralStorageEviction(t *testing.T) {
+	ns := namespace(t)
+	kubectl(t, fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata: {name: rootfs}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: %[1]s
+    command: ["sh", "-c", "dd if=/dev/zero of=/fill bs=1024 count=4096; sleep 3600"]
+    resources: {limits: {ephemeral-storage: 1Mi}}
+  - {name: spare, image: %[1]s, command: ["sleep", "3600"], resources: {limits: {ephemeral-storage: 64Mi}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: logs}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: %[1]s
+    command: ["sh", "-c", "i=0; while [ $i -lt 40000 ]; do echo 'a line of log, long enough to fill a megabyte in no time'; i=$((i+1)); done; sleep 3600"]
+    resources: {limits: {ephemeral-storage: 1Mi}}
+  - {name: spare, image: %[1]s, command: ["sleep", "3600"], resources: {limits: {ephemeral-storage: 64Mi}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: total}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: limited
+    image: %[1]s
+    command: ["sleep", "3600"]
+    resources: {limits: {ephemeral-storage: 2Mi}}
+  - name: unlimited
+    image: %[1]s
+    command: ["sh", "-c", "dd if=/dev/zero of=/fill bs=1024 count=4096; sleep 3600"]
+`, busybox), "apply", "-n", ns, "-f", "-")
+	wantEvicted(t, ns, "rootfs", `Container main exceeded its local ephemeral storage limit "1Mi". `)
+	wantEvicted(t, ns, "logs", `Container main exceeded its local ephemeral storage limit "1Mi". `)
+	wantEvicted(t, ns, "total", `Pod ephemeral local storage usage exceeds the total limit of containers 2Mi. `)
 }
 
 // TestImageVolume mounts an image's files into a container read-only (spec.volumes[].image), as the kubelet does,

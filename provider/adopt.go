@@ -54,6 +54,7 @@ func (p *Provider) Adopt(ctx context.Context) (int, error) {
 		p.adopted[uid] = a
 		byPodmanID[pp.ID] = a
 	}
+	p.recordUserNamespaces(ctx, pods)
 	for _, c := range ctrs {
 		a := byPodmanID[c.PodID]
 		name := c.Labels[podman.LabelContainer]
@@ -141,6 +142,7 @@ func (p *Provider) removeUnclaimedAdopted(ctx context.Context, exists func(types
 	var errs []error
 	for uid, a := range gone {
 		errs = append(errs, p.cfg.Runtime.RemovePod(ctx, a.podmanID), p.volumes().TearDown(uid))
+		p.releaseUserNamespace(uid)
 	}
 	return gone, left, errors.Join(errs...)
 }

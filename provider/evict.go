@@ -2,29 +2,98 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	resourcehelper "k8s.io/component-helpers/resource"
 	"k8s.io/klog/v2"
 
 	"github.com/berth-dev/berth/provider/podstatus"
+	"github.com/berth-dev/berth/provider/volume"
 )
 
 // evictionGracePeriod is the kubelet's grace period for an eviction that cannot wait (immediateEvictionGracePeriodSeconds).
 const evictionGracePeriod = time.Second
 
-// enforceEmptyDirLimits evicts a running pod whose disk emptyDir outgrew its sizeLimit.
-func (p *Provider) enforceEmptyDirLimits(ctx context.Context, r *podRecord) {
+// Eviction messages of the kubelet's eviction manager for ephemeral storage over a limit.
+const (
+	msgPodEphemeralStorage       = "Pod ephemeral local storage usage exceeds the total limit of containers %s. "
+	msgContainerEphemeralStorage = "Container %s exceeded its local ephemeral storage limit %q. "
+)
+
+// hasStorageLimits tells whether a pod has local storage limits for the eviction manager to enforce: a disk
+// emptyDir's sizeLimit or a container's ephemeral-storage limit.
+func hasStorageLimits(pod *corev1.Pod) bool {
+	if volume.HasDiskSizeLimit(pod) {
+		return true
+	}
+	_, ok := resourcehelper.PodLimits(pod, resourcehelper.PodResourcesOptions{})[corev1.ResourceEphemeralStorage]
+	return ok
+}
+
+// enforceStorageLimits evicts a running pod over a local storage limit, checked as the kubelet's eviction manager
+// checks them (localStorageEviction), in its order: a disk emptyDir over its sizeLimit; the pod's ephemeral storage
+// (its containers' writable layers and logs, and its disk emptyDirs) over the sum of its containers' limits; a
+// container's writable layer and logs over its own limit (app and sidecar containers).
+func (p *Provider) enforceStorageLimits(ctx context.Context, r *podRecord) {
+	logger := klog.FromContext(ctx)
 	p.mu.Lock()
 	pod := r.pod
+	type measured struct {
+		name, id string
+		limit    *resource.Quantity // nil: none of its own that is enforced
+	}
+	var cs []measured
+	for _, c := range r.containers() {
+		if c.id == "" || c.ephemeral {
+			continue
+		}
+		m := measured{name: c.spec.Name, id: c.id}
+		if l, ok := c.spec.Resources.Limits[corev1.ResourceEphemeralStorage]; ok && !l.IsZero() && (!c.init || c.sidecar) {
+			m.limit = &l
+		}
+		cs = append(cs, m)
+	}
 	p.mu.Unlock()
+
 	msg, err := p.volumes().EmptyDirOverLimit(pod)
 	if err != nil {
-		klog.FromContext(ctx).V(2).Info("Measuring emptyDir usage", "err", err)
+		logger.V(2).Info("Measuring emptyDir usage", "err", err)
 		return
 	}
 	if msg != "" {
 		p.evict(ctx, r, msg)
+		return
+	}
+	podLimit, ok := resourcehelper.PodLimits(pod, resourcehelper.PodResourcesOptions{})[corev1.ResourceEphemeralStorage]
+	if !ok {
+		return
+	}
+	total, err := p.volumes().EmptyDirUsage(pod)
+	if err != nil {
+		logger.V(2).Info("Measuring emptyDir usage", "err", err)
+		return
+	}
+	var over string
+	for _, c := range cs {
+		u, err := p.cfg.Runtime.DiskUsage(ctx, c.id)
+		if err != nil {
+			logger.V(2).Info("Measuring a container's disk", "container", c.name, "err", err)
+			return
+		}
+		used := u.Rootfs + u.Logs
+		total += used
+		if over == "" && c.limit != nil && resource.NewQuantity(used, resource.BinarySI).Cmp(*c.limit) > 0 {
+			over = fmt.Sprintf(msgContainerEphemeralStorage, c.name, c.limit.String())
+		}
+	}
+	switch {
+	case resource.NewQuantity(total, resource.BinarySI).Cmp(podLimit) > 0:
+		p.evict(ctx, r, fmt.Sprintf(msgPodEphemeralStorage, podLimit.String()))
+	case over != "":
+		p.evict(ctx, r, over)
 	}
 }
 

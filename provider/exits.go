@@ -3,8 +3,14 @@ package provider
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/fsnotify/fsnotify"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -269,6 +275,68 @@ func (p *Provider) watchExits(ctx context.Context) {
 		}
 		backoff = min(2*backoff, streamMaxBackoff)
 	}
+}
+
+// watchExitFiles watches Podman's exits folder (Config.ExitsDir) until ctx ends, telling waiters of an exit as
+// soon as conmon writes the container's exit file (named for its ID, holding its exit code): sooner than the event
+// stream, which Podman writes once its cleanup process has run and reads by polling a file. The stream still
+// follows, a duplicate note that a finished wait drops, and still tells stops and removals.
+func (p *Provider) watchExitFiles(ctx context.Context) {
+	if p.cfg.ExitsDir == "" {
+		return
+	}
+	logger := klog.FromContext(ctx).WithValues("dir", p.cfg.ExitsDir)
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		logger.Error(err, "Cannot watch Podman's exit files; exits are told by its event stream alone")
+		return
+	}
+	defer w.Close()
+	for backoff := streamInitialBackoff; ; backoff = min(2*backoff, streamMaxBackoff) {
+		err := w.Add(p.cfg.ExitsDir)
+		if err == nil {
+			break
+		}
+		logger.Error(err, "Cannot watch Podman's exit files yet; trying again", "backoff", backoff)
+		if !sleep(ctx, backoff) {
+			return
+		}
+	}
+	logger.V(2).Info("Watching Podman's exit files")
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case err := <-w.Errors:
+			logger.Error(err, "Watching Podman's exit files")
+		case ev := <-w.Events:
+			if !ev.Has(fsnotify.Create) && !ev.Has(fsnotify.Write) {
+				continue
+			}
+			id, code, ok := readExitFile(ev.Name)
+			if ok && p.exits.deliver(id, exitNote{code: code}, 0) > 0 {
+				logger.V(4).Info("Container exit file delivered", "containerID", id, "exitCode", code)
+			}
+		}
+	}
+}
+
+// readExitFile reads a conmon exit file: its name is the container's ID, its content the exit code. ok is false
+// for another file (conmon's temporary one) or one not written yet.
+func readExitFile(path string) (id string, code int32, ok bool) {
+	id = filepath.Base(path)
+	if id == "" || strings.Trim(id, "0123456789abcdef") != "" { // a container ID is hex; conmon's temporary file is <id>.<suffix>
+		return "", 0, false
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", 0, false
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 32)
+	if err != nil {
+		return "", 0, false
+	}
+	return id, int32(n), true
 }
 
 // resync lists the node's containers once and tells the waiters of containers that exited or no longer exist.

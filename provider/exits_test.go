@@ -1,6 +1,9 @@
 package provider
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -303,4 +306,57 @@ func (t *resetCountingTimer) Reset(d time.Duration) bool {
 	active := t.Timer.Reset(d)
 	t.resets.Add(1)
 	return active
+}
+
+// TestExitDeliveredByExitFile checks that an exit reaches the runner from conmon's exit file alone (no event, no
+// resync): the file is written as conmon writes it, to a temporary name renamed into place.
+func TestExitDeliveredByExitFile(t *testing.T) {
+	dir := t.TempDir()
+	h := newHarnessWith(t, func(c *Config) { c.ResyncPeriod, c.ExitsDir = noResync, dir }, "busybox")
+	pod := lifecyclePod("job", corev1.RestartPolicyNever, nil, testContainer("a", "busybox"))
+	h.create(pod)
+	h.waitContainer(ctrName(pod, "a", 1), "running")
+	_, next := h.waitReported(pod, 0, "Running", func(p *corev1.Pod) bool { return isRunning(p, "a") })
+	h.fake.setDropEvents(true)
+	h.fake.exit(t, ctrName(pod, "a", 1), 3)
+	var id string
+	h.fake.locked(func() { id = h.fake.lookupContainer(ctrName(pod, "a", 1)).id })
+	tmp := filepath.Join(dir, id+".Q1W2E3")
+	if err := os.WriteFile(tmp, []byte("3"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, id)); err != nil {
+		t.Fatal(err)
+	}
+	done, _ := h.waitReported(pod, next, "Failed", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodFailed })
+	if term := statusOf(done, "a").State.Terminated; term == nil || term.ExitCode != 3 {
+		t.Errorf("container a state = %+v, want Terminated exit 3", statusOf(done, "a").State)
+	}
+}
+
+func TestReadExitFile(t *testing.T) {
+	dir := t.TempDir()
+	id := strings.Repeat("ab", 32)
+	for _, tc := range []struct {
+		name, file, content string
+		wantOK              bool
+		wantCode            int32
+	}{
+		{name: "an exit", file: id, content: "0", wantOK: true},
+		{name: "a signal's code with a newline", file: id, content: "137\n", wantOK: true, wantCode: 137},
+		{name: "not written yet", file: id, content: ""},
+		{name: "conmon's temporary file", file: id + ".XYZ123", content: "1"},
+		{name: "not a container ID", file: "lock", content: "1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, tc.file)
+			if err := os.WriteFile(path, []byte(tc.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			gotID, code, ok := readExitFile(path)
+			if ok != tc.wantOK || (ok && (gotID != tc.file || code != tc.wantCode)) {
+				t.Errorf("readExitFile = %q %d %v, want %v %d", gotID, code, ok, tc.wantOK, tc.wantCode)
+			}
+		})
+	}
 }

@@ -75,6 +75,7 @@ type fakeContainer struct {
 	files      map[string]string // files written inside, by path
 	logs       string            // what it printed; "log of <name>" when empty
 	cpuNano    uint64            // CPU time used so far, as Stats reports it (setCPU)
+	disk       podman.DiskUsage  // what DiskUsage reports
 }
 
 var _ podman.Runtime = (*fakeRuntime)(nil)
@@ -469,7 +470,11 @@ func (f *fakeRuntime) ListPods(_ context.Context, labels map[string]string) ([]p
 			}
 		}
 		if match {
-			out = append(out, podman.PodInfo{ID: p.id, Name: p.name, Labels: p.spec.Labels})
+			status := "Running"
+			if !p.running {
+				status = podman.PodExited
+			}
+			out = append(out, podman.PodInfo{ID: p.id, Name: p.name, Labels: p.spec.Labels, Status: status})
 		}
 	}
 	return out, nil
@@ -783,6 +788,19 @@ func (f *fakeRuntime) AttachStream(_ context.Context, id string, s podman.Stream
 }
 
 // Stats reports, for each running container, the CPU time the test set (setCPU; 0 until then) and memUsage.
+func (f *fakeRuntime) DiskUsage(_ context.Context, id string) (podman.DiskUsage, error) {
+	if err := f.unreachable(); err != nil {
+		return podman.DiskUsage{}, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.lookupContainer(id)
+	if c == nil {
+		return podman.DiskUsage{}, fmt.Errorf("measure the disk of container %s: %w", id, podman.ErrNotFound)
+	}
+	return c.disk, nil
+}
+
 func (f *fakeRuntime) Stats(_ context.Context, ids []string) ([]podman.ContainerStats, error) {
 	if err := f.unreachable(); err != nil {
 		return nil, err

@@ -12,8 +12,12 @@ import (
 
 // volumes is the node's volume manager over the provider's configuration and informer caches as they stand.
 func (p *Provider) volumes() *volume.Manager {
-	return volume.New(volume.Config{RootDir: p.cfg.RootDir, Allocatable: p.cfg.Allocatable, Tokens: p.cfg.Tokens,
-		ConfigMaps: p.listers.ConfigMaps, Secrets: p.listers.Secrets, Claims: p.cfg.Claims, NodeName: p.cfg.NodeName, Policy: p.policy()})
+	cfg := volume.Config{RootDir: p.cfg.RootDir, Allocatable: p.cfg.Allocatable, Tokens: p.cfg.Tokens,
+		ConfigMaps: p.listers.ConfigMaps, Secrets: p.listers.Secrets, Claims: p.cfg.Claims, NodeName: p.cfg.NodeName, Policy: p.policy()}
+	if p.cfg.UserNamespaces != nil {
+		cfg.UserNamespace = p.cfg.UserNamespaces.Get
+	}
+	return volume.New(cfg)
 }
 
 // setUpVolumes prepares a pod's volumes on the host before its sandbox starts. Each failing volume gets a

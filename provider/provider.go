@@ -19,6 +19,7 @@ import (
 	"github.com/berth-dev/berth/provider/podman"
 	"github.com/berth-dev/berth/provider/podspec"
 	"github.com/berth-dev/berth/provider/podstatus"
+	"github.com/berth-dev/berth/provider/userns"
 	"github.com/berth-dev/berth/provider/volume"
 )
 
@@ -65,6 +66,10 @@ type Config struct {
 	// Sysctls is the node's sysctl allowlist (the safe sysctls and berth-kubelet --allowed-unsafe-sysctls); a pod
 	// setting another is rejected (SysctlForbidden). Nil holds the safe sysctls of any kernel.
 	Sysctls *podspec.SysctlAllowlist
+	// UserNamespaces allocates the user namespaces of pods with spec.hostUsers: false, a range of host IDs each;
+	// nil when the node gives pods none, which NoUserNamespaces says why: such pods are refused.
+	UserNamespaces   *userns.Allocator
+	NoUserNamespaces string
 	// AppArmor and SELinux say whether the Podman host enforces them (podman info): pods asking for AppArmor
 	// profiles are rejected on a host without AppArmor, as by the kubelet, and SELinux options are refused on a
 	// host with SELinux, where Podman labels containers its own way.
@@ -113,6 +118,10 @@ type Config struct {
 	// ResyncPeriod is how often the states of the containers being waited for are listed from Podman, in case its
 	// event stream missed an exit (default 10s).
 	ResyncPeriod time.Duration
+	// ExitsDir is Podman's exits folder (its engine tmp_dir's "exits"), where conmon writes a file named for each
+	// container as it exits, when this process sees Podman's files. Watched, it tells exits at once; Podman's event
+	// stream, which tells them too, is read from a file Podman polls every 250 ms. Empty: the stream alone.
+	ExitsDir string
 	// PodmanUnreachableGrace is how long the pods keep their last phase while Podman does not answer; after it,
 	// every pod that is not terminal reports phase Unknown until Podman answers again (berth-kubelet
 	// --podman-unreachable-grace; default DefaultPodmanUnreachableGrace).
@@ -217,7 +226,7 @@ func (p *Provider) NotifyPods(_ context.Context, cb func(*corev1.Pod)) {
 // every adopted pod is claimed, those whose object virtual-kubelet deletes without a DeletePod.
 func (p *Provider) Run(ctx context.Context, synced func(context.Context) error) {
 	var wg sync.WaitGroup
-	for _, loop := range []func(context.Context){p.dispatch, p.resyncVolumes, p.watchExits, p.watchPodman} {
+	for _, loop := range []func(context.Context){p.dispatch, p.resyncVolumes, p.watchExits, p.watchExitFiles, p.watchPodman} {
 		wg.Go(func() { loop(ctx) })
 	}
 	if synced != nil {
@@ -255,9 +264,9 @@ func (p *Provider) resyncVolumes(ctx context.Context) {
 			if hasAPIDataVolume(r.pod) {
 				p.refreshVolumes(rctx, r)
 			}
-			// As the kubelet's eviction manager, which checks emptyDir usage against sizeLimit on each housekeeping.
-			if volume.HasDiskSizeLimit(r.pod) {
-				go p.enforceEmptyDirLimits(rctx, r)
+			// As the kubelet's eviction manager, which checks local storage limits on each housekeeping.
+			if hasStorageLimits(r.pod) {
+				go p.enforceStorageLimits(rctx, r)
 			}
 		}
 	}
@@ -476,6 +485,7 @@ func (p *Provider) kill(ctx context.Context, r *podRecord, grace time.Duration) 
 	if err := p.retryUnreachable(ctx, "remove pod", func() error { return p.cfg.Runtime.RemovePod(ctx, podmanPod) }); err != nil {
 		logger.Error(err, "Removing Podman pod", "podmanPod", r.podmanName)
 	}
+	p.releaseUserNamespace(r.pod.UID)
 	r.volMu.Lock()
 	if err := p.volumes().TearDown(r.pod.UID); err != nil {
 		logger.Error(err, "Removing the pod's volumes")

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"time"
 
@@ -42,10 +43,12 @@ const (
 )
 
 // Messages of resizes Berth cannot do, the kubelet's for a node that cannot: pod-level resources are not resized
-// in place (Berth does not set them on a Podman pod), nor are memory-backed emptyDir volumes (the kubelet's
+// in place, nor is any resize that would change the pod's own cgroup (Podman 4.3 cannot update a pod's cgroup,
+// see podspec.PodResources), nor are memory-backed emptyDir volumes (the kubelet's
 // InPlacePodVerticalScalingMemoryBackedVolumes is alpha, off).
 const (
 	msgPodLevelResize     = "In-place pod-level resources resize is not supported on this node"
+	msgPodCgroupResize    = "In-place resize that changes the pod's cgroup (pod-level resources or overhead) is not supported on this node"
 	msgMemoryVolumeResize = "Memory-backed emptyDir volume resize is disabled"
 )
 
@@ -186,6 +189,9 @@ func (p *Provider) allocateLocked(ctx context.Context, r *podRecord) bool {
 func (p *Provider) admitResizeLocked(r *podRecord, desired *corev1.Pod) (reason, msg string) {
 	if !apiequality.Semantic.DeepEqual(r.pod.Spec.Resources, desired.Spec.Resources) {
 		return corev1.PodReasonInfeasible, msgPodLevelResize
+	}
+	if !reflect.DeepEqual(podspec.PodResources(r.pod), podspec.PodResources(desired)) {
+		return corev1.PodReasonInfeasible, msgPodCgroupResize
 	}
 	if !apiequality.Semantic.DeepEqual(memoryVolumeSizes(r.pod), memoryVolumeSizes(desired)) {
 		return corev1.PodReasonInfeasible, msgMemoryVolumeResize

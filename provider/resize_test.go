@@ -219,7 +219,13 @@ func resizeHarness(t *testing.T) (*harness, *eventLog) {
 // of the reports after that.
 func (h *harness) start(name string, policy corev1.RestartPolicy, containers ...corev1.Container) (*corev1.Pod, int) {
 	h.t.Helper()
-	pod := lifecyclePod(name, policy, nil, containers...)
+	return h.startPod(lifecyclePod(name, policy, nil, containers...))
+}
+
+// startPod creates a pod and waits until the API sees each of its containers running.
+func (h *harness) startPod(pod *corev1.Pod) (*corev1.Pod, int) {
+	h.t.Helper()
+	containers := pod.Spec.Containers
 	pod.Generation = 1
 	h.create(pod)
 	for _, c := range containers {
@@ -389,6 +395,28 @@ func TestResizeInfeasibleAndReverted(t *testing.T) {
 	reverted.Generation = 3
 	h.update(reverted)
 	h.waitReported(pod, next, "the condition gone", resizeDone(3))
+	if n := len(h.fake.callsTo("UpdateContainerResources")); n != 0 {
+		t.Errorf("%d updates of an infeasible resize", n)
+	}
+}
+
+// TestResizeOfPodCgroupInfeasible resizes a container of a pod with an overhead, which would change the pod's own
+// cgroup (its limit is the containers' plus the overhead): Podman cannot update that, so the resize is Infeasible
+// and no container changes.
+func TestResizeOfPodCgroupInfeasible(t *testing.T) {
+	h, ev := resizeHarness(t)
+	pod := lifecyclePod("overhead", corev1.RestartPolicyAlways, nil, withResources(testContainer("a", "busybox"), res("100m", "200m", "32Mi", "64Mi")))
+	pod.Spec.Overhead = res("10m", "", "8Mi", "").Requests
+	pod, _ = h.startPod(pod)
+
+	h.update(resized(pod, map[string]corev1.ResourceRequirements{"a": res("100m", "200m", "32Mi", "96Mi")}))
+	got, _ := h.waitReported(pod, 0, "the resize pending", func(p *corev1.Pod) bool { return resizeCond(p, corev1.PodResizePending) != nil })
+	if c := resizeCond(got, corev1.PodResizePending); c.Reason != corev1.PodReasonInfeasible || c.Message != msgPodCgroupResize {
+		t.Errorf("PodResizePending = %+v", c)
+	}
+	if !ev.has("Warning ResizeInfeasible Pod resize Infeasible: ") {
+		t.Errorf("no ResizeInfeasible event; events:\n%s", ev)
+	}
 	if n := len(h.fake.callsTo("UpdateContainerResources")); n != 0 {
 		t.Errorf("%d updates of an infeasible resize", n)
 	}

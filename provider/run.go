@@ -43,6 +43,10 @@ func (p *Provider) run(ctx context.Context, r *podRecord) {
 	p.mu.Lock()
 	p.changedLocked(r)
 	p.mu.Unlock()
+	// A pod with a user namespace of its own gets its range before its volumes are made: their folders are its IDs'.
+	if !p.retrySandbox(ctx, r, func() error { return p.allocateUserNamespace(r) }) {
+		return
+	}
 	if !p.mountVolumes(ctx, r) {
 		return
 	}
@@ -100,7 +104,8 @@ func (p *Provider) run(ctx context.Context, r *podRecord) {
 func (p *Provider) policy() podspec.Policy {
 	return podspec.Policy{AllowPrivileged: p.cfg.AllowPrivileged, AllowHostNamespaces: p.cfg.AllowHostNamespaces,
 		AllowedCapabilities: p.cfg.AllowedCapabilities, Sysctls: p.cfg.Sysctls, Allocatable: p.cfg.Allocatable,
-		AllowedHostPaths: p.cfg.AllowedHostPaths, AppArmor: p.cfg.AppArmor, SELinux: p.cfg.SELinux}
+		AllowedHostPaths: p.cfg.AllowedHostPaths, AppArmor: p.cfg.AppArmor, SELinux: p.cfg.SELinux,
+		NoUserNamespaces: p.noUserNamespaces()}
 }
 
 // refuse fails a pod the node does not admit: the rejection's warning event, every container waiting in
@@ -137,6 +142,7 @@ func (p *Provider) finish(ctx context.Context, r *podRecord) {
 	if err := p.retryUnreachable(ctx, "stop pod", func() error { return p.cfg.Runtime.StopPod(ctx, r.podmanID, gracePeriod(r.pod)) }); err != nil {
 		klog.FromContext(ctx).Error(err, "Stopping the sandbox of a finished pod")
 	}
+	p.releaseUserNamespace(r.pod.UID) // nothing runs in it any more, as when the kubelet's SyncTerminatedPod frees it
 	p.mu.Lock()
 	r.sandbox = false
 	p.changedLocked(r)
@@ -145,9 +151,15 @@ func (p *Provider) finish(ctx context.Context, r *podRecord) {
 
 // startSandbox creates the Podman pod and learns its IP, retrying with back-off as the kubelet does.
 func (p *Provider) startSandbox(ctx context.Context, r *podRecord) bool {
+	return p.retrySandbox(ctx, r, func() error { return p.createSandbox(ctx, r) })
+}
+
+// retrySandbox makes a part of the pod's sandbox until it is made, retrying with back-off as the kubelet does
+// (each failure a FailedCreatePodSandBox event); false means the runner stopped first.
+func (p *Provider) retrySandbox(ctx context.Context, r *podRecord, step func() error) bool {
 	backoff := p.cfg.InitialBackoff
 	for {
-		err := p.createSandbox(ctx, r)
+		err := step()
 		if err == nil {
 			return true
 		}
@@ -223,7 +235,8 @@ func (p *Provider) createSandbox(ctx context.Context, r *podRecord) error {
 		p.mu.Unlock()
 		// When Berth writes each container's hosts file (hosts.go), Podman's own would be unseen.
 		spec := podspec.Pod(r.pod, podspec.PodInputs{Node: p.cfg.NodeName, Network: p.cfg.Network, Hostname: hostname, DNS: dns,
-			HostNetns: p.cfg.HostNetns, PodmanHostsFile: !p.managesHostsFile(), HostPortIP: p.hostPortIP()})
+			HostNetns: p.cfg.HostNetns, PodmanHostsFile: !p.managesHostsFile(), HostPortIP: p.hostPortIP(),
+			UserNamespace: p.userNamespace(r.pod.UID)})
 		id, err := rt.CreatePod(ctx, spec)
 		if err != nil {
 			return err
@@ -541,7 +554,7 @@ func (p *Provider) buildSpec(ctx context.Context, r *podRecord, c *containerReco
 	defer p.mu.Unlock()
 	spec := podspec.Container(r.pod, c.spec, podspec.ContainerInputs{Node: p.cfg.NodeName, Pod: r.podmanID, Attempt: attempt, Env: env, HostNetns: p.cfg.HostNetns,
 		Mounts: mounts, PIDNamespaceOf: c.pidOf, DNS: r.dns, PodmanHostsFile: !p.managesHostsFile(),
-		Seccomp: podspec.SeccompConfig{ProfileRoot: filepath.Join(p.cfg.RootDir, "seccomp"), DefaultRuntimeDefault: p.cfg.SeccompDefault}, OCIRuntime: r.runtime})
+		Seccomp: podspec.SeccompConfig{ProfileRoot: filepath.Join(p.cfg.RootDir, "seccomp"), DefaultRuntimeDefault: p.cfg.SeccompDefault}, AppArmor: p.cfg.AppArmor, OCIRuntime: r.runtime})
 	return spec, c.spec.Resources.DeepCopy(), true
 }
 

@@ -39,6 +39,9 @@ func start(name, bin string, args, env []string, logDir, pidDir string) (*proces
 	fmt.Fprintf(logFile, "\n==== %s %s %s\n", time.Now().Format(time.RFC3339), bin, strings.Join(args, " "))
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
+	// Each runs in the state folder, not where berth was started: conmon, started by a Podman service, writes an
+	// "oom" marker of an OOM-killed container into its working folder.
+	cmd.Dir = filepath.Dir(logDir)
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: deathSignal(name)}

@@ -30,6 +30,7 @@ import (
 	"github.com/berth-dev/berth/internal/csrapprover"
 	"github.com/berth-dev/berth/manifests"
 	"github.com/berth-dev/berth/provider/podman"
+	"github.com/berth-dev/berth/provider/userns"
 	"github.com/berth-dev/berth/provider/volume"
 )
 
@@ -599,6 +600,11 @@ func (c *Cluster) startKubelet(i int) (*process, error) {
 		"--rotate-server-certificates", "--client-ca-file=" + cr.caFile,
 		"--network=" + podNetwork, "--network-interface=" + c.bridgeName(i), "--subnet=" + subnet,
 		"--root-dir=" + cfg.kubeletRootDir(i), "--allowed-host-paths=" + strings.Join(cfg.AllowedHostPaths, ","),
+		"--user-namespaces-first-id=" + strconv.FormatUint(userNamespacesFirstID(i), 10),
+	}
+	if dir := c.hosts[i].dir; dir != "" {
+		// The Podman service berth started: its exits folder is its tmp_dir's (containersConf).
+		args = append(args, "--podman-exits-dir="+filepath.Join(dir, "tmp", "exits"))
 	}
 	if c.nets == nil {
 		// No kube-proxy: the pods reach the apiserver at the machine's address, not the kubernetes Service's.
@@ -610,6 +616,16 @@ func (c *Cluster) startKubelet(i int) (*process, error) {
 	}
 	args = append(args, cfg.KubeletArgs[i]...)
 	return c.startOnNode(i, "kubelet-"+name, "berth-kubelet", args)
+}
+
+// nodeUserNamespaces is how many user namespace ranges lie between the first IDs of two nodes' spans: more than a
+// node's max pods (110), so that the nodes of a machine, whose kernel is one, never give two pods the same IDs.
+const nodeUserNamespaces = 256
+
+// userNamespacesFirstID is the first host ID of node i's user namespaces (berth-kubelet
+// --user-namespaces-first-id): node 0's is the kubelet's default, 65536.
+func userNamespacesFirstID(i int) uint64 {
+	return userns.Length * (1 + uint64(i)*nodeUserNamespaces)
 }
 
 // startOnNode starts a component of node i: in the node's network namespace when it has one.

@@ -63,6 +63,11 @@ type Config struct {
 	// nodefs thresholds; nil when it cannot be read (a remote Podman). Podman's graph root (imagefs) comes from
 	// its API.
 	NodeFs func() (FsStats, error)
+	// RuntimeHandlers are the RuntimeClass handlers the node runs (berth-kubelet --runtime-handlers), reported in
+	// status.runtimeHandlers beside the default one.
+	RuntimeHandlers []string
+	// UserNamespaces tells whether the node runs pods with hostUsers: false, reported as a feature of every handler.
+	UserNamespaces bool
 }
 
 // Node keeps a virtual node's status tied to its Podman host: capacity from /libpod/info, Ready while Podman
@@ -110,6 +115,7 @@ func New(ctx context.Context, cfg Config) *Node {
 			// it lets a pod ask for them (the kubelet's NodeDeclaredFeatures): the in-place resize of non-sidecar
 			// init containers (provider/resize.go), not that of pod-level resources.
 			DeclaredFeatures: []string{inplacepodresize.IPPRInitContainersFeatureGate},
+			RuntimeHandlers:  RuntimeHandlers(cfg.RuntimeHandlers, cfg.UserNamespaces),
 		},
 	}
 	if len(cfg.PodCIDRs) > 0 {
@@ -118,6 +124,21 @@ func New(ctx context.Context, cfg Config) *Node {
 	n.node = node
 	n.observe(ctx, time.Now())
 	return n
+}
+
+// RuntimeHandlers is status.runtimeHandlers as a kubelet reports its runtime's: the default handler (named "") and
+// each named one, with the features a pod may ask of them. Berth refuses recursiveReadOnly mounts, so no handler
+// has that feature; each has user namespaces when the node runs hostUsers: false pods.
+func RuntimeHandlers(handlers []string, userNamespaces bool) []corev1.NodeRuntimeHandler {
+	var out []corev1.NodeRuntimeHandler
+	for _, name := range append([]string{""}, handlers...) {
+		if name == "" && len(out) > 0 {
+			continue
+		}
+		out = append(out, corev1.NodeRuntimeHandler{Name: name, Features: &corev1.NodeRuntimeHandlerFeatures{
+			RecursiveReadOnlyMounts: new(false), UserNamespaces: new(userNamespaces)}})
+	}
+	return out
 }
 
 // Addresses are the status addresses of the node named name at ip: its InternalIP and its Hostname. Its serving

@@ -340,3 +340,30 @@ func TestNodeAvailableMemory(t *testing.T) {
 		})
 	}
 }
+
+func TestRuntimeHandlers(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		handlers []string
+		userns   bool
+		want     []string
+	}{
+		{name: "the default runc", handlers: []string{"runc"}, want: []string{"", "runc"}},
+		{name: "several, with user namespaces", handlers: []string{"runc", "crun"}, userns: true, want: []string{"", "runc", "crun"}},
+		{name: "none configured: the default only", want: []string{""}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := RuntimeHandlers(tc.handlers, tc.userns)
+			var names []string
+			for _, h := range got {
+				names = append(names, h.Name)
+				if h.Features == nil || *h.Features.RecursiveReadOnlyMounts || *h.Features.UserNamespaces != tc.userns {
+					t.Errorf("handler %q features %+v, want no recursive read-only mounts and user namespaces %v", h.Name, h.Features, tc.userns)
+				}
+			}
+			if !slices.Equal(names, tc.want) {
+				t.Errorf("handlers %q, want %q", names, tc.want)
+			}
+		})
+	}
+}

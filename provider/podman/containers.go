@@ -3,6 +3,8 @@ package podman
 import (
 	"context"
 	"fmt"
+	"os"
+	"strings"
 	"syscall"
 	"time"
 
@@ -36,6 +38,14 @@ type ContainerRuntime interface {
 	UpdateContainerResources(ctx context.Context, id string, r ContainerResources) error
 	// Stats samples the resource usage of running containers (by ID); containers that are not running are left out.
 	Stats(ctx context.Context, ids []string) ([]ContainerStats, error)
+	// DiskUsage measures the disk a container takes beside its image: its writable layer and its log file.
+	DiskUsage(ctx context.Context, id string) (DiskUsage, error)
+}
+
+// DiskUsage is the disk a container takes beside its image, in bytes, as the kubelet's stats count a container's
+// ephemeral storage: Rootfs is its writable layer, Logs its log file (0 when the file is not on this machine).
+type DiskUsage struct {
+	Rootfs, Logs int64
 }
 
 // ContainerSpec is a container to create inside a Podman pod.
@@ -77,6 +87,9 @@ type ContainerSpec struct {
 	// Seccomp is the container's seccomp profile: empty for the runtime's default, SeccompUnconfined for none, else
 	// the path of a profile on the Podman host.
 	Seccomp string
+	// AppArmor is the container's AppArmor profile on a host with AppArmor: empty for Podman's default,
+	// AppArmorUnconfined for none, else the name of a profile loaded on the host.
+	AppArmor string
 	// HostIPC runs the container in the host's IPC namespace (its pod must not share one: PodSpec.HostIPC).
 	HostIPC bool
 	// Netns is a network namespace (a path) the container joins instead of its pod's (whose pod must then share
@@ -89,6 +102,9 @@ type ContainerSpec struct {
 	// namespaces the pod's containers share are the pod's.
 	Sysctls map[string]string
 }
+
+// AppArmorUnconfined is ContainerSpec.AppArmor for a container without an AppArmor profile.
+const AppArmorUnconfined = "unconfined"
 
 // SeccompUnconfined is ContainerSpec.Seccomp for a container with no seccomp filter (Podman's own word for it).
 const SeccompUnconfined = "unconfined"
@@ -176,6 +192,7 @@ func (c *Client) CreateContainer(ctx context.Context, spec ContainerSpec) (strin
 	s.ReadOnlyFilesystem, s.ReadWriteTmpfs = spec.ReadOnlyRootfs, false
 	s.NoNewPrivileges = spec.NoNewPrivileges
 	s.SeccompProfilePath = spec.Seccomp
+	s.ApparmorProfile = spec.AppArmor
 	s.OCIRuntime = spec.OCIRuntime
 	s.HostAdd = spec.HostAdd
 	servers, searches, options, err := dnsSpec(spec.DNS)
@@ -274,6 +291,25 @@ func (c *Client) InspectContainer(ctx context.Context, id string) (ContainerStat
 		st.FinishedAt = d.State.FinishedAt
 	}
 	return st, nil
+}
+
+// DiskUsage implements ContainerRuntime: Podman sizes the writable layer when asked (inspect ?size=true); the log
+// file (k8s-file) is measured where it is, so only for a Podman on this machine whose files this process sees.
+func (c *Client) DiskUsage(ctx context.Context, id string) (DiskUsage, error) {
+	d, err := containers.Inspect(c.ctx(ctx), id, new(containers.InspectOptions).WithSize(true))
+	if err != nil {
+		return DiskUsage{}, fmt.Errorf("measure the disk of container %s: %w", id, err)
+	}
+	var u DiskUsage
+	if d.SizeRw != nil {
+		u.Rootfs = *d.SizeRw
+	}
+	if strings.HasPrefix(c.url, "unix://") && d.HostConfig != nil && d.HostConfig.LogConfig != nil && d.HostConfig.LogConfig.Path != "" {
+		if fi, err := os.Stat(d.HostConfig.LogConfig.Path); err == nil {
+			u.Logs = fi.Size()
+		}
+	}
+	return u, nil
 }
 
 // ListContainers implements ContainerRuntime.

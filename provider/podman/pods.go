@@ -13,6 +13,8 @@ import (
 	"github.com/containers/podman/v4/pkg/bindings/pods"
 	"github.com/containers/podman/v4/pkg/domain/entities"
 	"github.com/containers/podman/v4/pkg/specgen"
+	"github.com/containers/storage/pkg/idtools"
+	storagetypes "github.com/containers/storage/types"
 )
 
 // PodRuntime is Podman's pods, the sandboxes of Kubernetes pods: one network namespace (and more, see PodSpec)
@@ -55,6 +57,18 @@ type PodSpec struct {
 	HostAdd []string
 	// DNS replaces parts of the host's resolv.conf in the pod; nil keeps Podman's default (the host's).
 	DNS *DNSConfig
+	// Resources are the limits of the pod's own cgroup, which holds its containers; nil leaves it as Podman makes
+	// it (no limit).
+	Resources *ContainerResources
+	// UserNamespace, when set, gives the pod a user namespace of its own, which its infra container makes and
+	// every container of the pod joins; nil keeps the host's.
+	UserNamespace *IDMapping
+}
+
+// IDMapping maps a user namespace's IDs, UIDs and GIDs alike, from 0 to Size-1, to the host's HostID to
+// HostID+Size-1.
+type IDMapping struct {
+	HostID, Size uint32
 }
 
 // PortMapping maps a host port to a pod port.
@@ -77,7 +91,13 @@ type PodInfo struct {
 	ID     string
 	Name   string
 	Labels map[string]string
+	// Status is Podman's state of the pod as a whole: PodExited once every container of it, infra included, has
+	// exited.
+	Status string
 }
+
+// PodExited is the Status of a pod none of whose containers runs.
+const PodExited = "Exited"
 
 // CreatePod implements PodRuntime.
 func (c *Client) CreatePod(ctx context.Context, spec PodSpec) (string, error) {
@@ -138,6 +158,16 @@ func podSpecGen(spec PodSpec) (*specgen.PodSpecGenerator, error) {
 		return nil, err
 	}
 	ps.DNSServer, ps.DNSSearch, ps.DNSOption = servers, searches, options
+	if spec.Resources != nil {
+		ps.ResourceLimits = newLinuxResources(*spec.Resources)
+	}
+	if m := spec.UserNamespace; m != nil {
+		// A private user namespace with explicit maps (no /etc/subuid): Podman 4.3 gives it to the pod's infra
+		// container, and the pod's containers, created without a user namespace of their own, join it.
+		ids := []idtools.IDMap{{ContainerID: 0, HostID: int(m.HostID), Size: int(m.Size)}}
+		ps.Userns = specgen.Namespace{NSMode: specgen.Private}
+		ps.IDMappings = &storagetypes.IDMappingOptions{UIDMap: ids, GIDMap: ids}
+	}
 	return ps, nil
 }
 
@@ -237,7 +267,7 @@ func (c *Client) ListPods(ctx context.Context, labels map[string]string) ([]PodI
 	}
 	out := make([]PodInfo, 0, len(list))
 	for _, p := range list {
-		out = append(out, PodInfo{ID: p.Id, Name: p.Name, Labels: p.Labels})
+		out = append(out, PodInfo{ID: p.Id, Name: p.Name, Labels: p.Labels, Status: p.Status})
 	}
 	return out, nil
 }

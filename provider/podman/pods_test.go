@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/containers/podman/v4/pkg/specgen"
+	"github.com/containers/storage/pkg/idtools"
 )
 
 func TestPodSpecGenNetwork(t *testing.T) {
@@ -38,5 +39,74 @@ func TestPodSpecGenNetwork(t *testing.T) {
 				t.Errorf("shared namespaces %q, want %q", ps.SharedNamespaces, tc.wantShared)
 			}
 		})
+	}
+}
+
+func TestPodSpecGenResources(t *testing.T) {
+	for _, tc := range []struct {
+		name                   string
+		res                    *ContainerResources
+		wantNil                bool
+		wantMem, wantQuota     int64
+		wantShares, wantPeriod uint64
+	}{
+		{name: "no pod cgroup limits", wantNil: true},
+		{name: "memory, quota and shares", res: &ContainerResources{MemoryLimit: 1 << 28, CPUShares: 512, CPUQuota: 50000, CPUPeriod: 100000},
+			wantMem: 1 << 28, wantShares: 512, wantQuota: 50000, wantPeriod: 100000},
+		{name: "shares only", res: &ContainerResources{CPUShares: 2}, wantShares: 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ps, err := podSpecGen(PodSpec{Name: "p", Network: "berth", Resources: tc.res})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rl := ps.ResourceLimits
+			if tc.wantNil {
+				if rl != nil {
+					t.Fatalf("resource limits %+v, want none", rl)
+				}
+				return
+			}
+			var mem, quota int64
+			var shares, period uint64
+			if rl.Memory != nil {
+				mem = *rl.Memory.Limit
+				if *rl.Memory.Swap != mem {
+					t.Errorf("memory+swap %d, want the memory limit %d", *rl.Memory.Swap, mem)
+				}
+			}
+			if rl.CPU != nil {
+				if rl.CPU.Shares != nil {
+					shares = *rl.CPU.Shares
+				}
+				if rl.CPU.Quota != nil {
+					quota, period = *rl.CPU.Quota, *rl.CPU.Period
+				}
+			}
+			if mem != tc.wantMem || shares != tc.wantShares || quota != tc.wantQuota || period != tc.wantPeriod {
+				t.Errorf("memory %d shares %d quota %d/%d, want %d %d %d/%d", mem, shares, quota, period, tc.wantMem, tc.wantShares, tc.wantQuota, tc.wantPeriod)
+			}
+		})
+	}
+}
+
+func TestPodSpecGenUserNamespace(t *testing.T) {
+	ps, err := podSpecGen(PodSpec{Name: "p", Network: "berth"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps.Userns.NSMode != "" || ps.IDMappings != nil {
+		t.Errorf("a pod without a user namespace got userns %q, mappings %+v", ps.Userns.NSMode, ps.IDMappings)
+	}
+	ps, err = podSpecGen(PodSpec{Name: "p", Network: "berth", UserNamespace: &IDMapping{HostID: 131072, Size: 65536}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps.Userns.NSMode != specgen.Private {
+		t.Errorf("userns %q, want private", ps.Userns.NSMode)
+	}
+	want := []idtools.IDMap{{ContainerID: 0, HostID: 131072, Size: 65536}}
+	if m := ps.IDMappings; m == nil || m.HostUIDMapping || m.HostGIDMapping || !slices.Equal(m.UIDMap, want) || !slices.Equal(m.GIDMap, want) {
+		t.Errorf("mappings %+v, want UIDs and GIDs %v", m, want)
 	}
 }

@@ -9,6 +9,9 @@ const (
 	LabelUID       = "berth.dev/uid"
 	LabelContainer = "berth.dev/container"
 	LabelAttempt   = "berth.dev/attempt"
+	// LabelUserNamespace, on the Podman pod of a pod with a user namespace of its own, is the host ID that is root
+	// in it, so that a restarted berth-kubelet knows which ranges its pods hold.
+	LabelUserNamespace = "berth.dev/userns"
 )
 
 // Runtime is the set of Podman operations Berth uses: the composition of the small interfaces, one per concern,

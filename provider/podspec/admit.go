@@ -44,6 +44,9 @@ type Policy struct {
 	// ResolvePath resolves the symbolic links of the longest existing prefix of a clean absolute path, so that a
 	// hostPath cannot leave the allowed folders through one; nil reads the node's filesystem.
 	ResolvePath func(path string) string
+	// NoUserNamespaces says why the node cannot give pods a user namespace of their own (spec.hostUsers: false),
+	// such as a host whose max_user_namespaces is 0; empty when it can.
+	NoUserNamespaces string
 	// AppArmor and SELinux say whether the Podman host enforces them (podman info's host.security). Without
 	// AppArmor, a pod asking for an AppArmor profile is rejected as the kubelet rejects it on such a host; with
 	// SELinux, SELinux options are refused, since Podman would label the containers its own way.
@@ -80,8 +83,8 @@ const (
 )
 
 // Admit decides whether the node runs a pod: nil when it does, else the first refusal, in this order: an OS other
-// than Linux, what Berth cannot run yet, privileged containers, host namespaces, capabilities, sysctls, AppArmor
-// on a host without it, extended resources, volumes.
+// than Linux, what Berth cannot run yet, privileged containers, host namespaces, a user namespace the node cannot
+// give, capabilities, sysctls, AppArmor on a host without it, extended resources, volumes.
 func Admit(pod *corev1.Pod, policy Policy) *Rejection {
 	if podOS := pod.Spec.OS; podOS != nil && podOS.Name != corev1.Linux {
 		return rejected(PodOSNotSupportedReason, "Failed to admit pod as the OS field doesn't match node OS")
@@ -94,6 +97,9 @@ func Admit(pod *corev1.Pod, policy Policy) *Rejection {
 	}
 	if ns := hostNamespaces(pod); len(ns) > 0 && !policy.AllowHostNamespaces {
 		return refused(UnsupportedPodSpecReason, UnsupportedPodSpecReason, "the host's PID and IPC namespaces are not allowed on this node (berth-kubelet --allow-host-namespaces=false): "+strings.Join(ns, ", "))
+	}
+	if bad := userNamespaceProblems(pod, policy); len(bad) > 0 {
+		return refused(UnsupportedPodSpecReason, UnsupportedPodSpecReason, "Berth cannot give this pod its user namespace: "+strings.Join(bad, ", "))
 	}
 	if caps := forbiddenCapabilities(pod, policy.AllowedCapabilities); len(caps) > 0 {
 		return refused(UnsupportedPodSpecReason, UnsupportedPodSpecReason, capabilityRefusal(policy.AllowedCapabilities, caps))
@@ -155,17 +161,6 @@ func (p Policy) resolver() func(string) string {
 func unsupported(pod *corev1.Pod, policy Policy) []string {
 	var out []string
 	sp := pod.Spec
-	// Each of these would run with less than was asked: under runc whatever the class, without the pod's cgroup
-	// limits or the runtime class's overhead, without a user namespace.
-	if len(sp.Overhead) > 0 {
-		out = append(out, "spec.overhead")
-	}
-	if r := sp.Resources; r != nil && (len(r.Limits) > 0 || len(r.Requests) > 0 || len(r.Claims) > 0) {
-		out = append(out, "spec.resources")
-	}
-	if sp.HostUsers != nil && !*sp.HostUsers {
-		out = append(out, "spec.hostUsers: false")
-	}
 	// Devices through dynamic resource allocation: Berth has no DRA driver to prepare them.
 	if len(sp.ResourceClaims) > 0 {
 		out = append(out, "spec.resourceClaims")
@@ -173,19 +168,6 @@ func unsupported(pod *corev1.Pod, policy Policy) []string {
 	if sc := sp.SecurityContext; sc != nil {
 		if sc.SupplementalGroupsPolicy != nil && *sc.SupplementalGroupsPolicy != corev1.SupplementalGroupsPolicyMerge {
 			out = append(out, "spec.securityContext.supplementalGroupsPolicy")
-		}
-		// A pod-level profile matters for the containers that do not set their own and are not privileged
-		// (a privileged container runs unconfined whatever it asks).
-		inherits := func(own func(*corev1.SecurityContext) bool) bool {
-			found := false
-			podutil.VisitContainers(&pod.Spec, podutil.AllContainers, func(c *corev1.Container, _ podutil.ContainerType) bool {
-				found = !isPrivileged(c) && (c.SecurityContext == nil || !own(c.SecurityContext))
-				return !found
-			})
-			return found
-		}
-		if p := sc.AppArmorProfile; p != nil && policy.AppArmor && unsupportedAppArmor(p.Type) && inherits(func(c *corev1.SecurityContext) bool { return c.AppArmorProfile != nil }) {
-			out = append(out, "spec.securityContext.appArmorProfile: "+string(p.Type))
 		}
 		if policy.SELinux && sc.SELinuxOptions != nil {
 			out = append(out, "spec.securityContext.seLinuxOptions")
@@ -201,10 +183,10 @@ func unsupported(pod *corev1.Pod, policy Policy) []string {
 		if len(c.Resources.Claims) > 0 {
 			out = append(out, path+".resources.claims")
 		}
-		// Nothing enforces a container's ephemeral-storage limit (no eviction for it) or hugepages (no hugetlb
-		// cgroup limits): refused rather than run unbounded.
+		// Nothing enforces hugepages (no hugetlb cgroup limits): refused rather than run unbounded. An
+		// ephemeral-storage limit is enforced by eviction (provider/evict.go).
 		for _, name := range slices.Sorted(maps.Keys(c.Resources.Limits)) {
-			if name == corev1.ResourceEphemeralStorage || v1helper.IsHugePageResourceName(name) {
+			if v1helper.IsHugePageResourceName(name) {
 				out = append(out, fmt.Sprintf("%s.resources.limits[%s]", path, name))
 			}
 		}
@@ -228,9 +210,6 @@ func unsupported(pod *corev1.Pod, policy Policy) []string {
 		}
 		if sc.ProcMount != nil && *sc.ProcMount != corev1.DefaultProcMount {
 			out = append(out, path+".securityContext.procMount: "+string(*sc.ProcMount))
-		}
-		if p := sc.AppArmorProfile; p != nil && policy.AppArmor && unsupportedAppArmor(p.Type) && !isPrivileged(c) {
-			out = append(out, path+".securityContext.appArmorProfile: "+string(p.Type))
 		}
 		if policy.SELinux && sc.SELinuxOptions != nil {
 			out = append(out, path+".securityContext.seLinuxOptions")
@@ -263,13 +242,6 @@ func unsupported(pod *corev1.Pod, policy Policy) []string {
 // isPrivileged tells whether a container asks to run privileged.
 func isPrivileged(c *corev1.Container) bool {
 	return c.SecurityContext != nil && c.SecurityContext.Privileged != nil && *c.SecurityContext.Privileged
-}
-
-// unsupportedAppArmor tells whether Berth refuses an AppArmor profile on a host that has AppArmor: RuntimeDefault
-// is Podman's default profile, which every container gets there; Unconfined and Localhost are not passed to
-// Podman yet.
-func unsupportedAppArmor(t corev1.AppArmorProfileType) bool {
-	return t != corev1.AppArmorProfileTypeRuntimeDefault
 }
 
 // appArmorMissing is the kubelet's message for a pod asking for AppArmor on a host without it.

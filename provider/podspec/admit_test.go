@@ -52,12 +52,7 @@ func TestAdmit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
-		name   string
-		pod    []func(*corev1.Pod)
-		policy Policy
-		want   *Rejection
-	}{
+	tests := []admitCase{
 		{name: "plain pod"},
 		{name: "unsupported field", pod: []func(*corev1.Pod){devices},
 			want: unsupportedPod("Berth cannot run this pod yet; unsupported: spec.containers[app].volumeDevices")},
@@ -100,6 +95,7 @@ func TestAdmit(t *testing.T) {
 			policy: Policy{AllowPrivileged: true, AllowHostNamespaces: true, Sysctls: allowSysctls, AllowedHostPaths: []string{"/etc"},
 				Allocatable: corev1.ResourceList{gpu: resource.MustParse("4")}}},
 	}
+	tests = append(tests, userNamespaceAdmitCases()...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			pod := admitPod()
@@ -174,12 +170,12 @@ func TestAdmitNoSilentFields(t *testing.T) {
 		{name: "empty runtime class", pod: func(p *corev1.Pod) { p.Spec.RuntimeClassName = new("") }},
 		{name: "overhead", pod: func(p *corev1.Pod) {
 			p.Spec.Overhead = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m")}
-		},
-			want: unsupportedPod("spec.overhead")},
+		}},
+		// Pod-level resources bound the pod's cgroup (PodResources, TestPodResources).
 		{name: "pod-level resources", pod: func(p *corev1.Pod) {
 			p.Spec.Resources = &corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")}}
-		}, want: unsupportedPod("spec.resources")},
-		{name: "user namespace", pod: func(p *corev1.Pod) { p.Spec.HostUsers = &no }, want: unsupportedPod("spec.hostUsers: false")},
+		}},
+		{name: "user namespace", pod: func(p *corev1.Pod) { p.Spec.HostUsers = &no }},
 		{name: "host users", pod: func(p *corev1.Pod) { p.Spec.HostUsers = &yes }},
 
 		{name: "seccomp RuntimeDefault, as PodSecurity restricted sets it", pod: podSC(corev1.PodSecurityContext{SeccompProfile: seccomp(corev1.SeccompProfileTypeRuntimeDefault)})},
@@ -195,10 +191,11 @@ func TestAdmitNoSilentFields(t *testing.T) {
 		{name: "AppArmor Unconfined without AppArmor", pod: podSC(corev1.PodSecurityContext{AppArmorProfile: apparmor(corev1.AppArmorProfileTypeUnconfined)})},
 		{name: "AppArmor RuntimeDefault with AppArmor", pod: podSC(corev1.PodSecurityContext{AppArmorProfile: apparmor(corev1.AppArmorProfileTypeRuntimeDefault)}),
 			policy: Policy{AppArmor: true}},
+		// With AppArmor, every profile is passed to Podman (TestAppArmorProfile).
 		{name: "AppArmor Unconfined with AppArmor", pod: podSC(corev1.PodSecurityContext{AppArmorProfile: apparmor(corev1.AppArmorProfileTypeUnconfined)}),
-			policy: Policy{AppArmor: true}, want: unsupportedPod("spec.securityContext.appArmorProfile: Unconfined")},
+			policy: Policy{AppArmor: true}},
 		{name: "container AppArmor Localhost with AppArmor", pod: appSC(corev1.SecurityContext{AppArmorProfile: &corev1.AppArmorProfile{Type: corev1.AppArmorProfileTypeLocalhost, LocalhostProfile: new("k8s-nginx")}}),
-			policy: Policy{AppArmor: true}, want: unsupportedPod("spec.containers[app].securityContext.appArmorProfile: Localhost")},
+			policy: Policy{AppArmor: true}},
 
 		{name: "SELinux options without SELinux, as sig-storage's emptyDir specs set them", pod: podSC(corev1.PodSecurityContext{SELinuxOptions: &corev1.SELinuxOptions{Level: "s0"}})},
 		{name: "SELinux options with SELinux", pod: func(p *corev1.Pod) {
@@ -212,9 +209,11 @@ func TestAdmitNoSilentFields(t *testing.T) {
 			want: unsupportedPod("spec.containers[app].securityContext.procMount: Unmasked")},
 		{name: "default /proc", pod: appSC(corev1.SecurityContext{ProcMount: new(corev1.DefaultProcMount)})},
 
+		// An ephemeral-storage limit is enforced by eviction (TestEvictionForEphemeralStorage); hugepages are not.
 		{name: "ephemeral-storage and hugepages limits", pod: limits(corev1.ResourceList{
 			corev1.ResourceEphemeralStorage: resource.MustParse("1Gi"), "hugepages-2Mi": resource.MustParse("2Mi"), corev1.ResourceMemory: resource.MustParse("1Gi")}),
-			want: unsupportedPod("spec.containers[app].resources.limits[ephemeral-storage], spec.containers[app].resources.limits[hugepages-2Mi]")},
+			want: unsupportedPod("spec.containers[app].resources.limits[hugepages-2Mi]")},
+		{name: "ephemeral-storage limit", pod: limits(corev1.ResourceList{corev1.ResourceEphemeralStorage: resource.MustParse("1Gi")})},
 		{name: "ephemeral-storage requests are the scheduler's", pod: func(p *corev1.Pod) {
 			p.Spec.Containers[0].Resources.Requests = corev1.ResourceList{corev1.ResourceEphemeralStorage: resource.MustParse("1Gi")}
 		}},

@@ -139,6 +139,28 @@ func seccompProfile(pod *corev1.Pod, c *corev1.Container, cfg SeccompConfig) str
 	}
 }
 
+// appArmorProfile is the AppArmor profile a container runs with on a host that has AppArmor
+// (podman.ContainerSpec.AppArmor), chosen as the kubelet's getAppArmorProfile chooses it: the container's own, else
+// the pod's. RuntimeDefault, or none, is Podman's default profile (which a privileged container runs without, as
+// under containerd); Unconfined is none; Localhost is the profile of that name loaded on the host, which the
+// runtime fails the container without.
+func appArmorProfile(pod *corev1.Pod, c *corev1.Container) string {
+	var p *corev1.AppArmorProfile
+	if sc := c.SecurityContext; sc != nil && sc.AppArmorProfile != nil {
+		p = sc.AppArmorProfile
+	} else if psc := pod.Spec.SecurityContext; psc != nil && psc.AppArmorProfile != nil {
+		p = psc.AppArmorProfile
+	}
+	switch {
+	case p == nil || p.Type == corev1.AppArmorProfileTypeRuntimeDefault:
+		return ""
+	case p.Type == corev1.AppArmorProfileTypeLocalhost && p.LocalhostProfile != nil:
+		return *p.LocalhostProfile
+	default:
+		return podman.AppArmorUnconfined
+	}
+}
+
 // capabilities translates Kubernetes capability names (NET_ADMIN, ALL) into Podman's (CAP_NET_ADMIN, ALL), with
 // the runtimes' precedence: ALL added, then ALL dropped, then each added one, then each dropped one.
 func capabilities(caps *corev1.Capabilities) (add, drop []string) {

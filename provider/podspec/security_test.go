@@ -287,3 +287,38 @@ func TestValidCapability(t *testing.T) {
 		}
 	}
 }
+
+func TestAppArmorProfile(t *testing.T) {
+	profile := func(typ corev1.AppArmorProfileType, local string) *corev1.AppArmorProfile {
+		p := &corev1.AppArmorProfile{Type: typ}
+		if local != "" {
+			p.LocalhostProfile = &local
+		}
+		return p
+	}
+	tests := []struct {
+		name     string
+		psc      *corev1.PodSecurityContext
+		csc      *corev1.SecurityContext
+		apparmor bool // the host has AppArmor
+		want     string
+	}{
+		{name: "unset: Podman's default", apparmor: true, want: ""},
+		{name: "pod RuntimeDefault", psc: &corev1.PodSecurityContext{AppArmorProfile: profile(corev1.AppArmorProfileTypeRuntimeDefault, "")}, apparmor: true, want: ""},
+		{name: "pod Unconfined", psc: &corev1.PodSecurityContext{AppArmorProfile: profile(corev1.AppArmorProfileTypeUnconfined, "")}, apparmor: true, want: podman.AppArmorUnconfined},
+		{name: "pod Localhost", psc: &corev1.PodSecurityContext{AppArmorProfile: profile(corev1.AppArmorProfileTypeLocalhost, "k8s-deny-write")}, apparmor: true, want: "k8s-deny-write"},
+		{name: "container's over the pod's", psc: &corev1.PodSecurityContext{AppArmorProfile: profile(corev1.AppArmorProfileTypeUnconfined, "")},
+			csc: &corev1.SecurityContext{AppArmorProfile: profile(corev1.AppArmorProfileTypeLocalhost, "k8s-nginx")}, apparmor: true, want: "k8s-nginx"},
+		{name: "container RuntimeDefault over the pod's Unconfined", psc: &corev1.PodSecurityContext{AppArmorProfile: profile(corev1.AppArmorProfileTypeUnconfined, "")},
+			csc: &corev1.SecurityContext{AppArmorProfile: profile(corev1.AppArmorProfileTypeRuntimeDefault, "")}, apparmor: true, want: ""},
+		{name: "a host without AppArmor: nothing passed", psc: &corev1.PodSecurityContext{AppArmorProfile: profile(corev1.AppArmorProfileTypeUnconfined, "")}, want: ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := securityPod(tc.psc, tc.csc)
+			if got := Container(pod, &pod.Spec.Containers[0], ContainerInputs{AppArmor: tc.apparmor}).AppArmor; got != tc.want {
+				t.Errorf("AppArmor profile %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -9,6 +9,7 @@ import (
 	utilsnet "k8s.io/utils/net"
 
 	"github.com/berth-dev/berth/provider/podman"
+	"github.com/berth-dev/berth/provider/userns"
 )
 
 // cpuPeriod is the CFS period used for CPU limits, as the kubelet uses.
@@ -56,6 +57,9 @@ type PodInputs struct {
 	// PodmanHostsFile is set when Podman, not Berth, writes the containers' /etc/hosts (a node without a root
 	// folder Podman shares): the pod's hostAliases then go to Podman.
 	PodmanHostsFile bool
+	// UserNamespace is the range of host IDs a pod with a user namespace of its own (OwnUserNamespace) holds on the
+	// node (provider/userns); nil for one in the host's.
+	UserNamespace *userns.Range
 	// HostPortIP, when set, is the address of the hostPorts that name none: the node's, on a node that is a network
 	// namespace of its own. Podman holds each published port open in its own namespace (the machine's), so a port
 	// with no address would be taken on the machine's every address, and the same hostPort of a pod on another
@@ -71,12 +75,20 @@ func Pod(pod *corev1.Pod, in PodInputs) podman.PodSpec {
 		Network:  in.Network,
 		Hostname: in.Hostname,
 		DNS:      in.DNS,
+		// The pod-level resources and the overhead bound the pod's cgroup, as the kubelet's pod cgroup.
+		Resources: PodResources(pod),
 	}
 	if in.PodmanHostsFile {
 		ps.HostAdd = hostAliases(pod)
 	}
 	ps.HostPID, ps.HostIPC = pod.Spec.HostPID, pod.Spec.HostIPC
 	ps.SharePID = pod.Spec.ShareProcessNamespace != nil && *pod.Spec.ShareProcessNamespace
+	if r := in.UserNamespace; r != nil && OwnUserNamespace(pod) {
+		// The pod's user namespace, as the kubelet's sandbox config has it: container IDs 0 to 65535, UIDs and GIDs
+		// alike, are the range's; the label keeps the range for a restarted berth-kubelet.
+		ps.UserNamespace = &podman.IDMapping{HostID: r.FirstID, Size: userns.Length}
+		ps.Labels[podman.LabelUserNamespace] = r.String()
+	}
 	if pod.Spec.HostNetwork {
 		// The pod has the node's network and hostname; hostPorts are the container ports themselves.
 		ps.HostNetwork, ps.Hostname, ps.Network = true, "", ""
@@ -156,6 +168,8 @@ type ContainerInputs struct {
 	// Seccomp is the node's seccomp configuration: where Localhost profiles are, and the profile of containers
 	// that ask for none.
 	Seccomp SeccompConfig
+	// AppArmor says whether the Podman host enforces AppArmor: the container then runs with the profile it asks for.
+	AppArmor bool
 	// OCIRuntime is the OCI runtime the container runs under, the pod's RuntimeClass handler; empty for Podman's
 	// default.
 	OCIRuntime string
@@ -196,6 +210,9 @@ func Container(pod *corev1.Pod, c *corev1.Container, in ContainerInputs) podman.
 	s.User = user(pod.Spec.SecurityContext, c.SecurityContext)
 	applySecurityContext(&s, pod, c)
 	s.Seccomp = seccompProfile(pod, c, in.Seccomp)
+	if in.AppArmor {
+		s.AppArmor = appArmorProfile(pod, c)
+	}
 	s.HostIPC = pod.Spec.HostIPC
 	// The kubelet gives the sandbox the pod's sysctls; every container of the Podman pod sets them in the
 	// namespaces it shares with the others.

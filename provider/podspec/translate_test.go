@@ -12,6 +12,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/berth-dev/berth/provider/podman"
+	"github.com/berth-dev/berth/provider/userns"
 )
 
 func TestPodName(t *testing.T) {
@@ -477,5 +478,38 @@ func TestPortMappingsNodeAddress(t *testing.T) {
 	want := []podman.PortMapping{{HostIP: "100.64.0.2", HostPort: 8080, ContainerPort: 80, Protocol: "TCP"}, {HostIP: "127.0.0.1", HostPort: 8080, ContainerPort: 80, Protocol: "UDP"}}
 	if got := Pod(pod, PodInputs{HostPortIP: "100.64.0.2"}).Ports; !reflect.DeepEqual(got, want) {
 		t.Errorf("ports %+v, want %+v", got, want)
+	}
+}
+
+// TestPodUserNamespace checks the user namespace of a hostUsers: false pod's Podman pod: the range it holds, as
+// the mapping of IDs 0 to 65535 and as the label a restarted berth-kubelet reads; none for a pod in the host's.
+func TestPodUserNamespace(t *testing.T) {
+	no, yes := false, true
+	held := &userns.Range{FirstID: 3 * userns.Length}
+	for _, tc := range []struct {
+		name      string
+		hostUsers *bool
+		in        *userns.Range
+		want      *podman.IDMapping
+		wantLabel string
+	}{
+		{name: "hostUsers: false", hostUsers: &no, in: held, want: &podman.IDMapping{HostID: 196608, Size: 65536}, wantLabel: "196608"},
+		{name: "hostUsers unset", in: held},
+		{name: "hostUsers: true", hostUsers: &yes, in: held},
+		{name: "hostUsers: false without a range", hostUsers: &no},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := translatePod()
+			pod.Spec.HostUsers = tc.hostUsers
+			in := podInputs
+			in.UserNamespace = tc.in
+			got := Pod(pod, in)
+			if !reflect.DeepEqual(got.UserNamespace, tc.want) {
+				t.Errorf("user namespace %+v, want %+v", got.UserNamespace, tc.want)
+			}
+			if label := got.Labels[podman.LabelUserNamespace]; label != tc.wantLabel {
+				t.Errorf("label %s=%q, want %q", podman.LabelUserNamespace, label, tc.wantLabel)
+			}
+		})
 	}
 }

@@ -55,6 +55,7 @@ func volumeProblems(pod *corev1.Pod, allowedHostPaths []string, resolve func(str
 			out = append(out, fmt.Sprintf("spec.volumes[%s]: this volume type is not supported", v.Name))
 		}
 	}
+	out = append(out, userNamespaceVolumeProblems(pod)...)
 	return append(out, imageVolumeProblems(pod)...)
 }
 

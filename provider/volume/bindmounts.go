@@ -13,6 +13,7 @@ import (
 
 	"github.com/berth-dev/berth/provider/podman"
 	"github.com/berth-dev/berth/provider/podspec"
+	"github.com/berth-dev/berth/provider/userns"
 )
 
 // ContainerMounts lists the host paths bound into a container for its volumeMounts, with subPath and subPathExpr
@@ -49,7 +50,7 @@ func (m *Manager) ContainerMounts(pod *corev1.Pod, c *corev1.Container, env []co
 		}
 		if sub != "" {
 			var err error
-			if src, err = subPath(src, sub); err != nil {
+			if src, err = subPath(src, sub, m.userNamespace(pod)); err != nil {
 				return nil, fmt.Errorf("failed to prepare subPath for volumeMount %q of container %q: %w", vm.Name, c.Name, err)
 			}
 		}
@@ -73,9 +74,10 @@ func propagation(mp *corev1.MountPropagationMode) string {
 	return ""
 }
 
-// subPath resolves a volumeMount's subPath inside a volume's folder, creating it as a folder when absent, and
-// refuses a path that leaves the volume (by "..", an absolute path, or a symbolic link).
-func subPath(volume, sub string) (string, error) {
+// subPath resolves a volumeMount's subPath inside a volume's folder, creating it as a folder when absent (the
+// root's of the pod's user namespace ids, nil for the host's), and refuses a path that leaves the volume (by "..",
+// an absolute path, or a symbolic link).
+func subPath(volume, sub string, ids *userns.Range) (string, error) {
 	if filepath.IsAbs(sub) {
 		return "", fmt.Errorf("subPath %q must be a relative path", sub)
 	}
@@ -88,6 +90,11 @@ func subPath(volume, sub string) (string, error) {
 	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
 		if err := os.MkdirAll(path, 0o750); err != nil {
 			return "", fmt.Errorf("create subPath %q: %w", sub, err)
+		}
+		if ids != nil {
+			if err := mapNewFolders(volume, path, *ids); err != nil {
+				return "", fmt.Errorf("create subPath %q: %w", sub, err)
+			}
 		}
 	}
 	base, err := filepath.EvalSymlinks(volume)

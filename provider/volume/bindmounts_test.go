@@ -37,7 +37,7 @@ func TestSubPath(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.sub, func(t *testing.T) {
-			got, err := subPath(vol, tt.sub)
+			got, err := subPath(vol, tt.sub, nil)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("error %v, want %q", err, tt.wantErr)

@@ -201,7 +201,8 @@ func (m *Manager) setUpClaim(ctx context.Context, pod *corev1.Pod, v *corev1.Vol
 			return err
 		}
 		if !claimReadOnly(v) {
-			if err := applyFSGroup(path, pod, false); err != nil {
+			// A pod with a user namespace of its own has no claims (podspec refuses them): the host's IDs.
+			if err := applyFSGroup(path, pod, false, nil); err != nil {
 				return err
 			}
 		}

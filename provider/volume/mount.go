@@ -10,6 +10,8 @@ import (
 
 	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/berth-dev/berth/provider/userns"
 )
 
 // isMountPoint tells whether dir is the root of a mount (its device differs from its parent's).
@@ -63,13 +65,18 @@ func unmountIfMounted(dir string) error {
 
 // applyFSGroup gives a volume's files to the pod's fsGroup as the kubelet's SetVolumeOwnership does: group
 // ownership, group read (and write unless read-only) permission, setgid folders. OnRootMismatch skips a volume
-// whose root already has the group.
-func applyFSGroup(dir string, pod *corev1.Pod, readOnly bool) error {
+// whose root already has the group. In a pod's user namespace ids (nil: the host's), the group is the host's ID of
+// the fsGroup there.
+func applyFSGroup(dir string, pod *corev1.Pod, readOnly bool, ids *userns.Range) error {
 	sc := pod.Spec.SecurityContext
 	if sc == nil || sc.FSGroup == nil {
 		return nil
 	}
-	gid := int(*sc.FSGroup)
+	host, err := hostID(ids, *sc.FSGroup)
+	if err != nil {
+		return fmt.Errorf("apply fsGroup %d: %w", *sc.FSGroup, err)
+	}
+	gid := int(host)
 	if sc.FSGroupChangePolicy != nil && *sc.FSGroupChangePolicy == corev1.FSGroupChangeOnRootMismatch {
 		if fi, err := os.Stat(dir); err == nil {
 			if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Gid) == gid && fi.Mode()&os.ModeSetgid != 0 {
@@ -81,7 +88,7 @@ func applyFSGroup(dir string, pod *corev1.Pod, readOnly bool) error {
 	if readOnly {
 		mask = 0o440
 	}
-	err := filepath.Walk(dir, func(path string, info fs.FileInfo, err error) error {
+	err = filepath.Walk(dir, func(path string, info fs.FileInfo, err error) error {
 		if err != nil {
 			return err
 		}

@@ -30,6 +30,23 @@ func (m *Manager) EmptyDirOverLimit(pod *corev1.Pod) (string, error) {
 	return "", nil
 }
 
+// EmptyDirUsage is the disk the pod's disk emptyDirs take, which counts toward its ephemeral storage.
+func (m *Manager) EmptyDirUsage(pod *corev1.Pod) (int64, error) {
+	var total int64
+	for i := range pod.Spec.Volumes {
+		v := &pod.Spec.Volumes[i]
+		if v.EmptyDir == nil || v.EmptyDir.Medium == corev1.StorageMediumMemory {
+			continue
+		}
+		used, err := diskUsage(m.volumeDir(pod, v))
+		if err != nil {
+			return 0, err
+		}
+		total += used
+	}
+	return total, nil
+}
+
 // HasDiskSizeLimit tells whether a pod has a disk emptyDir with a sizeLimit to enforce.
 func HasDiskSizeLimit(pod *corev1.Pod) bool {
 	for _, v := range pod.Spec.Volumes {

@@ -17,6 +17,7 @@ import (
 	volumeutil "k8s.io/kubernetes/pkg/volume/util"
 
 	"github.com/berth-dev/berth/provider/podspec"
+	"github.com/berth-dev/berth/provider/userns"
 )
 
 // TokenGetter returns a service account token for a TokenRequest, as the kubelet's token manager does (cached, and
@@ -44,6 +45,10 @@ type Config struct {
 	// Policy is what the node allows its pods: the PersistentVolumes of claims, known only when they are mounted,
 	// are admitted against it (podspec.PersistentVolumeProblem), as hostPath volumes are at admission.
 	Policy podspec.Policy
+	// UserNamespace is the range of host IDs of a pod with a user namespace of its own (ok false for a pod in the
+	// host's): the folders and files Berth makes for such a pod are its root's (and fsGroup's) in that range. Nil:
+	// no pod has one.
+	UserNamespace func(pod types.UID) (r userns.Range, ok bool)
 }
 
 // Manager prepares pods' volumes on the host, binds them into containers and removes them, as the kubelet's
@@ -143,6 +148,7 @@ func (m *Manager) setUp(ctx context.Context, pod *corev1.Pod, v *corev1.Volume) 
 	if m.cfg.RootDir == "" {
 		return errors.New("the node has no root directory for volumes (berth-kubelet --root-dir)")
 	}
+	ids := m.userNamespace(pod)
 	if v.EmptyDir != nil {
 		if err := makeVolumeDir(dir, 0o777); err != nil {
 			return err
@@ -152,7 +158,7 @@ func (m *Manager) setUp(ctx context.Context, pod *corev1.Pod, v *corev1.Volume) 
 				return err
 			}
 		}
-		return applyFSGroup(dir, pod, false)
+		return giveToPod(dir, pod, false, ids)
 	}
 	payload, err := m.Payload(ctx, pod, v)
 	if err != nil {
@@ -171,9 +177,14 @@ func (m *Manager) setUp(ctx context.Context, pod *corev1.Pod, v *corev1.Volume) 
 	if err != nil {
 		return err
 	}
-	setPerms := func(string) error { return applyFSGroup(dir, pod, true) }
+	// The new files are the pod's before they are swapped in, so that it never sees them as another's.
+	setPerms := func(string) error { return giveToPod(dir, pod, true, ids) }
 	if err := w.Write(payload, setPerms); err != nil {
 		return fmt.Errorf("write files: %w", err)
+	}
+	if ids != nil {
+		// The links the swap made.
+		return mapOwners(dir, *ids)
 	}
 	return nil
 }

@@ -173,7 +173,7 @@ func TestApplyFSGroupChangePolicy(t *testing.T) {
 			}
 			pod := volumeTestPod()
 			pod.Spec.SecurityContext = &corev1.PodSecurityContext{FSGroup: ptr[int64](gid), FSGroupChangePolicy: tc.policy}
-			if err := applyFSGroup(dir, pod, false); err != nil {
+			if err := applyFSGroup(dir, pod, false, nil); err != nil {
 				t.Fatal(err)
 			}
 			fi, err := os.Stat(file)

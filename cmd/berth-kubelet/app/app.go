@@ -48,6 +48,7 @@ import (
 	berthnode "github.com/berth-dev/berth/provider/node"
 	"github.com/berth-dev/berth/provider/podman"
 	"github.com/berth-dev/berth/provider/podspec"
+	"github.com/berth-dev/berth/provider/userns"
 )
 
 // Version is reported as the node's kubelet version.
@@ -107,9 +108,15 @@ type Options struct {
 	SeccompDefault bool
 	// RuntimeHandlers are the RuntimeClass handlers the node runs, each an OCI runtime the Podman host knows.
 	RuntimeHandlers []string
+	// PodmanExitsDir is the Podman service's exits folder, watched for containers' exits when set.
+	PodmanExitsDir string
 	// MaxContainerRestartPeriod caps the crash-loop back-off, as the kubelet's
 	// crashLoopBackOff.maxContainerRestartPeriod (1s to 300s).
 	MaxContainerRestartPeriod time.Duration
+	// UserNamespacesFirstID is the first host ID of the node's user namespaces (pods with hostUsers: false), as
+	// the kubelet's subordinate IDs for its user: one range of 65536 IDs per pod the node can run from there
+	// (0: 65536, the kubelet's default).
+	UserNamespacesFirstID uint32
 }
 
 // NewCommand returns the berth-kubelet command.
@@ -117,7 +124,7 @@ func NewCommand() *cobra.Command {
 	o := &Options{Port: 10250, NodeName: "berth-podman-0", Network: "berth", NetworkIface: "berth0", Subnet: "10.89.0.0/24", Workers: 8, HairpinMode: hairpin.Veth,
 		RootDir: "/var/lib/berth-kubelet", ClusterDomain: "cluster.local", ResolvConf: "/etc/resolv.conf", HostsFile: provider.DefaultHostsFile,
 		PodmanUnreachableGrace: provider.DefaultPodmanUnreachableGrace, PodmanUnreachableNodeGrace: berthnode.DefaultUnreachableAfter,
-		MaxContainerRestartPeriod: maxContainerRestartPeriod}
+		MaxContainerRestartPeriod: maxContainerRestartPeriod, UserNamespacesFirstID: userns.Length}
 	cmd := &cobra.Command{
 		Use:          "berth-kubelet",
 		Short:        "A Kubernetes node whose pods run on a Podman host",
@@ -132,6 +139,7 @@ func NewCommand() *cobra.Command {
 	f.StringVar(&o.NodeIP, "node-ip", "", "address the node advertises; the apiserver reaches the kubelet API there (not loopback)")
 	f.IntVar(&o.Port, "port", o.Port, "port of the kubelet API (logs)")
 	f.StringVar(&o.PodmanURL, "podman-url", "unix:///run/podman/podman.sock", "Podman service: unix://, tcp:// or ssh://")
+	f.StringVar(&o.PodmanExitsDir, "podman-exits-dir", "", "the Podman service's exits folder (its containers.conf engine tmp_dir, then exits; /run/libpod/exits for a root service by default), when this process sees it: conmon's exit files there tell exits at once, where Podman's event stream is polled every 250 ms (empty: the stream alone)")
 	f.StringVar(&o.TLSCertFile, "tls-cert-file", "", "serving certificate of the kubelet API (empty: a self-signed one, as the kubelet makes)")
 	f.StringVar(&o.TLSKeyFile, "tls-private-key-file", "", "key of the serving certificate")
 	f.BoolVar(&o.RotateServerCertificates, "rotate-server-certificates", false, "request the serving certificate from the cluster with a kubernetes.io/kubelet-serving CSR and renew it before it expires, as the kubelet's serverTLSBootstrap (an approver must approve the CSRs; until one is issued the node serves a self-signed certificate and, after a minute, warns)")
@@ -161,6 +169,7 @@ func NewCommand() *cobra.Command {
 	f.StringSliceVar(&o.RuntimeHandlers, "runtime-handlers", []string{provider.DefaultRuntimeHandler}, "RuntimeClass handlers the node runs, each the name of an OCI runtime the Podman host knows (its containers.conf [engine.runtimes]), such as runc or crun; a pod whose RuntimeClass names another handler, or no RuntimeClass that exists, fails to create its sandbox (FailedCreatePodSandBox) and is tried again, as under a kubelet")
 	f.BoolVar(&o.SeccompDefault, "seccomp-default", false, "as the kubelet's: containers that ask for no seccomp profile get the container runtime's default one (RuntimeDefault) instead of running unconfined; Localhost profiles are read from <root-dir>/seccomp on the Podman host")
 	f.DurationVar(&o.MaxContainerRestartPeriod, "max-container-restart-period", o.MaxContainerRestartPeriod, "the longest back-off between restarts of a crashing container (CrashLoopBackOff), as the kubelet's crashLoopBackOff.maxContainerRestartPeriod: 1s to 300s; the back-off starts at 10s, or at this period if it is shorter, and doubles up to it")
+	f.Uint32Var(&o.UserNamespacesFirstID, "user-namespaces-first-id", o.UserNamespacesFirstID, "first host ID (UID and GID) of the user namespaces of pods with hostUsers: false, a multiple of 65536 from 65536 up, as the kubelet's subordinate IDs: each such pod gets 65536 IDs of its own, and the node keeps one range per pod it can run (its max pods); nodes sharing a machine need spans apart")
 	return cmd
 }
 
@@ -178,6 +187,9 @@ func (o *Options) Validate() error {
 	}
 	if ip.IsLoopback() {
 		return fmt.Errorf("--node-ip %s is a loopback address: the apiserver refuses to proxy logs to it; use an address of this machine such as the Podman bridge gateway", o.NodeIP)
+	}
+	if o.PodmanExitsDir != "" && !localPodman(o.PodmanURL) {
+		return fmt.Errorf("--podman-exits-dir %s: the Podman service at %s is not on this machine (not unix://)", o.PodmanExitsDir, o.PodmanURL)
 	}
 	if (o.TLSCertFile == "") != (o.TLSKeyFile == "") {
 		return fmt.Errorf("--tls-cert-file and --tls-private-key-file go together (neither: a self-signed certificate)")
@@ -204,6 +216,9 @@ func (o *Options) Validate() error {
 	}
 	if !filepath.IsAbs(o.RootDir) {
 		return fmt.Errorf("--root-dir %q must be an absolute path", o.RootDir)
+	}
+	if err := userns.CheckFirstID(o.UserNamespacesFirstID); o.UserNamespacesFirstID != 0 && err != nil {
+		return fmt.Errorf("--user-namespaces-first-id: %w", err)
 	}
 	for _, c := range o.AllowedCapabilities {
 		if !podspec.ValidCapability(c) {
@@ -261,6 +276,31 @@ func finalizer(client kubernetes.Interface) func(context.Context, *corev1.Pod) e
 		}
 		return nil
 	}
+}
+
+// userNamespacesRefusal says why the node's host makes no user namespaces, "" when it does. Only a Podman on this
+// machine is checked: a remote host that cannot fails the pods' sandboxes itself.
+func userNamespacesRefusal(o *Options) string {
+	if localPodman(o.PodmanURL) {
+		if err := userns.HostSupport(userns.MaxUserNamespaces); err != nil {
+			return err.Error()
+		}
+	}
+	return ""
+}
+
+// userNamespaces is the allocator of the node's user namespaces, a range per pod the node can run (allocatable's
+// pods, as the kubelet requires of its span) from --user-namespaces-first-id.
+func userNamespaces(o *Options, allocatable corev1.ResourceList) (*userns.Allocator, error) {
+	first := o.UserNamespacesFirstID
+	if first == 0 {
+		first = userns.Length
+	}
+	a, err := userns.New(first, int(allocatable.Pods().Value()))
+	if err != nil {
+		return nil, fmt.Errorf("--user-namespaces-first-id: %w", err)
+	}
+	return a, nil
 }
 
 // localPodman tells whether the Podman service runs on this machine (a unix socket), whose /proc and filesystems
@@ -396,19 +436,27 @@ func Run(ctx context.Context, o *Options) error {
 
 	taints, _ := parseTaints(o.Taints)
 	usage := hostUsage(o.PodmanURL)
+	noUserns := userNamespacesRefusal(o)
 	np := berthnode.New(ctx, berthnode.Config{Name: o.NodeName, IP: o.NodeIP, KubeletPort: int32(o.Port), Version: Version, Runtime: rt, Taints: taints, PodCIDRs: podCIDRs,
 		UnreachableAfter: o.PodmanUnreachableNodeGrace, MemAvailable: memAvailable(usage),
-		NodeFs: nodeFs(o.PodmanURL, o.RootDir)})
+		NodeFs: nodeFs(o.PodmanURL, o.RootDir), RuntimeHandlers: o.RuntimeHandlers, UserNamespaces: noUserns == ""})
 	tokens := token.NewManager(client)
 	var setHairpin func(context.Context) error
 	if o.HairpinMode == hairpin.Veth {
 		setHairpin = hairpin.New(o.NetworkIface, o.HostNetns).Ensure
 	}
+	var nsAlloc *userns.Allocator
+	if noUserns == "" {
+		if nsAlloc, err = userNamespaces(o, np.Allocatable()); err != nil {
+			return err
+		}
+	}
 	p := provider.New(provider.Config{NodeName: o.NodeName, NodeIP: o.NodeIP, Network: o.Network, HostNetns: o.HostNetns, Hairpin: setHairpin, Runtime: rt, Recorder: recorder,
 		Allocatable: np.Allocatable(), RootDir: o.RootDir, AllowedHostPaths: o.HostPaths, Tokens: tokens.GetServiceAccountToken, Claims: client.CoreV1(),
 		APIServer: o.APIServer, AllowPrivileged: o.AllowPrivileged, AllowHostNamespaces: o.AllowHostNamespaces, AllowedCapabilities: o.AllowedCapabilities, ClusterDNS: o.ClusterDNS, ClusterDomain: o.ClusterDomain,
 		ResolvConf: o.ResolvConf, HostsFile: o.HostsFile, Sysctls: sysctls, AppArmor: info.AppArmor, SELinux: info.SELinux, HostUsage: usage, Finalize: finalizer(client), PodmanUnreachableGrace: o.PodmanUnreachableGrace,
-		MaxContainerRestartPeriod: o.MaxContainerRestartPeriod, SeccompDefault: o.SeccompDefault, RuntimeHandlers: o.RuntimeHandlers, Registries: regs})
+		MaxContainerRestartPeriod: o.MaxContainerRestartPeriod, ExitsDir: o.PodmanExitsDir, SeccompDefault: o.SeccompDefault, RuntimeHandlers: o.RuntimeHandlers, Registries: regs,
+		UserNamespaces: nsAlloc, NoUserNamespaces: noUserns})
 	if n, err := p.Adopt(ctx); err != nil {
 		return fmt.Errorf("take stock of the Podman pods of an earlier run: %w", err)
 	} else if n > 0 {

@@ -50,6 +50,8 @@ func TestOptionsValidate(t *testing.T) {
 		{"no root dir", func(o *Options) { o.RootDir = "" }, `--root-dir "" must be an absolute path`},
 		{"allowed host paths", func(o *Options) { o.HostPaths = []string{"/srv", "/var/log"} }, ""},
 		{"relative host path", func(o *Options) { o.HostPaths = []string{"srv"} }, `--allowed-host-paths "srv" must be an absolute path`},
+		{"user namespaces from a later span", func(o *Options) { o.UserNamespacesFirstID = 111 * 65536 }, ""},
+		{"user namespaces from the host's IDs", func(o *Options) { o.UserNamespacesFirstID = 1000 }, "--user-namespaces-first-id: the first ID, 1000, must be a multiple of 65536, at least 65536"},
 		{"allowed capabilities", func(o *Options) { o.AllowedCapabilities = []string{"NET_ADMIN", "cap_sys_time", "ALL", "*"} }, ""},
 		{"bad capability", func(o *Options) { o.AllowedCapabilities = []string{"NET ADMIN"} }, `--allowed-capabilities "NET ADMIN" is not a capability name`},
 		{"empty capability", func(o *Options) { o.AllowedCapabilities = []string{"CAP_"} }, `--allowed-capabilities "CAP_" is not a capability name`},
@@ -70,6 +72,11 @@ func TestOptionsValidate(t *testing.T) {
 		{"unsafe sysctl not namespaced", func(o *Options) { o.AllowedUnsafeSysctls = []string{"vm.swappiness"} }, `--allowed-unsafe-sysctls: the sysctls "vm.swappiness" are not known to be namespaced`},
 		{"malformed unsafe sysctl", func(o *Options) { o.AllowedUnsafeSysctls = []string{"kernel..msgmax"} }, `--allowed-unsafe-sysctls: sysctl "kernel..msgmax" must have at most 253 characters and match regex`},
 		{"relative hosts file", func(o *Options) { o.HostsFile = "hosts" }, `--hosts-file "hosts" must be an absolute path`},
+		{"exits folder of a local Podman", func(o *Options) {
+			o.PodmanURL, o.PodmanExitsDir = "unix:///run/podman/podman.sock", "/run/libpod/exits"
+		}, ""},
+		{"exits folder of a remote Podman", func(o *Options) { o.PodmanURL, o.PodmanExitsDir = "tcp://192.0.2.9:8080", "/run/libpod/exits" },
+			"--podman-exits-dir /run/libpod/exits: the Podman service at tcp://192.0.2.9:8080 is not on this machine (not unix://)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
