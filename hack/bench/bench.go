@@ -51,9 +51,12 @@ type step struct {
 	name, what string
 	// full and quick are the sizes of each mode.
 	full, quick []string
-	// goTest steps run `go test` in the module and parse its output; the others run the command <name> of the
-	// bin folder with --bin-dir and -json.
-	goTest bool
+	// goTest steps run `go test` in the module and parse its output; the others run the command <name> (or
+	// command) of the bin folder with --bin-dir and -json.
+	goTest  bool
+	command string
+	// optIn steps run only when --only names them.
+	optIn bool
 }
 
 // steps are run in this order: cheapest first.
@@ -67,6 +70,21 @@ var steps = []step{
 		name: "schedperf", what: "hack/schedperf (scheduler throughput against the in-tree default profile)",
 		full:  []string{"--nodes=500,5000", "--pods=1000", "--rounds=1"},
 		quick: []string{"--nodes=500,2000", "--pods=500", "--rounds=1"},
+	},
+	{
+		// Upstream scheduler_perf's topology_spreading test cases (TopologySpreading 5000Nodes: 5000 nodes, 5000
+		// init pods, 2000 measured), the same comparison on a workload that is not Berth's.
+		name: "schedperf-spread", command: "schedperf", optIn: true,
+		what:  "hack/schedperf --workload TopologySpreading,PreferredTopologySpreading (upstream scheduler_perf's, against the in-tree default profile)",
+		full:  []string{"--workload=TopologySpreading,PreferredTopologySpreading", "--nodes=500,5000", "--pods=1000", "--rounds=1"},
+		quick: []string{"--workload=TopologySpreading,PreferredTopologySpreading", "--nodes=500", "--pods=500", "--rounds=1"},
+	},
+	{
+		// Upstream's PreemptionBasic at upstream's 1000Nodes size is long on 2 cores: every pod preempts.
+		name: "schedperf-preemption", command: "schedperf", optIn: true,
+		what:  "hack/schedperf --workload PreemptionBasic (upstream scheduler_perf's, against the in-tree default profile)",
+		full:  []string{"--workload=PreemptionBasic", "--nodes=500", "--pods=500", "--rounds=1"},
+		quick: []string{"--workload=PreemptionBasic", "--nodes=200", "--pods=200", "--rounds=1"},
 	},
 	{
 		name: "podbench", what: "hack/podbench (pod start and exit latency, kubelet memory, against raw Podman)",
@@ -84,6 +102,17 @@ func stepNames() []string {
 	var out []string
 	for _, s := range steps {
 		out = append(out, s.name)
+	}
+	return out
+}
+
+// defaultSteps are the steps run when --only is not given: all but the opt-in ones.
+func defaultSteps() []string {
+	var out []string
+	for _, s := range steps {
+		if !s.optIn {
+			out = append(out, s.name)
+		}
 	}
 	return out
 }
@@ -203,7 +232,11 @@ func runStep(ctx context.Context, cfg Config, s step, binDir string) stepResult 
 			"./plugins/...", "./provider/...")...)
 	} else {
 		_ = os.Remove(jsonPath)
-		cmd = exec.CommandContext(ctx, filepath.Join(binDir, s.name), append([]string{"--bin-dir=" + binDir, "-json=" + jsonPath}, args...)...)
+		command := s.command
+		if command == "" {
+			command = s.name
+		}
+		cmd = exec.CommandContext(ctx, filepath.Join(binDir, command), append([]string{"--bin-dir=" + binDir, "-json=" + jsonPath}, args...)...)
 	}
 	cmd.Stdout, cmd.Stderr = out, out
 	// On Ctrl-C the commands get an interrupt and time to stop their clusters, not a kill.

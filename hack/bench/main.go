@@ -6,6 +6,7 @@
 //	make bench                        # everything, ~15 min on 2 cores
 //	BENCH_QUICK=1 make bench          # small sizes, ~5 min
 //	make bench BENCH_FLAGS='--only go,schedperf --update-docs'
+//	make bench BENCH_FLAGS='--only schedperf,schedperf-spread,schedperf-preemption'   # with upstream's workloads
 package main
 
 import (
@@ -24,7 +25,7 @@ func main() {
 	quick := os.Getenv("BENCH_QUICK")
 	flag.StringVar(&cfg.BinDir, "bin-dir", "_output/bin", "folder with the component binaries and schedperf, podbench, apibench (make bench builds them)")
 	flag.BoolVar(&cfg.Quick, "quick", quick != "" && quick != "0", "small sizes for a run of a few minutes (default from BENCH_QUICK=1)")
-	flag.StringVar(&only, "only", strings.Join(stepNames(), ","), "comma-separated steps to run")
+	flag.StringVar(&only, "only", strings.Join(defaultSteps(), ","), "comma-separated steps to run, of "+strings.Join(stepNames(), ", "))
 	flag.StringVar(&cfg.OutFile, "out", "_output/bench.md", "file that receives the table (Markdown)")
 	flag.StringVar(&cfg.LogDir, "log-dir", "_output/bench", "folder for each step's full output and figures (JSON)")
 	flag.StringVar(&cfg.Docs, "update-docs", "", "also put the table into this document, between its \""+beginMarker+"\" and \""+endMarker+"\" lines (e.g. docs/benchmarks.md)")

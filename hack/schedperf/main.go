@@ -6,6 +6,7 @@
 // compiled in) started in-process for every round. See docs/benchmarks.md.
 //
 //	go run ./hack/schedperf --nodes 500,5000 --pods 1000
+//	go run ./hack/schedperf --workload TopologySpreading,PreemptionBasic --nodes 1000 --pods 1000 --rounds 3
 package main
 
 import (
@@ -25,11 +26,13 @@ import (
 
 func main() {
 	cfg := Config{Out: os.Stdout}
-	var nodes string
+	var nodes, workloads string
 	klog.InitFlags(flag.CommandLine)
 	flag.StringVar(&cfg.BinDir, "bin-dir", "_output/bin", "folder with berth-etcd and kube-apiserver (make build)")
+	flag.StringVar(&workloads, "workload", workloadBerth, "comma-separated workloads to measure, in order: "+strings.Join(workloadNames, ", ")+
+		" (the last three are upstream scheduler_perf's test cases)")
 	flag.StringVar(&nodes, "nodes", "500,5000", "comma-separated node counts to measure")
-	flag.IntVar(&cfg.Pods, "pods", 1000, "pending pods per round")
+	flag.IntVar(&cfg.Pods, "pods", 1000, "pending (measured) pods per round; PreemptionBasic measures at most one per node")
 	flag.IntVar(&cfg.Rounds, "rounds", 1, "round pairs per node count (each pair runs both profiles, alternating which goes first)")
 	flag.IntVar(&cfg.Owners, "owners", 10, "fake ReplicaSets per round; the pods are split among them in consecutive batches")
 	flag.IntVar(&cfg.Workers, "workers", 32, "concurrent requests when creating nodes and pods")
@@ -39,6 +42,11 @@ func main() {
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "schedperf: unexpected arguments %q\n", flag.Args())
+		os.Exit(2)
+	}
+	var err error
+	if cfg.Workloads, err = parseWorkloads(workloads); err != nil {
+		fmt.Fprintf(os.Stderr, "schedperf: %v\n", err)
 		os.Exit(2)
 	}
 	for _, f := range strings.Split(nodes, ",") {
@@ -55,7 +63,7 @@ func main() {
 		<-ctx.Done()
 		stop() // a second Ctrl-C kills at once
 	}()
-	err := Run(ctx, cfg)
+	err = Run(ctx, cfg)
 	klog.Flush()
 	if err != nil {
 		if errors.Is(err, context.Canceled) && ctx.Err() != nil {

@@ -6,18 +6,23 @@ package main
 //     from internal/pki and the apiserver flags berth up uses (internal/cluster/up.go). No controller-manager, no
 //     kubelets, no Podman: the namespace and its default ServiceAccount are created here, and pods do not mount a
 //     service account token.
-//  2. For each node count, fake nodes: created, their not-ready taint removed (the node lifecycle controller's job),
-//     and their status set as a Berth virtual kubelet reports it (Ready, 32 cpu, 128Gi, 110 pods, a few images,
-//     observed free memory and its time in annotations).
-//  3. For each profile, in alternating order: the node heartbeats and observations are refreshed, --pods pending pods
-//     with spec.schedulerName set to the profile are created (owned by fake ReplicaSets, in consecutive batches),
-//     then kube-scheduler with both profiles and Berth's plugins (what cmd/berth-scheduler runs, configured with
-//     manifests/scheduler-config.yaml) is started in-process. A watch records when each pod gets its node. Once all
-//     are bound the scheduler is stopped and the pods are deleted.
+//  2. For each workload (workload.go) and node count, fake nodes: created, their not-ready taint removed (the node
+//     lifecycle controller's job), and their status set as a Berth virtual kubelet reports it (Ready, observed free
+//     memory and its time in annotations, the Podman label). The workload decides their shape: berth's are big
+//     (32 cpu, 128Gi, 110 pods, a few images), the upstream workloads' are upstream scheduler_perf's (4 cpu, 32Gi).
+//     Between workloads every node and pod is deleted.
+//  3. For each profile, in alternating order: the workload's init pods are topped up (created and bound directly,
+//     not measured; preemption deletes some), the node heartbeats and observations are refreshed, --pods pending
+//     pods with spec.schedulerName set to the profile are created (berth's owned by fake ReplicaSets, in
+//     consecutive batches; the upstream workloads' from upstream's templates), then kube-scheduler with both
+//     profiles and Berth's plugins (what cmd/berth-scheduler runs, configured with manifests/scheduler-config.yaml)
+//     is started in-process. A watch records when each pod gets its node. Once all are bound the scheduler is
+//     stopped and the round's pods are deleted.
 //
-// Throughput is (pods-1) / (last bind - first bind): the scheduler starts with its whole queue pending, so this is
+// Throughput is (pods-1) / (last bind - first write): the scheduler starts with its whole queue pending, so this is
 // the scheduling and binding rate alone, without pod creation or the scheduler's informer sync (shown apart as
-// "start→1st bind").
+// "start→1st write"). The first write is the scheduler's first change to one of the round's pods: the first bind,
+// or for preemptors the first nomination, so that the preemptions before the first bind count.
 
 import (
 	"context"
@@ -31,6 +36,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,6 +47,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -86,9 +93,12 @@ type Config struct {
 	BinDir string
 	// StateDir is where certificates, etcd data and logs go; empty means a temporary folder removed at exit.
 	StateDir string
+	// Workloads are the workloads to measure (workloadNames), in order.
+	Workloads []string
 	// Nodes are the node counts to measure, in order.
 	Nodes []int
-	// Pods is the number of pending pods per round.
+	// Pods is the number of pending pods per round (capped at the node count by workloads whose pods take a
+	// whole node).
 	Pods int
 	// Rounds is the number of round pairs (one round per profile) per node count.
 	Rounds int
@@ -106,20 +116,23 @@ type Config struct {
 
 // result is one measured round.
 type result struct {
-	nodes   int
-	profile string
-	round   int
-	pods    int
-	// startup is from the scheduler's start to the first bind (informer sync and the first cycle).
+	workload *workload
+	nodes    int
+	profile  string
+	round    int
+	pods     int
+	// preempted is how many init pods the round's pods preempted.
+	preempted int
+	// startup is from the scheduler's start to its first write (informer sync and the first cycle).
 	startup time.Duration
-	// elapsed is from the first bind to the last.
+	// elapsed is from the scheduler's first write to one of the pods (a bind or a nomination) to the last bind.
 	elapsed time.Duration
 	// otherCPU is how many cores other processes (neither this one nor etcd or kube-apiserver) kept busy
 	// meanwhile, on average: the other load the measurement competed with.
 	otherCPU float64
 }
 
-// podsPerSecond is the binding rate between the first and the last bind.
+// podsPerSecond is the binding rate between the scheduler's first write and the last bind.
 func (r result) podsPerSecond() float64 {
 	if r.elapsed <= 0 || r.pods < 2 {
 		return 0
@@ -186,38 +199,64 @@ func Run(ctx context.Context, cfg Config) (retErr error) {
 
 	fmt.Fprintf(cfg.Out, "schedperf: %d CPUs (GOMAXPROCS %d), load average %s; control plane in %s\n",
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), benchutil.LoadAvg(), dir)
-	fmt.Fprintf(cfg.Out, "Each round: %d pending pods are created, then the scheduler (both profiles, Berth's plugins compiled in, "+
-		"secure serving off) starts in-process; seconds = first bind → last bind seen by a watch; pods/s = (pods-1)/seconds.\n", cfg.Pods)
+	fmt.Fprintf(cfg.Out, "Workloads: %s. Each round: the workload's init pods are topped up (bound directly, not measured), "+
+		"%d pending pods are created, then the scheduler (both profiles, Berth's plugins compiled in, "+
+		"secure serving off) starts in-process; seconds = first write (bind or nomination) → last bind seen by a watch; pods/s = (pods-1)/seconds.\n",
+		strings.Join(cfg.Workloads, ", "), cfg.Pods)
 	fmt.Fprintf(cfg.Out, "Scheduler client from manifests/scheduler-config.yaml: qps %v, burst %v.\n", clientConn["qps"], clientConn["burst"])
 
 	var results []result
-	have, pair := 0, 0
-	for _, n := range cfg.Nodes {
-		start := time.Now()
-		if err := ensureNodes(ctx, cp.client, have, n, cfg.Workers); err != nil {
+	have := 0
+	for wi, name := range cfg.Workloads {
+		w, err := newWorkload(name)
+		if err != nil {
 			return err
 		}
-		have = n
-		logger.Info("Nodes ready", "nodes", n, "took", time.Since(start).Round(time.Millisecond))
-		for r := 0; r < cfg.Rounds; r++ {
-			order := []string{defaultProfile, berthProfile}
-			if pair%2 == 1 {
-				order = []string{berthProfile, defaultProfile}
+		if wi > 0 {
+			// Another workload, other nodes: start from an empty cluster.
+			if err := resetCluster(ctx, cp.client); err != nil {
+				return err
 			}
-			pair++
-			for _, profile := range order {
-				res, err := runRound(ctx, cp, cfg, schedConfig, owners, n, profile, r+1)
-				if err != nil {
-					return fmt.Errorf("%d nodes, %s, round %d: %w", n, profile, r+1, err)
+			have = 0
+		}
+		if err := ensurePriorityClasses(ctx, cp.client, w.priorityClasses); err != nil {
+			return err
+		}
+		pair := 0
+		for _, n := range cfg.Nodes {
+			start := time.Now()
+			if w.initPerNode > 0 && have > 0 {
+				// The init pods are placed for a node count; ensureInitPods places them anew.
+				if err := deletePods(ctx, cp.client, initLabel); err != nil {
+					return err
 				}
-				logger.Info("Round done", "nodes", n, "profile", profile, "round", r+1,
-					"podsPerSecond", fmt.Sprintf("%.1f", res.podsPerSecond()), "seconds", fmt.Sprintf("%.2f", res.elapsed.Seconds()))
-				results = append(results, res)
+			}
+			if err := ensureNodes(ctx, cp.client, w, have, n, cfg.Workers); err != nil {
+				return err
+			}
+			have = n
+			logger.Info("Nodes ready", "workload", w.name, "nodes", n, "took", time.Since(start).Round(time.Millisecond))
+			for r := 0; r < cfg.Rounds; r++ {
+				order := []string{defaultProfile, berthProfile}
+				if pair%2 == 1 {
+					order = []string{berthProfile, defaultProfile}
+				}
+				pair++
+				for _, profile := range order {
+					res, err := runRound(ctx, cp, cfg, w, schedConfig, owners, n, profile, r+1)
+					if err != nil {
+						return fmt.Errorf("%s, %d nodes, %s, round %d: %w", w.name, n, profile, r+1, err)
+					}
+					logger.Info("Round done", "workload", w.name, "nodes", n, "profile", profile, "round", r+1,
+						"podsPerSecond", fmt.Sprintf("%.1f", res.podsPerSecond()), "seconds", fmt.Sprintf("%.2f", res.elapsed.Seconds()),
+						"preempted", res.preempted)
+					results = append(results, res)
+				}
 			}
 		}
 	}
-	printResults(cfg.Out, cfg.Nodes, results)
-	return benchutil.WriteFigures(cfg.JSON, figures(cfg, results))
+	printResults(cfg.Out, results)
+	return benchutil.WriteFigures(cfg.JSON, figures(results))
 }
 
 func (c *Config) validate() error {
@@ -234,6 +273,17 @@ func (c *Config) validate() error {
 		return fmt.Errorf("--workers %d: need at least 1", c.Workers)
 	case c.RoundTimeout <= 0:
 		return fmt.Errorf("--round-timeout %s: must be positive", c.RoundTimeout)
+	case len(c.Workloads) == 0:
+		return errors.New("no workload given")
+	}
+	for _, name := range c.Workloads {
+		w, err := newWorkload(name)
+		if err != nil {
+			return err
+		}
+		if n := slices.Min(c.Nodes); w.measuredPods(n, c.Pods) < 2 {
+			return fmt.Errorf("--workload %s: at %d nodes it measures %d pod (one per node at most): need at least 2", name, n, w.measuredPods(n, c.Pods))
+		}
 	}
 	for _, name := range []string{"berth-etcd", "kube-apiserver"} {
 		if _, err := os.Stat(filepath.Join(c.BinDir, name)); err != nil {
@@ -246,57 +296,95 @@ func (c *Config) validate() error {
 	return nil
 }
 
-// printResults prints one line per round and the berth/default ratio of the mean rates per node count.
-func printResults(out io.Writer, nodeCounts []int, results []result) {
+// printResults prints one line per round, then each workload's and node count's rates and ratios.
+func printResults(out io.Writer, results []result) {
 	fmt.Fprintln(out)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "nodes\tprofile\tround\tpods\tseconds\tpods/s\tstart→1st bind\tother CPU\t")
+	fmt.Fprintln(tw, "workload\tnodes\tprofile\tround\tpods\tpreempted\tseconds\tpods/s\tstart→1st write\tother CPU\t")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%.2f\t%.1f\t%.2fs\t%.2f cores\t\n",
-			r.nodes, r.profile, r.round, r.pods, r.elapsed.Seconds(), r.podsPerSecond(), r.startup.Seconds(), r.otherCPU)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%.2f\t%.1f\t%.2fs\t%.2f cores\t\n",
+			r.workload.name, r.nodes, r.profile, r.round, r.pods, r.preempted, r.elapsed.Seconds(), r.podsPerSecond(), r.startup.Seconds(), r.otherCPU)
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(out)
-	for _, m := range meanRates(nodeCounts, results) {
-		fmt.Fprintf(out, "%5d nodes: %s %.1f pods/s, %s %.1f pods/s, ratio berth/default %.2f\n",
-			m.nodes, berthProfile, m.berth, defaultProfile, m.dflt, m.berth/m.dflt)
+	for _, m := range summarize(results) {
+		fmt.Fprintf(out, "%s: %s %.1f pods/s mean, %.1f median; %s %.1f mean, %.1f median; berth/default %.2f (means), %.2f (medians)",
+			m.describe, berthProfile, benchutil.Mean(m.berth), benchutil.Median(m.berth), defaultProfile, benchutil.Mean(m.dflt), benchutil.Median(m.dflt),
+			m.meanRatio(), m.medianRatio())
+		if lo, hi, ok := m.pairRatios(); ok {
+			fmt.Fprintf(out, ", %.2f–%.2f per round pair", lo, hi)
+		}
+		fmt.Fprintln(out)
 	}
 }
 
-// meanRate is the mean pods/s of each profile's rounds at one node count.
-type meanRate struct {
-	nodes, rounds int
-	berth, dflt   float64
+// summary gathers each profile's rates of one workload at one node count, in the order measured.
+type summary struct {
+	workload    *workload
+	nodes, pods int
+	describe    string
+	berth, dflt []float64
 }
 
-// meanRates averages the rounds of each node count, in the order measured.
-func meanRates(nodeCounts []int, results []result) []meanRate {
-	var out []meanRate
-	seen := map[int]bool{}
-	for _, n := range nodeCounts {
-		if seen[n] {
-			continue
+// meanRatio is berth's mean rate over the default profile's.
+func (m summary) meanRatio() float64 { return ratio(benchutil.Mean(m.berth), benchutil.Mean(m.dflt)) }
+
+// medianRatio is berth's median rate over the default profile's.
+func (m summary) medianRatio() float64 {
+	return ratio(benchutil.Median(m.berth), benchutil.Median(m.dflt))
+}
+
+// pairRatios is the lowest and highest berth/default ratio of a round pair, when there are several pairs.
+func (m summary) pairRatios() (lo, hi float64, ok bool) {
+	if len(m.berth) < 2 || len(m.berth) != len(m.dflt) {
+		return 0, 0, false
+	}
+	var rs []float64
+	for i := range m.berth {
+		rs = append(rs, ratio(m.berth[i], m.dflt[i]))
+	}
+	return slices.Min(rs), slices.Max(rs), true
+}
+
+// ratio is a/b, 0 when b is.
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+// summarize groups the rounds by workload and node count, in the order measured.
+func summarize(results []result) []summary {
+	var out []summary
+	for _, r := range results {
+		i := slices.IndexFunc(out, func(m summary) bool { return m.workload == r.workload && m.nodes == r.nodes })
+		if i < 0 {
+			out = append(out, summary{workload: r.workload, nodes: r.nodes, pods: r.pods, describe: r.workload.describe(r.nodes, r.pods)})
+			i = len(out) - 1
 		}
-		seen[n] = true
-		rates := map[string][]float64{}
-		for _, r := range results {
-			if r.nodes == n {
-				rates[r.profile] = append(rates[r.profile], r.podsPerSecond())
-			}
+		if r.profile == berthProfile {
+			out[i].berth = append(out[i].berth, r.podsPerSecond())
+		} else {
+			out[i].dflt = append(out[i].dflt, r.podsPerSecond())
 		}
-		out = append(out, meanRate{nodes: n, rounds: len(rates[berthProfile]),
-			berth: benchutil.Mean(rates[berthProfile]), dflt: benchutil.Mean(rates[defaultProfile])})
 	}
 	return out
 }
 
-// figures are the run's results for hack/bench: each node count's mean rate beside the in-tree default profile's.
-func figures(cfg Config, results []result) []benchutil.Figure {
+// figures are the run's results for hack/bench: each workload's and node count's mean rate beside the in-tree
+// default profile's. The berth workload's figures keep the names they had before there were other workloads.
+func figures(results []result) []benchutil.Figure {
 	var out []benchutil.Figure
-	for _, m := range meanRates(cfg.Nodes, results) {
+	for _, m := range summarize(results) {
+		name := "pods bound per second, " + m.describe
+		if m.workload.upstream != "" {
+			name = "pods bound per second, upstream " + m.describe
+		}
 		out = append(out, benchutil.Figure{
-			Area: "scheduler", Name: fmt.Sprintf("pods bound per second, %d nodes, %d pending pods", m.nodes, cfg.Pods), Unit: "pods/s",
-			Berth: m.berth, BaselineName: "in-tree default-scheduler profile", Baseline: m.dflt, HigherIsBetter: true, Samples: m.rounds,
+			Area: "scheduler", Name: name, Unit: "pods/s",
+			Berth: benchutil.Mean(m.berth), BaselineName: "in-tree default-scheduler profile", Baseline: benchutil.Mean(m.dflt),
+			HigherIsBetter: true, Samples: len(m.berth),
 		})
 	}
 	return out
@@ -685,34 +773,11 @@ func nodeObservation(i int, now time.Time) map[string]string {
 	}
 }
 
-// newNode is fake node i without status: hostname, Podman and one of 10 zones.
-func newNode(i int, now time.Time) *corev1.Node {
-	name := nodeName(i)
-	return &corev1.Node{ObjectMeta: metav1.ObjectMeta{
-		Name: name,
-		Labels: map[string]string{
-			corev1.LabelHostname:       name,
-			corev1.LabelTopologyZone:   fmt.Sprintf("zone-%d", i%zones),
-			wellknown.LabelPodman:      "true",
-			corev1.LabelOSStable:       "linux",
-			corev1.LabelArchStable:     "amd64",
-			"schedperf.berth.dev/fake": "true",
-		},
-		Annotations: nodeObservation(i, now),
-	}}
-}
-
-// readyCondition is a Ready condition with a heartbeat at now.
-func readyCondition(now time.Time) corev1.NodeCondition {
-	return corev1.NodeCondition{
-		Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady", Message: "schedperf fake node",
-		LastHeartbeatTime: metav1.NewTime(now), LastTransitionTime: metav1.NewTime(now),
-	}
-}
-
-// nodeStatus is fake node i's status: 32 cpu, 128Gi, 110 pods, and a few images (a third of the nodes store
-// the benchmark pods' image).
-func nodeStatus(i int, now time.Time) corev1.NodeStatus {
+// berthNode is fake node i of the berth workload with its status: hostname, Podman and one of 10 zones; 32 cpu,
+// 128Gi, 110 pods, and a few images (a third of the nodes store the benchmark pods' image).
+func berthNode(i int, now time.Time) *corev1.Node {
+	labels := nodeLabels(i)
+	labels[corev1.LabelTopologyZone] = fmt.Sprintf("zone-%d", i%zones)
 	res := corev1.ResourceList{
 		corev1.ResourceCPU:              resource.MustParse("32"),
 		corev1.ResourceMemory:           resource.MustParse("128Gi"),
@@ -729,18 +794,34 @@ func nodeStatus(i int, now time.Time) corev1.NodeStatus {
 	if i%4 == 0 {
 		images = append(images, corev1.ContainerImage{Names: []string{"docker.io/library/postgres:17"}, SizeBytes: 430_000_000})
 	}
-	return corev1.NodeStatus{
-		Capacity:    res,
-		Allocatable: res.DeepCopy(),
-		Conditions:  []corev1.NodeCondition{readyCondition(now)},
-		Addresses:   []corev1.NodeAddress{{Type: corev1.NodeHostName, Address: nodeName(i)}},
-		Images:      images,
-		NodeInfo:    corev1.NodeSystemInfo{OperatingSystem: "linux", Architecture: "amd64", KubeletVersion: "v1.37.2"},
+	return &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: nodeName(i), Labels: labels, Annotations: nodeObservation(i, now)},
+		Status: corev1.NodeStatus{
+			Capacity:    res,
+			Allocatable: res.DeepCopy(),
+			Conditions:  []corev1.NodeCondition{readyCondition(now)},
+			Addresses:   []corev1.NodeAddress{{Type: corev1.NodeHostName, Address: nodeName(i)}},
+			Images:      images,
+			NodeInfo:    nodeInfo(),
+		},
 	}
 }
 
-// ensureNodes grows the fake nodes from have to want (or deletes the extra ones).
-func ensureNodes(ctx context.Context, client kubernetes.Interface, have, want, workers int) error {
+// readyCondition is a Ready condition with a heartbeat at now.
+func readyCondition(now time.Time) corev1.NodeCondition {
+	return corev1.NodeCondition{
+		Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady", Message: "schedperf fake node",
+		LastHeartbeatTime: metav1.NewTime(now), LastTransitionTime: metav1.NewTime(now),
+	}
+}
+
+// nodeInfo is what every fake node says about its system.
+func nodeInfo() corev1.NodeSystemInfo {
+	return corev1.NodeSystemInfo{OperatingSystem: "linux", Architecture: "amd64", KubeletVersion: "v1.37.2"}
+}
+
+// ensureNodes grows the workload's fake nodes from have to want (or deletes the extra ones).
+func ensureNodes(ctx context.Context, client kubernetes.Interface, w *workload, have, want, workers int) error {
 	nodes := client.CoreV1().Nodes()
 	if want < have {
 		return parallel(ctx, have-want, workers, func(ctx context.Context, i int) error {
@@ -752,8 +833,8 @@ func ensureNodes(ctx context.Context, client kubernetes.Interface, have, want, w
 	}
 	return parallel(ctx, want-have, workers, func(ctx context.Context, j int) error {
 		i := have + j
-		now := time.Now()
-		n, err := nodes.Create(ctx, newNode(i, now), metav1.CreateOptions{})
+		want := w.node(i, time.Now())
+		n, err := nodes.Create(ctx, &corev1.Node{ObjectMeta: want.ObjectMeta, Spec: want.Spec}, metav1.CreateOptions{})
 		if err != nil {
 			return fmt.Errorf("create node %s: %w", nodeName(i), err)
 		}
@@ -765,7 +846,7 @@ func ensureNodes(ctx context.Context, client kubernetes.Interface, have, want, w
 				return fmt.Errorf("untaint node %s: %w", nodeName(i), err)
 			}
 		}
-		n.Status = nodeStatus(i, now)
+		n.Status = want.Status
 		if _, err := nodes.UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
 			return fmt.Errorf("set status of node %s: %w", nodeName(i), err)
 		}
@@ -775,11 +856,11 @@ func ensureNodes(ctx context.Context, client kubernetes.Interface, have, want, w
 
 // refreshNodes renews every node's heartbeat and Podman observation, as virtual kubelets do every few seconds, so
 // that the observations are fresh (within maxObservationAge) when the round starts.
-func refreshNodes(ctx context.Context, client kubernetes.Interface, count, workers int) error {
+func refreshNodes(ctx context.Context, client kubernetes.Interface, w *workload, count, workers int) error {
 	now := time.Now()
 	return parallel(ctx, count, workers, func(ctx context.Context, i int) error {
 		patch := map[string]any{
-			"metadata": map[string]any{"annotations": nodeObservation(i, now)},
+			"metadata": map[string]any{"annotations": w.observation(i, now)},
 			"status":   map[string]any{"conditions": []corev1.NodeCondition{readyCondition(now)}},
 		}
 		data, err := json.Marshal(patch)
@@ -858,13 +939,14 @@ func parallel(ctx context.Context, n, workers int, fn func(context.Context, int)
 
 // ---- rounds ----
 
-// runRound creates the round's pending pods, starts the scheduler, waits until every pod is bound, stops the
-// scheduler and deletes the pods.
-func runRound(ctx context.Context, cp *controlPlane, cfg Config, schedConfig string, owners []*appsv1.ReplicaSet, nodes int, profile string, round int) (_ result, retErr error) {
+// runRound tops up the init pods, creates the round's pending pods, starts the scheduler, waits until every pod is
+// bound, stops the scheduler and deletes the round's pods.
+func runRound(ctx context.Context, cp *controlPlane, cfg Config, w *workload, schedConfig string, owners []*appsv1.ReplicaSet, nodes int, profile string, round int) (_ result, retErr error) {
 	logger := klog.FromContext(ctx)
 	client := cp.client
-	id := fmt.Sprintf("n%d-%s-r%d", nodes, strings.TrimSuffix(profile, "-scheduler"), round)
+	id := roundID(w, nodes, profile, round)
 	selector := roundLabel + "=" + id
+	pods := w.measuredPods(nodes, cfg.Pods)
 
 	// Leave no pods of this round behind for the next one; when the run is cancelled the whole control plane goes.
 	defer func() {
@@ -877,14 +959,20 @@ func runRound(ctx context.Context, cp *controlPlane, cfg Config, schedConfig str
 	}()
 
 	start := time.Now()
-	if err := refreshNodes(ctx, client, nodes, cfg.Workers); err != nil {
+	initPods, err := ensureInitPods(ctx, client, w, nodes, cfg.Workers)
+	if err != nil {
+		return result{}, err
+	}
+	initTook := time.Since(start)
+	start = time.Now()
+	if err := refreshNodes(ctx, client, w, nodes, cfg.Workers); err != nil {
 		return result{}, err
 	}
 	refreshed := time.Since(start)
 	start = time.Now()
-	perOwner := (cfg.Pods + len(owners) - 1) / len(owners)
-	if err := parallel(ctx, cfg.Pods, cfg.Workers, func(ctx context.Context, i int) error {
-		pod := newPod(fmt.Sprintf("perf-%s-%05d", id, i), profile, id, owners[i/perOwner])
+	perOwner := (pods + len(owners) - 1) / len(owners)
+	if err := parallel(ctx, pods, cfg.Workers, func(ctx context.Context, i int) error {
+		pod := w.newMeasuredPod(fmt.Sprintf("perf-%s-%05d", id, i), profile, id, owners[i/perOwner])
 		if _, err := client.CoreV1().Pods(namespace).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 			return fmt.Errorf("create pod %s: %w", pod.Name, err)
 		}
@@ -892,17 +980,18 @@ func runRound(ctx context.Context, cp *controlPlane, cfg Config, schedConfig str
 	}); err != nil {
 		return result{}, err
 	}
-	logger.Info("Round prepared", "nodes", nodes, "profile", profile, "round", round,
+	logger.Info("Round prepared", "workload", w.name, "nodes", nodes, "profile", profile, "round", round,
+		"initPods", initPods, "placeInitPods", initTook.Round(time.Millisecond),
 		"refreshNodes", refreshed.Round(time.Millisecond), "createPods", time.Since(start).Round(time.Millisecond))
 
 	list, err := client.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
 	if err != nil {
 		return result{}, fmt.Errorf("list pods: %w", err)
 	}
-	if len(list.Items) != cfg.Pods {
-		return result{}, fmt.Errorf("found %d pods of the round, created %d", len(list.Items), cfg.Pods)
+	if len(list.Items) != pods {
+		return result{}, fmt.Errorf("found %d pods of the round, created %d", len(list.Items), pods)
 	}
-	w, err := watchtools.NewRetryWatcherWithContext(ctx, list.ResourceVersion, &cache.ListWatch{
+	pw, err := watchtools.NewRetryWatcherWithContext(ctx, list.ResourceVersion, &cache.ListWatch{
 		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 			o.LabelSelector = selector
 			return client.CoreV1().Pods(namespace).Watch(ctx, o)
@@ -911,7 +1000,7 @@ func runRound(ctx context.Context, cp *controlPlane, cfg Config, schedConfig str
 	if err != nil {
 		return result{}, fmt.Errorf("watch pods: %w", err)
 	}
-	defer w.Stop()
+	defer pw.Stop()
 
 	before := cp.sampleCPU()
 	sched, err := startScheduler(ctx, schedConfig)
@@ -924,7 +1013,7 @@ func runRound(ctx context.Context, cp *controlPlane, cfg Config, schedConfig str
 		}
 	}()
 
-	first, last, err := waitBound(ctx, w, sched, cfg.Pods, profile, cfg.RoundTimeout)
+	first, last, err := waitBound(ctx, pw, sched, pods, profile, cfg.RoundTimeout)
 	if err != nil {
 		return result{}, err
 	}
@@ -932,13 +1021,38 @@ func runRound(ctx context.Context, cp *controlPlane, cfg Config, schedConfig str
 	// Let the scheduler finish writing its Scheduled events, so that none is cut off by the stop or written
 	// during the next round. Not measured.
 	bound := time.Now()
-	waitEvents(ctx, client, cfg.Pods)
+	waitEvents(ctx, client, pods)
 	logger.V(2).Info("Events written", "profile", profile, "after", time.Since(bound).Round(time.Millisecond))
-	return result{nodes: nodes, profile: profile, round: round, pods: cfg.Pods, startup: first.Sub(sched.started), elapsed: last.Sub(first), otherCPU: other}, nil
+	res := result{workload: w, nodes: nodes, profile: profile, round: round, pods: pods, startup: first.Sub(sched.started), elapsed: last.Sub(first), otherCPU: other}
+	if initPods > 0 {
+		left, err := countPods(ctx, client, initLabel)
+		if err != nil {
+			return result{}, err
+		}
+		res.preempted = initPods - left
+	}
+	// Each measured pod of a full cluster must have taken its node from init pods: else the profile bound them
+	// without preempting, and the round did not measure what it says.
+	if w.onePerNode && res.preempted < pods {
+		return result{}, fmt.Errorf("%d pods bound with %d pods preempted: each needed to preempt", pods, res.preempted)
+	}
+	return res, nil
 }
 
-// waitBound reads pod events until want pods have a node and returns when the first and the last were seen. Every
-// pod bound by the berth profile must carry PodmanBind's annotation, and no pod bound by the default profile.
+// roundID names a round in its pods' names and label: lower case, as names must be.
+func roundID(w *workload, nodes int, profile string, round int) string {
+	prefix := ""
+	if w.name != workloadBerth {
+		prefix = strings.ToLower(w.name) + "-"
+	}
+	return fmt.Sprintf("%sn%d-%s-r%d", prefix, nodes, strings.TrimSuffix(profile, "-scheduler"), round)
+}
+
+// waitBound reads pod events until want pods have a node and returns when the scheduler's first write to one of the
+// pods (a bind, or a preemptor's nomination) and the last bind were seen: nothing else changes the round's pods,
+// so the first event is the scheduler's. Where pods bind at their first attempt that is the first bind; a
+// preemptor's first bind waits for its victims to go, and the preemptions before it count. Every pod bound by the
+// berth profile must carry PodmanBind's annotation, and no pod bound by the default profile.
 func waitBound(ctx context.Context, w watch.Interface, sched *scheduler, want int, profile string, timeout time.Duration) (first, last time.Time, err error) {
 	logger := klog.FromContext(ctx)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
@@ -957,15 +1071,18 @@ func waitBound(ctx context.Context, w watch.Interface, sched *scheduler, want in
 				return first, last, fmt.Errorf("pod watch: %w", apierrors.FromObject(ev.Object))
 			}
 			pod, ok := ev.Object.(*corev1.Pod)
-			if !ok || pod.Spec.NodeName == "" || bound[pod.Name] {
+			if !ok {
+				continue
+			}
+			if first.IsZero() && ev.Type == watch.Modified {
+				first = now
+			}
+			if pod.Spec.NodeName == "" || bound[pod.Name] {
 				continue
 			}
 			_, annotated := pod.Annotations[wellknown.AnnotationScheduledNode]
 			if annotated != (profile == berthProfile) {
 				return first, last, fmt.Errorf("pod %s was bound by %s but has PodmanBind's annotation: %v; the profile is not what the benchmark expects", pod.Name, profile, annotated)
-			}
-			if len(bound) == 0 {
-				first = now
 			}
 			bound[pod.Name] = true
 			last = now
@@ -1007,15 +1124,24 @@ func waitEvents(ctx context.Context, client kubernetes.Interface, want int) {
 	}
 }
 
-// deletePods deletes the pods matching selector at once (no kubelet would confirm a graceful deletion) and waits
-// until they are gone; the scheduler's events go with them.
+// deletePods deletes the pods matching selector (all of the namespace's when empty) at once, with no grace period
+// (no kubelet would confirm a graceful deletion, and no pod has finalizers), and waits until they are gone; the
+// scheduler's events go with them. A deletion of thousands of pods can outlast the apiserver's request timeout: it
+// is then asked again.
 func deletePods(ctx context.Context, client kubernetes.Interface, selector string) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	var zero int64
 	pods := client.CoreV1().Pods(namespace)
-	if err := pods.DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &zero}, metav1.ListOptions{LabelSelector: selector}); err != nil {
-		return fmt.Errorf("delete pods %s: %w", selector, err)
+	for {
+		err := pods.DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &zero}, metav1.ListOptions{LabelSelector: selector})
+		if err != nil && !apierrors.IsTimeout(err) && !apierrors.IsServerTimeout(err) {
+			return fmt.Errorf("delete pods %q: %w", selector, err)
+		}
+		if err == nil {
+			break
+		}
+		klog.FromContext(ctx).V(2).Info("Deleting pods timed out, asking again", "selector", selector, "err", err)
 	}
 	if err := client.CoreV1().Events(namespace).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
 		return fmt.Errorf("delete events: %w", err)
@@ -1023,17 +1149,109 @@ func deletePods(ctx context.Context, client kubernetes.Interface, selector strin
 	for {
 		list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: selector, Limit: 1})
 		if err != nil {
-			return fmt.Errorf("list pods %s: %w", selector, err)
+			return fmt.Errorf("list pods %q: %w", selector, err)
 		}
 		if len(list.Items) == 0 {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("pods %s still there: %w", selector, ctx.Err())
+			return fmt.Errorf("pods %q still there: %w", selector, ctx.Err())
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// countPods counts the pods matching selector that are not being deleted.
+func countPods(ctx context.Context, client kubernetes.Interface, selector string) (int, error) {
+	list, err := client.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		return 0, fmt.Errorf("list pods %q: %w", selector, err)
+	}
+	n := 0
+	for i := range list.Items {
+		if list.Items[i].DeletionTimestamp == nil {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// ensureInitPods tops the workload's init pods up to its count at this node count and returns that count: the
+// missing ones (never made, or preempted in the round before) are created and bound, init pod j to node j mod
+// nodes. That is where a scheduler would put them too (upstream's do, not measured): the nodes are alike and
+// LeastAllocated spreads the pods evenly; PreemptionBasic's 4 pods per node fill every node, wherever they go. So
+// both profiles start their rounds from the same cluster, without the cost of scheduling thousands of pods twice.
+func ensureInitPods(ctx context.Context, client kubernetes.Interface, w *workload, nodes, workers int) (int, error) {
+	want := w.initPods(nodes)
+	if want == 0 {
+		return 0, nil
+	}
+	pods := client.CoreV1().Pods(namespace)
+	list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: initLabel})
+	if err != nil {
+		return 0, fmt.Errorf("list init pods: %w", err)
+	}
+	have := map[string]bool{}
+	for i := range list.Items {
+		if p := &list.Items[i]; p.DeletionTimestamp == nil && p.Spec.NodeName != "" {
+			have[p.Name] = true
+		}
+	}
+	var missing []int
+	for j := 0; j < want; j++ {
+		if !have[initPodName(j)] {
+			missing = append(missing, j)
+		}
+	}
+	err = parallel(ctx, len(missing), workers, func(ctx context.Context, k int) error {
+		pod, node := w.newInitPod(missing[k], nodes)
+		created, err := pods.Create(ctx, pod, metav1.CreateOptions{})
+		if err != nil {
+			return fmt.Errorf("create init pod %s: %w", pod.Name, err)
+		}
+		binding := &corev1.Binding{
+			ObjectMeta: metav1.ObjectMeta{Name: pod.Name, UID: created.UID},
+			Target:     corev1.ObjectReference{Kind: "Node", Name: node},
+		}
+		if err := pods.Bind(ctx, binding, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("bind init pod %s to %s: %w", pod.Name, node, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	klog.FromContext(ctx).V(2).Info("Init pods placed", "workload", w.name, "created", len(missing), "total", want)
+	return want, nil
+}
+
+// resetCluster deletes every pod and fake node, so that another workload starts from an empty cluster.
+func resetCluster(ctx context.Context, client kubernetes.Interface) error {
+	if err := deletePods(ctx, client, ""); err != nil {
+		return err
+	}
+	nodes := client.CoreV1().Nodes()
+	if err := nodes.DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: fakeLabel}); err != nil {
+		return fmt.Errorf("delete nodes: %w", err)
+	}
+	return benchutil.Poll(ctx, 200*time.Millisecond, 5*time.Minute, "the fake nodes to go", func(ctx context.Context) (bool, error) {
+		list, err := nodes.List(ctx, metav1.ListOptions{LabelSelector: fakeLabel, Limit: 1})
+		if err != nil {
+			return false, fmt.Errorf("list nodes: %w", err)
+		}
+		return len(list.Items) == 0, nil
+	})
+}
+
+// ensurePriorityClasses creates the classes a workload's pods name.
+func ensurePriorityClasses(ctx context.Context, client kubernetes.Interface, classes []*schedulingv1.PriorityClass) error {
+	for _, pc := range classes {
+		if _, err := client.SchedulingV1().PriorityClasses().Create(ctx, pc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create PriorityClass %s: %w", pc.Name, err)
+		}
+	}
+	return nil
 }
 
 // ---- scheduler ----
