@@ -65,9 +65,6 @@ func TestRefusedPodSpecFields(t *testing.T) {
 		// container's use of it.
 		unsupported("resource-claims", "resourceClaims: [{name: gpu, resourceClaimName: missing}]", "resources: {claims: [{name: gpu}]}",
 			"spec.resourceClaims, spec.containers[main].resources.claims"),
-		// The API allows procMount: Unmasked only with hostUsers: false, which Berth honours.
-		unsupported("proc-mount-unmasked", "hostUsers: false", "securityContext: {procMount: Unmasked}",
-			"spec.containers[main].securityContext.procMount: Unmasked"),
 		// The API allows hugepages only beside a cpu or memory request or limit; the memory limit is honoured.
 		unsupported("hugepages-limit", "", "resources: {limits: {hugepages-2Mi: 2Mi, memory: 64Mi}}",
 			"spec.containers[main].resources.limits[hugepages-2Mi]"),

@@ -196,3 +196,38 @@ func TestUserNamespacesAfterKubeletRestart(t *testing.T) {
 		t.Errorf("the adopted pod's Podman pod label %s=%q, want %d", podman.LabelUserNamespace, label, base)
 	}
 }
+
+// TestUnmaskedProc: procMount Unmasked (which the API allows only with hostUsers: false) runs the container
+// without the runtime's masked /proc paths, read from its mount table; Default keeps them masked (/proc/kcore
+// and others are mounts over the real files).
+func TestUnmaskedProc(t *testing.T) {
+	ns := namespace(t)
+	var manifests []string
+	for name, mount := range map[string]string{"masked": "Default", "unmasked": "Unmasked"} {
+		manifests = append(manifests, fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata: {name: %s}
+spec:
+  nodeName: %s
+  restartPolicy: Never
+  hostUsers: false
+  containers:
+  - name: main
+    image: %s
+    command: ["sh", "-c", "grep -c -E ' /proc/(kcore|keys|timer_list|scsi) ' /proc/self/mountinfo; true"]
+    securityContext: {procMount: %s}
+`, name, testCluster.NodeNames()[0], busybox, mount))
+	}
+	kubectl(t, strings.Join(manifests, "---\n"), "apply", "-n", ns, "-f", "-")
+	masks := map[string]string{}
+	for _, name := range []string{"masked", "unmasked"} {
+		_, p := watchPhases(t, ns, name, 2*time.Minute, corev1.PodSucceeded, corev1.PodFailed)
+		if p.Status.Phase != corev1.PodSucceeded {
+			t.Fatalf("%s: %s", name, describeStatus(p))
+		}
+		masks[name] = strings.TrimSpace(kubectl(t, "", "logs", "-n", ns, name))
+	}
+	if masks["masked"] == "0" || masks["unmasked"] != "0" {
+		t.Errorf("masked /proc paths: %s with procMount Default, %s with Unmasked; want some, then none", masks["masked"], masks["unmasked"])
+	}
+}

@@ -77,8 +77,10 @@ type ContainerSpec struct {
 	Groups []string
 	// Security settings: Privileged grants every capability and device; CapAdd and CapDrop are Linux names
 	// (CAP_NET_ADMIN) or ALL.
-	Privileged      bool
-	ReadOnlyRootfs  bool
+	Privileged     bool
+	ReadOnlyRootfs bool
+	// UnmaskedProc leaves /proc and /sys without the runtime's masked and read-only paths (Podman's unmask=ALL).
+	UnmaskedProc    bool
 	NoNewPrivileges bool
 	CapAdd          []string
 	CapDrop         []string
@@ -191,6 +193,9 @@ func (c *Client) CreateContainer(ctx context.Context, spec ContainerSpec) (strin
 	// A read-only root stays read-only everywhere, /tmp and /run included, as with the kubelet.
 	s.ReadOnlyFilesystem, s.ReadWriteTmpfs = spec.ReadOnlyRootfs, false
 	s.NoNewPrivileges = spec.NoNewPrivileges
+	if spec.UnmaskedProc {
+		s.Unmask = []string{"ALL"}
+	}
 	s.SeccompProfilePath = spec.Seccomp
 	s.ApparmorProfile = spec.AppArmor
 	s.OCIRuntime = spec.OCIRuntime

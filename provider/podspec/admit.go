@@ -208,9 +208,6 @@ func unsupported(pod *corev1.Pod, policy Policy) []string {
 		if sc == nil {
 			return
 		}
-		if sc.ProcMount != nil && *sc.ProcMount != corev1.DefaultProcMount {
-			out = append(out, path+".securityContext.procMount: "+string(*sc.ProcMount))
-		}
 		if policy.SELinux && sc.SELinuxOptions != nil {
 			out = append(out, path+".securityContext.seLinuxOptions")
 		}

@@ -205,8 +205,8 @@ func TestAdmitNoSilentFields(t *testing.T) {
 		}, policy: Policy{SELinux: true},
 			want: unsupportedPod("spec.securityContext.seLinuxOptions, spec.securityContext.seLinuxChangePolicy, spec.containers[app].securityContext.seLinuxOptions")},
 
-		{name: "unmasked /proc", pod: appSC(corev1.SecurityContext{ProcMount: new(corev1.UnmaskedProcMount)}),
-			want: unsupportedPod("spec.containers[app].securityContext.procMount: Unmasked")},
+		// Unmasked is passed to Podman (TestUnmaskedProc).
+		{name: "unmasked /proc", pod: appSC(corev1.SecurityContext{ProcMount: new(corev1.UnmaskedProcMount)})},
 		{name: "default /proc", pod: appSC(corev1.SecurityContext{ProcMount: new(corev1.DefaultProcMount)})},
 
 		// An ephemeral-storage limit is enforced by eviction (TestEvictionForEphemeralStorage); hugepages are not.

@@ -99,6 +99,9 @@ func applySecurityContext(s *podman.ContainerSpec, pod *corev1.Pod, c *corev1.Co
 	s.Privileged = sc.Privileged != nil && *sc.Privileged
 	s.ReadOnlyRootfs = sc.ReadOnlyRootFilesystem != nil && *sc.ReadOnlyRootFilesystem
 	s.NoNewPrivileges = securitycontext.AddNoNewPrivileges(sc)
+	// Unmasked: no masked or read-only /proc paths, as the kubelet asks of the runtime (the API allows it only in a
+	// pod with a user namespace of its own).
+	s.UnmaskedProc = sc.ProcMount != nil && *sc.ProcMount == corev1.UnmaskedProcMount
 	if sc.Capabilities != nil && !s.Privileged {
 		s.CapAdd, s.CapDrop = capabilities(sc.Capabilities)
 	}
