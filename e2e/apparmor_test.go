@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
-
-	corev1 "k8s.io/api/core/v1"
 )
 
 // TestAppArmorProfiles runs pods with AppArmor profiles on node 0. On a Podman host with AppArmor, each container
@@ -44,10 +41,7 @@ spec:
 
 	logs := map[string]string{}
 	for name := range profiles {
-		_, p := watchPhases(t, ns, name, 2*time.Minute, corev1.PodSucceeded, corev1.PodFailed)
-		if p.Status.Phase != corev1.PodSucceeded {
-			t.Fatalf("%s: %s", name, describeStatus(p))
-		}
+		runToSuccess(t, ns, name)
 		logs[name] = strings.TrimSpace(kubectl(t, "", "logs", "-n", ns, name))
 	}
 	if !info.AppArmor {

@@ -200,3 +200,13 @@ func describeStatus(p *corev1.Pod) string {
 	}
 	return b.String()
 }
+
+// runToSuccess waits for a pod to succeed, failing the test with its status if it fails.
+func runToSuccess(t *testing.T, ns, name string) *corev1.Pod {
+	t.Helper()
+	_, p := watchPhases(t, ns, name, 2*time.Minute, corev1.PodSucceeded, corev1.PodFailed)
+	if p.Status.Phase != corev1.PodSucceeded {
+		t.Fatalf("pod %s: %s", name, describeStatus(p))
+	}
+	return p
+}

@@ -101,16 +101,6 @@ func hostFile(t *testing.T, path string) string {
 	return string(b)
 }
 
-// runToSuccess waits for a pod to succeed, failing the test with its status if it fails.
-func runToSuccess(t *testing.T, ns, name string) *corev1.Pod {
-	t.Helper()
-	_, p := watchPhases(t, ns, name, 2*time.Minute, corev1.PodSucceeded, corev1.PodFailed)
-	if p.Status.Phase != corev1.PodSucceeded {
-		t.Fatalf("pod %s: %s", name, describeStatus(p))
-	}
-	return p
-}
-
 // TestPersistentVolumeClaims: pods scheduled by the berth-scheduler write through claims bound to a hostPath
 // PersistentVolume (a folder under the nodes' allowed host paths) and to a local one (a folder elsewhere, with
 // nodeAffinity to the second node, which the scheduler follows), and the files are on the host; a claim mounted
@@ -125,7 +115,7 @@ func TestPersistentVolumeClaims(t *testing.T) {
 	t.Cleanup(func() { os.RemoveAll(base) })
 	hostDir := filepath.Join(base, "hostpath")
 	bindClaim(t, ns, "hostpath", corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{
-		Path: hostDir, Type: ptrTo(corev1.HostPathDirectoryOrCreate)}}, nil)
+		Path: hostDir, Type: new(corev1.HostPathDirectoryOrCreate)}}, nil)
 	localDir := t.TempDir()
 	bindClaim(t, ns, "local", corev1.PersistentVolumeSource{Local: &corev1.LocalVolumeSource{Path: localDir}}, onNode(nodes[1]))
 
@@ -217,7 +207,7 @@ spec:
 			t.Errorf("pod waiting for its claim: %s, want Pending in ContainerCreating", describeStatus(p))
 		}
 		bindClaim(t, ns, "later", corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{
-			Path: filepath.Join(base, "later"), Type: ptrTo(corev1.HostPathDirectoryOrCreate)}}, nil)
+			Path: filepath.Join(base, "later"), Type: new(corev1.HostPathDirectoryOrCreate)}}, nil)
 		runToSuccess(t, ns, "waits")
 	})
 
@@ -264,7 +254,7 @@ func TestGenericEphemeralVolume(t *testing.T) {
 	nodes := testCluster.NodeNames()
 	class := ns + "-local"
 	createStorageClass(t, &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: class}, Provisioner: "kubernetes.io/no-provisioner",
-		VolumeBindingMode: ptrTo(storagev1.VolumeBindingWaitForFirstConsumer)})
+		VolumeBindingMode: new(storagev1.VolumeBindingWaitForFirstConsumer)})
 	disk := t.TempDir()
 	pv := &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: ns + "-disk"}, Spec: corev1.PersistentVolumeSpec{
 		StorageClassName: class, PersistentVolumeSource: corev1.PersistentVolumeSource{Local: &corev1.LocalVolumeSource{Path: disk}}}}
@@ -305,5 +295,3 @@ spec:
 		t.Errorf("claim scratch-work: volume %q (want %s), owners %+v (want the pod)", c.Spec.VolumeName, pv.Name, c.OwnerReferences)
 	}
 }
-
-func ptrTo[T any](v T) *T { return &v }

@@ -143,7 +143,7 @@ func TestBerthSchedulerKeepsClaimPending(t *testing.T) {
 	// passes the nodes (the claim would be provisioned once the pod has one) and PodmanFit decides.
 	class := ns + "-dynamic"
 	createStorageClass(t, &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: class}, Provisioner: "example.com/e2e",
-		VolumeBindingMode: ptrTo(storagev1.VolumeBindingWaitForFirstConsumer)})
+		VolumeBindingMode: new(storagev1.VolumeBindingWaitForFirstConsumer)})
 	kubectl(t, fmt.Sprintf(`apiVersion: v1
 kind: PersistentVolumeClaim
 metadata:

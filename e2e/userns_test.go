@@ -221,10 +221,7 @@ spec:
 	kubectl(t, strings.Join(manifests, "---\n"), "apply", "-n", ns, "-f", "-")
 	masks := map[string]string{}
 	for _, name := range []string{"masked", "unmasked"} {
-		_, p := watchPhases(t, ns, name, 2*time.Minute, corev1.PodSucceeded, corev1.PodFailed)
-		if p.Status.Phase != corev1.PodSucceeded {
-			t.Fatalf("%s: %s", name, describeStatus(p))
-		}
+		runToSuccess(t, ns, name)
 		masks[name] = strings.TrimSpace(kubectl(t, "", "logs", "-n", ns, name))
 	}
 	if masks["masked"] == "0" || masks["unmasked"] != "0" {
