@@ -58,7 +58,8 @@ func (p *Provider) enforceStorageLimits(ctx context.Context, r *podRecord) {
 	}
 	p.mu.Unlock()
 
-	msg, err := p.volumes().EmptyDirOverLimit(pod)
+	podLimit, hasPodLimit := resourcehelper.PodLimits(pod, resourcehelper.PodResourcesOptions{})[corev1.ResourceEphemeralStorage]
+	msg, total, err := p.volumes().DiskEmptyDirs(pod, hasPodLimit)
 	if err != nil {
 		logger.V(2).Info("Measuring emptyDir usage", "err", err)
 		return
@@ -67,13 +68,7 @@ func (p *Provider) enforceStorageLimits(ctx context.Context, r *podRecord) {
 		p.evict(ctx, r, msg)
 		return
 	}
-	podLimit, ok := resourcehelper.PodLimits(pod, resourcehelper.PodResourcesOptions{})[corev1.ResourceEphemeralStorage]
-	if !ok {
-		return
-	}
-	total, err := p.volumes().EmptyDirUsage(pod)
-	if err != nil {
-		logger.V(2).Info("Measuring emptyDir usage", "err", err)
+	if !hasPodLimit {
 		return
 	}
 	var over string

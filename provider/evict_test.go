@@ -27,7 +27,7 @@ func TestEvictionWhenEmptyDirOutgrowsItsLimit(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "free", "big"), make([]byte, 256<<10), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if msg, err := h.p.volumes().EmptyDirOverLimit(pod); err != nil || msg != "" {
+	if msg, _, err := h.p.volumes().DiskEmptyDirs(pod, false); err != nil || msg != "" {
 		t.Fatalf("a volume without a limit counted: %q, %v", msg, err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "scratch", "big"), make([]byte, 256<<10), 0o644); err != nil {

@@ -11,40 +11,30 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 )
 
-// EmptyDirOverLimit finds a disk emptyDir whose usage exceeds its sizeLimit and says so as the kubelet's eviction
-// manager does; "" when none does. Memory emptyDirs need no check: their tmpfs has the limit's size.
-func (m *Manager) EmptyDirOverLimit(pod *corev1.Pod) (string, error) {
-	for i := range pod.Spec.Volumes {
-		v := &pod.Spec.Volumes[i]
-		if v.EmptyDir == nil || v.EmptyDir.Medium == corev1.StorageMediumMemory || v.EmptyDir.SizeLimit == nil || v.EmptyDir.SizeLimit.Sign() != 1 {
-			continue
-		}
-		used, err := diskUsage(m.volumeDir(pod, v))
-		if err != nil {
-			return "", err
-		}
-		if resource.NewQuantity(used, resource.BinarySI).Cmp(*v.EmptyDir.SizeLimit) > 0 {
-			return fmt.Sprintf("Usage of EmptyDir volume %q exceeds the limit %q. ", v.Name, v.EmptyDir.SizeLimit.String()), nil
-		}
-	}
-	return "", nil
-}
-
-// EmptyDirUsage is the disk the pod's disk emptyDirs take, which counts toward its ephemeral storage.
-func (m *Manager) EmptyDirUsage(pod *corev1.Pod) (int64, error) {
-	var total int64
+// DiskEmptyDirs measures the pod's disk emptyDirs, each once: the first whose usage exceeds its sizeLimit, said as
+// the kubelet's eviction manager says it ("" when none does), and the disk those measured take together, which
+// counts toward the pod's ephemeral storage. Only those with a sizeLimit are measured unless total is set. Memory
+// emptyDirs are left out: their tmpfs has the limit's size, and takes memory, not disk.
+func (m *Manager) DiskEmptyDirs(pod *corev1.Pod, total bool) (overLimit string, used int64, err error) {
 	for i := range pod.Spec.Volumes {
 		v := &pod.Spec.Volumes[i]
 		if v.EmptyDir == nil || v.EmptyDir.Medium == corev1.StorageMediumMemory {
 			continue
 		}
-		used, err := diskUsage(m.volumeDir(pod, v))
-		if err != nil {
-			return 0, err
+		limited := v.EmptyDir.SizeLimit != nil && v.EmptyDir.SizeLimit.Sign() == 1
+		if !limited && !total {
+			continue
 		}
-		total += used
+		n, err := diskUsage(m.volumeDir(pod, v))
+		if err != nil {
+			return "", 0, err
+		}
+		used += n
+		if limited && overLimit == "" && resource.NewQuantity(n, resource.BinarySI).Cmp(*v.EmptyDir.SizeLimit) > 0 {
+			overLimit = fmt.Sprintf("Usage of EmptyDir volume %q exceeds the limit %q. ", v.Name, v.EmptyDir.SizeLimit.String())
+		}
 	}
-	return total, nil
+	return overLimit, used, nil
 }
 
 // HasDiskSizeLimit tells whether a pod has a disk emptyDir with a sizeLimit to enforce.

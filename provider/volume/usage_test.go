@@ -10,9 +10,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// TestEmptyDirOverLimit measures disk emptyDirs against their sizeLimit: only a disk emptyDir with a positive
-// limit counts, and only once its files take more than the limit.
-func TestEmptyDirOverLimit(t *testing.T) {
+// TestDiskEmptyDirs measures disk emptyDirs against their sizeLimit: only a disk emptyDir with a positive limit
+// counts, and only once its files take more than the limit. Every disk emptyDir counts toward the pod's total, a
+// memory one does not.
+func TestDiskEmptyDirs(t *testing.T) {
 	limit := resource.MustParse("64Ki")
 	zero := resource.MustParse("0")
 	emptyDir := func(medium corev1.StorageMedium, size *resource.Quantity) corev1.VolumeSource {
@@ -24,10 +25,11 @@ func TestEmptyDirOverLimit(t *testing.T) {
 		write     int
 		wantLimit bool
 		wantMsg   string
+		notDisk   bool // its files are not the pod's disk use
 	}{
 		{name: "no limit", source: emptyDir("", nil), write: 256 << 10},
 		{name: "zero limit", source: emptyDir("", &zero), write: 256 << 10},
-		{name: "memory medium", source: emptyDir(corev1.StorageMediumMemory, &limit), write: 256 << 10},
+		{name: "memory medium", source: emptyDir(corev1.StorageMediumMemory, &limit), write: 256 << 10, notDisk: true},
 		{name: "within the limit", source: emptyDir("", &limit), write: 16 << 10, wantLimit: true},
 		{name: "over the limit", source: emptyDir("", &limit), write: 256 << 10, wantLimit: true,
 			wantMsg: `Usage of EmptyDir volume "scratch" exceeds the limit "64Ki". `},
@@ -51,9 +53,16 @@ func TestEmptyDirOverLimit(t *testing.T) {
 			if got := HasDiskSizeLimit(pod); got != tc.wantLimit {
 				t.Errorf("HasDiskSizeLimit = %v, want %v", got, tc.wantLimit)
 			}
-			msg, err := m.EmptyDirOverLimit(pod)
+			msg, _, err := m.DiskEmptyDirs(pod, false)
 			if err != nil || msg != tc.wantMsg {
-				t.Errorf("EmptyDirOverLimit = %q, %v; want %q", msg, err, tc.wantMsg)
+				t.Errorf("DiskEmptyDirs = %q, %v; want %q", msg, err, tc.wantMsg)
+			}
+			msg, used, err := m.DiskEmptyDirs(pod, true)
+			if err != nil || msg != tc.wantMsg {
+				t.Errorf("DiskEmptyDirs with the total = %q, %v; want %q", msg, err, tc.wantMsg)
+			}
+			if tc.write > 0 && (used >= int64(tc.write)) == tc.notDisk {
+				t.Errorf("DiskEmptyDirs total %d bytes after writing %d (a disk emptyDir: %v)", used, tc.write, !tc.notDisk)
 			}
 		})
 	}
