@@ -110,6 +110,12 @@ func TestAdmit(t *testing.T) {
 	}
 }
 
+// unsupportedVolume is the rejection of a pod for its volumes, as a kubelet's pod whose volume cannot be mounted.
+func unsupportedVolume(what string) *Rejection {
+	msg := "Berth refuses this pod's volumes: " + what
+	return &Rejection{Reason: "UnsupportedVolume", Message: msg, EventReason: "FailedMount", EventMessage: msg}
+}
+
 // TestAdmitNoSilentFields checks the refusals of fields Berth would otherwise ignore (see the inventory): each
 // with the exact message a user sees, and the values of the same fields that Berth honours.
 func TestAdmitNoSilentFields(t *testing.T) {
@@ -117,10 +123,6 @@ func TestAdmitNoSilentFields(t *testing.T) {
 	unsupportedPod := func(what string) *Rejection {
 		msg := "Berth cannot run this pod yet; unsupported: " + what
 		return &Rejection{Reason: "UnsupportedPodSpec", Message: msg, EventReason: "UnsupportedPodSpec", EventMessage: msg}
-	}
-	unsupportedVolume := func(what string) *Rejection {
-		msg := "Berth refuses this pod's volumes: " + what
-		return &Rejection{Reason: "UnsupportedVolume", Message: msg, EventReason: "FailedMount", EventMessage: msg}
 	}
 	appArmorRejected := &Rejection{Reason: "AppArmor", Message: "Pod was rejected: Cannot enforce AppArmor: AppArmor is not enabled on the host",
 		EventReason: "AppArmor", EventMessage: "Cannot enforce AppArmor: AppArmor is not enabled on the host"}

@@ -19,10 +19,6 @@ func userNamespaceAdmitCases() []admitCase {
 		msg := "Berth cannot give this pod its user namespace: " + what
 		return &Rejection{Reason: "UnsupportedPodSpec", Message: msg, EventReason: "UnsupportedPodSpec", EventMessage: msg}
 	}
-	unsupportedVolume := func(what string) *Rejection {
-		msg := "Berth refuses this pod's volumes: " + what
-		return &Rejection{Reason: "UnsupportedVolume", Message: msg, EventReason: "FailedMount", EventMessage: msg}
-	}
 	own := func(p *corev1.Pod) { p.Spec.HostUsers = &no }
 	fsGroup := func(g int64) func(*corev1.Pod) {
 		return func(p *corev1.Pod) { p.Spec.SecurityContext = &corev1.PodSecurityContext{FSGroup: &g} }
