@@ -130,13 +130,15 @@ func New(ctx context.Context, cfg Config) *Node {
 // each named one, with the features a pod may ask of them. Berth refuses recursiveReadOnly mounts, so no handler
 // has that feature; each has user namespaces when the node runs hostUsers: false pods.
 func RuntimeHandlers(handlers []string, userNamespaces bool) []corev1.NodeRuntimeHandler {
-	var out []corev1.NodeRuntimeHandler
-	for _, name := range append([]string{""}, handlers...) {
-		if name == "" && len(out) > 0 {
-			continue
+	handler := func(name string) corev1.NodeRuntimeHandler {
+		return corev1.NodeRuntimeHandler{Name: name, Features: &corev1.NodeRuntimeHandlerFeatures{
+			RecursiveReadOnlyMounts: new(false), UserNamespaces: new(userNamespaces)}}
+	}
+	out := []corev1.NodeRuntimeHandler{handler("")} // the default one
+	for _, name := range handlers {
+		if name != "" {
+			out = append(out, handler(name))
 		}
-		out = append(out, corev1.NodeRuntimeHandler{Name: name, Features: &corev1.NodeRuntimeHandlerFeatures{
-			RecursiveReadOnlyMounts: new(false), UserNamespaces: new(userNamespaces)}})
 	}
 	return out
 }
