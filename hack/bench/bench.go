@@ -88,8 +88,8 @@ var steps = []step{
 	},
 	{
 		name: "podbench", what: "hack/podbench (pod start and exit latency, kubelet memory, against raw Podman)",
-		full:  []string{"--singles=20", "--burst=50", "--burst-rounds=2", "--exit-pods=20", "--mem-pods=100"},
-		quick: []string{"--singles=5", "--burst=10", "--burst-rounds=1", "--exit-pods=5", "--mem-pods=20"},
+		full:  []string{"--singles=20", "--burst=50", "--burst-rounds=2", "--exit-pods=20", "--mem-pods=100", "--scale-pods=250", "--churn-rounds=5", "--churn-pods=50"},
+		quick: []string{"--singles=5", "--burst=10", "--burst-rounds=1", "--exit-pods=5", "--mem-pods=20", "--scale-pods=20", "--churn-rounds=2", "--churn-pods=10"},
 	},
 	{
 		name: "apibench", what: "hack/apibench (exec round trip and followed logs, against Podman's API and CLI)",

@@ -32,6 +32,9 @@ func main() {
 	flag.BoolVar(&cfg.ExitSpread, "exit-spread", false, "exit pods sleep 1.000–1.249s (different per pod) instead of exactly 1s")
 	flag.StringVar(&cfg.JSON, "json", "", "also write the figures as JSON to this file (for hack/bench)")
 	flag.IntVar(&cfg.MemPods, "mem-pods", 100, "running pods when the virtual kubelet's memory is read (0: skip)")
+	flag.IntVar(&cfg.ScalePods, "scale-pods", 0, "running pods held for the churn phase (0: skip)")
+	flag.IntVar(&cfg.ChurnRounds, "churn-rounds", 5, "rounds of the churn phase, each replacing --churn-pods of the --scale-pods")
+	flag.IntVar(&cfg.ChurnPods, "churn-pods", 50, "pods replaced per churn round (and started at once while scaling up)")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "podbench: unexpected arguments %q\n", flag.Args())
