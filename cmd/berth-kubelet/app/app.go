@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -110,6 +111,9 @@ type Options struct {
 	RuntimeHandlers []string
 	// PodmanExitsDir is the Podman service's exits folder, watched for containers' exits when set.
 	PodmanExitsDir string
+	// EnableProfiling serves Go's profiles at /debug/pprof/ of the kubelet API, as the kubelet's
+	// enableProfilingHandler does (authorized as nodes/proxy).
+	EnableProfiling bool
 	// MaxContainerRestartPeriod caps the crash-loop back-off, as the kubelet's
 	// crashLoopBackOff.maxContainerRestartPeriod (1s to 300s).
 	MaxContainerRestartPeriod time.Duration
@@ -142,6 +146,7 @@ func NewCommand() *cobra.Command {
 	f.StringVar(&o.PodmanExitsDir, "podman-exits-dir", "", "the Podman service's exits folder (its containers.conf engine tmp_dir, then exits; /run/libpod/exits for a root service by default), when this process sees it: conmon's exit files there tell exits at once, where Podman's event stream is polled every 250 ms (empty: the stream alone)")
 	f.StringVar(&o.TLSCertFile, "tls-cert-file", "", "serving certificate of the kubelet API (empty: a self-signed one, as the kubelet makes)")
 	f.StringVar(&o.TLSKeyFile, "tls-private-key-file", "", "key of the serving certificate")
+	f.BoolVar(&o.EnableProfiling, "enable-profiling", true, "serve Go's profiles (heap, goroutines, CPU) at /debug/pprof/ of the kubelet API, as the kubelet's enableProfilingHandler (authorized as nodes/proxy)")
 	f.BoolVar(&o.RotateServerCertificates, "rotate-server-certificates", false, "request the serving certificate from the cluster with a kubernetes.io/kubelet-serving CSR and renew it before it expires, as the kubelet's serverTLSBootstrap (an approver must approve the CSRs; until one is issued the node serves a self-signed certificate and, after a minute, warns)")
 	f.StringVar(&o.CertDir, "cert-dir", "", "folder of the rotated serving certificates (empty: <root-dir>/pki)")
 	f.StringVar(&o.ClientCAFile, "client-ca-file", "", "CA that signs clients of the kubelet API (the apiserver's kubelet client certificate)")
@@ -491,6 +496,13 @@ func Run(ctx context.Context, o *Options) error {
 	// (go_goroutines, process_resident_memory_bytes, ...); virtual-kubelet's routes serve the rest, including
 	// /metrics/resource.
 	mux.Handle("/metrics", legacyregistry.Handler())
+	if o.EnableProfiling {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	vk, err := nodeutil.NewNode(o.NodeName,
 		func(cfg nodeutil.ProviderConfig) (nodeutil.Provider, node.NodeProvider, error) {
 			np.Configure(cfg.Node)
