@@ -33,8 +33,17 @@ all: build
 deps:
 	@hack/deps.sh
 
-# build: every binary berth up runs, into $(BIN); Go's caches make a rebuild with no change take seconds
-build: $(addprefix $(BIN)/,$(UPSTREAM) $(OURS) metrics-server helm coredns)
+# build: every binary berth up runs and the tests use, into $(BIN); Go's caches make a rebuild with no change take
+# seconds
+build: core $(BIN)/metrics-server $(BIN)/helm $(BIN)/coredns
+
+# core: the main module's binaries, Kubernetes' and Berth's, from one go build: one load of the packages, and the
+# compile and link steps of all of them scheduled together on the cores (one go build per binary linked each in
+# turn); hack/gobuild.sh prints the packages compiled so far every 15 s
+CORE_PKGS := $(addprefix k8s.io/kubernetes/cmd/,$(UPSTREAM)) $(addprefix ./cmd/,$(OURS))
+core: FORCE
+	@mkdir -p $(BIN)
+	@GO=$(GO) hack/gobuild.sh "go build of $(words $(CORE_PKGS)) binaries" $(BIN)/ -ldflags '$(LDFLAGS)' $(CORE_PKGS)
 
 $(addprefix $(BIN)/,$(UPSTREAM)): FORCE
 	@mkdir -p $(BIN)
@@ -44,9 +53,11 @@ $(addprefix $(BIN)/,$(OURS)): FORCE
 	@mkdir -p $(BIN)
 	$(GOBUILD) -o $@ ./cmd/$(notdir $@)
 
+# Installed beside, then moved in: a running berth up (make run) starts it as soon as it appears, whole.
 $(BIN)/metrics-server:
-	@mkdir -p $(BIN)
-	GOFLAGS=-trimpath GOBIN=$(abspath $(BIN)) $(GO) install -ldflags '-s -w' sigs.k8s.io/metrics-server/cmd/metrics-server@$(METRICS_SERVER_VERSION)
+	@mkdir -p $(BIN)/.metrics-server
+	GOFLAGS=-trimpath GOBIN=$(abspath $(BIN))/.metrics-server $(GO) install -ldflags '-s -w' sigs.k8s.io/metrics-server/cmd/metrics-server@$(METRICS_SERVER_VERSION)
+	@mv $(BIN)/.metrics-server/metrics-server $@ && rmdir $(BIN)/.metrics-server
 
 $(BIN)/gotestsum:
 	@mkdir -p $(BIN)
@@ -67,9 +78,17 @@ coredns: $(BIN)/coredns
 coredns-test:
 	cd hack/coredns && GOFLAGS='$(COREDNS_GOFLAGS)' $(GO) test -count=1 .
 
-# run: the main job: install what is missing, build, start the local cluster in the background, run the demo
-run: deps build
+# run: the main job: install what is missing, build what berth up runs, start the local cluster in the background,
+# run the demo. The Debian packages, the main module's binaries and CoreDNS are made at once (make -j3).
+# metrics-server (kubectl top), for which a first build compiles a second copy of Kubernetes' libraries at its own
+# versions, is built after the demo, in the background; the running cluster starts it once it is there.
+run:
+	@$(MAKE) --no-print-directory -j3 deps core $(BIN)/coredns
 	@hack/demo.sh "$(BIN)" "$(STATE)"
+	@if [ ! -x $(BIN)/metrics-server ]; then \
+		echo "Building metrics-server (for kubectl top) in the background; log: $(OUT)/metrics-server-build.log"; \
+		nohup $(MAKE) --no-print-directory $(BIN)/metrics-server > $(OUT)/metrics-server-build.log 2>&1 & \
+	fi
 
 # down: stop the cluster make run started (its objects stay in $(STATE))
 down:

@@ -30,6 +30,9 @@ type Config struct {
 	APIServerPort, EtcdPort, EtcdPeerPort, ControllerManagerPort, SchedulerPort, KubeletPort int
 	// MetricsServerPort is metrics-server's, on NodeIP (when the bin folder has metrics-server).
 	MetricsServerPort int
+	// AwaitMetricsServer, when the bin folder has no metrics-server at the start, starts it once it appears there
+	// (make run builds it in the background after the demo); otherwise the cluster runs without it.
+	AwaitMetricsServer bool
 	// AllowedHostPaths are the host folders the nodes let hostPath volumes name (at or below); none by default.
 	AllowedHostPaths []string
 	// RegistriesConfig is a containers-registries.conf(5) version 2 file (registry mirrors, insecure and blocked

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -15,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/klog/v2"
 	apiregv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	aggregator "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset"
 	"k8s.io/utils/ptr"
@@ -32,6 +34,38 @@ const metricsServerBinary = "metrics-server"
 func (c *Config) hasMetricsServer() bool {
 	_, err := os.Stat(c.bin(metricsServerBinary))
 	return err == nil
+}
+
+// awaitMetricsServer starts metrics-server once its binary appears in the bin folder (make run builds it in the
+// background after the demo), registering its API first; Stop ends the wait.
+func (c *Cluster) awaitMetricsServer(ctx context.Context) {
+	ctx, c.stopLate = context.WithCancel(ctx)
+	c.late.Add(1)
+	go func() {
+		defer c.late.Done()
+		logger := klog.FromContext(ctx)
+		tick := time.NewTicker(2 * time.Second)
+		defer tick.Stop()
+		for !c.cfg.hasMetricsServer() {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+		if err := c.registerMetricsAPI(ctx); err != nil {
+			logger.Error(err, "Registering metrics-server's API")
+			return
+		}
+		ms, err := c.startMetricsServer()
+		if err != nil {
+			logger.Error(err, "Starting metrics-server")
+			return
+		}
+		if err := c.step(ctx, "metrics-server (built since)", ms, healthzAt(c.cfg.NodeIP, c.cfg.MetricsServerPort, "/livez", c.creds.ca.CertPEM)); err != nil && ctx.Err() == nil {
+			logger.Error(err, "Waiting for metrics-server")
+		}
+	}()
 }
 
 // startMetricsServer runs metrics-server on this machine, serving the node address that the apiserver's aggregator

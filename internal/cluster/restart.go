@@ -48,6 +48,8 @@ func (c *Cluster) relaunch(p *process) (*process, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.procsMu.Lock()
+	defer c.procsMu.Unlock()
 	for i := range c.procs {
 		if c.procs[i] == p {
 			c.procs[i] = np

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,12 +37,14 @@ import (
 
 // Cluster is a running local cluster.
 type Cluster struct {
-	cfg    Config
-	creds  *credentials
-	lock   *os.File
-	procs  []*process // in start order
-	hosts  []podmanHost
-	client kubernetes.Interface
+	cfg   Config
+	creds *credentials
+	lock  *os.File
+	// procsMu guards procs: metrics-server may join them after Up (Config.AwaitMetricsServer).
+	procsMu sync.Mutex
+	procs   []*process // in start order
+	hosts   []podmanHost
+	client  kubernetes.Interface
 	// restConfig is the admin client's configuration.
 	restConfig *rest.Config
 	started    time.Time
@@ -50,6 +53,17 @@ type Cluster struct {
 	stopApprover context.CancelFunc
 	// nets are the nodes' network namespaces (Config.NodeNetns), nil when the nodes share the machine's.
 	nets []nodeNet
+	// stopLate ends the wait for a metrics-server built after Up (Config.AwaitMetricsServer); late is done
+	// when that wait has returned.
+	stopLate context.CancelFunc
+	late     sync.WaitGroup
+}
+
+// processes are the components started so far, in start order.
+func (c *Cluster) processes() []*process {
+	c.procsMu.Lock()
+	defer c.procsMu.Unlock()
+	return slices.Clone(c.procs)
 }
 
 // Client is an admin client of the cluster.
@@ -101,7 +115,7 @@ func (c *Cluster) PodmanURLs() []string {
 // Exited delivers an error when any component stops unexpectedly.
 func (c *Cluster) Exited() <-chan error {
 	ch := make(chan error, 1)
-	for _, p := range c.procs {
+	for _, p := range c.processes() {
 		go func() {
 			<-p.exited
 			select {
@@ -194,7 +208,7 @@ func (c *Cluster) kubelet(i int) (*process, error) {
 
 // component is the process berth started under name (kubelet-<node>, podman-<i>, ...).
 func (c *Cluster) component(name string) (*process, error) {
-	for _, p := range c.procs {
+	for _, p := range c.processes() {
 		if p.name == name {
 			return p, nil
 		}
@@ -326,11 +340,14 @@ func Up(ctx context.Context, cfg Config) (_ *Cluster, retErr error) {
 	c.stopApprover = stopApprover
 	go csrapprover.Run(klog.NewContext(actx, klog.FromContext(ctx).WithName("csrapprover")), c.client)
 	metrics := cfg.hasMetricsServer()
-	if metrics {
+	switch {
+	case metrics:
 		if err := c.registerMetricsAPI(ctx); err != nil {
 			return nil, err
 		}
-	} else {
+	case cfg.AwaitMetricsServer:
+		cfg.progress("  (no %s in %s yet: berth starts it once it is built there; kubectl top works from then on)", metricsServerBinary, cfg.BinDir)
+	default:
 		cfg.progress("  (no %s in %s: kubectl top will not work)", metricsServerBinary, cfg.BinDir)
 	}
 	cm, err := c.startControllerManager()
@@ -398,6 +415,9 @@ func Up(ctx context.Context, cfg Config) (_ *Cluster, retErr error) {
 		return nil, fmt.Errorf("mark ready: %w", err)
 	}
 	cfg.progress("Cluster ready in %s.", time.Since(c.started).Round(10*time.Millisecond))
+	if !metrics && cfg.AwaitMetricsServer {
+		c.awaitMetricsServer(ctx)
+	}
 	return c, nil
 }
 
@@ -460,7 +480,9 @@ func (c *Cluster) launch(name, path string, args []string, env ...string) (*proc
 	if err != nil {
 		return nil, err
 	}
+	c.procsMu.Lock()
 	c.procs = append(c.procs, p)
+	c.procsMu.Unlock()
 	return p, nil
 }
 
@@ -844,14 +866,19 @@ func (c *Cluster) Stop(ctx context.Context) {
 		if c.stopApprover != nil {
 			c.stopApprover()
 		}
+		if c.stopLate != nil {
+			c.stopLate()
+			c.late.Wait()
+		}
 		logger := klog.FromContext(ctx)
+		procs := c.processes()
 		byName := map[string]*process{}
-		for _, p := range c.procs {
+		for _, p := range procs {
 			byName[p.name] = p
 		}
 		// Kubelets (and kube-proxies) first, so that nothing restarts the containers being removed.
 		var rest []*process
-		for _, p := range c.procs {
+		for _, p := range procs {
 			if strings.HasPrefix(p.name, "kubelet-") || strings.HasPrefix(p.name, "kube-proxy-") {
 				p.stop(10 * time.Second)
 			} else {
@@ -859,7 +886,7 @@ func (c *Cluster) Stop(ctx context.Context) {
 			}
 		}
 		for _, h := range c.hosts {
-			if h.dir != "" && byName[fmt.Sprintf("podman-%d", h.index)] == nil || h.dir == "" && len(c.procs) == 0 {
+			if h.dir != "" && byName[fmt.Sprintf("podman-%d", h.index)] == nil || h.dir == "" && len(procs) == 0 {
 				continue // never started (or never used): nothing of ours runs there
 			}
 			if err := removeBerthPods(ctx, h.url); err != nil {
@@ -879,7 +906,7 @@ func (c *Cluster) Stop(ctx context.Context) {
 			if err := removeNodeNets(c.cfg.StateDir); err != nil {
 				logger.Error(err, "Removing the nodes' network namespaces")
 			}
-		} else if len(c.procs) > 0 {
+		} else if len(procs) > 0 {
 			if err := removeHostBridges(c.cfg.StateDir); err != nil {
 				logger.Error(err, "Removing the pods' bridges")
 			}

@@ -61,6 +61,7 @@ stops it. The cluster's objects are kept in the state folder across runs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Out = stdout
+			cfg.AwaitMetricsServer = true
 			cfg = withPodmanURLs(cfg, podmanURLs, cmd.Flags().Changed("node-netns"))
 			if detach && os.Getenv(detachedEnv) == "" {
 				return upDetached(cmd.Context(), cfg.StateDir, stdout)
