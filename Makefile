@@ -91,6 +91,10 @@ $(addprefix $(BIN)/,$(KIND_OURS)): FORCE
 	@mkdir -p $(BIN)
 	$(GOBUILD) -o $@ ./hack/kind/$(notdir $@)
 
+# The image's hash covers every binary: without VCS stamps (which change with any commit, and in a git worktree
+# with the main checkout's state) a rebuild with no change of the sources gives the same binaries.
+kind-image: GOFLAGS += -buildvcs=false
+kind-image: COREDNS_GOFLAGS += -buildvcs=false
 kind-image: $(addprefix $(BIN)/,$(KIND_UPSTREAM) $(KIND_OURS) kube-apiserver kube-controller-manager kube-proxy kubectl berth-etcd coredns)
 	@command -v debootstrap >/dev/null || { echo "make kind-image needs debootstrap: apt-get install debootstrap"; exit 1; }
 	PATH="$(abspath $(BIN)):$$PATH" KIND_VERSION=$(KIND_VERSION) hack/kind/node-image.sh $(BIN) $(KIND_CACHE) $(KIND_IMAGE)
