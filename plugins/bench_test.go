@@ -1,13 +1,15 @@
 package plugins_test
 
 // The benchmarks below compare the CPU cost of Berth's filter and score plugins with the in-tree plugins they
-// replace in the berth-scheduler profile (manifests/scheduler-config.yaml), on the same cluster snapshot:
+// replace in the berth-scheduler profile (manifests/scheduler-config.yaml), on the same cluster snapshot, with soft
+// topology spread on in both:
 //
-//   - berth:  PodmanFit (PreFilter, Filter), PodmanScore (PreScore, Score, NormalizeScore) and PodTopologySpread's
-//     scoring with the system default constraints, which the profile keeps for soft topology spread.
-//   - intree: NodeResourcesFit (PreFilter, Filter, PreScore, Score), PodTopologySpread's scoring with the system
-//     default constraints (PreScore, Score, NormalizeScore), NodeResourcesBalancedAllocation (PreScore, Score)
-//     and ImageLocality (Score), all built with their New functions and their default args.
+//   - berth:  PodmanFit (PreFilter, Filter), PodTopologySpread's filter (PreFilter, Filter: the profile keeps it
+//     for whenUnsatisfiable: DoNotSchedule) and PodmanScore (PreScore, Score, NormalizeScore) with the profile's
+//     arguments from the manifest, which fold PodTopologySpread's scoring (soft and default constraints) into it.
+//   - intree: NodeResourcesFit (PreFilter, Filter, PreScore, Score), PodTopologySpread whole (PreFilter, Filter,
+//     PreScore, Score, NormalizeScore), NodeResourcesBalancedAllocation (PreScore, Score) and ImageLocality
+//     (Score), all built with their New functions, their default args and the feature gates' defaults.
 //   - intree+ports+unschedulable: the same plus NodePorts and NodeUnschedulable (PreFilter, Filter), which
 //     PodmanFit also replaces (it checks host ports and cordoned nodes too).
 //
@@ -21,14 +23,22 @@ package plugins_test
 // plugins are built before the timer starts and are not measured. Framework overhead (metrics, parallelism,
 // weighting of the scores) is not measured either; it is the same for both sets.
 //
-// The cluster: 1000 Ready Podman nodes (fresh observed free memory, so PodmanFit and PodmanScore parse their
-// annotations) in 10 zones, 10 pods on each; on three nodes of four 1 to 3 of them belong to the ReplicaSet
+// The cluster: 1000 or 5000 Ready Podman nodes (fresh observed free memory, so PodmanFit and PodmanScore parse
+// their annotations) in 10 zones, 10 pods on each; on three nodes of four 1 to 3 of them belong to the ReplicaSet
 // "web" of the pod being scheduled, the others to 50 other ReplicaSets. A third of the nodes store the pod's
-// image. Every node is feasible, so every node is scored.
+// image. Every node is feasible, so every node is scored. The pod has no constraints of its own: the system
+// default ones (ScheduleAnyway over hostnames and zones, with the ReplicaSet's selector) apply, in both sets.
+//
+// The cluster changes between cycles as a scheduler's does: before each iteration, in both sets, one node gets a
+// pod or loses it (a bind) and two nodes get a new Node object (heartbeats, new observations), so three nodes have
+// a new NodeInfo generation. This matters for PodmanScore, which keeps per-node pod counts between cycles keyed by
+// that generation: the changed nodes are counted again, the others are looked up. The in-tree plugins keep
+// nothing between cycles, and the changes cost both sets the same (a few microseconds of a cycle of milliseconds).
 
 import (
 	"context"
 	"fmt"
+	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -38,6 +48,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	utilfeature "k8s.io/apiserver/pkg/util/feature"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/klog/v2"
@@ -62,8 +73,10 @@ import (
 	"github.com/berth-dev/berth/plugins/podmanscore"
 )
 
+// benchSizes are the node counts measured.
+var benchSizes = []int{1000, 5000}
+
 const (
-	benchNodes       = 1000
 	benchPodsPerNode = 10
 	benchZones       = 10
 	benchOtherRS     = 50
@@ -175,6 +188,39 @@ type benchCluster struct {
 	handle    fwk.Handle
 	nodeInfos []fwk.NodeInfo
 	pod       *corev1.Pod
+	// churn: the pod a bind adds to a node, and whether it is there.
+	bound   *corev1.Pod
+	isBound bool
+}
+
+// change makes the changes between two cycles of iteration i: a pod bound to (or gone from) one node, and two
+// nodes with a new Node object, as a heartbeat brings.
+func (c *benchCluster) change(ctx context.Context, b *testing.B, i int) {
+	ni := c.nodeInfos[(i/2)%len(c.nodeInfos)]
+	if c.isBound {
+		if err := ni.RemovePod(klog.FromContext(ctx), c.bound); err != nil {
+			b.Fatal(err)
+		}
+		c.bound.Spec.NodeName = ""
+	} else {
+		c.bound.Spec.NodeName = ni.Node().Name
+		ni.AddPodInfo(must2(b)(framework.NewPodInfo(c.bound)))
+	}
+	c.isBound = !c.isBound
+	for k := range 2 {
+		ni := c.nodeInfos[(7*i+k*len(c.nodeInfos)/2)%len(c.nodeInfos)]
+		ni.SetNode(ni.Node().DeepCopy())
+	}
+}
+
+func must2(b *testing.B) func(*framework.PodInfo, error) *framework.PodInfo {
+	return func(pi *framework.PodInfo, err error) *framework.PodInfo {
+		b.Helper()
+		if err != nil {
+			b.Fatal(err)
+		}
+		return pi
+	}
 }
 
 func rsRef(name string) metav1.OwnerReference {
@@ -183,7 +229,7 @@ func rsRef(name string) metav1.OwnerReference {
 	}
 }
 
-func newBenchCluster(ctx context.Context, b *testing.B) *benchCluster {
+func newBenchCluster(ctx context.Context, b *testing.B, benchNodes int) *benchCluster {
 	b.Helper()
 	now := time.Now()
 	var (
@@ -259,7 +305,9 @@ func newBenchCluster(ctx context.Context, b *testing.B) *benchCluster {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c := &benchCluster{handle: handle, pod: pod}
+	bound := pod.DeepCopy()
+	bound.Name, bound.UID = "web-bound", "web-bound"
+	c := &benchCluster{handle: handle, pod: pod, bound: bound}
 	for _, n := range nodes {
 		ni, err := snapshot.NodeInfos().Get(n.Name)
 		if err != nil {
@@ -292,35 +340,68 @@ func must(b *testing.B) func(fwk.Plugin, error) fwk.Plugin {
 	}
 }
 
+// manifestArgs returns the berth-scheduler profile's arguments for a plugin, from the manifest.
+func manifestArgs(b *testing.B, plugin string) runtime.Object {
+	b.Helper()
+	data, err := os.ReadFile(manifestPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg, err := decode(data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, p := range cfg.Profiles {
+		if p.SchedulerName != "berth-scheduler" {
+			continue
+		}
+		if args := pluginArgs(&p, plugin); args != nil {
+			return args
+		}
+	}
+	b.Fatalf("no args for %s in the berth-scheduler profile of %s", plugin, manifestPath)
+	return nil
+}
+
 func berthSet(ctx context.Context, b *testing.B, h fwk.Handle) *pluginSet {
 	// A long observation age keeps the observations fresh however long the benchmark runs.
-	fit := must(b)(podmanfit.New(ctx, &berthconfig.PodmanFitArgs{ObservedMemory: true, MaxObservationAge: metav1.Duration{Duration: time.Hour}}, h))
-	scoreArgs := podmanscore.DefaultArgs()
+	fitArgs := manifestArgs(b, podmanfit.Name).(*berthconfig.PodmanFitArgs).DeepCopy()
+	fitArgs.MaxObservationAge = metav1.Duration{Duration: time.Hour}
+	fit := must(b)(podmanfit.New(ctx, fitArgs, h))
+	scoreArgs := manifestArgs(b, podmanscore.Name).(*berthconfig.PodmanScoreArgs).DeepCopy()
 	scoreArgs.MaxObservationAge = metav1.Duration{Duration: time.Hour}
-	score := must(b)(podmanscore.New(ctx, &scoreArgs, h))
+	if scoreArgs.TopologySpreadWeight == 0 {
+		b.Fatalf("the profile's PodmanScore does not score topology spread; the sets would not do the same work")
+	}
+	score := must(b)(podmanscore.New(ctx, scoreArgs, h))
+	pts := topologySpread(ctx, b, h)
 	return &pluginSet{
-		filters: []filterStep{{pre: fit.(fwk.PreFilterPlugin), filter: fit.(fwk.FilterPlugin)}},
-		scores:  []scoreStep{{pre: score.(fwk.PreScorePlugin), score: score.(fwk.ScorePlugin)}, topologySpreadScore(ctx, b, h)},
+		filters: []filterStep{{pre: fit.(fwk.PreFilterPlugin), filter: fit.(fwk.FilterPlugin)}, {pre: pts.(fwk.PreFilterPlugin), filter: pts.(fwk.FilterPlugin)}},
+		scores:  []scoreStep{{pre: score.(fwk.PreScorePlugin), score: score.(fwk.ScorePlugin)}},
 	}
 }
 
-// topologySpreadScore is PodTopologySpread's scoring with its default args (the system default constraints), in
-// both profiles.
-func topologySpreadScore(ctx context.Context, b *testing.B, h fwk.Handle) scoreStep {
-	pts := must(b)(podtopologyspread.New(ctx, defaultArgs(b, "PodTopologySpreadArgs"), h, feature.Features{}))
-	return scoreStep{pre: pts.(fwk.PreScorePlugin), score: pts.(fwk.ScorePlugin)}
+// topologySpread is PodTopologySpread with its default args (the system default constraints).
+func topologySpread(ctx context.Context, b *testing.B, h fwk.Handle) fwk.Plugin {
+	return must(b)(podtopologyspread.New(ctx, defaultArgs(b, "PodTopologySpreadArgs"), h, gates()))
+}
+
+// gates are the scheduler's feature gates at their defaults, as the in-tree registry passes them.
+func gates() feature.Features {
+	return feature.NewSchedulerFeaturesFromGates(utilfeature.DefaultFeatureGate)
 }
 
 func inTreeSet(ctx context.Context, b *testing.B, h fwk.Handle, withPortsAndUnschedulable bool) *pluginSet {
-	fts := feature.Features{}
+	fts := gates()
+	pts := topologySpread(ctx, b, h)
 	fit := must(b)(noderesources.NewFit(ctx, defaultArgs(b, "NodeResourcesFitArgs"), h, fts))
 	ba := must(b)(noderesources.NewBalancedAllocation(ctx, defaultArgs(b, "NodeResourcesBalancedAllocationArgs"), h, fts))
 	il := must(b)(imagelocality.New(ctx, nil, h))
 	s := &pluginSet{
-		filters: []filterStep{{pre: fit.(fwk.PreFilterPlugin), filter: fit.(fwk.FilterPlugin)}},
+		filters: []filterStep{{pre: fit.(fwk.PreFilterPlugin), filter: fit.(fwk.FilterPlugin)}, {pre: pts.(fwk.PreFilterPlugin), filter: pts.(fwk.FilterPlugin)}},
 		scores: []scoreStep{
 			{pre: fit.(fwk.PreScorePlugin), score: fit.(fwk.ScorePlugin)},
-			topologySpreadScore(ctx, b, h),
+			{pre: pts.(fwk.PreScorePlugin), score: pts.(fwk.ScorePlugin)},
 			{pre: ba.(fwk.PreScorePlugin), score: ba.(fwk.ScorePlugin)},
 			{score: il.(fwk.ScorePlugin)},
 		},
@@ -349,15 +430,23 @@ func BenchmarkFilterScore(b *testing.B) {
 			return inTreeSet(ctx, b, h, true)
 		}},
 	}
-	for _, set := range sets {
-		b.Run(fmt.Sprintf("%s/nodes=%d", set.name, benchNodes), func(b *testing.B) {
+	for _, benchNodes := range benchSizes {
+		for _, set := range sets {
+			benchFilterScore(b, set.name, set.make, benchNodes)
+		}
+	}
+}
+
+func benchFilterScore(b *testing.B, name string, makeSet func(context.Context, *testing.B, fwk.Handle) *pluginSet, benchNodes int) {
+	{
+		b.Run(fmt.Sprintf("%s/nodes=%d", name, benchNodes), func(b *testing.B) {
 			// Verbosity 2: the plugins' V(4)+ logging, off in a production scheduler, stays off here too.
 			ctx, cancel := context.WithCancel(klog.NewContext(context.Background(),
 				ktesting.NewLogger(b, ktesting.NewConfig(ktesting.Verbosity(2)))))
 			defer cancel()
-			cluster := newBenchCluster(ctx, b)
+			cluster := newBenchCluster(ctx, b, benchNodes)
 			factory := cluster.handle.SharedInformerFactory()
-			s := set.make(ctx, b, cluster.handle)
+			s := makeSet(ctx, b, cluster.handle)
 			factory.Start(ctx.Done())
 			factory.WaitForCacheSync(ctx.Done())
 			s.init(len(cluster.nodeInfos))
@@ -377,6 +466,7 @@ func BenchmarkFilterScore(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
+				cluster.change(ctx, b, i)
 				if _, err := s.cycle(ctx, cluster.pod, cluster.nodeInfos); err != nil {
 					b.Fatal(err)
 				}

@@ -32,6 +32,7 @@ import (
 
 	berthconfig "github.com/berth-dev/berth/plugins/apis/config"
 	_ "github.com/berth-dev/berth/plugins/apis/config/scheme"
+	"github.com/berth-dev/berth/plugins/internal/decision"
 	"github.com/berth-dev/berth/plugins/podmanbind"
 	"github.com/berth-dev/berth/plugins/podmanfit"
 	"github.com/berth-dev/berth/plugins/podmanscore"
@@ -84,10 +85,22 @@ func pluginArgs(prof *config.KubeSchedulerProfile, name string) runtime.Object {
 	return nil
 }
 
+// defaultScoreArgs are PodmanScore's args when none are configured.
 func defaultScoreArgs() *berthconfig.PodmanScoreArgs {
 	return &berthconfig.PodmanScoreArgs{
 		SpreadWeight: 3, LoadWeight: 2, ImageWeight: 1, ObservedUsagePercent: 50,
 		MaxObservationAge: metav1.Duration{Duration: 30 * time.Second},
+		DefaultingType:    config.SystemDefaulting,
+	}
+}
+
+// manifestScoreArgs are PodmanScore's args in the manifest: Berth's parts and soft topology spread weighed so that
+// the profile's sum is the one of PodmanScore 3/2/1 at weight 5 beside PodTopologySpread's score at weight 2.
+func manifestScoreArgs() *berthconfig.PodmanScoreArgs {
+	return &berthconfig.PodmanScoreArgs{
+		SpreadWeight: 15, LoadWeight: 10, ImageWeight: 5, TopologySpreadWeight: 12, ObservedUsagePercent: 50,
+		MaxObservationAge: metav1.Duration{Duration: 30 * time.Second},
+		DefaultingType:    config.SystemDefaulting,
 	}
 }
 
@@ -109,8 +122,18 @@ func TestSchedulerConfigManifest(t *testing.T) {
 	}
 
 	berth := profile(t, cfg, "berth-scheduler")
-	if diff := cmp.Diff(defaultScoreArgs(), pluginArgs(berth, podmanscore.Name)); diff != "" {
+	if diff := cmp.Diff(manifestScoreArgs(), pluginArgs(berth, podmanscore.Name)); diff != "" {
 		t.Errorf("PodmanScore args (-want,+got):\n%s", diff)
+	}
+	// PodmanScore's default constraints must be PodTopologySpread's, whose filter uses them for DoNotSchedule ones.
+	pts, ok := pluginArgs(berth, "PodTopologySpread").(*config.PodTopologySpreadArgs)
+	if !ok {
+		t.Fatalf("PodTopologySpread args = %#v", pluginArgs(berth, "PodTopologySpread"))
+	}
+	score := pluginArgs(berth, podmanscore.Name).(*berthconfig.PodmanScoreArgs)
+	if pts.DefaultingType != score.DefaultingType || !cmp.Equal(pts.DefaultConstraints, score.DefaultConstraints) {
+		t.Errorf("PodmanScore's default constraints %s %v differ from PodTopologySpread's %s %v",
+			score.DefaultingType, score.DefaultConstraints, pts.DefaultingType, pts.DefaultConstraints)
 	}
 	wantFit := &berthconfig.PodmanFitArgs{ObservedMemory: true, MaxObservationAge: metav1.Duration{Duration: 30 * time.Second}}
 	if diff := cmp.Diff(wantFit, pluginArgs(berth, podmanfit.Name)); diff != "" {
@@ -129,8 +152,8 @@ func TestSchedulerConfigManifest(t *testing.T) {
 			t.Errorf("%s is not enabled at multiPoint", name)
 		}
 	}
-	if enabled[podmanscore.Name] != 5 {
-		t.Errorf("PodmanScore weight = %d, want 5", enabled[podmanscore.Name])
+	if enabled[podmanscore.Name] != 7 {
+		t.Errorf("PodmanScore weight = %d, want 7", enabled[podmanscore.Name])
 	}
 
 	// The default profile is untouched: no Berth plugin, no Berth args.
@@ -188,7 +211,7 @@ func TestChartSchedulerProfile(t *testing.T) {
 func TestSchedulerConfigVariants(t *testing.T) {
 	data := string(readManifest(t))
 	const scoreConfig = "      - name: PodmanScore\n        args:\n"
-	if !strings.Contains(data, scoreConfig) || !strings.Contains(data, "spreadWeight: 3") {
+	if !strings.Contains(data, scoreConfig) || !strings.Contains(data, "spreadWeight: 15") || !strings.Contains(data, "          loadWeight: 10\n") {
 		t.Fatalf("%s changed; update this test", manifestPath)
 	}
 	tests := []struct {
@@ -199,7 +222,7 @@ func TestSchedulerConfigVariants(t *testing.T) {
 	}{
 		{
 			name:    "misspelled field",
-			yaml:    strings.Replace(data, "spreadWeight: 3", "spreadWieght: 3", 1),
+			yaml:    strings.Replace(data, "spreadWeight: 15", "spreadWieght: 15", 1),
 			wantErr: []string{"strict decoding error", "decoding .profiles[1].pluginConfig[1]", "PodmanScore", `unknown field "spreadWieght"`},
 		},
 		{
@@ -209,9 +232,10 @@ func TestSchedulerConfigVariants(t *testing.T) {
 			wantScore: defaultScoreArgs(),
 		},
 		{
-			name:      "partial PodmanScore args are defaulted",
-			yaml:      strings.Replace(strings.Replace(data, "          loadWeight: 2\n", "", 1), "spreadWeight: 3", "spreadWeight: 9", 1),
-			wantScore: &berthconfig.PodmanScoreArgs{SpreadWeight: 9, LoadWeight: 2, ImageWeight: 1, ObservedUsagePercent: 50, MaxObservationAge: metav1.Duration{Duration: 30 * time.Second}},
+			name: "partial PodmanScore args are defaulted",
+			yaml: strings.Replace(strings.Replace(data, "          loadWeight: 10\n", "", 1), "spreadWeight: 15", "spreadWeight: 9", 1),
+			wantScore: &berthconfig.PodmanScoreArgs{SpreadWeight: 9, LoadWeight: 2, ImageWeight: 5, TopologySpreadWeight: 12, ObservedUsagePercent: 50,
+				MaxObservationAge: metav1.Duration{Duration: 30 * time.Second}, DefaultingType: config.SystemDefaulting},
 		},
 		{
 			name: "minimal berth profile",
@@ -315,12 +339,11 @@ func TestSchedulerConfigFramework(t *testing.T) {
 	}{
 		{point: "Filter", set: plugins.Filter, want: []string{podmanfit.Name, "PodTopologySpread", "TaintToleration"},
 			notWant: []string{"NodeResourcesFit", "NodePorts", "NodeUnschedulable"}},
-		{point: "PreFilter", set: plugins.PreFilter, want: []string{podmanfit.Name}, notWant: []string{"NodeResourcesFit", "NodePorts"}},
-		// PodTopologySpread's score ranks by whenUnsatisfiable: ScheduleAnyway and the default constraints
-		// (TestSchedulerConfigSoftTopologySpread).
-		{point: "Score", set: plugins.Score, want: []string{podmanscore.Name, "PodTopologySpread"},
-			notWant: []string{"NodeResourcesFit", "NodeResourcesBalancedAllocation", "ImageLocality"}},
-		{point: "PreScore", set: plugins.PreScore, want: []string{podmanscore.Name, "PodTopologySpread"}},
+		{point: "PreFilter", set: plugins.PreFilter, want: []string{podmanfit.Name, "PodTopologySpread"}, notWant: []string{"NodeResourcesFit", "NodePorts"}},
+		// PodmanScore scores soft topology spread in PodTopologySpread's place (TestSchedulerConfigSoftTopologySpread).
+		{point: "Score", set: plugins.Score, want: []string{podmanscore.Name},
+			notWant: []string{"NodeResourcesFit", "NodeResourcesBalancedAllocation", "ImageLocality", "PodTopologySpread"}},
+		{point: "PreScore", set: plugins.PreScore, want: []string{podmanscore.Name}, notWant: []string{"PodTopologySpread"}},
 		{point: "Bind", set: plugins.Bind, want: []string{podmanbind.Name}, notWant: []string{"DefaultBinder"}},
 	}
 	for _, c := range checks {
@@ -337,8 +360,8 @@ func TestSchedulerConfigFramework(t *testing.T) {
 		}
 	}
 	for _, p := range plugins.Score.Enabled {
-		if p.Name == podmanscore.Name && p.Weight != 5 {
-			t.Errorf("PodmanScore score weight = %d, want 5", p.Weight)
+		if p.Name == podmanscore.Name && p.Weight != 7 {
+			t.Errorf("PodmanScore score weight = %d, want 7", p.Weight)
 		}
 	}
 	if got := names(plugins.Bind); len(got) != 1 {
@@ -349,9 +372,9 @@ func TestSchedulerConfigFramework(t *testing.T) {
 // TestSchedulerConfigSoftTopologySpread checks that the berth-scheduler profile ranks nodes by soft topology
 // spread as the default profile does: by a pod's whenUnsatisfiable: ScheduleAnyway constraints, and by the
 // cluster's default constraints (hostname and zone) for a ReplicaSet's pod without any. Every node holds the same
-// requests and none of the pods' controllers, so that only the spread tells the nodes apart: PodTopologySpread's
-// scores are the same in both profiles, the nodes fall in the same order, and the best ones are where the pod's
-// group has the fewest pods.
+// requests and none of the pods' controllers, so that only the spread tells the nodes apart: PodmanScore's
+// topology spread part in the berth-scheduler profile equals PodTopologySpread's score in the default profile, the
+// nodes fall in the same order, and the best ones are where the pod's group has the fewest pods.
 func TestSchedulerConfigSoftTopologySpread(t *testing.T) {
 	cfg, err := decode(readManifest(t))
 	if err != nil {
@@ -429,13 +452,24 @@ func TestSchedulerConfigSoftTopologySpread(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			spread := map[string]map[string]int64{}
 			for name, f := range frameworks {
-				scores := scoreNodes(ctx, t, f, snapshot, tc.pod)
+				scores, state := scoreNodes(ctx, t, f, snapshot, tc.pod)
 				spread[name] = map[string]int64{}
 				for _, s := range scores {
 					for _, ps := range s.Scores {
 						if ps.Name == "PodTopologySpread" {
-							spread[name][s.Name] = ps.Score
+							// Weighted by the profile's weight for it, 2.
+							spread[name][s.Name] = ps.Score / 2
+							if name == "berth-scheduler" {
+								t.Errorf("berth-scheduler: PodTopologySpread scored node %s", s.Name)
+							}
 						}
+					}
+					if name == "berth-scheduler" {
+						bd, ok := berthBreakdown(t, state).Node(s.Name)
+						if !ok {
+							t.Errorf("berth-scheduler: no breakdown for node %s", s.Name)
+						}
+						spread[name][s.Name] = bd.TopologySpread
 					}
 				}
 				if diff := cmp.Diff(tc.wantOrder, rankOrder(scores)); diff != "" {
@@ -443,18 +477,28 @@ func TestSchedulerConfigSoftTopologySpread(t *testing.T) {
 				}
 			}
 			if len(spread["berth-scheduler"]) != len(nodes) {
-				t.Errorf("berth-scheduler: PodTopologySpread scored %d nodes, want %d", len(spread["berth-scheduler"]), len(nodes))
+				t.Errorf("berth-scheduler: PodmanScore scored %d nodes, want %d", len(spread["berth-scheduler"]), len(nodes))
 			}
 			if diff := cmp.Diff(spread["default-scheduler"], spread["berth-scheduler"]); diff != "" {
-				t.Errorf("PodTopologySpread's scores (-default-scheduler,+berth-scheduler):\n%s", diff)
+				t.Errorf("PodTopologySpread's scores in the default profile, PodmanScore's topology spread part in Berth's (-default-scheduler,+berth-scheduler):\n%s", diff)
 			}
 		})
 	}
 }
 
+// berthBreakdown reads PodmanScore's breakdown from a cycle's state.
+func berthBreakdown(t *testing.T, state fwk.CycleState) *decision.Scores {
+	t.Helper()
+	data, err := state.Read(decision.StateKey)
+	if err != nil {
+		t.Fatalf("no PodmanScore breakdown: %v", err)
+	}
+	return data.(*decision.Scores)
+}
+
 // scoreNodes runs one scheduling cycle of pod up to Score: the nodes of the snapshot that pass the filters, with
-// their scores.
-func scoreNodes(ctx context.Context, t *testing.T, f framework.Framework, snapshot *cache.Snapshot, pod *corev1.Pod) []fwk.NodePluginScores {
+// their scores, and the cycle's state.
+func scoreNodes(ctx context.Context, t *testing.T, f framework.Framework, snapshot *cache.Snapshot, pod *corev1.Pod) ([]fwk.NodePluginScores, fwk.CycleState) {
 	t.Helper()
 	state := framework.NewCycleState()
 	if _, s, _ := f.RunPreFilterPlugins(ctx, state, pod); !s.IsSuccess() {
@@ -479,7 +523,7 @@ func scoreNodes(ctx context.Context, t *testing.T, f framework.Framework, snapsh
 	if !s.IsSuccess() {
 		t.Fatalf("%s: Score: %v", f.ProfileName(), s)
 	}
-	return scores
+	return scores, state
 }
 
 // rankOrder lists the nodes from the highest total score to the lowest, those with the same score together (by

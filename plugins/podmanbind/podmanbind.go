@@ -64,7 +64,7 @@ func Annotations(state fwk.CycleState, nodeName string) map[string]string {
 	r := record{Node: nodeName}
 	if data, err := state.Read(decision.StateKey); err == nil {
 		if s, ok := data.(*decision.Scores); ok {
-			if bd, ok := s.Nodes[nodeName]; ok {
+			if bd, ok := s.Node(nodeName); ok {
 				r.Score, r.Weights, r.Candidates = &bd, s.Weights, s.Candidates
 			}
 		}

@@ -35,7 +35,10 @@ func init() {
 }
 
 func scores(nodes map[string]decision.Breakdown) *decision.Scores {
-	s := &decision.Scores{Nodes: nodes, Candidates: len(nodes)}
+	s := &decision.Scores{Candidates: len(nodes)}
+	for name, bd := range nodes {
+		s.Names, s.Breakdowns = append(s.Names, name), append(s.Breakdowns, bd)
+	}
 	s.Weights.Spread, s.Weights.Load, s.Weights.Image = 3, 2, 1
 	return s
 }

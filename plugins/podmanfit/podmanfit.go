@@ -61,6 +61,8 @@ type PodmanFit struct {
 	pvcs    corev1listers.PersistentVolumeClaimLister
 	pvs     corev1listers.PersistentVolumeLister
 	classes storagelisters.StorageClassLister
+	// obs holds the nodes' parsed host observations.
+	obs hostobs.Observations
 }
 
 var (
@@ -106,6 +108,8 @@ type preFilterState struct {
 	ports                  []corev1.ContainerPort
 	// claims is why a Podman node refuses the pod for its persistent volume claims ("" if it mounts them all).
 	claims string
+	// now is when the cycle started, against which observations are judged.
+	now time.Time
 }
 
 // Clone implements fwk.StateData; the state is read-only after PreFilter.
@@ -117,6 +121,7 @@ func (s *preFilterState) Clone() fwk.StateData { return s }
 func (p *PodmanFit) PreFilter(_ context.Context, state fwk.CycleState, pod *corev1.Pod, _ []fwk.NodeInfo) (*fwk.PreFilterResult, *fwk.Status) {
 	reqs := resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{})
 	s := &preFilterState{
+		now:       p.now(),
 		cpu:       reqs.Cpu().MilliValue(),
 		memory:    reqs.Memory().Value(),
 		ephemeral: reqs.StorageEphemeral().Value(),
@@ -191,7 +196,7 @@ func (p *PodmanFit) Filter(_ context.Context, state fwk.CycleState, pod *corev1.
 		}
 	}
 	if p.args.ObservedMemory && s.memory > 0 {
-		if avail, ok := hostobs.AvailableMemory(node, p.now(), p.args.MaxObservationAge.Duration); ok && s.memory > avail {
+		if avail, ok := p.obs.AvailableMemory(node, s.now, p.args.MaxObservationAge.Duration); ok && s.memory > avail {
 			return fwk.NewStatus(fwk.Unschedulable, fmt.Sprintf("%s: requested %s, available %s", ReasonHostMemoryLow, bytes(s.memory), bytes(avail)))
 		}
 	}

@@ -107,6 +107,7 @@ func incoming(image string, owners ...metav1.OwnerReference) *corev1.Pod {
 type result struct {
 	totals    map[string]int64 // final score per node, as the framework sums it (weight 1)
 	decision  *decision.Scores
+	nodes     map[string]decision.Breakdown // the decision's breakdowns by node
 	rawScores map[string]int64
 }
 
@@ -167,6 +168,10 @@ func score(ctx context.Context, t *testing.T, args *config.PodmanScoreArgs, pod 
 		t.Fatalf("reading the breakdown from the cycle state: %v", err)
 	}
 	r.decision = data.(*decision.Scores)
+	r.nodes = map[string]decision.Breakdown{}
+	for i, n := range r.decision.Names {
+		r.nodes[n] = r.decision.Breakdowns[i]
+	}
 	return r
 }
 
@@ -189,7 +194,7 @@ func checkInvariants(t *testing.T, args *config.PodmanScoreArgs, r result) {
 		if total < fwk.MinScore || total > fwk.MaxScore {
 			t.Errorf("node %s: score %d outside 0..100", name, total)
 		}
-		bd, ok := r.decision.Nodes[name]
+		bd, ok := r.nodes[name]
 		if !ok {
 			t.Errorf("node %s: no breakdown", name)
 			continue
@@ -293,7 +298,7 @@ func TestScoreSpread(t *testing.T) {
 			r := score(ctx, t, spreadOnly, tc.pod, nodes, tc.existing)
 			checkInvariants(t, spreadOnly, r)
 			got := map[string]int64{}
-			for n, bd := range r.decision.Nodes {
+			for n, bd := range r.nodes {
 				got[n] = bd.Spread
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
@@ -418,7 +423,7 @@ func TestScoreLoad(t *testing.T) {
 			r := score(ctx, t, tc.args, tc.pod, tc.nodes, tc.existing)
 			checkInvariants(t, tc.args, r)
 			got := map[string]int64{}
-			for n, bd := range r.decision.Nodes {
+			for n, bd := range r.nodes {
 				got[n] = bd.Load
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
@@ -474,7 +479,7 @@ func TestScoreImageLocality(t *testing.T) {
 			r := score(ctx, t, imageOnly, tc.pod, nodes, nil)
 			checkInvariants(t, imageOnly, r)
 			got := map[string]int64{}
-			for n, bd := range r.decision.Nodes {
+			for n, bd := range r.nodes {
 				got[n] = bd.Image
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
@@ -512,7 +517,7 @@ func TestImageNames(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.image+" as "+tc.reported, func(t *testing.T) {
 			states := map[string]*fwk.ImageStateSummary{tc.reported: {Size: 1, NumNodes: 1}}
-			if got := hasImage(states, tc.image); got != tc.want {
+			if got := hasImage(states, imageNames(tc.image)); got != tc.want {
 				t.Errorf("hasImage(%q in %q) = %v, want %v (names %q)", tc.image, tc.reported, got, tc.want, imageNames(tc.image))
 			}
 		})
@@ -581,12 +586,12 @@ func TestScoreCombined(t *testing.T) {
 			r := score(ctx, t, tc.args, incoming("busybox", web), nodes, existing)
 			checkInvariants(t, tc.args, r)
 			if tc.want != nil {
-				if diff := cmp.Diff(tc.want, r.decision.Nodes); diff != "" {
+				if diff := cmp.Diff(tc.want, r.nodes); diff != "" {
 					t.Errorf("breakdown (-want,+got):\n%s", diff)
 				}
 			}
 			// The node with the most replicas always has spread 0.
-			if got := r.decision.Nodes["node-a"].Spread; got != 0 {
+			if got := r.nodes["node-a"].Spread; got != 0 {
 				t.Errorf("node-a (most replicas) spread = %d, want 0", got)
 			}
 			for i := 1; i < len(tc.wantOrder); i++ {
@@ -611,49 +616,42 @@ func TestDecisionInCycleState(t *testing.T) {
 	nodes := []*corev1.Node{node("node-a").Obj(), node("node-b").Obj()}
 	args := weights(7, 5, 3)
 	r := score(ctx, t, args, incoming("busybox", web), nodes, []*corev1.Pod{placed("a1", "node-a", nil, web)})
-	want := &decision.Scores{Candidates: 2}
-	want.Weights.Spread, want.Weights.Load, want.Weights.Image = 7, 5, 3
+	want := &decision.Scores{Candidates: 2, Weights: decision.Weights{Spread: 7, Load: 5, Image: 3}}
 	// node-a: spread 0, load cpu (4000-1100)*100/4000=72, memory (8192-1224)*100/8192=85 -> 78, image 0: 390/15 = 26.
 	// node-b: spread 100, load 81, image 0: (700+405)/15 = 73.
-	want.Nodes = map[string]decision.Breakdown{
-		"node-a": {Total: 26, Spread: 0, Load: 78, Image: 0},
-		"node-b": {Total: 73, Spread: 100, Load: 81, Image: 0},
+	want.Names = []string{"node-a", "node-b"}
+	want.Breakdowns = []decision.Breakdown{
+		{Total: 26, Spread: 0, Load: 78, Image: 0},
+		{Total: 73, Spread: 100, Load: 81, Image: 0},
 	}
 	if diff := cmp.Diff(want, r.decision); diff != "" {
 		t.Errorf("decision (-want,+got):\n%s", diff)
 	}
 	checkInvariants(t, args, r)
-	// The raw scores the framework saw carry the packed parts.
+	// The raw scores the framework saw carry the packed node-local parts.
 	for n, raw := range r.rawScores {
-		count, load, image := unpack(raw)
-		bd := r.decision.Nodes[n]
+		load, image := unpack(raw)
+		bd := r.nodes[n]
 		if load != bd.Load || image != bd.Image {
 			t.Errorf("node %s: raw score %d unpacks to load %d, image %d; breakdown %+v", n, raw, load, image, bd)
-		}
-		if wantCount := map[string]int64{"node-a": 1, "node-b": 0}[n]; count != wantCount {
-			t.Errorf("node %s: raw score %d unpacks to count %d, want %d", n, raw, count, wantCount)
 		}
 	}
 }
 
 func TestPackUnpack(t *testing.T) {
 	tests := []struct {
-		name                string
-		count, load, image  int64
-		wantCount, wantLoad int64
-		wantImage           int64
+		name        string
+		load, image int64
 	}{
 		{name: "zeros"},
-		{name: "parts at their maximum", count: 5, load: 100, image: 100, wantCount: 5, wantLoad: 100, wantImage: 100},
-		{name: "mixed", count: 12345, load: 42, image: 7, wantCount: 12345, wantLoad: 42, wantImage: 7},
-		{name: "largest count", count: maxCount, load: 1, image: 2, wantCount: maxCount, wantLoad: 1, wantImage: 2},
-		{name: "count is capped", count: maxCount + 10, load: 3, image: 4, wantCount: maxCount, wantLoad: 3, wantImage: 4},
+		{name: "parts at their maximum", load: 100, image: 100},
+		{name: "mixed", load: 42, image: 7},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c, l, i := unpack(pack(tc.count, tc.load, tc.image))
-			if c != tc.wantCount || l != tc.wantLoad || i != tc.wantImage {
-				t.Errorf("unpack(pack(%d, %d, %d)) = %d, %d, %d; want %d, %d, %d", tc.count, tc.load, tc.image, c, l, i, tc.wantCount, tc.wantLoad, tc.wantImage)
+			l, i := unpack(pack(tc.load, tc.image))
+			if l != tc.load || i != tc.image {
+				t.Errorf("unpack(pack(%d, %d)) = %d, %d; want %d, %d", tc.load, tc.image, l, i, tc.load, tc.image)
 			}
 		})
 	}
@@ -684,13 +682,24 @@ func TestNew(t *testing.T) {
 			name: "nil args give the defaults",
 			want: config.PodmanScoreArgs{
 				SpreadWeight: 3, LoadWeight: 2, ImageWeight: 1, ObservedUsagePercent: 50,
-				MaxObservationAge: metav1.Duration{Duration: 30 * time.Second},
+				MaxObservationAge: metav1.Duration{Duration: 30 * time.Second}, DefaultingType: "System",
 			},
 		},
 		{
-			name: "configured args are kept",
+			name: "configured args are kept, an empty defaultingType is System",
 			args: &config.PodmanScoreArgs{SpreadWeight: 1, ObservedUsagePercent: 10, MaxObservationAge: metav1.Duration{Duration: time.Minute}},
-			want: config.PodmanScoreArgs{SpreadWeight: 1, ObservedUsagePercent: 10, MaxObservationAge: metav1.Duration{Duration: time.Minute}},
+			want: config.PodmanScoreArgs{SpreadWeight: 1, ObservedUsagePercent: 10, MaxObservationAge: metav1.Duration{Duration: time.Minute}, DefaultingType: "System"},
+		},
+		{
+			name:    "topology spread needs the scheduler's snapshot",
+			args:    &config.PodmanScoreArgs{TopologySpreadWeight: 1, MaxObservationAge: metav1.Duration{Duration: time.Minute}},
+			wantErr: "topologySpreadWeight 1 needs the scheduler's snapshot",
+		},
+		{
+			name: "default constraints are validated as PodTopologySpread's",
+			args: &config.PodmanScoreArgs{TopologySpreadWeight: 1, MaxObservationAge: metav1.Duration{Duration: time.Minute}, DefaultingType: "List",
+				DefaultConstraints: []corev1.TopologySpreadConstraint{{MaxSkew: 0, TopologyKey: "zone", WhenUnsatisfiable: corev1.ScheduleAnyway}}},
+			wantErr: "defaultConstraints[0].maxSkew: Invalid value: 0",
 		},
 		{
 			name:    "args of another plugin",
@@ -700,7 +709,7 @@ func TestNew(t *testing.T) {
 		{
 			name:    "all weights zero",
 			args:    &config.PodmanScoreArgs{MaxObservationAge: metav1.Duration{Duration: time.Minute}},
-			wantErr: "spreadWeight: Invalid value: 0: at least one weight (spreadWeight, loadWeight, imageWeight) must be greater than 0",
+			wantErr: "spreadWeight: Invalid value: 0: at least one weight (spreadWeight, loadWeight, imageWeight, topologySpreadWeight) must be greater than 0",
 		},
 	}
 	for _, tc := range tests {

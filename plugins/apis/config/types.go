@@ -1,8 +1,10 @@
 package config
 
 import (
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	schedconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
 )
 
 // PodmanFitArgs configures the PodmanFit filter.
@@ -16,7 +18,8 @@ type PodmanFitArgs struct {
 	MaxObservationAge metav1.Duration
 }
 
-// PodmanScoreArgs configures the PodmanScore plugin: the weights of its three parts.
+// PodmanScoreArgs configures the PodmanScore plugin: the weights of its four parts, and the cluster's default
+// topology spread constraints for its topology spread part.
 type PodmanScoreArgs struct {
 	metav1.TypeMeta
 
@@ -31,6 +34,13 @@ type PodmanScoreArgs struct {
 	ObservedUsagePercent int64
 	// MaxObservationAge: an observation older than this is not trusted (load then comes from requests alone).
 	MaxObservationAge metav1.Duration
+	// TopologySpreadWeight weighs soft topology spread, PodTopologySpread's score folded in: 0 leaves it to that
+	// plugin's score.
+	TopologySpreadWeight int64
+	// DefaultingType and DefaultConstraints are the cluster's default topology spread constraints for pods that
+	// have none, as PodTopologySpreadArgs' fields of the same names; keep them equal to that plugin's args.
+	DefaultingType     schedconfig.PodTopologySpreadConstraintsDefaulting
+	DefaultConstraints []corev1.TopologySpreadConstraint
 }
 
 // DeepCopyInto copies the receiver into out.
@@ -50,7 +60,15 @@ func (in *PodmanFitArgs) DeepCopy() *PodmanFitArgs {
 func (in *PodmanFitArgs) DeepCopyObject() runtime.Object { return in.DeepCopy() }
 
 // DeepCopyInto copies the receiver into out.
-func (in *PodmanScoreArgs) DeepCopyInto(out *PodmanScoreArgs) { *out = *in }
+func (in *PodmanScoreArgs) DeepCopyInto(out *PodmanScoreArgs) {
+	*out = *in
+	if in.DefaultConstraints != nil {
+		out.DefaultConstraints = make([]corev1.TopologySpreadConstraint, len(in.DefaultConstraints))
+		for i := range in.DefaultConstraints {
+			in.DefaultConstraints[i].DeepCopyInto(&out.DefaultConstraints[i])
+		}
+	}
+}
 
 // DeepCopy returns a copy of the receiver.
 func (in *PodmanScoreArgs) DeepCopy() *PodmanScoreArgs {

@@ -3,6 +3,8 @@ package hostobs
 
 import (
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -19,16 +21,73 @@ func Podman(node *corev1.Node) bool {
 // observed it (the kernel's MemAvailable, page cache counting as available), if the node reports it, no older than
 // maxAge at now.
 func AvailableMemory(node *corev1.Node, now time.Time, maxAge time.Duration) (int64, bool) {
-	if !Podman(node) {
+	obs := parse(node)
+	if !obs.ok || now.Sub(obs.at) > maxAge {
 		return 0, false
+	}
+	return obs.avail, true
+}
+
+// maxCachedObservations bounds an Observations cache: past it, the cache starts again empty. Each Node object
+// (a node's every update is a new one) takes one entry.
+const maxCachedObservations = 1 << 15
+
+// Observations caches what AvailableMemory parses from each Node object, so that the scheduler's filters and
+// scorers parse a node's annotations once per update of the node instead of once per pod and node. Node objects
+// from the scheduler's informers are never changed in place (an update is a new object), so the parsed reading is
+// the object's for as long as it lives; only its age is computed at each call. Safe for concurrent use.
+type Observations struct {
+	m    atomic.Pointer[sync.Map] // *corev1.Node -> *observation
+	size atomic.Int64
+}
+
+type observation struct {
+	avail int64
+	at    time.Time
+	ok    bool
+}
+
+// AvailableMemory is the package's AvailableMemory, with the node's annotations parsed once.
+func (o *Observations) AvailableMemory(node *corev1.Node, now time.Time, maxAge time.Duration) (int64, bool) {
+	if node == nil {
+		return 0, false
+	}
+	m := o.m.Load()
+	if m == nil {
+		m = new(sync.Map)
+		if !o.m.CompareAndSwap(nil, m) {
+			m = o.m.Load()
+		}
+	}
+	var obs *observation
+	if v, ok := m.Load(node); ok {
+		obs = v.(*observation)
+	} else {
+		obs = parse(node)
+		if o.size.Add(1) > maxCachedObservations {
+			o.size.Store(0)
+			o.m.Store(new(sync.Map))
+		} else {
+			m.Store(node, obs)
+		}
+	}
+	if !obs.ok || now.Sub(obs.at) > maxAge {
+		return 0, false
+	}
+	return obs.avail, true
+}
+
+func parse(node *corev1.Node) *observation {
+	if !Podman(node) {
+		return &observation{}
 	}
 	avail, err := strconv.ParseInt(node.Annotations[wellknown.AnnotationFreeMemory], 10, 64)
 	if err != nil || avail < 0 {
-		return 0, false
+		return &observation{}
 	}
 	at, err := time.Parse(time.RFC3339, node.Annotations[wellknown.AnnotationObservedAt])
-	if err != nil || now.Sub(at) > maxAge {
-		return 0, false
+	if err != nil {
+		return &observation{}
 	}
-	return avail, true
+	return &observation{avail: avail, at: at, ok: true}
 }

@@ -44,6 +44,35 @@ func TestAvailableMemory(t *testing.T) {
 			if got != tc.want || ok != tc.wantOK {
 				t.Errorf("AvailableMemory = %d, %v; want %d, %v", got, ok, tc.want, tc.wantOK)
 			}
+			// The cache gives the same, the first time (parsed) and the second (cached).
+			var cache Observations
+			for range 2 {
+				got, ok := cache.AvailableMemory(tc.node, now, 30*time.Second)
+				if got != tc.want || ok != tc.wantOK {
+					t.Errorf("Observations.AvailableMemory = %d, %v; want %d, %v", got, ok, tc.want, tc.wantOK)
+				}
+			}
 		})
+	}
+}
+
+// TestObservationsAge checks that a cached observation ages with now, and that an updated node (a new object) is
+// read anew.
+func TestObservationsAge(t *testing.T) {
+	now := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n", Labels: map[string]string{wellknown.LabelPodman: "true"},
+		Annotations: map[string]string{wellknown.AnnotationFreeMemory: "1024", wellknown.AnnotationObservedAt: now.Format(time.RFC3339)}}}
+	var cache Observations
+	if got, ok := cache.AvailableMemory(node, now, 30*time.Second); !ok || got != 1024 {
+		t.Fatalf("fresh: %d, %v; want 1024, true", got, ok)
+	}
+	if _, ok := cache.AvailableMemory(node, now.Add(31*time.Second), 30*time.Second); ok {
+		t.Errorf("31 s later: still fresh")
+	}
+	updated := node.DeepCopy()
+	updated.Annotations[wellknown.AnnotationFreeMemory] = "2048"
+	updated.Annotations[wellknown.AnnotationObservedAt] = now.Add(31 * time.Second).Format(time.RFC3339)
+	if got, ok := cache.AvailableMemory(updated, now.Add(31*time.Second), 30*time.Second); !ok || got != 2048 {
+		t.Errorf("updated node: %d, %v; want 2048, true", got, ok)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kschedv1 "k8s.io/kube-scheduler/config/v1"
 )
 
 // Defaults of the plugins' arguments.
@@ -13,6 +14,7 @@ const (
 	DefaultImageWeight          int64 = 1
 	DefaultObservedUsagePercent int64 = 50
 	DefaultMaxObservationAge          = 30 * time.Second
+	DefaultTopologySpreadWeight int64 = 0
 )
 
 // SetDefaultsPodmanFitArgs fills unset fields with defaults.
@@ -41,5 +43,11 @@ func SetDefaultsPodmanScoreArgs(obj *PodmanScoreArgs) {
 	}
 	if obj.MaxObservationAge == nil {
 		obj.MaxObservationAge = &metav1.Duration{Duration: DefaultMaxObservationAge}
+	}
+	if obj.TopologySpreadWeight == nil {
+		obj.TopologySpreadWeight = new(DefaultTopologySpreadWeight)
+	}
+	if obj.DefaultingType == "" {
+		obj.DefaultingType = kschedv1.SystemDefaulting
 	}
 }

@@ -1,6 +1,7 @@
 package v1_test
 
 import (
+	corev1 "k8s.io/api/core/v1"
 	"strings"
 	"testing"
 	"time"
@@ -30,17 +31,21 @@ func TestSetDefaultsPodmanScoreArgs(t *testing.T) {
 			want: &v1.PodmanScoreArgs{
 				SpreadWeight: new(int64(3)), LoadWeight: new(int64(2)), ImageWeight: new(int64(1)),
 				ObservedUsagePercent: new(int64(50)), MaxObservationAge: duration(30 * time.Second),
+				TopologySpreadWeight: new(int64(0)), DefaultingType: "System",
 			},
 		},
 		{
 			name: "set fields are kept, explicit zeros included",
 			in: &v1.PodmanScoreArgs{
 				SpreadWeight: new(int64(10)), ImageWeight: new(int64(0)), ObservedUsagePercent: new(int64(0)),
-				MaxObservationAge: duration(time.Minute),
+				MaxObservationAge: duration(time.Minute), TopologySpreadWeight: new(int64(4)), DefaultingType: "List",
+				DefaultConstraints: []corev1.TopologySpreadConstraint{{MaxSkew: 1, TopologyKey: "zone", WhenUnsatisfiable: corev1.ScheduleAnyway}},
 			},
 			want: &v1.PodmanScoreArgs{
 				SpreadWeight: new(int64(10)), LoadWeight: new(int64(2)), ImageWeight: new(int64(0)),
 				ObservedUsagePercent: new(int64(0)), MaxObservationAge: duration(time.Minute),
+				TopologySpreadWeight: new(int64(4)), DefaultingType: "List",
+				DefaultConstraints: []corev1.TopologySpreadConstraint{{MaxSkew: 1, TopologyKey: "zone", WhenUnsatisfiable: corev1.ScheduleAnyway}},
 			},
 		},
 	}
@@ -112,7 +117,7 @@ func TestConvertToInternal(t *testing.T) {
 			out:  &config.PodmanScoreArgs{},
 			want: &config.PodmanScoreArgs{
 				SpreadWeight: 3, LoadWeight: 2, ImageWeight: 1, ObservedUsagePercent: 50,
-				MaxObservationAge: metav1.Duration{Duration: 30 * time.Second},
+				MaxObservationAge: metav1.Duration{Duration: 30 * time.Second}, DefaultingType: "System",
 			},
 		},
 		{
@@ -124,7 +129,7 @@ func TestConvertToInternal(t *testing.T) {
 			out: &config.PodmanScoreArgs{},
 			want: &config.PodmanScoreArgs{
 				SpreadWeight: 0, LoadWeight: 7, ImageWeight: 1, ObservedUsagePercent: 100,
-				MaxObservationAge: metav1.Duration{Duration: 10 * time.Second},
+				MaxObservationAge: metav1.Duration{Duration: 10 * time.Second}, DefaultingType: "System",
 			},
 		},
 		{
@@ -164,7 +169,8 @@ func TestConvertToInternal(t *testing.T) {
 }
 
 func TestConvertFromInternal(t *testing.T) {
-	in := &config.PodmanScoreArgs{SpreadWeight: 4, LoadWeight: 0, ImageWeight: 9, ObservedUsagePercent: 25, MaxObservationAge: metav1.Duration{Duration: time.Minute}}
+	in := &config.PodmanScoreArgs{SpreadWeight: 4, LoadWeight: 0, ImageWeight: 9, ObservedUsagePercent: 25, MaxObservationAge: metav1.Duration{Duration: time.Minute},
+		TopologySpreadWeight: 3, DefaultingType: "List", DefaultConstraints: []corev1.TopologySpreadConstraint{{MaxSkew: 2, TopologyKey: "zone", WhenUnsatisfiable: corev1.ScheduleAnyway}}}
 	out := &v1.PodmanScoreArgs{}
 	if err := schedscheme.Scheme.Convert(in, out, nil); err != nil {
 		t.Fatalf("Convert: %v", err)
@@ -172,6 +178,7 @@ func TestConvertFromInternal(t *testing.T) {
 	want := &v1.PodmanScoreArgs{
 		SpreadWeight: new(int64(4)), LoadWeight: new(int64(0)), ImageWeight: new(int64(9)),
 		ObservedUsagePercent: new(int64(25)), MaxObservationAge: duration(time.Minute),
+		TopologySpreadWeight: new(int64(3)), DefaultingType: "List", DefaultConstraints: []corev1.TopologySpreadConstraint{{MaxSkew: 2, TopologyKey: "zone", WhenUnsatisfiable: corev1.ScheduleAnyway}},
 	}
 	if diff := cmp.Diff(want, out); diff != "" {
 		t.Errorf("converted (-want,+got):\n%s", diff)
@@ -206,7 +213,7 @@ func TestDecode(t *testing.T) {
 			yaml: "apiVersion: kubescheduler.config.k8s.io/v1\nkind: PodmanScoreArgs\nspreadWeight: 5\nmaxObservationAge: 1m\n",
 			want: &config.PodmanScoreArgs{
 				SpreadWeight: 5, LoadWeight: 2, ImageWeight: 1, ObservedUsagePercent: 50,
-				MaxObservationAge: metav1.Duration{Duration: time.Minute},
+				MaxObservationAge: metav1.Duration{Duration: time.Minute}, DefaultingType: "System",
 			},
 		},
 		{

@@ -6,6 +6,7 @@ import (
 	"k8s.io/apimachinery/pkg/conversion"
 	"k8s.io/apimachinery/pkg/runtime"
 	kschedv1 "k8s.io/kube-scheduler/config/v1"
+	schedconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
 
 	"github.com/berth-dev/berth/plugins/apis/config"
 )
@@ -89,6 +90,9 @@ func ConvertPodmanScoreArgsToInternal(in *PodmanScoreArgs, out *config.PodmanSco
 	out.ImageWeight = *in.ImageWeight
 	out.ObservedUsagePercent = *in.ObservedUsagePercent
 	out.MaxObservationAge = *in.MaxObservationAge
+	out.TopologySpreadWeight = *in.TopologySpreadWeight
+	out.DefaultingType = schedconfig.PodTopologySpreadConstraintsDefaulting(in.DefaultingType)
+	out.DefaultConstraints = in.DefaultConstraints
 	return nil
 }
 
@@ -99,4 +103,7 @@ func ConvertPodmanScoreArgsFromInternal(in *config.PodmanScoreArgs, out *PodmanS
 	out.ImageWeight = new(in.ImageWeight)
 	out.ObservedUsagePercent = new(in.ObservedUsagePercent)
 	out.MaxObservationAge = new(in.MaxObservationAge)
+	out.TopologySpreadWeight = new(in.TopologySpreadWeight)
+	out.DefaultingType = kschedv1.PodTopologySpreadConstraintsDefaulting(in.DefaultingType)
+	out.DefaultConstraints = in.DeepCopy().DefaultConstraints
 }

@@ -1,8 +1,10 @@
 package v1
 
 import (
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	kschedv1 "k8s.io/kube-scheduler/config/v1"
 )
 
 // PodmanFitArgs configures the PodmanFit filter.
@@ -30,6 +32,13 @@ type PodmanScoreArgs struct {
 	ObservedUsagePercent *int64 `json:"observedUsagePercent,omitempty"`
 	// MaxObservationAge: an observation older than this is not trusted. Default 30s.
 	MaxObservationAge *metav1.Duration `json:"maxObservationAge,omitempty"`
+	// TopologySpreadWeight weighs soft topology spread (PodTopologySpread's score folded in). Default 0: left to
+	// PodTopologySpread's own score.
+	TopologySpreadWeight *int64 `json:"topologySpreadWeight,omitempty"`
+	// DefaultingType is PodTopologySpreadArgs' defaultingType: System (default) or List.
+	DefaultingType kschedv1.PodTopologySpreadConstraintsDefaulting `json:"defaultingType,omitempty"`
+	// DefaultConstraints is PodTopologySpreadArgs' defaultConstraints, with defaultingType List.
+	DefaultConstraints []corev1.TopologySpreadConstraint `json:"defaultConstraints,omitempty"`
 }
 
 // DeepCopyInto copies the receiver into out.
@@ -59,13 +68,19 @@ func (in *PodmanFitArgs) DeepCopyObject() runtime.Object { return in.DeepCopy() 
 // DeepCopyInto copies the receiver into out.
 func (in *PodmanScoreArgs) DeepCopyInto(out *PodmanScoreArgs) {
 	*out = *in
-	for _, p := range []**int64{&out.SpreadWeight, &out.LoadWeight, &out.ImageWeight, &out.ObservedUsagePercent} {
+	for _, p := range []**int64{&out.SpreadWeight, &out.LoadWeight, &out.ImageWeight, &out.ObservedUsagePercent, &out.TopologySpreadWeight} {
 		if *p != nil {
 			*p = new(**p)
 		}
 	}
 	if in.MaxObservationAge != nil {
 		out.MaxObservationAge = new(*in.MaxObservationAge)
+	}
+	if in.DefaultConstraints != nil {
+		out.DefaultConstraints = make([]corev1.TopologySpreadConstraint, len(in.DefaultConstraints))
+		for i := range in.DefaultConstraints {
+			in.DefaultConstraints[i].DeepCopyInto(&out.DefaultConstraints[i])
+		}
 	}
 }
 

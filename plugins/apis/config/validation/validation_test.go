@@ -108,8 +108,8 @@ func TestValidatePodmanScoreArgs(t *testing.T) {
 			modify: func(a *config.PodmanScoreArgs) { a.SpreadWeight, a.LoadWeight, a.ImageWeight = 0, 0, 0 },
 			want: []fieldErr{{
 				Type: field.ErrorTypeInvalid, Field: "profiles[1].pluginConfig[1].args.spreadWeight",
-				BadValue: int64(0), Detail: "at least one weight (spreadWeight, loadWeight, imageWeight) must be greater than 0",
-				Message: `profiles[1].pluginConfig[1].args.spreadWeight: Invalid value: 0: at least one weight (spreadWeight, loadWeight, imageWeight) must be greater than 0`,
+				BadValue: int64(0), Detail: "at least one weight (spreadWeight, loadWeight, imageWeight, topologySpreadWeight) must be greater than 0",
+				Message: `profiles[1].pluginConfig[1].args.spreadWeight: Invalid value: 0: at least one weight (spreadWeight, loadWeight, imageWeight, topologySpreadWeight) must be greater than 0`,
 			}},
 		},
 		{
@@ -172,8 +172,8 @@ func TestValidatePodmanScoreArgs(t *testing.T) {
 			want: []fieldErr{
 				{
 					Type: field.ErrorTypeInvalid, Field: "args.spreadWeight", BadValue: int64(0),
-					Detail:  "at least one weight (spreadWeight, loadWeight, imageWeight) must be greater than 0",
-					Message: `args.spreadWeight: Invalid value: 0: at least one weight (spreadWeight, loadWeight, imageWeight) must be greater than 0`,
+					Detail:  "at least one weight (spreadWeight, loadWeight, imageWeight, topologySpreadWeight) must be greater than 0",
+					Message: `args.spreadWeight: Invalid value: 0: at least one weight (spreadWeight, loadWeight, imageWeight, topologySpreadWeight) must be greater than 0`,
 				},
 				{
 					Type: field.ErrorTypeInvalid, Field: "args.observedUsagePercent", BadValue: int64(150), Detail: "must be between 0 and 100",
@@ -207,7 +207,7 @@ func TestValidatePodmanScoreArgsAllZeroWithoutPath(t *testing.T) {
 		t.Fatalf("errors = %+v, want one", got)
 	}
 	if got[0].Type != field.ErrorTypeInvalid || got[0].Field != "spreadWeight" ||
-		got[0].Detail != "at least one weight (spreadWeight, loadWeight, imageWeight) must be greater than 0" {
+		got[0].Detail != "at least one weight (spreadWeight, loadWeight, imageWeight, topologySpreadWeight) must be greater than 0" {
 		t.Errorf("error = %+v", got[0])
 	}
 }
