@@ -23,38 +23,38 @@ import (
 // runOnce makes one attempt to run a container, in the kubelet's steps: take over a container an earlier virtual
 // kubelet started, or pull its image, build its spec, create it, start it and wait for it to exit. It returns the
 // exit code and how the attempt failed. onStart, if given, is called once the container runs.
-func (p *Provider) runOnce(ctx context.Context, r *podRecord, c *containerRecord, onStart ...func()) (int32, errKind) {
-	if exit, ok := p.resume(ctx, r, c, onStart...); ok {
+func (w *podWorker) runOnce(ctx context.Context, c *containerRecord, onStart ...func()) (int32, errKind) {
+	if exit, ok := w.resume(ctx, c, onStart...); ok {
 		return exit, noErr
 	}
-	if !p.pull(ctx, r, c) {
+	if !w.pull(ctx, c) {
 		return 0, pullErr
 	}
-	spec, applied, ok := p.buildSpec(ctx, r, c)
+	spec, applied, ok := w.buildSpec(ctx, c)
 	if !ok {
 		return 0, configErr
 	}
-	id, ok := p.create(ctx, r, c, spec)
+	id, ok := w.create(ctx, c, spec)
 	if !ok {
 		return 0, configErr
 	}
-	startedAt, ok := p.start(ctx, r, c, id, applied)
+	startedAt, ok := w.start(ctx, c, id, applied)
 	if !ok {
 		if ctx.Err() != nil {
 			return 0, startErr
 		}
 		return 128, startErr
 	}
-	return p.wait(ctx, r, c, id, startedAt, onStart), noErr
+	return w.wait(ctx, c, id, startedAt, onStart), noErr
 }
 
 // pull makes sure the container's image (a new one, if the pod's spec changed it) is on the node; a failure leaves
 // the container waiting in ErrImagePull, ErrImageNeverPull or InvalidImageName.
-func (p *Provider) pull(ctx context.Context, r *podRecord, c *containerRecord) bool {
-	p.mu.Lock()
+func (w *podWorker) pull(ctx context.Context, c *containerRecord) bool {
+	w.p.mu.Lock()
 	takeNewImageLocked(c)
-	p.mu.Unlock()
-	err := p.ensureImage(ctx, r, c)
+	w.p.mu.Unlock()
+	err := w.ensureImage(ctx, c)
 	if err == nil {
 		return true
 	}
@@ -70,9 +70,9 @@ func (p *Provider) pull(ctx context.Context, r *podRecord, c *containerRecord) b
 	case errors.As(err, &inv):
 		reason = "InvalidImageName"
 	}
-	p.mu.Lock()
-	p.waitLocked(r, c, reason, err.Error(), failedEvent(reason))
-	p.mu.Unlock()
+	w.p.mu.Lock()
+	w.waitLocked(c, reason, err.Error(), failedEvent(reason))
+	w.p.mu.Unlock()
 	return false
 }
 
@@ -80,111 +80,111 @@ func (p *Provider) pull(ctx context.Context, r *podRecord, c *containerRecord) b
 // volume mounts, the termination log, the hosts file) and builds it: the attempt it creates counts from here. It
 // also returns the resources the container is created with, for resizes. A failure leaves the container waiting
 // in CreateContainerConfigError.
-func (p *Provider) buildSpec(ctx context.Context, r *podRecord, c *containerRecord) (podman.ContainerSpec, *corev1.ResourceRequirements, bool) {
+func (w *podWorker) buildSpec(ctx context.Context, c *containerRecord) (podman.ContainerSpec, *corev1.ResourceRequirements, bool) {
 	logger := klog.FromContext(ctx).WithValues("container", c.spec.Name)
-	nonRootErr := p.checkRunAsNonRoot(ctx, r.pod, c.spec)
+	nonRootErr := w.p.checkRunAsNonRoot(ctx, w.r.pod, c.spec)
 	if nonRootErr != nil && ctx.Err() != nil {
 		return podman.ContainerSpec{}, nil, false
 	}
-	p.mu.Lock()
-	env, err := p.environment(r.pod, c.spec, envInputs{podIP: r.podIP, hostIP: p.cfg.NodeIP, nodeAllocatable: p.cfg.Allocatable})
+	w.p.mu.Lock()
+	env, err := w.p.environment(w.r.pod, c.spec, envInputs{podIP: w.r.podIP, hostIP: w.p.cfg.NodeIP, nodeAllocatable: w.p.cfg.Allocatable})
 	if err == nil {
 		err = nonRootErr
 	}
 	var mounts []podman.BindMount
 	if err == nil {
-		mounts, err = p.volumes().ContainerMounts(r.pod, c.spec, env)
+		mounts, err = w.p.volumes().ContainerMounts(w.r.pod, c.spec, env)
 	}
 	if err != nil {
-		p.waitLocked(r, c, "CreateContainerConfigError", err.Error(), failedEvent(err.Error()))
-		p.mu.Unlock()
+		w.waitLocked(c, "CreateContainerConfigError", err.Error(), failedEvent(err.Error()))
+		w.p.mu.Unlock()
 		return podman.ContainerSpec{}, nil, false
 	}
 	c.attempts++
 	attempt := c.attempts
-	podIP := r.podIP
-	p.mu.Unlock()
+	podIP := w.r.podIP
+	w.p.mu.Unlock()
 	// Only the previous run is kept (for logs --previous).
 	if attempt > 2 {
-		_ = p.cfg.Runtime.RemoveContainer(ctx, podspec.ContainerName(r.podmanName, c.spec.Name, attempt-2))
-		p.removeTerminationLog(r.pod, c.spec.Name, attempt-2)
+		_ = w.p.cfg.Runtime.RemoveContainer(ctx, podspec.ContainerName(w.r.podmanName, c.spec.Name, attempt-2))
+		w.p.removeTerminationLog(w.r.pod, c.spec.Name, attempt-2)
 	}
-	logMount, err := p.mountTerminationLog(r.pod, c.spec, attempt)
+	logMount, err := w.p.mountTerminationLog(w.r.pod, c.spec, attempt)
 	if err != nil {
 		logger.Error(err, "Creating termination log")
-		p.creationFailed(r, c, "CreateContainerConfigError", err)
+		w.creationFailed(c, "CreateContainerConfigError", err)
 		return podman.ContainerSpec{}, nil, false
 	}
-	hostsMount, err := p.mountHostsFile(r.pod, c.spec, podIP)
+	hostsMount, err := w.p.mountHostsFile(w.r.pod, c.spec, podIP)
 	if err != nil {
 		logger.Error(err, "Writing the pod's hosts file")
-		p.creationFailed(r, c, "CreateContainerConfigError", err)
+		w.creationFailed(c, "CreateContainerConfigError", err)
 		return podman.ContainerSpec{}, nil, false
 	}
 	mounts = append(append(mounts, logMount...), hostsMount...)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	spec := podspec.Container(r.pod, c.spec, podspec.ContainerInputs{Node: p.cfg.NodeName, Pod: r.podmanID, Attempt: attempt, Env: env, HostNetns: p.cfg.HostNetns,
-		Mounts: mounts, PIDNamespaceOf: c.pidOf, DNS: r.dns, PodmanHostsFile: !p.managesHostsFile(),
-		Seccomp: podspec.SeccompConfig{ProfileRoot: filepath.Join(p.cfg.RootDir, "seccomp"), DefaultRuntimeDefault: p.cfg.SeccompDefault}, AppArmor: p.cfg.AppArmor, OCIRuntime: r.runtime})
+	w.p.mu.Lock()
+	defer w.p.mu.Unlock()
+	spec := podspec.Container(w.r.pod, c.spec, podspec.ContainerInputs{Node: w.p.cfg.NodeName, Pod: w.r.podmanID, Attempt: attempt, Env: env, HostNetns: w.p.cfg.HostNetns,
+		Mounts: mounts, PIDNamespaceOf: c.pidOf, DNS: w.r.dns, PodmanHostsFile: !w.p.managesHostsFile(),
+		Seccomp: podspec.SeccompConfig{ProfileRoot: filepath.Join(w.p.cfg.RootDir, "seccomp"), DefaultRuntimeDefault: w.p.cfg.SeccompDefault}, AppArmor: w.p.cfg.AppArmor, OCIRuntime: w.r.runtime})
 	return spec, c.spec.Resources.DeepCopy(), true
 }
 
 // create creates the container from spec; a failure leaves it waiting in CreateContainerError (the attempt does not
 // count).
-func (p *Provider) create(ctx context.Context, r *podRecord, c *containerRecord, spec podman.ContainerSpec) (string, bool) {
+func (w *podWorker) create(ctx context.Context, c *containerRecord, spec podman.ContainerSpec) (string, bool) {
 	var id string
 	retried := false
-	err := p.retryUnreachable(ctx, "create container", func() error {
+	err := w.p.retryUnreachable(ctx, "create container", func() error {
 		if retried {
 			// A creation whose answer was lost may have gone through.
-			_ = p.cfg.Runtime.RemoveContainer(ctx, spec.Name)
+			_ = w.p.cfg.Runtime.RemoveContainer(ctx, spec.Name)
 		}
 		retried = true
 		var err error
-		id, err = p.cfg.Runtime.CreateContainer(ctx, spec)
+		id, err = w.p.cfg.Runtime.CreateContainer(ctx, spec)
 		return err
 	})
 	if err != nil {
 		if ctx.Err() == nil {
 			klog.FromContext(ctx).Error(err, "Creating container", "container", c.spec.Name)
-			p.creationFailed(r, c, "CreateContainerError", err)
+			w.creationFailed(c, "CreateContainerError", err)
 		}
 		return "", false
 	}
-	p.mu.Lock()
+	w.p.mu.Lock()
 	c.id = id
-	p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeNormal, "Created", "Created container: %s", c.spec.Name)
-	p.mu.Unlock()
+	w.p.cfg.Recorder.Eventf(w.r.pod, corev1.EventTypeNormal, "Created", "Created container: %s", c.spec.Name)
+	w.p.mu.Unlock()
 	return id, true
 }
 
 // start starts the created container and records it running from the time Podman says it started (not yet
 // started, if it has a startup probe; in its earlier state while a postStart hook runs); applied are the
 // resources it was created with. A failure records it terminated with StartError.
-func (p *Provider) start(ctx context.Context, r *podRecord, c *containerRecord, id string, applied *corev1.ResourceRequirements) (time.Time, bool) {
-	if err := p.startContainer(ctx, id); err != nil {
+func (w *podWorker) start(ctx context.Context, c *containerRecord, id string, applied *corev1.ResourceRequirements) (time.Time, bool) {
+	if err := w.p.startContainer(ctx, id); err != nil {
 		if ctx.Err() != nil {
 			return time.Time{}, false
 		}
 		klog.FromContext(ctx).Error(err, "Starting container", "container", c.spec.Name)
-		p.mu.Lock()
+		w.p.mu.Lock()
 		now := metav1.Now()
 		c.state = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
 			ExitCode: 128, Reason: "StartError", Message: err.Error(), StartedAt: metav1.Time{}, FinishedAt: now, ContainerID: containerIDPrefix + id,
 		}}
-		p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
-		p.changedLocked(r)
-		p.mu.Unlock()
+		w.p.cfg.Recorder.Eventf(w.r.pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
+		w.changedLocked()
+		w.p.mu.Unlock()
 		return time.Time{}, false
 	}
 	var st podman.ContainerState
-	err := p.retryUnreachable(ctx, "inspect container", func() (err error) {
-		st, err = p.cfg.Runtime.InspectContainer(ctx, id)
+	err := w.p.retryUnreachable(ctx, "inspect container", func() (err error) {
+		st, err = w.p.cfg.Runtime.InspectContainer(ctx, id)
 		return err
 	})
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	w.p.mu.Lock()
+	defer w.p.mu.Unlock()
 	startedAt := metav1.Now()
 	if err == nil && !st.StartedAt.IsZero() {
 		startedAt = metav1.NewTime(st.StartedAt)
@@ -200,21 +200,21 @@ func (p *Provider) start(ctx context.Context, r *podRecord, c *containerRecord, 
 	// With a startup probe, the container has started once the probe succeeds.
 	c.started = c.spec.StartupProbe == nil
 	c.ready, c.killed = false, false
-	p.resizeRunningLocked(ctx, r, c, applied)
-	p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeNormal, "Started", "Started container %s", c.spec.Name)
-	p.changedLocked(r)
+	w.resizeRunningLocked(ctx, c, applied)
+	w.p.cfg.Recorder.Eventf(w.r.pod, corev1.EventTypeNormal, "Started", "Started container %s", c.spec.Name)
+	w.changedLocked()
 	return startedAt.Time, true
 }
 
 // wait runs the started container's postStart hook, then its probes and the watch for a new image, until it exits;
 // it returns the exit code recorded (0 once ctx ends).
-func (p *Provider) wait(ctx context.Context, r *podRecord, c *containerRecord, id string, startedAt time.Time, onStart []func()) int32 {
+func (w *podWorker) wait(ctx context.Context, c *containerRecord, id string, startedAt time.Time, onStart []func()) int32 {
 	stopProbes := func() {}
-	if p.postStart(ctx, r, c, id) {
-		stopProbes = p.startProbes(ctx, r, c, id, startedAt, onStart)
+	if w.postStart(ctx, c, id) {
+		stopProbes = w.startProbes(ctx, c, id, startedAt, onStart)
 	}
-	stopWatch := p.watchImage(ctx, r, c, id)
-	exit, err := p.waitExit(ctx, id)
+	stopWatch := w.watchImage(ctx, c, id)
+	exit, err := w.p.waitExit(ctx, id)
 	stopProbes()
 	stopWatch()
 	if ctx.Err() != nil {
@@ -224,7 +224,7 @@ func (p *Provider) wait(ctx context.Context, r *podRecord, c *containerRecord, i
 		klog.FromContext(ctx).Error(err, "Waiting for container", "container", c.spec.Name)
 		exit = -1
 	}
-	return p.recordExit(ctx, r, c, id, exit)
+	return w.recordExit(ctx, c, id, exit)
 }
 
 // startContainer starts a created container. Failures to reach Podman are retried once it answers; a start whose
@@ -248,33 +248,33 @@ func (p *Provider) startContainer(ctx context.Context, id string) error {
 
 // creationFailed records an attempt whose container could not be created: the attempt does not count, the
 // container waits with the reason, and a Failed event says why.
-func (p *Provider) creationFailed(r *podRecord, c *containerRecord, reason string, err error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+func (w *podWorker) creationFailed(c *containerRecord, reason string, err error) {
+	w.p.mu.Lock()
+	defer w.p.mu.Unlock()
 	c.attempts--
-	p.waitLocked(r, c, reason, err.Error(), failedEvent(err.Error()))
+	w.waitLocked(c, reason, err.Error(), failedEvent(err.Error()))
 }
 
 // resume takes over a container an earlier virtual kubelet started: a running one is waited for, an exited one
 // is recorded as it ended. ok is false when there is nothing to take over.
-func (p *Provider) resume(ctx context.Context, r *podRecord, c *containerRecord, onStart ...func()) (int32, bool) {
-	p.mu.Lock()
+func (w *podWorker) resume(ctx context.Context, c *containerRecord, onStart ...func()) (int32, bool) {
+	w.p.mu.Lock()
 	id := c.resumeID
 	c.resumeID = ""
-	p.mu.Unlock()
+	w.p.mu.Unlock()
 	if id == "" {
 		return 0, false
 	}
 	// The previous attempt, if Podman still has it, is the container's lastState.
-	last := p.previousTermination(ctx, r, c)
-	p.mu.Lock()
+	last := w.previousTermination(ctx, c)
+	w.p.mu.Lock()
 	if last.Terminated != nil {
 		c.last = last
 	}
-	p.mu.Unlock()
+	w.p.mu.Unlock()
 	var st podman.ContainerState
-	err := p.retryUnreachable(ctx, "inspect container", func() (err error) {
-		st, err = p.cfg.Runtime.InspectContainer(ctx, id)
+	err := w.p.retryUnreachable(ctx, "inspect container", func() (err error) {
+		st, err = w.p.cfg.Runtime.InspectContainer(ctx, id)
 		return err
 	})
 	if ctx.Err() != nil {
@@ -289,31 +289,31 @@ func (p *Provider) resume(ctx context.Context, r *podRecord, c *containerRecord,
 		// attempt that ended (exit 0 would finish a restartPolicy Never pod that never ran); as the kubelet does
 		// with a container it finds created, a new one is started in its place (the next attempt).
 		klog.FromContext(ctx).V(2).Info("Adopted container was never started; starting a new one", "container", c.spec.Name)
-		if err := p.cfg.Runtime.RemoveContainer(ctx, id); err != nil {
+		if err := w.p.cfg.Runtime.RemoveContainer(ctx, id); err != nil {
 			klog.FromContext(ctx).Error(err, "Removing a container that was never started", "container", c.spec.Name)
 		}
 		return 0, false
 	}
-	p.mu.Lock()
+	w.p.mu.Lock()
 	c.id, c.imageID, c.started = id, st.ImageID, true
 	c.lastStart = st.StartedAt
 	c.state = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(st.StartedAt)}}
 	// A taken-over container keeps the readiness last reported until its probe says otherwise.
-	prev, _ := podstatus.FindStatus(r.pod.Status.ContainerStatuses, c.spec.Name)
+	prev, _ := podstatus.FindStatus(w.r.pod.Status.ContainerStatuses, c.spec.Name)
 	if c.init {
-		prev, _ = podstatus.FindStatus(r.pod.Status.InitContainerStatuses, c.spec.Name)
+		prev, _ = podstatus.FindStatus(w.r.pod.Status.InitContainerStatuses, c.spec.Name)
 	}
 	c.ready, c.killed = prev.Ready, false
 	if st.Running {
-		p.resizeRunningLocked(ctx, r, c, c.applied)
+		w.resizeRunningLocked(ctx, c, c.applied)
 		// An exited one is reported once its exit is recorded below, not as running meanwhile.
-		p.changedLocked(r)
+		w.changedLocked()
 	}
-	p.mu.Unlock()
+	w.p.mu.Unlock()
 	if st.Running {
-		stopProbes := p.startProbes(ctx, r, c, id, st.StartedAt, onStart)
-		stopWatch := p.watchImage(ctx, r, c, id)
-		exit, err := p.waitExit(ctx, id)
+		stopProbes := w.startProbes(ctx, c, id, st.StartedAt, onStart)
+		stopWatch := w.watchImage(ctx, c, id)
+		exit, err := w.p.waitExit(ctx, id)
 		stopProbes()
 		stopWatch()
 		if ctx.Err() != nil {
@@ -324,7 +324,7 @@ func (p *Provider) resume(ctx context.Context, r *podRecord, c *containerRecord,
 		}
 		st.ExitCode = exit
 	}
-	return p.recordExit(ctx, r, c, id, st.ExitCode), true
+	return w.recordExit(ctx, c, id, st.ExitCode), true
 }
 
 // checkRunAsNonRoot verifies runAsNonRoot before a container is created, with the image's user when the security
@@ -349,39 +349,39 @@ func (p *Provider) checkRunAsNonRoot(ctx context.Context, pod *corev1.Pod, c *co
 // stopped), and its termination message, as the kubelet reports an exited container; it returns the exit code.
 // A run killed for a new image keeps showing as it was, its end as lastState, until the next run starts at once
 // (the kubelet kills and starts it in one sync): a pod under restartPolicy Never must not look Failed meanwhile.
-func (p *Provider) recordExit(ctx context.Context, r *podRecord, c *containerRecord, id string, exit int32) int32 {
-	p.mu.Lock()
+func (w *podWorker) recordExit(ctx context.Context, c *containerRecord, id string, exit int32) int32 {
+	w.p.mu.Lock()
 	attempt := c.attempts
-	p.mu.Unlock()
+	w.p.mu.Unlock()
 	if exit < 0 && c.spec.TerminationMessagePolicy == corev1.TerminationMessageFallbackToLogsOnError {
 		// Whether the logs stand in for the message depends on the code.
-		if st, err := p.cfg.Runtime.InspectContainer(ctx, id); err == nil && exitedState(st.Status) {
+		if st, err := w.p.cfg.Runtime.InspectContainer(ctx, id); err == nil && exitedState(st.Status) {
 			exit = st.ExitCode
 		}
 	}
-	msg := p.terminationMessage(ctx, r.pod, c.spec, id, attempt, exit)
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	msg := w.p.terminationMessage(ctx, w.r.pod, c.spec, id, attempt, exit)
+	w.p.mu.Lock()
+	defer w.p.mu.Unlock()
 	c.hooking = false // a run whose postStart hook failed ends here
 	run := c.state
-	p.observeExit(ctx, r, c, exit)
+	w.observeExit(ctx, c, exit)
 	withTerminationMessage(c.state.Terminated, msg)
 	exit = c.state.Terminated.ExitCode
-	if c.respecKilled && !r.terminal && !r.deleting && !r.evicting {
+	if c.respecKilled && !w.r.terminal && !w.r.deleting && !w.r.evicting {
 		c.last, c.state, c.restartNow = c.state, run, true
 	}
 	c.respecKilled = false
-	if !r.deleting && !r.evicting {
+	if !w.r.deleting && !w.r.evicting {
 		// A pod being stopped is reported once all is stopped: a terminal phase computed in between would be the
 		// last status virtual-kubelet writes.
-		p.changedLocked(r)
+		w.changedLocked()
 	}
 	return exit
 }
 
 // observeExit records a container's termination from Podman's view of it. p.mu must be held; exit<0 means unknown.
-func (p *Provider) observeExit(ctx context.Context, r *podRecord, c *containerRecord, exit int32) {
-	st, err := p.cfg.Runtime.InspectContainer(ctx, c.id)
+func (w *podWorker) observeExit(ctx context.Context, c *containerRecord, exit int32) {
+	st, err := w.p.cfg.Runtime.InspectContainer(ctx, c.id)
 	t := &corev1.ContainerStateTerminated{ContainerID: containerIDPrefix + c.id, ExitCode: exit}
 	if c.state.Running != nil {
 		t.StartedAt = c.state.Running.StartedAt
@@ -391,7 +391,7 @@ func (p *Provider) observeExit(ctx context.Context, r *podRecord, c *containerRe
 		if !st.FinishedAt.IsZero() {
 			t.FinishedAt = metav1.NewTime(st.FinishedAt)
 		}
-		if st.OOMKilled || oomKilledByLimit(c, st.ExitCode, r.deleting || r.terminal || r.evicting || c.killed) {
+		if st.OOMKilled || oomKilledByLimit(c, st.ExitCode, w.r.deleting || w.r.terminal || w.r.evicting || c.killed) {
 			t.Reason = "OOMKilled"
 		}
 	} else if exit < 0 || podman.IsNotFound(err) {
@@ -432,12 +432,12 @@ func (e errNeverPull) Error() string {
 
 // ensureImage makes the container's image present as its imagePullPolicy says, then the images of the image
 // volumes it mounts as theirs say (the kubelet pulls image volumes before it creates the container).
-func (p *Provider) ensureImage(ctx context.Context, r *podRecord, c *containerRecord) error {
-	if err := p.ensureImageRef(ctx, r, c.spec.Image, c.spec.ImagePullPolicy); err != nil {
+func (w *podWorker) ensureImage(ctx context.Context, c *containerRecord) error {
+	if err := w.ensureImageRef(ctx, c.spec.Image, c.spec.ImagePullPolicy); err != nil {
 		return err
 	}
-	for _, v := range podspec.MountedImageVolumes(r.pod, c.spec) {
-		if err := p.ensureImageRef(ctx, r, v.Reference, v.PullPolicy); err != nil {
+	for _, v := range podspec.MountedImageVolumes(w.r.pod, c.spec) {
+		if err := w.ensureImageRef(ctx, v.Reference, v.PullPolicy); err != nil {
 			return err
 		}
 	}
@@ -445,16 +445,16 @@ func (p *Provider) ensureImage(ctx context.Context, r *podRecord, c *containerRe
 }
 
 // ensureImageRef makes one image present as the pull policy says.
-func (p *Provider) ensureImageRef(ctx context.Context, r *podRecord, image string, policy corev1.PullPolicy) error {
-	rt := p.cfg.Runtime
+func (w *podWorker) ensureImageRef(ctx context.Context, image string, policy corev1.PullPolicy) error {
+	rt := w.p.cfg.Runtime
 	host, err := normalizeImage(image)
 	if err != nil {
-		p.cfg.Recorder.Event(r.pod, corev1.EventTypeWarning, "InspectFailed", err.Error())
+		w.p.cfg.Recorder.Event(w.r.pod, corev1.EventTypeWarning, "InspectFailed", err.Error())
 		return err
 	}
 	if policy != corev1.PullAlways {
 		var ok bool
-		err := p.retryUnreachable(ctx, "check image", func() (err error) {
+		err := w.p.retryUnreachable(ctx, "check image", func() (err error) {
 			ok, err = rt.ImageExists(ctx, image)
 			return err
 		})
@@ -462,19 +462,19 @@ func (p *Provider) ensureImageRef(ctx context.Context, r *podRecord, image strin
 			return err
 		}
 		if ok {
-			p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeNormal, "Pulled", "Container image %q already present on machine", image)
+			w.p.cfg.Recorder.Eventf(w.r.pod, corev1.EventTypeNormal, "Pulled", "Container image %q already present on machine", image)
 			return nil
 		}
 		if policy == corev1.PullNever {
 			return errNeverPull{image: image}
 		}
 	}
-	p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeNormal, "Pulling", "Pulling image %q", image)
+	w.p.cfg.Recorder.Eventf(w.r.pod, corev1.EventTypeNormal, "Pulling", "Pulling image %q", image)
 	start := time.Now()
-	if err := p.pullImage(ctx, r.pod, image, host); err != nil {
-		p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "Failed", "Failed to pull image %q: %v", image, err)
+	if err := w.p.pullImage(ctx, w.r.pod, image, host); err != nil {
+		w.p.cfg.Recorder.Eventf(w.r.pod, corev1.EventTypeWarning, "Failed", "Failed to pull image %q: %v", image, err)
 		return err
 	}
-	p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeNormal, "Pulled", "Successfully pulled image %q in %s", image, time.Since(start).Round(time.Millisecond))
+	w.p.cfg.Recorder.Eventf(w.r.pod, corev1.EventTypeNormal, "Pulled", "Successfully pulled image %q in %s", image, time.Since(start).Round(time.Millisecond))
 	return nil
 }

@@ -29,20 +29,20 @@ func gracePeriod(pod *corev1.Pod) time.Duration {
 // stopRunning stops a pod's running containers in parallel as the kubelet's killPod does: a Killing event, the
 // preStop hook within the grace period, then the stop signal and SIGKILL when the rest of the period runs out.
 // The runner must have stopped.
-func (p *Provider) stopRunning(ctx context.Context, r *podRecord, grace time.Duration) {
+func (w *podWorker) stopRunning(ctx context.Context, grace time.Duration) {
 	logger := klog.FromContext(ctx)
-	p.mu.Lock()
+	w.p.mu.Lock()
 	var running []*containerRecord
 	names := map[string]bool{}
-	for _, c := range r.containers() {
+	for _, c := range w.r.containers() {
 		if c.id != "" && c.state.Running != nil {
 			running = append(running, c)
 			names[c.spec.Name] = true
-			p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeNormal, "Killing", "Stopping container %s", c.spec.Name)
+			w.p.cfg.Recorder.Eventf(w.r.pod, corev1.EventTypeNormal, "Killing", "Stopping container %s", c.spec.Name)
 		}
 	}
-	order := newTerminationOrder(r.pod, names)
-	p.mu.Unlock()
+	order := newTerminationOrder(w.r.pod, names)
+	w.p.mu.Unlock()
 
 	var wg sync.WaitGroup
 	for _, c := range running {
@@ -50,50 +50,50 @@ func (p *Provider) stopRunning(ctx context.Context, r *podRecord, grace time.Dur
 		go func() {
 			defer wg.Done()
 			// The preStop hook runs first, within the grace period.
-			grace := p.preStop(ctx, r, c, c.id, grace)
+			grace := w.preStop(ctx, c, c.id, grace)
 			// A sidecar stops after the main containers and the later sidecars (the kubelet's termination order).
 			if !c.ephemeral {
 				grace = max(order.waitForTurn(c.spec.Name, grace), minGracePeriod)
 				defer order.done(c.spec.Name)
 			}
 			// While Podman does not answer, the container runs on: it is stopped once Podman answers again.
-			if err := p.retryUnreachable(ctx, "stop container", func() error { return p.stopContainer(ctx, c.id, grace) }); err != nil {
+			if err := w.p.retryUnreachable(ctx, "stop container", func() error { return w.p.stopContainer(ctx, c.id, grace) }); err != nil {
 				logger.Error(err, "Stopping container", "container", c.spec.Name)
 			}
-			p.recordExit(ctx, r, c, c.id, -1)
+			w.recordExit(ctx, c, c.id, -1)
 		}()
 	}
 	wg.Wait()
 }
 
 // kill stops a pod being deleted, removes its Podman pod and reports its final status.
-func (p *Provider) kill(ctx context.Context, r *podRecord, grace time.Duration) {
+func (w *podWorker) kill(ctx context.Context, grace time.Duration) {
 	logger := klog.FromContext(ctx)
-	r.cancel()
-	<-r.done // the runner has stopped touching containers
+	w.r.cancel()
+	<-w.r.done // the runner has stopped touching containers
 
-	p.stopRunning(ctx, r, grace)
+	w.stopRunning(ctx, grace)
 	// By name when its ID is not known: the runner may have been stopped while Podman was creating it.
-	podmanPod := r.podmanID
+	podmanPod := w.r.podmanID
 	if podmanPod == "" {
-		podmanPod = r.podmanName
+		podmanPod = w.r.podmanName
 	}
-	if err := p.retryUnreachable(ctx, "remove pod", func() error { return p.cfg.Runtime.RemovePod(ctx, podmanPod) }); err != nil {
-		logger.Error(err, "Removing Podman pod", "podmanPod", r.podmanName)
+	if err := w.p.retryUnreachable(ctx, "remove pod", func() error { return w.p.cfg.Runtime.RemovePod(ctx, podmanPod) }); err != nil {
+		logger.Error(err, "Removing Podman pod", "podmanPod", w.r.podmanName)
 	}
-	p.releaseUserNamespace(r.pod.UID)
-	r.volMu.Lock()
-	if err := p.volumes().TearDown(r.pod.UID); err != nil {
+	w.p.releaseUserNamespace(w.r.pod.UID)
+	w.r.volMu.Lock()
+	if err := w.p.volumes().TearDown(w.r.pod.UID); err != nil {
 		logger.Error(err, "Removing the pod's volumes")
 	}
-	r.volMu.Unlock()
-	p.mu.Lock()
-	r.terminal = true
-	r.sandbox = false
-	r.removed = true
-	p.stopDeadlineLocked(r)
+	w.r.volMu.Unlock()
+	w.p.mu.Lock()
+	w.r.terminal = true
+	w.r.sandbox = false
+	w.r.removed = true
+	w.stopDeadlineLocked()
 	// Containers that never ran are reported as the kubelet's TerminatePod does (which leaves ephemeral ones be).
-	for _, c := range r.containers() {
+	for _, c := range w.r.containers() {
 		if c.state.Waiting != nil && !c.ephemeral {
 			c.state = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
 				ExitCode: 137, Reason: "ContainerStatusUnknown",
@@ -101,17 +101,17 @@ func (p *Provider) kill(ctx context.Context, r *podRecord, grace time.Duration) 
 			}}
 		}
 	}
-	for _, c := range r.containers() {
-		p.exits.stoppedByUs(c.id) // forget the stops no waiter consumed
+	for _, c := range w.r.containers() {
+		w.p.exits.stoppedByUs(c.id) // forget the stops no waiter consumed
 	}
-	delete(p.pods, key(r.pod.Namespace, r.pod.Name))
-	p.retryPendingResizesLocked() // the room it took is free
-	p.changedLocked(r)
-	final := p.podLocked(r)
-	p.mu.Unlock()
+	delete(w.p.pods, key(w.r.pod.Namespace, w.r.pod.Name))
+	w.p.retryPendingResizesLocked() // the room it took is free
+	w.changedLocked()
+	final := w.p.podLocked(w.r)
+	w.p.mu.Unlock()
 	logger.V(2).Info("Pod stopped and removed")
-	if p.cfg.Finalize != nil {
-		if err := p.cfg.Finalize(ctx, final); err != nil {
+	if w.p.cfg.Finalize != nil {
+		if err := w.p.cfg.Finalize(ctx, final); err != nil {
 			logger.Error(err, "Removing the deleted pod's API object")
 		}
 	}

@@ -262,11 +262,11 @@ func (p *Provider) resyncVolumes(ctx context.Context) {
 		for _, r := range live {
 			rctx := klog.NewContext(ctx, klog.FromContext(ctx).WithValues("pod", klog.KObj(r.pod)))
 			if hasAPIDataVolume(r.pod) {
-				p.refreshVolumes(rctx, r)
+				p.worker(r).refreshVolumes(rctx)
 			}
 			// As the kubelet's eviction manager, which checks local storage limits on each housekeeping.
 			if hasStorageLimits(r.pod) {
-				go p.enforceStorageLimits(rctx, r)
+				go p.worker(r).enforceStorageLimits(rctx)
 			}
 		}
 	}
@@ -319,6 +319,7 @@ func (p *Provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 		return nil
 	}
 	r := newPodRecord(pod, podspec.PodName(pod))
+	w := p.worker(r)
 	r.startTime = metav1.NewTime(p.cfg.Clock.Now())
 	if pod.Status.StartTime != nil {
 		r.startTime = *pod.Status.StartTime
@@ -327,7 +328,7 @@ func (p *Provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 		delete(p.adopted, pod.UID)
 		r.adopted, r.podmanID = true, a.podmanID
 		seedAdopted(r, a)
-		p.adoptResourcesLocked(klog.NewContext(ctx, logger), r, pod)
+		w.adoptResourcesLocked(klog.NewContext(ctx, logger), pod)
 		logger.Info("Adopting the pod's running Podman pod", "podmanPod", a.podmanID)
 	}
 	podCtx := klog.NewContext(context.WithoutCancel(ctx), logger)
@@ -335,10 +336,10 @@ func (p *Provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 	r.cancel = cancel
 	p.pods[key(pod.Namespace, pod.Name)] = r
 	p.commitLocked(r, time.Now()) // its first status, stamped when the node takes the pod on
-	p.armDeadlineLocked(podCtx, r)
+	w.armDeadlineLocked(podCtx)
 	p.mu.Unlock()
 	logger.V(2).Info("Starting pod")
-	go p.run(runCtx, r)
+	go w.run(runCtx)
 	return nil
 }
 
@@ -357,13 +358,14 @@ func (p *Provider) UpdatePod(ctx context.Context, pod *corev1.Pod) error {
 	r.pod.DeletionTimestamp = pod.DeletionTimestamp
 	r.pod.DeletionGracePeriodSeconds = pod.DeletionGracePeriodSeconds
 	r.pod.Status.Conditions = pod.Status.Conditions
-	p.updateEphemeralLocked(r, pod)
-	p.updateResourcesLocked(klog.NewContext(ctx, klog.FromContext(ctx).WithValues("pod", klog.KObj(pod))), r, pod)
+	w := p.worker(r)
+	w.updateEphemeralLocked(pod)
+	w.updateResourcesLocked(klog.NewContext(ctx, klog.FromContext(ctx).WithValues("pod", klog.KObj(pod))), pod)
 	if !sameDeadline(r.pod.Spec.ActiveDeadlineSeconds, pod.Spec.ActiveDeadlineSeconds) {
 		r.pod.Spec.ActiveDeadlineSeconds = pod.Spec.ActiveDeadlineSeconds
-		p.armDeadlineLocked(klog.NewContext(context.WithoutCancel(ctx), klog.FromContext(ctx).WithValues("pod", klog.KObj(pod))), r)
+		w.armDeadlineLocked(klog.NewContext(context.WithoutCancel(ctx), klog.FromContext(ctx).WithValues("pod", klog.KObj(pod))))
 	}
-	p.updateImagesLocked(r, pod)
+	w.updateImagesLocked(pod)
 	return nil
 }
 
@@ -413,7 +415,7 @@ func (p *Provider) DeletePod(ctx context.Context, pod *corev1.Pod) error {
 	grace := gracePeriod(pod)
 	p.mu.Unlock()
 	logger := klog.FromContext(ctx).WithValues("pod", klog.KObj(pod))
-	go p.kill(klog.NewContext(context.WithoutCancel(ctx), logger), r, grace)
+	go p.worker(r).kill(klog.NewContext(context.WithoutCancel(ctx), logger), grace)
 	return nil
 }
 

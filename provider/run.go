@@ -43,10 +43,10 @@ func failedEvent(what string) event {
 
 // waitLocked leaves the container waiting with reason and message, records ev on the pod, and reports the
 // change. The caller holds p.mu.
-func (p *Provider) waitLocked(r *podRecord, c *containerRecord, reason, message string, ev event) {
+func (w *podWorker) waitLocked(c *containerRecord, reason, message string, ev event) {
 	c.state = waiting(reason, message)
-	p.cfg.Recorder.Event(r.pod, ev.typ, ev.reason, ev.message)
-	p.changedLocked(r)
+	w.p.cfg.Recorder.Event(w.r.pod, ev.typ, ev.reason, ev.message)
+	w.changedLocked()
 }
 
 // errKind tells how a failed attempt to run a container failed.
@@ -60,43 +60,43 @@ const (
 )
 
 // run is a pod's runner: sandbox, init containers in order, then the app containers under supervision.
-func (p *Provider) run(ctx context.Context, r *podRecord) {
-	defer close(r.done)
-	defer p.stopEphemeral(ctx, r)
+func (w *podWorker) run(ctx context.Context) {
+	defer close(w.r.done)
+	defer w.stopEphemeral(ctx)
 	logger := klog.FromContext(ctx)
 
-	if rej := podspec.Admit(r.pod, p.policy()); rej != nil {
-		p.refuse(r, rej)
+	if rej := podspec.Admit(w.r.pod, w.p.policy()); rej != nil {
+		w.refuse(rej)
 		return
 	}
 
 	// The kubelet reports its first status (containers waiting in ContainerCreating) before the volumes are up.
-	p.mu.Lock()
-	p.changedLocked(r)
-	p.mu.Unlock()
+	w.p.mu.Lock()
+	w.changedLocked()
+	w.p.mu.Unlock()
 	// A pod with a user namespace of its own gets its range before its volumes are made: their folders are its IDs'.
-	if !p.retrySandbox(ctx, r, func() error { return p.allocateUserNamespace(r) }) {
+	if !w.retrySandbox(ctx, func() error { return w.allocateUserNamespace() }) {
 		return
 	}
-	if !p.mountVolumes(ctx, r) {
+	if !w.mountVolumes(ctx) {
 		return
 	}
 
-	if !p.startSandbox(ctx, r) {
+	if !w.startSandbox(ctx) {
 		return
 	}
-	p.startEphemeral(ctx, r)
+	w.startEphemeral(ctx)
 
 	// Regular init containers run one at a time to completion; sidecars start and keep running.
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	for _, c := range r.init {
+	for _, c := range w.r.init {
 		if c.sidecar {
 			started := make(chan struct{})
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				p.supervise(ctx, r, c, started)
+				w.supervise(ctx, c, started)
 			}()
 			select {
 			case <-started:
@@ -105,21 +105,21 @@ func (p *Provider) run(ctx context.Context, r *podRecord) {
 			}
 			continue
 		}
-		if !p.runInit(ctx, r, c) {
+		if !w.runInit(ctx, c) {
 			return
 		}
 	}
-	p.mu.Lock()
-	r.initialized = true
-	p.changedLocked(r)
-	p.mu.Unlock()
+	w.p.mu.Lock()
+	w.r.initialized = true
+	w.changedLocked()
+	w.p.mu.Unlock()
 
 	var apps sync.WaitGroup
-	for _, c := range r.app {
+	for _, c := range w.r.app {
 		apps.Add(1)
 		go func() {
 			defer apps.Done()
-			p.supervise(ctx, r, c, nil)
+			w.supervise(ctx, c, nil)
 		}()
 	}
 	apps.Wait()
@@ -127,7 +127,7 @@ func (p *Provider) run(ctx context.Context, r *podRecord) {
 		return
 	}
 	// Every app container has stopped for good: the pod is terminal.
-	p.finish(ctx, r)
+	w.finish(ctx)
 	logger.V(2).Info("Pod finished")
 }
 
@@ -141,54 +141,54 @@ func (p *Provider) policy() podspec.Policy {
 
 // refuse fails a pod the node does not admit: the rejection's warning event, every container waiting in
 // CreateContainerConfigError with its message, and phase Failed with its reason and message.
-func (p *Provider) refuse(r *podRecord, rej *podspec.Rejection) {
-	p.cfg.Recorder.Event(r.pod, corev1.EventTypeWarning, rej.EventReason, rej.EventMessage)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	r.terminal = true
-	for _, c := range r.containers() {
+func (w *podWorker) refuse(rej *podspec.Rejection) {
+	w.p.cfg.Recorder.Event(w.r.pod, corev1.EventTypeWarning, rej.EventReason, rej.EventMessage)
+	w.p.mu.Lock()
+	defer w.p.mu.Unlock()
+	w.r.terminal = true
+	for _, c := range w.r.containers() {
 		c.state = waiting("CreateContainerConfigError", rej.Message)
 	}
-	r.reason, r.message = rej.Reason, rej.Message
-	r.finalPhase = corev1.PodFailed
-	p.changedLocked(r)
+	w.r.reason, w.r.message = rej.Reason, rej.Message
+	w.r.finalPhase = corev1.PodFailed
+	w.changedLocked()
 }
 
 // finish tears a terminal pod's sandbox down as the kubelet does: sidecars and the infra container stop; the
 // exited containers stay (for logs) until the pod is deleted.
-func (p *Provider) finish(ctx context.Context, r *podRecord) {
-	p.mu.Lock()
-	r.terminal = true
-	p.mu.Unlock()
+func (w *podWorker) finish(ctx context.Context) {
+	w.p.mu.Lock()
+	w.r.terminal = true
+	w.p.mu.Unlock()
 	// Later sidecars first, as the kubelet's termination order has it (termorder.go).
-	for _, c := range slices.Backward(r.init) {
+	for _, c := range slices.Backward(w.r.init) {
 		if c.sidecar && c.id != "" {
-			grace := p.preStop(ctx, r, c, c.id, gracePeriod(r.pod))
-			if err := p.retryUnreachable(ctx, "stop container", func() error { return p.stopContainer(ctx, c.id, grace) }); err != nil {
+			grace := w.preStop(ctx, c, c.id, gracePeriod(w.r.pod))
+			if err := w.p.retryUnreachable(ctx, "stop container", func() error { return w.p.stopContainer(ctx, c.id, grace) }); err != nil {
 				klog.FromContext(ctx).Error(err, "Stopping sidecar", "container", c.spec.Name)
 			}
-			p.recordExit(ctx, r, c, c.id, -1)
+			w.recordExit(ctx, c, c.id, -1)
 		}
 	}
-	if err := p.retryUnreachable(ctx, "stop pod", func() error { return p.cfg.Runtime.StopPod(ctx, r.podmanID, gracePeriod(r.pod)) }); err != nil {
+	if err := w.p.retryUnreachable(ctx, "stop pod", func() error { return w.p.cfg.Runtime.StopPod(ctx, w.r.podmanID, gracePeriod(w.r.pod)) }); err != nil {
 		klog.FromContext(ctx).Error(err, "Stopping the sandbox of a finished pod")
 	}
-	p.releaseUserNamespace(r.pod.UID) // nothing runs in it any more, as when the kubelet's SyncTerminatedPod frees it
-	p.mu.Lock()
-	r.sandbox = false
-	p.changedLocked(r)
-	p.mu.Unlock()
+	w.p.releaseUserNamespace(w.r.pod.UID) // nothing runs in it any more, as when the kubelet's SyncTerminatedPod frees it
+	w.p.mu.Lock()
+	w.r.sandbox = false
+	w.changedLocked()
+	w.p.mu.Unlock()
 }
 
 // startSandbox creates the Podman pod and learns its IP, retrying with back-off as the kubelet does.
-func (p *Provider) startSandbox(ctx context.Context, r *podRecord) bool {
-	return p.retrySandbox(ctx, r, func() error { return p.createSandbox(ctx, r) })
+func (w *podWorker) startSandbox(ctx context.Context) bool {
+	return w.retrySandbox(ctx, func() error { return w.createSandbox(ctx) })
 }
 
 // retrySandbox makes a part of the pod's sandbox until it is made, retrying with back-off as the kubelet does
 // (each failure a FailedCreatePodSandBox event); false means the runner stopped first.
-func (p *Provider) retrySandbox(ctx context.Context, r *podRecord, step func() error) bool {
-	backoff := p.cfg.InitialBackoff
+func (w *podWorker) retrySandbox(ctx context.Context, step func() error) bool {
+	backoff := w.p.cfg.InitialBackoff
 	for {
 		err := step()
 		if err == nil {
@@ -197,102 +197,102 @@ func (p *Provider) retrySandbox(ctx context.Context, r *podRecord, step func() e
 		if ctx.Err() != nil {
 			return false
 		}
-		if p.unreachable(ctx, err) {
+		if w.p.unreachable(ctx, err) {
 			// Not the sandbox's failure: it is made once Podman answers again.
 			klog.FromContext(ctx).V(2).Info("Podman does not answer; creating the pod sandbox once it does", "err", err)
-			if !p.waitPodman(ctx) {
+			if !w.p.waitPodman(ctx) {
 				return false
 			}
 			continue
 		}
 		klog.FromContext(ctx).Error(err, "Creating pod sandbox")
-		p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "FailedCreatePodSandBox", "Failed to create pod sandbox: %v", err)
+		w.p.cfg.Recorder.Eventf(w.r.pod, corev1.EventTypeWarning, "FailedCreatePodSandBox", "Failed to create pod sandbox: %v", err)
 		if !sleep(ctx, backoff) {
 			return false
 		}
-		backoff = min(2*backoff, p.cfg.MaxBackoff)
+		backoff = min(2*backoff, w.p.cfg.MaxBackoff)
 	}
 }
 
-func (p *Provider) createSandbox(ctx context.Context, r *podRecord) error {
-	rt := p.cfg.Runtime
-	handler, err := p.runtimeHandler(r.pod)
-	if err != nil && !r.adopted {
+func (w *podWorker) createSandbox(ctx context.Context) error {
+	rt := w.p.cfg.Runtime
+	handler, err := w.p.runtimeHandler(w.r.pod)
+	if err != nil && !w.r.adopted {
 		return err
 	}
-	p.mu.Lock()
-	r.runtime = handler
-	p.mu.Unlock()
-	if r.adopted {
+	w.p.mu.Lock()
+	w.r.runtime = handler
+	w.p.mu.Unlock()
+	if w.r.adopted {
 		// The sandbox outlived the virtual kubelet: take it as it is.
-		ip, err := p.sandboxIP(ctx, r)
+		ip, err := w.sandboxIP(ctx)
 		var dns *podman.DNSConfig
-		if err == nil && r.pod.Spec.HostNetwork {
+		if err == nil && w.r.pod.Spec.HostNetwork {
 			// Containers of a hostNetwork pod carry the pod's DNS settings themselves.
-			dns, err = p.podDNS(ctx, r.pod)
+			dns, err = w.p.podDNS(ctx, w.r.pod)
 		}
 		if err == nil {
-			p.mu.Lock()
-			r.podIP, r.sandbox, r.dns = ip, true, dns
-			p.changedLocked(r)
-			p.mu.Unlock()
+			w.p.mu.Lock()
+			w.r.podIP, w.r.sandbox, w.r.dns = ip, true, dns
+			w.changedLocked()
+			w.p.mu.Unlock()
 			return nil
 		}
-		if p.unreachable(ctx, err) {
+		if w.p.unreachable(ctx, err) {
 			// Podman, not the sandbox, failed: the sandbox is taken over once Podman answers.
 			return err
 		}
 		klog.FromContext(ctx).Error(err, "Adopted sandbox is unusable; making a new one")
-		_ = rt.RemovePod(ctx, r.podmanID)
-		p.mu.Lock()
-		r.adopted, r.podmanID = false, ""
-		p.mu.Unlock()
+		_ = rt.RemovePod(ctx, w.r.podmanID)
+		w.p.mu.Lock()
+		w.r.adopted, w.r.podmanID = false, ""
+		w.p.mu.Unlock()
 	}
-	if r.podmanID == "" {
+	if w.r.podmanID == "" {
 		// A Podman pod of the same name may be left from a failed attempt.
-		_ = rt.RemovePod(ctx, r.podmanName)
+		_ = rt.RemovePod(ctx, w.r.podmanName)
 		// As the kubelet's sandbox config: an FQDN too long for the kernel fails the sandbox (with the kubelet's
 		// message, unwrapped, in the FailedCreatePodSandBox event) and is retried.
-		hostname, err := sandboxHostname(r.pod, p.cfg.ClusterDomain)
+		hostname, err := sandboxHostname(w.r.pod, w.p.cfg.ClusterDomain)
 		if err != nil {
 			return err
 		}
-		dns, err := p.podDNS(ctx, r.pod)
+		dns, err := w.p.podDNS(ctx, w.r.pod)
 		if err != nil {
 			return err
 		}
-		p.mu.Lock()
-		r.dns = dns
-		p.mu.Unlock()
+		w.p.mu.Lock()
+		w.r.dns = dns
+		w.p.mu.Unlock()
 		// When Berth writes each container's hosts file (hosts.go), Podman's own would be unseen.
-		spec := podspec.Pod(r.pod, podspec.PodInputs{Node: p.cfg.NodeName, Network: p.cfg.Network, Hostname: hostname, DNS: dns,
-			HostNetns: p.cfg.HostNetns, PodmanHostsFile: !p.managesHostsFile(), HostPortIP: p.hostPortIP(),
-			UserNamespace: p.userNamespace(r.pod.UID)})
+		spec := podspec.Pod(w.r.pod, podspec.PodInputs{Node: w.p.cfg.NodeName, Network: w.p.cfg.Network, Hostname: hostname, DNS: dns,
+			HostNetns: w.p.cfg.HostNetns, PodmanHostsFile: !w.p.managesHostsFile(), HostPortIP: w.p.hostPortIP(),
+			UserNamespace: w.p.userNamespace(w.r.pod.UID)})
 		id, err := rt.CreatePod(ctx, spec)
 		if err != nil {
 			return err
 		}
-		p.mu.Lock()
-		r.podmanID = id
-		p.mu.Unlock()
+		w.p.mu.Lock()
+		w.r.podmanID = id
+		w.p.mu.Unlock()
 	}
-	if err := rt.StartPod(ctx, r.podmanID); err != nil {
+	if err := rt.StartPod(ctx, w.r.podmanID); err != nil {
 		return err
 	}
-	if p.cfg.Hairpin != nil && !r.pod.Spec.HostNetwork {
-		if err := p.cfg.Hairpin(ctx); err != nil {
+	if w.p.cfg.Hairpin != nil && !w.r.pod.Spec.HostNetwork {
+		if err := w.p.cfg.Hairpin(ctx); err != nil {
 			klog.FromContext(ctx).Error(err, "Setting hairpin mode on the pods' bridge; the pod may get no answer from itself through a Service")
 		}
 	}
-	ip, err := p.sandboxIP(ctx, r)
+	ip, err := w.sandboxIP(ctx)
 	if err != nil {
 		return err
 	}
-	p.mu.Lock()
-	r.podIP = ip
-	r.sandbox = true
-	p.changedLocked(r)
-	p.mu.Unlock()
+	w.p.mu.Lock()
+	w.r.podIP = ip
+	w.r.sandbox = true
+	w.changedLocked()
+	w.p.mu.Unlock()
 	return nil
 }
 
@@ -300,12 +300,12 @@ func (p *Provider) createSandbox(ctx context.Context, r *podRecord) error {
 // about 2 minutes) while, for example, a ConfigMap it needs does not exist or a claim is not bound yet; the
 // containers wait in ContainerCreating meanwhile. A volume the node refuses (a claim bound to a PersistentVolume
 // it cannot mount) fails the pod as admission does.
-func (p *Provider) mountVolumes(ctx context.Context, r *podRecord) bool {
+func (w *podWorker) mountVolumes(ctx context.Context) bool {
 	backoff := 500 * time.Millisecond
 	for {
-		rej, err := p.setUpVolumes(ctx, r)
+		rej, err := w.setUpVolumes(ctx)
 		if rej != nil {
-			p.refuse(r, rej)
+			w.refuse(rej)
 			return false
 		}
 		if err == nil {
@@ -329,17 +329,17 @@ func (p *Provider) hostPortIP() string {
 }
 
 // sandboxIP is the pod's IP: the node's for a hostNetwork pod, as the kubelet reports it, else the Podman pod's.
-func (p *Provider) sandboxIP(ctx context.Context, r *podRecord) (string, error) {
-	if r.pod.Spec.HostNetwork {
-		return p.cfg.NodeIP, nil
+func (w *podWorker) sandboxIP(ctx context.Context) (string, error) {
+	if w.r.pod.Spec.HostNetwork {
+		return w.p.cfg.NodeIP, nil
 	}
-	return p.cfg.Runtime.PodIP(ctx, r.podmanID, p.cfg.Network)
+	return w.p.cfg.Runtime.PodIP(ctx, w.r.podmanID, w.p.cfg.Network)
 }
 
 // runInit runs a regular init container until it succeeds; false means the pod will not go on.
-func (p *Provider) runInit(ctx context.Context, r *podRecord, c *containerRecord) bool {
+func (w *podWorker) runInit(ctx context.Context, c *containerRecord) bool {
 	for {
-		exit, kind := p.runOnce(ctx, r, c)
+		exit, kind := w.runOnce(ctx, c)
 		if ctx.Err() != nil {
 			return false
 		}
@@ -347,16 +347,16 @@ func (p *Provider) runInit(ctx context.Context, r *podRecord, c *containerRecord
 			return true
 		}
 		if kind == pullErr || kind == configErr {
-			if !p.retryWait(ctx, r, c, kind) {
+			if !w.retryWait(ctx, c, kind) {
 				return false
 			}
 			continue
 		}
-		if r.pod.Spec.RestartPolicy == corev1.RestartPolicyNever {
-			p.finish(ctx, r)
+		if w.r.pod.Spec.RestartPolicy == corev1.RestartPolicyNever {
+			w.finish(ctx)
 			return false
 		}
-		if !p.crashWait(ctx, r, c) {
+		if !w.crashWait(ctx, c) {
 			return false
 		}
 	}
@@ -364,7 +364,7 @@ func (p *Provider) runInit(ctx context.Context, r *podRecord, c *containerRecord
 
 // supervise runs a container and restarts it as the restart policy says, until it stops for good or ctx ends.
 // started, if not nil, is closed once the container first runs.
-func (p *Provider) supervise(ctx context.Context, r *podRecord, c *containerRecord, started chan struct{}) {
+func (w *podWorker) supervise(ctx context.Context, c *containerRecord, started chan struct{}) {
 	once := sync.Once{}
 	signal := func() {
 		if started != nil {
@@ -374,37 +374,37 @@ func (p *Provider) supervise(ctx context.Context, r *podRecord, c *containerReco
 	// renewed is set while the run is the restart of a container killed for a new image.
 	renewed := false
 	for {
-		exit, kind := p.runOnce(ctx, r, c, signal)
+		exit, kind := w.runOnce(ctx, c, signal)
 		if ctx.Err() != nil {
 			return
 		}
 		if kind == pullErr || kind == configErr {
-			if renewed && !shouldRestart(r.pod, c, 1) {
+			if renewed && !shouldRestart(w.r.pod, c, 1) {
 				// The restart for the new image could not run: under restartPolicy Never, the container stays
 				// stopped, as the kubelet does not try it again.
 				signal()
 				return
 			}
-			if !p.retryWait(ctx, r, c, kind) {
+			if !w.retryWait(ctx, c, kind) {
 				return
 			}
 			continue
 		}
-		if p.consumeResizeRestart(r, c) {
+		if w.consumeResizeRestart(c) {
 			continue
 		}
-		p.mu.Lock()
-		done := r.terminal
+		w.p.mu.Lock()
+		done := w.r.terminal
 		renewed, c.restartNow = c.restartNow, false
-		p.mu.Unlock()
+		w.p.mu.Unlock()
 		if !done && renewed {
 			continue // killed for a new image: it starts again at once
 		}
-		if done || !shouldRestart(r.pod, c, exit) {
+		if done || !shouldRestart(w.r.pod, c, exit) {
 			signal()
 			return
 		}
-		if !p.crashWait(ctx, r, c) {
+		if !w.crashWait(ctx, c) {
 			return
 		}
 	}
@@ -426,34 +426,34 @@ func shouldRestart(pod *corev1.Pod, c *containerRecord, exit int32) bool {
 }
 
 // crashWait shows CrashLoopBackOff for the current back-off, then lets the container run again.
-func (p *Provider) crashWait(ctx context.Context, r *podRecord, c *containerRecord) bool {
-	p.mu.Lock()
+func (w *podWorker) crashWait(ctx context.Context, c *containerRecord) bool {
+	w.p.mu.Lock()
 	// A container that ran long enough (twice the maximum back-off) starts over from the initial back-off.
-	maxBackoff := p.cfg.MaxContainerRestartPeriod
+	maxBackoff := w.p.cfg.MaxContainerRestartPeriod
 	if c.backoff == 0 || time.Since(c.lastStart) > 2*maxBackoff {
-		c.backoff = min(p.cfg.InitialBackoff, maxBackoff)
+		c.backoff = min(w.p.cfg.InitialBackoff, maxBackoff)
 	} else {
 		c.backoff = min(2*c.backoff, maxBackoff)
 	}
 	d := c.backoff
-	msg := fmt.Sprintf("back-off %s restarting failed container=%s pod=%s", d, c.spec.Name, podspec.FormatPod(r.pod))
+	msg := fmt.Sprintf("back-off %s restarting failed container=%s pod=%s", d, c.spec.Name, podspec.FormatPod(w.r.pod))
 	if c.state.Terminated != nil {
 		c.last = c.state
 	}
-	p.waitLocked(r, c, "CrashLoopBackOff", msg, event{corev1.EventTypeWarning, "BackOff",
-		fmt.Sprintf("Back-off restarting failed container %s in pod %s", c.spec.Name, podspec.FormatPod(r.pod))})
-	p.mu.Unlock()
-	return p.backOff(ctx, c, d)
+	w.waitLocked(c, "CrashLoopBackOff", msg, event{corev1.EventTypeWarning, "BackOff",
+		fmt.Sprintf("Back-off restarting failed container %s in pod %s", c.spec.Name, podspec.FormatPod(w.r.pod))})
+	w.p.mu.Unlock()
+	return w.backOff(ctx, c, d)
 }
 
 // retryWait waits before retrying an image pull or a container creation. As the kubelet shows it, a failed pull
 // reads ErrImagePull first, then ImagePullBackOff until the next attempt; ErrImageNeverPull stays as it is.
-func (p *Provider) retryWait(ctx context.Context, r *podRecord, c *containerRecord, kind errKind) bool {
-	p.mu.Lock()
+func (w *podWorker) retryWait(ctx context.Context, c *containerRecord, kind errKind) bool {
+	w.p.mu.Lock()
 	if c.backoff == 0 {
-		c.backoff = p.cfg.InitialBackoff
+		c.backoff = w.p.cfg.InitialBackoff
 	} else {
-		c.backoff = min(2*c.backoff, p.cfg.MaxBackoff)
+		c.backoff = min(2*c.backoff, w.p.cfg.MaxBackoff)
 	}
 	d := c.backoff
 	pulling := kind == pullErr && c.state.Waiting != nil && c.state.Waiting.Reason == "ErrImagePull"
@@ -461,22 +461,22 @@ func (p *Provider) retryWait(ctx context.Context, r *podRecord, c *containerReco
 	if pulling {
 		prev = c.state.Waiting.Message
 	}
-	p.mu.Unlock()
+	w.p.mu.Unlock()
 	if !pulling {
-		return p.backOff(ctx, c, d)
+		return w.backOff(ctx, c, d)
 	}
-	if !p.backOff(ctx, c, d/2) {
+	if !w.backOff(ctx, c, d/2) {
 		return false
 	}
-	p.mu.Lock()
+	w.p.mu.Lock()
 	if imageChangedLocked(c) {
-		p.mu.Unlock()
+		w.p.mu.Unlock()
 		return true // the new image is pulled at once
 	}
 	msg := fmt.Sprintf("Back-off pulling image %q: ErrImagePull: %s", c.spec.Image, prev)
-	p.waitLocked(r, c, "ImagePullBackOff", msg, event{corev1.EventTypeNormal, "BackOff", fmt.Sprintf("Back-off pulling image %q", c.spec.Image)})
-	p.mu.Unlock()
-	return p.backOff(ctx, c, d-d/2)
+	w.waitLocked(c, "ImagePullBackOff", msg, event{corev1.EventTypeNormal, "BackOff", fmt.Sprintf("Back-off pulling image %q", c.spec.Image)})
+	w.p.mu.Unlock()
+	return w.backOff(ctx, c, d-d/2)
 }
 
 // sleep waits for d or until ctx ends; false means ctx ended.
