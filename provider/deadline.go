@@ -28,25 +28,25 @@ func activeDeadlineLeft(pod *corev1.Pod, start, now time.Time) (left time.Durati
 // armDeadlineLocked sets the timer that stops the pod once its activeDeadlineSeconds has passed, replacing the
 // one set for an earlier deadline; a pod without a deadline, or that is stopping or stopped, gets none. Call it
 // when the pod is created and whenever its activeDeadlineSeconds changes. p.mu must be held.
-func (p *Provider) armDeadlineLocked(ctx context.Context, r *podRecord) {
-	p.stopDeadlineLocked(r)
-	left, ok := activeDeadlineLeft(r.pod, r.startTime.Time, p.cfg.Clock.Now())
-	if !ok || r.terminal || r.deleting || r.evicting {
+func (w *podWorker) armDeadlineLocked(ctx context.Context) {
+	w.stopDeadlineLocked()
+	left, ok := activeDeadlineLeft(w.r.pod, w.r.startTime.Time, w.p.cfg.Clock.Now())
+	if !ok || w.r.terminal || w.r.deleting || w.r.evicting {
 		return
 	}
 	if left <= 0 {
-		go p.enforceDeadline(ctx, r)
+		go w.enforceDeadline(ctx)
 		return
 	}
 	// The timer's function must not wait for p.mu: a fake clock calls it while the test steps the clock.
-	r.deadline = p.cfg.Clock.AfterFunc(left, func() { go p.enforceDeadline(ctx, r) })
+	w.r.deadline = w.p.cfg.Clock.AfterFunc(left, func() { go w.enforceDeadline(ctx) })
 }
 
 // stopDeadlineLocked stops the pod's deadline timer, if any. p.mu must be held.
-func (p *Provider) stopDeadlineLocked(r *podRecord) {
-	if r.deadline != nil {
-		r.deadline.Stop()
-		r.deadline = nil
+func (w *podWorker) stopDeadlineLocked() {
+	if w.r.deadline != nil {
+		w.r.deadline.Stop()
+		w.r.deadline = nil
 	}
 }
 
@@ -54,20 +54,20 @@ func (p *Provider) stopDeadlineLocked(r *podRecord) {
 // DeadlineExceeded event, its containers killed within the pod's grace period (preStop hooks first), its sandbox
 // stopped and phase Failed with reason DeadlineExceeded (once the containers have stopped; see stopForGood). A pod
 // whose phase is already terminal keeps it.
-func (p *Provider) enforceDeadline(ctx context.Context, r *podRecord) {
-	p.mu.Lock()
-	left, ok := activeDeadlineLeft(r.pod, r.startTime.Time, p.cfg.Clock.Now())
-	if !ok || left > 0 || r.terminal || r.deleting || r.evicting || r.finalPhase != "" {
-		p.mu.Unlock()
+func (w *podWorker) enforceDeadline(ctx context.Context) {
+	w.p.mu.Lock()
+	left, ok := activeDeadlineLeft(w.r.pod, w.r.startTime.Time, w.p.cfg.Clock.Now())
+	if !ok || left > 0 || w.r.terminal || w.r.deleting || w.r.evicting || w.r.finalPhase != "" {
+		w.p.mu.Unlock()
 		return
 	}
-	r.deadline = nil
-	r.evicting = true
-	grace, secs := gracePeriod(r.pod), *r.pod.Spec.ActiveDeadlineSeconds
-	p.mu.Unlock()
+	w.r.deadline = nil
+	w.r.evicting = true
+	grace, secs := gracePeriod(w.r.pod), *w.r.pod.Spec.ActiveDeadlineSeconds
+	w.p.mu.Unlock()
 
 	klog.FromContext(ctx).Info("Stopping pod past its active deadline", "activeDeadlineSeconds", secs)
-	p.stopForGood(ctx, r, grace, corev1.EventTypeNormal, reasonDeadlineExceeded, messageDeadlineExceeded)
+	w.stopForGood(ctx, grace, corev1.EventTypeNormal, reasonDeadlineExceeded, messageDeadlineExceeded)
 }
 
 // sameDeadline tells whether two activeDeadlineSeconds are the same (both unset, or equal).

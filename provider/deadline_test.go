@@ -158,7 +158,7 @@ func TestActiveDeadlineKeepsTerminalPhase(t *testing.T) {
 	h.p.mu.Lock()
 	r := h.p.pods[key(pod.Namespace, pod.Name)]
 	h.p.mu.Unlock()
-	h.p.enforceDeadline(h.ctx, r) // as the timer does, but waited for
+	h.p.worker(r).enforceDeadline(h.ctx) // as the timer does, but waited for
 	got, err := h.p.GetPod(h.ctx, pod.Namespace, pod.Name)
 	if err != nil {
 		t.Fatal(err)

@@ -13,14 +13,17 @@
 //   - node: the Node object's status setters and the node's Lease.
 //   - podman: Podman's REST API behind small interfaces (host, images, pods, containers, streams).
 //
-// Each pod has one record (record.go) and one runner goroutine (run.go). The runner admits the pod, creates the
-// Podman pod (the sandbox), sets up its volumes, runs init containers in order, then supervises the app
+// Provider is the node: virtual-kubelet's interface (provider.go), the table of pods, the node-wide loops that Run
+// starts, and Podman's reachability (reachability.go). Each pod has one record (record.go) and one runner, a
+// podWorker (run.go), which owns everything done to the pod: it admits the pod, creates the Podman pod (the
+// sandbox), sets up its volumes (podvolumes.go), runs init containers in order, then supervises the app
 // containers, restarting them as the pod's restartPolicy says. One attempt to run a container goes pull →
-// buildSpec → create → start → wait (run.go's runOnce); what the spec needs is resolved beside it: env.go, dns.go,
-// hosts.go, termination.go, images.go. What a running pod's update changes has a file each: ephemeral.go
-// (kubectl debug), resize.go (in-place resize), image.go (a new image), deadline.go (activeDeadlineSeconds).
-// exits.go follows Podman's exit events; reachability.go tells whether Podman answers; termorder.go orders the
-// stop of a deleted pod's containers; adopt.go takes over the pods an earlier process left running.
+// buildSpec → create → start → wait → recordExit (attempt.go's runOnce); what the spec needs is resolved beside it:
+// env.go, dns.go, hosts.go, termination.go, images.go. What happens to a running pod has a file each, all of them
+// methods of its podWorker: hooks.go (postStart, preStop), probe.go (its probe workers), ephemeral.go (kubectl
+// debug), resize.go (in-place resize), image.go (a new image), deadline.go (activeDeadlineSeconds), evict.go
+// (local storage limits), kill.go (deletion, in termorder.go's order). exits.go follows Podman's exit events for
+// the waiting runners; adopt.go takes over the pods an earlier process left running.
 //
 // Every change of state marks the record dirty and commits what a report fixes (snapshot.go: condition
 // transition times, a terminal phase); the dispatcher Run starts reports the pod's status, derived by podstatus,

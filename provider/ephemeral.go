@@ -62,35 +62,35 @@ func (r *podRecord) addEphemeral() {
 
 // updateEphemeralLocked takes the ephemeral containers of an updated pod over and starts the new ones if the pod's
 // sandbox runs (else once it does). p.mu must be held.
-func (p *Provider) updateEphemeralLocked(r *podRecord, pod *corev1.Pod) {
-	n := len(r.eph.list)
-	r.pod.Spec.EphemeralContainers = make([]corev1.EphemeralContainer, len(pod.Spec.EphemeralContainers))
+func (w *podWorker) updateEphemeralLocked(pod *corev1.Pod) {
+	n := len(w.r.eph.list)
+	w.r.pod.Spec.EphemeralContainers = make([]corev1.EphemeralContainer, len(pod.Spec.EphemeralContainers))
 	for i := range pod.Spec.EphemeralContainers {
-		pod.Spec.EphemeralContainers[i].DeepCopyInto(&r.pod.Spec.EphemeralContainers[i])
+		pod.Spec.EphemeralContainers[i].DeepCopyInto(&w.r.pod.Spec.EphemeralContainers[i])
 	}
-	r.addEphemeral()
-	if len(r.eph.list) == n {
+	w.r.addEphemeral()
+	if len(w.r.eph.list) == n {
 		return
 	}
-	p.launchEphemeralLocked(r)
-	p.changedLocked(r)
+	w.launchEphemeralLocked()
+	w.changedLocked()
 }
 
 // startEphemeral starts the pod's ephemeral containers once its sandbox runs; ctx is the pod runner's.
-func (p *Provider) startEphemeral(ctx context.Context, r *podRecord) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if r.eph.ctx == nil {
-		r.eph.ctx, r.eph.cancel = context.WithCancel(ctx)
+func (w *podWorker) startEphemeral(ctx context.Context) {
+	w.p.mu.Lock()
+	defer w.p.mu.Unlock()
+	if w.r.eph.ctx == nil {
+		w.r.eph.ctx, w.r.eph.cancel = context.WithCancel(ctx)
 	}
-	p.launchEphemeralLocked(r)
+	w.launchEphemeralLocked()
 }
 
 // launchEphemeralLocked gives each ephemeral container without one a runner, unless the pod's sandbox does not run
 // yet or the pod is ending. p.mu must be held.
-func (p *Provider) launchEphemeralLocked(r *podRecord) {
-	e := &r.eph
-	if e.ctx == nil || e.closed || r.terminal || r.deleting || r.evicting {
+func (w *podWorker) launchEphemeralLocked() {
+	e := &w.r.eph
+	if e.ctx == nil || e.closed || w.r.terminal || w.r.deleting || w.r.evicting {
 		return
 	}
 	ctx := e.ctx
@@ -99,7 +99,7 @@ func (p *Provider) launchEphemeralLocked(r *podRecord) {
 		e.wg.Add(1)
 		go func() {
 			defer e.wg.Done()
-			p.runEphemeral(ctx, r, c)
+			w.runEphemeral(ctx, c)
 		}()
 	}
 }
@@ -107,35 +107,35 @@ func (p *Provider) launchEphemeralLocked(r *podRecord) {
 // stopEphemeral ends the ephemeral containers' runners when the pod's runner (whose context is ctx) ends; none
 // starts after it. When the pod finished rather than being deleted or evicted (whose kill stops every running
 // container), the ones still running are stopped, as the kubelet kills a terminated pod's containers.
-func (p *Provider) stopEphemeral(ctx context.Context, r *podRecord) {
-	p.mu.Lock()
-	r.eph.closed = true
-	cancel := r.eph.cancel
-	p.mu.Unlock()
+func (w *podWorker) stopEphemeral(ctx context.Context) {
+	w.p.mu.Lock()
+	w.r.eph.closed = true
+	cancel := w.r.eph.cancel
+	w.p.mu.Unlock()
 	if cancel == nil {
 		return
 	}
 	cancel()
-	r.eph.wg.Wait()
+	w.r.eph.wg.Wait()
 	if ctx.Err() != nil {
 		return
 	}
-	p.mu.Lock()
+	w.p.mu.Lock()
 	var running []*containerRecord
-	for _, c := range r.eph.list {
+	for _, c := range w.r.eph.list {
 		if c.id != "" && c.state.Running != nil {
 			running = append(running, c)
 		}
 	}
-	p.mu.Unlock()
+	w.p.mu.Unlock()
 	for _, c := range running {
-		if err := p.retryUnreachable(ctx, "stop container", func() error { return p.stopContainer(ctx, c.id, gracePeriod(r.pod)) }); err != nil {
+		if err := w.p.retryUnreachable(ctx, "stop container", func() error { return w.p.stopContainer(ctx, c.id, gracePeriod(w.r.pod)) }); err != nil {
 			klog.FromContext(ctx).Error(err, "Stopping ephemeral container", "container", c.spec.Name)
 		}
-		p.mu.Lock()
-		p.observeExit(ctx, r, c, -1)
-		p.changedLocked(r)
-		p.mu.Unlock()
+		w.p.mu.Lock()
+		w.observeExit(ctx, c, -1)
+		w.changedLocked()
+		w.p.mu.Unlock()
 	}
 }
 
@@ -143,23 +143,23 @@ func (p *Provider) stopEphemeral(ctx context.Context, r *podRecord) {
 // kubelet retries a container of which no container exists; once it ran, or failed to start, it is never
 // started again. One the node refuses (privileged, capabilities) waits in CreateContainerConfigError, unless an
 // earlier virtual kubelet started it already.
-func (p *Provider) runEphemeral(ctx context.Context, r *podRecord, c *containerRecord) {
-	p.mu.Lock()
-	if msg := podspec.AdmitEphemeral(c.spec, p.policy()); msg != "" && c.resumeID == "" {
-		p.waitLocked(r, c, "CreateContainerConfigError", msg, failedEvent(msg))
-		p.mu.Unlock()
+func (w *podWorker) runEphemeral(ctx context.Context, c *containerRecord) {
+	w.p.mu.Lock()
+	if msg := podspec.AdmitEphemeral(c.spec, w.p.policy()); msg != "" && c.resumeID == "" {
+		w.waitLocked(c, "CreateContainerConfigError", msg, failedEvent(msg))
+		w.p.mu.Unlock()
 		return
 	}
-	p.mu.Unlock()
+	w.p.mu.Unlock()
 	for {
 		kind := configErr
-		if p.joinTarget(r, c) {
-			_, kind = p.runOnce(ctx, r, c)
+		if w.joinTarget(c) {
+			_, kind = w.runOnce(ctx, c)
 		}
 		if ctx.Err() != nil || (kind != pullErr && kind != configErr) {
 			return
 		}
-		if !p.retryWait(ctx, r, c, kind) {
+		if !w.retryWait(ctx, c, kind) {
 			return
 		}
 	}
@@ -169,23 +169,23 @@ func (p *Provider) runEphemeral(ctx context.Context, r *podRecord, c *containerR
 // NamespaceMode_TARGET, unless the pod shares one (shareProcessNamespace, hostPID). A target of which no container
 // exists fails the attempt as the kubelet does ("unable to find target container"); false then. One taken over
 // from an earlier virtual kubelet needs none.
-func (p *Provider) joinTarget(r *podRecord, c *containerRecord) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+func (w *podWorker) joinTarget(c *containerRecord) bool {
+	w.p.mu.Lock()
+	defer w.p.mu.Unlock()
 	c.pidOf = ""
-	name := ephemeralTarget(r.pod, c.spec.Name)
-	shared := r.pod.Spec.HostPID || (r.pod.Spec.ShareProcessNamespace != nil && *r.pod.Spec.ShareProcessNamespace)
+	name := ephemeralTarget(w.r.pod, c.spec.Name)
+	shared := w.r.pod.Spec.HostPID || (w.r.pod.Spec.ShareProcessNamespace != nil && *w.r.pod.Spec.ShareProcessNamespace)
 	if c.resumeID != "" || name == "" || shared {
 		return true
 	}
-	for _, t := range slices.Concat(r.init, r.app) {
+	for _, t := range slices.Concat(w.r.init, w.r.app) {
 		if t.spec.Name == name && t.id != "" {
 			c.pidOf = t.id
 			return true
 		}
 	}
 	msg := fmt.Sprintf("unable to find target container %s", name)
-	p.waitLocked(r, c, "CreateContainerConfigError", msg, failedEvent(msg))
+	w.waitLocked(c, "CreateContainerConfigError", msg, failedEvent(msg))
 	return false
 }
 

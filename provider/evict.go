@@ -37,16 +37,16 @@ func hasStorageLimits(pod *corev1.Pod) bool {
 // checks them (localStorageEviction), in its order: a disk emptyDir over its sizeLimit; the pod's ephemeral storage
 // (its containers' writable layers and logs, and its disk emptyDirs) over the sum of its containers' limits; a
 // container's writable layer and logs over its own limit (app and sidecar containers).
-func (p *Provider) enforceStorageLimits(ctx context.Context, r *podRecord) {
+func (w *podWorker) enforceStorageLimits(ctx context.Context) {
 	logger := klog.FromContext(ctx)
-	p.mu.Lock()
-	pod := r.pod
+	w.p.mu.Lock()
+	pod := w.r.pod
 	type measured struct {
 		name, id string
 		limit    *resource.Quantity // nil: none of its own that is enforced
 	}
 	var cs []measured
-	for _, c := range r.containers() {
+	for _, c := range w.r.containers() {
 		if c.id == "" || c.ephemeral {
 			continue
 		}
@@ -56,16 +56,16 @@ func (p *Provider) enforceStorageLimits(ctx context.Context, r *podRecord) {
 		}
 		cs = append(cs, m)
 	}
-	p.mu.Unlock()
+	w.p.mu.Unlock()
 
 	podLimit, hasPodLimit := resourcehelper.PodLimits(pod, resourcehelper.PodResourcesOptions{})[corev1.ResourceEphemeralStorage]
-	msg, total, err := p.volumes().DiskEmptyDirs(pod, hasPodLimit)
+	msg, total, err := w.p.volumes().DiskEmptyDirs(pod, hasPodLimit)
 	if err != nil {
 		logger.V(2).Info("Measuring emptyDir usage", "err", err)
 		return
 	}
 	if msg != "" {
-		p.evict(ctx, r, msg)
+		w.evict(ctx, msg)
 		return
 	}
 	if !hasPodLimit {
@@ -73,7 +73,7 @@ func (p *Provider) enforceStorageLimits(ctx context.Context, r *podRecord) {
 	}
 	var over string
 	for _, c := range cs {
-		u, err := p.cfg.Runtime.DiskUsage(ctx, c.id)
+		u, err := w.p.cfg.Runtime.DiskUsage(ctx, c.id)
 		if err != nil {
 			logger.V(2).Info("Measuring a container's disk", "container", c.name, "err", err)
 			return
@@ -86,26 +86,26 @@ func (p *Provider) enforceStorageLimits(ctx context.Context, r *podRecord) {
 	}
 	switch {
 	case resource.NewQuantity(total, resource.BinarySI).Cmp(podLimit) > 0:
-		p.evict(ctx, r, fmt.Sprintf(msgPodEphemeralStorage, podLimit.String()))
+		w.evict(ctx, fmt.Sprintf(msgPodEphemeralStorage, podLimit.String()))
 	case over != "":
-		p.evict(ctx, r, over)
+		w.evict(ctx, over)
 	}
 }
 
 // evict stops a pod for good as the kubelet's eviction manager does: a Warning Evicted event, its containers
 // killed after a one-second grace period, phase Failed with reason Evicted. The Podman pod stays (for logs) until
 // the pod is deleted.
-func (p *Provider) evict(ctx context.Context, r *podRecord, msg string) {
+func (w *podWorker) evict(ctx context.Context, msg string) {
 	logger := klog.FromContext(ctx)
-	p.mu.Lock()
-	if r.terminal || r.deleting || r.evicting {
-		p.mu.Unlock()
+	w.p.mu.Lock()
+	if w.r.terminal || w.r.deleting || w.r.evicting {
+		w.p.mu.Unlock()
 		return
 	}
-	r.evicting = true
-	p.mu.Unlock()
+	w.r.evicting = true
+	w.p.mu.Unlock()
 	logger.Info("Evicting pod", "message", msg)
-	p.stopForGood(ctx, r, evictionGracePeriod, corev1.EventTypeWarning, "Evicted", msg)
+	w.stopForGood(ctx, evictionGracePeriod, corev1.EventTypeWarning, "Evicted", msg)
 }
 
 // stopForGood stops a live pod that the node gave up on (evicted, past its active deadline; the caller has set
@@ -115,26 +115,26 @@ func (p *Provider) evict(ctx context.Context, r *podRecord, msg string) {
 // Unlike the kubelet, whose status says Failed at once, the phase turns Failed only once the containers have
 // stopped: virtual-kubelet writes no status of a pod whose phase is terminal, so their end would never be seen.
 // The Podman pod stays (for logs) until the pod is deleted.
-func (p *Provider) stopForGood(ctx context.Context, r *podRecord, grace time.Duration, eventType, reason, msg string) {
-	p.cfg.Recorder.Event(r.pod, eventType, reason, msg)
-	r.cancel()
-	<-r.done
+func (w *podWorker) stopForGood(ctx context.Context, grace time.Duration, eventType, reason, msg string) {
+	w.p.cfg.Recorder.Event(w.r.pod, eventType, reason, msg)
+	w.r.cancel()
+	<-w.r.done
 
-	p.stopRunning(ctx, r, grace)
-	if r.podmanID != "" {
-		if err := p.cfg.Runtime.StopPod(ctx, r.podmanID, grace); err != nil {
+	w.stopRunning(ctx, grace)
+	if w.r.podmanID != "" {
+		if err := w.p.cfg.Runtime.StopPod(ctx, w.r.podmanID, grace); err != nil {
 			klog.FromContext(ctx).Error(err, "Stopping the sandbox of a pod stopped for good")
 		}
 	}
-	p.mu.Lock()
-	r.terminal, r.sandbox = true, false
+	w.p.mu.Lock()
+	w.r.terminal, w.r.sandbox = true, false
 	// A container that had not started, or whose end was not seen, is reported as the kubelet's TerminatePod does.
-	cs := r.containers()
-	for _, i := range podstatus.Unterminated(r.snapshot(nil).Containers) {
+	cs := w.r.containers()
+	for _, i := range podstatus.Unterminated(w.r.snapshot(nil).Containers) {
 		cs[i].state = podstatus.Unlocated()
 	}
-	r.finalPhase = corev1.PodFailed
-	r.reason, r.message = reason, msg
-	p.changedLocked(r)
-	p.mu.Unlock()
+	w.r.finalPhase = corev1.PodFailed
+	w.r.reason, w.r.message = reason, msg
+	w.changedLocked()
+	w.p.mu.Unlock()
 }

@@ -34,7 +34,7 @@ func TestEvictionWhenEmptyDirOutgrowsItsLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := h.p.pods[key(pod.Namespace, pod.Name)]
-	h.p.enforceStorageLimits(h.ctx, r)
+	h.p.worker(r).enforceStorageLimits(h.ctx)
 
 	evicted, _ := h.waitReported(pod, 0, "Failed", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodFailed })
 	wantMsg := `Usage of EmptyDir volume "scratch" exceeds the limit "64Ki". `
@@ -99,7 +99,7 @@ func TestEvictionForEphemeralStorage(t *testing.T) {
 			h.p.mu.Lock()
 			r := h.p.pods[key(pod.Namespace, pod.Name)]
 			h.p.mu.Unlock()
-			h.p.enforceStorageLimits(h.ctx, r)
+			h.p.worker(r).enforceStorageLimits(h.ctx)
 			if tc.wantMsg == "" {
 				h.p.mu.Lock()
 				evicting := r.evicting

@@ -372,14 +372,14 @@ func (p *Provider) resync(ctx context.Context) error {
 
 // previousTermination is the lastState of an adopted container: how its previous attempt, if Podman still has it,
 // ended. The zero state means there is none.
-func (p *Provider) previousTermination(ctx context.Context, r *podRecord, c *containerRecord) corev1.ContainerState {
-	p.mu.Lock()
+func (w *podWorker) previousTermination(ctx context.Context, c *containerRecord) corev1.ContainerState {
+	w.p.mu.Lock()
 	attempt := c.attempts - 1 // the one before the adopted attempt
-	p.mu.Unlock()
+	w.p.mu.Unlock()
 	if attempt < 1 {
 		return corev1.ContainerState{}
 	}
-	st, err := p.cfg.Runtime.InspectContainer(ctx, podspec.ContainerName(r.podmanName, c.spec.Name, attempt))
+	st, err := w.p.cfg.Runtime.InspectContainer(ctx, podspec.ContainerName(w.r.podmanName, c.spec.Name, attempt))
 	if err != nil || !exitedState(st.Status) {
 		return corev1.ContainerState{}
 	}

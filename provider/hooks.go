@@ -35,23 +35,23 @@ var hookClient = &http.Client{
 
 // runHandler runs a lifecycle hook handler in or against container id, as the kubelet's handlerRunner does. msg
 // describes a failure (for logs, not events: it may hold secrets).
-func (p *Provider) runHandler(ctx context.Context, r *podRecord, c *containerRecord, id string, h *corev1.LifecycleHandler) (string, error) {
+func (w *podWorker) runHandler(ctx context.Context, c *containerRecord, id string, h *corev1.LifecycleHandler) (string, error) {
 	switch {
 	case h.Exec != nil:
-		out, err := p.exec(ctx, id, h.Exec.Command, 0)
+		out, err := w.p.exec(ctx, id, h.Exec.Command, 0)
 		if err != nil {
-			return fmt.Sprintf("Exec lifecycle hook (%v) for Container %q in Pod %q failed - error: %v, message: %q", h.Exec.Command, c.spec.Name, podspec.FormatPod(r.pod), err, string(out)), err
+			return fmt.Sprintf("Exec lifecycle hook (%v) for Container %q in Pod %q failed - error: %v, message: %q", h.Exec.Command, c.spec.Name, podspec.FormatPod(w.r.pod), err, string(out)), err
 		}
 		return "", nil
 	case h.HTTPGet != nil:
-		if err := p.runHTTPHandler(ctx, r, c, h.HTTPGet); err != nil {
-			return fmt.Sprintf("HTTP lifecycle hook (%s) for Container %q in Pod %q failed - error: %v", h.HTTPGet.Path, c.spec.Name, podspec.FormatPod(r.pod), err), err
+		if err := w.runHTTPHandler(ctx, c, h.HTTPGet); err != nil {
+			return fmt.Sprintf("HTTP lifecycle hook (%s) for Container %q in Pod %q failed - error: %v", h.HTTPGet.Path, c.spec.Name, podspec.FormatPod(w.r.pod), err), err
 		}
 		return "", nil
 	case h.Sleep != nil:
 		if !sleep(ctx, time.Duration(h.Sleep.Seconds)*time.Second) {
 			err := errors.New("container terminated before sleep hook finished")
-			return fmt.Sprintf("Sleep lifecycle hook (%d) for Container %q in Pod %q failed - error: %v", h.Sleep.Seconds, c.spec.Name, podspec.FormatPod(r.pod), err), err
+			return fmt.Sprintf("Sleep lifecycle hook (%d) for Container %q in Pod %q failed - error: %v", h.Sleep.Seconds, c.spec.Name, podspec.FormatPod(w.r.pod), err), err
 		}
 		return "", nil
 	default:
@@ -62,12 +62,12 @@ func (p *Provider) runHandler(ctx context.Context, r *podRecord, c *containerRec
 
 // runHTTPHandler makes an HTTP hook's GET (host: the pod's IP by default). A response of any status succeeds; an
 // HTTPS request answered in plain HTTP is retried in HTTP, as the kubelet does.
-func (p *Provider) runHTTPHandler(ctx context.Context, r *podRecord, c *containerRecord, get *corev1.HTTPGetAction) error {
+func (w *podWorker) runHTTPHandler(ctx context.Context, c *containerRecord, get *corev1.HTTPGetAction) error {
 	host := get.Host
 	if host == "" {
-		p.mu.Lock()
-		host = r.podIP
-		p.mu.Unlock()
+		w.p.mu.Lock()
+		host = w.r.podIP
+		w.p.mu.Unlock()
 		if host == "" {
 			return errors.New("failed to find networking container: the pod has no IP")
 		}
@@ -86,7 +86,7 @@ func (p *Provider) runHTTPHandler(ctx context.Context, r *podRecord, c *containe
 		resp, httpErr := hookClient.Do(req)
 		discardBody(resp)
 		if httpErr == nil {
-			p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "LifecycleHTTPFallback", "request to HTTPS lifecycle hook %s got HTTP response, retry with HTTP succeeded", req.URL.Host)
+			w.p.cfg.Recorder.Eventf(w.r.pod, corev1.EventTypeWarning, "LifecycleHTTPFallback", "request to HTTPS lifecycle hook %s got HTTP response, retry with HTTP succeeded", req.URL.Host)
 			err = nil
 		}
 	}
@@ -112,27 +112,27 @@ func hasPostStart(c *corev1.Container) bool {
 // postStart runs a container's postStart hook right after the container started, as the kubelet does: until the
 // hook completes the container is reported as it was before it started. A failed hook kills the container
 // (FailedPostStartHook), and false is returned; the runner then sees it exit.
-func (p *Provider) postStart(ctx context.Context, r *podRecord, c *containerRecord, id string) bool {
+func (w *podWorker) postStart(ctx context.Context, c *containerRecord, id string) bool {
 	if !hasPostStart(c.spec) {
 		return true
 	}
 	logger := klog.FromContext(ctx).WithValues("container", c.spec.Name)
-	msg, err := p.runHandler(ctx, r, c, id, c.spec.Lifecycle.PostStart)
+	msg, err := w.runHandler(ctx, c, id, c.spec.Lifecycle.PostStart)
 	if err == nil {
-		p.mu.Lock()
+		w.p.mu.Lock()
 		c.hooking = false
-		p.changedLocked(r)
-		p.mu.Unlock()
+		w.changedLocked()
+		w.p.mu.Unlock()
 		return true
 	}
 	if ctx.Err() == nil {
 		logger.Error(err, "Failed to execute PostStartHook", "message", msg)
 		// As the kubelet, the event does not carry the message, which may hold secrets.
-		p.cfg.Recorder.Event(r.pod, corev1.EventTypeWarning, "FailedPostStartHook", "PostStartHook failed")
-		p.mu.Lock()
-		grace := killGracePeriod(r.pod, nil)
-		p.mu.Unlock()
-		p.killContainer(ctx, r, c, id, "FailedPostStartHook", grace)
+		w.p.cfg.Recorder.Event(w.r.pod, corev1.EventTypeWarning, "FailedPostStartHook", "PostStartHook failed")
+		w.p.mu.Lock()
+		grace := killGracePeriod(w.r.pod, nil)
+		w.p.mu.Unlock()
+		w.killContainer(ctx, c, id, "FailedPostStartHook", grace)
 	}
 	// The runner records the exit next (recordExit ends hooking): until then the container is still shown as it
 	// was before it started, so that it is never reported running.
@@ -142,14 +142,14 @@ func (p *Provider) postStart(ctx context.Context, r *podRecord, c *containerReco
 // killContainer stops one container of a live pod as the kubelet's killContainer: a Killing event with msg, the
 // preStop hook within the grace period, then the stop signal with what is left of it (at least 2s). It returns
 // the error of the stop.
-func (p *Provider) killContainer(ctx context.Context, r *podRecord, c *containerRecord, id, msg string, grace time.Duration) error {
-	p.cfg.Recorder.Event(r.pod, corev1.EventTypeNormal, "Killing", msg)
-	p.mu.Lock()
+func (w *podWorker) killContainer(ctx context.Context, c *containerRecord, id, msg string, grace time.Duration) error {
+	w.p.cfg.Recorder.Event(w.r.pod, corev1.EventTypeNormal, "Killing", msg)
+	w.p.mu.Lock()
 	c.killed = true
-	p.mu.Unlock()
-	grace = p.preStop(ctx, r, c, id, grace)
+	w.p.mu.Unlock()
+	grace = w.preStop(ctx, c, id, grace)
 	klog.FromContext(ctx).V(2).Info("Killing container with a grace period", "container", c.spec.Name, "gracePeriod", grace)
-	err := p.stopContainer(ctx, id, grace)
+	err := w.p.stopContainer(ctx, id, grace)
 	if err != nil {
 		klog.FromContext(ctx).Error(err, "Stopping container", "container", c.spec.Name)
 	}
@@ -159,7 +159,7 @@ func (p *Provider) killContainer(ctx context.Context, r *podRecord, c *container
 // preStop runs a container's preStop hook, if any, before it is stopped with grace, as the kubelet's
 // executePreStopHook: the hook gets at most the grace period, a failure is a FailedPreStopHook event and the stop
 // goes on. It returns the grace period left for the stop signal (whole seconds spent are taken off; at least 2s).
-func (p *Provider) preStop(ctx context.Context, r *podRecord, c *containerRecord, id string, grace time.Duration) time.Duration {
+func (w *podWorker) preStop(ctx context.Context, c *containerRecord, id string, grace time.Duration) time.Duration {
 	if c.spec.Lifecycle == nil || c.spec.Lifecycle.PreStop == nil || grace <= 0 {
 		return max(grace, minGracePeriod)
 	}
@@ -171,10 +171,10 @@ func (p *Provider) preStop(ctx context.Context, r *podRecord, c *containerRecord
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		msg, err := p.runHandler(hctx, r, c, id, c.spec.Lifecycle.PreStop)
+		msg, err := w.runHandler(hctx, c, id, c.spec.Lifecycle.PreStop)
 		if err != nil && hctx.Err() == nil {
 			logger.Error(err, "PreStop hook failed", "message", msg)
-			p.cfg.Recorder.Event(r.pod, corev1.EventTypeWarning, "FailedPreStopHook", "PreStopHook failed")
+			w.p.cfg.Recorder.Event(w.r.pod, corev1.EventTypeWarning, "FailedPreStopHook", "PreStopHook failed")
 		}
 	}()
 	t := time.NewTimer(grace)

@@ -146,7 +146,7 @@ func TestPreStopGracePeriod(t *testing.T) {
 				spec.Lifecycle = &corev1.Lifecycle{PreStop: tc.hook}
 			}
 			r := newPodRecord(lifecyclePod("p", corev1.RestartPolicyAlways, nil, spec), "p")
-			if got := p.preStop(ctx, r, r.app[0], "c1", tc.grace); got != tc.want {
+			if got := p.worker(r).preStop(ctx, r.app[0], "c1", tc.grace); got != tc.want {
 				t.Errorf("grace left = %s, want %s", got, tc.want)
 			}
 			if got := ev.has("Warning FailedPreStopHook PreStopHook failed"); got != tc.wantEvent {
@@ -252,7 +252,7 @@ func TestHTTPHook(t *testing.T) {
 			c := &corev1.Container{Name: "app", Ports: []corev1.ContainerPort{{Name: "web", ContainerPort: port(srv)}}}
 			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web"}, Spec: corev1.PodSpec{Containers: []corev1.Container{*c}}}
 			r := &podRecord{pod: pod, podIP: tc.podIP}
-			if err := p.runHTTPHandler(context.Background(), r, &containerRecord{spec: c}, &tc.get); err != nil {
+			if err := p.worker(r).runHTTPHandler(context.Background(), &containerRecord{spec: c}, &tc.get); err != nil {
 				t.Fatalf("hook failed: %v", err)
 			}
 			var req *http.Request

@@ -16,14 +16,14 @@ import (
 
 // updateImagesLocked takes the containers' images from an updated pod. A container whose image changed gets the
 // new one on its next run, and its runner is told. p.mu must be held.
-func (p *Provider) updateImagesLocked(r *podRecord, pod *corev1.Pod) {
+func (w *podWorker) updateImagesLocked(pod *corev1.Pod) {
 	want := map[string]string{}
 	for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
 		for i := range cs {
 			want[cs[i].Name] = cs[i].Image
 		}
 	}
-	for _, c := range r.containers() {
+	for _, c := range w.r.containers() {
 		image := want[c.spec.Name]
 		current := c.spec.Image
 		if c.wantImage != "" {
@@ -80,7 +80,7 @@ func takeNewImageLocked(c *containerRecord) {
 // watchImage kills the container's current run (id) once the pod's spec gives the container a new image, with
 // the kubelet's Killing event, so that the runner starts it again with the new one. Regular init containers are
 // not watched. The returned function stops watching, after a kill under way has completed.
-func (p *Provider) watchImage(ctx context.Context, r *podRecord, c *containerRecord, id string) func() {
+func (w *podWorker) watchImage(ctx context.Context, c *containerRecord, id string) func() {
 	if c.init && !c.sidecar {
 		return func() {}
 	}
@@ -94,11 +94,11 @@ func (p *Provider) watchImage(ctx context.Context, r *podRecord, c *containerRec
 				return
 			case <-c.respec:
 			}
-			p.mu.Lock()
+			w.p.mu.Lock()
 			changed := imageChangedLocked(c)
 			c.respecKilled = changed
-			grace := killGracePeriod(r.pod, nil)
-			p.mu.Unlock()
+			grace := killGracePeriod(w.r.pod, nil)
+			w.p.mu.Unlock()
 			if !changed {
 				continue // a change the run already has
 			}
@@ -107,7 +107,7 @@ func (p *Provider) watchImage(ctx context.Context, r *podRecord, c *containerRec
 				msg = fmt.Sprintf("Init container %s definition changed", c.spec.Name)
 			}
 			// The kill goes on if the watch is stopped meanwhile: the container is on its way out.
-			p.killContainer(context.WithoutCancel(ctx), r, c, id, msg, grace)
+			w.killContainer(context.WithoutCancel(ctx), c, id, msg, grace)
 			return
 		}
 	}()
@@ -120,7 +120,7 @@ func (p *Provider) watchImage(ctx context.Context, r *podRecord, c *containerRec
 // backOff waits d, as sleep does, for the container's next run, but ends early once the pod's spec gives the
 // container a new image: the kubelet's back-offs are keyed by image, and a new one has none. False means ctx
 // ended.
-func (p *Provider) backOff(ctx context.Context, c *containerRecord, d time.Duration) bool {
+func (w *podWorker) backOff(ctx context.Context, c *containerRecord, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	for {
@@ -130,9 +130,9 @@ func (p *Provider) backOff(ctx context.Context, c *containerRecord, d time.Durat
 		case <-t.C:
 			return true
 		case <-c.respec:
-			p.mu.Lock()
+			w.p.mu.Lock()
 			changed := imageChangedLocked(c)
-			p.mu.Unlock()
+			w.p.mu.Unlock()
 			if changed {
 				return true
 			}

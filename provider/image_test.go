@@ -37,7 +37,7 @@ func TestUpdateImagesLocked(t *testing.T) {
 				upd.Spec.Containers[0].Name = "other"
 			}
 			p := New(Config{})
-			p.updateImagesLocked(r, upd)
+			p.worker(r).updateImagesLocked(upd)
 			if c.wantImage != tc.want {
 				t.Errorf("wantImage %q, want %q", c.wantImage, tc.want)
 			}

@@ -24,18 +24,18 @@ func (p *Provider) volumes() *volume.Manager {
 // FailedMount event; the error says which failed. A volume the node refuses whatever it waits for (a claim bound
 // to a PersistentVolume it cannot mount) gives instead the rejection the pod fails with, and no event of its own
 // (the rejection's is FailedMount).
-func (p *Provider) setUpVolumes(ctx context.Context, r *podRecord) (*podspec.Rejection, error) {
-	r.volMu.Lock()
-	defer r.volMu.Unlock()
-	p.mu.Lock()
-	pod := r.pod.DeepCopy()
-	p.mu.Unlock()
-	err := p.volumes().SetUp(ctx, pod, func(v *corev1.Volume, err error) {
+func (w *podWorker) setUpVolumes(ctx context.Context) (*podspec.Rejection, error) {
+	w.r.volMu.Lock()
+	defer w.r.volMu.Unlock()
+	w.p.mu.Lock()
+	pod := w.r.pod.DeepCopy()
+	w.p.mu.Unlock()
+	err := w.p.volumes().SetUp(ctx, pod, func(v *corev1.Volume, err error) {
 		var refused *volume.RefusedError
 		if errors.As(err, &refused) {
 			return
 		}
-		p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "FailedMount", "MountVolume.SetUp failed for volume %q : %v", v.Name, err)
+		w.p.cfg.Recorder.Eventf(w.r.pod, corev1.EventTypeWarning, "FailedMount", "MountVolume.SetUp failed for volume %q : %v", v.Name, err)
 	})
 	if refusals := volume.Refusals(err); len(refusals) > 0 {
 		return podspec.VolumeRefusal(refusals), err
@@ -47,15 +47,15 @@ func (p *Provider) setUpVolumes(ctx context.Context, r *podRecord) (*podspec.Rej
 // API objects, renewing tokens as they age. A pod being deleted is left alone: the periodic resync lists the pods
 // to refresh before it gets to each, and a refresh after the deletion's tear-down would write the pod's folder
 // again, for good.
-func (p *Provider) refreshVolumes(ctx context.Context, r *podRecord) {
-	r.volMu.Lock()
-	defer r.volMu.Unlock()
-	p.mu.Lock()
-	gone := r.deleting || r.removed
-	pod := r.pod.DeepCopy()
-	p.mu.Unlock()
+func (w *podWorker) refreshVolumes(ctx context.Context) {
+	w.r.volMu.Lock()
+	defer w.r.volMu.Unlock()
+	w.p.mu.Lock()
+	gone := w.r.deleting || w.r.removed
+	pod := w.r.pod.DeepCopy()
+	w.p.mu.Unlock()
 	if gone {
 		return
 	}
-	p.volumes().Refresh(ctx, pod)
+	w.p.volumes().Refresh(ctx, pod)
 }

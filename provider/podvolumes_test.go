@@ -23,7 +23,7 @@ func TestRefreshAfterDeletion(t *testing.T) {
 		{Name: "conf", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "settings"}}}},
 	}
 	r := newPodRecord(pod, "x")
-	if rej, err := p.setUpVolumes(context.Background(), r); rej != nil || err != nil {
+	if rej, err := p.worker(r).setUpVolumes(context.Background()); rej != nil || err != nil {
 		t.Fatal(rej, err)
 	}
 	// As DeletePod, then kill, do.
@@ -33,7 +33,7 @@ func TestRefreshAfterDeletion(t *testing.T) {
 	if err := p.volumes().TearDown(pod.UID); err != nil {
 		t.Fatal(err)
 	}
-	p.refreshVolumes(context.Background(), r)
+	p.worker(r).refreshVolumes(context.Background())
 	if _, err := os.Stat(filepath.Join(root, "pods", string(pod.UID))); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a refresh after the deletion wrote the pod folder again: %v", err)
 	}

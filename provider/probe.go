@@ -22,24 +22,23 @@ var probeTick time.Duration
 // startedAt), as the kubelet's prober manager does. onStarted are called once the container counts as started: at
 // once if it has (no startup probe), else when the startup probe first succeeds. The returned function stops the
 // workers.
-func (p *Provider) startProbes(ctx context.Context, r *podRecord, c *containerRecord, id string, startedAt time.Time, onStarted []func()) func() {
+func (w *podWorker) startProbes(ctx context.Context, c *containerRecord, id string, startedAt time.Time, onStarted []func()) func() {
 	// Without a startup probe (or for a container taken over that had started), the container has started.
-	p.mu.Lock()
+	w.p.mu.Lock()
 	started := c.started
-	p.mu.Unlock()
+	w.p.mu.Unlock()
 	if started {
 		for _, f := range onStarted {
 			f()
 		}
 	}
-	return prober.Start(ctx, c.spec, &probedRun{p: p, r: r, c: c, id: id, onStarted: onStarted}, startedAt, probeTick).Stop
+	return prober.Start(ctx, c.spec, &probedRun{w: w, c: c, id: id, onStarted: onStarted}, startedAt, probeTick).Stop
 }
 
 // probedRun is one run of a container (id) as its probe workers see it: the record stays the runner's, and the
 // results change it only while id is still the container's current run.
 type probedRun struct {
-	p         *Provider
-	r         *podRecord
+	w         *podWorker
 	c         *containerRecord
 	id        string
 	onStarted []func()
@@ -49,39 +48,39 @@ var _ prober.Container = &probedRun{}
 
 // State is the run's started state, whether its pod shuts down, and the pod's IP.
 func (pr *probedRun) State() prober.State {
-	pr.p.mu.Lock()
-	defer pr.p.mu.Unlock()
-	return prober.State{Started: pr.c.started, Deleting: pr.r.deleting || pr.r.pod.DeletionTimestamp != nil, PodIP: pr.r.podIP}
+	pr.w.p.mu.Lock()
+	defer pr.w.p.mu.Unlock()
+	return prober.State{Started: pr.c.started, Deleting: pr.w.r.deleting || pr.w.r.pod.DeletionTimestamp != nil, PodIP: pr.w.r.podIP}
 }
 
 // Exec runs a probe's command in the run.
 func (pr *probedRun) Exec(ctx context.Context, cmd []string, timeout time.Duration) ([]byte, error) {
-	return pr.p.exec(ctx, pr.id, cmd, timeout)
+	return pr.w.p.exec(ctx, pr.id, cmd, timeout)
 }
 
 // Eventf records a probe's event on the pod.
 func (pr *probedRun) Eventf(eventType, reason, messageFmt string, args ...any) {
-	pr.p.cfg.Recorder.Eventf(pr.r.pod, eventType, reason, messageFmt, args...)
+	pr.w.p.cfg.Recorder.Eventf(pr.w.r.pod, eventType, reason, messageFmt, args...)
 }
 
 // SetReady records the readiness probe's result.
 func (pr *probedRun) SetReady(ready bool) {
-	pr.p.mu.Lock()
-	defer pr.p.mu.Unlock()
+	pr.w.p.mu.Lock()
+	defer pr.w.p.mu.Unlock()
 	if pr.c.ready != ready && pr.c.id == pr.id {
 		pr.c.ready = ready
-		pr.p.changedLocked(pr.r)
+		pr.w.changedLocked()
 	}
 }
 
 // Started records that the startup probe succeeded and calls the run's onStarted.
 func (pr *probedRun) Started() {
-	pr.p.mu.Lock()
+	pr.w.p.mu.Lock()
 	if pr.c.id == pr.id {
 		pr.c.started = true
-		pr.p.changedLocked(pr.r)
+		pr.w.changedLocked()
 	}
-	pr.p.mu.Unlock()
+	pr.w.p.mu.Unlock()
 	for _, f := range pr.onStarted {
 		f()
 	}
@@ -89,7 +88,7 @@ func (pr *probedRun) Started() {
 
 // Kill kills the run for failing its liveness or startup probe.
 func (pr *probedRun) Kill(ctx context.Context, t prober.Type) {
-	pr.p.killForProbe(ctx, pr.r, pr.c, pr.id, t)
+	pr.w.killForProbe(ctx, pr.c, pr.id, t)
 }
 
 // exec runs a command in a container as the kubelet's RunInContainer does: its output, and for a non-zero exit a
@@ -110,20 +109,20 @@ func (p *Provider) exec(ctx context.Context, id string, cmd []string, timeout ti
 
 // killForProbe kills a container that failed its liveness or startup probe, as the kubelet does; the runner then
 // sees it exit and applies the restart policy.
-func (p *Provider) killForProbe(ctx context.Context, r *podRecord, c *containerRecord, id string, t prober.Type) {
+func (w *podWorker) killForProbe(ctx context.Context, c *containerRecord, id string, t prober.Type) {
 	what := "liveness"
 	if t == prober.Startup {
 		what = "startup"
 	}
 	msg := fmt.Sprintf("Container %s failed %s probe", c.spec.Name, what)
-	if c.sidecar || r.pod.Spec.RestartPolicy != corev1.RestartPolicyNever {
+	if c.sidecar || w.r.pod.Spec.RestartPolicy != corev1.RestartPolicyNever {
 		msg += ", will be restarted"
 	}
-	p.mu.Lock()
-	grace := killGracePeriod(r.pod, t.Probe(c.spec))
-	p.mu.Unlock()
+	w.p.mu.Lock()
+	grace := killGracePeriod(w.r.pod, t.Probe(c.spec))
+	w.p.mu.Unlock()
 	// The kill goes on if the worker is stopped meanwhile: the container is on its way out.
-	p.killContainer(context.WithoutCancel(ctx), r, c, id, msg, grace)
+	w.killContainer(context.WithoutCancel(ctx), c, id, msg, grace)
 }
 
 // killGracePeriod is the grace period of a container killed for failing a probe (setTerminationGracePeriod): the

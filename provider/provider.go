@@ -262,11 +262,11 @@ func (p *Provider) resyncVolumes(ctx context.Context) {
 		for _, r := range live {
 			rctx := klog.NewContext(ctx, klog.FromContext(ctx).WithValues("pod", klog.KObj(r.pod)))
 			if hasAPIDataVolume(r.pod) {
-				p.refreshVolumes(rctx, r)
+				p.worker(r).refreshVolumes(rctx)
 			}
 			// As the kubelet's eviction manager, which checks local storage limits on each housekeeping.
 			if hasStorageLimits(r.pod) {
-				go p.enforceStorageLimits(rctx, r)
+				go p.worker(r).enforceStorageLimits(rctx)
 			}
 		}
 	}
@@ -319,6 +319,7 @@ func (p *Provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 		return nil
 	}
 	r := newPodRecord(pod, podspec.PodName(pod))
+	w := p.worker(r)
 	r.startTime = metav1.NewTime(p.cfg.Clock.Now())
 	if pod.Status.StartTime != nil {
 		r.startTime = *pod.Status.StartTime
@@ -327,7 +328,7 @@ func (p *Provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 		delete(p.adopted, pod.UID)
 		r.adopted, r.podmanID = true, a.podmanID
 		seedAdopted(r, a)
-		p.adoptResourcesLocked(klog.NewContext(ctx, logger), r, pod)
+		w.adoptResourcesLocked(klog.NewContext(ctx, logger), pod)
 		logger.Info("Adopting the pod's running Podman pod", "podmanPod", a.podmanID)
 	}
 	podCtx := klog.NewContext(context.WithoutCancel(ctx), logger)
@@ -335,10 +336,10 @@ func (p *Provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 	r.cancel = cancel
 	p.pods[key(pod.Namespace, pod.Name)] = r
 	p.commitLocked(r, time.Now()) // its first status, stamped when the node takes the pod on
-	p.armDeadlineLocked(podCtx, r)
+	w.armDeadlineLocked(podCtx)
 	p.mu.Unlock()
 	logger.V(2).Info("Starting pod")
-	go p.run(runCtx, r)
+	go w.run(runCtx)
 	return nil
 }
 
@@ -357,13 +358,14 @@ func (p *Provider) UpdatePod(ctx context.Context, pod *corev1.Pod) error {
 	r.pod.DeletionTimestamp = pod.DeletionTimestamp
 	r.pod.DeletionGracePeriodSeconds = pod.DeletionGracePeriodSeconds
 	r.pod.Status.Conditions = pod.Status.Conditions
-	p.updateEphemeralLocked(r, pod)
-	p.updateResourcesLocked(klog.NewContext(ctx, klog.FromContext(ctx).WithValues("pod", klog.KObj(pod))), r, pod)
+	w := p.worker(r)
+	w.updateEphemeralLocked(pod)
+	w.updateResourcesLocked(klog.NewContext(ctx, klog.FromContext(ctx).WithValues("pod", klog.KObj(pod))), pod)
 	if !sameDeadline(r.pod.Spec.ActiveDeadlineSeconds, pod.Spec.ActiveDeadlineSeconds) {
 		r.pod.Spec.ActiveDeadlineSeconds = pod.Spec.ActiveDeadlineSeconds
-		p.armDeadlineLocked(klog.NewContext(context.WithoutCancel(ctx), klog.FromContext(ctx).WithValues("pod", klog.KObj(pod))), r)
+		w.armDeadlineLocked(klog.NewContext(context.WithoutCancel(ctx), klog.FromContext(ctx).WithValues("pod", klog.KObj(pod))))
 	}
-	p.updateImagesLocked(r, pod)
+	w.updateImagesLocked(pod)
 	return nil
 }
 
@@ -413,112 +415,8 @@ func (p *Provider) DeletePod(ctx context.Context, pod *corev1.Pod) error {
 	grace := gracePeriod(pod)
 	p.mu.Unlock()
 	logger := klog.FromContext(ctx).WithValues("pod", klog.KObj(pod))
-	go p.kill(klog.NewContext(context.WithoutCancel(ctx), logger), r, grace)
+	go p.worker(r).kill(klog.NewContext(context.WithoutCancel(ctx), logger), grace)
 	return nil
-}
-
-// gracePeriod is the time containers get between the stop signal and SIGKILL, at least minGracePeriod.
-func gracePeriod(pod *corev1.Pod) time.Duration {
-	secs := int64(corev1.DefaultTerminationGracePeriodSeconds)
-	if pod.Spec.TerminationGracePeriodSeconds != nil {
-		secs = *pod.Spec.TerminationGracePeriodSeconds
-	}
-	if pod.DeletionGracePeriodSeconds != nil {
-		secs = *pod.DeletionGracePeriodSeconds
-	}
-	secs = max(secs, int64(minGracePeriod/time.Second))
-	return time.Duration(secs) * time.Second
-}
-
-// stopRunning stops a pod's running containers in parallel as the kubelet's killPod does: a Killing event, the
-// preStop hook within the grace period, then the stop signal and SIGKILL when the rest of the period runs out.
-// The runner must have stopped.
-func (p *Provider) stopRunning(ctx context.Context, r *podRecord, grace time.Duration) {
-	logger := klog.FromContext(ctx)
-	p.mu.Lock()
-	var running []*containerRecord
-	names := map[string]bool{}
-	for _, c := range r.containers() {
-		if c.id != "" && c.state.Running != nil {
-			running = append(running, c)
-			names[c.spec.Name] = true
-			p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeNormal, "Killing", "Stopping container %s", c.spec.Name)
-		}
-	}
-	order := newTerminationOrder(r.pod, names)
-	p.mu.Unlock()
-
-	var wg sync.WaitGroup
-	for _, c := range running {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			// The preStop hook runs first, within the grace period.
-			grace := p.preStop(ctx, r, c, c.id, grace)
-			// A sidecar stops after the main containers and the later sidecars (the kubelet's termination order).
-			if !c.ephemeral {
-				grace = max(order.waitForTurn(c.spec.Name, grace), minGracePeriod)
-				defer order.done(c.spec.Name)
-			}
-			// While Podman does not answer, the container runs on: it is stopped once Podman answers again.
-			if err := p.retryUnreachable(ctx, "stop container", func() error { return p.stopContainer(ctx, c.id, grace) }); err != nil {
-				logger.Error(err, "Stopping container", "container", c.spec.Name)
-			}
-			p.recordExit(ctx, r, c, c.id, -1)
-		}()
-	}
-	wg.Wait()
-}
-
-// kill stops a pod being deleted, removes its Podman pod and reports its final status.
-func (p *Provider) kill(ctx context.Context, r *podRecord, grace time.Duration) {
-	logger := klog.FromContext(ctx)
-	r.cancel()
-	<-r.done // the runner has stopped touching containers
-
-	p.stopRunning(ctx, r, grace)
-	// By name when its ID is not known: the runner may have been stopped while Podman was creating it.
-	podmanPod := r.podmanID
-	if podmanPod == "" {
-		podmanPod = r.podmanName
-	}
-	if err := p.retryUnreachable(ctx, "remove pod", func() error { return p.cfg.Runtime.RemovePod(ctx, podmanPod) }); err != nil {
-		logger.Error(err, "Removing Podman pod", "podmanPod", r.podmanName)
-	}
-	p.releaseUserNamespace(r.pod.UID)
-	r.volMu.Lock()
-	if err := p.volumes().TearDown(r.pod.UID); err != nil {
-		logger.Error(err, "Removing the pod's volumes")
-	}
-	r.volMu.Unlock()
-	p.mu.Lock()
-	r.terminal = true
-	r.sandbox = false
-	r.removed = true
-	p.stopDeadlineLocked(r)
-	// Containers that never ran are reported as the kubelet's TerminatePod does (which leaves ephemeral ones be).
-	for _, c := range r.containers() {
-		if c.state.Waiting != nil && !c.ephemeral {
-			c.state = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
-				ExitCode: 137, Reason: "ContainerStatusUnknown",
-				Message: "The container could not be located when the pod was terminated",
-			}}
-		}
-	}
-	for _, c := range r.containers() {
-		p.exits.stoppedByUs(c.id) // forget the stops no waiter consumed
-	}
-	delete(p.pods, key(r.pod.Namespace, r.pod.Name))
-	p.retryPendingResizesLocked() // the room it took is free
-	p.changedLocked(r)
-	final := p.podLocked(r)
-	p.mu.Unlock()
-	logger.V(2).Info("Pod stopped and removed")
-	if p.cfg.Finalize != nil {
-		if err := p.cfg.Finalize(ctx, final); err != nil {
-			logger.Error(err, "Removing the deleted pod's API object")
-		}
-	}
 }
 
 // GetPod implements node.PodLifecycleHandler.

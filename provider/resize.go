@@ -90,18 +90,18 @@ func resizeCondition(typ corev1.PodConditionType, old *corev1.PodCondition, reas
 // updateResourcesLocked takes a pod update from the API as the kubelet's HandlePodUpdates does for resources: the
 // generation is observed, and resources that differ from the allocation are admitted (a pending resize reverted
 // is dropped). p.mu must be held.
-func (p *Provider) updateResourcesLocked(ctx context.Context, r *podRecord, pod *corev1.Pod) {
-	r.pod.Generation = pod.Generation
-	defer p.changedLocked(r)
-	if r.terminal || r.deleting {
+func (w *podWorker) updateResourcesLocked(ctx context.Context, pod *corev1.Pod) {
+	w.r.pod.Generation = pod.Generation
+	defer w.changedLocked()
+	if w.r.terminal || w.r.deleting {
 		return
 	}
-	if resourcesMatch(r.pod, pod) {
-		r.resize.desired, r.resize.pending = nil, nil
+	if resourcesMatch(w.r.pod, pod) {
+		w.r.resize.desired, w.r.resize.pending = nil, nil
 		return
 	}
-	r.resize.desired = pod.DeepCopy()
-	p.allocateLocked(ctx, r)
+	w.r.resize.desired = pod.DeepCopy()
+	w.allocateLocked(ctx)
 }
 
 // resourcesMatch tells whether a pod's resources are those of another: every container's, the pod-level ones and
@@ -143,14 +143,14 @@ func memoryVolumeSizes(pod *corev1.Pod) map[string]resource.Quantity {
 // allocateLocked admits the desired resources as the kubelet's handlePodResourcesResize: they become the allocation
 // when they fit (PodResizeInProgress, a ResizeStarted event, the worker started), else the resize is pending with
 // the reason (an event when it changes). It tells whether they were allocated. p.mu must be held.
-func (p *Provider) allocateLocked(ctx context.Context, r *podRecord) bool {
-	s := &r.resize
+func (w *podWorker) allocateLocked(ctx context.Context) bool {
+	s := &w.r.resize
 	desired := s.desired
 	if desired == nil {
 		return false
 	}
 	logger := klog.FromContext(ctx)
-	if reason, msg := p.admitResizeLocked(r, desired); reason != "" {
+	if reason, msg := w.admitResizeLocked(desired); reason != "" {
 		cond := corev1.PodReasonDeferred
 		event := eventResizeDeferred
 		if reason == corev1.PodReasonInfeasible {
@@ -160,15 +160,15 @@ func (p *Provider) allocateLocked(ctx context.Context, r *podRecord) bool {
 		s.pending = resizeCondition(corev1.PodResizePending, prev, cond, msg, desired.Generation)
 		if prev == nil || prev.Reason != cond || prev.ObservedGeneration != desired.Generation {
 			logger.Info("Pod resize is pending", "reason", reason, "message", msg)
-			p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, event, "%s", resizeMessage(desired, desired.Generation, "Pod resize "+reason, msg))
+			w.p.cfg.Recorder.Eventf(w.r.pod, corev1.EventTypeWarning, event, "%s", resizeMessage(desired, desired.Generation, "Pod resize "+reason, msg))
 		}
 		if cond == corev1.PodReasonDeferred {
-			p.startResizeWorkerLocked(ctx, r) // to try again
+			w.startResizeWorkerLocked(ctx) // to try again
 		}
 		return false
 	}
 	want := containerResourcesByName(desired)
-	for _, c := range r.containers() {
+	for _, c := range w.r.containers() {
 		if res, ok := want[c.spec.Name]; ok {
 			c.spec.Resources = *res.DeepCopy()
 		}
@@ -177,8 +177,8 @@ func (p *Provider) allocateLocked(ctx context.Context, r *podRecord) bool {
 	// A new resize in progress: any error of an earlier one goes, and the generation is this one's.
 	s.inProgress = resizeCondition(corev1.PodResizeInProgress, nil, "", "", desired.Generation)
 	logger.V(2).Info("Pod resize allocated", "generation", desired.Generation)
-	p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeNormal, eventResizeStarted, "%s", resizeMessage(desired, desired.Generation, "Pod resize started", ""))
-	p.startResizeWorkerLocked(ctx, r)
+	w.p.cfg.Recorder.Eventf(w.r.pod, corev1.EventTypeNormal, eventResizeStarted, "%s", resizeMessage(desired, desired.Generation, "Pod resize started", ""))
+	w.startResizeWorkerLocked(ctx)
 	return true
 }
 
@@ -186,25 +186,25 @@ func (p *Provider) allocateLocked(ctx context.Context, r *podRecord) bool {
 // (podResizesAdmitHandler, then the general predicates against the other pods' allocations): reason Infeasible
 // for what Berth never does, OutOf<resource> when the node's allocatable has no room left. "" means they fit.
 // p.mu must be held.
-func (p *Provider) admitResizeLocked(r *podRecord, desired *corev1.Pod) (reason, msg string) {
-	if !apiequality.Semantic.DeepEqual(r.pod.Spec.Resources, desired.Spec.Resources) {
+func (w *podWorker) admitResizeLocked(desired *corev1.Pod) (reason, msg string) {
+	if !apiequality.Semantic.DeepEqual(w.r.pod.Spec.Resources, desired.Spec.Resources) {
 		return corev1.PodReasonInfeasible, msgPodLevelResize
 	}
-	if !reflect.DeepEqual(podspec.PodResources(r.pod), podspec.PodResources(desired)) {
+	if !reflect.DeepEqual(podspec.PodResources(w.r.pod), podspec.PodResources(desired)) {
 		return corev1.PodReasonInfeasible, msgPodCgroupResize
 	}
-	if !apiequality.Semantic.DeepEqual(memoryVolumeSizes(r.pod), memoryVolumeSizes(desired)) {
+	if !apiequality.Semantic.DeepEqual(memoryVolumeSizes(w.r.pod), memoryVolumeSizes(desired)) {
 		return corev1.PodReasonInfeasible, msgMemoryVolumeResize
 	}
 	want := resourcehelper.PodRequests(desired, resourcehelper.PodResourcesOptions{})
 	used := corev1.ResourceList{}
-	for _, other := range p.pods {
-		if other != r && !other.terminal {
+	for _, other := range w.p.pods {
+		if other != w.r && !other.terminal {
 			addResources(used, allocatedRequests(other))
 		}
 	}
 	for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
-		capacity, ok := p.cfg.Allocatable[name]
+		capacity, ok := w.p.cfg.Allocatable[name]
 		if !ok {
 			continue // a node that does not say has room
 		}
@@ -249,28 +249,28 @@ func addResources(sum, add corev1.ResourceList) {
 
 // startResizeWorkerLocked wakes the pod's resize worker, starting it first if need be (with ctx's logger, which
 // names the pod); it ends with the pod's runner. p.mu must be held.
-func (p *Provider) startResizeWorkerLocked(ctx context.Context, r *podRecord) {
-	if r.resize.kick == nil {
-		r.resize.kick = make(chan struct{}, 1)
-		go p.resizeWorker(context.WithoutCancel(ctx), r, r.resize.kick)
+func (w *podWorker) startResizeWorkerLocked(ctx context.Context) {
+	if w.r.resize.kick == nil {
+		w.r.resize.kick = make(chan struct{}, 1)
+		go w.resizeWorker(context.WithoutCancel(ctx), w.r.resize.kick)
 	}
-	r.resize.kickLocked()
+	w.r.resize.kickLocked()
 }
 
 // resizeWorker brings a pod's running containers to their allocated resources each time it is woken, tries a
 // deferred resize again, and retries what failed, until the pod's runner ends.
-func (p *Provider) resizeWorker(ctx context.Context, r *podRecord, kick <-chan struct{}) {
+func (w *podWorker) resizeWorker(ctx context.Context, kick <-chan struct{}) {
 	t := time.NewTimer(time.Hour)
 	t.Stop()
 	defer t.Stop()
 	for {
 		select {
-		case <-r.done:
+		case <-w.r.done:
 			return
 		case <-kick:
 		case <-t.C:
 		}
-		if retry := p.syncResize(ctx, r); retry > 0 {
+		if retry := w.syncResize(ctx); retry > 0 {
 			t.Reset(retry)
 		}
 	}
@@ -288,21 +288,21 @@ type resizeAction struct {
 // syncResize is one pass of the resize worker, as the kubelet's SyncPod with a resize: a deferred resize is
 // admitted again, then every running container whose resources differ from its allocation is updated in place or
 // restarted. It returns when to try again (0: only when woken).
-func (p *Provider) syncResize(ctx context.Context, r *podRecord) time.Duration {
+func (w *podWorker) syncResize(ctx context.Context) time.Duration {
 	var retry time.Duration
-	p.mu.Lock()
-	if r.terminal || r.deleting {
-		p.mu.Unlock()
+	w.p.mu.Lock()
+	if w.r.terminal || w.r.deleting {
+		w.p.mu.Unlock()
 		return 0
 	}
-	if s := r.resize; s.desired != nil && s.pending != nil && s.pending.Reason == corev1.PodReasonDeferred {
-		if !p.allocateLocked(ctx, r) {
+	if s := w.r.resize; s.desired != nil && s.pending != nil && s.pending.Reason == corev1.PodReasonDeferred {
+		if !w.allocateLocked(ctx) {
 			retry = resizeRetryPeriod
 		}
-		p.changedLocked(r)
+		w.changedLocked()
 	}
 	var actions []resizeAction
-	for _, c := range r.containers() {
+	for _, c := range w.r.containers() {
 		if !resizeOutstanding(c) || c.resizeRestart {
 			continue
 		}
@@ -311,20 +311,20 @@ func (p *Provider) syncResize(ctx context.Context, r *podRecord) time.Duration {
 		a.restart = a.current != nil && restartRequired(c.spec, *a.current, a.target)
 		actions = append(actions, a)
 	}
-	p.mu.Unlock()
+	w.p.mu.Unlock()
 
-	err := p.actuateResize(ctx, r, actions)
+	err := w.actuateResize(ctx, actions)
 
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	w.p.mu.Lock()
+	defer w.p.mu.Unlock()
 	if err != nil {
 		klog.FromContext(ctx).Error(err, "Resizing the pod's containers")
-		p.resizeErrorLocked(r, err)
-		if retry == 0 || retry > p.cfg.InitialBackoff {
-			retry = p.cfg.InitialBackoff
+		w.resizeErrorLocked(err)
+		if retry == 0 || retry > w.p.cfg.InitialBackoff {
+			retry = w.p.cfg.InitialBackoff
 		}
 	}
-	p.settleLocked(r)
+	w.settleLocked()
 	return retry
 }
 
@@ -358,8 +358,8 @@ func restartRequired(c *corev1.Container, from, to corev1.ResourceRequirements) 
 // actuateResize carries the actions out as the kubelet's doPodResizeAction: memory limits that shrink are first
 // checked against the containers' usage, containers to restart are stopped (their runner starts them again at
 // once, with the allocation), the others are updated in place, shrinking ones first.
-func (p *Provider) actuateResize(ctx context.Context, r *podRecord, actions []resizeAction) error {
-	if err := p.checkMemoryDecrease(ctx, r, actions); err != nil {
+func (w *podWorker) actuateResize(ctx context.Context, actions []resizeAction) error {
+	if err := w.checkMemoryDecrease(ctx, actions); err != nil {
 		return err
 	}
 	slices.SortStableFunc(actions, func(a, b resizeAction) int {
@@ -368,12 +368,12 @@ func (p *Provider) actuateResize(ctx context.Context, r *podRecord, actions []re
 	var errs []error
 	for _, a := range actions {
 		if a.restart {
-			p.restartForResize(ctx, r, a)
+			w.restartForResize(ctx, a)
 			continue
 		}
-		err := p.cfg.Runtime.UpdateContainerResources(ctx, a.id, podspec.Resources(a.target))
+		err := w.p.cfg.Runtime.UpdateContainerResources(ctx, a.id, podspec.Resources(a.target))
 		if err != nil {
-			if st, ierr := p.cfg.Runtime.InspectContainer(ctx, a.id); (ierr == nil && !st.Running) || podman.IsNotFound(ierr) {
+			if st, ierr := w.p.cfg.Runtime.InspectContainer(ctx, a.id); (ierr == nil && !st.Running) || podman.IsNotFound(ierr) {
 				// It stopped meanwhile: its next run gets the allocation.
 				continue
 			}
@@ -381,11 +381,11 @@ func (p *Provider) actuateResize(ctx context.Context, r *podRecord, actions []re
 			continue
 		}
 		klog.FromContext(ctx).V(2).Info("Resized container in place", "container", a.c.spec.Name)
-		p.mu.Lock()
+		w.p.mu.Lock()
 		if a.c.id == a.id {
 			a.c.applied = a.target.DeepCopy()
 		}
-		p.mu.Unlock()
+		w.p.mu.Unlock()
 	}
 	return errors.Join(errs...)
 }
@@ -409,7 +409,7 @@ func shrinksMemory(a resizeAction) bool {
 
 // checkMemoryDecrease refuses to set a memory limit below what the container uses, as the kubelet's
 // validateMemoryResizeAction does (the kernel would have to reclaim or kill), with its message.
-func (p *Provider) checkMemoryDecrease(ctx context.Context, r *podRecord, actions []resizeAction) error {
+func (w *podWorker) checkMemoryDecrease(ctx context.Context, actions []resizeAction) error {
 	shrinking := map[string]int64{} // container ID: its new limit
 	for _, a := range actions {
 		if shrinksMemory(a) {
@@ -419,18 +419,18 @@ func (p *Provider) checkMemoryDecrease(ctx context.Context, r *podRecord, action
 	if len(shrinking) == 0 {
 		return nil
 	}
-	p.mu.Lock()
+	w.p.mu.Lock()
 	var ids []string
 	names := map[string]string{}
-	for _, c := range r.containers() {
+	for _, c := range w.r.containers() {
 		if c.id != "" && c.state.Running != nil {
 			ids = append(ids, c.id)
 			names[c.id] = c.spec.Name
 		}
 	}
-	podName := podspec.FormatPod(r.pod)
-	p.mu.Unlock()
-	stats, err := p.cfg.Runtime.Stats(ctx, ids)
+	podName := podspec.FormatPod(w.r.pod)
+	w.p.mu.Unlock()
+	stats, err := w.p.cfg.Runtime.Stats(ctx, ids)
 	if err != nil {
 		return fmt.Errorf("unable to read memory usage for pod %q: %w", podName, err)
 	}
@@ -454,32 +454,32 @@ func (p *Provider) checkMemoryDecrease(ctx context.Context, r *podRecord, action
 // restartForResize stops a container whose resize requires a restart, as the kubelet's killContainer with the
 // resize's message; its runner starts it again at once (consumeResizeRestart). A stop that fails is tried again
 // by the worker.
-func (p *Provider) restartForResize(ctx context.Context, r *podRecord, a resizeAction) {
-	p.mu.Lock()
+func (w *podWorker) restartForResize(ctx context.Context, a resizeAction) {
+	w.p.mu.Lock()
 	a.c.resizeRestart = true
-	grace := killGracePeriod(r.pod, nil)
-	p.mu.Unlock()
+	grace := killGracePeriod(w.r.pod, nil)
+	w.p.mu.Unlock()
 	go func() {
-		err := p.killContainer(ctx, r, a.c, a.id, fmt.Sprintf("Container %s resize requires restart", a.c.spec.Name), grace)
+		err := w.killContainer(ctx, a.c, a.id, fmt.Sprintf("Container %s resize requires restart", a.c.spec.Name), grace)
 		if err == nil {
 			return
 		}
-		p.mu.Lock()
-		defer p.mu.Unlock()
+		w.p.mu.Lock()
+		defer w.p.mu.Unlock()
 		if a.c.id == a.id {
 			a.c.resizeRestart = false
 		}
-		p.resizeErrorLocked(r, err)
-		r.resize.kickLocked()
+		w.resizeErrorLocked(err)
+		w.r.resize.kickLocked()
 	}()
 }
 
 // consumeResizeRestart tells the runner of a container that just exited whether it was stopped for a resize: it
 // then starts again at once, whatever the restart policy and without back-off, as the kubelet starts it in the same
 // sync that killed it. p.mu must not be held.
-func (p *Provider) consumeResizeRestart(r *podRecord, c *containerRecord) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+func (w *podWorker) consumeResizeRestart(c *containerRecord) bool {
+	w.p.mu.Lock()
+	defer w.p.mu.Unlock()
 	if !c.resizeRestart {
 		return false
 	}
@@ -487,7 +487,7 @@ func (p *Provider) consumeResizeRestart(r *podRecord, c *containerRecord) bool {
 	if c.state.Terminated != nil {
 		c.last = c.state
 	}
-	p.settleLocked(r)
+	w.settleLocked()
 	return true
 }
 
@@ -495,44 +495,44 @@ func (p *Provider) consumeResizeRestart(r *podRecord, c *containerRecord) bool {
 // taken over from an earlier virtual kubelet that did not report them): one that differs from its allocation (it
 // changed while the container was being created) is resized by the worker; else a resize in progress may be done.
 // p.mu must be held.
-func (p *Provider) resizeRunningLocked(ctx context.Context, r *podRecord, c *containerRecord, applied *corev1.ResourceRequirements) {
+func (w *podWorker) resizeRunningLocked(ctx context.Context, c *containerRecord, applied *corev1.ResourceRequirements) {
 	c.applied = applied
 	if resizeOutstanding(c) {
-		p.startResizeWorkerLocked(ctx, r)
+		w.startResizeWorkerLocked(ctx)
 		return
 	}
-	p.settleLocked(r)
+	w.settleLocked()
 }
 
 // resizeErrorLocked reports a resize that failed as the kubelet's SyncPod does: PodResizeInProgress with reason
 // Error and the message (its generation kept), and a ResizeError event when that changes it. p.mu must be held.
-func (p *Provider) resizeErrorLocked(r *podRecord, err error) {
-	s := &r.resize
-	gen := r.pod.Generation
+func (w *podWorker) resizeErrorLocked(err error) {
+	s := &w.r.resize
+	gen := w.r.pod.Generation
 	if s.inProgress != nil {
 		gen = s.inProgress.ObservedGeneration
 	}
 	prev := s.inProgress
 	s.inProgress = resizeCondition(corev1.PodResizeInProgress, prev, corev1.PodReasonError, err.Error(), gen)
 	if prev == nil || prev.Reason != corev1.PodReasonError || prev.Message != err.Error() {
-		p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, eventResizeError, "%s", resizeMessage(r.pod, gen, "Pod resize error", err.Error()))
+		w.p.cfg.Recorder.Eventf(w.r.pod, corev1.EventTypeWarning, eventResizeError, "%s", resizeMessage(w.r.pod, gen, "Pod resize error", err.Error()))
 	}
-	p.changedLocked(r)
+	w.changedLocked()
 }
 
 // settleLocked ends a resize in progress once no running container differs from its allocation, as the kubelet's
 // SyncPod clears PodResizeInProgress (a ResizeCompleted event); the room it may have made lets deferred resizes
 // of other pods try again. p.mu must be held.
-func (p *Provider) settleLocked(r *podRecord) {
-	s := &r.resize
-	if s.inProgress == nil || slices.ContainsFunc(r.containers(), resizeOutstanding) {
+func (w *podWorker) settleLocked() {
+	s := &w.r.resize
+	if s.inProgress == nil || slices.ContainsFunc(w.r.containers(), resizeOutstanding) {
 		return
 	}
 	gen := s.inProgress.ObservedGeneration
 	s.inProgress = nil
-	p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeNormal, eventResizeCompleted, "%s", resizeMessage(r.pod, gen, "Pod resize completed", ""))
-	p.changedLocked(r)
-	p.retryPendingResizesLocked()
+	w.p.cfg.Recorder.Eventf(w.r.pod, corev1.EventTypeNormal, eventResizeCompleted, "%s", resizeMessage(w.r.pod, gen, "Pod resize completed", ""))
+	w.changedLocked()
+	w.p.retryPendingResizesLocked()
 }
 
 // retryPendingResizesLocked wakes the workers of the pods whose resize was deferred for want of room, as the
@@ -549,12 +549,12 @@ func (p *Provider) retryPendingResizesLocked() {
 // container it reported running runs with the resources its status gave (unknown if none), and the containers
 // it reported have them as their allocation; its resize conditions stand. Then the API's resources are admitted
 // against that, as a resize. p.mu must be held.
-func (p *Provider) adoptResourcesLocked(ctx context.Context, r *podRecord, pod *corev1.Pod) {
+func (w *podWorker) adoptResourcesLocked(ctx context.Context, pod *corev1.Pod) {
 	reported := map[string]corev1.ContainerStatus{}
 	for _, st := range append(append([]corev1.ContainerStatus{}, pod.Status.InitContainerStatuses...), pod.Status.ContainerStatuses...) {
 		reported[st.Name] = st
 	}
-	for _, c := range r.containers() {
+	for _, c := range w.r.containers() {
 		st, ok := reported[c.spec.Name]
 		if c.id == "" || !ok || st.Resources == nil {
 			continue
@@ -567,14 +567,14 @@ func (p *Provider) adoptResourcesLocked(ctx context.Context, r *podRecord, pod *
 	for i := range pod.Status.Conditions {
 		switch cond := &pod.Status.Conditions[i]; cond.Type {
 		case corev1.PodResizePending:
-			r.resize.pending = cond.DeepCopy()
+			w.r.resize.pending = cond.DeepCopy()
 		case corev1.PodResizeInProgress:
-			r.resize.inProgress = cond.DeepCopy()
+			w.r.resize.inProgress = cond.DeepCopy()
 		}
 	}
-	p.updateResourcesLocked(ctx, r, pod)
-	if slices.ContainsFunc(r.containers(), resizeOutstanding) {
-		p.startResizeWorkerLocked(ctx, r)
+	w.updateResourcesLocked(ctx, pod)
+	if slices.ContainsFunc(w.r.containers(), resizeOutstanding) {
+		w.startResizeWorkerLocked(ctx)
 	}
 }
 

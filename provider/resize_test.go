@@ -173,7 +173,7 @@ func TestAdmitResize(t *testing.T) {
 				bigger := resource.MustParse("128Mi")
 				desired.Spec.Volumes[0].EmptyDir.SizeLimit = &bigger
 			}
-			reason, msg := p.admitResizeLocked(r, desired)
+			reason, msg := p.worker(r).admitResizeLocked(desired)
 			if reason != tc.wantReason || msg != tc.wantMsg {
 				t.Errorf("admit = %q, %q; want %q, %q", reason, msg, tc.wantReason, tc.wantMsg)
 			}

@@ -2,21 +2,52 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
 
 	"github.com/berth-dev/berth/provider/podman"
 	"github.com/berth-dev/berth/provider/podspec"
-	"github.com/berth-dev/berth/provider/podstatus"
 )
+
+// podWorker is one pod's runner, as the kubelet's pod worker: it holds the pod's record and owns the pod's path,
+// from admission through the sandbox, the volumes and the init containers to the supervision of its containers
+// (each attempt's steps: pull, buildSpec, create, start, wait, recordExit), and what an update, a deadline, an
+// eviction or a deletion does to the pod once it runs. p is the node the pod runs on: the lock that guards every
+// record, the dispatcher of status changes (changedLocked), the node's configuration and informer caches, and
+// Podman behind the retries of reachability.go. Its state is the record's, so a worker is made wherever one is
+// needed (Provider.worker).
+type podWorker struct {
+	p *Provider
+	r *podRecord
+}
+
+// worker is the runner of the pod whose record is r.
+func (p *Provider) worker(r *podRecord) *podWorker { return &podWorker{p: p, r: r} }
+
+// changedLocked reports a change of the pod's state to the node's dispatcher (Provider.changedLocked). p.mu must
+// be held.
+func (w *podWorker) changedLocked() { w.p.changedLocked(w.r) }
+
+// event is a Kubernetes event to record on a pod.
+type event struct{ typ, reason, message string }
+
+// failedEvent is the kubelet's warning for a container that could not be run: Failed, "Error: <what>".
+func failedEvent(what string) event {
+	return event{corev1.EventTypeWarning, "Failed", "Error: " + what}
+}
+
+// waitLocked leaves the container waiting with reason and message, records ev on the pod, and reports the
+// change. The caller holds p.mu.
+func (w *podWorker) waitLocked(c *containerRecord, reason, message string, ev event) {
+	c.state = waiting(reason, message)
+	w.p.cfg.Recorder.Event(w.r.pod, ev.typ, ev.reason, ev.message)
+	w.changedLocked()
+}
 
 // errKind tells how a failed attempt to run a container failed.
 type errKind int
@@ -29,43 +60,43 @@ const (
 )
 
 // run is a pod's runner: sandbox, init containers in order, then the app containers under supervision.
-func (p *Provider) run(ctx context.Context, r *podRecord) {
-	defer close(r.done)
-	defer p.stopEphemeral(ctx, r)
+func (w *podWorker) run(ctx context.Context) {
+	defer close(w.r.done)
+	defer w.stopEphemeral(ctx)
 	logger := klog.FromContext(ctx)
 
-	if rej := podspec.Admit(r.pod, p.policy()); rej != nil {
-		p.refuse(r, rej)
+	if rej := podspec.Admit(w.r.pod, w.p.policy()); rej != nil {
+		w.refuse(rej)
 		return
 	}
 
 	// The kubelet reports its first status (containers waiting in ContainerCreating) before the volumes are up.
-	p.mu.Lock()
-	p.changedLocked(r)
-	p.mu.Unlock()
+	w.p.mu.Lock()
+	w.changedLocked()
+	w.p.mu.Unlock()
 	// A pod with a user namespace of its own gets its range before its volumes are made: their folders are its IDs'.
-	if !p.retrySandbox(ctx, r, func() error { return p.allocateUserNamespace(r) }) {
+	if !w.retrySandbox(ctx, func() error { return w.allocateUserNamespace() }) {
 		return
 	}
-	if !p.mountVolumes(ctx, r) {
+	if !w.mountVolumes(ctx) {
 		return
 	}
 
-	if !p.startSandbox(ctx, r) {
+	if !w.startSandbox(ctx) {
 		return
 	}
-	p.startEphemeral(ctx, r)
+	w.startEphemeral(ctx)
 
 	// Regular init containers run one at a time to completion; sidecars start and keep running.
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	for _, c := range r.init {
+	for _, c := range w.r.init {
 		if c.sidecar {
 			started := make(chan struct{})
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				p.supervise(ctx, r, c, started)
+				w.supervise(ctx, c, started)
 			}()
 			select {
 			case <-started:
@@ -74,21 +105,21 @@ func (p *Provider) run(ctx context.Context, r *podRecord) {
 			}
 			continue
 		}
-		if !p.runInit(ctx, r, c) {
+		if !w.runInit(ctx, c) {
 			return
 		}
 	}
-	p.mu.Lock()
-	r.initialized = true
-	p.changedLocked(r)
-	p.mu.Unlock()
+	w.p.mu.Lock()
+	w.r.initialized = true
+	w.changedLocked()
+	w.p.mu.Unlock()
 
 	var apps sync.WaitGroup
-	for _, c := range r.app {
+	for _, c := range w.r.app {
 		apps.Add(1)
 		go func() {
 			defer apps.Done()
-			p.supervise(ctx, r, c, nil)
+			w.supervise(ctx, c, nil)
 		}()
 	}
 	apps.Wait()
@@ -96,7 +127,7 @@ func (p *Provider) run(ctx context.Context, r *podRecord) {
 		return
 	}
 	// Every app container has stopped for good: the pod is terminal.
-	p.finish(ctx, r)
+	w.finish(ctx)
 	logger.V(2).Info("Pod finished")
 }
 
@@ -110,54 +141,54 @@ func (p *Provider) policy() podspec.Policy {
 
 // refuse fails a pod the node does not admit: the rejection's warning event, every container waiting in
 // CreateContainerConfigError with its message, and phase Failed with its reason and message.
-func (p *Provider) refuse(r *podRecord, rej *podspec.Rejection) {
-	p.cfg.Recorder.Event(r.pod, corev1.EventTypeWarning, rej.EventReason, rej.EventMessage)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	r.terminal = true
-	for _, c := range r.containers() {
+func (w *podWorker) refuse(rej *podspec.Rejection) {
+	w.p.cfg.Recorder.Event(w.r.pod, corev1.EventTypeWarning, rej.EventReason, rej.EventMessage)
+	w.p.mu.Lock()
+	defer w.p.mu.Unlock()
+	w.r.terminal = true
+	for _, c := range w.r.containers() {
 		c.state = waiting("CreateContainerConfigError", rej.Message)
 	}
-	r.reason, r.message = rej.Reason, rej.Message
-	r.finalPhase = corev1.PodFailed
-	p.changedLocked(r)
+	w.r.reason, w.r.message = rej.Reason, rej.Message
+	w.r.finalPhase = corev1.PodFailed
+	w.changedLocked()
 }
 
 // finish tears a terminal pod's sandbox down as the kubelet does: sidecars and the infra container stop; the
 // exited containers stay (for logs) until the pod is deleted.
-func (p *Provider) finish(ctx context.Context, r *podRecord) {
-	p.mu.Lock()
-	r.terminal = true
-	p.mu.Unlock()
+func (w *podWorker) finish(ctx context.Context) {
+	w.p.mu.Lock()
+	w.r.terminal = true
+	w.p.mu.Unlock()
 	// Later sidecars first, as the kubelet's termination order has it (termorder.go).
-	for _, c := range slices.Backward(r.init) {
+	for _, c := range slices.Backward(w.r.init) {
 		if c.sidecar && c.id != "" {
-			grace := p.preStop(ctx, r, c, c.id, gracePeriod(r.pod))
-			if err := p.retryUnreachable(ctx, "stop container", func() error { return p.stopContainer(ctx, c.id, grace) }); err != nil {
+			grace := w.preStop(ctx, c, c.id, gracePeriod(w.r.pod))
+			if err := w.p.retryUnreachable(ctx, "stop container", func() error { return w.p.stopContainer(ctx, c.id, grace) }); err != nil {
 				klog.FromContext(ctx).Error(err, "Stopping sidecar", "container", c.spec.Name)
 			}
-			p.recordExit(ctx, r, c, c.id, -1)
+			w.recordExit(ctx, c, c.id, -1)
 		}
 	}
-	if err := p.retryUnreachable(ctx, "stop pod", func() error { return p.cfg.Runtime.StopPod(ctx, r.podmanID, gracePeriod(r.pod)) }); err != nil {
+	if err := w.p.retryUnreachable(ctx, "stop pod", func() error { return w.p.cfg.Runtime.StopPod(ctx, w.r.podmanID, gracePeriod(w.r.pod)) }); err != nil {
 		klog.FromContext(ctx).Error(err, "Stopping the sandbox of a finished pod")
 	}
-	p.releaseUserNamespace(r.pod.UID) // nothing runs in it any more, as when the kubelet's SyncTerminatedPod frees it
-	p.mu.Lock()
-	r.sandbox = false
-	p.changedLocked(r)
-	p.mu.Unlock()
+	w.p.releaseUserNamespace(w.r.pod.UID) // nothing runs in it any more, as when the kubelet's SyncTerminatedPod frees it
+	w.p.mu.Lock()
+	w.r.sandbox = false
+	w.changedLocked()
+	w.p.mu.Unlock()
 }
 
 // startSandbox creates the Podman pod and learns its IP, retrying with back-off as the kubelet does.
-func (p *Provider) startSandbox(ctx context.Context, r *podRecord) bool {
-	return p.retrySandbox(ctx, r, func() error { return p.createSandbox(ctx, r) })
+func (w *podWorker) startSandbox(ctx context.Context) bool {
+	return w.retrySandbox(ctx, func() error { return w.createSandbox(ctx) })
 }
 
 // retrySandbox makes a part of the pod's sandbox until it is made, retrying with back-off as the kubelet does
 // (each failure a FailedCreatePodSandBox event); false means the runner stopped first.
-func (p *Provider) retrySandbox(ctx context.Context, r *podRecord, step func() error) bool {
-	backoff := p.cfg.InitialBackoff
+func (w *podWorker) retrySandbox(ctx context.Context, step func() error) bool {
+	backoff := w.p.cfg.InitialBackoff
 	for {
 		err := step()
 		if err == nil {
@@ -166,102 +197,102 @@ func (p *Provider) retrySandbox(ctx context.Context, r *podRecord, step func() e
 		if ctx.Err() != nil {
 			return false
 		}
-		if p.unreachable(ctx, err) {
+		if w.p.unreachable(ctx, err) {
 			// Not the sandbox's failure: it is made once Podman answers again.
 			klog.FromContext(ctx).V(2).Info("Podman does not answer; creating the pod sandbox once it does", "err", err)
-			if !p.waitPodman(ctx) {
+			if !w.p.waitPodman(ctx) {
 				return false
 			}
 			continue
 		}
 		klog.FromContext(ctx).Error(err, "Creating pod sandbox")
-		p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "FailedCreatePodSandBox", "Failed to create pod sandbox: %v", err)
+		w.p.cfg.Recorder.Eventf(w.r.pod, corev1.EventTypeWarning, "FailedCreatePodSandBox", "Failed to create pod sandbox: %v", err)
 		if !sleep(ctx, backoff) {
 			return false
 		}
-		backoff = min(2*backoff, p.cfg.MaxBackoff)
+		backoff = min(2*backoff, w.p.cfg.MaxBackoff)
 	}
 }
 
-func (p *Provider) createSandbox(ctx context.Context, r *podRecord) error {
-	rt := p.cfg.Runtime
-	handler, err := p.runtimeHandler(r.pod)
-	if err != nil && !r.adopted {
+func (w *podWorker) createSandbox(ctx context.Context) error {
+	rt := w.p.cfg.Runtime
+	handler, err := w.p.runtimeHandler(w.r.pod)
+	if err != nil && !w.r.adopted {
 		return err
 	}
-	p.mu.Lock()
-	r.runtime = handler
-	p.mu.Unlock()
-	if r.adopted {
+	w.p.mu.Lock()
+	w.r.runtime = handler
+	w.p.mu.Unlock()
+	if w.r.adopted {
 		// The sandbox outlived the virtual kubelet: take it as it is.
-		ip, err := p.sandboxIP(ctx, r)
+		ip, err := w.sandboxIP(ctx)
 		var dns *podman.DNSConfig
-		if err == nil && r.pod.Spec.HostNetwork {
+		if err == nil && w.r.pod.Spec.HostNetwork {
 			// Containers of a hostNetwork pod carry the pod's DNS settings themselves.
-			dns, err = p.podDNS(ctx, r.pod)
+			dns, err = w.p.podDNS(ctx, w.r.pod)
 		}
 		if err == nil {
-			p.mu.Lock()
-			r.podIP, r.sandbox, r.dns = ip, true, dns
-			p.changedLocked(r)
-			p.mu.Unlock()
+			w.p.mu.Lock()
+			w.r.podIP, w.r.sandbox, w.r.dns = ip, true, dns
+			w.changedLocked()
+			w.p.mu.Unlock()
 			return nil
 		}
-		if p.unreachable(ctx, err) {
+		if w.p.unreachable(ctx, err) {
 			// Podman, not the sandbox, failed: the sandbox is taken over once Podman answers.
 			return err
 		}
 		klog.FromContext(ctx).Error(err, "Adopted sandbox is unusable; making a new one")
-		_ = rt.RemovePod(ctx, r.podmanID)
-		p.mu.Lock()
-		r.adopted, r.podmanID = false, ""
-		p.mu.Unlock()
+		_ = rt.RemovePod(ctx, w.r.podmanID)
+		w.p.mu.Lock()
+		w.r.adopted, w.r.podmanID = false, ""
+		w.p.mu.Unlock()
 	}
-	if r.podmanID == "" {
+	if w.r.podmanID == "" {
 		// A Podman pod of the same name may be left from a failed attempt.
-		_ = rt.RemovePod(ctx, r.podmanName)
+		_ = rt.RemovePod(ctx, w.r.podmanName)
 		// As the kubelet's sandbox config: an FQDN too long for the kernel fails the sandbox (with the kubelet's
 		// message, unwrapped, in the FailedCreatePodSandBox event) and is retried.
-		hostname, err := sandboxHostname(r.pod, p.cfg.ClusterDomain)
+		hostname, err := sandboxHostname(w.r.pod, w.p.cfg.ClusterDomain)
 		if err != nil {
 			return err
 		}
-		dns, err := p.podDNS(ctx, r.pod)
+		dns, err := w.p.podDNS(ctx, w.r.pod)
 		if err != nil {
 			return err
 		}
-		p.mu.Lock()
-		r.dns = dns
-		p.mu.Unlock()
+		w.p.mu.Lock()
+		w.r.dns = dns
+		w.p.mu.Unlock()
 		// When Berth writes each container's hosts file (hosts.go), Podman's own would be unseen.
-		spec := podspec.Pod(r.pod, podspec.PodInputs{Node: p.cfg.NodeName, Network: p.cfg.Network, Hostname: hostname, DNS: dns,
-			HostNetns: p.cfg.HostNetns, PodmanHostsFile: !p.managesHostsFile(), HostPortIP: p.hostPortIP(),
-			UserNamespace: p.userNamespace(r.pod.UID)})
+		spec := podspec.Pod(w.r.pod, podspec.PodInputs{Node: w.p.cfg.NodeName, Network: w.p.cfg.Network, Hostname: hostname, DNS: dns,
+			HostNetns: w.p.cfg.HostNetns, PodmanHostsFile: !w.p.managesHostsFile(), HostPortIP: w.p.hostPortIP(),
+			UserNamespace: w.p.userNamespace(w.r.pod.UID)})
 		id, err := rt.CreatePod(ctx, spec)
 		if err != nil {
 			return err
 		}
-		p.mu.Lock()
-		r.podmanID = id
-		p.mu.Unlock()
+		w.p.mu.Lock()
+		w.r.podmanID = id
+		w.p.mu.Unlock()
 	}
-	if err := rt.StartPod(ctx, r.podmanID); err != nil {
+	if err := rt.StartPod(ctx, w.r.podmanID); err != nil {
 		return err
 	}
-	if p.cfg.Hairpin != nil && !r.pod.Spec.HostNetwork {
-		if err := p.cfg.Hairpin(ctx); err != nil {
+	if w.p.cfg.Hairpin != nil && !w.r.pod.Spec.HostNetwork {
+		if err := w.p.cfg.Hairpin(ctx); err != nil {
 			klog.FromContext(ctx).Error(err, "Setting hairpin mode on the pods' bridge; the pod may get no answer from itself through a Service")
 		}
 	}
-	ip, err := p.sandboxIP(ctx, r)
+	ip, err := w.sandboxIP(ctx)
 	if err != nil {
 		return err
 	}
-	p.mu.Lock()
-	r.podIP = ip
-	r.sandbox = true
-	p.changedLocked(r)
-	p.mu.Unlock()
+	w.p.mu.Lock()
+	w.r.podIP = ip
+	w.r.sandbox = true
+	w.changedLocked()
+	w.p.mu.Unlock()
 	return nil
 }
 
@@ -269,12 +300,12 @@ func (p *Provider) createSandbox(ctx context.Context, r *podRecord) error {
 // about 2 minutes) while, for example, a ConfigMap it needs does not exist or a claim is not bound yet; the
 // containers wait in ContainerCreating meanwhile. A volume the node refuses (a claim bound to a PersistentVolume
 // it cannot mount) fails the pod as admission does.
-func (p *Provider) mountVolumes(ctx context.Context, r *podRecord) bool {
+func (w *podWorker) mountVolumes(ctx context.Context) bool {
 	backoff := 500 * time.Millisecond
 	for {
-		rej, err := p.setUpVolumes(ctx, r)
+		rej, err := w.setUpVolumes(ctx)
 		if rej != nil {
-			p.refuse(r, rej)
+			w.refuse(rej)
 			return false
 		}
 		if err == nil {
@@ -298,17 +329,17 @@ func (p *Provider) hostPortIP() string {
 }
 
 // sandboxIP is the pod's IP: the node's for a hostNetwork pod, as the kubelet reports it, else the Podman pod's.
-func (p *Provider) sandboxIP(ctx context.Context, r *podRecord) (string, error) {
-	if r.pod.Spec.HostNetwork {
-		return p.cfg.NodeIP, nil
+func (w *podWorker) sandboxIP(ctx context.Context) (string, error) {
+	if w.r.pod.Spec.HostNetwork {
+		return w.p.cfg.NodeIP, nil
 	}
-	return p.cfg.Runtime.PodIP(ctx, r.podmanID, p.cfg.Network)
+	return w.p.cfg.Runtime.PodIP(ctx, w.r.podmanID, w.p.cfg.Network)
 }
 
 // runInit runs a regular init container until it succeeds; false means the pod will not go on.
-func (p *Provider) runInit(ctx context.Context, r *podRecord, c *containerRecord) bool {
+func (w *podWorker) runInit(ctx context.Context, c *containerRecord) bool {
 	for {
-		exit, kind := p.runOnce(ctx, r, c)
+		exit, kind := w.runOnce(ctx, c)
 		if ctx.Err() != nil {
 			return false
 		}
@@ -316,16 +347,16 @@ func (p *Provider) runInit(ctx context.Context, r *podRecord, c *containerRecord
 			return true
 		}
 		if kind == pullErr || kind == configErr {
-			if !p.retryWait(ctx, r, c, kind) {
+			if !w.retryWait(ctx, c, kind) {
 				return false
 			}
 			continue
 		}
-		if r.pod.Spec.RestartPolicy == corev1.RestartPolicyNever {
-			p.finish(ctx, r)
+		if w.r.pod.Spec.RestartPolicy == corev1.RestartPolicyNever {
+			w.finish(ctx)
 			return false
 		}
-		if !p.crashWait(ctx, r, c) {
+		if !w.crashWait(ctx, c) {
 			return false
 		}
 	}
@@ -333,7 +364,7 @@ func (p *Provider) runInit(ctx context.Context, r *podRecord, c *containerRecord
 
 // supervise runs a container and restarts it as the restart policy says, until it stops for good or ctx ends.
 // started, if not nil, is closed once the container first runs.
-func (p *Provider) supervise(ctx context.Context, r *podRecord, c *containerRecord, started chan struct{}) {
+func (w *podWorker) supervise(ctx context.Context, c *containerRecord, started chan struct{}) {
 	once := sync.Once{}
 	signal := func() {
 		if started != nil {
@@ -343,37 +374,37 @@ func (p *Provider) supervise(ctx context.Context, r *podRecord, c *containerReco
 	// renewed is set while the run is the restart of a container killed for a new image.
 	renewed := false
 	for {
-		exit, kind := p.runOnce(ctx, r, c, signal)
+		exit, kind := w.runOnce(ctx, c, signal)
 		if ctx.Err() != nil {
 			return
 		}
 		if kind == pullErr || kind == configErr {
-			if renewed && !shouldRestart(r.pod, c, 1) {
+			if renewed && !shouldRestart(w.r.pod, c, 1) {
 				// The restart for the new image could not run: under restartPolicy Never, the container stays
 				// stopped, as the kubelet does not try it again.
 				signal()
 				return
 			}
-			if !p.retryWait(ctx, r, c, kind) {
+			if !w.retryWait(ctx, c, kind) {
 				return
 			}
 			continue
 		}
-		if p.consumeResizeRestart(r, c) {
+		if w.consumeResizeRestart(c) {
 			continue
 		}
-		p.mu.Lock()
-		done := r.terminal
+		w.p.mu.Lock()
+		done := w.r.terminal
 		renewed, c.restartNow = c.restartNow, false
-		p.mu.Unlock()
+		w.p.mu.Unlock()
 		if !done && renewed {
 			continue // killed for a new image: it starts again at once
 		}
-		if done || !shouldRestart(r.pod, c, exit) {
+		if done || !shouldRestart(w.r.pod, c, exit) {
 			signal()
 			return
 		}
-		if !p.crashWait(ctx, r, c) {
+		if !w.crashWait(ctx, c) {
 			return
 		}
 	}
@@ -395,34 +426,34 @@ func shouldRestart(pod *corev1.Pod, c *containerRecord, exit int32) bool {
 }
 
 // crashWait shows CrashLoopBackOff for the current back-off, then lets the container run again.
-func (p *Provider) crashWait(ctx context.Context, r *podRecord, c *containerRecord) bool {
-	p.mu.Lock()
+func (w *podWorker) crashWait(ctx context.Context, c *containerRecord) bool {
+	w.p.mu.Lock()
 	// A container that ran long enough (twice the maximum back-off) starts over from the initial back-off.
-	maxBackoff := p.cfg.MaxContainerRestartPeriod
+	maxBackoff := w.p.cfg.MaxContainerRestartPeriod
 	if c.backoff == 0 || time.Since(c.lastStart) > 2*maxBackoff {
-		c.backoff = min(p.cfg.InitialBackoff, maxBackoff)
+		c.backoff = min(w.p.cfg.InitialBackoff, maxBackoff)
 	} else {
 		c.backoff = min(2*c.backoff, maxBackoff)
 	}
 	d := c.backoff
-	msg := fmt.Sprintf("back-off %s restarting failed container=%s pod=%s", d, c.spec.Name, podspec.FormatPod(r.pod))
+	msg := fmt.Sprintf("back-off %s restarting failed container=%s pod=%s", d, c.spec.Name, podspec.FormatPod(w.r.pod))
 	if c.state.Terminated != nil {
 		c.last = c.state
 	}
-	p.waitLocked(r, c, "CrashLoopBackOff", msg, event{corev1.EventTypeWarning, "BackOff",
-		fmt.Sprintf("Back-off restarting failed container %s in pod %s", c.spec.Name, podspec.FormatPod(r.pod))})
-	p.mu.Unlock()
-	return p.backOff(ctx, c, d)
+	w.waitLocked(c, "CrashLoopBackOff", msg, event{corev1.EventTypeWarning, "BackOff",
+		fmt.Sprintf("Back-off restarting failed container %s in pod %s", c.spec.Name, podspec.FormatPod(w.r.pod))})
+	w.p.mu.Unlock()
+	return w.backOff(ctx, c, d)
 }
 
 // retryWait waits before retrying an image pull or a container creation. As the kubelet shows it, a failed pull
 // reads ErrImagePull first, then ImagePullBackOff until the next attempt; ErrImageNeverPull stays as it is.
-func (p *Provider) retryWait(ctx context.Context, r *podRecord, c *containerRecord, kind errKind) bool {
-	p.mu.Lock()
+func (w *podWorker) retryWait(ctx context.Context, c *containerRecord, kind errKind) bool {
+	w.p.mu.Lock()
 	if c.backoff == 0 {
-		c.backoff = p.cfg.InitialBackoff
+		c.backoff = w.p.cfg.InitialBackoff
 	} else {
-		c.backoff = min(2*c.backoff, p.cfg.MaxBackoff)
+		c.backoff = min(2*c.backoff, w.p.cfg.MaxBackoff)
 	}
 	d := c.backoff
 	pulling := kind == pullErr && c.state.Waiting != nil && c.state.Waiting.Reason == "ErrImagePull"
@@ -430,497 +461,22 @@ func (p *Provider) retryWait(ctx context.Context, r *podRecord, c *containerReco
 	if pulling {
 		prev = c.state.Waiting.Message
 	}
-	p.mu.Unlock()
+	w.p.mu.Unlock()
 	if !pulling {
-		return p.backOff(ctx, c, d)
+		return w.backOff(ctx, c, d)
 	}
-	if !p.backOff(ctx, c, d/2) {
+	if !w.backOff(ctx, c, d/2) {
 		return false
 	}
-	p.mu.Lock()
+	w.p.mu.Lock()
 	if imageChangedLocked(c) {
-		p.mu.Unlock()
+		w.p.mu.Unlock()
 		return true // the new image is pulled at once
 	}
 	msg := fmt.Sprintf("Back-off pulling image %q: ErrImagePull: %s", c.spec.Image, prev)
-	p.waitLocked(r, c, "ImagePullBackOff", msg, event{corev1.EventTypeNormal, "BackOff", fmt.Sprintf("Back-off pulling image %q", c.spec.Image)})
-	p.mu.Unlock()
-	return p.backOff(ctx, c, d-d/2)
-}
-
-// runOnce makes one attempt to run a container, in the kubelet's steps: take over a container an earlier virtual
-// kubelet started, or pull its image, build its spec, create it, start it and wait for it to exit. It returns the
-// exit code and how the attempt failed. onStart, if given, is called once the container runs.
-func (p *Provider) runOnce(ctx context.Context, r *podRecord, c *containerRecord, onStart ...func()) (int32, errKind) {
-	if exit, ok := p.resume(ctx, r, c, onStart...); ok {
-		return exit, noErr
-	}
-	if !p.pull(ctx, r, c) {
-		return 0, pullErr
-	}
-	spec, applied, ok := p.buildSpec(ctx, r, c)
-	if !ok {
-		return 0, configErr
-	}
-	id, ok := p.create(ctx, r, c, spec)
-	if !ok {
-		return 0, configErr
-	}
-	startedAt, ok := p.start(ctx, r, c, id, applied)
-	if !ok {
-		if ctx.Err() != nil {
-			return 0, startErr
-		}
-		return 128, startErr
-	}
-	return p.wait(ctx, r, c, id, startedAt, onStart), noErr
-}
-
-// pull makes sure the container's image (a new one, if the pod's spec changed it) is on the node; a failure leaves
-// the container waiting in ErrImagePull, ErrImageNeverPull or InvalidImageName.
-func (p *Provider) pull(ctx context.Context, r *podRecord, c *containerRecord) bool {
-	p.mu.Lock()
-	takeNewImageLocked(c)
-	p.mu.Unlock()
-	err := p.ensureImage(ctx, r, c)
-	if err == nil {
-		return true
-	}
-	if ctx.Err() != nil {
-		return false
-	}
-	reason := "ErrImagePull"
-	var nv errNeverPull
-	var inv errInvalidImage
-	switch {
-	case errors.As(err, &nv):
-		reason = "ErrImageNeverPull"
-	case errors.As(err, &inv):
-		reason = "InvalidImageName"
-	}
-	p.mu.Lock()
-	p.waitLocked(r, c, reason, err.Error(), failedEvent(reason))
-	p.mu.Unlock()
-	return false
-}
-
-// buildSpec resolves what the container's spec depends on (runAsNonRoot against the image's user, environment,
-// volume mounts, the termination log, the hosts file) and builds it: the attempt it creates counts from here. It
-// also returns the resources the container is created with, for resizes. A failure leaves the container waiting
-// in CreateContainerConfigError.
-func (p *Provider) buildSpec(ctx context.Context, r *podRecord, c *containerRecord) (podman.ContainerSpec, *corev1.ResourceRequirements, bool) {
-	logger := klog.FromContext(ctx).WithValues("container", c.spec.Name)
-	nonRootErr := p.checkRunAsNonRoot(ctx, r.pod, c.spec)
-	if nonRootErr != nil && ctx.Err() != nil {
-		return podman.ContainerSpec{}, nil, false
-	}
-	p.mu.Lock()
-	env, err := p.environment(r.pod, c.spec, envInputs{podIP: r.podIP, hostIP: p.cfg.NodeIP, nodeAllocatable: p.cfg.Allocatable})
-	if err == nil {
-		err = nonRootErr
-	}
-	var mounts []podman.BindMount
-	if err == nil {
-		mounts, err = p.volumes().ContainerMounts(r.pod, c.spec, env)
-	}
-	if err != nil {
-		p.waitLocked(r, c, "CreateContainerConfigError", err.Error(), failedEvent(err.Error()))
-		p.mu.Unlock()
-		return podman.ContainerSpec{}, nil, false
-	}
-	c.attempts++
-	attempt := c.attempts
-	podIP := r.podIP
-	p.mu.Unlock()
-	// Only the previous run is kept (for logs --previous).
-	if attempt > 2 {
-		_ = p.cfg.Runtime.RemoveContainer(ctx, podspec.ContainerName(r.podmanName, c.spec.Name, attempt-2))
-		p.removeTerminationLog(r.pod, c.spec.Name, attempt-2)
-	}
-	logMount, err := p.mountTerminationLog(r.pod, c.spec, attempt)
-	if err != nil {
-		logger.Error(err, "Creating termination log")
-		p.creationFailed(r, c, "CreateContainerConfigError", err)
-		return podman.ContainerSpec{}, nil, false
-	}
-	hostsMount, err := p.mountHostsFile(r.pod, c.spec, podIP)
-	if err != nil {
-		logger.Error(err, "Writing the pod's hosts file")
-		p.creationFailed(r, c, "CreateContainerConfigError", err)
-		return podman.ContainerSpec{}, nil, false
-	}
-	mounts = append(append(mounts, logMount...), hostsMount...)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	spec := podspec.Container(r.pod, c.spec, podspec.ContainerInputs{Node: p.cfg.NodeName, Pod: r.podmanID, Attempt: attempt, Env: env, HostNetns: p.cfg.HostNetns,
-		Mounts: mounts, PIDNamespaceOf: c.pidOf, DNS: r.dns, PodmanHostsFile: !p.managesHostsFile(),
-		Seccomp: podspec.SeccompConfig{ProfileRoot: filepath.Join(p.cfg.RootDir, "seccomp"), DefaultRuntimeDefault: p.cfg.SeccompDefault}, AppArmor: p.cfg.AppArmor, OCIRuntime: r.runtime})
-	return spec, c.spec.Resources.DeepCopy(), true
-}
-
-// create creates the container from spec; a failure leaves it waiting in CreateContainerError (the attempt does not
-// count).
-func (p *Provider) create(ctx context.Context, r *podRecord, c *containerRecord, spec podman.ContainerSpec) (string, bool) {
-	var id string
-	retried := false
-	err := p.retryUnreachable(ctx, "create container", func() error {
-		if retried {
-			// A creation whose answer was lost may have gone through.
-			_ = p.cfg.Runtime.RemoveContainer(ctx, spec.Name)
-		}
-		retried = true
-		var err error
-		id, err = p.cfg.Runtime.CreateContainer(ctx, spec)
-		return err
-	})
-	if err != nil {
-		if ctx.Err() == nil {
-			klog.FromContext(ctx).Error(err, "Creating container", "container", c.spec.Name)
-			p.creationFailed(r, c, "CreateContainerError", err)
-		}
-		return "", false
-	}
-	p.mu.Lock()
-	c.id = id
-	p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeNormal, "Created", "Created container: %s", c.spec.Name)
-	p.mu.Unlock()
-	return id, true
-}
-
-// start starts the created container and records it running from the time Podman says it started (not yet
-// started, if it has a startup probe; in its earlier state while a postStart hook runs); applied are the
-// resources it was created with. A failure records it terminated with StartError.
-func (p *Provider) start(ctx context.Context, r *podRecord, c *containerRecord, id string, applied *corev1.ResourceRequirements) (time.Time, bool) {
-	if err := p.startContainer(ctx, id); err != nil {
-		if ctx.Err() != nil {
-			return time.Time{}, false
-		}
-		klog.FromContext(ctx).Error(err, "Starting container", "container", c.spec.Name)
-		p.mu.Lock()
-		now := metav1.Now()
-		c.state = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
-			ExitCode: 128, Reason: "StartError", Message: err.Error(), StartedAt: metav1.Time{}, FinishedAt: now, ContainerID: containerIDPrefix + id,
-		}}
-		p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
-		p.changedLocked(r)
-		p.mu.Unlock()
-		return time.Time{}, false
-	}
-	var st podman.ContainerState
-	err := p.retryUnreachable(ctx, "inspect container", func() (err error) {
-		st, err = p.cfg.Runtime.InspectContainer(ctx, id)
-		return err
-	})
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	startedAt := metav1.Now()
-	if err == nil && !st.StartedAt.IsZero() {
-		startedAt = metav1.NewTime(st.StartedAt)
-	}
-	if err == nil {
-		c.imageID = st.ImageID
-	}
-	c.lastStart = startedAt.Time
-	if hasPostStart(c.spec) {
-		c.hooking, c.hookState = true, c.state
-	}
-	c.state = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: startedAt}}
-	// With a startup probe, the container has started once the probe succeeds.
-	c.started = c.spec.StartupProbe == nil
-	c.ready, c.killed = false, false
-	p.resizeRunningLocked(ctx, r, c, applied)
-	p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeNormal, "Started", "Started container %s", c.spec.Name)
-	p.changedLocked(r)
-	return startedAt.Time, true
-}
-
-// wait runs the started container's postStart hook, then its probes and the watch for a new image, until it exits;
-// it returns the exit code recorded (0 once ctx ends).
-func (p *Provider) wait(ctx context.Context, r *podRecord, c *containerRecord, id string, startedAt time.Time, onStart []func()) int32 {
-	stopProbes := func() {}
-	if p.postStart(ctx, r, c, id) {
-		stopProbes = p.startProbes(ctx, r, c, id, startedAt, onStart)
-	}
-	stopWatch := p.watchImage(ctx, r, c, id)
-	exit, err := p.waitExit(ctx, id)
-	stopProbes()
-	stopWatch()
-	if ctx.Err() != nil {
-		return 0
-	}
-	if err != nil {
-		klog.FromContext(ctx).Error(err, "Waiting for container", "container", c.spec.Name)
-		exit = -1
-	}
-	return p.recordExit(ctx, r, c, id, exit)
-}
-
-// event is a Kubernetes event to record on a pod.
-type event struct{ typ, reason, message string }
-
-// failedEvent is the kubelet's warning for a container that could not be run: Failed, "Error: <what>".
-func failedEvent(what string) event {
-	return event{corev1.EventTypeWarning, "Failed", "Error: " + what}
-}
-
-// waitLocked leaves the container waiting with reason and message, records ev on the pod, and reports the
-// change. The caller holds p.mu.
-func (p *Provider) waitLocked(r *podRecord, c *containerRecord, reason, message string, ev event) {
-	c.state = waiting(reason, message)
-	p.cfg.Recorder.Event(r.pod, ev.typ, ev.reason, ev.message)
-	p.changedLocked(r)
-}
-
-// startContainer starts a created container. Failures to reach Podman are retried once it answers; a start whose
-// answer was lost may have gone through, so the container is only started again if it is still merely created.
-func (p *Provider) startContainer(ctx context.Context, id string) error {
-	retried := false
-	return p.retryUnreachable(ctx, "start container", func() error {
-		if retried {
-			st, err := p.cfg.Runtime.InspectContainer(ctx, id)
-			if err != nil {
-				return err
-			}
-			if st.Status != "created" && st.Status != "configured" && st.Status != "initialized" {
-				return nil
-			}
-		}
-		retried = true
-		return p.cfg.Runtime.StartContainer(ctx, id)
-	})
-}
-
-// creationFailed records an attempt whose container could not be created: the attempt does not count, the
-// container waits with the reason, and a Failed event says why.
-func (p *Provider) creationFailed(r *podRecord, c *containerRecord, reason string, err error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	c.attempts--
-	p.waitLocked(r, c, reason, err.Error(), failedEvent(err.Error()))
-}
-
-// resume takes over a container an earlier virtual kubelet started: a running one is waited for, an exited one
-// is recorded as it ended. ok is false when there is nothing to take over.
-func (p *Provider) resume(ctx context.Context, r *podRecord, c *containerRecord, onStart ...func()) (int32, bool) {
-	p.mu.Lock()
-	id := c.resumeID
-	c.resumeID = ""
-	p.mu.Unlock()
-	if id == "" {
-		return 0, false
-	}
-	// The previous attempt, if Podman still has it, is the container's lastState.
-	last := p.previousTermination(ctx, r, c)
-	p.mu.Lock()
-	if last.Terminated != nil {
-		c.last = last
-	}
-	p.mu.Unlock()
-	var st podman.ContainerState
-	err := p.retryUnreachable(ctx, "inspect container", func() (err error) {
-		st, err = p.cfg.Runtime.InspectContainer(ctx, id)
-		return err
-	})
-	if ctx.Err() != nil {
-		return 0, true
-	}
-	if err != nil {
-		klog.FromContext(ctx).Error(err, "Adopted container is gone; starting it anew", "container", c.spec.Name)
-		return 0, false
-	}
-	if !st.Running && st.StartedAt.IsZero() && st.Error == "" {
-		// Created, never started: the earlier virtual kubelet ended in between. It did not run, so it is no
-		// attempt that ended (exit 0 would finish a restartPolicy Never pod that never ran); as the kubelet does
-		// with a container it finds created, a new one is started in its place (the next attempt).
-		klog.FromContext(ctx).V(2).Info("Adopted container was never started; starting a new one", "container", c.spec.Name)
-		if err := p.cfg.Runtime.RemoveContainer(ctx, id); err != nil {
-			klog.FromContext(ctx).Error(err, "Removing a container that was never started", "container", c.spec.Name)
-		}
-		return 0, false
-	}
-	p.mu.Lock()
-	c.id, c.imageID, c.started = id, st.ImageID, true
-	c.lastStart = st.StartedAt
-	c.state = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(st.StartedAt)}}
-	// A taken-over container keeps the readiness last reported until its probe says otherwise.
-	prev, _ := podstatus.FindStatus(r.pod.Status.ContainerStatuses, c.spec.Name)
-	if c.init {
-		prev, _ = podstatus.FindStatus(r.pod.Status.InitContainerStatuses, c.spec.Name)
-	}
-	c.ready, c.killed = prev.Ready, false
-	if st.Running {
-		p.resizeRunningLocked(ctx, r, c, c.applied)
-		// An exited one is reported once its exit is recorded below, not as running meanwhile.
-		p.changedLocked(r)
-	}
-	p.mu.Unlock()
-	if st.Running {
-		stopProbes := p.startProbes(ctx, r, c, id, st.StartedAt, onStart)
-		stopWatch := p.watchImage(ctx, r, c, id)
-		exit, err := p.waitExit(ctx, id)
-		stopProbes()
-		stopWatch()
-		if ctx.Err() != nil {
-			return 0, true
-		}
-		if err != nil {
-			exit = -1
-		}
-		st.ExitCode = exit
-	}
-	return p.recordExit(ctx, r, c, id, st.ExitCode), true
-}
-
-// checkRunAsNonRoot verifies runAsNonRoot before a container is created, with the image's user when the security
-// context does not say the user.
-func (p *Provider) checkRunAsNonRoot(ctx context.Context, pod *corev1.Pod, c *corev1.Container) error {
-	imageUser := ""
-	if podspec.NeedsImageUser(pod, c) {
-		var u string
-		err := p.retryUnreachable(ctx, "inspect image", func() (err error) {
-			u, err = p.cfg.Runtime.ImageUser(ctx, c.Image)
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		imageUser = u
-	}
-	return podspec.VerifyRunAsNonRoot(pod, c, imageUser)
-}
-
-// recordExit records how a container's current run (id) ended, with code exit (<0: unknown, as for a run Berth
-// stopped), and its termination message, as the kubelet reports an exited container; it returns the exit code.
-// A run killed for a new image keeps showing as it was, its end as lastState, until the next run starts at once
-// (the kubelet kills and starts it in one sync): a pod under restartPolicy Never must not look Failed meanwhile.
-func (p *Provider) recordExit(ctx context.Context, r *podRecord, c *containerRecord, id string, exit int32) int32 {
-	p.mu.Lock()
-	attempt := c.attempts
-	p.mu.Unlock()
-	if exit < 0 && c.spec.TerminationMessagePolicy == corev1.TerminationMessageFallbackToLogsOnError {
-		// Whether the logs stand in for the message depends on the code.
-		if st, err := p.cfg.Runtime.InspectContainer(ctx, id); err == nil && exitedState(st.Status) {
-			exit = st.ExitCode
-		}
-	}
-	msg := p.terminationMessage(ctx, r.pod, c.spec, id, attempt, exit)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	c.hooking = false // a run whose postStart hook failed ends here
-	run := c.state
-	p.observeExit(ctx, r, c, exit)
-	withTerminationMessage(c.state.Terminated, msg)
-	exit = c.state.Terminated.ExitCode
-	if c.respecKilled && !r.terminal && !r.deleting && !r.evicting {
-		c.last, c.state, c.restartNow = c.state, run, true
-	}
-	c.respecKilled = false
-	if !r.deleting && !r.evicting {
-		// A pod being stopped is reported once all is stopped: a terminal phase computed in between would be the
-		// last status virtual-kubelet writes.
-		p.changedLocked(r)
-	}
-	return exit
-}
-
-// observeExit records a container's termination from Podman's view of it. p.mu must be held; exit<0 means unknown.
-func (p *Provider) observeExit(ctx context.Context, r *podRecord, c *containerRecord, exit int32) {
-	st, err := p.cfg.Runtime.InspectContainer(ctx, c.id)
-	t := &corev1.ContainerStateTerminated{ContainerID: containerIDPrefix + c.id, ExitCode: exit}
-	if c.state.Running != nil {
-		t.StartedAt = c.state.Running.StartedAt
-	}
-	if err == nil {
-		t.ExitCode = st.ExitCode
-		if !st.FinishedAt.IsZero() {
-			t.FinishedAt = metav1.NewTime(st.FinishedAt)
-		}
-		if st.OOMKilled || oomKilledByLimit(c, st.ExitCode, r.deleting || r.terminal || r.evicting || c.killed) {
-			t.Reason = "OOMKilled"
-		}
-	} else if exit < 0 || podman.IsNotFound(err) {
-		// The container is gone (removed behind Berth's back): the kubelet's view of a container it cannot find.
-		t.ExitCode = 137
-		t.Reason = "ContainerStatusUnknown"
-		t.Message = "The container could not be located when the pod was terminated"
-	}
-	if t.FinishedAt.IsZero() {
-		t.FinishedAt = metav1.Now()
-	}
-	if t.Reason == "" {
-		t.Reason = "Completed"
-		if t.ExitCode != 0 {
-			t.Reason = "Error"
-		}
-	}
-	c.state = corev1.ContainerState{Terminated: t}
-}
-
-// oomKilledByLimit recognises a container the kernel's OOM killer ended: Podman 4.3 on cgroup v1 does not report
-// OOMKilled, so a SIGKILL exit (137) of a container with a memory limit that Berth did not stop is taken as one,
-// as the kubelet would report it from the cgroup's OOM event.
-func oomKilledByLimit(c *containerRecord, exit int32, stoppedByBerth bool) bool {
-	if exit != 137 || stoppedByBerth {
-		return false
-	}
-	m, ok := c.spec.Resources.Limits[corev1.ResourceMemory]
-	return ok && !m.IsZero()
-}
-
-// errNeverPull is an image that is absent while imagePullPolicy is Never.
-type errNeverPull struct{ image string }
-
-func (e errNeverPull) Error() string {
-	return fmt.Sprintf("Container image %q is not present with pull policy of Never", e.image)
-}
-
-// ensureImage makes the container's image present as its imagePullPolicy says, then the images of the image
-// volumes it mounts as theirs say (the kubelet pulls image volumes before it creates the container).
-func (p *Provider) ensureImage(ctx context.Context, r *podRecord, c *containerRecord) error {
-	if err := p.ensureImageRef(ctx, r, c.spec.Image, c.spec.ImagePullPolicy); err != nil {
-		return err
-	}
-	for _, v := range podspec.MountedImageVolumes(r.pod, c.spec) {
-		if err := p.ensureImageRef(ctx, r, v.Reference, v.PullPolicy); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// ensureImageRef makes one image present as the pull policy says.
-func (p *Provider) ensureImageRef(ctx context.Context, r *podRecord, image string, policy corev1.PullPolicy) error {
-	rt := p.cfg.Runtime
-	host, err := normalizeImage(image)
-	if err != nil {
-		p.cfg.Recorder.Event(r.pod, corev1.EventTypeWarning, "InspectFailed", err.Error())
-		return err
-	}
-	if policy != corev1.PullAlways {
-		var ok bool
-		err := p.retryUnreachable(ctx, "check image", func() (err error) {
-			ok, err = rt.ImageExists(ctx, image)
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		if ok {
-			p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeNormal, "Pulled", "Container image %q already present on machine", image)
-			return nil
-		}
-		if policy == corev1.PullNever {
-			return errNeverPull{image: image}
-		}
-	}
-	p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeNormal, "Pulling", "Pulling image %q", image)
-	start := time.Now()
-	if err := p.pullImage(ctx, r.pod, image, host); err != nil {
-		p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeWarning, "Failed", "Failed to pull image %q: %v", image, err)
-		return err
-	}
-	p.cfg.Recorder.Eventf(r.pod, corev1.EventTypeNormal, "Pulled", "Successfully pulled image %q in %s", image, time.Since(start).Round(time.Millisecond))
-	return nil
+	w.waitLocked(c, "ImagePullBackOff", msg, event{corev1.EventTypeNormal, "BackOff", fmt.Sprintf("Back-off pulling image %q", c.spec.Image)})
+	w.p.mu.Unlock()
+	return w.backOff(ctx, c, d-d/2)
 }
 
 // sleep waits for d or until ctx ends; false means ctx ended.

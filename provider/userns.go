@@ -31,14 +31,14 @@ func (p *Provider) noUserNamespaces() string {
 
 // allocateUserNamespace gives a pod that asks for a user namespace of its own its range of host IDs: the one it
 // holds (an adopted pod's, recorded by Adopt), else a free one. The error is the kubelet's when none is free.
-func (p *Provider) allocateUserNamespace(r *podRecord) error {
-	if !podspec.OwnUserNamespace(r.pod) {
+func (w *podWorker) allocateUserNamespace() error {
+	if !podspec.OwnUserNamespace(w.r.pod) {
 		return nil
 	}
-	if p.cfg.UserNamespaces == nil {
-		return fmt.Errorf("create user namespace: %s", p.noUserNamespaces())
+	if w.p.cfg.UserNamespaces == nil {
+		return fmt.Errorf("create user namespace: %s", w.p.noUserNamespaces())
 	}
-	if _, err := p.cfg.UserNamespaces.Allocate(r.pod.UID); err != nil {
+	if _, err := w.p.cfg.UserNamespaces.Allocate(w.r.pod.UID); err != nil {
 		return fmt.Errorf("create user namespace: %w", err)
 	}
 	return nil
