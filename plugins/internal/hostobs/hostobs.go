@@ -28,17 +28,24 @@ func AvailableMemory(node *corev1.Node, now time.Time, maxAge time.Duration) (in
 	return obs.avail, true
 }
 
-// maxCachedObservations bounds an Observations cache: past it, the cache starts again empty. Each Node object
-// (a node's every update is a new one) takes one entry.
+// maxCachedObservations bounds an Observations cache by node names: past it (names of nodes long deleted pile up
+// only in a cluster that renames its nodes all the time), the cache starts again empty.
 const maxCachedObservations = 1 << 15
 
-// Observations caches what AvailableMemory parses from each Node object, so that the scheduler's filters and
-// scorers parse a node's annotations once per update of the node instead of once per pod and node. Node objects
-// from the scheduler's informers are never changed in place (an update is a new object), so the parsed reading is
-// the object's for as long as it lives; only its age is computed at each call. Safe for concurrent use.
+// Observations caches what AvailableMemory parses from each node's latest Node object, so that the scheduler's
+// filters and scorers parse a node's annotations once per update of the node instead of once per pod and node.
+// Node objects from the scheduler's informers are never changed in place (an update is a new object), so the
+// parsed reading is the object's for as long as it lives; only its age is computed at each call. The cache holds
+// one entry per node name, the Node object it was parsed from and the reading: a newer object of the node replaces
+// it (nodes report every few seconds, so keying by object would keep every old one alive). Safe for concurrent use.
 type Observations struct {
-	m    atomic.Pointer[sync.Map] // *corev1.Node -> *observation
+	m    atomic.Pointer[sync.Map] // node name -> *cachedObservation
 	size atomic.Int64
+}
+
+type cachedObservation struct {
+	node *corev1.Node
+	obs  *observation
 }
 
 type observation struct {
@@ -60,15 +67,16 @@ func (o *Observations) AvailableMemory(node *corev1.Node, now time.Time, maxAge 
 		}
 	}
 	var obs *observation
-	if v, ok := m.Load(node); ok {
-		obs = v.(*observation)
+	v, found := m.Load(node.Name)
+	if c, _ := v.(*cachedObservation); c != nil && c.node == node {
+		obs = c.obs
 	} else {
 		obs = parse(node)
-		if o.size.Add(1) > maxCachedObservations {
+		if !found && o.size.Add(1) > maxCachedObservations {
 			o.size.Store(0)
 			o.m.Store(new(sync.Map))
 		} else {
-			m.Store(node, obs)
+			m.Store(node.Name, &cachedObservation{node: node, obs: obs})
 		}
 	}
 	if !obs.ok || now.Sub(obs.at) > maxAge {

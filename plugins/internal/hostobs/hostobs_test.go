@@ -1,6 +1,9 @@
 package hostobs
 
 import (
+	"fmt"
+	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -74,5 +77,35 @@ func TestObservationsAge(t *testing.T) {
 	updated.Annotations[wellknown.AnnotationObservedAt] = now.Add(31 * time.Second).Format(time.RFC3339)
 	if got, ok := cache.AvailableMemory(updated, now.Add(31*time.Second), 30*time.Second); !ok || got != 2048 {
 		t.Errorf("updated node: %d, %v; want 2048, true", got, ok)
+	}
+}
+
+// TestObservationsOneEntryPerNode checks that a node's every update replaces its entry rather than adding one: the
+// cache keeps one Node object per node name, however often the nodes report.
+func TestObservationsOneEntryPerNode(t *testing.T) {
+	now := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	var cache Observations
+	var last [3]*corev1.Node
+	for update := range 100 {
+		for i := range last {
+			at := now.Add(time.Duration(update) * 5 * time.Second)
+			last[i] = &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("n%d", i), Labels: map[string]string{wellknown.LabelPodman: "true"},
+				Annotations: map[string]string{wellknown.AnnotationFreeMemory: strconv.Itoa(update), wellknown.AnnotationObservedAt: at.Format(time.RFC3339)}}}
+			if got, ok := cache.AvailableMemory(last[i], at, 30*time.Second); !ok || got != int64(update) {
+				t.Fatalf("update %d of n%d: %d, %v; want %d, true", update, i, got, ok, update)
+			}
+		}
+	}
+	entries := 0
+	cache.m.Load().Range(func(k, v any) bool {
+		entries++
+		c := v.(*cachedObservation)
+		if !slices.Contains(last[:], c.node) || c.node.Name != k {
+			t.Errorf("entry %v holds an older Node object, or another node's", k)
+		}
+		return true
+	})
+	if entries != len(last) {
+		t.Errorf("%d entries after 100 updates of %d nodes, want %d", entries, len(last), len(last))
 	}
 }
