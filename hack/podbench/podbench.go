@@ -379,14 +379,17 @@ func (b *bench) run(ctx context.Context) (*results, error) {
 // ChurnRounds times deletes one batch and starts a new one in its place, and reads them again with as many pods.
 func (b *bench) scale(ctx context.Context) error {
 	batch := max(1, min(b.cfg.ChurnPods, b.cfg.ScalePods))
+	// rounds are the batches running, sizes their pods (the last one may be short): a churned batch is replaced by
+	// as many pods, so that the readings before and after are taken with the same number.
 	var rounds []string
+	var sizes []int
 	b.phase(fmt.Sprintf("scale: start %d pods, %d at a time", b.cfg.ScalePods, batch))
 	for n := 0; n < b.cfg.ScalePods; n += batch {
-		round := fmt.Sprintf("scale-%d", len(rounds))
-		if _, err := b.berthStarts(ctx, round, min(batch, b.cfg.ScalePods-n), b.cfg.Workers, sleepCmd, corev1.RestartPolicyAlways); err != nil {
+		round, size := fmt.Sprintf("scale-%d", len(rounds)), min(batch, b.cfg.ScalePods-n)
+		if _, err := b.berthStarts(ctx, round, size, b.cfg.Workers, sleepCmd, corev1.RestartPolicyAlways); err != nil {
 			return err
 		}
-		rounds = append(rounds, round)
+		rounds, sizes = append(rounds, round), append(sizes, size)
 	}
 	sample := func(into *procSample) error {
 		if !benchutil.SleepCtx(ctx, 10*time.Second) {
@@ -414,7 +417,7 @@ func (b *bench) scale(ctx context.Context) error {
 			return err
 		}
 		round := fmt.Sprintf("churn-%d", k)
-		s, err := b.berthStarts(ctx, round, batch, b.cfg.Workers, sleepCmd, corev1.RestartPolicyAlways)
+		s, err := b.berthStarts(ctx, round, sizes[i], b.cfg.Workers, sleepCmd, corev1.RestartPolicyAlways)
 		if err != nil {
 			return err
 		}
