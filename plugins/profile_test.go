@@ -125,16 +125,7 @@ func TestSchedulerConfigManifest(t *testing.T) {
 	if diff := cmp.Diff(manifestScoreArgs(), pluginArgs(berth, podmanscore.Name)); diff != "" {
 		t.Errorf("PodmanScore args (-want,+got):\n%s", diff)
 	}
-	// PodmanScore's default constraints must be PodTopologySpread's, whose filter uses them for DoNotSchedule ones.
-	pts, ok := pluginArgs(berth, "PodTopologySpread").(*config.PodTopologySpreadArgs)
-	if !ok {
-		t.Fatalf("PodTopologySpread args = %#v", pluginArgs(berth, "PodTopologySpread"))
-	}
-	score := pluginArgs(berth, podmanscore.Name).(*berthconfig.PodmanScoreArgs)
-	if pts.DefaultingType != score.DefaultingType || !cmp.Equal(pts.DefaultConstraints, score.DefaultConstraints) {
-		t.Errorf("PodmanScore's default constraints %s %v differ from PodTopologySpread's %s %v",
-			score.DefaultingType, score.DefaultConstraints, pts.DefaultingType, pts.DefaultConstraints)
-	}
+	sameDefaultConstraints(t, berth)
 	wantFit := &berthconfig.PodmanFitArgs{ObservedMemory: true, MaxObservationAge: metav1.Duration{Duration: 30 * time.Second}}
 	if diff := cmp.Diff(wantFit, pluginArgs(berth, podmanfit.Name)); diff != "" {
 		t.Errorf("PodmanFit args (-want,+got):\n%s", diff)
@@ -205,6 +196,25 @@ func TestChartSchedulerProfile(t *testing.T) {
 	}
 	if diff := cmp.Diff(wantProf.PluginConfig, gotProf.PluginConfig); diff != "" {
 		t.Errorf("pluginConfig of the chart's profile (-%s,+%s):\n%s", manifestPath, chartManifestPath, diff)
+	}
+	sameDefaultConstraints(t, gotProf)
+}
+
+// sameDefaultConstraints checks that PodmanScore's default constraints are PodTopologySpread's, whose filter uses
+// them for DoNotSchedule ones.
+func sameDefaultConstraints(t *testing.T, prof *config.KubeSchedulerProfile) {
+	t.Helper()
+	pts, ok := pluginArgs(prof, "PodTopologySpread").(*config.PodTopologySpreadArgs)
+	if !ok {
+		t.Fatalf("PodTopologySpread args = %#v", pluginArgs(prof, "PodTopologySpread"))
+	}
+	score, ok := pluginArgs(prof, podmanscore.Name).(*berthconfig.PodmanScoreArgs)
+	if !ok {
+		t.Fatalf("PodmanScore args = %#v", pluginArgs(prof, podmanscore.Name))
+	}
+	if pts.DefaultingType != score.DefaultingType || !cmp.Equal(pts.DefaultConstraints, score.DefaultConstraints) {
+		t.Errorf("PodmanScore's default constraints %s %v differ from PodTopologySpread's %s %v",
+			score.DefaultingType, score.DefaultConstraints, pts.DefaultingType, pts.DefaultConstraints)
 	}
 }
 
