@@ -54,10 +54,13 @@ $(addprefix $(BIN)/,$(OURS)): FORCE
 	$(GOBUILD) -o $@ ./cmd/$(notdir $@)
 
 # Installed beside, then moved in: a running berth up (make run) starts it as soon as it appears, whole.
+# (A folder of its own per build: a second make run may start another while the first one's runs.)
 $(BIN)/metrics-server:
-	@mkdir -p $(BIN)/.metrics-server
-	GOFLAGS=-trimpath GOBIN=$(abspath $(BIN))/.metrics-server $(GO) install -ldflags '-s -w' sigs.k8s.io/metrics-server/cmd/metrics-server@$(METRICS_SERVER_VERSION)
-	@mv $(BIN)/.metrics-server/metrics-server $@ && rmdir $(BIN)/.metrics-server
+	@mkdir -p $(BIN)
+	@tmp=$$(mktemp -d $(abspath $(BIN))/.metrics-server.XXXXXX) && \
+	echo "go install sigs.k8s.io/metrics-server/cmd/metrics-server@$(METRICS_SERVER_VERSION)" && \
+	GOFLAGS=-trimpath GOBIN=$$tmp $(GO) install -ldflags '-s -w' sigs.k8s.io/metrics-server/cmd/metrics-server@$(METRICS_SERVER_VERSION) && \
+	mv $$tmp/metrics-server $@; status=$$?; rm -rf $$tmp; exit $$status
 
 $(BIN)/gotestsum:
 	@mkdir -p $(BIN)

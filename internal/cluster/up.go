@@ -112,7 +112,8 @@ func (c *Cluster) PodmanURLs() []string {
 	return out
 }
 
-// Exited delivers an error when any component stops unexpectedly.
+// Exited delivers an error when any component started so far stops unexpectedly (a metrics-server started later,
+// Config.AwaitMetricsServer, is not watched: the cluster runs on without kubectl top).
 func (c *Cluster) Exited() <-chan error {
 	ch := make(chan error, 1)
 	for _, p := range c.processes() {
