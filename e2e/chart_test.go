@@ -128,9 +128,9 @@ kubeProxy: {enabled: true}
 		t.Errorf("Podman pods of node %s at %s: %v, %v; want the one of on-node", chartNode, podmanURL, pods, err)
 	}
 
-	// With three feasible nodes the binding records PodmanScore's weights: the values' (default) spread weight 3.
-	if w := scoredSpreadWeight(t, ns, "scored-1"); w != 3 {
-		t.Errorf("pod scored-1: spread weight %d, want 3 (the chart's default)", w)
+	// With three feasible nodes the binding records PodmanScore's weights: the values' (default) spread weight 15.
+	if w := scoredSpreadWeight(t, ns, "scored-1"); w != 15 {
+		t.Errorf("pod scored-1: spread weight %d, want 15 (the chart's default)", w)
 	}
 	checkChartLogs(t, ns)
 	checkChartRBAC(t, ns)

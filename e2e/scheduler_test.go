@@ -230,7 +230,7 @@ func TestSchedulerRefusesBadPluginArgs(t *testing.T) {
 	}{
 		{"unknown field", "spreadWieght: 3", `decoding args for plugin PodmanScore: strict decoding error: unknown field \"spreadWieght\"`},
 		{"negative weight", "spreadWeight: -1", "spreadWeight: Invalid value: -1: must be between 0 and 100"},
-		{"all weights zero", "spreadWeight: 0\n          loadWeight: 0\n          imageWeight: 0", "spreadWeight: Invalid value: 0: at least one weight (spreadWeight, loadWeight, imageWeight) must be greater than 0"},
+		{"all weights zero", "spreadWeight: 0\n          loadWeight: 0\n          imageWeight: 0\n          topologySpreadWeight: 0", "spreadWeight: Invalid value: 0: at least one weight (spreadWeight, loadWeight, imageWeight, topologySpreadWeight) must be greater than 0"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
