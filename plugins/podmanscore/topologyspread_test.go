@@ -37,6 +37,9 @@ type spreadPair struct {
 	snapshot *cache.Snapshot
 	intree   fwk.Plugin
 	berth    *PodmanScore
+	// podGroupCycle makes scores run pod group scheduling cycles: the cycle state carries a pod group's state, as
+	// the scheduler sets it for each pod of a group it places.
+	podGroupCycle bool
 }
 
 func newSpreadPair(ctx context.Context, t *testing.T, nodes []*corev1.Node, pods []*corev1.Pod, objs []runtime.Object,
@@ -81,6 +84,9 @@ func (sp *spreadPair) scores(ctx context.Context, t *testing.T, pod *corev1.Pod,
 	}
 	run := func(p fwk.Plugin) (map[string]int64, fwk.CycleState, *fwk.Status) {
 		state := framework.NewCycleState()
+		if sp.podGroupCycle {
+			state.SetPodGroupSchedulingCycle(framework.NewCycleState())
+		}
 		out := map[string]int64{}
 		if s := p.(fwk.PreScorePlugin).PreScore(ctx, state, pod, nodes); s.IsSkip() {
 			for _, n := range names {
