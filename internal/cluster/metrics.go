@@ -62,10 +62,15 @@ func (c *Cluster) awaitMetricsServer(ctx context.Context) {
 			logger.Error(err, "Starting metrics-server")
 			return
 		}
-		if err := c.step(ctx, "metrics-server (built since)", ms, healthzAt(c.cfg.NodeIP, c.cfg.MetricsServerPort, "/livez", c.creds.ca.CertPEM)); err != nil && ctx.Err() == nil {
+		if err := c.step(ctx, "metrics-server (built since)", ms, c.metricsServerLive()); err != nil && ctx.Err() == nil {
 			logger.Error(err, "Waiting for metrics-server")
 		}
 	}()
+}
+
+// metricsServerLive is the check of metrics-server's /livez on the node address it serves.
+func (c *Cluster) metricsServerLive() func(context.Context) error {
+	return healthzAt(c.cfg.NodeIP, c.cfg.MetricsServerPort, "/livez", c.creds.ca.CertPEM)
 }
 
 // startMetricsServer runs metrics-server on this machine, serving the node address that the apiserver's aggregator

@@ -408,7 +408,7 @@ func Up(ctx context.Context, cfg Config) (_ *Cluster, retErr error) {
 		return nil, err
 	}
 	if ms != nil {
-		if err := c.step(ctx, "metrics-server", ms, healthzAt(cfg.NodeIP, cfg.MetricsServerPort, "/livez", creds.ca.CertPEM)); err != nil {
+		if err := c.step(ctx, "metrics-server", ms, c.metricsServerLive()); err != nil {
 			return nil, err
 		}
 	}
