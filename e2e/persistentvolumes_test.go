@@ -199,13 +199,12 @@ spec:
     volumeMounts: [{name: data, mountPath: /data}]
 `, nodes[0], busybox), "apply", "-n", ns, "-f", "-")
 		waitEvent(t, ns, "waits", "FailedMount", fmt.Sprintf(`MountVolume.SetUp failed for volume "data" : error processing PVC %s/later: failed to fetch PVC from API server: persistentvolumeclaims "later" not found`, ns), time.Minute)
-		p, err := client.CoreV1().Pods(ns).Get(context.Background(), "waits", metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st := p.Status.ContainerStatuses; p.Status.Phase != corev1.PodPending || len(st) != 1 || st[0].State.Waiting == nil || st[0].State.Waiting.Reason != "ContainerCreating" {
-			t.Errorf("pod waiting for its claim: %s, want Pending in ContainerCreating", describeStatus(p))
-		}
+		// The status and the event are sent apart (as the kubelet's status manager and recorder do), so the event
+		// may land first: wait for the status, which must say the pod is Pending in ContainerCreating.
+		waitPod(t, ns, "waits", 30*time.Second, "Pending in ContainerCreating", func(p *corev1.Pod) bool {
+			st := p.Status.ContainerStatuses
+			return p.Status.Phase == corev1.PodPending && len(st) == 1 && st[0].State.Waiting != nil && st[0].State.Waiting.Reason == "ContainerCreating"
+		})
 		bindClaim(t, ns, "later", corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{
 			Path: filepath.Join(base, "later"), Type: new(corev1.HostPathDirectoryOrCreate)}}, nil)
 		runToSuccess(t, ns, "waits")
