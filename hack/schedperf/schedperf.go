@@ -36,6 +36,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -108,6 +109,9 @@ type Config struct {
 	Workers int
 	// RoundTimeout bounds the time a round may take to bind its pods.
 	RoundTimeout time.Duration
+	// CPUProfileDir, if set, receives a CPU profile of each round's scheduling (the whole process: scheduler,
+	// watches; the control plane runs in other processes), named after the round.
+	CPUProfileDir string
 	// JSON, if set, is a file that receives the figures (benchutil.Figure) for hack/bench.
 	JSON string
 	// Out receives the results table.
@@ -1003,6 +1007,13 @@ func runRound(ctx context.Context, cp *controlPlane, cfg Config, w *workload, sc
 	defer pw.Stop()
 
 	before := cp.sampleCPU()
+	if cfg.CPUProfileDir != "" {
+		stop, err := startCPUProfile(filepath.Join(cfg.CPUProfileDir, id+".pprof"))
+		if err != nil {
+			return result{}, err
+		}
+		defer stop()
+	}
 	sched, err := startScheduler(ctx, schedConfig)
 	if err != nil {
 		return result{}, err
@@ -1314,4 +1325,23 @@ func (s *scheduler) stop() error {
 	case <-time.After(30 * time.Second):
 		return errors.New("the in-process scheduler did not stop within 30s")
 	}
+}
+
+// startCPUProfile profiles the process into file until the returned function is called.
+func startCPUProfile(file string) (func(), error) {
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		return nil, fmt.Errorf("cpu profile folder: %w", err)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("start cpu profile %s: %w", file, err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
