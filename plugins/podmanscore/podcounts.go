@@ -29,6 +29,7 @@ type podCounter struct {
 	mu     sync.Mutex
 	tick   uint64
 	groups map[string]*podGroup
+	keys   map[string]*keyValues
 	list   []fwk.NodeInfo
 	pos    map[fwk.NodeInfo]int
 }
@@ -47,7 +48,7 @@ type countSlot struct {
 }
 
 func newPodCounter() *podCounter {
-	return &podCounter{groups: map[string]*podGroup{}, pos: map[fwk.NodeInfo]int{}}
+	return &podCounter{groups: map[string]*podGroup{}, keys: map[string]*keyValues{}, pos: map[fwk.NodeInfo]int{}}
 }
 
 // selectorMatcher matches the pods PodTopologySpread counts for a selector: in the namespace, not terminating.
@@ -115,6 +116,9 @@ func (c *podCounter) syncList(all []fwk.NodeInfo) {
 	for _, g := range c.groups {
 		g.resize(len(all))
 	}
+	for _, kv := range c.keys {
+		kv.resize(len(all))
+	}
 }
 
 func (g *podGroup) resize(n int) {
@@ -133,21 +137,28 @@ func (cc *cycleCounts) group(key string, match func() func(*corev1.Pod) bool) *p
 	}
 	g, ok := c.groups[key]
 	if !ok {
-		if len(c.groups) >= maxCountedGroups {
-			oldest, oldestKey := uint64(0), ""
-			for k, og := range c.groups {
-				if oldestKey == "" || og.lastUse < oldest {
-					oldest, oldestKey = og.lastUse, k
-				}
-			}
-			delete(c.groups, oldestKey)
-		}
+		evictOldest(c.groups, maxCountedGroups, func(g *podGroup) uint64 { return g.lastUse })
 		g = &podGroup{match: match()}
 		g.resize(len(c.list))
 		c.groups[key] = g
 	}
 	g.lastUse = c.tick
 	return g
+}
+
+// evictOldest makes room for one more entry in m, which holds at most limit: it deletes the least recently used
+// entry when m is full.
+func evictOldest[V any](m map[string]V, limit int, lastUse func(V) uint64) {
+	if len(m) < limit {
+		return
+	}
+	oldest, oldestKey := uint64(0), ""
+	for k, v := range m {
+		if oldestKey == "" || lastUse(v) < oldest {
+			oldest, oldestKey = lastUse(v), k
+		}
+	}
+	delete(m, oldestKey)
 }
 
 // at returns the count of the node at position i of the snapshot's node list.
@@ -174,4 +185,102 @@ func (cc *cycleCounts) position(ni fwk.NodeInfo) int {
 		return i
 	}
 	return -1
+}
+
+// Node label values of a topology key, as keyValues reports them: an index into its values, or one of these.
+const (
+	noValue int32 = -1 // the node lacks the key
+	noNode  int32 = -2 // the NodeInfo has no node
+)
+
+// maxKeyValues bounds the topology keys whose per-node values are kept between cycles, as maxCountedGroups does
+// the pod groups.
+const maxKeyValues = 16
+
+// keyValues keeps, per node, the node's value of one topology key (label), with the NodeInfo generation it was
+// read at (a node's label change renews its generation as a pod change does). The values are interned, so a
+// scheduling cycle works on small integers: reading a label of each of thousands of nodes means walking as many
+// maps in as many places in memory, which cost topology spread scoring most of its time; a slot of a node that did
+// not change costs one comparison. Slots are indexed by the node's position in the snapshot's node list, as the
+// pod counts are.
+type keyValues struct {
+	key     string
+	lastUse uint64
+	slots   []valueSlot
+	values  []string
+	index   map[string]int32
+}
+
+type valueSlot struct {
+	node fwk.NodeInfo
+	gen  int64
+	val  int32
+}
+
+func (kv *keyValues) resize(n int) {
+	if cap(kv.slots) >= n {
+		kv.slots = kv.slots[:n]
+		return
+	}
+	kv.slots = append(kv.slots[:cap(kv.slots)], make([]valueSlot, n-cap(kv.slots))...)
+}
+
+// intern returns the index of v, adding it.
+func (kv *keyValues) intern(v string) int32 {
+	if i, ok := kv.index[v]; ok {
+		return i
+	}
+	i := int32(len(kv.values))
+	kv.values = append(kv.values, v)
+	kv.index[v] = i
+	return i
+}
+
+// read reads the node's value of the key.
+func (kv *keyValues) read(ni fwk.NodeInfo) int32 {
+	node := ni.Node()
+	if node == nil {
+		return noNode
+	}
+	v, ok := node.Labels[kv.key]
+	if !ok {
+		return noValue
+	}
+	return kv.intern(v)
+}
+
+// values returns the per-node values of key, made if the counter does not hold them yet. Interned values of nodes
+// gone are dropped with every slot once they outnumber twice the nodes (node names as a key's values, with
+// nodes replaced over time).
+func (cc *cycleCounts) values(key string) *keyValues {
+	c := cc.c
+	kv, ok := c.keys[key]
+	if !ok {
+		evictOldest(c.keys, maxKeyValues, func(kv *keyValues) uint64 { return kv.lastUse })
+		kv = &keyValues{key: key, index: map[string]int32{}}
+		kv.resize(len(c.list))
+		c.keys[key] = kv
+	}
+	if len(kv.values) > 2*len(c.list)+64 {
+		kv.values, kv.index = kv.values[:0], map[string]int32{}
+		clear(kv.slots)
+	}
+	kv.lastUse = c.tick
+	return kv
+}
+
+// value returns the value (index, noValue or noNode) of the key on the node at position i of the snapshot's node
+// list.
+func (cc *cycleCounts) value(kv *keyValues, i int, ni fwk.NodeInfo) int32 {
+	if cc.countOnly || i < 0 || i >= len(kv.slots) {
+		return kv.read(ni)
+	}
+	s := &kv.slots[i]
+	gen := ni.GetGeneration()
+	if s.node == ni && s.gen == gen {
+		return s.val
+	}
+	v := kv.read(ni)
+	*s = valueSlot{node: ni, gen: gen, val: v}
+	return v
 }

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/klog/v2"
 	"k8s.io/klog/v2/ktesting"
+	fwk "k8s.io/kube-scheduler/framework"
 	schedconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
 	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
@@ -85,6 +86,20 @@ func checkCounter(t *testing.T, sp *spreadPair) {
 				if want := countPods(all[i], g.match); s.n != want {
 					t.Fatalf("group %q, node %s: kept count %d, the node has %d", key, all[i].Node().Name, s.n, want)
 				}
+			}
+		}
+	}
+	for key, kv := range c.keys {
+		if len(kv.slots) != len(all) {
+			t.Fatalf("key %q: %d slots for %d nodes", key, len(kv.slots), len(all))
+		}
+		for i, s := range kv.slots {
+			if s.node != all[i] || s.gen != all[i].GetGeneration() {
+				continue
+			}
+			v, ok := all[i].Node().Labels[key]
+			if got := s.val; (!ok && got != noValue) || (ok && (got < 0 || kv.values[got] != v)) {
+				t.Fatalf("key %q, node %s: kept value %d (%v), the node's %q (has it: %t)", key, all[i].Node().Name, got, kv.values, v, ok)
 			}
 		}
 	}
@@ -169,6 +184,22 @@ func (cc *cacheCluster) removeNode(t *testing.T, r *rand.Rand) {
 	cc.nodes = slices.Delete(cc.nodes, i, i+1)
 }
 
+// relabelNode moves a random node to another zone or region, or takes the label away (UpdateNode: its NodeInfo
+// gets a new generation, in place in the snapshot).
+func (cc *cacheCluster) relabelNode(t *testing.T, r *rand.Rand) {
+	t.Helper()
+	i := r.IntN(len(cc.nodes))
+	n := cc.nodes[i].DeepCopy()
+	key := []string{corev1.LabelTopologyZone, testRegion}[r.IntN(2)]
+	if r.IntN(3) == 0 {
+		delete(n.Labels, key)
+	} else {
+		n.Labels[key] = fmt.Sprintf("moved-%d", r.IntN(2))
+	}
+	cc.cache.UpdateNode(cc.logger, cc.nodes[i], n)
+	cc.nodes[i] = n
+}
+
 // TestTopologySpreadNodeListChanges runs the side-by-side comparison of TestTopologySpreadMatchesInTree on a
 // snapshot that the scheduler's cache updates between cycles while nodes are added, removed or replaced (the
 // counter's node list and slots are rebuilt: syncList, resize). Scores must equal the in-tree plugin's, the
@@ -185,6 +216,7 @@ func TestTopologySpreadNodeListChanges(t *testing.T) {
 			cc.removeNode(t, r)
 			cc.addNode(t, r)
 		}},
+		{"node relabelled", func(t *testing.T, cc *cacheCluster, r *rand.Rand) { cc.relabelNode(t, r) }},
 		{"nodes added and removed", func(t *testing.T, cc *cacheCluster, r *rand.Rand) {
 			for range 1 + r.IntN(3) {
 				if r.IntN(2) == 0 {
@@ -412,6 +444,44 @@ func TestTopologySpreadEvictsGroups(t *testing.T) {
 			slices.Sort(got)
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("groups kept at the end (-want,+got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestKeyValuesBounded: a key whose values are all different (hostnames) with nodes replaced over time keeps at most
+// about twice as many interned values as there are nodes, and reads right after dropping them.
+func TestKeyValuesBounded(t *testing.T) {
+	tests := []struct {
+		name   string
+		nodes  int
+		rounds int
+	}{
+		{"one node", 1, 200},
+		{"ten nodes", 10, 50},
+		{"hundred nodes", 100, 10},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newPodCounter()
+			for round := range tc.rounds {
+				var all []fwk.NodeInfo
+				for i := range tc.nodes {
+					name := fmt.Sprintf("node-%d-%d", round, i)
+					all = append(all, framework.NewNodeInfo())
+					all[i].(*framework.NodeInfo).SetNode(st.MakeNode().Name(name).Label(corev1.LabelHostname, name).Obj())
+				}
+				cc := c.begin(all, false)
+				kv := cc.values(corev1.LabelHostname)
+				for i, ni := range all {
+					if v := cc.value(kv, i, ni); v < 0 || kv.values[v] != ni.Node().Name {
+						t.Fatalf("round %d, node %s: value %d", round, ni.Node().Name, v)
+					}
+				}
+				if n := len(kv.values); n > 2*tc.nodes+64+tc.nodes {
+					t.Fatalf("round %d: %d interned values for %d nodes", round, n, tc.nodes)
+				}
+				cc.release()
 			}
 		})
 	}

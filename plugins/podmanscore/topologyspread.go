@@ -160,78 +160,107 @@ func (t *topologySpread) spreadScores(logger klog.Logger, cc *cycleCounts, pod *
 		return nil, err
 	}
 	requireAll := len(pod.Spec.TopologySpreadConstraints) > 0 || !t.systemDefaulted
-	hasAllKeys := func(node *corev1.Node) bool {
+	// Each constraint's key's values on the nodes, kept between cycles (keyValues); a node without the key counts
+	// in the empty value's domain, as the in-tree plugin's label lookup gives it.
+	keys := make([]*keyValues, len(cs))
+	empty := make([]int32, len(cs))
+	isHost := make([]bool, len(cs))
+	for i := range cs {
+		keys[i] = cc.values(cs[i].key)
+		empty[i] = keys[i].intern("")
+		isHost[i] = cs[i].key == corev1.LabelHostname
+	}
+	// vals receives a node's value of each key; included says whether the constraints include the node at all: it
+	// has a node and, when all keys are required, each of them.
+	vals := make([]int32, len(cs))
+	included := func(p int, ni fwk.NodeInfo) bool {
 		for i := range cs {
-			if _, ok := node.Labels[cs[i].key]; !ok {
+			vals[i] = cc.value(keys[i], p, ni)
+			if vals[i] == noNode || (requireAll && vals[i] == noValue) {
 				return false
 			}
 		}
 		return true
 	}
 
-	// The domains of each constraint other than the hostname one: the values of its key on the nodes to score
-	// (the empty value for a node without the key, when not all keys are required), with their pod counts.
+	// The domains of each constraint other than the hostname one: the values of its key on the nodes to score,
+	// with their pod counts. domains[i] maps a value to its domain's index, -1 for a value that is none.
 	groups := make([]*podGroup, len(cs))
-	domains := make([]map[string]int, len(cs))
+	domains := make([][]int32, len(cs))
 	sums := make([][]int64, len(cs))
-	scored := make([]int64, len(toScore))
-	ignored := 0
+	domainOf := func(i int, v int32) int32 {
+		if v == noValue {
+			v = empty[i]
+		}
+		if int(v) >= len(domains[i]) {
+			return -1
+		}
+		return domains[i][v]
+	}
 	for i := range cs {
 		if key := groupKey(pod.Namespace, cs[i].selector); key != "" {
 			c := cs[i]
 			groups[i] = cc.group(key, func() func(*corev1.Pod) bool { return selectorMatcher(pod.Namespace, c.selector) })
 		}
-		if cs[i].key != corev1.LabelHostname {
-			domains[i] = map[string]int{}
-		}
 	}
+	scored := make([]int64, len(toScore))
+	sizes := make([]int32, len(cs))
+	ignored := 0
 	for n, ni := range toScore {
-		node := ni.Node()
-		if requireAll && !hasAllKeys(node) {
+		if !included(positions[n], ni) {
 			scored[n] = -1
 			ignored++
 			continue
 		}
 		for i := range cs {
-			if domains[i] == nil {
+			if isHost[i] {
 				continue
 			}
-			v := node.Labels[cs[i].key]
-			if _, ok := domains[i][v]; !ok {
-				domains[i][v] = len(domains[i])
+			v := vals[i]
+			if v == noValue {
+				v = empty[i]
+			}
+			for int(v) >= len(domains[i]) {
+				domains[i] = append(domains[i], -1)
+			}
+			if domains[i][v] < 0 {
+				domains[i][v] = sizes[i]
+				sizes[i]++
 			}
 		}
 	}
 	weights := make([]float64, len(cs))
 	for i := range cs {
 		size := len(toScore) - ignored
-		if domains[i] != nil {
-			size = len(domains[i])
+		if !isHost[i] {
+			size = int(sizes[i])
 			sums[i] = make([]int64, size)
 		}
 		weights[i] = math.Log(float64(size + 2))
 	}
 
-	// Every node of the cluster that the constraints include adds its matching pods to its domain's count.
+	// Every node of the cluster that the constraints include adds its matching pods to its domain's count. A pod
+	// without a required node affinity or selector has every node match it, so the node is read only for taints.
 	required := nodeaffinity.GetRequiredNodeAffinity(pod)
+	anyNode := len(pod.Spec.NodeSelector) == 0 && (pod.Spec.Affinity == nil || pod.Spec.Affinity.NodeAffinity == nil ||
+		pod.Spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil)
 	for p, ni := range all {
-		node := ni.Node()
-		if node == nil || (requireAll && !hasAllKeys(node)) {
+		if !included(p, ni) {
 			continue
 		}
 		affinity, taints := 0, 0 // 0 unknown, 1 included, -1 excluded
 		for i := range cs {
-			if domains[i] == nil || groups[i] == nil {
+			if isHost[i] || groups[i] == nil {
 				continue
 			}
-			d, ok := domains[i][node.Labels[cs[i].key]]
-			if !ok {
+			d := domainOf(i, vals[i])
+			if d < 0 {
 				continue
 			}
-			if cs[i].honorAffinity {
+			if cs[i].honorAffinity && !anyNode {
 				if affinity == 0 {
 					affinity = -1
-					if match, _ := required.Match(node); match {
+					if match, _ := required.Match(ni.Node()); match {
 						affinity = 1
 					}
 				}
@@ -242,7 +271,7 @@ func (t *topologySpread) spreadScores(logger klog.Logger, cc *cycleCounts, pod *
 			if cs[i].honorTaints {
 				if taints == 0 {
 					taints = 1
-					if _, untolerated := v1helper.FindMatchingUntoleratedTaint(logger, node.Spec.Taints, pod.Spec.Tolerations,
+					if _, untolerated := v1helper.FindMatchingUntoleratedTaint(logger, ni.Node().Spec.Taints, pod.Spec.Tolerations,
 						helper.DoNotScheduleTaintsFilterFunc(), t.comparisonTaints); untolerated {
 						taints = -1
 					}
@@ -262,20 +291,19 @@ func (t *topologySpread) spreadScores(logger klog.Logger, cc *cycleCounts, pod *
 		if scored[n] < 0 {
 			continue
 		}
-		node := ni.Node()
+		included(positions[n], ni)
 		var score float64
 		for i := range cs {
-			v, ok := node.Labels[cs[i].key]
-			if !ok {
+			if vals[i] == noValue {
 				continue
 			}
 			var cnt int64
-			if domains[i] == nil {
+			if isHost[i] {
 				if groups[i] != nil {
 					cnt = cc.at(groups[i], positions[n], ni)
 				}
 			} else {
-				cnt = sums[i][domains[i][v]]
+				cnt = sums[i][domainOf(i, vals[i])]
 			}
 			score += float64(cnt)*weights[i] + float64(cs[i].maxSkew-1)
 		}

@@ -334,7 +334,19 @@ func TestTopologySpreadMatchesInTree(t *testing.T) {
 					t.Fatalf("cycle %d, defaulting %s %v, pod %s labels %v owners %v constraints %+v:\nnormalized scores (-in-tree,+berth):\n%s",
 						cycle, defaulting, defaults, pod.Namespace, pod.Labels, pod.OwnerReferences, pod.Spec.TopologySpreadConstraints, diff)
 				}
-				// Change the cluster: a pod added to a random node, sometimes one removed.
+				// Change the cluster: sometimes a node's zone or region changed or gone (the kept label values must
+				// follow), a pod added to a random node, sometimes one removed.
+				if r.IntN(3) == 0 {
+					ni, _ := sp.snapshot.NodeInfos().Get(nodes[r.IntN(len(nodes))].Name)
+					n := ni.Node().DeepCopy()
+					key := []string{corev1.LabelTopologyZone, testRegion}[r.IntN(2)]
+					if r.IntN(3) == 0 {
+						delete(n.Labels, key)
+					} else {
+						n.Labels[key] = fmt.Sprintf("moved-%d", r.IntN(2))
+					}
+					ni.(*framework.NodeInfo).SetNode(n)
+				}
 				ni, _ := sp.snapshot.NodeInfos().Get(nodes[r.IntN(len(nodes))].Name)
 				pi, err := framework.NewPodInfo(randomPod(r, fmt.Sprintf("added-%d", cycle), ni.Node().Name))
 				if err != nil {
