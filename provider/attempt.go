@@ -324,6 +324,11 @@ func (p *Provider) startContainer(ctx context.Context, id string) error {
 	})
 }
 
+// hasPostStart tells whether a container has a postStart hook.
+func hasPostStart(c *corev1.Container) bool {
+	return c.Lifecycle != nil && c.Lifecycle.PostStart != nil
+}
+
 // wait runs the started container's postStart hook, then its probes and the watch for a new image, until it exits;
 // it returns the exit code recorded (0 once ctx ends).
 func (w *podWorker) wait(ctx context.Context, c *containerRecord, id string, startedAt time.Time, onStart []func()) int32 {

@@ -23,10 +23,10 @@
 // (attempt.go; env.go, termination.go's log file and hosts.go feed the spec) → recordExit (termination.go: the
 // exit, the OOM kill, the termination message). What else happens to a running pod has a file each, all of them
 // methods of its podWorker: hooks.go (postStart, preStop, and the exec they run), probe.go (its probe workers),
-// ephemeral.go (kubectl debug), resize.go (in-place resize), deadline.go (activeDeadlineSeconds), evict.go (local
-// storage limits), kill.go (killing a container, stopping a pod for good, and deletion in the kubelet's termination
-// order). exits.go follows Podman's exit events for the waiting runners; adopt.go takes over the pods an earlier
-// process left running.
+// ephemeral.go (kubectl debug), allocation.go and resize.go (in-place resize: the resources admitted, then
+// actuated), deadline.go (activeDeadlineSeconds), evict.go (local storage limits), kill.go (killing a container,
+// stopping a pod for good, and deletion in the kubelet's termination order). exits.go follows Podman's exit events
+// for the waiting runners; adopt.go takes over the pods an earlier process left running.
 //
 // Every change of state marks the record dirty and commits what a report fixes (snapshot.go: condition
 // transition times, a terminal phase); the dispatcher Run starts reports the pod's status, derived by podstatus,

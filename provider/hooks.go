@@ -98,11 +98,6 @@ func (w *podWorker) postStart(ctx context.Context, c *containerRecord, id string
 	return false
 }
 
-// hasPostStart tells whether a container has a postStart hook.
-func hasPostStart(c *corev1.Container) bool {
-	return c.Lifecycle != nil && c.Lifecycle.PostStart != nil
-}
-
 // runHandler runs a lifecycle hook handler in or against container id, as the kubelet's handlerRunner does. msg
 // describes a failure (for logs, not events: it may hold secrets).
 func (w *podWorker) runHandler(ctx context.Context, c *containerRecord, id string, h *corev1.LifecycleHandler) (string, error) {

@@ -345,7 +345,7 @@ func (p *Provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 
 // UpdatePod implements node.PodLifecycleHandler. Only the fields the kubelet reacts to are taken over: metadata,
 // conditions, a new activeDeadlineSeconds (deadline.go), containers' new images (images.go), ephemeral containers
-// (ephemeral.go) and resources (resize.go).
+// (ephemeral.go) and resources (allocation.go, resize.go).
 func (p *Provider) UpdatePod(ctx context.Context, pod *corev1.Pod) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -246,6 +246,23 @@ func shouldRestart(pod *corev1.Pod, c *containerRecord, exit int32) bool {
 	}
 }
 
+// consumeResizeRestart tells the runner of a container that just exited whether it was stopped for a resize: it
+// then starts again at once, whatever the restart policy and without back-off, as the kubelet starts it in the same
+// sync that killed it. p.mu must not be held.
+func (w *podWorker) consumeResizeRestart(c *containerRecord) bool {
+	w.p.mu.Lock()
+	defer w.p.mu.Unlock()
+	if !c.resizeRestart {
+		return false
+	}
+	c.resizeRestart = false
+	if c.state.Terminated != nil {
+		c.last = c.state
+	}
+	w.settleLocked()
+	return true
+}
+
 // crashWait shows CrashLoopBackOff for the current back-off, then lets the container run again.
 func (w *podWorker) crashWait(ctx context.Context, c *containerRecord) bool {
 	w.p.mu.Lock()
