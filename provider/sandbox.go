@@ -12,6 +12,9 @@ import (
 	"github.com/berth-dev/berth/provider/podspec"
 )
 
+// A pod's sandbox is its Podman pod, made as the kubelet's kuberuntime makes a pod sandbox: under the OCI runtime
+// of its RuntimeClass, with its hostname and DNS settings, then started; the pod's IP is then known.
+
 // DefaultRuntimeHandler is the RuntimeClass handler a node runs when given none: runc, the only OCI runtime
 // Berth's Podman uses by default.
 const DefaultRuntimeHandler = "runc"
@@ -21,6 +24,8 @@ func (w *podWorker) startSandbox(ctx context.Context) bool {
 	return w.retrySandbox(ctx, func() error { return w.createSandbox(ctx) })
 }
 
+// createSandbox makes the pod's sandbox, once: the Podman pod (its RuntimeClass's handler, hostname, DNS and
+// podspec.Pod), started, its IP learnt. An adopted pod's Podman pod is taken as it is, or replaced if unusable.
 func (w *podWorker) createSandbox(ctx context.Context) error {
 	rt := w.p.cfg.Runtime
 	handler, err := w.p.runtimeHandler(w.r.pod)

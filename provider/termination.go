@@ -17,6 +17,10 @@ import (
 	"github.com/berth-dev/berth/provider/podman"
 )
 
+// A container's end, as the kubelet reports it: the exit recorded (recordExit: the exit code, an OOM kill) with its
+// termination message, read from the file the container may write it to (mounted at terminationMessagePath,
+// mountTerminationLog) or from its logs.
+
 // Bounds of a termination message, as the kubelet's: the last 4096 bytes of the file; from the logs, the last
 // 2048 bytes of the last 80 lines.
 const (
