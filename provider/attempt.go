@@ -2,8 +2,6 @@ package provider
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"path/filepath"
 	"time"
 
@@ -48,32 +46,106 @@ func (w *podWorker) runOnce(ctx context.Context, c *containerRecord, onStart ...
 	return w.wait(ctx, c, id, startedAt, onStart), noErr
 }
 
-// pull makes sure the container's image (a new one, if the pod's spec changed it) is on the node; a failure leaves
-// the container waiting in ErrImagePull, ErrImageNeverPull or InvalidImageName.
-func (w *podWorker) pull(ctx context.Context, c *containerRecord) bool {
+// resume takes over a container an earlier virtual kubelet started: a running one is waited for, an exited one
+// is recorded as it ended. ok is false when there is nothing to take over.
+func (w *podWorker) resume(ctx context.Context, c *containerRecord, onStart ...func()) (int32, bool) {
 	w.p.mu.Lock()
-	takeNewImageLocked(c)
+	id := c.resumeID
+	c.resumeID = ""
 	w.p.mu.Unlock()
-	err := w.ensureImage(ctx, c)
-	if err == nil {
-		return true
+	if id == "" {
+		return 0, false
 	}
+	// The previous attempt, if Podman still has it, is the container's lastState.
+	last := w.previousTermination(ctx, c)
+	w.p.mu.Lock()
+	if last.Terminated != nil {
+		c.last = last
+	}
+	w.p.mu.Unlock()
+	var st podman.ContainerState
+	err := w.p.retryUnreachable(ctx, "inspect container", func() (err error) {
+		st, err = w.p.cfg.Runtime.InspectContainer(ctx, id)
+		return err
+	})
 	if ctx.Err() != nil {
-		return false
+		return 0, true
 	}
-	reason := "ErrImagePull"
-	var nv errNeverPull
-	var inv errInvalidImage
-	switch {
-	case errors.As(err, &nv):
-		reason = "ErrImageNeverPull"
-	case errors.As(err, &inv):
-		reason = "InvalidImageName"
+	if err != nil {
+		klog.FromContext(ctx).Error(err, "Adopted container is gone; starting it anew", "container", c.spec.Name)
+		return 0, false
+	}
+	if !st.Running && st.StartedAt.IsZero() && st.Error == "" {
+		// Created, never started: the earlier virtual kubelet ended in between. It did not run, so it is no
+		// attempt that ended (exit 0 would finish a restartPolicy Never pod that never ran); as the kubelet does
+		// with a container it finds created, a new one is started in its place (the next attempt).
+		klog.FromContext(ctx).V(2).Info("Adopted container was never started; starting a new one", "container", c.spec.Name)
+		if err := w.p.cfg.Runtime.RemoveContainer(ctx, id); err != nil {
+			klog.FromContext(ctx).Error(err, "Removing a container that was never started", "container", c.spec.Name)
+		}
+		return 0, false
 	}
 	w.p.mu.Lock()
-	w.waitLocked(c, reason, err.Error(), failedEvent(reason))
+	c.id, c.imageID, c.started = id, st.ImageID, true
+	c.lastStart = st.StartedAt
+	c.state = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(st.StartedAt)}}
+	// A taken-over container keeps the readiness last reported until its probe says otherwise.
+	prev, _ := podstatus.FindStatus(w.r.pod.Status.ContainerStatuses, c.spec.Name)
+	if c.init {
+		prev, _ = podstatus.FindStatus(w.r.pod.Status.InitContainerStatuses, c.spec.Name)
+	}
+	c.ready, c.killed = prev.Ready, false
+	if st.Running {
+		w.resizeRunningLocked(ctx, c, c.applied)
+		// An exited one is reported once its exit is recorded below, not as running meanwhile.
+		w.changedLocked()
+	}
 	w.p.mu.Unlock()
-	return false
+	if st.Running {
+		stopProbes := w.startProbes(ctx, c, id, st.StartedAt, onStart)
+		stopWatch := w.watchImage(ctx, c, id)
+		exit, err := w.p.waitExit(ctx, id)
+		stopProbes()
+		stopWatch()
+		if ctx.Err() != nil {
+			return 0, true
+		}
+		if err != nil {
+			exit = -1
+		}
+		st.ExitCode = exit
+	}
+	return w.recordExit(ctx, c, id, st.ExitCode), true
+}
+
+// previousTermination is the lastState of an adopted container: how its previous attempt, if Podman still has it,
+// ended. The zero state means there is none.
+func (w *podWorker) previousTermination(ctx context.Context, c *containerRecord) corev1.ContainerState {
+	w.p.mu.Lock()
+	attempt := c.attempts - 1 // the one before the adopted attempt
+	w.p.mu.Unlock()
+	if attempt < 1 {
+		return corev1.ContainerState{}
+	}
+	st, err := w.p.cfg.Runtime.InspectContainer(ctx, podspec.ContainerName(w.r.podmanName, c.spec.Name, attempt))
+	if err != nil || !exitedState(st.Status) {
+		return corev1.ContainerState{}
+	}
+	t := &corev1.ContainerStateTerminated{
+		ExitCode: st.ExitCode, ContainerID: containerIDPrefix + st.ID,
+		StartedAt: metav1.NewTime(st.StartedAt), FinishedAt: metav1.NewTime(st.FinishedAt),
+	}
+	switch {
+	case st.StartedAt.IsZero() && st.Error != "":
+		t.Reason, t.Message = "StartError", st.Error
+	case st.OOMKilled || oomKilledByLimit(c, st.ExitCode, false):
+		t.Reason = "OOMKilled"
+	case st.ExitCode == 0:
+		t.Reason = "Completed"
+	default:
+		t.Reason = "Error"
+	}
+	return corev1.ContainerState{Terminated: t}
 }
 
 // buildSpec resolves what the container's spec depends on (runAsNonRoot against the image's user, environment,
@@ -128,6 +200,33 @@ func (w *podWorker) buildSpec(ctx context.Context, c *containerRecord) (podman.C
 		Mounts: mounts, PIDNamespaceOf: c.pidOf, DNS: w.r.dns, PodmanHostsFile: !w.p.managesHostsFile(),
 		Seccomp: podspec.SeccompConfig{ProfileRoot: filepath.Join(w.p.cfg.RootDir, "seccomp"), DefaultRuntimeDefault: w.p.cfg.SeccompDefault}, AppArmor: w.p.cfg.AppArmor, OCIRuntime: w.r.runtime})
 	return spec, c.spec.Resources.DeepCopy(), true
+}
+
+// checkRunAsNonRoot verifies runAsNonRoot before a container is created, with the image's user when the security
+// context does not say the user.
+func (p *Provider) checkRunAsNonRoot(ctx context.Context, pod *corev1.Pod, c *corev1.Container) error {
+	imageUser := ""
+	if podspec.NeedsImageUser(pod, c) {
+		var u string
+		err := p.retryUnreachable(ctx, "inspect image", func() (err error) {
+			u, err = p.cfg.Runtime.ImageUser(ctx, c.Image)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		imageUser = u
+	}
+	return podspec.VerifyRunAsNonRoot(pod, c, imageUser)
+}
+
+// creationFailed records an attempt whose container could not be created: the attempt does not count, the
+// container waits with the reason, and a Failed event says why.
+func (w *podWorker) creationFailed(c *containerRecord, reason string, err error) {
+	w.p.mu.Lock()
+	defer w.p.mu.Unlock()
+	c.attempts--
+	w.waitLocked(c, reason, err.Error(), failedEvent(err.Error()))
 }
 
 // create creates the container from spec; a failure leaves it waiting in CreateContainerError (the attempt does not
@@ -206,27 +305,6 @@ func (w *podWorker) start(ctx context.Context, c *containerRecord, id string, ap
 	return startedAt.Time, true
 }
 
-// wait runs the started container's postStart hook, then its probes and the watch for a new image, until it exits;
-// it returns the exit code recorded (0 once ctx ends).
-func (w *podWorker) wait(ctx context.Context, c *containerRecord, id string, startedAt time.Time, onStart []func()) int32 {
-	stopProbes := func() {}
-	if w.postStart(ctx, c, id) {
-		stopProbes = w.startProbes(ctx, c, id, startedAt, onStart)
-	}
-	stopWatch := w.watchImage(ctx, c, id)
-	exit, err := w.p.waitExit(ctx, id)
-	stopProbes()
-	stopWatch()
-	if ctx.Err() != nil {
-		return 0
-	}
-	if err != nil {
-		klog.FromContext(ctx).Error(err, "Waiting for container", "container", c.spec.Name)
-		exit = -1
-	}
-	return w.recordExit(ctx, c, id, exit)
-}
-
 // startContainer starts a created container. Failures to reach Podman are retried once it answers; a start whose
 // answer was lost may have gone through, so the container is only started again if it is still merely created.
 func (p *Provider) startContainer(ctx context.Context, id string) error {
@@ -246,235 +324,28 @@ func (p *Provider) startContainer(ctx context.Context, id string) error {
 	})
 }
 
-// creationFailed records an attempt whose container could not be created: the attempt does not count, the
-// container waits with the reason, and a Failed event says why.
-func (w *podWorker) creationFailed(c *containerRecord, reason string, err error) {
-	w.p.mu.Lock()
-	defer w.p.mu.Unlock()
-	c.attempts--
-	w.waitLocked(c, reason, err.Error(), failedEvent(err.Error()))
+// hasPostStart tells whether a container has a postStart hook.
+func hasPostStart(c *corev1.Container) bool {
+	return c.Lifecycle != nil && c.Lifecycle.PostStart != nil
 }
 
-// resume takes over a container an earlier virtual kubelet started: a running one is waited for, an exited one
-// is recorded as it ended. ok is false when there is nothing to take over.
-func (w *podWorker) resume(ctx context.Context, c *containerRecord, onStart ...func()) (int32, bool) {
-	w.p.mu.Lock()
-	id := c.resumeID
-	c.resumeID = ""
-	w.p.mu.Unlock()
-	if id == "" {
-		return 0, false
+// wait runs the started container's postStart hook, then its probes and the watch for a new image, until it exits;
+// it returns the exit code recorded (0 once ctx ends).
+func (w *podWorker) wait(ctx context.Context, c *containerRecord, id string, startedAt time.Time, onStart []func()) int32 {
+	stopProbes := func() {}
+	if w.postStart(ctx, c, id) {
+		stopProbes = w.startProbes(ctx, c, id, startedAt, onStart)
 	}
-	// The previous attempt, if Podman still has it, is the container's lastState.
-	last := w.previousTermination(ctx, c)
-	w.p.mu.Lock()
-	if last.Terminated != nil {
-		c.last = last
-	}
-	w.p.mu.Unlock()
-	var st podman.ContainerState
-	err := w.p.retryUnreachable(ctx, "inspect container", func() (err error) {
-		st, err = w.p.cfg.Runtime.InspectContainer(ctx, id)
-		return err
-	})
+	stopWatch := w.watchImage(ctx, c, id)
+	exit, err := w.p.waitExit(ctx, id)
+	stopProbes()
+	stopWatch()
 	if ctx.Err() != nil {
-		return 0, true
+		return 0
 	}
 	if err != nil {
-		klog.FromContext(ctx).Error(err, "Adopted container is gone; starting it anew", "container", c.spec.Name)
-		return 0, false
+		klog.FromContext(ctx).Error(err, "Waiting for container", "container", c.spec.Name)
+		exit = -1
 	}
-	if !st.Running && st.StartedAt.IsZero() && st.Error == "" {
-		// Created, never started: the earlier virtual kubelet ended in between. It did not run, so it is no
-		// attempt that ended (exit 0 would finish a restartPolicy Never pod that never ran); as the kubelet does
-		// with a container it finds created, a new one is started in its place (the next attempt).
-		klog.FromContext(ctx).V(2).Info("Adopted container was never started; starting a new one", "container", c.spec.Name)
-		if err := w.p.cfg.Runtime.RemoveContainer(ctx, id); err != nil {
-			klog.FromContext(ctx).Error(err, "Removing a container that was never started", "container", c.spec.Name)
-		}
-		return 0, false
-	}
-	w.p.mu.Lock()
-	c.id, c.imageID, c.started = id, st.ImageID, true
-	c.lastStart = st.StartedAt
-	c.state = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(st.StartedAt)}}
-	// A taken-over container keeps the readiness last reported until its probe says otherwise.
-	prev, _ := podstatus.FindStatus(w.r.pod.Status.ContainerStatuses, c.spec.Name)
-	if c.init {
-		prev, _ = podstatus.FindStatus(w.r.pod.Status.InitContainerStatuses, c.spec.Name)
-	}
-	c.ready, c.killed = prev.Ready, false
-	if st.Running {
-		w.resizeRunningLocked(ctx, c, c.applied)
-		// An exited one is reported once its exit is recorded below, not as running meanwhile.
-		w.changedLocked()
-	}
-	w.p.mu.Unlock()
-	if st.Running {
-		stopProbes := w.startProbes(ctx, c, id, st.StartedAt, onStart)
-		stopWatch := w.watchImage(ctx, c, id)
-		exit, err := w.p.waitExit(ctx, id)
-		stopProbes()
-		stopWatch()
-		if ctx.Err() != nil {
-			return 0, true
-		}
-		if err != nil {
-			exit = -1
-		}
-		st.ExitCode = exit
-	}
-	return w.recordExit(ctx, c, id, st.ExitCode), true
-}
-
-// checkRunAsNonRoot verifies runAsNonRoot before a container is created, with the image's user when the security
-// context does not say the user.
-func (p *Provider) checkRunAsNonRoot(ctx context.Context, pod *corev1.Pod, c *corev1.Container) error {
-	imageUser := ""
-	if podspec.NeedsImageUser(pod, c) {
-		var u string
-		err := p.retryUnreachable(ctx, "inspect image", func() (err error) {
-			u, err = p.cfg.Runtime.ImageUser(ctx, c.Image)
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		imageUser = u
-	}
-	return podspec.VerifyRunAsNonRoot(pod, c, imageUser)
-}
-
-// recordExit records how a container's current run (id) ended, with code exit (<0: unknown, as for a run Berth
-// stopped), and its termination message, as the kubelet reports an exited container; it returns the exit code.
-// A run killed for a new image keeps showing as it was, its end as lastState, until the next run starts at once
-// (the kubelet kills and starts it in one sync): a pod under restartPolicy Never must not look Failed meanwhile.
-func (w *podWorker) recordExit(ctx context.Context, c *containerRecord, id string, exit int32) int32 {
-	w.p.mu.Lock()
-	attempt := c.attempts
-	w.p.mu.Unlock()
-	if exit < 0 && c.spec.TerminationMessagePolicy == corev1.TerminationMessageFallbackToLogsOnError {
-		// Whether the logs stand in for the message depends on the code.
-		if st, err := w.p.cfg.Runtime.InspectContainer(ctx, id); err == nil && exitedState(st.Status) {
-			exit = st.ExitCode
-		}
-	}
-	msg := w.p.terminationMessage(ctx, w.r.pod, c.spec, id, attempt, exit)
-	w.p.mu.Lock()
-	defer w.p.mu.Unlock()
-	c.hooking = false // a run whose postStart hook failed ends here
-	run := c.state
-	w.observeExit(ctx, c, exit)
-	withTerminationMessage(c.state.Terminated, msg)
-	exit = c.state.Terminated.ExitCode
-	if c.respecKilled && !w.r.terminal && !w.r.deleting && !w.r.evicting {
-		c.last, c.state, c.restartNow = c.state, run, true
-	}
-	c.respecKilled = false
-	if !w.r.deleting && !w.r.evicting {
-		// A pod being stopped is reported once all is stopped: a terminal phase computed in between would be the
-		// last status virtual-kubelet writes.
-		w.changedLocked()
-	}
-	return exit
-}
-
-// observeExit records a container's termination from Podman's view of it. p.mu must be held; exit<0 means unknown.
-func (w *podWorker) observeExit(ctx context.Context, c *containerRecord, exit int32) {
-	st, err := w.p.cfg.Runtime.InspectContainer(ctx, c.id)
-	t := &corev1.ContainerStateTerminated{ContainerID: containerIDPrefix + c.id, ExitCode: exit}
-	if c.state.Running != nil {
-		t.StartedAt = c.state.Running.StartedAt
-	}
-	if err == nil {
-		t.ExitCode = st.ExitCode
-		if !st.FinishedAt.IsZero() {
-			t.FinishedAt = metav1.NewTime(st.FinishedAt)
-		}
-		if st.OOMKilled || oomKilledByLimit(c, st.ExitCode, w.r.deleting || w.r.terminal || w.r.evicting || c.killed) {
-			t.Reason = "OOMKilled"
-		}
-	} else if exit < 0 || podman.IsNotFound(err) {
-		// The container is gone (removed behind Berth's back): the kubelet's view of a container it cannot find.
-		t.ExitCode = 137
-		t.Reason = "ContainerStatusUnknown"
-		t.Message = "The container could not be located when the pod was terminated"
-	}
-	if t.FinishedAt.IsZero() {
-		t.FinishedAt = metav1.Now()
-	}
-	if t.Reason == "" {
-		t.Reason = "Completed"
-		if t.ExitCode != 0 {
-			t.Reason = "Error"
-		}
-	}
-	c.state = corev1.ContainerState{Terminated: t}
-}
-
-// oomKilledByLimit recognises a container the kernel's OOM killer ended: Podman 4.3 on cgroup v1 does not report
-// OOMKilled, so a SIGKILL exit (137) of a container with a memory limit that Berth did not stop is taken as one,
-// as the kubelet would report it from the cgroup's OOM event.
-func oomKilledByLimit(c *containerRecord, exit int32, stoppedByBerth bool) bool {
-	if exit != 137 || stoppedByBerth {
-		return false
-	}
-	m, ok := c.spec.Resources.Limits[corev1.ResourceMemory]
-	return ok && !m.IsZero()
-}
-
-// errNeverPull is an image that is absent while imagePullPolicy is Never.
-type errNeverPull struct{ image string }
-
-func (e errNeverPull) Error() string {
-	return fmt.Sprintf("Container image %q is not present with pull policy of Never", e.image)
-}
-
-// ensureImage makes the container's image present as its imagePullPolicy says, then the images of the image
-// volumes it mounts as theirs say (the kubelet pulls image volumes before it creates the container).
-func (w *podWorker) ensureImage(ctx context.Context, c *containerRecord) error {
-	if err := w.ensureImageRef(ctx, c.spec.Image, c.spec.ImagePullPolicy); err != nil {
-		return err
-	}
-	for _, v := range podspec.MountedImageVolumes(w.r.pod, c.spec) {
-		if err := w.ensureImageRef(ctx, v.Reference, v.PullPolicy); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// ensureImageRef makes one image present as the pull policy says.
-func (w *podWorker) ensureImageRef(ctx context.Context, image string, policy corev1.PullPolicy) error {
-	rt := w.p.cfg.Runtime
-	host, err := normalizeImage(image)
-	if err != nil {
-		w.p.cfg.Recorder.Event(w.r.pod, corev1.EventTypeWarning, "InspectFailed", err.Error())
-		return err
-	}
-	if policy != corev1.PullAlways {
-		var ok bool
-		err := w.p.retryUnreachable(ctx, "check image", func() (err error) {
-			ok, err = rt.ImageExists(ctx, image)
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		if ok {
-			w.p.cfg.Recorder.Eventf(w.r.pod, corev1.EventTypeNormal, "Pulled", "Container image %q already present on machine", image)
-			return nil
-		}
-		if policy == corev1.PullNever {
-			return errNeverPull{image: image}
-		}
-	}
-	w.p.cfg.Recorder.Eventf(w.r.pod, corev1.EventTypeNormal, "Pulling", "Pulling image %q", image)
-	start := time.Now()
-	if err := w.p.pullImage(ctx, w.r.pod, image, host); err != nil {
-		w.p.cfg.Recorder.Eventf(w.r.pod, corev1.EventTypeWarning, "Failed", "Failed to pull image %q: %v", image, err)
-		return err
-	}
-	w.p.cfg.Recorder.Eventf(w.r.pod, corev1.EventTypeNormal, "Pulled", "Successfully pulled image %q in %s", image, time.Since(start).Round(time.Millisecond))
-	return nil
+	return w.recordExit(ctx, c, id, exit)
 }

@@ -15,15 +15,18 @@
 //
 // Provider is the node: virtual-kubelet's interface (provider.go), the table of pods, the node-wide loops that Run
 // starts, and Podman's reachability (reachability.go). Each pod has one record (record.go) and one runner, a
-// podWorker (run.go), which owns everything done to the pod: it admits the pod, creates the Podman pod (the
-// sandbox), sets up its volumes (podvolumes.go), runs init containers in order, then supervises the app
-// containers, restarting them as the pod's restartPolicy says. One attempt to run a container goes pull →
-// buildSpec → create → start → wait → recordExit (attempt.go's runOnce); what the spec needs is resolved beside it:
-// env.go, dns.go, hosts.go, termination.go, images.go. What happens to a running pod has a file each, all of them
-// methods of its podWorker: hooks.go (postStart, preStop), probe.go (its probe workers), ephemeral.go (kubectl
-// debug), resize.go (in-place resize), image.go (a new image), deadline.go (activeDeadlineSeconds), evict.go
-// (local storage limits), kill.go (deletion, in termorder.go's order). exits.go follows Podman's exit events for
-// the waiting runners; adopt.go takes over the pods an earlier process left running.
+// podWorker (run.go), which owns everything done to the pod. The files follow the runner's steps: it admits the
+// pod (run.go), sets up its volumes (podvolumes.go, with the node's admission policy), creates the Podman pod, the
+// sandbox (sandbox.go: RuntimeClass, IP; dns.go, hosts.go), runs init containers in order, then supervises the app
+// containers, restarting them as the pod's restartPolicy says (run.go). One attempt to run a container goes pull
+// (images.go: pull policy, mirrors, secrets, and a new image while it runs) → buildSpec → create → start → wait
+// (attempt.go; env.go, termination.go's log file and hosts.go feed the spec) → recordExit (termination.go: the
+// exit, the OOM kill, the termination message). What else happens to a running pod has a file each, all of them
+// methods of its podWorker: hooks.go (postStart, preStop, and the exec they run), probe.go (its probe workers),
+// ephemeral.go (kubectl debug), allocation.go and resize.go (in-place resize: the resources admitted, then
+// actuated), deadline.go (activeDeadlineSeconds), evict.go (local storage limits), kill.go (killing a container,
+// stopping a pod for good, and deletion in the kubelet's termination order). exits.go follows Podman's exit events
+// for the waiting runners; adopt.go takes over the pods an earlier process left running.
 //
 // Every change of state marks the record dirty and commits what a report fixes (snapshot.go: condition
 // transition times, a terminal phase); the dispatcher Run starts reports the pod's status, derived by podstatus,

@@ -39,27 +39,6 @@ type ephemeralSet struct {
 	wg     sync.WaitGroup
 }
 
-// addEphemeral makes a record, waiting as the kubelet shows a container not yet created, for each ephemeral
-// container of the record's pod that has none.
-func (r *podRecord) addEphemeral() {
-	known := make(map[string]bool, len(r.eph.list))
-	for _, c := range r.eph.list {
-		known[c.spec.Name] = true
-	}
-	reason := "ContainerCreating"
-	if len(r.pod.Spec.InitContainers) > 0 {
-		reason = "PodInitializing"
-	}
-	for i := range r.pod.Spec.EphemeralContainers {
-		ec := &r.pod.Spec.EphemeralContainers[i]
-		if known[ec.Name] {
-			continue
-		}
-		spec := corev1.Container(ec.EphemeralContainerCommon)
-		r.eph.list = append(r.eph.list, &containerRecord{spec: &spec, ephemeral: true, state: waiting(reason, "")})
-	}
-}
-
 // updateEphemeralLocked takes the ephemeral containers of an updated pod over and starts the new ones if the pod's
 // sandbox runs (else once it does). p.mu must be held.
 func (w *podWorker) updateEphemeralLocked(pod *corev1.Pod) {

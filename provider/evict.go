@@ -10,7 +10,6 @@ import (
 	resourcehelper "k8s.io/component-helpers/resource"
 	"k8s.io/klog/v2"
 
-	"github.com/berth-dev/berth/provider/podstatus"
 	"github.com/berth-dev/berth/provider/volume"
 )
 
@@ -106,35 +105,4 @@ func (w *podWorker) evict(ctx context.Context, msg string) {
 	w.p.mu.Unlock()
 	logger.Info("Evicting pod", "message", msg)
 	w.stopForGood(ctx, evictionGracePeriod, corev1.EventTypeWarning, "Evicted", msg)
-}
-
-// stopForGood stops a live pod that the node gave up on (evicted, past its active deadline; the caller has set
-// r.evicting) as the kubelet's killPod does: an event of the reason, its runner stopped, its running containers
-// killed within grace (preStop hooks first) and its sandbox stopped, then phase Failed with the reason and message;
-// a container it saw no end of (never started) is reported terminated as the kubelet's TerminatePod reports it.
-// Unlike the kubelet, whose status says Failed at once, the phase turns Failed only once the containers have
-// stopped: virtual-kubelet writes no status of a pod whose phase is terminal, so their end would never be seen.
-// The Podman pod stays (for logs) until the pod is deleted.
-func (w *podWorker) stopForGood(ctx context.Context, grace time.Duration, eventType, reason, msg string) {
-	w.p.cfg.Recorder.Event(w.r.pod, eventType, reason, msg)
-	w.r.cancel()
-	<-w.r.done
-
-	w.stopRunning(ctx, grace)
-	if w.r.podmanID != "" {
-		if err := w.p.cfg.Runtime.StopPod(ctx, w.r.podmanID, grace); err != nil {
-			klog.FromContext(ctx).Error(err, "Stopping the sandbox of a pod stopped for good")
-		}
-	}
-	w.p.mu.Lock()
-	w.r.terminal, w.r.sandbox = true, false
-	// A container that had not started, or whose end was not seen, is reported as the kubelet's TerminatePod does.
-	cs := w.r.containers()
-	for _, i := range podstatus.Unterminated(w.r.snapshot(nil).Containers) {
-		cs[i].state = podstatus.Unlocated()
-	}
-	w.r.finalPhase = corev1.PodFailed
-	w.r.reason, w.r.message = reason, msg
-	w.changedLocked()
-	w.p.mu.Unlock()
 }

@@ -12,12 +12,9 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
 
 	"github.com/berth-dev/berth/provider/podman"
-	"github.com/berth-dev/berth/provider/podspec"
 )
 
 // Container exits reach the runners from one Podman event stream per provider (died and remove events of the
@@ -80,13 +77,6 @@ func (w *exitWatch) stoppedByUs(id string) bool {
 	ours := w.ours[id]
 	delete(w.ours, id)
 	return ours
-}
-
-// stopContainer stops a container as Berth's own decision (a kill, an eviction, a finished pod's sidecar): its
-// exit is reported as soon as it comes, not held back to tell it from a removal.
-func (p *Provider) stopContainer(ctx context.Context, id string, grace time.Duration) error {
-	p.exits.expectStop(id)
-	return p.cfg.Runtime.StopContainer(ctx, id, grace)
 }
 
 func (w *exitWatch) add(id string) *exitWaiter {
@@ -161,9 +151,6 @@ func (w *exitWatch) handleEvent(ctx context.Context, ev podman.ContainerEvent) {
 		klog.FromContext(ctx).V(4).Info("Container event delivered", "containerID", ev.ID, "name", ev.Name, "action", ev.Action, "exitCode", ev.ExitCode)
 	}
 }
-
-// exitedState tells whether a Podman container state is final (the container ran and stopped).
-func exitedState(s string) bool { return s == "exited" || s == "stopped" }
 
 // waitExit waits until the container id, which has been started, is no longer running, and returns its exit
 // code, or -1 when it vanished (removed behind Berth's back); the error is ctx's. It registers with the event
@@ -368,34 +355,4 @@ func (p *Provider) resync(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// previousTermination is the lastState of an adopted container: how its previous attempt, if Podman still has it,
-// ended. The zero state means there is none.
-func (w *podWorker) previousTermination(ctx context.Context, c *containerRecord) corev1.ContainerState {
-	w.p.mu.Lock()
-	attempt := c.attempts - 1 // the one before the adopted attempt
-	w.p.mu.Unlock()
-	if attempt < 1 {
-		return corev1.ContainerState{}
-	}
-	st, err := w.p.cfg.Runtime.InspectContainer(ctx, podspec.ContainerName(w.r.podmanName, c.spec.Name, attempt))
-	if err != nil || !exitedState(st.Status) {
-		return corev1.ContainerState{}
-	}
-	t := &corev1.ContainerStateTerminated{
-		ExitCode: st.ExitCode, ContainerID: containerIDPrefix + st.ID,
-		StartedAt: metav1.NewTime(st.StartedAt), FinishedAt: metav1.NewTime(st.FinishedAt),
-	}
-	switch {
-	case st.StartedAt.IsZero() && st.Error != "":
-		t.Reason, t.Message = "StartError", st.Error
-	case st.OOMKilled || oomKilledByLimit(c, st.ExitCode, false):
-		t.Reason = "OOMKilled"
-	case st.ExitCode == 0:
-		t.Reason = "Completed"
-	default:
-		t.Reason = "Error"
-	}
-	return corev1.ContainerState{Terminated: t}
 }

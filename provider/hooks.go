@@ -12,9 +12,12 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	remote "k8s.io/cri-client/pkg"
 	"k8s.io/klog/v2"
 	httpprobe "k8s.io/kubernetes/pkg/probe/http"
+	utilexec "k8s.io/utils/exec"
 
+	"github.com/berth-dev/berth/provider/podman"
 	"github.com/berth-dev/berth/provider/podspec"
 )
 
@@ -31,6 +34,68 @@ const maxHookRespBody = 10 << 10
 var hookClient = &http.Client{
 	Transport:     &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}},
 	CheckRedirect: httpprobe.RedirectChecker(false),
+}
+
+// preStop runs a container's preStop hook, if any, before it is stopped with grace, as the kubelet's
+// executePreStopHook: the hook gets at most the grace period, a failure is a FailedPreStopHook event and the stop
+// goes on. It returns the grace period left for the stop signal (whole seconds spent are taken off; at least 2s).
+func (w *podWorker) preStop(ctx context.Context, c *containerRecord, id string, grace time.Duration) time.Duration {
+	if c.spec.Lifecycle == nil || c.spec.Lifecycle.PreStop == nil || grace <= 0 {
+		return max(grace, minGracePeriod)
+	}
+	logger := klog.FromContext(ctx).WithValues("container", c.spec.Name)
+	logger.V(3).Info("Running preStop hook")
+	start := time.Now()
+	hctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		msg, err := w.runHandler(hctx, c, id, c.spec.Lifecycle.PreStop)
+		if err != nil && hctx.Err() == nil {
+			logger.Error(err, "PreStop hook failed", "message", msg)
+			w.p.cfg.Recorder.Event(w.r.pod, corev1.EventTypeWarning, "FailedPreStopHook", "PreStopHook failed")
+		}
+	}()
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		logger.V(2).Info("PreStop hook not completed in grace period", "gracePeriod", grace)
+	case <-done:
+	}
+	grace -= time.Since(start).Truncate(time.Second)
+	return max(grace, minGracePeriod)
+}
+
+// postStart runs a container's postStart hook right after the container started, as the kubelet does: until the
+// hook completes the container is reported as it was before it started. A failed hook kills the container
+// (FailedPostStartHook), and false is returned; the runner then sees it exit.
+func (w *podWorker) postStart(ctx context.Context, c *containerRecord, id string) bool {
+	if !hasPostStart(c.spec) {
+		return true
+	}
+	logger := klog.FromContext(ctx).WithValues("container", c.spec.Name)
+	msg, err := w.runHandler(ctx, c, id, c.spec.Lifecycle.PostStart)
+	if err == nil {
+		w.p.mu.Lock()
+		c.hooking = false
+		w.changedLocked()
+		w.p.mu.Unlock()
+		return true
+	}
+	if ctx.Err() == nil {
+		logger.Error(err, "Failed to execute PostStartHook", "message", msg)
+		// As the kubelet, the event does not carry the message, which may hold secrets.
+		w.p.cfg.Recorder.Event(w.r.pod, corev1.EventTypeWarning, "FailedPostStartHook", "PostStartHook failed")
+		w.p.mu.Lock()
+		grace := killGracePeriod(w.r.pod, nil)
+		w.p.mu.Unlock()
+		w.killContainer(ctx, c, id, "FailedPostStartHook", grace)
+	}
+	// The runner records the exit next (recordExit ends hooking): until then the container is still shown as it
+	// was before it started, so that it is never reported running.
+	return false
 }
 
 // runHandler runs a lifecycle hook handler in or against container id, as the kubelet's handlerRunner does. msg
@@ -58,6 +123,22 @@ func (w *podWorker) runHandler(ctx context.Context, c *containerRecord, id strin
 		err := fmt.Errorf("invalid handler: %v", h)
 		return fmt.Sprintf("Cannot run handler: %v", err), err
 	}
+}
+
+// exec runs a command in a container as the kubelet's RunInContainer does: its output, and for a non-zero exit a
+// utilexec.CodeExitError; a command outliving timeout is the CRI's ErrCommandTimedOut.
+func (p *Provider) exec(ctx context.Context, id string, cmd []string, timeout time.Duration) ([]byte, error) {
+	code, out, err := p.cfg.Runtime.Exec(ctx, id, cmd, timeout)
+	if err != nil {
+		if errors.Is(err, podman.ErrExecTimeout) {
+			return out, fmt.Errorf("%w: %q timed out after %s", remote.ErrCommandTimedOut, strings.Join(cmd, " "), timeout)
+		}
+		return out, fmt.Errorf("exec %q: %w", strings.Join(cmd, " "), err)
+	}
+	if code != 0 {
+		return out, utilexec.CodeExitError{Err: fmt.Errorf("command '%s' exited with %d: %s", strings.Join(cmd, " "), code, out), Code: code}
+	}
+	return out, nil
 }
 
 // runHTTPHandler makes an HTTP hook's GET (host: the pod's IP by default). A response of any status succeeds; an
@@ -102,88 +183,4 @@ func discardBody(resp *http.Response) {
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxHookRespBody))
-}
-
-// hasPostStart tells whether a container has a postStart hook.
-func hasPostStart(c *corev1.Container) bool {
-	return c.Lifecycle != nil && c.Lifecycle.PostStart != nil
-}
-
-// postStart runs a container's postStart hook right after the container started, as the kubelet does: until the
-// hook completes the container is reported as it was before it started. A failed hook kills the container
-// (FailedPostStartHook), and false is returned; the runner then sees it exit.
-func (w *podWorker) postStart(ctx context.Context, c *containerRecord, id string) bool {
-	if !hasPostStart(c.spec) {
-		return true
-	}
-	logger := klog.FromContext(ctx).WithValues("container", c.spec.Name)
-	msg, err := w.runHandler(ctx, c, id, c.spec.Lifecycle.PostStart)
-	if err == nil {
-		w.p.mu.Lock()
-		c.hooking = false
-		w.changedLocked()
-		w.p.mu.Unlock()
-		return true
-	}
-	if ctx.Err() == nil {
-		logger.Error(err, "Failed to execute PostStartHook", "message", msg)
-		// As the kubelet, the event does not carry the message, which may hold secrets.
-		w.p.cfg.Recorder.Event(w.r.pod, corev1.EventTypeWarning, "FailedPostStartHook", "PostStartHook failed")
-		w.p.mu.Lock()
-		grace := killGracePeriod(w.r.pod, nil)
-		w.p.mu.Unlock()
-		w.killContainer(ctx, c, id, "FailedPostStartHook", grace)
-	}
-	// The runner records the exit next (recordExit ends hooking): until then the container is still shown as it
-	// was before it started, so that it is never reported running.
-	return false
-}
-
-// killContainer stops one container of a live pod as the kubelet's killContainer: a Killing event with msg, the
-// preStop hook within the grace period, then the stop signal with what is left of it (at least 2s). It returns
-// the error of the stop.
-func (w *podWorker) killContainer(ctx context.Context, c *containerRecord, id, msg string, grace time.Duration) error {
-	w.p.cfg.Recorder.Event(w.r.pod, corev1.EventTypeNormal, "Killing", msg)
-	w.p.mu.Lock()
-	c.killed = true
-	w.p.mu.Unlock()
-	grace = w.preStop(ctx, c, id, grace)
-	klog.FromContext(ctx).V(2).Info("Killing container with a grace period", "container", c.spec.Name, "gracePeriod", grace)
-	err := w.p.stopContainer(ctx, id, grace)
-	if err != nil {
-		klog.FromContext(ctx).Error(err, "Stopping container", "container", c.spec.Name)
-	}
-	return err
-}
-
-// preStop runs a container's preStop hook, if any, before it is stopped with grace, as the kubelet's
-// executePreStopHook: the hook gets at most the grace period, a failure is a FailedPreStopHook event and the stop
-// goes on. It returns the grace period left for the stop signal (whole seconds spent are taken off; at least 2s).
-func (w *podWorker) preStop(ctx context.Context, c *containerRecord, id string, grace time.Duration) time.Duration {
-	if c.spec.Lifecycle == nil || c.spec.Lifecycle.PreStop == nil || grace <= 0 {
-		return max(grace, minGracePeriod)
-	}
-	logger := klog.FromContext(ctx).WithValues("container", c.spec.Name)
-	logger.V(3).Info("Running preStop hook")
-	start := time.Now()
-	hctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		msg, err := w.runHandler(hctx, c, id, c.spec.Lifecycle.PreStop)
-		if err != nil && hctx.Err() == nil {
-			logger.Error(err, "PreStop hook failed", "message", msg)
-			w.p.cfg.Recorder.Event(w.r.pod, corev1.EventTypeWarning, "FailedPreStopHook", "PreStopHook failed")
-		}
-	}()
-	t := time.NewTimer(grace)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		logger.V(2).Info("PreStop hook not completed in grace period", "gracePeriod", grace)
-	case <-done:
-	}
-	grace -= time.Since(start).Truncate(time.Second)
-	return max(grace, minGracePeriod)
 }

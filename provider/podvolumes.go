@@ -3,8 +3,10 @@ package provider
 import (
 	"context"
 	"errors"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/klog/v2"
 
 	"github.com/berth-dev/berth/provider/podspec"
 	"github.com/berth-dev/berth/provider/volume"
@@ -18,6 +20,48 @@ func (p *Provider) volumes() *volume.Manager {
 		cfg.UserNamespace = p.cfg.UserNamespaces.Get
 	}
 	return volume.New(cfg)
+}
+
+// policy is what the node allows its pods, for admission.
+func (p *Provider) policy() podspec.Policy {
+	return podspec.Policy{AllowPrivileged: p.cfg.AllowPrivileged, AllowHostNamespaces: p.cfg.AllowHostNamespaces,
+		AllowedCapabilities: p.cfg.AllowedCapabilities, Sysctls: p.cfg.Sysctls, Allocatable: p.cfg.Allocatable,
+		AllowedHostPaths: p.cfg.AllowedHostPaths, AppArmor: p.cfg.AppArmor, SELinux: p.cfg.SELinux,
+		NoUserNamespaces: p.noUserNamespaces()}
+}
+
+// noUserNamespaces says why the node gives pods no user namespace of their own, "" when it does.
+func (p *Provider) noUserNamespaces() string {
+	if p.cfg.UserNamespaces != nil {
+		return ""
+	}
+	if p.cfg.NoUserNamespaces != "" {
+		return p.cfg.NoUserNamespaces
+	}
+	return "the node has no user namespace IDs to give"
+}
+
+// mountVolumes sets the pod's volumes up, retrying with the kubelet volume manager's back-off (500 ms doubling to
+// about 2 minutes) while, for example, a ConfigMap it needs does not exist or a claim is not bound yet; the
+// containers wait in ContainerCreating meanwhile. A volume the node refuses (a claim bound to a PersistentVolume
+// it cannot mount) fails the pod as admission does.
+func (w *podWorker) mountVolumes(ctx context.Context) bool {
+	backoff := 500 * time.Millisecond
+	for {
+		rej, err := w.setUpVolumes(ctx)
+		if rej != nil {
+			w.refuse(rej)
+			return false
+		}
+		if err == nil {
+			return true
+		}
+		klog.FromContext(ctx).V(2).Info("Setting up volumes", "err", err)
+		if !sleep(ctx, backoff) {
+			return false
+		}
+		backoff = min(2*backoff, 122*time.Second)
+	}
 }
 
 // setUpVolumes prepares a pod's volumes on the host before its sandbox starts. Each failing volume gets a

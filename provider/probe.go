@@ -2,16 +2,11 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	remote "k8s.io/cri-client/pkg"
-	utilexec "k8s.io/utils/exec"
 
-	"github.com/berth-dev/berth/provider/podman"
 	"github.com/berth-dev/berth/provider/prober"
 )
 
@@ -91,22 +86,6 @@ func (pr *probedRun) Kill(ctx context.Context, t prober.Type) {
 	pr.w.killForProbe(ctx, pr.c, pr.id, t)
 }
 
-// exec runs a command in a container as the kubelet's RunInContainer does: its output, and for a non-zero exit a
-// utilexec.CodeExitError; a command outliving timeout is the CRI's ErrCommandTimedOut.
-func (p *Provider) exec(ctx context.Context, id string, cmd []string, timeout time.Duration) ([]byte, error) {
-	code, out, err := p.cfg.Runtime.Exec(ctx, id, cmd, timeout)
-	if err != nil {
-		if errors.Is(err, podman.ErrExecTimeout) {
-			return out, fmt.Errorf("%w: %q timed out after %s", remote.ErrCommandTimedOut, strings.Join(cmd, " "), timeout)
-		}
-		return out, fmt.Errorf("exec %q: %w", strings.Join(cmd, " "), err)
-	}
-	if code != 0 {
-		return out, utilexec.CodeExitError{Err: fmt.Errorf("command '%s' exited with %d: %s", strings.Join(cmd, " "), code, out), Code: code}
-	}
-	return out, nil
-}
-
 // killForProbe kills a container that failed its liveness or startup probe, as the kubelet does; the runner then
 // sees it exit and applies the restart policy.
 func (w *podWorker) killForProbe(ctx context.Context, c *containerRecord, id string, t prober.Type) {
@@ -123,19 +102,4 @@ func (w *podWorker) killForProbe(ctx context.Context, c *containerRecord, id str
 	w.p.mu.Unlock()
 	// The kill goes on if the worker is stopped meanwhile: the container is on its way out.
 	w.killContainer(context.WithoutCancel(ctx), c, id, msg, grace)
-}
-
-// killGracePeriod is the grace period of a container killed for failing a probe (setTerminationGracePeriod): the
-// pod's deletion grace period while it is deleted, else the probe's own terminationGracePeriodSeconds, else the
-// pod's. pr may be nil.
-func killGracePeriod(pod *corev1.Pod, pr *corev1.Probe) time.Duration {
-	switch {
-	case pod.DeletionGracePeriodSeconds != nil:
-		return time.Duration(*pod.DeletionGracePeriodSeconds) * time.Second
-	case pr != nil && pr.TerminationGracePeriodSeconds != nil:
-		return time.Duration(*pr.TerminationGracePeriodSeconds) * time.Second
-	case pod.Spec.TerminationGracePeriodSeconds != nil:
-		return time.Duration(*pod.Spec.TerminationGracePeriodSeconds) * time.Second
-	}
-	return minGracePeriod
 }

@@ -344,8 +344,8 @@ func (p *Provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 }
 
 // UpdatePod implements node.PodLifecycleHandler. Only the fields the kubelet reacts to are taken over: metadata,
-// conditions, a new activeDeadlineSeconds (deadline.go), containers' new images (image.go), ephemeral containers
-// (ephemeral.go) and resources (resize.go).
+// conditions, a new activeDeadlineSeconds (deadline.go), containers' new images (images.go), ephemeral containers
+// (ephemeral.go) and resources (allocation.go, resize.go).
 func (p *Provider) UpdatePod(ctx context.Context, pod *corev1.Pod) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -458,17 +458,6 @@ func (p *Provider) podLocked(r *podRecord) *corev1.Pod {
 	wantImagesLocked(r, pod)
 	pod.Status = p.statusLocked(r)
 	return pod
-}
-
-// changedLocked records that the record's state changed: its status is committed (conditions whose status changed
-// are stamped now, a terminal phase is latched) and queued for the dispatcher. p.mu must be held.
-func (p *Provider) changedLocked(r *podRecord) {
-	p.commitLocked(r, time.Now())
-	p.dirty[r] = true
-	select {
-	case p.wake <- struct{}{}:
-	default:
-	}
 }
 
 // zeroTailKey marks a logs request that asked for tailLines=0.

@@ -48,7 +48,7 @@ type containerRecord struct {
 	resizeRestart bool
 	// wantImage is the image the API spec asks for once it changed from spec.Image (a pod update; "" before any):
 	// the next run takes it. respec is signalled when it changes, to kill the current run or cut its back-off
-	// short (image.go); respecKilled is set once the current run is being killed for it, and restartNow once it
+	// short (images.go); respecKilled is set once the current run is being killed for it, and restartNow once it
 	// ended so, for the runner to start the next run at once.
 	wantImage    string
 	respec       chan struct{}
@@ -100,11 +100,6 @@ type podRecord struct {
 	resize resizeState
 }
 
-// containers lists the init containers, then the app containers, then the ephemeral containers.
-func (r *podRecord) containers() []*containerRecord {
-	return append(append(append(make([]*containerRecord, 0, len(r.init)+len(r.app)+len(r.eph.list)), r.init...), r.app...), r.eph.list...)
-}
-
 func newPodRecord(pod *corev1.Pod, podmanName string) *podRecord {
 	r := &podRecord{pod: pod.DeepCopy(), podmanName: podmanName, done: make(chan struct{})}
 	for i := range r.pod.Spec.InitContainers {
@@ -125,4 +120,30 @@ func newPodRecord(pod *corev1.Pod, podmanName string) *podRecord {
 
 func waiting(reason, msg string) corev1.ContainerState {
 	return corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason, Message: msg}}
+}
+
+// addEphemeral makes a record, waiting as the kubelet shows a container not yet created, for each ephemeral
+// container of the record's pod that has none.
+func (r *podRecord) addEphemeral() {
+	known := make(map[string]bool, len(r.eph.list))
+	for _, c := range r.eph.list {
+		known[c.spec.Name] = true
+	}
+	reason := "ContainerCreating"
+	if len(r.pod.Spec.InitContainers) > 0 {
+		reason = "PodInitializing"
+	}
+	for i := range r.pod.Spec.EphemeralContainers {
+		ec := &r.pod.Spec.EphemeralContainers[i]
+		if known[ec.Name] {
+			continue
+		}
+		spec := corev1.Container(ec.EphemeralContainerCommon)
+		r.eph.list = append(r.eph.list, &containerRecord{spec: &spec, ephemeral: true, state: waiting(reason, "")})
+	}
+}
+
+// containers lists the init containers, then the app containers, then the ephemeral containers.
+func (r *podRecord) containers() []*containerRecord {
+	return append(append(append(make([]*containerRecord, 0, len(r.init)+len(r.app)+len(r.eph.list)), r.init...), r.app...), r.eph.list...)
 }

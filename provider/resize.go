@@ -5,30 +5,25 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
-	resourcehelper "k8s.io/component-helpers/resource"
 	"k8s.io/klog/v2"
 
 	"github.com/berth-dev/berth/provider/podman"
 	"github.com/berth-dev/berth/provider/podspec"
-	"github.com/berth-dev/berth/provider/podstatus"
 )
 
 // In-place pod resize (the pods/resize subresource), as the kubelet does it. UpdatePod hands the API's pod to
-// updateResourcesLocked, which admits its container resources as the kubelet's allocation manager does: allocated
-// if they fit in the node's allocatable beside the other pods' allocations, else the pod reports PodResizePending
-// (Deferred, tried again when room is made, or Infeasible). Once allocated, the pod reports PodResizeInProgress
-// and its resize worker brings every running container to the allocation: in place through Podman's container
-// update, or by a restart where the container's resizePolicy says RestartContainer. The condition goes once no
-// running container differs from its allocation.
+// updateResourcesLocked (allocation.go), which admits its container resources as the kubelet's allocation manager
+// does: allocated if they fit in the node's allocatable beside the other pods' allocations, else the pod reports
+// PodResizePending (Deferred, tried again when room is made, or Infeasible). Once allocated, the pod reports
+// PodResizeInProgress and its resize worker (this file) brings every running container to the allocation: in
+// place through Podman's container update, or by a restart where the container's resizePolicy says
+// RestartContainer. The condition goes once no running container differs from its allocation.
 //
 // A record's pod spec holds the allocated resources, so that a container created later (a restart) gets them; the
 // API's resources, while they differ and are not allocated, wait in the record's resizeState.
@@ -40,16 +35,6 @@ const (
 	eventResizeDeferred   = "ResizeDeferred"
 	eventResizeInfeasible = "ResizeInfeasible"
 	eventResizeError      = "ResizeError"
-)
-
-// Messages of resizes Berth cannot do, the kubelet's for a node that cannot: pod-level resources are not resized
-// in place, nor is any resize that would change the pod's own cgroup (Podman 4.3 cannot update a pod's cgroup,
-// see podspec.PodResources), nor are memory-backed emptyDir volumes (the kubelet's
-// InPlacePodVerticalScalingMemoryBackedVolumes is alpha, off).
-const (
-	msgPodLevelResize     = "In-place pod-level resources resize is not supported on this node"
-	msgPodCgroupResize    = "In-place resize that changes the pod's cgroup (pod-level resources or overhead) is not supported on this node"
-	msgMemoryVolumeResize = "Memory-backed emptyDir volume resize is disabled"
 )
 
 // resizeRetryPeriod is how often a deferred resize is admitted again when nothing else made room (the kubelet's
@@ -85,166 +70,6 @@ func resizeCondition(typ corev1.PodConditionType, old *corev1.PodCondition, reas
 	}
 	return &corev1.PodCondition{Type: typ, Status: corev1.ConditionTrue, LastProbeTime: now, LastTransitionTime: transition,
 		ObservedGeneration: generation, Reason: reason, Message: msg}
-}
-
-// updateResourcesLocked takes a pod update from the API as the kubelet's HandlePodUpdates does for resources: the
-// generation is observed, and resources that differ from the allocation are admitted (a pending resize reverted
-// is dropped). p.mu must be held.
-func (w *podWorker) updateResourcesLocked(ctx context.Context, pod *corev1.Pod) {
-	w.r.pod.Generation = pod.Generation
-	defer w.changedLocked()
-	if w.r.terminal || w.r.deleting {
-		return
-	}
-	if resourcesMatch(w.r.pod, pod) {
-		w.r.resize.desired, w.r.resize.pending = nil, nil
-		return
-	}
-	w.r.resize.desired = pod.DeepCopy()
-	w.allocateLocked(ctx)
-}
-
-// resourcesMatch tells whether a pod's resources are those of another: every container's, the pod-level ones and
-// the sizes of memory-backed emptyDir volumes.
-func resourcesMatch(a, b *corev1.Pod) bool {
-	if !apiequality.Semantic.DeepEqual(a.Spec.Resources, b.Spec.Resources) || !apiequality.Semantic.DeepEqual(memoryVolumeSizes(a), memoryVolumeSizes(b)) {
-		return false
-	}
-	want := containerResourcesByName(b)
-	for name, res := range containerResourcesByName(a) {
-		if other, ok := want[name]; ok && !apiequality.Semantic.DeepEqual(res, other) {
-			return false
-		}
-	}
-	return true
-}
-
-func containerResourcesByName(pod *corev1.Pod) map[string]corev1.ResourceRequirements {
-	out := map[string]corev1.ResourceRequirements{}
-	for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
-		for i := range cs {
-			out[cs[i].Name] = cs[i].Resources
-		}
-	}
-	return out
-}
-
-// memoryVolumeSizes are the size limits of a pod's memory-backed emptyDir volumes, by name.
-func memoryVolumeSizes(pod *corev1.Pod) map[string]resource.Quantity {
-	out := map[string]resource.Quantity{}
-	for _, v := range pod.Spec.Volumes {
-		if v.EmptyDir != nil && v.EmptyDir.Medium == corev1.StorageMediumMemory && v.EmptyDir.SizeLimit != nil {
-			out[v.Name] = *v.EmptyDir.SizeLimit
-		}
-	}
-	return out
-}
-
-// allocateLocked admits the desired resources as the kubelet's handlePodResourcesResize: they become the allocation
-// when they fit (PodResizeInProgress, a ResizeStarted event, the worker started), else the resize is pending with
-// the reason (an event when it changes). It tells whether they were allocated. p.mu must be held.
-func (w *podWorker) allocateLocked(ctx context.Context) bool {
-	s := &w.r.resize
-	desired := s.desired
-	if desired == nil {
-		return false
-	}
-	logger := klog.FromContext(ctx)
-	if reason, msg := w.admitResizeLocked(desired); reason != "" {
-		cond := corev1.PodReasonDeferred
-		event := eventResizeDeferred
-		if reason == corev1.PodReasonInfeasible {
-			cond, event = corev1.PodReasonInfeasible, eventResizeInfeasible
-		}
-		prev := s.pending
-		s.pending = resizeCondition(corev1.PodResizePending, prev, cond, msg, desired.Generation)
-		if prev == nil || prev.Reason != cond || prev.ObservedGeneration != desired.Generation {
-			logger.Info("Pod resize is pending", "reason", reason, "message", msg)
-			w.p.cfg.Recorder.Eventf(w.r.pod, corev1.EventTypeWarning, event, "%s", resizeMessage(desired, desired.Generation, "Pod resize "+reason, msg))
-		}
-		if cond == corev1.PodReasonDeferred {
-			w.startResizeWorkerLocked(ctx) // to try again
-		}
-		return false
-	}
-	want := containerResourcesByName(desired)
-	for _, c := range w.r.containers() {
-		if res, ok := want[c.spec.Name]; ok {
-			c.spec.Resources = *res.DeepCopy()
-		}
-	}
-	s.desired, s.pending = nil, nil
-	// A new resize in progress: any error of an earlier one goes, and the generation is this one's.
-	s.inProgress = resizeCondition(corev1.PodResizeInProgress, nil, "", "", desired.Generation)
-	logger.V(2).Info("Pod resize allocated", "generation", desired.Generation)
-	w.p.cfg.Recorder.Eventf(w.r.pod, corev1.EventTypeNormal, eventResizeStarted, "%s", resizeMessage(desired, desired.Generation, "Pod resize started", ""))
-	w.startResizeWorkerLocked(ctx)
-	return true
-}
-
-// admitResizeLocked tells why a pod's desired resources cannot be allocated now, as the kubelet's resize admission
-// (podResizesAdmitHandler, then the general predicates against the other pods' allocations): reason Infeasible
-// for what Berth never does, OutOf<resource> when the node's allocatable has no room left. "" means they fit.
-// p.mu must be held.
-func (w *podWorker) admitResizeLocked(desired *corev1.Pod) (reason, msg string) {
-	if !apiequality.Semantic.DeepEqual(w.r.pod.Spec.Resources, desired.Spec.Resources) {
-		return corev1.PodReasonInfeasible, msgPodLevelResize
-	}
-	if !reflect.DeepEqual(podspec.PodResources(w.r.pod), podspec.PodResources(desired)) {
-		return corev1.PodReasonInfeasible, msgPodCgroupResize
-	}
-	if !apiequality.Semantic.DeepEqual(memoryVolumeSizes(w.r.pod), memoryVolumeSizes(desired)) {
-		return corev1.PodReasonInfeasible, msgMemoryVolumeResize
-	}
-	want := resourcehelper.PodRequests(desired, resourcehelper.PodResourcesOptions{})
-	used := corev1.ResourceList{}
-	for _, other := range w.p.pods {
-		if other != w.r && !other.terminal {
-			addResources(used, allocatedRequests(other))
-		}
-	}
-	for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
-		capacity, ok := w.p.cfg.Allocatable[name]
-		if !ok {
-			continue // a node that does not say has room
-		}
-		value := func(q resource.Quantity) int64 {
-			if name == corev1.ResourceCPU {
-				return q.MilliValue()
-			}
-			return q.Value()
-		}
-		req, use, capa := value(want[name]), value(used[name]), value(capacity)
-		if req > 0 && req > capa-use {
-			return "OutOf" + string(name), fmt.Sprintf("Node didn't have enough resource: %s, requested: %d, used: %d, capacity: %d", name, req, use, capa)
-		}
-	}
-	return "", ""
-}
-
-// allocatedRequests is what a pod takes of the node's allocatable as the kubelet and the scheduler count it: for
-// each container, the larger of its allocation and what it runs with.
-func allocatedRequests(r *podRecord) corev1.ResourceList {
-	pod := &corev1.Pod{Spec: r.pod.Spec}
-	for _, c := range r.containers() {
-		st := corev1.ContainerStatus{Name: c.spec.Name}
-		cs := c.snapshot()
-		podstatus.ResizeStatus(&cs, &st)
-		if c.init {
-			pod.Status.InitContainerStatuses = append(pod.Status.InitContainerStatuses, st)
-		} else {
-			pod.Status.ContainerStatuses = append(pod.Status.ContainerStatuses, st)
-		}
-	}
-	return resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{UseStatusResources: true})
-}
-
-func addResources(sum, add corev1.ResourceList) {
-	for name, q := range add {
-		total := sum[name]
-		total.Add(q)
-		sum[name] = total
-	}
 }
 
 // startResizeWorkerLocked wakes the pod's resize worker, starting it first if need be (with ctx's logger, which
@@ -474,23 +299,6 @@ func (w *podWorker) restartForResize(ctx context.Context, a resizeAction) {
 	}()
 }
 
-// consumeResizeRestart tells the runner of a container that just exited whether it was stopped for a resize: it
-// then starts again at once, whatever the restart policy and without back-off, as the kubelet starts it in the same
-// sync that killed it. p.mu must not be held.
-func (w *podWorker) consumeResizeRestart(c *containerRecord) bool {
-	w.p.mu.Lock()
-	defer w.p.mu.Unlock()
-	if !c.resizeRestart {
-		return false
-	}
-	c.resizeRestart = false
-	if c.state.Terminated != nil {
-		c.last = c.state
-	}
-	w.settleLocked()
-	return true
-}
-
 // resizeRunningLocked records the resources a container that just started runs with (nil when not known, for one
 // taken over from an earlier virtual kubelet that did not report them): one that differs from its allocation (it
 // changed while the container was being created) is resized by the worker; else a resize in progress may be done.
@@ -541,65 +349,6 @@ func (p *Provider) retryPendingResizesLocked() {
 	for _, r := range p.pods {
 		if s := &r.resize; s.desired != nil && s.pending != nil && s.pending.Reason == corev1.PodReasonDeferred {
 			s.kickLocked()
-		}
-	}
-}
-
-// adoptResourcesLocked takes over what an earlier virtual kubelet reported of an adopted pod's resources: each
-// container it reported running runs with the resources its status gave (unknown if none), and the containers
-// it reported have them as their allocation; its resize conditions stand. Then the API's resources are admitted
-// against that, as a resize. p.mu must be held.
-func (w *podWorker) adoptResourcesLocked(ctx context.Context, pod *corev1.Pod) {
-	reported := map[string]corev1.ContainerStatus{}
-	for _, st := range append(append([]corev1.ContainerStatus{}, pod.Status.InitContainerStatuses...), pod.Status.ContainerStatuses...) {
-		reported[st.Name] = st
-	}
-	for _, c := range w.r.containers() {
-		st, ok := reported[c.spec.Name]
-		if c.id == "" || !ok || st.Resources == nil {
-			continue
-		}
-		c.spec.Resources = *st.Resources.DeepCopy()
-		if c.state.Running != nil {
-			c.applied = st.Resources.DeepCopy()
-		}
-	}
-	for i := range pod.Status.Conditions {
-		switch cond := &pod.Status.Conditions[i]; cond.Type {
-		case corev1.PodResizePending:
-			w.r.resize.pending = cond.DeepCopy()
-		case corev1.PodResizeInProgress:
-			w.r.resize.inProgress = cond.DeepCopy()
-		}
-	}
-	w.updateResourcesLocked(ctx, pod)
-	if slices.ContainsFunc(w.r.containers(), resizeOutstanding) {
-		w.startResizeWorkerLocked(ctx)
-	}
-}
-
-// desiredResources puts the API's resources into a copy of the record's pod, while a resize waits: what the
-// provider reports as its pod is then the API's spec, so that virtual-kubelet hands over the next change of it
-// (a revert included).
-func (s *resizeState) desiredResources(pod *corev1.Pod) {
-	if s.desired == nil {
-		return
-	}
-	want := containerResourcesByName(s.desired)
-	for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
-		for i := range cs {
-			if res, ok := want[cs[i].Name]; ok {
-				cs[i].Resources = *res.DeepCopy()
-			}
-		}
-	}
-	pod.Spec.Resources = s.desired.Spec.Resources.DeepCopy()
-	sizes := memoryVolumeSizes(s.desired)
-	for i := range pod.Spec.Volumes {
-		if v := &pod.Spec.Volumes[i]; v.EmptyDir != nil && v.EmptyDir.SizeLimit != nil {
-			if q, ok := sizes[v.Name]; ok {
-				v.EmptyDir.SizeLimit = &q
-			}
 		}
 	}
 }

@@ -10,7 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
 
-	"github.com/berth-dev/berth/provider/podman"
 	"github.com/berth-dev/berth/provider/podspec"
 )
 
@@ -26,28 +25,8 @@ type podWorker struct {
 	r *podRecord
 }
 
-// worker is the runner of the pod whose record is r.
-func (p *Provider) worker(r *podRecord) *podWorker { return &podWorker{p: p, r: r} }
-
-// changedLocked reports a change of the pod's state to the node's dispatcher (Provider.changedLocked). p.mu must
-// be held.
-func (w *podWorker) changedLocked() { w.p.changedLocked(w.r) }
-
 // event is a Kubernetes event to record on a pod.
 type event struct{ typ, reason, message string }
-
-// failedEvent is the kubelet's warning for a container that could not be run: Failed, "Error: <what>".
-func failedEvent(what string) event {
-	return event{corev1.EventTypeWarning, "Failed", "Error: " + what}
-}
-
-// waitLocked leaves the container waiting with reason and message, records ev on the pod, and reports the
-// change. The caller holds p.mu.
-func (w *podWorker) waitLocked(c *containerRecord, reason, message string, ev event) {
-	c.state = waiting(reason, message)
-	w.p.cfg.Recorder.Event(w.r.pod, ev.typ, ev.reason, ev.message)
-	w.changedLocked()
-}
 
 // errKind tells how a failed attempt to run a container failed.
 type errKind int
@@ -58,6 +37,9 @@ const (
 	configErr         // container could not be created: retried (CreateContainerError)
 	startErr          // container was created but did not start: counts as a run that failed
 )
+
+// worker is the runner of the pod whose record is r.
+func (p *Provider) worker(r *podRecord) *podWorker { return &podWorker{p: p, r: r} }
 
 // run is a pod's runner: sandbox, init containers in order, then the app containers under supervision.
 func (w *podWorker) run(ctx context.Context) {
@@ -131,14 +113,6 @@ func (w *podWorker) run(ctx context.Context) {
 	logger.V(2).Info("Pod finished")
 }
 
-// policy is what the node allows its pods, for admission.
-func (p *Provider) policy() podspec.Policy {
-	return podspec.Policy{AllowPrivileged: p.cfg.AllowPrivileged, AllowHostNamespaces: p.cfg.AllowHostNamespaces,
-		AllowedCapabilities: p.cfg.AllowedCapabilities, Sysctls: p.cfg.Sysctls, Allocatable: p.cfg.Allocatable,
-		AllowedHostPaths: p.cfg.AllowedHostPaths, AppArmor: p.cfg.AppArmor, SELinux: p.cfg.SELinux,
-		NoUserNamespaces: p.noUserNamespaces()}
-}
-
 // refuse fails a pod the node does not admit: the rejection's warning event, every container waiting in
 // CreateContainerConfigError with its message, and phase Failed with its reason and message.
 func (w *podWorker) refuse(rej *podspec.Rejection) {
@@ -152,37 +126,6 @@ func (w *podWorker) refuse(rej *podspec.Rejection) {
 	w.r.reason, w.r.message = rej.Reason, rej.Message
 	w.r.finalPhase = corev1.PodFailed
 	w.changedLocked()
-}
-
-// finish tears a terminal pod's sandbox down as the kubelet does: sidecars and the infra container stop; the
-// exited containers stay (for logs) until the pod is deleted.
-func (w *podWorker) finish(ctx context.Context) {
-	w.p.mu.Lock()
-	w.r.terminal = true
-	w.p.mu.Unlock()
-	// Later sidecars first, as the kubelet's termination order has it (termorder.go).
-	for _, c := range slices.Backward(w.r.init) {
-		if c.sidecar && c.id != "" {
-			grace := w.preStop(ctx, c, c.id, gracePeriod(w.r.pod))
-			if err := w.p.retryUnreachable(ctx, "stop container", func() error { return w.p.stopContainer(ctx, c.id, grace) }); err != nil {
-				klog.FromContext(ctx).Error(err, "Stopping sidecar", "container", c.spec.Name)
-			}
-			w.recordExit(ctx, c, c.id, -1)
-		}
-	}
-	if err := w.p.retryUnreachable(ctx, "stop pod", func() error { return w.p.cfg.Runtime.StopPod(ctx, w.r.podmanID, gracePeriod(w.r.pod)) }); err != nil {
-		klog.FromContext(ctx).Error(err, "Stopping the sandbox of a finished pod")
-	}
-	w.p.releaseUserNamespace(w.r.pod.UID) // nothing runs in it any more, as when the kubelet's SyncTerminatedPod frees it
-	w.p.mu.Lock()
-	w.r.sandbox = false
-	w.changedLocked()
-	w.p.mu.Unlock()
-}
-
-// startSandbox creates the Podman pod and learns its IP, retrying with back-off as the kubelet does.
-func (w *podWorker) startSandbox(ctx context.Context) bool {
-	return w.retrySandbox(ctx, func() error { return w.createSandbox(ctx) })
 }
 
 // retrySandbox makes a part of the pod's sandbox until it is made, retrying with back-off as the kubelet does
@@ -212,128 +155,6 @@ func (w *podWorker) retrySandbox(ctx context.Context, step func() error) bool {
 		}
 		backoff = min(2*backoff, w.p.cfg.MaxBackoff)
 	}
-}
-
-func (w *podWorker) createSandbox(ctx context.Context) error {
-	rt := w.p.cfg.Runtime
-	handler, err := w.p.runtimeHandler(w.r.pod)
-	if err != nil && !w.r.adopted {
-		return err
-	}
-	w.p.mu.Lock()
-	w.r.runtime = handler
-	w.p.mu.Unlock()
-	if w.r.adopted {
-		// The sandbox outlived the virtual kubelet: take it as it is.
-		ip, err := w.sandboxIP(ctx)
-		var dns *podman.DNSConfig
-		if err == nil && w.r.pod.Spec.HostNetwork {
-			// Containers of a hostNetwork pod carry the pod's DNS settings themselves.
-			dns, err = w.p.podDNS(ctx, w.r.pod)
-		}
-		if err == nil {
-			w.p.mu.Lock()
-			w.r.podIP, w.r.sandbox, w.r.dns = ip, true, dns
-			w.changedLocked()
-			w.p.mu.Unlock()
-			return nil
-		}
-		if w.p.unreachable(ctx, err) {
-			// Podman, not the sandbox, failed: the sandbox is taken over once Podman answers.
-			return err
-		}
-		klog.FromContext(ctx).Error(err, "Adopted sandbox is unusable; making a new one")
-		_ = rt.RemovePod(ctx, w.r.podmanID)
-		w.p.mu.Lock()
-		w.r.adopted, w.r.podmanID = false, ""
-		w.p.mu.Unlock()
-	}
-	if w.r.podmanID == "" {
-		// A Podman pod of the same name may be left from a failed attempt.
-		_ = rt.RemovePod(ctx, w.r.podmanName)
-		// As the kubelet's sandbox config: an FQDN too long for the kernel fails the sandbox (with the kubelet's
-		// message, unwrapped, in the FailedCreatePodSandBox event) and is retried.
-		hostname, err := sandboxHostname(w.r.pod, w.p.cfg.ClusterDomain)
-		if err != nil {
-			return err
-		}
-		dns, err := w.p.podDNS(ctx, w.r.pod)
-		if err != nil {
-			return err
-		}
-		w.p.mu.Lock()
-		w.r.dns = dns
-		w.p.mu.Unlock()
-		// When Berth writes each container's hosts file (hosts.go), Podman's own would be unseen.
-		spec := podspec.Pod(w.r.pod, podspec.PodInputs{Node: w.p.cfg.NodeName, Network: w.p.cfg.Network, Hostname: hostname, DNS: dns,
-			HostNetns: w.p.cfg.HostNetns, PodmanHostsFile: !w.p.managesHostsFile(), HostPortIP: w.p.hostPortIP(),
-			UserNamespace: w.p.userNamespace(w.r.pod.UID)})
-		id, err := rt.CreatePod(ctx, spec)
-		if err != nil {
-			return err
-		}
-		w.p.mu.Lock()
-		w.r.podmanID = id
-		w.p.mu.Unlock()
-	}
-	if err := rt.StartPod(ctx, w.r.podmanID); err != nil {
-		return err
-	}
-	if w.p.cfg.Hairpin != nil && !w.r.pod.Spec.HostNetwork {
-		if err := w.p.cfg.Hairpin(ctx); err != nil {
-			klog.FromContext(ctx).Error(err, "Setting hairpin mode on the pods' bridge; the pod may get no answer from itself through a Service")
-		}
-	}
-	ip, err := w.sandboxIP(ctx)
-	if err != nil {
-		return err
-	}
-	w.p.mu.Lock()
-	w.r.podIP = ip
-	w.r.sandbox = true
-	w.changedLocked()
-	w.p.mu.Unlock()
-	return nil
-}
-
-// mountVolumes sets the pod's volumes up, retrying with the kubelet volume manager's back-off (500 ms doubling to
-// about 2 minutes) while, for example, a ConfigMap it needs does not exist or a claim is not bound yet; the
-// containers wait in ContainerCreating meanwhile. A volume the node refuses (a claim bound to a PersistentVolume
-// it cannot mount) fails the pod as admission does.
-func (w *podWorker) mountVolumes(ctx context.Context) bool {
-	backoff := 500 * time.Millisecond
-	for {
-		rej, err := w.setUpVolumes(ctx)
-		if rej != nil {
-			w.refuse(rej)
-			return false
-		}
-		if err == nil {
-			return true
-		}
-		klog.FromContext(ctx).V(2).Info("Setting up volumes", "err", err)
-		if !sleep(ctx, backoff) {
-			return false
-		}
-		backoff = min(2*backoff, 122*time.Second)
-	}
-}
-
-// hostPortIP is the address of hostPorts that name none (see podspec.PodInputs): the node's when the node is a
-// network namespace other than the Podman host's.
-func (p *Provider) hostPortIP() string {
-	if p.cfg.HostNetns != "" {
-		return p.cfg.NodeIP
-	}
-	return ""
-}
-
-// sandboxIP is the pod's IP: the node's for a hostNetwork pod, as the kubelet reports it, else the Podman pod's.
-func (w *podWorker) sandboxIP(ctx context.Context) (string, error) {
-	if w.r.pod.Spec.HostNetwork {
-		return w.p.cfg.NodeIP, nil
-	}
-	return w.p.cfg.Runtime.PodIP(ctx, w.r.podmanID, w.p.cfg.Network)
 }
 
 // runInit runs a regular init container until it succeeds; false means the pod will not go on.
@@ -425,6 +246,23 @@ func shouldRestart(pod *corev1.Pod, c *containerRecord, exit int32) bool {
 	}
 }
 
+// consumeResizeRestart tells the runner of a container that just exited whether it was stopped for a resize: it
+// then starts again at once, whatever the restart policy and without back-off, as the kubelet starts it in the same
+// sync that killed it. p.mu must not be held.
+func (w *podWorker) consumeResizeRestart(c *containerRecord) bool {
+	w.p.mu.Lock()
+	defer w.p.mu.Unlock()
+	if !c.resizeRestart {
+		return false
+	}
+	c.resizeRestart = false
+	if c.state.Terminated != nil {
+		c.last = c.state
+	}
+	w.settleLocked()
+	return true
+}
+
 // crashWait shows CrashLoopBackOff for the current back-off, then lets the container run again.
 func (w *podWorker) crashWait(ctx context.Context, c *containerRecord) bool {
 	w.p.mu.Lock()
@@ -477,6 +315,68 @@ func (w *podWorker) retryWait(ctx context.Context, c *containerRecord, kind errK
 	w.waitLocked(c, "ImagePullBackOff", msg, event{corev1.EventTypeNormal, "BackOff", fmt.Sprintf("Back-off pulling image %q", c.spec.Image)})
 	w.p.mu.Unlock()
 	return w.backOff(ctx, c, d-d/2)
+}
+
+// backOff waits d, as sleep does, for the container's next run, but ends early once the pod's spec gives the
+// container a new image: the kubelet's back-offs are keyed by image, and a new one has none. False means ctx
+// ended.
+func (w *podWorker) backOff(ctx context.Context, c *containerRecord, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+			return true
+		case <-c.respec:
+			w.p.mu.Lock()
+			changed := imageChangedLocked(c)
+			w.p.mu.Unlock()
+			if changed {
+				return true
+			}
+		}
+	}
+}
+
+// waitLocked leaves the container waiting with reason and message, records ev on the pod, and reports the
+// change. The caller holds p.mu.
+func (w *podWorker) waitLocked(c *containerRecord, reason, message string, ev event) {
+	c.state = waiting(reason, message)
+	w.p.cfg.Recorder.Event(w.r.pod, ev.typ, ev.reason, ev.message)
+	w.changedLocked()
+}
+
+// failedEvent is the kubelet's warning for a container that could not be run: Failed, "Error: <what>".
+func failedEvent(what string) event {
+	return event{corev1.EventTypeWarning, "Failed", "Error: " + what}
+}
+
+// finish tears a terminal pod's sandbox down as the kubelet does: sidecars and the infra container stop; the
+// exited containers stay (for logs) until the pod is deleted.
+func (w *podWorker) finish(ctx context.Context) {
+	w.p.mu.Lock()
+	w.r.terminal = true
+	w.p.mu.Unlock()
+	// Later sidecars first, as the kubelet's termination order has it (kill.go).
+	for _, c := range slices.Backward(w.r.init) {
+		if c.sidecar && c.id != "" {
+			grace := w.preStop(ctx, c, c.id, gracePeriod(w.r.pod))
+			if err := w.p.retryUnreachable(ctx, "stop container", func() error { return w.p.stopContainer(ctx, c.id, grace) }); err != nil {
+				klog.FromContext(ctx).Error(err, "Stopping sidecar", "container", c.spec.Name)
+			}
+			w.recordExit(ctx, c, c.id, -1)
+		}
+	}
+	if err := w.p.retryUnreachable(ctx, "stop pod", func() error { return w.p.cfg.Runtime.StopPod(ctx, w.r.podmanID, gracePeriod(w.r.pod)) }); err != nil {
+		klog.FromContext(ctx).Error(err, "Stopping the sandbox of a finished pod")
+	}
+	w.p.releaseUserNamespace(w.r.pod.UID) // nothing runs in it any more, as when the kubelet's SyncTerminatedPod frees it
+	w.p.mu.Lock()
+	w.r.sandbox = false
+	w.changedLocked()
+	w.p.mu.Unlock()
 }
 
 // sleep waits for d or until ctx ends; false means ctx ended.

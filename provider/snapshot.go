@@ -5,9 +5,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/berth-dev/berth/provider/podstatus"
-
 	"github.com/berth-dev/berth/provider/podspec"
+	"github.com/berth-dev/berth/provider/podstatus"
 )
 
 // The status of a pod is derived, by podstatus, from a snapshot of its record; reading it writes nothing. What a
@@ -17,6 +16,32 @@ import (
 
 // containerIDPrefix is the runtime scheme of status.containerStatuses[].containerID.
 const containerIDPrefix = podstatus.ContainerIDPrefix
+
+// changedLocked reports a change of the pod's state to the node's dispatcher (Provider.changedLocked). p.mu must
+// be held.
+func (w *podWorker) changedLocked() { w.p.changedLocked(w.r) }
+
+// changedLocked records that the record's state changed: its status is committed (conditions whose status changed
+// are stamped now, a terminal phase is latched) and queued for the dispatcher. p.mu must be held.
+func (p *Provider) changedLocked(r *podRecord) {
+	p.commitLocked(r, time.Now())
+	p.dirty[r] = true
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// commitLocked stores what the record's status fixes as of now: the transition times of its conditions (now for
+// those whose status changed) and its phase once terminal, which never changes after. Only the write side calls
+// it. p.mu must be held.
+func (p *Provider) commitLocked(r *podRecord, now time.Time) {
+	st := podstatus.Derive(r.snapshot(p.stale), p.cfg.NodeIP, now)
+	r.conditions, r.committedAt = st.Conditions, now
+	if r.finalPhase == "" && (st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed) {
+		r.finalPhase = st.Phase
+	}
+}
 
 // snapshot is what the record's status is derived from, during the outage stale (none if nil). It shares the
 // record's objects: p.mu must be held until the status is derived.
@@ -77,15 +102,4 @@ func (c *containerRecord) kind() podstatus.Kind {
 // p.mu must be held.
 func (p *Provider) statusLocked(r *podRecord) corev1.PodStatus {
 	return podstatus.Derive(r.snapshot(p.stale), p.cfg.NodeIP, r.committedAt)
-}
-
-// commitLocked stores what the record's status fixes as of now: the transition times of its conditions (now for
-// those whose status changed) and its phase once terminal, which never changes after. Only the write side calls
-// it. p.mu must be held.
-func (p *Provider) commitLocked(r *podRecord, now time.Time) {
-	st := podstatus.Derive(r.snapshot(p.stale), p.cfg.NodeIP, now)
-	r.conditions, r.committedAt = st.Conditions, now
-	if r.finalPhase == "" && (st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed) {
-		r.finalPhase = st.Phase
-	}
 }

@@ -11,10 +11,15 @@ import (
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/berth-dev/berth/provider/podman"
 )
+
+// A container's end, as the kubelet reports it: the exit recorded (recordExit: the exit code, an OOM kill) with its
+// termination message, read from the file the container may write it to (mounted at terminationMessagePath,
+// mountTerminationLog) or from its logs.
 
 // Bounds of a termination message, as the kubelet's: the last 4096 bytes of the file; from the logs, the last
 // 2048 bytes of the last 80 lines.
@@ -24,54 +29,92 @@ const (
 	maxTerminationMessageLogLines = 80
 )
 
-// podFilesDir is the folder of a pod's files on the node (termination logs), under Config.RootDir.
-func (p *Provider) podFilesDir(uid types.UID) string {
-	if p.cfg.RootDir == "" || uid == "" {
-		return ""
-	}
-	return p.volumes().PodDir(uid)
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	max int
+	buf []byte
 }
 
-// terminationLogFile is the node file bind-mounted at one run's terminationMessagePath ("" without RootDir).
-func (p *Provider) terminationLogFile(pod *corev1.Pod, container string, attempt int32) string {
-	dir := p.podFilesDir(pod.UID)
-	if dir == "" {
-		return ""
+// recordExit records how a container's current run (id) ended, with code exit (<0: unknown, as for a run Berth
+// stopped), and its termination message, as the kubelet reports an exited container; it returns the exit code.
+// A run killed for a new image keeps showing as it was, its end as lastState, until the next run starts at once
+// (the kubelet kills and starts it in one sync): a pod under restartPolicy Never must not look Failed meanwhile.
+func (w *podWorker) recordExit(ctx context.Context, c *containerRecord, id string, exit int32) int32 {
+	w.p.mu.Lock()
+	attempt := c.attempts
+	w.p.mu.Unlock()
+	if exit < 0 && c.spec.TerminationMessagePolicy == corev1.TerminationMessageFallbackToLogsOnError {
+		// Whether the logs stand in for the message depends on the code.
+		if st, err := w.p.cfg.Runtime.InspectContainer(ctx, id); err == nil && exitedState(st.Status) {
+			exit = st.ExitCode
+		}
 	}
-	return filepath.Join(dir, "containers", container, strconv.Itoa(int(attempt)))
+	msg := w.p.terminationMessage(ctx, w.r.pod, c.spec, id, attempt, exit)
+	w.p.mu.Lock()
+	defer w.p.mu.Unlock()
+	c.hooking = false // a run whose postStart hook failed ends here
+	run := c.state
+	w.observeExit(ctx, c, exit)
+	withTerminationMessage(c.state.Terminated, msg)
+	exit = c.state.Terminated.ExitCode
+	if c.respecKilled && !w.r.terminal && !w.r.deleting && !w.r.evicting {
+		c.last, c.state, c.restartNow = c.state, run, true
+	}
+	c.respecKilled = false
+	if !w.r.deleting && !w.r.evicting {
+		// A pod being stopped is reported once all is stopped: a terminal phase computed in between would be the
+		// last status virtual-kubelet writes.
+		w.changedLocked()
+	}
+	return exit
 }
 
-// mountTerminationLog creates, as the kubelet does, an empty world-writable file for the run's termination
-// message and returns its bind mount at terminationMessagePath. Without RootDir (a Podman host whose files Berth
-// cannot reach) nothing is mounted and the message is read from the container's own filesystem.
-func (p *Provider) mountTerminationLog(pod *corev1.Pod, c *corev1.Container, attempt int32) ([]podman.BindMount, error) {
-	file := p.terminationLogFile(pod, c.Name, attempt)
-	if file == "" || c.TerminationMessagePath == "" {
-		return nil, nil
+// observeExit records a container's termination from Podman's view of it. p.mu must be held; exit<0 means unknown.
+func (w *podWorker) observeExit(ctx context.Context, c *containerRecord, exit int32) {
+	st, err := w.p.cfg.Runtime.InspectContainer(ctx, c.id)
+	t := &corev1.ContainerStateTerminated{ContainerID: containerIDPrefix + c.id, ExitCode: exit}
+	if c.state.Running != nil {
+		t.StartedAt = c.state.Running.StartedAt
 	}
-	if err := os.MkdirAll(filepath.Dir(file), 0o750); err != nil {
-		return nil, fmt.Errorf("create termination log of container %s: %w", c.Name, err)
+	if err == nil {
+		t.ExitCode = st.ExitCode
+		if !st.FinishedAt.IsZero() {
+			t.FinishedAt = metav1.NewTime(st.FinishedAt)
+		}
+		if st.OOMKilled || oomKilledByLimit(c, st.ExitCode, w.r.deleting || w.r.terminal || w.r.evicting || c.killed) {
+			t.Reason = "OOMKilled"
+		}
+	} else if exit < 0 || podman.IsNotFound(err) {
+		// The container is gone (removed behind Berth's back): the kubelet's view of a container it cannot find.
+		t.ExitCode = 137
+		t.Reason = "ContainerStatusUnknown"
+		t.Message = "The container could not be located when the pod was terminated"
 	}
-	f, err := os.Create(file)
-	if err != nil {
-		return nil, fmt.Errorf("create termination log of container %s: %w", c.Name, err)
+	if t.FinishedAt.IsZero() {
+		t.FinishedAt = metav1.Now()
 	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("create termination log of container %s: %w", c.Name, err)
+	if t.Reason == "" {
+		t.Reason = "Completed"
+		if t.ExitCode != 0 {
+			t.Reason = "Error"
+		}
 	}
-	// Any user the container runs as may write it.
-	if err := os.Chmod(file, 0o666); err != nil {
-		return nil, fmt.Errorf("create termination log of container %s: %w", c.Name, err)
-	}
-	return []podman.BindMount{{Source: file, Dest: c.TerminationMessagePath}}, nil
+	c.state = corev1.ContainerState{Terminated: t}
 }
 
-// removeTerminationLog removes the termination log file of one run.
-func (p *Provider) removeTerminationLog(pod *corev1.Pod, container string, attempt int32) {
-	if file := p.terminationLogFile(pod, container, attempt); file != "" {
-		_ = os.Remove(file)
+// oomKilledByLimit recognises a container the kernel's OOM killer ended: Podman 4.3 on cgroup v1 does not report
+// OOMKilled, so a SIGKILL exit (137) of a container with a memory limit that Berth did not stop is taken as one,
+// as the kubelet would report it from the cgroup's OOM event.
+func oomKilledByLimit(c *containerRecord, exit int32, stoppedByBerth bool) bool {
+	if exit != 137 || stoppedByBerth {
+		return false
 	}
+	m, ok := c.spec.Resources.Limits[corev1.ResourceMemory]
+	return ok && !m.IsZero()
 }
+
+// exitedState tells whether a Podman container state is final (the container ran and stopped).
+func exitedState(s string) bool { return s == "exited" || s == "stopped" }
 
 // terminationMessage reads the message of a run that exited with code exit (<0: unknown) as the kubelet does:
 // the file at terminationMessagePath; with FallbackToLogsOnError, the tail of the logs when the file is empty or
@@ -98,23 +141,6 @@ func (p *Provider) terminationMessage(ctx context.Context, pod *corev1.Pod, c *c
 		return fmt.Sprintf("Error on reading termination message from logs: %v", err)
 	}
 	return string(lastLines(tail.buf, maxTerminationMessageLogLines))
-}
-
-// lastLines is the end of b that holds its last n lines (the last one may lack its newline).
-func lastLines(b []byte, n int) []byte {
-	end := len(b)
-	if end > 0 && b[end-1] == '\n' {
-		end-- // the last line's own newline
-	}
-	for i := end - 1; i >= 0; i-- {
-		if b[i] != '\n' {
-			continue
-		}
-		if n--; n == 0 {
-			return b[i+1:]
-		}
-	}
-	return b
 }
 
 // readTerminationLog reads the last 4096 bytes of a run's termination log: the node file mounted for it, or else
@@ -150,18 +176,29 @@ func readTail(path string, max int64) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(f, max))
 }
 
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	max int
-	buf []byte
-}
-
 func (t *tailBuffer) Write(b []byte) (int, error) {
 	t.buf = append(t.buf, b...)
 	if over := len(t.buf) - t.max; over > 0 {
 		t.buf = append(t.buf[:0], t.buf[over:]...)
 	}
 	return len(b), nil
+}
+
+// lastLines is the end of b that holds its last n lines (the last one may lack its newline).
+func lastLines(b []byte, n int) []byte {
+	end := len(b)
+	if end > 0 && b[end-1] == '\n' {
+		end-- // the last line's own newline
+	}
+	for i := end - 1; i >= 0; i-- {
+		if b[i] != '\n' {
+			continue
+		}
+		if n--; n == 0 {
+			return b[i+1:]
+		}
+	}
+	return b
 }
 
 // withTerminationMessage adds a run's termination message to its terminated state, after the reason's own
@@ -174,4 +211,53 @@ func withTerminationMessage(t *corev1.ContainerStateTerminated, msg string) {
 		t.Message += ": "
 	}
 	t.Message += msg
+}
+
+// terminationLogFile is the node file bind-mounted at one run's terminationMessagePath ("" without RootDir).
+func (p *Provider) terminationLogFile(pod *corev1.Pod, container string, attempt int32) string {
+	dir := p.podFilesDir(pod.UID)
+	if dir == "" {
+		return ""
+	}
+	return filepath.Join(dir, "containers", container, strconv.Itoa(int(attempt)))
+}
+
+// podFilesDir is the folder of a pod's files on the node (termination logs), under Config.RootDir.
+func (p *Provider) podFilesDir(uid types.UID) string {
+	if p.cfg.RootDir == "" || uid == "" {
+		return ""
+	}
+	return p.volumes().PodDir(uid)
+}
+
+// mountTerminationLog creates, as the kubelet does, an empty world-writable file for the run's termination
+// message and returns its bind mount at terminationMessagePath. Without RootDir (a Podman host whose files Berth
+// cannot reach) nothing is mounted and the message is read from the container's own filesystem.
+func (p *Provider) mountTerminationLog(pod *corev1.Pod, c *corev1.Container, attempt int32) ([]podman.BindMount, error) {
+	file := p.terminationLogFile(pod, c.Name, attempt)
+	if file == "" || c.TerminationMessagePath == "" {
+		return nil, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(file), 0o750); err != nil {
+		return nil, fmt.Errorf("create termination log of container %s: %w", c.Name, err)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, fmt.Errorf("create termination log of container %s: %w", c.Name, err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("create termination log of container %s: %w", c.Name, err)
+	}
+	// Any user the container runs as may write it.
+	if err := os.Chmod(file, 0o666); err != nil {
+		return nil, fmt.Errorf("create termination log of container %s: %w", c.Name, err)
+	}
+	return []podman.BindMount{{Source: file, Dest: c.TerminationMessagePath}}, nil
+}
+
+// removeTerminationLog removes the termination log file of one run.
+func (p *Provider) removeTerminationLog(pod *corev1.Pod, container string, attempt int32) {
+	if file := p.terminationLogFile(pod, container, attempt); file != "" {
+		_ = os.Remove(file)
+	}
 }

@@ -18,17 +18,6 @@ import (
 // (podman.LabelUserNamespace), read back by Adopt after a restart; it is freed once nothing runs in it any more
 // (the pod finished, or was removed).
 
-// noUserNamespaces says why the node gives pods no user namespace of their own, "" when it does.
-func (p *Provider) noUserNamespaces() string {
-	if p.cfg.UserNamespaces != nil {
-		return ""
-	}
-	if p.cfg.NoUserNamespaces != "" {
-		return p.cfg.NoUserNamespaces
-	}
-	return "the node has no user namespace IDs to give"
-}
-
 // allocateUserNamespace gives a pod that asks for a user namespace of its own its range of host IDs: the one it
 // holds (an adopted pod's, recorded by Adopt), else a free one. The error is the kubelet's when none is free.
 func (w *podWorker) allocateUserNamespace() error {

@@ -155,17 +155,3 @@ var defaultSysctlAllowlist = func() *SysctlAllowlist {
 	}
 	return w
 }()
-
-// podSysctls is a pod's spec.securityContext.sysctls as the runtime takes them: names with '.' separators (the
-// kubelet's ConvertPodSysctlsVariableToDotsSeparator), nil for none.
-func podSysctls(pod *corev1.Pod) map[string]string {
-	sc := pod.Spec.SecurityContext
-	if sc == nil || len(sc.Sysctls) == 0 {
-		return nil
-	}
-	out := make(map[string]string, len(sc.Sysctls))
-	for _, s := range sc.Sysctls {
-		out[utilsysctl.NormalizeName(s.Name)] = s.Value
-	}
-	return out
-}

@@ -88,16 +88,6 @@ func resizeConditions(p *Pod) []corev1.PodCondition {
 	return out
 }
 
-// anyRegularContainerStarted tells whether an app container has run (kubecontainer.HasAnyRegularContainerStarted).
-func anyRegularContainerStarted(st *corev1.PodStatus) bool {
-	for _, c := range st.ContainerStatuses {
-		if c.State.Running != nil || c.State.Terminated != nil || c.LastTerminationState.Terminated != nil {
-			return true
-		}
-	}
-	return false
-}
-
 func initializedCondition(pod *corev1.Pod, st *corev1.PodStatus) corev1.PodCondition {
 	var incomplete []string
 	for i := range pod.Spec.InitContainers {

@@ -131,3 +131,13 @@ func Phase(pod *corev1.Pod, initStatuses, statuses []corev1.ContainerStatus, pod
 		return corev1.PodPending
 	}
 }
+
+// anyRegularContainerStarted tells whether an app container has run (kubecontainer.HasAnyRegularContainerStarted).
+func anyRegularContainerStarted(st *corev1.PodStatus) bool {
+	for _, c := range st.ContainerStatuses {
+		if c.State.Running != nil || c.State.Terminated != nil || c.LastTerminationState.Terminated != nil {
+			return true
+		}
+	}
+	return false
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
@@ -61,33 +60,6 @@ var (
 	grpcProber = grpcprobe.New()
 	execProber = execprobe.New()
 )
-
-// settings are a probe's timings and thresholds with the API's defaults for unset fields.
-type settings struct {
-	initialDelay, period, timeout time.Duration
-	success, failure              int
-}
-
-func settingsOf(pr *corev1.Probe) settings {
-	s := settings{
-		initialDelay: time.Duration(pr.InitialDelaySeconds) * time.Second,
-		period:       time.Duration(pr.PeriodSeconds) * time.Second,
-		timeout:      time.Duration(pr.TimeoutSeconds) * time.Second,
-		success:      int(pr.SuccessThreshold),
-		failure:      int(pr.FailureThreshold),
-	}
-	if s.period <= 0 {
-		s.period = 10 * time.Second
-	}
-	if s.timeout <= 0 {
-		s.timeout = time.Second
-	}
-	s.success = max(s.success, 1)
-	if s.failure <= 0 {
-		s.failure = 3
-	}
-	return s
-}
 
 // probeOnce runs a probe once (retrying one that errors) and records the kubelet's events for its outcome. ok
 // tells whether it succeeded; err is set when it could not tell, which the worker ignores.

@@ -26,6 +26,33 @@ type worker struct {
 	onHold bool
 }
 
+// settings are a probe's timings and thresholds with the API's defaults for unset fields.
+type settings struct {
+	initialDelay, period, timeout time.Duration
+	success, failure              int
+}
+
+func settingsOf(pr *corev1.Probe) settings {
+	s := settings{
+		initialDelay: time.Duration(pr.InitialDelaySeconds) * time.Second,
+		period:       time.Duration(pr.PeriodSeconds) * time.Second,
+		timeout:      time.Duration(pr.TimeoutSeconds) * time.Second,
+		success:      int(pr.SuccessThreshold),
+		failure:      int(pr.FailureThreshold),
+	}
+	if s.period <= 0 {
+		s.period = 10 * time.Second
+	}
+	if s.timeout <= 0 {
+		s.timeout = time.Second
+	}
+	s.success = max(s.success, 1)
+	if s.failure <= 0 {
+		s.failure = 3
+	}
+	return s
+}
+
 func (w *worker) run(ctx context.Context) {
 	period := settingsOf(w.probe).period
 	if w.period > 0 {

@@ -14,26 +14,51 @@ import (
 	"github.com/berth-dev/berth/provider/userns"
 )
 
-// userNamespace is the range of host IDs of a pod with a user namespace of its own, nil for a pod in the host's.
-func (m *Manager) userNamespace(pod *corev1.Pod) *userns.Range {
-	if m.cfg.UserNamespace == nil {
+// applyFSGroup gives a volume's files to the pod's fsGroup as the kubelet's SetVolumeOwnership does: group
+// ownership, group read (and write unless read-only) permission, setgid folders. OnRootMismatch skips a volume
+// whose root already has the group. In a pod's user namespace ids (nil: the host's), the group is the host's ID of
+// the fsGroup there.
+func applyFSGroup(dir string, pod *corev1.Pod, readOnly bool, ids *userns.Range) error {
+	sc := pod.Spec.SecurityContext
+	if sc == nil || sc.FSGroup == nil {
 		return nil
 	}
-	if r, ok := m.cfg.UserNamespace(pod.UID); ok {
-		return &r
+	host, err := hostID(ids, *sc.FSGroup)
+	if err != nil {
+		return fmt.Errorf("apply fsGroup %d: %w", *sc.FSGroup, err)
 	}
-	return nil
-}
-
-// giveToPod makes the files of a pod's volume its own: the IDs of its user namespace ids, if it has one of its
-// own (nil: the host's), then its fsGroup (applyFSGroup).
-func giveToPod(dir string, pod *corev1.Pod, readOnly bool, ids *userns.Range) error {
-	if ids != nil {
-		if err := mapOwners(dir, *ids); err != nil {
-			return err
+	gid := int(host)
+	if sc.FSGroupChangePolicy != nil && *sc.FSGroupChangePolicy == corev1.FSGroupChangeOnRootMismatch {
+		if fi, err := os.Stat(dir); err == nil {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Gid) == gid && fi.Mode()&os.ModeSetgid != 0 {
+				return nil
+			}
 		}
 	}
-	return applyFSGroup(dir, pod, readOnly, ids)
+	mask := os.FileMode(0o660)
+	if readOnly {
+		mask = 0o440
+	}
+	err = filepath.Walk(dir, func(path string, info fs.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := os.Lchown(path, -1, gid); err != nil {
+			return err
+		}
+		if info.Mode()&os.ModeSymlink != 0 {
+			return nil
+		}
+		m := mask
+		if info.IsDir() {
+			m |= os.ModeSetgid | 0o110
+		}
+		return os.Chmod(path, info.Mode()|m)
+	})
+	if err != nil {
+		return fmt.Errorf("apply fsGroup %d: %w", gid, err)
+	}
+	return nil
 }
 
 // hostID is the host ID that id (a UID or GID of the pod) is: id itself in the host's user namespace (r nil), else
@@ -47,6 +72,27 @@ func hostID(r *userns.Range, id int64) (int64, error) {
 		return 0, fmt.Errorf("ID %d is not in the pod's user namespace (0 to %d)", id, userns.Length-1)
 	}
 	return host, nil
+}
+
+// giveToPod makes the files of a pod's volume its own: the IDs of its user namespace ids, if it has one of its
+// own (nil: the host's), then its fsGroup (applyFSGroup).
+func giveToPod(dir string, pod *corev1.Pod, readOnly bool, ids *userns.Range) error {
+	if ids != nil {
+		if err := mapOwners(dir, *ids); err != nil {
+			return err
+		}
+	}
+	return applyFSGroup(dir, pod, readOnly, ids)
+}
+
+// mapOwners gives everything under dir, dir included, to the pod's user namespace r as mapOwner does.
+func mapOwners(dir string, r userns.Range) error {
+	return filepath.WalkDir(dir, func(path string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return mapOwner(path, r)
+	})
 }
 
 // mapOwner gives a file (a link itself, not what it names) that the host's IDs own, as Berth made it, to the same
@@ -83,16 +129,6 @@ func mapped(r userns.Range, id int64) int64 {
 		return host
 	}
 	return id
-}
-
-// mapOwners gives everything under dir, dir included, to the pod's user namespace r as mapOwner does.
-func mapOwners(dir string, r userns.Range) error {
-	return filepath.WalkDir(dir, func(path string, _ fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		return mapOwner(path, r)
-	})
 }
 
 // mapNewFolders gives the folders from below base down to path (base excluded), which a MkdirAll just made as the

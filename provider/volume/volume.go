@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"golang.org/x/sys/unix"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -57,11 +58,6 @@ type Manager struct {
 	cfg Config
 }
 
-// New returns a volume manager.
-func New(cfg Config) *Manager {
-	return &Manager{cfg: cfg}
-}
-
 // Volume plugin folders under pods/<uid>/volumes, named as the kubelet names them.
 const (
 	pluginEmptyDir    = "kubernetes.io~empty-dir"
@@ -71,39 +67,14 @@ const (
 	pluginProjected   = "kubernetes.io~projected"
 )
 
-// volumePlugin names the folder of a volume kind Berth keeps on the host, "" for one it does not.
-func volumePlugin(v *corev1.Volume) string {
-	switch {
-	case v.EmptyDir != nil:
-		return pluginEmptyDir
-	case v.ConfigMap != nil:
-		return pluginConfigMap
-	case v.Secret != nil:
-		return pluginSecret
-	case v.DownwardAPI != nil:
-		return pluginDownwardAPI
-	case v.Projected != nil:
-		return pluginProjected
-	}
-	return ""
-}
-
-// IsAPIData tells whether a volume holds files made from API objects, rewritten when the objects change.
-func IsAPIData(v *corev1.Volume) bool {
-	return v.ConfigMap != nil || v.Secret != nil || v.DownwardAPI != nil || v.Projected != nil
+// New returns a volume manager.
+func New(cfg Config) *Manager {
+	return &Manager{cfg: cfg}
 }
 
 // PodDir is the host folder of a pod's files (its volumes, and the runner's termination logs).
 func (m *Manager) PodDir(uid types.UID) string {
 	return filepath.Join(m.cfg.RootDir, "pods", string(uid))
-}
-
-// volumeDir is the host path behind a volume: the hostPath itself, or a folder of the pod.
-func (m *Manager) volumeDir(pod *corev1.Pod, v *corev1.Volume) string {
-	if v.HostPath != nil {
-		return filepath.Clean(v.HostPath.Path)
-	}
-	return filepath.Join(m.PodDir(pod.UID), "volumes", volumePlugin(v), v.Name)
 }
 
 // SetUp prepares a pod's volumes on the host before its sandbox starts, as the kubelet's volume manager does.
@@ -118,20 +89,6 @@ func (m *Manager) SetUp(ctx context.Context, pod *corev1.Pod, failed func(v *cor
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// Refresh rewrites a running pod's configMap, secret, downwardAPI and projected volumes from the current API
-// objects (the files change atomically, and only when their content does), renewing tokens as they age.
-func (m *Manager) Refresh(ctx context.Context, pod *corev1.Pod) {
-	for i := range pod.Spec.Volumes {
-		v := &pod.Spec.Volumes[i]
-		if !IsAPIData(v) {
-			continue
-		}
-		if err := m.setUp(ctx, pod, v); err != nil {
-			klog.FromContext(ctx).V(2).Info("Refreshing volume", "volume", v.Name, "err", err)
-		}
-	}
 }
 
 func (m *Manager) setUp(ctx context.Context, pod *corev1.Pod, v *corev1.Volume) error {
@@ -189,6 +146,47 @@ func (m *Manager) setUp(ctx context.Context, pod *corev1.Pod, v *corev1.Volume) 
 	return nil
 }
 
+// volumePlugin names the folder of a volume kind Berth keeps on the host, "" for one it does not.
+func volumePlugin(v *corev1.Volume) string {
+	switch {
+	case v.EmptyDir != nil:
+		return pluginEmptyDir
+	case v.ConfigMap != nil:
+		return pluginConfigMap
+	case v.Secret != nil:
+		return pluginSecret
+	case v.DownwardAPI != nil:
+		return pluginDownwardAPI
+	case v.Projected != nil:
+		return pluginProjected
+	}
+	return ""
+}
+
+// IsAPIData tells whether a volume holds files made from API objects, rewritten when the objects change.
+func IsAPIData(v *corev1.Volume) bool {
+	return v.ConfigMap != nil || v.Secret != nil || v.DownwardAPI != nil || v.Projected != nil
+}
+
+// volumeDir is the host path behind a volume: the hostPath itself, or a folder of the pod.
+func (m *Manager) volumeDir(pod *corev1.Pod, v *corev1.Volume) string {
+	if v.HostPath != nil {
+		return filepath.Clean(v.HostPath.Path)
+	}
+	return filepath.Join(m.PodDir(pod.UID), "volumes", volumePlugin(v), v.Name)
+}
+
+// userNamespace is the range of host IDs of a pod with a user namespace of its own, nil for a pod in the host's.
+func (m *Manager) userNamespace(pod *corev1.Pod) *userns.Range {
+	if m.cfg.UserNamespace == nil {
+		return nil
+	}
+	if r, ok := m.cfg.UserNamespace(pod.UID); ok {
+		return &r
+	}
+	return nil
+}
+
 // makeVolumeDir creates a volume's folder (and the pod's folders above it) with the given permissions.
 func makeVolumeDir(dir string, perm os.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(dir), 0o750); err != nil {
@@ -201,6 +199,37 @@ func makeVolumeDir(dir string, perm os.FileMode) error {
 		return fmt.Errorf("set volume folder permissions: %w", err)
 	}
 	return nil
+}
+
+// ensureTmpfs mounts a tmpfs of size bytes (0: the kernel's default) on dir unless one is there.
+func ensureTmpfs(dir string, size int64, mode string) error {
+	mounted, err := isMountPoint(dir)
+	if err != nil {
+		return fmt.Errorf("check mount of %s: %w", dir, err)
+	}
+	if mounted {
+		return nil
+	}
+	opts := "mode=" + mode
+	if size > 0 {
+		opts += fmt.Sprintf(",size=%d", size)
+	}
+	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NODEV|unix.MS_NOSUID, opts); err != nil {
+		return fmt.Errorf("mount tmpfs on %s (%s): %w", dir, opts, err)
+	}
+	return nil
+}
+
+// isMountPoint tells whether dir is the root of a mount (its device differs from its parent's).
+func isMountPoint(dir string) (bool, error) {
+	var st, parent unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return false, err
+	}
+	if err := unix.Stat(filepath.Dir(dir), &parent); err != nil {
+		return false, err
+	}
+	return st.Dev != parent.Dev, nil
 }
 
 // emptyDirMemorySize is the size of a Memory emptyDir's tmpfs as the kubelet computes it: the sizeLimit, bounded by
@@ -233,6 +262,20 @@ func allHaveMemoryLimits(pod *corev1.Pod) bool {
 		}
 	}
 	return true
+}
+
+// Refresh rewrites a running pod's configMap, secret, downwardAPI and projected volumes from the current API
+// objects (the files change atomically, and only when their content does), renewing tokens as they age.
+func (m *Manager) Refresh(ctx context.Context, pod *corev1.Pod) {
+	for i := range pod.Spec.Volumes {
+		v := &pod.Spec.Volumes[i]
+		if !IsAPIData(v) {
+			continue
+		}
+		if err := m.setUp(ctx, pod, v); err != nil {
+			klog.FromContext(ctx).V(2).Info("Refreshing volume", "volume", v.Name, "err", err)
+		}
+	}
 }
 
 // TearDown removes a pod's volume folders, unmounting its tmpfs first. Host paths, those of hostPath volumes and of
@@ -283,6 +326,24 @@ func removePodDir(dir string) error {
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("remove volume folders of pod %s: %w", uid, err)
+	}
+	return nil
+}
+
+// unmountIfMounted unmounts dir when something is mounted on it.
+func unmountIfMounted(dir string) error {
+	mounted, err := isMountPoint(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("check mount of %s: %w", dir, err)
+	}
+	if !mounted {
+		return nil
+	}
+	if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("unmount %s: %w", dir, err)
 	}
 	return nil
 }

@@ -8,6 +8,40 @@ import (
 	"github.com/berth-dev/berth/provider/podman"
 )
 
+// cpuPeriod is the CFS period used for CPU limits, as the kubelet uses.
+const cpuPeriod = 100000
+
+// minQuota is the kernel's smallest CFS quota (1 ms), which the kubelet's MilliCPUToQuota applies.
+const minQuota = 1000
+
+// Bounds of cpu.shares, as the kubelet's MilliCPUToShares applies them.
+const (
+	minShares = 2
+	maxShares = 262144
+)
+
+// Resources translates a container's resources into its cgroup limits as the kubelet sets them: the memory
+// limit, cpu.shares from the CPU request and a CFS quota from the CPU limit.
+func Resources(r corev1.ResourceRequirements) podman.ContainerResources {
+	var out podman.ContainerResources
+	if m, ok := r.Limits[corev1.ResourceMemory]; ok && !m.IsZero() {
+		out.MemoryLimit = m.Value()
+	}
+	out.CPUShares = cpuShares(r.Requests.Cpu().MilliValue())
+	if cpu, ok := r.Limits[corev1.ResourceCPU]; ok && !cpu.IsZero() {
+		out.CPUPeriod = cpuPeriod
+		out.CPUQuota = max(cpu.MilliValue()*cpuPeriod/1000, minQuota)
+	}
+	return out
+}
+
+// cpuShares converts a CPU request in millicores to cgroup cpu.shares as the kubelet does: 1024 per core, at
+// least 2 (a container without a request gets the minimum, not Podman's default 1024).
+func cpuShares(milli int64) uint64 {
+	shares := milli * 1024 / 1000
+	return uint64(min(max(shares, minShares), maxShares))
+}
+
 // HasPodCgroupLimits tells whether the pod asks for limits of its own cgroup beyond its containers': pod-level
 // resources (spec.resources) or a runtime class's overhead (spec.overhead).
 func HasPodCgroupLimits(pod *corev1.Pod) bool {
