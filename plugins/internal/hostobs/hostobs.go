@@ -4,7 +4,6 @@ package hostobs
 import (
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -39,8 +38,10 @@ const maxCachedObservations = 1 << 15
 // one entry per node name, the Node object it was parsed from and the reading: a newer object of the node replaces
 // it (nodes report every few seconds, so keying by object would keep every old one alive). Safe for concurrent use.
 type Observations struct {
-	m    atomic.Pointer[sync.Map] // node name -> *cachedObservation
-	size atomic.Int64
+	// A plain map under a read-write lock: the filters and scorers of a cycle read it for every node from
+	// several goroutines, and a sync.Map's Load (interface keys, hashed through their type) cost twice as much.
+	mu sync.RWMutex
+	m  map[string]cachedObservation
 }
 
 type cachedObservation struct {
@@ -59,25 +60,18 @@ func (o *Observations) AvailableMemory(node *corev1.Node, now time.Time, maxAge 
 	if node == nil {
 		return 0, false
 	}
-	m := o.m.Load()
-	if m == nil {
-		m = new(sync.Map)
-		if !o.m.CompareAndSwap(nil, m) {
-			m = o.m.Load()
-		}
-	}
-	var obs *observation
-	v, found := m.Load(node.Name)
-	if c, _ := v.(*cachedObservation); c != nil && c.node == node {
-		obs = c.obs
-	} else {
+	o.mu.RLock()
+	c, found := o.m[node.Name]
+	o.mu.RUnlock()
+	obs := c.obs
+	if !found || c.node != node {
 		obs = parse(node)
-		if !found && o.size.Add(1) > maxCachedObservations {
-			o.size.Store(0)
-			o.m.Store(new(sync.Map))
-		} else {
-			m.Store(node.Name, &cachedObservation{node: node, obs: obs})
+		o.mu.Lock()
+		if o.m == nil || (!found && len(o.m) >= maxCachedObservations) {
+			o.m = map[string]cachedObservation{}
 		}
+		o.m[node.Name] = cachedObservation{node: node, obs: obs}
+		o.mu.Unlock()
 	}
 	if !obs.ok || now.Sub(obs.at) > maxAge {
 		return 0, false

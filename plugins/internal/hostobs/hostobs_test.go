@@ -96,16 +96,12 @@ func TestObservationsOneEntryPerNode(t *testing.T) {
 			}
 		}
 	}
-	entries := 0
-	cache.m.Load().Range(func(k, v any) bool {
-		entries++
-		c := v.(*cachedObservation)
+	for k, c := range cache.m {
 		if !slices.Contains(last[:], c.node) || c.node.Name != k {
 			t.Errorf("entry %v holds an older Node object, or another node's", k)
 		}
-		return true
-	})
-	if entries != len(last) {
-		t.Errorf("%d entries after 100 updates of %d nodes, want %d", entries, len(last), len(last))
+	}
+	if len(cache.m) != len(last) {
+		t.Errorf("%d entries after 100 updates of %d nodes, want %d", len(cache.m), len(last), len(last))
 	}
 }
