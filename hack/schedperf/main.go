@@ -38,6 +38,7 @@ func main() {
 	flag.IntVar(&cfg.Workers, "workers", 32, "concurrent requests when creating nodes and pods")
 	flag.DurationVar(&cfg.RoundTimeout, "round-timeout", 10*time.Minute, "longest a round may take to bind its pods")
 	flag.StringVar(&cfg.JSON, "json", "", "also write the figures as JSON to this file (for hack/bench)")
+	flag.BoolVar(&cfg.Ceiling, "ceiling", false, "also run, in each round pair, a profile without filter or score plugins (random node, default binder): the most pods/s any profile can reach on this machine")
 	flag.StringVar(&cfg.CPUProfileDir, "cpu-profile-dir", "", "write a CPU profile of each round's scheduling (scheduler start to last bind) to <dir>/<round>.pprof")
 	flag.StringVar(&cfg.StateDir, "state-dir", "", "folder for certificates, etcd data and logs (default: a temporary folder, removed at exit)")
 	flag.Parse()

@@ -77,6 +77,10 @@ const (
 	// defaultProfile and berthProfile are the two profiles of manifests/scheduler-config.yaml.
 	defaultProfile = corev1.DefaultSchedulerName
 	berthProfile   = "berth-scheduler"
+	// ceilingProfile, added to the configuration by schedperf, has no filter, score or preemption plugin: it binds
+	// each pod to a node at random with the default binder. Its rate is the most any profile can reach on the
+	// machine, with the scheduler's queue and the control plane's writes as the only costs (--ceiling).
+	ceilingProfile = "bind-ceiling"
 
 	namespace  = "schedperf"
 	zones      = 10
@@ -112,6 +116,8 @@ type Config struct {
 	// CPUProfileDir, if set, receives a CPU profile of each round's scheduling (the whole process: scheduler,
 	// watches; the control plane runs in other processes), named after the round.
 	CPUProfileDir string
+	// Ceiling adds ceilingProfile to each round pair of the workloads without init pods.
+	Ceiling bool
 	// JSON, if set, is a file that receives the figures (benchutil.Figure) for hack/bench.
 	JSON string
 	// Out receives the results table.
@@ -246,6 +252,9 @@ func Run(ctx context.Context, cfg Config) (retErr error) {
 					order = []string{berthProfile, defaultProfile}
 				}
 				pair++
+				if cfg.Ceiling && w.initPerNode == 0 {
+					order = append(order, ceilingProfile)
+				}
 				for _, profile := range order {
 					res, err := runRound(ctx, cp, cfg, w, schedConfig, owners, n, profile, r+1)
 					if err != nil {
@@ -318,6 +327,12 @@ func printResults(out io.Writer, results []result) {
 		if lo, hi, ok := m.pairRatios(); ok {
 			fmt.Fprintf(out, ", %.2f–%.2f per round pair", lo, hi)
 		}
+		if len(m.ceiling) > 0 {
+			c := benchutil.Mean(m.ceiling)
+			fmt.Fprintf(out, "; %s (no plugins) %.1f mean: %s reaches %.2f of it, %s %.2f, so %s can be at most %.2f× %s here",
+				ceilingProfile, c, berthProfile, ratio(benchutil.Mean(m.berth), c), defaultProfile, ratio(benchutil.Mean(m.dflt), c),
+				berthProfile, ratio(c, benchutil.Mean(m.dflt)), defaultProfile)
+		}
 		fmt.Fprintln(out)
 	}
 }
@@ -328,6 +343,8 @@ type summary struct {
 	nodes, pods int
 	describe    string
 	berth, dflt []float64
+	// ceiling: the rates of ceilingProfile, when measured.
+	ceiling []float64
 }
 
 // meanRatio is berth's mean rate over the default profile's.
@@ -367,9 +384,12 @@ func summarize(results []result) []summary {
 			out = append(out, summary{workload: r.workload, nodes: r.nodes, pods: r.pods, describe: r.workload.describe(r.nodes, r.pods)})
 			i = len(out) - 1
 		}
-		if r.profile == berthProfile {
+		switch r.profile {
+		case berthProfile:
 			out[i].berth = append(out[i].berth, r.podsPerSecond())
-		} else {
+		case ceilingProfile:
+			out[i].ceiling = append(out[i].ceiling, r.podsPerSecond())
+		default:
 			out[i].dflt = append(out[i].dflt, r.podsPerSecond())
 		}
 	}
@@ -661,6 +681,14 @@ func writeSchedulerConfig(path, kubeconfig string) (string, map[string]any, erro
 		doc["clientConnection"] = cc
 	}
 	cc["kubeconfig"] = kubeconfig
+	profiles, _ := doc["profiles"].([]any)
+	doc["profiles"] = append(profiles, map[string]any{
+		"schedulerName": ceilingProfile,
+		"plugins": map[string]any{"multiPoint": map[string]any{
+			"disabled": []any{map[string]any{"name": "*"}},
+			"enabled":  []any{map[string]any{"name": "PrioritySort"}, map[string]any{"name": "DefaultBinder"}},
+		}},
+	})
 	out, err := yaml.Marshal(doc)
 	if err != nil {
 		return "", nil, fmt.Errorf("render scheduler configuration: %w", err)

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	schedconfig "k8s.io/kubernetes/pkg/scheduler/apis/config"
+	schedscheme "k8s.io/kubernetes/pkg/scheduler/apis/config/scheme"
+	schedvalidation "k8s.io/kubernetes/pkg/scheduler/apis/config/validation"
 
 	"github.com/berth-dev/berth/internal/wellknown"
 )
@@ -301,5 +305,64 @@ func TestSummaryRatios(t *testing.T) {
 	f := figures(results)
 	if len(f) != 1 || !strings.Contains(f[0].Name, "upstream TopologySpreading, 500 nodes, 500 init + 101 measured pods") || f[0].Samples != 3 {
 		t.Errorf("figures %+v", f)
+	}
+}
+
+// TestCeilingProfile: the configuration schedperf writes decodes and validates as the scheduler's, with the
+// ceiling profile beside the manifest's two (queue sort and binder only), and the ceiling's rates stay out of the
+// berth/default ratios.
+func TestCeilingProfile(t *testing.T) {
+	path, _, err := writeSchedulerConfig(filepath.Join(t.TempDir(), "config.yaml"), "/nonexistent/kubeconfig")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, _, err := schedscheme.Codecs.UniversalDecoder().Decode(data, nil, nil)
+	if err != nil {
+		t.Fatalf("decode: %v", err)
+	}
+	cfg, ok := obj.(*schedconfig.KubeSchedulerConfiguration)
+	if !ok {
+		t.Fatalf("decoded a %T", obj)
+	}
+	if err := schedvalidation.ValidateKubeSchedulerConfiguration(cfg); err != nil {
+		t.Fatalf("validate: %v", err)
+	}
+	var names []string
+	for _, p := range cfg.Profiles {
+		names = append(names, p.SchedulerName)
+	}
+	if want := []string{defaultProfile, berthProfile, ceilingProfile}; !slices.Equal(names, want) {
+		t.Fatalf("profiles %v, want %v", names, want)
+	}
+	// The framework expands multiPoint into the extension points: everything off, then the two plugins on.
+	var enabled, disabled []string
+	for _, p := range cfg.Profiles[2].Plugins.MultiPoint.Enabled {
+		enabled = append(enabled, p.Name)
+	}
+	for _, p := range cfg.Profiles[2].Plugins.MultiPoint.Disabled {
+		disabled = append(disabled, p.Name)
+	}
+	if !slices.Equal(enabled, []string{"PrioritySort", "DefaultBinder"}) || !slices.Equal(disabled, []string{"*"}) {
+		t.Errorf("ceiling profile's multiPoint: enabled %v, disabled %v; want PrioritySort and DefaultBinder, all others off", enabled, disabled)
+	}
+
+	w, _ := newWorkload(workloadBerth)
+	var results []result
+	for _, r := range []struct {
+		profile string
+		secs    float64
+	}{{defaultProfile, 10}, {berthProfile, 5}, {ceilingProfile, 2}} {
+		results = append(results, result{workload: w, nodes: 500, profile: r.profile, round: 1, pods: 101, elapsed: time.Duration(r.secs * float64(time.Second))})
+	}
+	s := summarize(results)
+	if len(s) != 1 || len(s[0].berth) != 1 || len(s[0].dflt) != 1 || len(s[0].ceiling) != 1 || s[0].ceiling[0] != 50 {
+		t.Fatalf("summary %+v, want one rate each, the ceiling's 50 pods/s", s)
+	}
+	if got := s[0].meanRatio(); got != 2 {
+		t.Errorf("berth/default %.2f with the ceiling measured, want 2", got)
 	}
 }
