@@ -23,7 +23,6 @@ import (
 	"github.com/virtual-kubelet/virtual-kubelet/log/klogv2"
 	"github.com/virtual-kubelet/virtual-kubelet/node"
 	"github.com/virtual-kubelet/virtual-kubelet/node/api"
-	"github.com/virtual-kubelet/virtual-kubelet/node/nodeutil"
 	"golang.org/x/sys/unix"
 	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
@@ -43,6 +42,7 @@ import (
 	"k8s.io/klog/v2"
 	"k8s.io/kubernetes/pkg/kubelet/token"
 
+	"github.com/berth-dev/berth/internal/kubeletapi"
 	"github.com/berth-dev/berth/internal/registries"
 	"github.com/berth-dev/berth/provider"
 	"github.com/berth-dev/berth/provider/hairpin"
@@ -477,20 +477,13 @@ func Run(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
-	auth, err := nodeutil.WebhookAuth(client, o.NodeName, func(c *nodeutil.WebhookAuthConfig) error {
-		if o.ClientCAFile == "" {
-			return nil
-		}
-		ca, err := dynamiccertificates.NewDynamicCAContentFromFile("client-ca", o.ClientCAFile)
-		if err != nil {
+	var clientCA dynamiccertificates.CAContentProvider
+	if o.ClientCAFile != "" {
+		if clientCA, err = dynamiccertificates.NewDynamicCAContentFromFile("client-ca", o.ClientCAFile); err != nil {
 			return fmt.Errorf("load client CA %s: %w", o.ClientCAFile, err)
 		}
-		c.AuthnConfig.ClientCertificateCAContentProvider = ca
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("kubelet API authentication: %w", err)
 	}
+	auth := kubeletapi.NewWebhookAuth(kubeletapi.Clients{Authentication: client.AuthenticationV1(), Authorization: client.AuthorizationV1()}, o.NodeName, clientCA)
 	mux := http.NewServeMux()
 	// As the kubelet's /metrics (nodes/metrics): the process's own Go runtime and process metrics
 	// (go_goroutines, process_resident_memory_bytes, ...); virtual-kubelet's routes serve the rest, including
@@ -503,43 +496,37 @@ func Run(ctx context.Context, o *Options) error {
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
-	vk, err := nodeutil.NewNode(o.NodeName,
-		func(cfg nodeutil.ProviderConfig) (nodeutil.Provider, node.NodeProvider, error) {
-			np.Configure(cfg.Node)
-			p.SetListers(provider.Listers{ConfigMaps: cfg.ConfigMaps, Secrets: cfg.Secrets, Services: cfg.Services, Pods: cfg.Pods,
-				RuntimeClasses: runtimeClasses(ctx, client)})
-			return p, np, nil
+	vk, err := newVKNode(vkNodeConfig{
+		Name:   o.NodeName,
+		Client: client,
+		Configure: func(l provider.Listers, n *corev1.Node) (*provider.Provider, node.NodeProvider) {
+			np.Configure(n)
+			l.RuntimeClasses = runtimeClasses(ctx, client)
+			p.SetListers(l)
+			return p, np
 		},
-		nodeutil.WithClient(client),
-		nodeutil.AttachProviderRoutes(mux),
-		nodeutil.WithPodControllerConfigOverrides(func(c *node.PodControllerConfig) error {
+		Mux:                  mux,
+		Handler:              api.InstrumentHandler(auth.Wrap(zeroTail(mux))),
+		ListenAddr:           net.JoinHostPort(o.NodeIP, strconv.Itoa(o.Port)),
+		TLSConfig:            tlsCfg,
+		Workers:              o.Workers,
+		InformerResyncPeriod: time.Minute,
+		EventRecorder:        quietRecorder{recorder},
+		PodController: func(c *node.PodControllerConfig) {
 			// virtual-kubelet's default queues allow 10 items/s overall, which throttles a burst of pods below
 			// what the client (50 QPS, as the kubelet's) and Podman can do.
 			c.SyncPodsFromKubernetesRateLimiter = queueLimiter()
 			c.SyncPodStatusFromProviderRateLimiter = queueLimiter()
 			c.DeletePodsFromKubernetesRateLimiter = queueLimiter()
-			return nil
-		}),
-		func(cfg *nodeutil.NodeConfig) error {
-			cfg.NumWorkers = o.Workers
-			cfg.HTTPListenAddr = net.JoinHostPort(o.NodeIP, strconv.Itoa(o.Port))
-			cfg.TLSConfig = tlsCfg
-			cfg.Handler = api.InstrumentHandler(nodeutil.WithAuth(auth, zeroTail(mux)))
-			cfg.EventRecorder = quietRecorder{recorder}
-			cfg.InformerResyncPeriod = time.Minute
-			// The provider resolves environments itself, as the kubelet does (status.podIP, resourceFieldRef,
-			// CreateContainerConfigError for a missing ConfigMap or Secret).
-			cfg.SkipDownwardAPIResolution = true
-			return nil
 		},
-	)
+	})
 	if err != nil {
 		return fmt.Errorf("set up node %s: %w", o.NodeName, err)
 	}
 	reconcileConditions(ctx, client, o.NodeName, p)
 	logger.Info("Starting virtual kubelet", "podman", o.PodmanURL, "address", o.NodeIP, "port", o.Port)
 	go p.Run(ctx, func(ctx context.Context) error {
-		if err := vk.WaitReady(ctx, 0); err != nil {
+		if err := vk.WaitReady(ctx); err != nil {
 			return err
 		}
 		logger.Info("Node is registered and ready to run pods")
@@ -573,7 +560,7 @@ func runtimeClasses(ctx context.Context, client kubernetes.Interface) nodev1list
 // reconcileConditions watches the node's pods for changes of their status alone, which virtual-kubelet does not
 // pass on, and gives the provider their conditions (readiness gates), as the kubelet's pod config reconciles them.
 func reconcileConditions(ctx context.Context, client kubernetes.Interface, nodeName string, p *provider.Provider) {
-	factory := informers.NewSharedInformerFactoryWithOptions(client, 0, nodeutil.PodInformerFilter(nodeName))
+	factory := informers.NewSharedInformerFactoryWithOptions(client, 0, podsOfNode(nodeName))
 	_, err := factory.Core().V1().Pods().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		UpdateFunc: func(_, obj any) {
 			if pod, ok := obj.(*corev1.Pod); ok {
