@@ -186,12 +186,15 @@ func TestKindHelmInstall(t *testing.T) {
 	t.Logf("release ready after %s", time.Since(start).Round(time.Second))
 
 	// 5. A pod of the berth-scheduler runs in the host's Podman, Succeeds, and kubectl logs reads its output: the
-	// guide's kubectl run. Its service account token reaches the container through the shared root dir.
+	// guide's kubectl run. Its service account token reaches the container through the shared root dir, and the
+	// container connects to the apiserver at kubelet.apiServerAddress (KUBERNETES_SERVICE_HOST/PORT; a TCP
+	// connection: busybox's TLS has no cipher suite in common with kind's apiserver).
 	const greeting = "hello from Podman"
 	run(t, "", "kubectl", "run", "hello", "--image="+cluster.BusyboxImage, "--restart=Never",
 		`--overrides={"spec": {"schedulerName": "berth-scheduler", "tolerations": [{"key": "berth.dev/podman", `+
 			`"operator": "Equal", "value": "true", "effect": "NoSchedule"}]}}`,
-		"--", "sh", "-c", "test -s /var/run/secrets/kubernetes.io/serviceaccount/token && echo "+greeting)
+		"--", "sh", "-c", "test -s /var/run/secrets/kubernetes.io/serviceaccount/token && "+
+			"nc -w 5 $KUBERNETES_SERVICE_HOST $KUBERNETES_SERVICE_PORT </dev/null && echo "+greeting)
 	var got *corev1.Pod
 	waitFor(t, 2*time.Minute, "pod hello Succeeded", func(ctx context.Context) (bool, error) {
 		got, err = client.CoreV1().Pods("default").Get(ctx, "hello", metav1.GetOptions{})
