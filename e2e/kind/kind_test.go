@@ -2,7 +2,8 @@
 
 // Package kind tests docs/kind.md end to end: Berth installed with helm into a kind cluster of the offline node
 // image (make kind-image), driving a Podman service on the machine kind runs on. It needs the build tag kind (make
-// kind-e2e), so that make test and CI, which cannot hold its ~10 minutes, leave it out.
+// kind-e2e), so that make test and CI leave it out: it needs the node image (make kind-image, ~10 minutes the first
+// time) and a kind cluster of its own; the test itself takes ~1.5 minutes.
 package kind
 
 import (
@@ -19,12 +20,14 @@ import (
 
 	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/berth-dev/berth/internal/cluster"
+	"github.com/berth-dev/berth/internal/wellknown"
 	"github.com/berth-dev/berth/provider/podman"
 )
 
@@ -54,17 +57,29 @@ func TestKindHelmInstall(t *testing.T) {
 	if b := os.Getenv("BERTH_BIN_DIR"); b != "" {
 		bin = b
 	}
-	// kind.sh sets up Podman for kind (CONTAINERS_CONF, the /lib/modules shim); podman commands of the test use the
-	// same configuration.
 	state, err := os.MkdirTemp("", "berth-kind-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(state) })
+	// The containers.conf kind's podman needs on this host (hack/kind/containers-conf.sh), given to kind.sh and to
+	// the test's own podman commands (image builds, save, inspect of kind's node) with CONTAINERS_CONF: they all
+	// see kind's network, which it keeps in its own folder.
+	kindState := filepath.Join(state, "kind")
+	containersConf := filepath.Join(state, "containers.conf")
+	conf, err := exec.Command(filepath.Join(repo, "hack", "kind", "containers-conf.sh"), kindState).Output()
+	if err != nil {
+		t.Fatalf("hack/kind/containers-conf.sh: %v", err)
+	}
+	if err := os.WriteFile(containersConf, conf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// kind, kubectl and helm of bin, before any on PATH: exec.Command looks names up in the test's own PATH.
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	// kind create cluster writes the cluster's kubeconfig to KUBECONFIG: the test's own, not the user's.
 	kubeconfig := filepath.Join(state, "kubeconfig")
-	env := append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "KIND_STATE="+filepath.Join(state, "kind"),
-		"KUBECONFIG="+kubeconfig, "HELM_CACHE_HOME="+filepath.Join(state, "helm"),
+	env := append(os.Environ(), "KIND_STATE="+kindState,
+		"CONTAINERS_CONF="+containersConf, "KUBECONFIG="+kubeconfig, "HELM_CACHE_HOME="+filepath.Join(state, "helm"),
 		"HELM_CONFIG_HOME="+filepath.Join(state, "helm"), "HELM_DATA_HOME="+filepath.Join(state, "helm"))
 	run := func(t *testing.T, stdin string, name string, args ...string) string {
 		t.Helper()
@@ -82,10 +97,7 @@ func TestKindHelmInstall(t *testing.T) {
 		return out.String()
 	}
 	kind := func(t *testing.T, args ...string) string { return run(t, "", "hack/kind/kind.sh", args...) }
-	podmanCLI := func(t *testing.T, args ...string) string {
-		// kind.sh wrote the containers.conf of kind's podman; the image builds use it too
-		return run(t, "", "podman", args...)
-	}
+	podmanCLI := func(t *testing.T, args ...string) string { return run(t, "", "podman", args...) }
 
 	// 1. Podman on the host: a service of the test's own (storage, configuration, socket), with the busybox image.
 	hostPodman := startPodman(t, filepath.Join(state, "podman"))
@@ -126,12 +138,25 @@ func TestKindHelmInstall(t *testing.T) {
 	client := kubernetes.NewForConfigOrDie(restCfg)
 	t.Logf("kind cluster up after %s", time.Since(start).Round(time.Second))
 
-	// 3. Berth's images, built locally and loaded into the node (make container-images does the same builds).
-	podmanCLI(t, "build", "--target", "scheduler", "-t", "localhost/berth/scheduler:dev", ".")
-	podmanCLI(t, "build", "--target", "kubelet", "-t", "localhost/berth/kubelet:dev", ".")
+	// 3. Berth's images, built locally and loaded into the node: make container-images' builds, of the binaries in
+	// bin (the Dockerfile copies _output/bin/berth-*: a build context of their own holds bin's there).
+	buildCtx := filepath.Join(state, "images")
+	if err := os.MkdirAll(filepath.Join(buildCtx, "_output", "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range []string{"berth-scheduler", "berth-kubelet"} {
+		copyFile(t, filepath.Join(bin, b), filepath.Join(buildCtx, "_output", "bin", b))
+	}
+	dockerfile := filepath.Join(repo, "Dockerfile")
+	podmanCLI(t, "build", "-f", dockerfile, "--target", "scheduler", "-t", "localhost/berth/scheduler:dev", buildCtx)
+	podmanCLI(t, "build", "-f", dockerfile, "--target", "kubelet", "-t", "localhost/berth/kubelet:dev", buildCtx)
 	archive := filepath.Join(state, "berth-images.tar")
 	podmanCLI(t, "save", "-m", "-o", archive, "localhost/berth/scheduler:dev", "localhost/berth/kubelet:dev")
 	kind(t, "load", "image-archive", archive, "--name", clusterName)
+
+	// kube-proxy's DaemonSet tolerates every taint: kept off the Berth node (label berth.dev/podman), which has
+	// no place for it (its pods would be refused, as privileged, and made again, in a loop).
+	run(t, "", "kubectl", "-n", "kube-system", "patch", "daemonset", "kube-proxy", "--type=merge", "-p", kubeProxyPatch)
 
 	// 4. helm install with the guide's values: the host's Podman socket, and where its containers reach the
 	// apiserver (kind's node address on kind's network).
@@ -160,23 +185,16 @@ func TestKindHelmInstall(t *testing.T) {
 	})
 	t.Logf("release ready after %s", time.Since(start).Round(time.Second))
 
-	// 5. A pod of the berth-scheduler runs in the host's Podman, Succeeds, and kubectl logs reads its output.
-	const greeting = "hello from Podman under kind"
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "hello", Namespace: "default"},
-		Spec: corev1.PodSpec{
-			SchedulerName: "berth-scheduler",
-			RestartPolicy: corev1.RestartPolicyNever,
-			Tolerations: []corev1.Toleration{{Key: "berth.dev/podman", Operator: corev1.TolerationOpEqual, Value: "true",
-				Effect: corev1.TaintEffectNoSchedule}},
-			Containers: []corev1.Container{{Name: "main", Image: cluster.BusyboxImage,
-				// the service account token reaches the container through the shared root dir
-				Command: []string{"sh", "-c", "test -s /var/run/secrets/kubernetes.io/serviceaccount/token && echo " + greeting}}},
-		},
-	}
-	if _, err := client.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	// 5. A pod of the berth-scheduler runs in the host's Podman, Succeeds, and kubectl logs reads its output: the
+	// guide's kubectl run. Its service account token reaches the container through the shared root dir, and the
+	// container connects to the apiserver at kubelet.apiServerAddress (KUBERNETES_SERVICE_HOST/PORT; a TCP
+	// connection: busybox's TLS has no cipher suite in common with kind's apiserver).
+	const greeting = "hello from Podman"
+	run(t, "", "kubectl", "run", "hello", "--image="+cluster.BusyboxImage, "--restart=Never",
+		`--overrides={"spec": {"schedulerName": "berth-scheduler", "tolerations": [{"key": "berth.dev/podman", `+
+			`"operator": "Equal", "value": "true", "effect": "NoSchedule"}]}}`,
+		"--", "sh", "-c", "test -s /var/run/secrets/kubernetes.io/serviceaccount/token && "+
+			"nc -w 5 $KUBERNETES_SERVICE_HOST $KUBERNETES_SERVICE_PORT </dev/null && echo "+greeting)
 	var got *corev1.Pod
 	waitFor(t, 2*time.Minute, "pod hello Succeeded", func(ctx context.Context) (bool, error) {
 		got, err = client.CoreV1().Pods("default").Get(ctx, "hello", metav1.GetOptions{})
@@ -191,24 +209,38 @@ func TestKindHelmInstall(t *testing.T) {
 	if got.Spec.NodeName != berthNode {
 		t.Errorf("pod hello ran on %q, want %s", got.Spec.NodeName, berthNode)
 	}
+	// Berth's scheduler (its bind plugin) annotates the pods it binds; kube-scheduler does not.
+	if n := got.Annotations[wellknown.AnnotationScheduledNode]; n != berthNode {
+		t.Errorf("pod hello's annotation %s = %q, want %s (bound by Berth's scheduler)",
+			wellknown.AnnotationScheduledNode, n, berthNode)
+	}
 	if logs := run(t, "", "kubectl", "logs", "hello"); !strings.Contains(logs, greeting) {
 		t.Errorf("kubectl logs hello: %q, want %q", logs, greeting)
+	}
+	onNode, err := client.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + berthNode})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range onNode.Items {
+		if p.Name != "hello" {
+			t.Errorf("pod %s/%s is bound to %s; want only hello there", p.Namespace, p.Name, berthNode)
+		}
 	}
 	pods, err := podmanPods(ctx, hostPodman.url)
 	if err != nil || len(pods) != 1 {
 		t.Errorf("Podman pods on the host: %v, %v; want the one of pod hello", pods, err)
 	}
 
-	// 6. Uninstall: the pod first (its kubelet removes its Podman pod), then the release, then the node.
-	if err := client.CoreV1().Pods("default").Delete(ctx, "hello", metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	// 6. Uninstall: the pod first (its kubelet removes its Podman pod), then the release, the node and the
+	// release's namespace.
+	run(t, "", "kubectl", "delete", "pod", "hello", "--timeout=1m")
 	waitFor(t, time.Minute, "no Podman pod left", func(ctx context.Context) (bool, error) {
 		pods, err := podmanPods(ctx, hostPodman.url)
 		return err == nil && len(pods) == 0, nil
 	})
 	run(t, "", "helm", "uninstall", release, "--namespace", releaseNS, "--wait", "--timeout", "2m")
 	run(t, "", "kubectl", "delete", "node", berthNode)
+	run(t, "", "kubectl", "delete", "namespace", releaseNS, "--timeout=1m")
 	kinds := "deployments,replicasets,pods,services,secrets,configmaps,serviceaccounts,roles,rolebindings," +
 		"poddisruptionbudgets,clusterroles,clusterrolebindings"
 	waitFor(t, time.Minute, "no object of the release", func(context.Context) (bool, error) {
@@ -217,7 +249,33 @@ func TestKindHelmInstall(t *testing.T) {
 		out, err := cmd.Output()
 		return err == nil && strings.TrimSpace(string(out)) == "", nil
 	})
+	// The node and its lease (owned by the node) are gone too, and the host has no Podman pod of Berth.
+	waitFor(t, time.Minute, "node "+berthNode+" and its lease gone", func(ctx context.Context) (bool, error) {
+		_, errNode := client.CoreV1().Nodes().Get(ctx, berthNode, metav1.GetOptions{})
+		_, errLease := client.CoordinationV1().Leases(corev1.NamespaceNodeLease).Get(ctx, berthNode, metav1.GetOptions{})
+		return apierrors.IsNotFound(errNode) && apierrors.IsNotFound(errLease), nil
+	})
+	if pods, err := podmanPods(ctx, hostPodman.url); err != nil || len(pods) != 0 {
+		t.Errorf("Podman pods on the host after helm uninstall: %v, %v; want none", pods, err)
+	}
 }
+
+// copyFile copies the executable from to to.
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// kubeProxyPatch keeps kube-proxy's DaemonSet off the nodes of Berth (docs/kind.md, step 5).
+const kubeProxyPatch = `{"spec": {"template": {"spec": {"affinity": {"nodeAffinity": {` +
+	`"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [` +
+	`{"matchExpressions": [{"key": "berth.dev/podman", "operator": "DoesNotExist"}]}]}}}}}}}`
 
 // hostPodman is the Podman service the test starts for the host.
 type hostPodman struct {

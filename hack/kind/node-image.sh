@@ -28,6 +28,9 @@ if [ -z "${CONTAINERS_CONF:-}" ]; then
   "$here/containers-conf.sh" "$cache" >"$CONTAINERS_CONF"
 fi
 
+for tool in jq podman; do
+  command -v "$tool" >/dev/null || { echo "node-image: $tool is missing (apt-get install $tool)" >&2; exit 1; }
+done
 for b in kubeadm kubelet kubectl kube-apiserver kube-controller-manager kube-scheduler kube-proxy berth-etcd coredns \
   pause iptables-wrapper; do
   [ -x "$bin/$b" ] || { echo "node-image: $bin/$b is missing (make kind-image builds it)" >&2; exit 1; }
@@ -78,8 +81,12 @@ kube_proxy_root() {
     mkdir -p "$dir$(dirname "$lib")"
     cp -L "$rootfs$lib" "$dir$lib"
   done
-  mkdir -p "$dir/usr/lib/x86_64-linux-gnu"
-  cp -a "$rootfs/usr/lib/x86_64-linux-gnu/xtables" "$dir/usr/lib/x86_64-linux-gnu/"
+  # iptables' extensions, in the folder of the node's multiarch triplet (x86_64-linux-gnu, aarch64-linux-gnu, ...)
+  local xtables
+  xtables=$(cd "$rootfs" && echo usr/lib/*-linux-gnu*/xtables)
+  [ -d "$rootfs/$xtables" ] || { echo "node-image: no iptables extensions in $rootfs/usr/lib/*/xtables" >&2; exit 1; }
+  mkdir -p "$dir/$(dirname "$xtables")"
+  cp -a "$rootfs/$xtables" "$dir/$(dirname "$xtables")/"
   # ld.so is looked up at /lib64 by the binaries, which on Debian is a symlink into /usr/lib64
   [ -e "$dir/lib64" ] || ln -s usr/lib64 "$dir/lib64"
   cp "$rootfs/usr/sbin/xtables-legacy-multi" "$rootfs/usr/sbin/xtables-nft-multi" "$dir/usr/sbin/"

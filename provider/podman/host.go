@@ -19,7 +19,8 @@ type HostRuntime interface {
 	Ping(ctx context.Context) error
 	// Info reports the host's resources and versions.
 	Info(ctx context.Context) (HostInfo, error)
-	// EnsureNetwork creates the bridge network if it does not exist, and returns its subnets (the pods' addresses).
+	// EnsureNetwork creates the bridge network if it does not exist, with subnet or, when subnet is empty, one that
+	// Podman picks free, and returns its subnets (the pods' addresses).
 	EnsureNetwork(ctx context.Context, name, iface, subnet string) ([]string, error)
 }
 
@@ -108,18 +109,26 @@ func (c *Client) EnsureNetwork(ctx context.Context, name, iface, subnet string) 
 		}
 		return subnets, nil
 	}
-	sn, err := types.ParseCIDR(subnet)
-	if err != nil {
-		return nil, fmt.Errorf("network %s subnet %q: %w", name, subnet, err)
+	n := &types.Network{Name: name, Driver: types.BridgeNetworkDriver, NetworkInterface: iface}
+	if subnet != "" {
+		sn, err := types.ParseCIDR(subnet)
+		if err != nil {
+			return nil, fmt.Errorf("network %s subnet %q: %w", name, subnet, err)
+		}
+		n.Subnets = []types.Subnet{{Subnet: sn}}
 	}
-	_, err = network.Create(c.ctx(ctx), &types.Network{
-		Name:             name,
-		Driver:           types.BridgeNetworkDriver,
-		NetworkInterface: iface,
-		Subnets:          []types.Subnet{{Subnet: sn}},
-	})
+	// Without a subnet Podman takes the first one of its default_subnet_pools that no network of its own and no
+	// address of the host has (another Podman network, such as kind's, may hold 10.89.0.0/24).
+	created, err := network.Create(c.ctx(ctx), n)
 	if err != nil {
 		return nil, fmt.Errorf("create network %s: %w", name, err)
 	}
-	return []string{sn.String()}, nil
+	var subnets []string
+	for _, s := range created.Subnets {
+		subnets = append(subnets, s.Subnet.String())
+	}
+	if len(subnets) == 0 {
+		return nil, fmt.Errorf("create network %s: Podman gave it no subnet", name)
+	}
+	return subnets, nil
 }

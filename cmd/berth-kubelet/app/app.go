@@ -125,7 +125,7 @@ type Options struct {
 
 // NewCommand returns the berth-kubelet command.
 func NewCommand() *cobra.Command {
-	o := &Options{Port: 10250, NodeName: "berth-podman-0", Network: "berth", NetworkIface: "berth0", Subnet: "10.89.0.0/24", Workers: 8, HairpinMode: hairpin.Veth,
+	o := &Options{Port: 10250, NodeName: "berth-podman-0", Network: "berth", NetworkIface: "berth0", Workers: 8, HairpinMode: hairpin.Veth,
 		RootDir: "/var/lib/berth-kubelet", ClusterDomain: "cluster.local", ResolvConf: "/etc/resolv.conf", HostsFile: provider.DefaultHostsFile,
 		PodmanUnreachableGrace: provider.DefaultPodmanUnreachableGrace, PodmanUnreachableNodeGrace: berthnode.DefaultUnreachableAfter,
 		MaxContainerRestartPeriod: maxContainerRestartPeriod, UserNamespacesFirstID: userns.Length}
@@ -152,7 +152,7 @@ func NewCommand() *cobra.Command {
 	f.StringVar(&o.ClientCAFile, "client-ca-file", "", "CA that signs clients of the kubelet API (the apiserver's kubelet client certificate)")
 	f.StringVar(&o.Network, "network", o.Network, "Podman network the pods join (created if missing)")
 	f.StringVar(&o.NetworkIface, "network-interface", o.NetworkIface, "bridge interface of that network")
-	f.StringVar(&o.Subnet, "subnet", o.Subnet, "subnet of that network")
+	f.StringVar(&o.Subnet, "subnet", "", "subnet of that network when it is created (empty: the first free /24 of the Podman host's default_subnet_pools, 10.89.0.0/24 unless another network or address of the host has it)")
 	f.StringVar(&o.HostNetns, "host-network-namespace", "", "network namespace (a path, such as /run/netns/<name>) that is the node's when it is not the Podman host's: hostNetwork pods join it (berth up's nodes, each a namespace of its own); empty for the Podman host's")
 	f.StringVar(&o.HairpinMode, "hairpin-mode", o.HairpinMode, "as the kubelet's: hairpin-veth turns hairpin on for the ports of the pods' bridge (in --host-network-namespace, else this process's namespace), so that a pod reaches itself through a Service; none leaves them as netavark makes them")
 	f.IntVar(&o.Workers, "workers", o.Workers, "pods synced in parallel")
