@@ -92,6 +92,14 @@ var steps = []step{
 		quick: []string{"--singles=5", "--burst=10", "--burst-rounds=1", "--exit-pods=5", "--mem-pods=20", "--scale-pods=20", "--churn-rounds=2", "--churn-pods=10"},
 	},
 	{
+		// The kubelet baseline: a kind cluster of the offline node image (make kind-image) beside Berth's, the
+		// same pods started and finished on both in alternation. Opt-in: it needs the node image and kind.
+		name: "kubelet", command: "podbench", optIn: true,
+		what:  "hack/podbench --kind (pod start and exit latency against a kind node's kubelet+containerd and raw Podman)",
+		full:  []string{"--kind", "--singles=20", "--burst=50", "--burst-rounds=2", "--exit-pods=20", "--mem-pods=0", "--scale-pods=0"},
+		quick: []string{"--kind", "--singles=5", "--burst=10", "--burst-rounds=1", "--exit-pods=5", "--mem-pods=0", "--scale-pods=0"},
+	},
+	{
 		name: "apibench", what: "hack/apibench (exec round trip and followed logs, against Podman's API and CLI)",
 		full:  []string{"--execs=100", "--log-mb=50", "--log-rounds=3"},
 		quick: []string{"--execs=20", "--log-mb=10", "--log-rounds=1"},

@@ -7,6 +7,7 @@
 //	BENCH_QUICK=1 make bench          # small sizes, ~5 min
 //	make bench BENCH_FLAGS='--only go,schedperf --update-docs'
 //	make bench BENCH_FLAGS='--only schedperf,schedperf-spread,schedperf-preemption'   # with upstream's workloads
+//	make kind kind-image && make bench BENCH_FLAGS='--only kubelet'   # beside a kind node's kubelet+containerd
 package main
 
 import (

@@ -35,6 +35,10 @@ func main() {
 	flag.IntVar(&cfg.ScalePods, "scale-pods", 0, "running pods held for the churn phase (0: skip)")
 	flag.IntVar(&cfg.ChurnRounds, "churn-rounds", 5, "rounds of the churn phase, each replacing --churn-pods of the --scale-pods")
 	flag.IntVar(&cfg.ChurnPods, "churn-pods", 50, "pods replaced per churn round (and started at once while scaling up)")
+	flag.BoolVar(&cfg.Kind, "kind", false, "also measure a kind cluster's kubelet+containerd (make kind-image, make kind) with the same pods, starts and exits, in the same run")
+	flag.StringVar(&cfg.KindScript, "kind-script", "hack/kind/kind.sh", "the kind wrapper for this host (with --kind; its folder also has containers-conf.sh)")
+	flag.StringVar(&cfg.KindConfig, "kind-config", "hack/kind/kind-config.yaml", "the kind cluster's configuration (with --kind)")
+	flag.StringVar(&cfg.KindImage, "kind-image", "", "the kind node image (with --kind; default: the one --kind-config names)")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "podbench: unexpected arguments %q\n", flag.Args())
