@@ -230,11 +230,12 @@ func runningContainers(out string) ([]string, error) {
 }
 
 // criStatusTimes reads the start and exit of a container from its status file in containerd's CRI plugin
-// ({"Version":"v1","Status":{"StartedAt":<unix ns>,"FinishedAt":<unix ns>,...}}).
+// ({"Version":"v1","Pid":0,"CreatedAt":<unix ns>,"StartedAt":<unix ns>,"FinishedAt":<unix ns>,...}: containerd
+// embeds its Status in the versioned record, so the fields are at the top).
 func criStatusTimes(b []byte) (started, finished time.Time, err error) {
 	var v struct {
-		Version string
-		Status  struct{ StartedAt, FinishedAt int64 }
+		Version               string
+		StartedAt, FinishedAt int64
 	}
 	if err := json.Unmarshal(b, &v); err != nil {
 		return started, finished, fmt.Errorf("containerd status: %w", err)
@@ -242,10 +243,10 @@ func criStatusTimes(b []byte) (started, finished time.Time, err error) {
 	if v.Version != "v1" {
 		return started, finished, fmt.Errorf("containerd status version %q, want v1", v.Version)
 	}
-	if v.Status.FinishedAt == 0 {
+	if v.FinishedAt == 0 {
 		return started, finished, errors.New("containerd status: the container has not finished")
 	}
-	return time.Unix(0, v.Status.StartedAt), time.Unix(0, v.Status.FinishedAt), nil
+	return time.Unix(0, v.StartedAt), time.Unix(0, v.FinishedAt), nil
 }
 
 // containerID is the ID of a status's containerID (runtime://id).

@@ -52,11 +52,12 @@ func TestCRIStatusTimes(t *testing.T) {
 	}{
 		{
 			name:        "finished",
-			status:      `{"Version":"v1","Status":{"Pid":0,"CreatedAt":1765130000000000000,"StartedAt":1765130001123456789,"FinishedAt":1765130002234567891,"ExitCode":0,"Reason":"Completed","Message":""}}`,
+			status:      `{"Version":"v1","Pid":0,"CreatedAt":1765130000000000000,"StartedAt":1765130001123456789,"FinishedAt":1765130002234567891,"ExitCode":0,"Reason":"Completed","Message":"","Resources":null}`,
 			wantStarted: 1765130001123456789, wantEnded: 1765130002234567891,
 		},
-		{name: "still running", status: `{"Version":"v1","Status":{"StartedAt":1765130001123456789,"FinishedAt":0}}`, wantErr: "not finished"},
-		{name: "another version", status: `{"Version":"v2","Status":{"FinishedAt":1}}`, wantErr: `version "v2"`},
+		{name: "still running", status: `{"Version":"v1","Pid":42,"StartedAt":1765130001123456789,"FinishedAt":0}`, wantErr: "not finished"},
+		{name: "nested is not containerd's format", status: `{"Version":"v1","Status":{"FinishedAt":1765130002234567891}}`, wantErr: "not finished"},
+		{name: "another version", status: `{"Version":"v2","FinishedAt":1}`, wantErr: `version "v2"`},
 		{name: "not JSON", status: "cat: no such file", wantErr: "containerd status"},
 	}
 	for _, tt := range tests {
