@@ -171,10 +171,14 @@ func (t *topologySpread) spreadScores(logger klog.Logger, cc *cycleCounts, pod *
 		isHost[i] = cs[i].key == corev1.LabelHostname
 	}
 	// vals receives a node's value of each key; included says whether the constraints include the node at all: it
-	// has a node and, when all keys are required, each of them.
+	// has a node and, when all keys are required, each of them. The walk over all nodes reads no hostname value
+	// unless all keys are required (skipHost): it counts per domain, and the hostname's domain is the node itself.
 	vals := make([]int32, len(cs))
-	included := func(p int, ni fwk.NodeInfo) bool {
+	included := func(p int, ni fwk.NodeInfo, skipHost bool) bool {
 		for i := range cs {
+			if skipHost && isHost[i] {
+				continue
+			}
 			vals[i] = cc.value(keys[i], p, ni)
 			if vals[i] == noNode || (requireAll && vals[i] == noValue) {
 				return false
@@ -188,10 +192,15 @@ func (t *topologySpread) spreadScores(logger klog.Logger, cc *cycleCounts, pod *
 	groups := make([]*podGroup, len(cs))
 	domains := make([][]int32, len(cs))
 	sums := make([][]int64, len(cs))
-	domainOf := func(i int, v int32) int32 {
+	// inDomain is the value whose domain a node of value v is in: a node without the key is in the empty value's.
+	inDomain := func(i int, v int32) int32 {
 		if v == noValue {
-			v = empty[i]
+			return empty[i]
 		}
+		return v
+	}
+	domainOf := func(i int, v int32) int32 {
+		v = inDomain(i, v)
 		if int(v) >= len(domains[i]) {
 			return -1
 		}
@@ -207,7 +216,7 @@ func (t *topologySpread) spreadScores(logger klog.Logger, cc *cycleCounts, pod *
 	sizes := make([]int32, len(cs))
 	ignored := 0
 	for n, ni := range toScore {
-		if !included(positions[n], ni) {
+		if !included(positions[n], ni, false) {
 			scored[n] = -1
 			ignored++
 			continue
@@ -216,10 +225,7 @@ func (t *topologySpread) spreadScores(logger klog.Logger, cc *cycleCounts, pod *
 			if isHost[i] {
 				continue
 			}
-			v := vals[i]
-			if v == noValue {
-				v = empty[i]
-			}
+			v := inDomain(i, vals[i])
 			for int(v) >= len(domains[i]) {
 				domains[i] = append(domains[i], -1)
 			}
@@ -245,7 +251,7 @@ func (t *topologySpread) spreadScores(logger klog.Logger, cc *cycleCounts, pod *
 	anyNode := len(pod.Spec.NodeSelector) == 0 && (pod.Spec.Affinity == nil || pod.Spec.Affinity.NodeAffinity == nil ||
 		pod.Spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil)
 	for p, ni := range all {
-		if !included(p, ni) {
+		if !included(p, ni, !requireAll) {
 			continue
 		}
 		affinity, taints := 0, 0 // 0 unknown, 1 included, -1 excluded
@@ -291,7 +297,7 @@ func (t *topologySpread) spreadScores(logger klog.Logger, cc *cycleCounts, pod *
 		if scored[n] < 0 {
 			continue
 		}
-		included(positions[n], ni)
+		included(positions[n], ni, false)
 		var score float64
 		for i := range cs {
 			if vals[i] == noValue {
