@@ -81,6 +81,10 @@ const (
 	// each pod to a node at random with the default binder. Its rate is the most any profile can reach on the
 	// machine, with the scheduler's queue and the control plane's writes as the only costs (--ceiling).
 	ceilingProfile = "bind-ceiling"
+	// bareProfile, added with ceilingProfile, is berthProfile with Berth's own plugins (PodmanFit, PodmanScore,
+	// PodmanBind) taken out and the default binder back: the in-tree plugins the profile keeps, and the framework.
+	// Its rate is the most berthProfile could reach if Berth's plugins cost nothing.
+	bareProfile = "berth-bare"
 
 	namespace  = "schedperf"
 	zones      = 10
@@ -116,7 +120,7 @@ type Config struct {
 	// CPUProfileDir, if set, receives a CPU profile of each round's scheduling (the whole process: scheduler,
 	// watches; the control plane runs in other processes), named after the round.
 	CPUProfileDir string
-	// Ceiling adds ceilingProfile to each round pair of the workloads without init pods.
+	// Ceiling adds ceilingProfile and bareProfile to each round pair of the workloads without init pods.
 	Ceiling bool
 	// JSON, if set, is a file that receives the figures (benchutil.Figure) for hack/bench.
 	JSON string
@@ -253,7 +257,7 @@ func Run(ctx context.Context, cfg Config) (retErr error) {
 				}
 				pair++
 				if cfg.Ceiling && w.initPerNode == 0 {
-					order = append(order, ceilingProfile)
+					order = append(order, ceilingProfile, bareProfile)
 				}
 				for _, profile := range order {
 					res, err := runRound(ctx, cp, cfg, w, schedConfig, owners, n, profile, r+1)
@@ -333,6 +337,11 @@ func printResults(out io.Writer, results []result) {
 				ceilingProfile, c, berthProfile, ratio(benchutil.Mean(m.berth), c), defaultProfile, ratio(benchutil.Mean(m.dflt), c),
 				berthProfile, ratio(c, benchutil.Mean(m.dflt)), defaultProfile)
 		}
+		if len(m.bare) > 0 {
+			b := benchutil.Mean(m.bare)
+			fmt.Fprintf(out, "; %s (%s without Berth's plugins) %.1f mean: %s reaches %.2f of it, so with its plugins free %s would be %.2f× %s here",
+				bareProfile, berthProfile, b, berthProfile, ratio(benchutil.Mean(m.berth), b), berthProfile, ratio(b, benchutil.Mean(m.dflt)), defaultProfile)
+		}
 		fmt.Fprintln(out)
 	}
 }
@@ -343,8 +352,8 @@ type summary struct {
 	nodes, pods int
 	describe    string
 	berth, dflt []float64
-	// ceiling: the rates of ceilingProfile, when measured.
-	ceiling []float64
+	// ceiling, bare: the rates of ceilingProfile and bareProfile, when measured.
+	ceiling, bare []float64
 }
 
 // meanRatio is berth's mean rate over the default profile's.
@@ -389,6 +398,8 @@ func summarize(results []result) []summary {
 			out[i].berth = append(out[i].berth, r.podsPerSecond())
 		case ceilingProfile:
 			out[i].ceiling = append(out[i].ceiling, r.podsPerSecond())
+		case bareProfile:
+			out[i].bare = append(out[i].bare, r.podsPerSecond())
 		default:
 			out[i].dflt = append(out[i].dflt, r.podsPerSecond())
 		}
@@ -682,13 +693,17 @@ func writeSchedulerConfig(path, kubeconfig string) (string, map[string]any, erro
 	}
 	cc["kubeconfig"] = kubeconfig
 	profiles, _ := doc["profiles"].([]any)
+	bare, err := bareOf(profiles)
+	if err != nil {
+		return "", nil, err
+	}
 	doc["profiles"] = append(profiles, map[string]any{
 		"schedulerName": ceilingProfile,
 		"plugins": map[string]any{"multiPoint": map[string]any{
 			"disabled": []any{map[string]any{"name": "*"}},
 			"enabled":  []any{map[string]any{"name": "PrioritySort"}, map[string]any{"name": "DefaultBinder"}},
 		}},
-	})
+	}, bare)
 	out, err := yaml.Marshal(doc)
 	if err != nil {
 		return "", nil, fmt.Errorf("render scheduler configuration: %w", err)
@@ -697,6 +712,51 @@ func writeSchedulerConfig(path, kubeconfig string) (string, map[string]any, erro
 		return "", nil, fmt.Errorf("write scheduler configuration: %w", err)
 	}
 	return path, cc, nil
+}
+
+// bareOf returns bareProfile: a copy of berthProfile among profiles (the manifest's) with Berth's plugins out of
+// multiPoint's enabled list and their args out of pluginConfig, and DefaultBinder out of the disabled list.
+func bareOf(profiles []any) (map[string]any, error) {
+	var berth map[string]any
+	for _, p := range profiles {
+		if m, _ := p.(map[string]any); m != nil && m["schedulerName"] == berthProfile {
+			berth = m
+		}
+	}
+	if berth == nil {
+		return nil, fmt.Errorf("the embedded scheduler configuration has no %s profile", berthProfile)
+	}
+	// A deep copy, through YAML, so that the berth profile itself is left as it is.
+	data, err := yaml.Marshal(berth)
+	if err != nil {
+		return nil, fmt.Errorf("copy the %s profile: %w", berthProfile, err)
+	}
+	var bare map[string]any
+	if err := yaml.Unmarshal(data, &bare); err != nil {
+		return nil, fmt.Errorf("copy the %s profile: %w", berthProfile, err)
+	}
+	bare["schedulerName"] = bareProfile
+	berths := []string{podmanfit.Name, podmanscore.Name, podmanbind.Name}
+	without := func(list any, names ...string) []any {
+		var out []any
+		items, _ := list.([]any)
+		for _, it := range items {
+			m, _ := it.(map[string]any)
+			if name, _ := m["name"].(string); !slices.Contains(names, name) {
+				out = append(out, it)
+			}
+		}
+		return out
+	}
+	plugins, _ := bare["plugins"].(map[string]any)
+	mp, _ := plugins["multiPoint"].(map[string]any)
+	if mp == nil {
+		return nil, fmt.Errorf("the %s profile has no multiPoint plugins", berthProfile)
+	}
+	mp["enabled"] = without(mp["enabled"], berths...)
+	mp["disabled"] = without(mp["disabled"], "DefaultBinder")
+	bare["pluginConfig"] = without(bare["pluginConfig"], berths...)
+	return bare, nil
 }
 
 // cpuSample is a reading of the CPU time the whole machine spent busy and of the CPU time this process, etcd and

@@ -17,6 +17,9 @@ import (
 	schedvalidation "k8s.io/kubernetes/pkg/scheduler/apis/config/validation"
 
 	"github.com/berth-dev/berth/internal/wellknown"
+	"github.com/berth-dev/berth/plugins/podmanbind"
+	"github.com/berth-dev/berth/plugins/podmanfit"
+	"github.com/berth-dev/berth/plugins/podmanscore"
 )
 
 func TestParseWorkloads(t *testing.T) {
@@ -335,7 +338,7 @@ func TestCeilingProfile(t *testing.T) {
 	for _, p := range cfg.Profiles {
 		names = append(names, p.SchedulerName)
 	}
-	if want := []string{defaultProfile, berthProfile, ceilingProfile}; !slices.Equal(names, want) {
+	if want := []string{defaultProfile, berthProfile, ceilingProfile, bareProfile}; !slices.Equal(names, want) {
 		t.Fatalf("profiles %v, want %v", names, want)
 	}
 	// The framework expands multiPoint into the extension points: everything off, then the two plugins on.
@@ -350,17 +353,53 @@ func TestCeilingProfile(t *testing.T) {
 		t.Errorf("ceiling profile's multiPoint: enabled %v, disabled %v; want PrioritySort and DefaultBinder, all others off", enabled, disabled)
 	}
 
+	// The bare profile: the berth profile's in-tree plugins with the default binder, none of Berth's, and the
+	// berth profile itself untouched.
+	plugins := func(set []schedconfig.Plugin) []string {
+		var names []string
+		for _, p := range set {
+			names = append(names, p.Name)
+		}
+		return names
+	}
+	berth, bare := cfg.Profiles[1], cfg.Profiles[3]
+	for _, name := range []string{podmanfit.Name, podmanscore.Name, podmanbind.Name} {
+		if !slices.Contains(plugins(berth.Plugins.MultiPoint.Enabled), name) {
+			t.Errorf("berth profile lost %s: %v", name, plugins(berth.Plugins.MultiPoint.Enabled))
+		}
+		if slices.Contains(plugins(bare.Plugins.MultiPoint.Enabled), name) {
+			t.Errorf("bare profile enables %s", name)
+		}
+		for _, pc := range bare.PluginConfig {
+			if pc.Name == name {
+				t.Errorf("bare profile configures %s", name)
+			}
+		}
+	}
+	if slices.Contains(plugins(bare.Plugins.MultiPoint.Disabled), "DefaultBinder") {
+		t.Errorf("bare profile disables DefaultBinder: %v", plugins(bare.Plugins.MultiPoint.Disabled))
+	}
+	if want := plugins(berth.Plugins.Score.Disabled); !slices.Equal(plugins(bare.Plugins.Score.Disabled), want) {
+		t.Errorf("bare profile's disabled scores %v, want the berth profile's %v", plugins(bare.Plugins.Score.Disabled), want)
+	}
+	for _, name := range []string{"NodeResourcesFit", "NodePorts", "ImageLocality"} {
+		if !slices.Contains(plugins(bare.Plugins.MultiPoint.Disabled), name) {
+			t.Errorf("bare profile enables %s, which the berth profile disables", name)
+		}
+	}
+
 	w, _ := newWorkload(workloadBerth)
 	var results []result
 	for _, r := range []struct {
 		profile string
 		secs    float64
-	}{{defaultProfile, 10}, {berthProfile, 5}, {ceilingProfile, 2}} {
+	}{{defaultProfile, 10}, {berthProfile, 5}, {ceilingProfile, 2}, {bareProfile, 4}} {
 		results = append(results, result{workload: w, nodes: 500, profile: r.profile, round: 1, pods: 101, elapsed: time.Duration(r.secs * float64(time.Second))})
 	}
 	s := summarize(results)
-	if len(s) != 1 || len(s[0].berth) != 1 || len(s[0].dflt) != 1 || len(s[0].ceiling) != 1 || s[0].ceiling[0] != 50 {
-		t.Fatalf("summary %+v, want one rate each, the ceiling's 50 pods/s", s)
+	if len(s) != 1 || len(s[0].berth) != 1 || len(s[0].dflt) != 1 || len(s[0].ceiling) != 1 || s[0].ceiling[0] != 50 ||
+		len(s[0].bare) != 1 || s[0].bare[0] != 25 {
+		t.Fatalf("summary %+v, want one rate each, the ceiling's 50 pods/s, the bare profile's 25", s)
 	}
 	if got := s[0].meanRatio(); got != 2 {
 		t.Errorf("berth/default %.2f with the ceiling measured, want 2", got)
