@@ -176,15 +176,31 @@ func (cc *cycleCounts) at(g *podGroup, i int, ni fwk.NodeInfo) int64 {
 	return n
 }
 
-// position returns the node's position in the snapshot's node list, -1 if it is not in it.
-func (cc *cycleCounts) position(ni fwk.NodeInfo) int {
-	if cc.countOnly {
-		return -1
+// positions sets out[i] to the position of nodes[i] in the snapshot's node list, -1 if it is not in it. The
+// scheduler filters the list in order from a rotating start, so the nodes to score mostly follow each other in it:
+// the slot after the previous node's is compared first, and the index map is read only when that misses.
+func (cc *cycleCounts) positions(nodes []fwk.NodeInfo, out []int) {
+	list := cc.c.list
+	next := -1
+	for i, ni := range nodes {
+		switch {
+		case cc.countOnly:
+			out[i] = -1
+			continue
+		case next >= 0 && next < len(list) && list[next] == ni:
+			out[i] = next
+		default:
+			p, ok := cc.c.pos[ni]
+			if !ok {
+				p = -1
+			}
+			out[i] = p
+		}
+		next = -1
+		if out[i] >= 0 {
+			next = (out[i] + 1) % len(list)
+		}
 	}
-	if i, ok := cc.c.pos[ni]; ok {
-		return i
-	}
-	return -1
 }
 
 // Node label values of a topology key, as keyValues reports them: an index into its values, or one of these.

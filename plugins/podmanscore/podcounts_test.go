@@ -486,3 +486,69 @@ func TestKeyValuesBounded(t *testing.T) {
 		})
 	}
 }
+
+// TestPositions: each node to score gets its position in the snapshot's node list, whatever their order (the
+// scheduler's rotating start, its parallel filters' interleaving, any shuffle), -1 for a node not in the list and
+// for every node of a pod group cycle.
+func TestPositions(t *testing.T) {
+	const n = 40
+	var all []fwk.NodeInfo
+	for i := range n {
+		all = append(all, framework.NewNodeInfo())
+		all[i].(*framework.NodeInfo).SetNode(st.MakeNode().Name(fmt.Sprintf("node-%d", i)).Obj())
+	}
+	stranger := framework.NewNodeInfo()
+	stranger.SetNode(st.MakeNode().Name("not-listed").Obj())
+	r := rand.New(rand.NewPCG(1, 2))
+	shuffled := r.Perm(n)
+	tests := []struct {
+		name      string
+		order     []int // positions in all; -1 for the stranger
+		countOnly bool
+	}{
+		{name: "in order", order: seq(0, n)},
+		{name: "rotated start", order: append(seq(27, n), seq(0, 27)...)},
+		{name: "runs interleaved", order: []int{0, 1, 2, 20, 21, 3, 4, 22, 5, 39, 6}},
+		{name: "gaps (filtered out)", order: []int{1, 3, 4, 9, 10, 11, 38, 39, 2}},
+		{name: "shuffled", order: shuffled},
+		{name: "a node not in the list", order: []int{5, 6, -1, 7, -1, 39, -1, 0}},
+		{name: "the last node, then the first", order: []int{39, 0, 1}},
+		{name: "pod group cycle", order: []int{3, 4, 5}, countOnly: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newPodCounter()
+			c.begin(all, false).release()
+			var nodes []fwk.NodeInfo
+			for _, p := range tc.order {
+				if p < 0 {
+					nodes = append(nodes, stranger)
+				} else {
+					nodes = append(nodes, all[p])
+				}
+			}
+			cc := c.begin(all, tc.countOnly)
+			defer cc.release()
+			got := make([]int, len(nodes))
+			cc.positions(nodes, got)
+			want := slices.Clone(tc.order)
+			if tc.countOnly {
+				for i := range want {
+					want[i] = -1
+				}
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("positions (-want,+got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// seq returns from, from+1, ..., to-1.
+func seq(from, to int) []int {
+	var out []int
+	for i := from; i < to; i++ {
+		out = append(out, i)
+	}
+	return out
+}

@@ -147,9 +147,7 @@ func (p *PodmanScore) PreScore(ctx context.Context, state fwk.CycleState, pod *c
 	cc := p.counts.begin(all, state.IsPodGroupSchedulingCycle())
 	defer cc.release()
 	positions := make([]int, len(nodes))
-	for i, ni := range nodes {
-		positions[i] = cc.position(ni)
-	}
+	cc.positions(nodes, positions)
 	if ref := metav1.GetControllerOf(pod); ref != nil {
 		uid := ref.UID
 		g := cc.group("owner\x00"+string(uid), func() func(*corev1.Pod) bool { return ownerMatcher(uid) })
