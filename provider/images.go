@@ -80,6 +80,7 @@ func (w *podWorker) ensureImageRef(ctx context.Context, image string, policy cor
 	}
 	if policy != corev1.PullAlways {
 		var ok bool
+		t := time.Now()
 		err := w.p.retryUnreachable(ctx, "check image", func() (err error) {
 			ok, err = rt.ImageExists(ctx, image)
 			return err
@@ -87,6 +88,7 @@ func (w *podWorker) ensureImageRef(ctx context.Context, image string, policy cor
 		if err != nil {
 			return err
 		}
+		w.timed(opImageExists, t)
 		if ok {
 			w.p.cfg.Recorder.Eventf(w.r.pod, corev1.EventTypeNormal, "Pulled", "Container image %q already present on machine", image)
 			return nil

@@ -98,6 +98,9 @@ type podRecord struct {
 	volMu sync.Mutex
 	// resize is the pod's in-place resize state; the pod's container resources are the allocated ones.
 	resize resizeState
+	// trace times the pod's start until its running status is handed over (starttrace.go); nil after, and for
+	// an adopted pod.
+	trace *startTrace
 }
 
 func newPodRecord(pod *corev1.Pod, podmanName string) *podRecord {
