@@ -69,6 +69,8 @@ func (w *podWorker) run(ctx context.Context) {
 	}
 	w.timed(phaseVolumes, mounted)
 
+	// Whether the containers' images are present is asked while the sandbox is made.
+	w.prefetchImageChecks(ctx)
 	if !w.startSandbox(ctx) {
 		return
 	}

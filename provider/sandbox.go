@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -62,17 +63,13 @@ func (w *podWorker) createSandbox(ctx context.Context) error {
 		w.p.mu.Unlock()
 	}
 	if w.r.podmanID == "" {
-		// A Podman pod of the same name may be left from a failed attempt.
-		t := time.Now()
-		_ = rt.RemovePod(ctx, w.r.podmanName)
-		w.timed(opPodRemove, t)
 		// As the kubelet's sandbox config: an FQDN too long for the kernel fails the sandbox (with the kubelet's
 		// message, unwrapped, in the FailedCreatePodSandBox event) and is retried.
 		hostname, err := sandboxHostname(w.r.pod, w.p.cfg.ClusterDomain)
 		if err != nil {
 			return err
 		}
-		t = time.Now()
+		t := time.Now()
 		dns, err := w.p.podDNS(ctx, w.r.pod)
 		if err != nil {
 			return err
@@ -87,10 +84,21 @@ func (w *podWorker) createSandbox(ctx context.Context) error {
 			UserNamespace: w.p.userNamespace(w.r.pod.UID)})
 		t = time.Now()
 		id, err := rt.CreatePod(ctx, spec)
-		if err != nil {
-			return err
-		}
 		w.timed(opPodCreate, t)
+		if err != nil {
+			// A Podman pod of the same name may be left from an attempt whose answer was lost: it is removed and
+			// the pod created once more (a removal before every creation would cost each pod a call).
+			t = time.Now()
+			if rerr := rt.RemovePod(ctx, w.r.podmanName); rerr != nil {
+				return errors.Join(err, rerr)
+			}
+			w.timed(opPodRemove, t)
+			t = time.Now()
+			if id, err = rt.CreatePod(ctx, spec); err != nil {
+				return err
+			}
+			w.timed(opPodCreate, t)
+		}
 		w.p.mu.Lock()
 		w.r.podmanID = id
 		w.p.mu.Unlock()
