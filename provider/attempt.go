@@ -28,10 +28,12 @@ func (w *podWorker) runOnce(ctx context.Context, c *containerRecord, onStart ...
 	if !w.pull(ctx, c) {
 		return 0, pullErr
 	}
+	t := time.Now()
 	spec, applied, ok := w.buildSpec(ctx, c)
 	if !ok {
 		return 0, configErr
 	}
+	w.timed(phaseSpec, t)
 	id, ok := w.create(ctx, c, spec)
 	if !ok {
 		return 0, configErr
@@ -234,6 +236,7 @@ func (w *podWorker) creationFailed(c *containerRecord, reason string, err error)
 func (w *podWorker) create(ctx context.Context, c *containerRecord, spec podman.ContainerSpec) (string, bool) {
 	var id string
 	retried := false
+	t := time.Now()
 	err := w.p.retryUnreachable(ctx, "create container", func() error {
 		if retried {
 			// A creation whose answer was lost may have gone through.
@@ -251,6 +254,7 @@ func (w *podWorker) create(ctx context.Context, c *containerRecord, spec podman.
 		}
 		return "", false
 	}
+	w.timed(opContainerCreate, t)
 	w.p.mu.Lock()
 	c.id = id
 	w.p.cfg.Recorder.Eventf(w.r.pod, corev1.EventTypeNormal, "Created", "Created container: %s", c.spec.Name)
@@ -262,6 +266,7 @@ func (w *podWorker) create(ctx context.Context, c *containerRecord, spec podman.
 // started, if it has a startup probe; in its earlier state while a postStart hook runs); applied are the
 // resources it was created with. A failure records it terminated with StartError.
 func (w *podWorker) start(ctx context.Context, c *containerRecord, id string, applied *corev1.ResourceRequirements) (time.Time, bool) {
+	t := time.Now()
 	if err := w.p.startContainer(ctx, id); err != nil {
 		if ctx.Err() != nil {
 			return time.Time{}, false
@@ -277,11 +282,14 @@ func (w *podWorker) start(ctx context.Context, c *containerRecord, id string, ap
 		w.p.mu.Unlock()
 		return time.Time{}, false
 	}
+	w.timed(opContainerStart, t)
+	t = time.Now()
 	var st podman.ContainerState
 	err := w.p.retryUnreachable(ctx, "inspect container", func() (err error) {
 		st, err = w.p.cfg.Runtime.InspectContainer(ctx, id)
 		return err
 	})
+	w.timed(opContainerInspect, t)
 	w.p.mu.Lock()
 	defer w.p.mu.Unlock()
 	startedAt := metav1.Now()

@@ -59,19 +59,20 @@ func (w *podWorker) pull(ctx context.Context, c *containerRecord) bool {
 // ensureImage makes the container's image present as its imagePullPolicy says, then the images of the image
 // volumes it mounts as theirs say (the kubelet pulls image volumes before it creates the container).
 func (w *podWorker) ensureImage(ctx context.Context, c *containerRecord) error {
-	if err := w.ensureImageRef(ctx, c.spec.Image, c.spec.ImagePullPolicy); err != nil {
+	if err := w.ensureImageRef(ctx, c, c.spec.Image, c.spec.ImagePullPolicy); err != nil {
 		return err
 	}
 	for _, v := range podspec.MountedImageVolumes(w.r.pod, c.spec) {
-		if err := w.ensureImageRef(ctx, v.Reference, v.PullPolicy); err != nil {
+		if err := w.ensureImageRef(ctx, nil, v.Reference, v.PullPolicy); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// ensureImageRef makes one image present as the pull policy says.
-func (w *podWorker) ensureImageRef(ctx context.Context, image string, policy corev1.PullPolicy) error {
+// ensureImageRef makes one image present as the pull policy says: container c's (which may have its answer to
+// whether the image is present asked ahead), or an image volume's (c nil).
+func (w *podWorker) ensureImageRef(ctx context.Context, c *containerRecord, image string, policy corev1.PullPolicy) error {
 	rt := w.p.cfg.Runtime
 	host, err := normalizeImage(image)
 	if err != nil {
@@ -79,13 +80,17 @@ func (w *podWorker) ensureImageRef(ctx context.Context, image string, policy cor
 		return err
 	}
 	if policy != corev1.PullAlways {
-		var ok bool
-		err := w.p.retryUnreachable(ctx, "check image", func() (err error) {
-			ok, err = rt.ImageExists(ctx, image)
-			return err
-		})
-		if err != nil {
-			return err
+		ok, found := w.takeImageCheck(ctx, c, image)
+		if !found {
+			t := time.Now()
+			err := w.p.retryUnreachable(ctx, "check image", func() (err error) {
+				ok, err = rt.ImageExists(ctx, image)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			w.timed(opImageExists, t)
 		}
 		if ok {
 			w.p.cfg.Recorder.Eventf(w.r.pod, corev1.EventTypeNormal, "Pulled", "Container image %q already present on machine", image)
@@ -359,4 +364,73 @@ func wantImagesLocked(r *podRecord, pod *corev1.Pod) {
 			}
 		}
 	}
+}
+
+// imageCheck is an answer of Podman's to whether an image is present, asked ahead (prefetchImageChecks).
+type imageCheck struct {
+	image string
+	done  chan struct{} // closed once ok, err and at are set
+	ok    bool
+	err   error
+	at    time.Time
+}
+
+// imageCheckFresh is how old an answer asked ahead may be when the container's pull takes it; an older one is
+// asked again (the sandbox may have taken long, retried with back-off).
+const imageCheckFresh = 10 * time.Second
+
+// prefetchImageChecks asks Podman, while the pod's sandbox is made, whether the images of its containers that may
+// be present (imagePullPolicy other than Always) are, so that the first attempt of each container finds the answer
+// ready instead of asking once the sandbox runs. The answers are the ones the pull then takes (takeImageCheck): its
+// events and their order are the same. p.mu must not be held.
+func (w *podWorker) prefetchImageChecks(ctx context.Context) {
+	byImage := map[string]*imageCheck{}
+	byContainer := map[*containerRecord]*imageCheck{}
+	w.p.mu.Lock()
+	for _, c := range append(append([]*containerRecord(nil), w.r.init...), w.r.app...) {
+		image := c.spec.Image
+		if c.spec.ImagePullPolicy == corev1.PullAlways {
+			continue
+		}
+		if _, err := normalizeImage(image); err != nil {
+			continue // the pull tells why
+		}
+		if byImage[image] == nil {
+			byImage[image] = &imageCheck{image: image, done: make(chan struct{})}
+		}
+		byContainer[c] = byImage[image]
+	}
+	w.r.imageChecks = byContainer
+	w.p.mu.Unlock()
+	for image, ic := range byImage {
+		go func() {
+			defer close(ic.done)
+			t := time.Now()
+			ic.ok, ic.err = w.p.cfg.Runtime.ImageExists(ctx, image)
+			ic.at = time.Now()
+			w.timed(opImageExists, t)
+		}()
+	}
+}
+
+// takeImageCheck is the answer asked ahead for the image of container c, waited for, if the image is still the
+// one asked about; a container takes it once (a later attempt asks again). found is false when there is none to
+// take: none was asked, it failed, or it is older than imageCheckFresh.
+func (w *podWorker) takeImageCheck(ctx context.Context, c *containerRecord, image string) (ok, found bool) {
+	w.p.mu.Lock()
+	ic := w.r.imageChecks[c]
+	delete(w.r.imageChecks, c)
+	w.p.mu.Unlock()
+	if ic == nil || image != ic.image {
+		return false, false
+	}
+	select {
+	case <-ic.done:
+	case <-ctx.Done():
+		return false, false
+	}
+	if ic.err != nil || time.Since(ic.at) > imageCheckFresh {
+		return false, false
+	}
+	return ic.ok, true
 }

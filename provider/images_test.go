@@ -165,3 +165,58 @@ blocked = true
 		})
 	}
 }
+
+// TestImageChecksAskedAhead: whether a pod's images are present is asked once per image while its sandbox is made,
+// and the first attempt of each container takes that answer: the same events as when asked then.
+func TestImageChecksAskedAhead(t *testing.T) {
+	tests := []struct {
+		name       string
+		present    []string
+		containers []corev1.Container
+		wantExists []string // ImageExists calls, sorted
+		wantPulls  []string
+		wantEvents []string // by prefix, in order for each container
+	}{
+		{
+			name:       "present, two containers of one image",
+			present:    []string{"busybox"},
+			containers: []corev1.Container{testContainer("a", "busybox"), testContainer("b", "busybox")},
+			wantExists: []string{"busybox"},
+			wantEvents: []string{`Normal Pulled Container image "busybox" already present on machine`},
+		},
+		{
+			name:       "absent: pulled",
+			containers: []corev1.Container{testContainer("a", "example.com/app:1")},
+			wantExists: []string{"example.com/app:1"},
+			wantPulls:  []string{"example.com/app:1"},
+			wantEvents: []string{`Normal Pulling Pulling image "example.com/app:1"`, `Normal Pulled Successfully pulled image "example.com/app:1"`},
+		},
+		{
+			name:       "pull policy Always: not asked",
+			containers: []corev1.Container{{Name: "a", Image: "example.com/app:1", ImagePullPolicy: corev1.PullAlways}},
+			wantPulls:  []string{"example.com/app:1"},
+			wantEvents: []string{`Normal Pulling Pulling image "example.com/app:1"`},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, tc.present...)
+			ev := &eventLog{}
+			h.p.cfg.Recorder = ev
+			pod := lifecyclePod("prefetch", corev1.RestartPolicyAlways, nil, tc.containers...)
+			h.create(pod)
+			h.waitReported(pod, 0, "running", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
+			if got := slices.Sorted(slices.Values(h.fake.callsTo("ImageExists"))); !slices.Equal(got, tc.wantExists) {
+				t.Errorf("ImageExists calls %q, want %q", got, tc.wantExists)
+			}
+			if got := h.fake.callsTo("PullImage"); !slices.Equal(got, tc.wantPulls) {
+				t.Errorf("PullImage calls %q, want %q", got, tc.wantPulls)
+			}
+			for _, want := range tc.wantEvents {
+				if !ev.has(want) {
+					t.Errorf("no event %q in %q", want, ev.events)
+				}
+			}
+		})
+	}
+}

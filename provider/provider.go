@@ -295,16 +295,22 @@ func (p *Provider) dispatch(ctx context.Context) {
 		}
 		p.mu.Lock()
 		pods := make([]*corev1.Pod, 0, len(p.dirty))
+		traces := make([]*startTrace, 0, len(p.dirty)) // the start traces of pods now running, by index of pods
 		for r := range p.dirty {
 			// What changed since the record was marked without a commit of its own is committed as reported.
 			p.commitLocked(r, time.Now())
-			pods = append(pods, p.podLocked(r))
+			pod := p.podLocked(r)
+			pods = append(pods, pod)
+			traces = append(traces, startedLocked(r, pod))
 		}
 		clear(p.dirty)
 		notify := p.notify
 		p.mu.Unlock()
-		for _, pod := range pods {
+		for i, pod := range pods {
 			notify(pod)
+			if traces[i] != nil {
+				logStarted(ctx, pod, traces[i], time.Now())
+			}
 		}
 	}
 }
@@ -324,7 +330,11 @@ func (p *Provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 	if pod.Status.StartTime != nil {
 		r.startTime = *pod.Status.StartTime
 	}
+	if pod.Status.StartTime == nil {
+		r.trace = newStartTrace(time.Now()) // a pod started anew, not one a restarted kubelet takes over
+	}
 	if a, ok := p.adopted[pod.UID]; ok {
+		r.trace = nil
 		delete(p.adopted, pod.UID)
 		r.adopted, r.podmanID = true, a.podmanID
 		seedAdopted(r, a)

@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/klog/v2"
 	"k8s.io/klog/v2/ktesting"
 
 	"github.com/berth-dev/berth/provider/podman"
@@ -45,7 +46,8 @@ func newHarness(t *testing.T, images ...string) *harness {
 
 // newHarnessWith is newHarness with the provider's configuration changed by configure (if not nil).
 func newHarnessWith(t *testing.T, configure func(*Config), images ...string) *harness {
-	_, ctx := ktesting.NewTestContext(t)
+	// Logs are kept too, for the tests of what is logged (logged).
+	ctx := klog.NewContext(context.Background(), ktesting.NewLogger(t, ktesting.NewConfig(ktesting.BufferLogs(true))))
 	ctx, cancel := context.WithCancel(ctx)
 	h := &harness{t: t, ctx: ctx, fake: newFakeRuntime(images...)}
 	cfg := Config{

@@ -98,6 +98,12 @@ type podRecord struct {
 	volMu sync.Mutex
 	// resize is the pod's in-place resize state; the pod's container resources are the allocated ones.
 	resize resizeState
+	// imageChecks are the answers to whether its containers' images are present, asked while its sandbox is made
+	// (images.go), by container; each container takes its answer once.
+	imageChecks map[*containerRecord]*imageCheck
+	// trace times the pod's start until its running status is handed over (starttrace.go); nil after, and for
+	// an adopted pod.
+	trace *startTrace
 }
 
 func newPodRecord(pod *corev1.Pod, podmanName string) *podRecord {

@@ -46,7 +46,9 @@ func (w *podWorker) run(ctx context.Context) {
 	defer close(w.r.done)
 	defer w.stopEphemeral(ctx)
 	logger := klog.FromContext(ctx)
+	w.timedQueue()
 
+	admitted := time.Now()
 	if rej := podspec.Admit(w.r.pod, w.p.policy()); rej != nil {
 		w.refuse(rej)
 		return
@@ -60,10 +62,15 @@ func (w *podWorker) run(ctx context.Context) {
 	if !w.retrySandbox(ctx, func() error { return w.allocateUserNamespace() }) {
 		return
 	}
+	w.timed(phaseAdmit, admitted)
+	mounted := time.Now()
 	if !w.mountVolumes(ctx) {
 		return
 	}
+	w.timed(phaseVolumes, mounted)
 
+	// Whether the containers' images are present is asked while the sandbox is made.
+	w.prefetchImageChecks(ctx)
 	if !w.startSandbox(ctx) {
 		return
 	}

@@ -2,8 +2,10 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
@@ -61,18 +63,18 @@ func (w *podWorker) createSandbox(ctx context.Context) error {
 		w.p.mu.Unlock()
 	}
 	if w.r.podmanID == "" {
-		// A Podman pod of the same name may be left from a failed attempt.
-		_ = rt.RemovePod(ctx, w.r.podmanName)
 		// As the kubelet's sandbox config: an FQDN too long for the kernel fails the sandbox (with the kubelet's
 		// message, unwrapped, in the FailedCreatePodSandBox event) and is retried.
 		hostname, err := sandboxHostname(w.r.pod, w.p.cfg.ClusterDomain)
 		if err != nil {
 			return err
 		}
+		t := time.Now()
 		dns, err := w.p.podDNS(ctx, w.r.pod)
 		if err != nil {
 			return err
 		}
+		w.timed(phaseDNS, t)
 		w.p.mu.Lock()
 		w.r.dns = dns
 		w.p.mu.Unlock()
@@ -80,26 +82,45 @@ func (w *podWorker) createSandbox(ctx context.Context) error {
 		spec := podspec.Pod(w.r.pod, podspec.PodInputs{Node: w.p.cfg.NodeName, Network: w.p.cfg.Network, Hostname: hostname, DNS: dns,
 			HostNetns: w.p.cfg.HostNetns, PodmanHostsFile: !w.p.managesHostsFile(), HostPortIP: w.p.hostPortIP(),
 			UserNamespace: w.p.userNamespace(w.r.pod.UID)})
+		t = time.Now()
 		id, err := rt.CreatePod(ctx, spec)
+		w.timed(opPodCreate, t)
 		if err != nil {
-			return err
+			// A Podman pod of the same name may be left from an attempt whose answer was lost: it is removed and
+			// the pod created once more (a removal before every creation would cost each pod a call).
+			t = time.Now()
+			if rerr := rt.RemovePod(ctx, w.r.podmanName); rerr != nil {
+				return errors.Join(err, rerr)
+			}
+			w.timed(opPodRemove, t)
+			t = time.Now()
+			if id, err = rt.CreatePod(ctx, spec); err != nil {
+				return err
+			}
+			w.timed(opPodCreate, t)
 		}
 		w.p.mu.Lock()
 		w.r.podmanID = id
 		w.p.mu.Unlock()
 	}
+	t := time.Now()
 	if err := rt.StartPod(ctx, w.r.podmanID); err != nil {
 		return err
 	}
+	w.timed(opPodStart, t)
 	if w.p.cfg.Hairpin != nil && !w.r.pod.Spec.HostNetwork {
+		t = time.Now()
 		if err := w.p.cfg.Hairpin(ctx); err != nil {
 			klog.FromContext(ctx).Error(err, "Setting hairpin mode on the pods' bridge; the pod may get no answer from itself through a Service")
 		}
+		w.timed(phaseHairpin, t)
 	}
+	t = time.Now()
 	ip, err := w.sandboxIP(ctx)
 	if err != nil {
 		return err
 	}
+	w.timed(opPodIP, t)
 	w.p.mu.Lock()
 	w.r.podIP = ip
 	w.r.sandbox = true

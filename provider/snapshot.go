@@ -24,7 +24,11 @@ func (w *podWorker) changedLocked() { w.p.changedLocked(w.r) }
 // changedLocked records that the record's state changed: its status is committed (conditions whose status changed
 // are stamped now, a terminal phase is latched) and queued for the dispatcher. p.mu must be held.
 func (p *Provider) changedLocked(r *podRecord) {
-	p.commitLocked(r, time.Now())
+	now := time.Now()
+	if r.trace != nil {
+		r.trace.changed = now
+	}
+	p.commitLocked(r, now)
 	p.dirty[r] = true
 	select {
 	case p.wake <- struct{}{}:

@@ -114,6 +114,8 @@ const (
 type startSample struct {
 	total  time.Duration
 	stages [4]time.Duration
+	// phases is a Berth start's breakdown from the kubelet's log (phases.go); nil without one.
+	phases []phaseDur
 }
 
 var (
@@ -626,9 +628,14 @@ func (b *bench) berthStarts(ctx context.Context, round string, n, workers int, c
 	if err != nil {
 		return nil, err
 	}
+	logged, err := readStartPhases(filepath.Join(b.state, "logs", "kubelet-"+b.node+".log"), namespace)
+	if err != nil {
+		b.logf("  warning: %v", err)
+	}
 	var out []startSample
-	for _, pt := range started {
-		s := startSample{total: pt.running.Sub(pt.created)}
+	for i, pt := range started {
+		ks, ok := logged[fmt.Sprintf("%s-%d", round, i)] // awaitRunning's names, in its order
+		s := startSample{total: pt.running.Sub(pt.created), phases: startPhases(pt, ks, ok)}
 		// Breakdown, once all are Running so that the inspections do not slow the starts.
 		if st, err := b.rt.InspectContainer(ctx, pt.containerID); err == nil && !st.StartedAt.IsZero() && !pt.bound.IsZero() {
 			s.stages[0] = pt.bound.Sub(pt.created)
@@ -1250,6 +1257,27 @@ func report(out io.Writer, cfg Config, r *results) {
 	stages("kubelet single", r.kubeSingle, kubeStages)
 	stages("kubelet "+burst, r.kubeBurst, kubeStages)
 	stages(fmt.Sprintf("berth burst%d", len(r.memBurst)), r.memBurst, berthStages)
+	tw.Flush()
+
+	fmt.Fprintln(out)
+	fmt.Fprintln(out, "Inside a Berth start (p50 / p99 of each phase: bound→seen and notified→watch from the watch and the kubelet's")
+	fmt.Fprintln(out, "\"Observed pod start phases\" log lines; the others as the kubelet logged them; pod_* image_* container_* are Podman calls):")
+	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	phases := func(name string, s []startSample) {
+		names := phaseNames(s)
+		if len(names) == 0 {
+			return
+		}
+		fmt.Fprintf(tw, "%s\t", name)
+		for _, n := range names {
+			d := phaseDurations(s, n)
+			fmt.Fprintf(tw, "%s %s / %s\t", n, ms(benchutil.Pct(d, .5)), ms(benchutil.Pct(d, .99)))
+		}
+		fmt.Fprintln(tw)
+	}
+	phases("berth single", r.berthSingle)
+	phases("berth "+burst, r.berthBurst)
+	phases(fmt.Sprintf("berth burst%d", len(r.memBurst)), r.memBurst)
 	tw.Flush()
 
 	fmt.Fprintln(out)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/containers/common/libnetwork/types"
+	"github.com/containers/podman/v4/libpod/define"
 	"github.com/containers/podman/v4/pkg/bindings/containers"
 	"github.com/containers/podman/v4/pkg/bindings/pods"
 	"github.com/containers/podman/v4/pkg/domain/entities"
@@ -232,8 +233,16 @@ func (c *Client) RemovePod(ctx context.Context, id string) error {
 	return nil
 }
 
-// PodIP implements PodRuntime.
+// PodIP implements PodRuntime. The IP is the pod's infra container's. Podman names that container after the pod's
+// ID (the ID's first 12 characters and "-infra", specgen's MakePod), so given the ID it is inspected at once by that
+// name, one call; given a name, or when no container of that name belongs to the pod, the pod is inspected for its
+// infra container's ID first.
 func (c *Client) PodIP(ctx context.Context, id, netName string) (string, error) {
+	if name, ok := infraName(id); ok {
+		if infra, err := containers.Inspect(c.ctx(ctx), name, nil); err == nil && infra.Pod == id {
+			return infraIP(id, infra, netName)
+		}
+	}
 	rep, err := pods.Inspect(c.ctx(ctx), id, nil)
 	if err != nil {
 		return "", fmt.Errorf("inspect pod %s: %w", id, err)
@@ -245,6 +254,20 @@ func (c *Client) PodIP(ctx context.Context, id, netName string) (string, error) 
 	if err != nil {
 		return "", fmt.Errorf("inspect infra container of pod %s: %w", id, err)
 	}
+	return infraIP(id, infra, netName)
+}
+
+// infraName is the name Podman gives the infra container of the pod whose full ID is id; ok is false when id is
+// not a full ID (64 hexadecimal digits).
+func infraName(id string) (string, bool) {
+	if len(id) != 64 || strings.Trim(id, "0123456789abcdef") != "" {
+		return "", false
+	}
+	return id[:12] + "-infra", true
+}
+
+// infraIP is the IP of pod id on the network netName (else on any network) as its infra container's inspect says.
+func infraIP(id string, infra *define.InspectContainerData, netName string) (string, error) {
 	if infra.NetworkSettings == nil {
 		return "", fmt.Errorf("pod %s: infra container has no network settings", id)
 	}

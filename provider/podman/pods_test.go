@@ -2,8 +2,10 @@ package podman
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/containers/podman/v4/libpod/define"
 	"github.com/containers/podman/v4/pkg/specgen"
 	"github.com/containers/storage/pkg/idtools"
 )
@@ -108,5 +110,57 @@ func TestPodSpecGenUserNamespace(t *testing.T) {
 	want := []idtools.IDMap{{ContainerID: 0, HostID: 131072, Size: 65536}}
 	if m := ps.IDMappings; m == nil || m.HostUIDMapping || m.HostGIDMapping || !slices.Equal(m.UIDMap, want) || !slices.Equal(m.GIDMap, want) {
 		t.Errorf("mappings %+v, want UIDs and GIDs %v", m, want)
+	}
+}
+
+func TestInfraName(t *testing.T) {
+	id := "3f2a9c0d1e4b5a6978c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6"
+	tests := []struct {
+		name, id, want string
+		ok             bool
+	}{
+		{name: "full ID", id: id, want: "3f2a9c0d1e4b-infra", ok: true},
+		{name: "short ID", id: id[:12]},
+		{name: "pod name", id: "default_web_5e7c1a2b"},
+		{name: "64 characters, not hexadecimal", id: strings.Repeat("g", 64)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := infraName(tc.id)
+			if got != tc.want || ok != tc.ok {
+				t.Errorf("infraName(%q) = %q, %v; want %q, %v", tc.id, got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}
+
+func TestInfraIP(t *testing.T) {
+	nets := func(m map[string]string) *define.InspectContainerData {
+		d := &define.InspectContainerData{NetworkSettings: &define.InspectNetworkSettings{Networks: map[string]*define.InspectAdditionalNetwork{}}}
+		for name, ip := range m {
+			d.NetworkSettings.Networks[name] = &define.InspectAdditionalNetwork{InspectBasicNetworkConfig: define.InspectBasicNetworkConfig{IPAddress: ip}}
+		}
+		return d
+	}
+	tests := []struct {
+		name    string
+		infra   *define.InspectContainerData
+		want    string
+		wantErr bool
+	}{
+		{name: "the pods' network", infra: nets(map[string]string{"berth": "10.89.0.5"}), want: "10.89.0.5"},
+		{name: "another network only", infra: nets(map[string]string{"other": "10.90.0.7"}), want: "10.90.0.7"},
+		{name: "the pods' network first", infra: nets(map[string]string{"berth": "10.89.0.5", "a": "10.1.0.1", "z": "10.2.0.1"}), want: "10.89.0.5"},
+		{name: "no network: the default address", infra: &define.InspectContainerData{NetworkSettings: &define.InspectNetworkSettings{
+			InspectBasicNetworkConfig: define.InspectBasicNetworkConfig{IPAddress: "10.88.0.2"}}}, want: "10.88.0.2"},
+		{name: "no network settings", infra: &define.InspectContainerData{}, wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := infraIP("pod", tc.infra, "berth")
+			if got != tc.want || (err != nil) != tc.wantErr {
+				t.Errorf("infraIP() = %q, %v; want %q, error %v", got, err, tc.want, tc.wantErr)
+			}
+		})
 	}
 }

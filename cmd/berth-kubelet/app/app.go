@@ -609,13 +609,30 @@ func releaseOnSignal(ctx context.Context, lease *berthnode.LeaseClaim) {
 	}()
 }
 
-// queueLimiter retries a failing item with exponential back-off (5 ms to 5 min) and lets 100 items/s through
-// overall, with bursts of 500.
+// queueLimiter hands an item over at once unless it failed, retries a failing one with exponential back-off
+// (10 ms to 5 min), and lets 100 items/s through overall, with bursts of 500.
 func queueLimiter() workqueue.TypedRateLimiter[any] {
 	return workqueue.NewTypedMaxOfRateLimiter[any](
-		workqueue.NewTypedItemExponentialFailureRateLimiter[any](5*time.Millisecond, 5*time.Minute),
+		retryBackoff{workqueue.NewTypedItemExponentialFailureRateLimiter[any](5*time.Millisecond, 5*time.Minute)},
 		&workqueue.TypedBucketRateLimiter[any]{Limiter: rate.NewLimiter(rate.Limit(100), 500)},
 	)
+}
+
+// retryBackoff delays only the retries of an item: virtual-kubelet's queues ask the rate limiter for every item
+// they are given and forget the item once handled, so client-go's exponential failure limiter alone would delay
+// every new pod and every status change by its base delay (5 ms), which no failure called for.
+type retryBackoff struct {
+	workqueue.TypedRateLimiter[any]
+}
+
+// When implements workqueue.TypedRateLimiter: no delay for an item that has not failed since it was last handled.
+func (r retryBackoff) When(item any) time.Duration {
+	retries := r.NumRequeues(item)
+	d := r.TypedRateLimiter.When(item)
+	if retries == 0 {
+		return 0
+	}
+	return d
 }
 
 // serverTLS is the kubelet API's TLS configuration: the node's serving certificate (from the files given, from the

@@ -351,3 +351,36 @@ func TestNodeFs(t *testing.T) {
 		t.Errorf("no error for a root folder that is not there")
 	}
 }
+
+// TestQueueLimiter: an item is handed over at once until it fails; its retries back off exponentially from 10 ms,
+// and once forgotten (handled) it is handed over at once again.
+func TestQueueLimiter(t *testing.T) {
+	tests := []struct {
+		name   string
+		whens  int  // When calls before the one checked (failed attempts)
+		forget bool // Forget after them
+		want   time.Duration
+	}{
+		{name: "new item", want: 0},
+		{name: "first retry", whens: 1, want: 10 * time.Millisecond},
+		{name: "third retry", whens: 3, want: 40 * time.Millisecond},
+		{name: "handled, then given again", whens: 3, forget: true, want: 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l := queueLimiter()
+			for range tc.whens {
+				l.When("ns/pod")
+			}
+			if tc.forget {
+				l.Forget("ns/pod")
+			}
+			if got := l.When("ns/pod"); got != tc.want {
+				t.Errorf("When = %s, want %s", got, tc.want)
+			}
+			if got := l.When("ns/other"); got != 0 {
+				t.Errorf("When of another item = %s, want 0", got)
+			}
+		})
+	}
+}
