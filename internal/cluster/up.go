@@ -567,6 +567,11 @@ func (c *Cluster) startControllerManager() (*process, error) {
 		"--cluster-signing-cert-file=" + cr.caFile, "--cluster-signing-key-file=" + filepath.Join(cr.dir, "ca.key"),
 		"--controllers=*,bootstrapsigner,tokencleaner", "--leader-elect=false", "--cluster-name=berth",
 		"--service-cluster-ip-range=" + serviceCIDR, "--allocate-node-cidrs=false", "--profiling=false",
+		// With --use-service-account-credentials each controller's client is made at the start from a ServiceAccount
+		// and a token (a get, a create and a TokenRequest each, 40 controllers): at the default client limits of 20
+		// requests/s (burst 30) that alone keeps every controller, the CSR signer and the ServiceAccount controller
+		// among them, from starting for seconds. The apiserver's priority and fairness still limits it.
+		"--kube-api-qps=200", "--kube-api-burst=400",
 	})
 }
 
