@@ -36,7 +36,7 @@ func start(name, bin string, args, env []string, logDir, pidDir string) (*proces
 		return nil, fmt.Errorf("open log of %s: %w", name, err)
 	}
 	defer logFile.Close()
-	fmt.Fprintf(logFile, "\n==== %s %s %s\n", time.Now().Format(time.RFC3339), bin, strings.Join(args, " "))
+	fmt.Fprintf(logFile, "\n==== %s %s %s\n", time.Now().Format("2006-01-02T15:04:05.000Z07:00"), bin, strings.Join(args, " "))
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	// Each runs in the state folder, not where berth was started: conmon, started by a Podman service, writes an

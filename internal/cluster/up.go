@@ -320,19 +320,37 @@ func Up(ctx context.Context, cfg Config) (_ *Cluster, retErr error) {
 	if err := c.step(ctx, "etcd", etcd, etcdHealthy(cfg.EtcdPort)); err != nil {
 		return nil, err
 	}
+	if err := c.adminClient(); err != nil {
+		return nil, err
+	}
 	apiserver, err := c.startAPIServer()
 	if err != nil {
 		return nil, err
 	}
-	if err := c.step(ctx, "kube-apiserver", apiserver, c.apiserverReady); err != nil {
-		return nil, err
-	}
+	// The virtual kubelets' extra permissions are granted as soon as the apiserver takes writes, before it is
+	// ready and before a kubelet can have claimed its lease, while the rest starts.
+	rbac := make(chan error, 1)
+	go func() { rbac <- retryUntil(ctx, apiserver, bootstrapRBAC, c.client) }()
 	for i, p := range podmans {
 		if err := c.step(ctx, fmt.Sprintf("podman %d (%s)", i, c.hosts[i].url), p, podmanAnswers(c.hosts[i].url)); err != nil {
 			return nil, err
 		}
 	}
-	if err := bootstrapRBAC(ctx, c.client); err != nil {
+	// The virtual kubelets start while the apiserver does: each claims its node's lease, retrying until the apiserver
+	// answers, and then sets up its Podman network and registers the node. They need their Podman service (a kubelet
+	// whose Podman does not answer exits), which is up by now.
+	var vks []*process
+	for i := 0; i < cfg.Nodes; i++ {
+		vk, err := c.startKubelet(i)
+		if err != nil {
+			return nil, err
+		}
+		vks = append(vks, vk)
+	}
+	if err := c.step(ctx, "kube-apiserver", apiserver, c.apiserverReady); err != nil {
+		return nil, err
+	}
+	if err := <-rbac; err != nil {
 		return nil, err
 	}
 	// The kubelets request their serving certificates from the cluster (--rotate-server-certificates); the
@@ -358,14 +376,6 @@ func Up(ctx context.Context, cfg Config) (_ *Cluster, retErr error) {
 	sched, err := c.startScheduler()
 	if err != nil {
 		return nil, err
-	}
-	var vks []*process
-	for i := 0; i < cfg.Nodes; i++ {
-		vk, err := c.startKubelet(i)
-		if err != nil {
-			return nil, err
-		}
-		vks = append(vks, vk)
 	}
 	var ms *process
 	if metrics {
@@ -567,6 +577,11 @@ func (c *Cluster) startControllerManager() (*process, error) {
 		"--cluster-signing-cert-file=" + cr.caFile, "--cluster-signing-key-file=" + filepath.Join(cr.dir, "ca.key"),
 		"--controllers=*,bootstrapsigner,tokencleaner", "--leader-elect=false", "--cluster-name=berth",
 		"--service-cluster-ip-range=" + serviceCIDR, "--allocate-node-cidrs=false", "--profiling=false",
+		// With --use-service-account-credentials each controller's client is made at the start from a ServiceAccount
+		// and a token (a get, a create and a TokenRequest each, 40 controllers): at the default client limits of 20
+		// requests/s (burst 30) that alone keeps every controller, the CSR signer and the ServiceAccount controller
+		// among them, from starting for seconds. The apiserver's priority and fairness still limits it.
+		"--kube-api-qps=200", "--kube-api-burst=400",
 	})
 }
 
@@ -724,21 +739,37 @@ func podmanAnswers(url string) func(context.Context) error {
 	}
 }
 
+// adminClient makes the admin client of the cluster from the admin kubeconfig (it connects on first use).
+func (c *Cluster) adminClient() error {
+	if c.client != nil {
+		return nil
+	}
+	rc, err := clientcmd.BuildConfigFromFlags("", c.cfg.Kubeconfig())
+	if err != nil {
+		return fmt.Errorf("load kubeconfig: %w", err)
+	}
+	rc.QPS, rc.Burst = 50, 100
+	client, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return fmt.Errorf("admin client: %w", err)
+	}
+	c.client, c.restConfig = client, rc
+	return nil
+}
+
 func (c *Cluster) apiserverReady(ctx context.Context) error {
-	if c.client == nil {
-		rc, err := clientcmd.BuildConfigFromFlags("", c.cfg.Kubeconfig())
-		if err != nil {
-			return fmt.Errorf("load kubeconfig: %w", err)
-		}
-		rc.QPS, rc.Burst = 50, 100
-		client, err := kubernetes.NewForConfig(rc)
-		if err != nil {
-			return err
-		}
-		c.client, c.restConfig = client, rc
+	if err := c.adminClient(); err != nil {
+		return err
 	}
 	_, err := c.client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
 	return err
+}
+
+// retryUntil calls do with client until it succeeds, for up to 90 s while p (the apiserver) runs, as waitFor polls.
+func retryUntil(ctx context.Context, p *process, do func(context.Context, kubernetes.Interface) error, client kubernetes.Interface) error {
+	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	return waitFor(wctx, p, "", func(ctx context.Context) error { return do(ctx, client) })
 }
 
 // nodeReadySince checks that a node reported Ready with a heartbeat no older than since: a node object kept from

@@ -138,11 +138,18 @@ type retryable struct{ error }
 
 func (r retryable) Unwrap() error { return r.error }
 
+// claimBackoff is the first wait before ClaimRetrying tries again, and claimBackoffMax the longest: short, since
+// berth up starts the kubelets while the apiserver starts, and every wait past its start delays the node's Ready.
+const (
+	claimBackoff    = 200 * time.Millisecond
+	claimBackoffMax = time.Second
+)
+
 // ClaimRetrying claims the lease, trying again with back-off for up to two minutes while the apiserver fails, as a
 // kubelet keeps trying to reach it; a node served by another berth-kubelet is refused at once.
 func (c *LeaseClaim) ClaimRetrying(ctx context.Context) error {
 	deadline := c.clock.Now().Add(2 * time.Minute)
-	backoff := time.Second
+	backoff := claimBackoff
 	for {
 		err := c.claim(ctx)
 		var r retryable
@@ -155,7 +162,7 @@ func (c *LeaseClaim) ClaimRetrying(ctx context.Context) error {
 			return err
 		case <-c.clock.After(backoff):
 		}
-		backoff = min(2*backoff, 10*time.Second)
+		backoff = min(2*backoff, claimBackoffMax)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -228,5 +229,47 @@ func TestLeaseClaimRetriesABusyAPIServer(t *testing.T) {
 	l, err := client.CoordinationV1().Leases(corev1.NamespaceNodeLease).Get(context.Background(), "node-a", metav1.GetOptions{})
 	if err != nil || *l.Spec.HolderIdentity != "me" {
 		t.Errorf("lease %v, %v", l, err)
+	}
+}
+
+// TestLeaseClaimRetryWaits checks the waits between claims while the apiserver fails: short at first (berth up
+// starts the kubelets while the apiserver starts), doubling up to a second.
+func TestLeaseClaimRetryWaits(t *testing.T) {
+	tests := []struct {
+		name     string
+		failures int
+		want     []time.Duration
+	}{
+		{name: "one failure", failures: 1, want: []time.Duration{200 * time.Millisecond}},
+		{name: "doubling up to a second", failures: 5, want: []time.Duration{
+			200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond, time.Second, time.Second}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			client := fake.NewClientset()
+			fc := testingclock.NewFakeClock(time.Now())
+			var attempts []time.Time
+			failures := tc.failures
+			client.PrependReactor("get", "leases", func(k8stesting.Action) (bool, runtime.Object, error) {
+				attempts = append(attempts, fc.Now())
+				if failures > 0 {
+					failures--
+					return true, nil, apierrors.NewServiceUnavailable("the apiserver is starting")
+				}
+				return false, nil, nil
+			})
+			c := NewLeaseClaim(client, "node-a", "me")
+			c.clock = fc
+			if err := drive(t, fc, 100*time.Millisecond, func() error { return c.ClaimRetrying(context.Background()) }); err != nil {
+				t.Fatalf("claim after %d failures: %v", tc.failures, err)
+			}
+			var got []time.Duration
+			for i := 1; i < len(attempts); i++ {
+				got = append(got, attempts[i].Sub(attempts[i-1]))
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("waits between claims %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
