@@ -182,7 +182,8 @@ func TestFiguresKubeletBaseline(t *testing.T) {
 				{"pod start p99, burst of 10", "raw Podman API, same service", 2000, 1500},
 				{"container exit → pod Succeeded p50", "", 100, 0},
 				{"container exit → pod Succeeded p99", "", 120, 0},
-				{"one-node cluster start to a Ready node (new state folder)", "", 9, 0},
+				{"one-node cluster start to a Ready node (new state folder)", "", 4, 0},
+				{"one-node cluster start to kube-proxy, cluster DNS and metrics-server ready (new state folder)", "", 9, 0},
 			},
 		},
 		{
@@ -199,13 +200,14 @@ func TestFiguresKubeletBaseline(t *testing.T) {
 				{"pod start p99, burst of 10", kubeletBaseline, 2000, 5000},
 				{"container exit → pod Succeeded p50", kubeletBaseline, 100, 600},
 				{"container exit → pod Succeeded p99", kubeletBaseline, 120, 1100},
-				{"one-node cluster start to a Ready node (new state folder)", "kind create cluster of the same node image (kubeadm, kubelet+containerd)", 9, 30},
+				{"one-node cluster start to a Ready node (new state folder)", "kind create cluster of the same node image (kubeadm, kubelet+containerd)", 4, 30},
+				{"one-node cluster start to kube-proxy, cluster DNS and metrics-server ready (new state folder)", "", 9, 0},
 			},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			figs := figures(Config{Burst: 10}, &tt.r, 9*time.Second)
+			figs := figures(Config{Burst: 10}, &tt.r, 4*time.Second, 9*time.Second)
 			var got []row
 			for _, f := range figs {
 				got = append(got, row{f.Name, f.BaselineName, f.Berth, f.Baseline})

@@ -238,7 +238,9 @@ func Run(ctx context.Context, cfg Config) (retErr error) {
 	}
 	report(cfg.Out, cfg, res)
 	fmt.Fprintf(cfg.Out, "Benchmark took %s (cluster start included).\n", time.Since(begin).Round(time.Second))
-	return benchutil.WriteFigures(cfg.JSON, figures(cfg, res, c.Ready))
+	fmt.Fprintf(cfg.Out, "Cluster start (new state folder): node Ready after %s, cluster ready (kube-proxy, DNS, metrics-server) after %s.\n",
+		c.NodeReady.Round(10*time.Millisecond), c.Ready.Round(10*time.Millisecond))
+	return benchutil.WriteFigures(cfg.JSON, figures(cfg, res, c.NodeReady, c.Ready))
 }
 
 type bench struct {
@@ -1392,8 +1394,9 @@ func leftovers(state string) []string {
 }
 
 // figures are the run's results for hack/bench: start latencies beside raw Podman's, exit latency, the kubelet's
-// memory and the cluster's start, with the targets.
-func figures(cfg Config, r *results, clusterReady time.Duration) []benchutil.Figure {
+// memory and the cluster's start (to a Ready node, the target's figure, and to a cluster ready with its add-ons), with
+// the targets.
+func figures(cfg Config, r *results, nodeReady, clusterReady time.Duration) []benchutil.Figure {
 	const raw = "raw Podman API, same service"
 	var out []benchutil.Figure
 	starts := func(what string, berth, base []startSample, limit float64, p50 bool) {
@@ -1462,12 +1465,15 @@ func figures(cfg Config, r *results, clusterReady time.Duration) []benchutil.Fig
 	}
 	up := benchutil.Figure{
 		Area: "cluster", Name: "one-node cluster start to a Ready node (new state folder)", Unit: "s",
-		Berth: clusterReady.Seconds(),
+		Berth: nodeReady.Seconds(),
 	}
 	if r.kindReady > 0 {
 		up.BaselineName, up.Baseline = "kind create cluster of the same node image (kubeadm, kubelet+containerd)", r.kindReady.Seconds()
 	}
-	return append(out, up.WithTarget("≤ "+targetClusterUp.String(), clusterReady <= targetClusterUp))
+	return append(out, up.WithTarget("≤ "+targetClusterUp.String(), nodeReady <= targetClusterUp), benchutil.Figure{
+		Area: "cluster", Name: "one-node cluster start to kube-proxy, cluster DNS and metrics-server ready (new state folder)", Unit: "s",
+		Berth: clusterReady.Seconds(),
+	})
 }
 
 // exitLatencies are the exit → Succeeded latencies of s.

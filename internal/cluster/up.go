@@ -48,6 +48,9 @@ type Cluster struct {
 	// restConfig is the admin client's configuration.
 	restConfig *rest.Config
 	started    time.Time
+	// nodesReady is how long after the start every node was Ready with its serving certificate, before the add-ons
+	// (kube-proxy, cluster DNS, metrics-server).
+	nodesReady time.Duration
 	stopped    sync.Once
 	// stopApprover ends the approver of the nodes' serving certificates.
 	stopApprover context.CancelFunc
@@ -68,6 +71,10 @@ func (c *Cluster) processes() []*process {
 
 // Client is an admin client of the cluster.
 func (c *Cluster) Client() kubernetes.Interface { return c.client }
+
+// NodesReady is how long Up took until every node was Ready and served its kubelet API with the certificate the
+// cluster issued; Up goes on with kube-proxy, cluster DNS and metrics-server after it.
+func (c *Cluster) NodesReady() time.Duration { return c.nodesReady }
 
 // Kubeconfig is the admin kubeconfig's path.
 func (c *Cluster) Kubeconfig() string { return c.cfg.Kubeconfig() }
@@ -397,6 +404,7 @@ func Up(ctx context.Context, cfg Config) (_ *Cluster, retErr error) {
 			return nil, err
 		}
 	}
+	c.nodesReady = time.Since(c.started)
 	for i := range c.nets {
 		kp, err := c.startKubeProxy(i)
 		if err != nil {

@@ -17,8 +17,11 @@ type Cluster struct {
 	*cluster.Cluster
 	// State is the absolute state folder (logs in State/logs).
 	State string
-	// Ready is how long cluster.Up took, from nothing to a Ready node that accepts pods.
-	Ready     time.Duration
+	// Ready is how long cluster.Up took, from nothing to a cluster ready for pods: the node Ready, kube-proxy,
+	// cluster DNS, the default ServiceAccount, metrics-server.
+	Ready time.Duration
+	// NodeReady is how long cluster.Up took until the node was Ready (with its serving certificate), a part of Ready.
+	NodeReady time.Duration
 	temporary bool
 	out       io.Writer
 }
@@ -62,6 +65,7 @@ func StartCluster(ctx context.Context, binDir, stateDir, prefix string, out io.W
 		return nil, fmt.Errorf("berth up (state and logs in %s): %w", c.State, err)
 	}
 	c.Ready = time.Since(start)
+	c.NodeReady = c.Cluster.NodesReady()
 	return c, nil
 }
 
