@@ -183,7 +183,7 @@ func Run(ctx context.Context, cfg Config) (retErr error) {
 		return fmt.Errorf("--singles, --burst, --workers and --exit-concurrency must be positive")
 	}
 	begin := time.Now()
-	c, err := benchutil.StartCluster(ctx, cfg.BinDir, cfg.StateDir, "podbench", cfg.Out)
+	c, err := benchutil.StartCluster(ctx, cfg.BinDir, cfg.StateDir, "podbench", maxPods(cfg), cfg.Out)
 	if err != nil {
 		return err
 	}
@@ -237,6 +237,21 @@ func Run(ctx context.Context, cfg Config) (retErr error) {
 	report(cfg.Out, cfg, res)
 	fmt.Fprintf(cfg.Out, "Benchmark took %s (cluster start included).\n", time.Since(begin).Round(time.Second))
 	return benchutil.WriteFigures(cfg.JSON, figures(cfg, res, c.Ready))
+}
+
+// maxPods is the pod capacity of the benchmark's node: the kubelet's default (0), unless a phase holds more pods at
+// once than its 110. The churn deletes a batch and starts the next one once Podman has no pod of it left, while the
+// deleted pods' objects may still be on their way out, so the scale phase asks for a batch beyond ScalePods.
+func maxPods(cfg Config) int {
+	const kubeletDefault = 110
+	need := max(cfg.MemPods, cfg.Burst)
+	if cfg.ScalePods > 0 {
+		need = max(need, cfg.ScalePods+max(1, min(cfg.ChurnPods, cfg.ScalePods)))
+	}
+	if need <= kubeletDefault {
+		return 0
+	}
+	return need
 }
 
 type bench struct {
