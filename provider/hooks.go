@@ -12,13 +12,13 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	remote "k8s.io/cri-client/pkg"
 	"k8s.io/klog/v2"
 	httpprobe "k8s.io/kubernetes/pkg/probe/http"
 	utilexec "k8s.io/utils/exec"
 
 	"github.com/berth-dev/berth/provider/podman"
 	"github.com/berth-dev/berth/provider/podspec"
+	"github.com/berth-dev/berth/provider/prober"
 )
 
 // minGracePeriod is the shortest time a stopped container gets before SIGKILL (kubelet's
@@ -126,12 +126,12 @@ func (w *podWorker) runHandler(ctx context.Context, c *containerRecord, id strin
 }
 
 // exec runs a command in a container as the kubelet's RunInContainer does: its output, and for a non-zero exit a
-// utilexec.CodeExitError; a command outliving timeout is the CRI's ErrCommandTimedOut.
+// utilexec.CodeExitError; a command outliving timeout is prober.ErrCommandTimedOut, as the CRI's ErrCommandTimedOut.
 func (p *Provider) exec(ctx context.Context, id string, cmd []string, timeout time.Duration) ([]byte, error) {
 	code, out, err := p.cfg.Runtime.Exec(ctx, id, cmd, timeout)
 	if err != nil {
 		if errors.Is(err, podman.ErrExecTimeout) {
-			return out, fmt.Errorf("%w: %q timed out after %s", remote.ErrCommandTimedOut, strings.Join(cmd, " "), timeout)
+			return out, fmt.Errorf("%w: %q timed out after %s", prober.ErrCommandTimedOut, strings.Join(cmd, " "), timeout)
 		}
 		return out, fmt.Errorf("exec %q: %w", strings.Join(cmd, " "), err)
 	}

@@ -103,8 +103,14 @@ func (w *podWorker) run(ctx context.Context) {
 	w.changedLocked()
 	w.p.mu.Unlock()
 
+	// The app containers run side by side: each but the last in a goroutine of its own, the last in this one (a
+	// pod of one container, the common case, needs no goroutine beside its runner).
 	var apps sync.WaitGroup
-	for _, c := range w.r.app {
+	for i, c := range w.r.app {
+		if i == len(w.r.app)-1 {
+			w.supervise(ctx, c, nil)
+			continue
+		}
 		apps.Add(1)
 		go func() {
 			defer apps.Done()

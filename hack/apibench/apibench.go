@@ -89,7 +89,7 @@ func Run(ctx context.Context, cfg Config) (retErr error) {
 	b := &bench{cfg: cfg, url: cfg.PodmanURL}
 	kubeconfig := cfg.Kubeconfig
 	if kubeconfig == "" {
-		c, err := benchutil.StartCluster(ctx, cfg.BinDir, cfg.StateDir, "apibench", cfg.Out)
+		c, err := benchutil.StartCluster(ctx, cfg.BinDir, cfg.StateDir, "apibench", 0, cfg.Out)
 		if err != nil {
 			return err
 		}

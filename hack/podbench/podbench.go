@@ -185,7 +185,7 @@ func Run(ctx context.Context, cfg Config) (retErr error) {
 		return fmt.Errorf("--singles, --burst, --workers and --exit-concurrency must be positive")
 	}
 	begin := time.Now()
-	c, err := benchutil.StartCluster(ctx, cfg.BinDir, cfg.StateDir, "podbench", cfg.Out)
+	c, err := benchutil.StartCluster(ctx, cfg.BinDir, cfg.StateDir, "podbench", maxPods(cfg), cfg.Out)
 	if err != nil {
 		return err
 	}
@@ -241,6 +241,21 @@ func Run(ctx context.Context, cfg Config) (retErr error) {
 	fmt.Fprintf(cfg.Out, "Cluster start (new state folder): node Ready after %s, cluster ready (kube-proxy, DNS, metrics-server) after %s.\n",
 		c.NodeReady.Round(10*time.Millisecond), c.Ready.Round(10*time.Millisecond))
 	return benchutil.WriteFigures(cfg.JSON, figures(cfg, res, c.NodeReady, c.Ready))
+}
+
+// maxPods is the pod capacity of the benchmark's node: the kubelet's default (0), unless a phase holds more pods at
+// once than its 110. The churn deletes a batch and starts the next one once Podman has no pod of it left, while the
+// deleted pods' objects may still be on their way out, so the scale phase asks for a batch beyond ScalePods.
+func maxPods(cfg Config) int {
+	const kubeletDefault = 110
+	need := max(cfg.MemPods, cfg.Burst)
+	if cfg.ScalePods > 0 {
+		need = max(need, cfg.ScalePods+max(1, min(cfg.ChurnPods, cfg.ScalePods)))
+	}
+	if need <= kubeletDefault {
+		return 0
+	}
+	return need
 }
 
 type bench struct {

@@ -66,6 +66,28 @@ func TestParseStartPhases(t *testing.T) {
 	}
 }
 
+func TestMaxPods(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want int
+	}{
+		{name: "make bench's sizes", cfg: Config{Burst: 50, MemPods: 100}, want: 0},
+		{name: "a memory phase past the default", cfg: Config{Burst: 50, MemPods: 150}, want: 150},
+		{name: "a burst past the default", cfg: Config{Burst: 120, MemPods: 100}, want: 120},
+		{name: "the 250-pod scale row", cfg: Config{Burst: 1, MemPods: 100, ScalePods: 250, ChurnPods: 50}, want: 300},
+		{name: "a scale phase within the default", cfg: Config{Burst: 1, MemPods: 50, ScalePods: 50, ChurnPods: 50}, want: 0},
+		{name: "a scale phase's batch larger than it", cfg: Config{Burst: 1, ScalePods: 100, ChurnPods: 500}, want: 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := maxPods(tt.cfg); got != tt.want {
+				t.Errorf("maxPods() = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestStartPhases(t *testing.T) {
 	bound := time.Date(2026, 12, 7, 21, 0, 0, 0, time.UTC)
 	ks := kubeletStart{seen: bound.Add(10 * time.Millisecond), notified: bound.Add(300 * time.Millisecond), phases: []phaseDur{{"pod_start", 200 * time.Millisecond}}}

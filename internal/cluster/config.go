@@ -3,6 +3,7 @@ package cluster
 import (
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -43,6 +44,9 @@ type Config struct {
 	// routed from the machine (see nodenet.go); otherwise the nodes share the machine's NodeIP and have no
 	// kube-proxy.
 	NodeNetns bool
+	// MaxPods is the number of pods each node can run (berth-kubelet --max-pods, the kubelet's maxPods); 0 for the
+	// kubelet's default, 110.
+	MaxPods int
 	// KubeletArgs are extra berth-kubelet flags, by node index (tests give nodes different settings this way).
 	KubeletArgs map[int][]string
 	// Out receives progress lines.
@@ -112,6 +116,12 @@ func (c *Config) complete() error {
 	}
 	if c.Nodes < 1 || c.Nodes > 50 {
 		return fmt.Errorf("--nodes %d: must be between 1 and 50", c.Nodes)
+	}
+	if c.MaxPods < 0 {
+		return fmt.Errorf("--max-pods %d: must be positive (0: the kubelet's default, 110)", c.MaxPods)
+	}
+	if last := c.userNamespacesFirstID(c.Nodes) - 1; last > math.MaxUint32 {
+		return fmt.Errorf("--max-pods %d: the user namespaces of %d nodes of that many pods (65536 host IDs each) do not fit below 2^32", c.MaxPods, c.Nodes)
 	}
 	if len(c.PodmanURLs) > 0 && len(c.PodmanURLs) != c.Nodes {
 		return fmt.Errorf("%d --podman-url values for %d nodes: give one per node, or none to let berth start Podman", len(c.PodmanURLs), c.Nodes)

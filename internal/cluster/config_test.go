@@ -57,6 +57,11 @@ func TestConfigComplete(t *testing.T) {
 		{name: "loopback node ip", mutate: func(c *Config) { c.NodeIP = "127.0.0.1" }, wantErr: "must be a non-loopback address"},
 		{name: "bad node ip", mutate: func(c *Config) { c.NodeIP = "nope" }, wantErr: `--node-ip "nope"`},
 		{name: "missing binary", mutate: func(c *Config) { c.BinDir = fakeBinDir(t, "kube-apiserver") }, wantErr: "component binary kube-apiserver not found"},
+		{name: "more pods than the kubelet's default", mutate: func(c *Config) { c.MaxPods = 250 }},
+		{name: "negative max pods", mutate: func(c *Config) { c.MaxPods = -1 }, wantErr: "--max-pods -1: must be positive"},
+		{name: "user namespaces of every node's pods past 2^32", mutate: func(c *Config) { c.Nodes, c.MaxPods = 50, 1400 },
+			wantErr: "--max-pods 1400: the user namespaces of 50 nodes of that many pods (65536 host IDs each) do not fit below 2^32"},
+		{name: "user namespaces of every node's pods up to 2^32", mutate: func(c *Config) { c.Nodes, c.MaxPods = 50, 1310 }},
 		{name: "no state", mutate: func(c *Config) { c.StateDir = "" }, wantErr: "no state folder"},
 	}
 	for _, tc := range tests {

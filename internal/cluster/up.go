@@ -646,7 +646,10 @@ func (c *Cluster) startKubelet(i int) (*process, error) {
 		"--rotate-server-certificates", "--client-ca-file=" + cr.caFile,
 		"--network=" + podNetwork, "--network-interface=" + c.bridgeName(i), "--subnet=" + subnet,
 		"--root-dir=" + cfg.kubeletRootDir(i), "--allowed-host-paths=" + strings.Join(cfg.AllowedHostPaths, ","),
-		"--user-namespaces-first-id=" + strconv.FormatUint(userNamespacesFirstID(i), 10),
+		"--user-namespaces-first-id=" + strconv.FormatUint(cfg.userNamespacesFirstID(i), 10),
+	}
+	if cfg.MaxPods > 0 {
+		args = append(args, "--max-pods="+strconv.Itoa(cfg.MaxPods))
 	}
 	if dir := c.hosts[i].dir; dir != "" {
 		// The Podman service berth started: its exits folder is its tmp_dir's (containersConf).
@@ -664,14 +667,16 @@ func (c *Cluster) startKubelet(i int) (*process, error) {
 	return c.startOnNode(i, "kubelet-"+name, "berth-kubelet", args)
 }
 
-// nodeUserNamespaces is how many user namespace ranges lie between the first IDs of two nodes' spans: more than a
-// node's max pods (110), so that the nodes of a machine, whose kernel is one, never give two pods the same IDs.
+// nodeUserNamespaces is how many user namespace ranges lie at least between the first IDs of two nodes' spans: more
+// than a node's default max pods (110), so that the nodes of a machine, whose kernel is one, never give two pods the
+// same IDs. Nodes of more max pods (Config.MaxPods) get spans of that many ranges.
 const nodeUserNamespaces = 256
 
 // userNamespacesFirstID is the first host ID of node i's user namespaces (berth-kubelet
-// --user-namespaces-first-id): node 0's is the kubelet's default, 65536.
-func userNamespacesFirstID(i int) uint64 {
-	return userns.Length * (1 + uint64(i)*nodeUserNamespaces)
+// --user-namespaces-first-id): node 0's is the kubelet's default, 65536. Node Nodes's is where the last node's
+// span ends.
+func (c *Config) userNamespacesFirstID(i int) uint64 {
+	return userns.Length * (1 + uint64(i)*uint64(max(nodeUserNamespaces, c.MaxPods)))
 }
 
 // startOnNode starts a component of node i: in the node's network namespace when it has one.

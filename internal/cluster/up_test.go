@@ -72,3 +72,32 @@ func TestUpRefusesWithoutPodman(t *testing.T) {
 		})
 	}
 }
+
+// TestUserNamespacesFirstID checks that the nodes' spans of user namespaces start at the kubelet's default and lie
+// apart, each holding a range for every pod the node can run.
+func TestUserNamespacesFirstID(t *testing.T) {
+	tests := []struct {
+		name    string
+		maxPods int
+		want    []uint64 // first IDs of nodes 0, 1, 2
+	}{
+		{name: "the kubelet's default max pods", want: []uint64{65536, 257 * 65536, 513 * 65536}},
+		{name: "fewer max pods than a span", maxPods: 250, want: []uint64{65536, 257 * 65536, 513 * 65536}},
+		{name: "more max pods than a span", maxPods: 300, want: []uint64{65536, 301 * 65536, 601 * 65536}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Config{MaxPods: tc.maxPods}
+			pods := uint64(max(tc.maxPods, 110))
+			for i, want := range tc.want {
+				got := c.userNamespacesFirstID(i)
+				if got != want {
+					t.Errorf("node %d: first ID %d, want %d", i, got, want)
+				}
+				if next := c.userNamespacesFirstID(i + 1); got+pods*65536 > next {
+					t.Errorf("node %d: %d pods from ID %d overlap node %d's span from %d", i, pods, got, i+1, next)
+				}
+			}
+		})
+	}
+}

@@ -34,6 +34,9 @@ type Runtime interface {
 // (berth-kubelet --podman-unreachable-node-grace): the kubelet's maxWaitForContainerRuntime.
 const DefaultUnreachableAfter = 30 * time.Second
 
+// DefaultMaxPods is the pod capacity of a node (berth-kubelet --max-pods), the kubelet's default maxPods.
+const DefaultMaxPods = 110
+
 // Config configures the node a provider stands for.
 type Config struct {
 	Name        string
@@ -41,6 +44,9 @@ type Config struct {
 	KubeletPort int32
 	// Version is reported as the node's kubelet version.
 	Version string
+	// MaxPods is the node's pod capacity and allocatable (berth-kubelet --max-pods), as the kubelet's maxPods.
+	// Default DefaultMaxPods.
+	MaxPods int
 	Runtime Runtime
 	// Interval between observations of the Podman host.
 	Interval time.Duration
@@ -94,7 +100,10 @@ func New(ctx context.Context, cfg Config) *Node {
 	if cfg.UnreachableAfter == 0 {
 		cfg.UnreachableAfter = DefaultUnreachableAfter
 	}
-	n := &Node{cfg: cfg, setters: defaultSetters(cfg.Version, cfg.UnreachableAfter), pressure: pressureState{}}
+	if cfg.MaxPods <= 0 {
+		cfg.MaxPods = DefaultMaxPods
+	}
+	n := &Node{cfg: cfg, setters: defaultSetters(cfg.Version, cfg.MaxPods, cfg.UnreachableAfter), pressure: pressureState{}}
 	node := &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: cfg.Name,

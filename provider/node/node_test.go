@@ -200,6 +200,36 @@ func TestNodeDeclaresInitContainerResize(t *testing.T) {
 	}
 }
 
+// TestNodeMaxPods checks that the node reports its max pods as pod capacity and allocatable, the kubelet's 110 when
+// none is given.
+func TestNodeMaxPods(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		maxPods int
+		want    int64
+	}{
+		{name: "the kubelet's default", want: 110},
+		{name: "more than the default", maxPods: 300, want: 300},
+		{name: "fewer than the default", maxPods: 10, want: 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, ctx := ktesting.NewTestContext(t)
+			n := New(ctx, Config{Name: "node-a", IP: testNodeIP, Runtime: &fakeRuntime{}, MaxPods: tc.maxPods})
+			var node corev1.Node
+			n.Configure(&node)
+			if got := node.Status.Capacity.Pods().Value(); got != tc.want {
+				t.Errorf("capacity pods %d, want %d", got, tc.want)
+			}
+			if got := node.Status.Allocatable.Pods().Value(); got != tc.want {
+				t.Errorf("allocatable pods %d, want %d", got, tc.want)
+			}
+			if allocatable := n.Allocatable(); allocatable.Pods().Value() != tc.want {
+				t.Errorf("Allocatable() pods %d, want %d", allocatable.Pods().Value(), tc.want)
+			}
+		})
+	}
+}
+
 // TestNodeConditions checks the conditions the setters write, in the kubelet's order, and that a condition's
 // transition time moves only when its status does.
 func TestNodeConditions(t *testing.T) {

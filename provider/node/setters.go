@@ -16,9 +16,6 @@ import (
 	"github.com/berth-dev/berth/provider/podman"
 )
 
-// maxPods is the pod capacity reported, as the kubelet's default.
-const maxPods = 110
-
 // maxImages bounds node.status.images as the kubelet does (nodeStatusMaxImages).
 const maxImages = 50
 
@@ -48,9 +45,9 @@ type setter func(node *corev1.Node, o observation)
 // defaultSetters are the setters of a node, in the order they run: what the host has (only when it answered; an
 // observation that fails leaves the last answer's, as the kubelet's setters read cached machine info and images),
 // when it was observed, then one setter per condition.
-func defaultSetters(version string, unreachableAfter time.Duration) []setter {
+func defaultSetters(version string, maxPods int, unreachableAfter time.Duration) []setter {
 	return []setter{
-		machineInfo(version),
+		machineInfo(version, maxPods),
 		images,
 		freeMemory,
 		observedAt,
@@ -62,10 +59,10 @@ func defaultSetters(version string, unreachableAfter time.Duration) []setter {
 }
 
 // machineInfo sets capacity, allocatable and node info from a host that answered.
-func machineInfo(version string) setter {
+func machineInfo(version string, maxPods int) setter {
 	return func(node *corev1.Node, o observation) {
 		if o.err == nil {
-			applyHostInfo(node, o.info, version)
+			applyHostInfo(node, o.info, version, maxPods)
 		}
 	}
 }
@@ -124,12 +121,12 @@ func readyCondition(unreachableAfter time.Duration) setter {
 	}
 }
 
-// applyHostInfo sets capacity, allocatable and node info from the Podman host.
-func applyHostInfo(node *corev1.Node, info podman.HostInfo, version string) {
+// applyHostInfo sets capacity, allocatable and node info from the Podman host, with maxPods as the pod capacity.
+func applyHostInfo(node *corev1.Node, info podman.HostInfo, version string, maxPods int) {
 	capacity := corev1.ResourceList{
 		corev1.ResourceCPU:    *resource.NewQuantity(int64(info.CPUs), resource.DecimalSI),
 		corev1.ResourceMemory: *resource.NewQuantity(info.MemTotal, resource.BinarySI),
-		corev1.ResourcePods:   *resource.NewQuantity(maxPods, resource.DecimalSI),
+		corev1.ResourcePods:   *resource.NewQuantity(int64(maxPods), resource.DecimalSI),
 	}
 	if info.GraphRootSize > 0 {
 		capacity[corev1.ResourceEphemeralStorage] = *resource.NewQuantity(info.GraphRootSize, resource.BinarySI)

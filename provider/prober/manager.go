@@ -16,8 +16,8 @@ type Container interface {
 	// State is what the runner knows of the run now.
 	State() State
 	// Exec runs cmd in the container as the kubelet's RunInContainer does: its combined output, a
-	// k8s.io/utils/exec.ExitError for a non-zero exit, and k8s.io/cri-client's ErrCommandTimedOut (wrapped) for a
-	// command outliving timeout.
+	// k8s.io/utils/exec.ExitError for a non-zero exit, and ErrCommandTimedOut (wrapped) for a command outliving
+	// timeout.
 	Exec(ctx context.Context, cmd []string, timeout time.Duration) ([]byte, error)
 	// Eventf records an event on the container's pod.
 	Eventf(eventType, reason, messageFmt string, args ...any)

@@ -2,14 +2,11 @@ package prober
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
 	"k8s.io/kubernetes/pkg/probe"
-	execprobe "k8s.io/kubernetes/pkg/probe/exec"
 	grpcprobe "k8s.io/kubernetes/pkg/probe/grpc"
 	httpprobe "k8s.io/kubernetes/pkg/probe/http"
 	tcpprobe "k8s.io/kubernetes/pkg/probe/tcp"
@@ -58,7 +55,6 @@ var (
 	httpProber = httpprobe.New(false)
 	tcpProber  = tcpprobe.New()
 	grpcProber = grpcprobe.New()
-	execProber = execprobe.New()
 )
 
 // probeOnce runs a probe once (retrying one that errors) and records the kubelet's events for its outcome. ok
@@ -107,7 +103,8 @@ func runProbe(ctx context.Context, c Container, spec *corev1.Container, podIP st
 	case pr.Exec != nil:
 		// As the kubelet, only the container's literal env values expand $(VAR) in the command.
 		cmd := expandStatic(pr.Exec.Command, spec.Env)
-		return execProber.Probe(&execCmd{run: func() ([]byte, error) { return c.Exec(ctx, cmd, timeout) }})
+		out, err := c.Exec(ctx, cmd, timeout)
+		return execProbe(ctx, out, err)
 	case pr.HTTPGet != nil:
 		req, err := httpprobe.NewRequestForHTTPGetAction(pr.HTTPGet, spec, podIP, "probe")
 		if err != nil {
@@ -153,35 +150,4 @@ func expandStatic(cmd []string, env []corev1.EnvVar) []string {
 		out = append(out, expansion.Expand(s, mapping))
 	}
 	return out
-}
-
-// execCmd adapts a command run in a container to the utilexec.Cmd the kubelet's exec prober takes.
-type execCmd struct {
-	run    func() ([]byte, error)
-	writer io.Writer
-}
-
-func (e *execCmd) Run() error                      { return nil }
-func (e *execCmd) CombinedOutput() ([]byte, error) { return e.run() }
-func (e *execCmd) Output() ([]byte, error)         { return nil, errors.New("unimplemented") }
-func (e *execCmd) SetDir(string)                   {}
-func (e *execCmd) SetStdin(io.Reader)              {}
-func (e *execCmd) SetStdout(out io.Writer)         { e.writer = out }
-func (e *execCmd) SetStderr(out io.Writer)         { e.writer = out }
-func (e *execCmd) SetEnv([]string)                 {}
-func (e *execCmd) Stop()                           {}
-func (e *execCmd) Wait() error                     { return nil }
-func (e *execCmd) StdoutPipe() (io.ReadCloser, error) {
-	return nil, errors.New("unimplemented")
-}
-func (e *execCmd) StderrPipe() (io.ReadCloser, error) {
-	return nil, errors.New("unimplemented")
-}
-
-func (e *execCmd) Start() error {
-	data, err := e.run()
-	if e.writer != nil {
-		_, _ = e.writer.Write(data)
-	}
-	return err
 }

@@ -20,7 +20,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	remote "k8s.io/cri-client/pkg"
 	"k8s.io/klog/v2/ktesting"
 	"k8s.io/kubernetes/pkg/probe"
 	utilexec "k8s.io/utils/exec"
@@ -206,7 +205,7 @@ func TestRunProbeExec(t *testing.T) {
 		{name: "non-zero exit", command: []string{"false"}, out: "sick", err: exitErr(1), wantCmd: "false", want: probe.Failure, output: "sick", wantTime: time.Second},
 		{
 			name: "timed out", command: []string{"sleep", "5"}, timeout: 2,
-			err:     fmt.Errorf("%w: %q timed out after %s", remote.ErrCommandTimedOut, "sleep 5", 2*time.Second),
+			err:     fmt.Errorf("%w: %q timed out after %s", ErrCommandTimedOut, "sleep 5", 2*time.Second),
 			wantCmd: "sleep 5", want: probe.Failure, output: `command timed out: "sleep 5" timed out after 2s`, wantTime: 2 * time.Second,
 		},
 		{name: "exec error", command: []string{"x"}, err: errors.New("no such container"), wantCmd: "x", want: probe.Unknown, wantErr: true, wantTime: time.Second},

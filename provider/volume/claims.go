@@ -16,7 +16,6 @@ import (
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/component-helpers/storage/ephemeral"
 	storagehelpers "k8s.io/component-helpers/storage/volume"
-	volumeutil "k8s.io/kubernetes/pkg/volume/util"
 
 	"github.com/berth-dev/berth/internal/persistentvolume"
 	"github.com/berth-dev/berth/provider/podspec"
@@ -39,6 +38,10 @@ const (
 	pluginHostPathPV = "kubernetes.io~host-path"
 	pluginLocalPV    = "kubernetes.io~local-volume"
 )
+
+// pvcProtectionFinalizer is the finalizer the PVC protection controller keeps on a claim that a pod uses
+// (k8s.io/kubernetes/pkg/volume/util's PVCProtectionFinalizer).
+const pvcProtectionFinalizer = "kubernetes.io/pvc-protection"
 
 // RefusedError is a volume the node will not mount whatever it waits for: the claim is bound to a PersistentVolume
 // Berth cannot mount, or may not (podspec.PersistentVolumeProblem). The pod fails, with podspec.VolumeRefusal of
@@ -107,7 +110,7 @@ func (m *Manager) boundVolume(ctx context.Context, pod *corev1.Pod, v *corev1.Vo
 	if err != nil {
 		return nil, fail(fmt.Errorf("failed to fetch PVC from API server: %w", err))
 	}
-	if pvc.DeletionTimestamp != nil && !slices.Contains(pvc.Finalizers, volumeutil.PVCProtectionFinalizer) {
+	if pvc.DeletionTimestamp != nil && !slices.Contains(pvc.Finalizers, pvcProtectionFinalizer) {
 		return nil, fail(errors.New("PVC is being deleted"))
 	}
 	if pvc.Status.Phase != corev1.ClaimBound {

@@ -10,14 +10,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	podresource "k8s.io/kubernetes/pkg/api/v1/resource"
 	"k8s.io/kubernetes/pkg/fieldpath"
-	volumeutil "k8s.io/kubernetes/pkg/volume/util"
 )
 
 // defaultVolumeMode is the API's default file mode of configMap, secret, downwardAPI and projected files.
 const defaultVolumeMode int32 = 0o644
 
 // Payload computes the files of a configMap, secret, downwardAPI or projected volume.
-func (m *Manager) Payload(ctx context.Context, pod *corev1.Pod, v *corev1.Volume) (map[string]volumeutil.FileProjection, error) {
+func (m *Manager) Payload(ctx context.Context, pod *corev1.Pod, v *corev1.Volume) (map[string]FileProjection, error) {
 	switch {
 	case v.ConfigMap != nil:
 		s := v.ConfigMap
@@ -88,9 +87,9 @@ func (m *Manager) secret(ns, name string, opt *bool) (*corev1.Secret, error) {
 
 // configMapPayload is the files of a ConfigMap: every key, or the listed items (a missing key is an error unless
 // the volume is optional). A nil ConfigMap (optional and absent) gives no files.
-func configMapPayload(items []corev1.KeyToPath, cm *corev1.ConfigMap, mode int32, opt bool) (map[string]volumeutil.FileProjection, error) {
+func configMapPayload(items []corev1.KeyToPath, cm *corev1.ConfigMap, mode int32, opt bool) (map[string]FileProjection, error) {
 	if cm == nil {
-		return map[string]volumeutil.FileProjection{}, nil
+		return map[string]FileProjection{}, nil
 	}
 	data := make(map[string][]byte, len(cm.Data)+len(cm.BinaryData))
 	for k, v := range cm.Data {
@@ -103,18 +102,18 @@ func configMapPayload(items []corev1.KeyToPath, cm *corev1.ConfigMap, mode int32
 }
 
 // secretPayload is the files of a Secret, as configMapPayload.
-func secretPayload(items []corev1.KeyToPath, s *corev1.Secret, mode int32, opt bool) (map[string]volumeutil.FileProjection, error) {
+func secretPayload(items []corev1.KeyToPath, s *corev1.Secret, mode int32, opt bool) (map[string]FileProjection, error) {
 	if s == nil {
-		return map[string]volumeutil.FileProjection{}, nil
+		return map[string]FileProjection{}, nil
 	}
 	return keyPayload(items, s.Data, mode, opt, "references non-existent secret key: %s")
 }
 
-func keyPayload(items []corev1.KeyToPath, data map[string][]byte, mode int32, opt bool, missing string) (map[string]volumeutil.FileProjection, error) {
-	out := make(map[string]volumeutil.FileProjection, len(data))
+func keyPayload(items []corev1.KeyToPath, data map[string][]byte, mode int32, opt bool, missing string) (map[string]FileProjection, error) {
+	out := make(map[string]FileProjection, len(data))
 	if len(items) == 0 {
 		for k, v := range data {
-			out[k] = volumeutil.FileProjection{Data: v, Mode: mode}
+			out[k] = FileProjection{Data: v, Mode: mode}
 		}
 		return out, nil
 	}
@@ -130,14 +129,14 @@ func keyPayload(items []corev1.KeyToPath, data map[string][]byte, mode int32, op
 		if it.Mode != nil {
 			m = *it.Mode
 		}
-		out[it.Path] = volumeutil.FileProjection{Data: v, Mode: m}
+		out[it.Path] = FileProjection{Data: v, Mode: m}
 	}
 	return out, nil
 }
 
 // downwardAPIPayload is the files of a downwardAPI volume (or projection): pod fields and container resources.
-func (m *Manager) downwardAPIPayload(pod *corev1.Pod, items []corev1.DownwardAPIVolumeFile, mode int32) (map[string]volumeutil.FileProjection, error) {
-	out := make(map[string]volumeutil.FileProjection, len(items))
+func (m *Manager) downwardAPIPayload(pod *corev1.Pod, items []corev1.DownwardAPIVolumeFile, mode int32) (map[string]FileProjection, error) {
+	out := make(map[string]FileProjection, len(items))
 	var errs []error
 	for _, it := range items {
 		fileMode := mode
@@ -158,16 +157,16 @@ func (m *Manager) downwardAPIPayload(pod *corev1.Pod, items []corev1.DownwardAPI
 			errs = append(errs, fmt.Errorf("%s: %w", it.Path, err))
 			continue
 		}
-		out[it.Path] = volumeutil.FileProjection{Data: []byte(v), Mode: fileMode}
+		out[it.Path] = FileProjection{Data: []byte(v), Mode: fileMode}
 	}
 	return out, errors.Join(errs...)
 }
 
 // projectedPayload merges a projected volume's sources, the service account token among them.
-func (m *Manager) projectedPayload(ctx context.Context, pod *corev1.Pod, pv *corev1.ProjectedVolumeSource) (map[string]volumeutil.FileProjection, error) {
+func (m *Manager) projectedPayload(ctx context.Context, pod *corev1.Pod, pv *corev1.ProjectedVolumeSource) (map[string]FileProjection, error) {
 	mode := modeOr(pv.DefaultMode)
-	out := map[string]volumeutil.FileProjection{}
-	merge := func(files map[string]volumeutil.FileProjection) {
+	out := map[string]FileProjection{}
+	merge := func(files map[string]FileProjection) {
 		for k, v := range files {
 			out[k] = v
 		}
@@ -205,7 +204,7 @@ func (m *Manager) projectedPayload(ctx context.Context, pod *corev1.Pod, pv *cor
 			if err != nil {
 				return nil, err
 			}
-			out[s.ServiceAccountToken.Path] = volumeutil.FileProjection{Data: []byte(tok), Mode: mode}
+			out[s.ServiceAccountToken.Path] = FileProjection{Data: []byte(tok), Mode: mode}
 		default:
 			return nil, errors.New("projected source type is not supported")
 		}

@@ -9,7 +9,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	volumeutil "k8s.io/kubernetes/pkg/volume/util"
 )
 
 func TestKeyPayloads(t *testing.T) {
@@ -17,29 +16,29 @@ func TestKeyPayloads(t *testing.T) {
 	sec := &corev1.Secret{Data: map[string][]byte{"user": []byte("admin")}}
 	tests := []struct {
 		name    string
-		got     func() (map[string]volumeutil.FileProjection, error)
-		want    map[string]volumeutil.FileProjection
+		got     func() (map[string]FileProjection, error)
+		want    map[string]FileProjection
 		wantErr string
 	}{
-		{name: "every key with the default mode", got: func() (map[string]volumeutil.FileProjection, error) {
+		{name: "every key with the default mode", got: func() (map[string]FileProjection, error) {
 			return configMapPayload(nil, cm, 0o644, false)
-		}, want: map[string]volumeutil.FileProjection{"a": {Data: []byte("1"), Mode: 0o644}, "b": {Data: []byte("2"), Mode: 0o644}, "bin": {Data: []byte{0, 1}, Mode: 0o644}}},
-		{name: "items with paths and modes", got: func() (map[string]volumeutil.FileProjection, error) {
+		}, want: map[string]FileProjection{"a": {Data: []byte("1"), Mode: 0o644}, "b": {Data: []byte("2"), Mode: 0o644}, "bin": {Data: []byte{0, 1}, Mode: 0o644}}},
+		{name: "items with paths and modes", got: func() (map[string]FileProjection, error) {
 			return configMapPayload([]corev1.KeyToPath{{Key: "a", Path: "conf/a.txt", Mode: ptr[int32](0o600)}, {Key: "bin", Path: "b.bin"}}, cm, 0o444, false)
-		}, want: map[string]volumeutil.FileProjection{"conf/a.txt": {Data: []byte("1"), Mode: 0o600}, "b.bin": {Data: []byte{0, 1}, Mode: 0o444}}},
-		{name: "missing key", got: func() (map[string]volumeutil.FileProjection, error) {
+		}, want: map[string]FileProjection{"conf/a.txt": {Data: []byte("1"), Mode: 0o600}, "b.bin": {Data: []byte{0, 1}, Mode: 0o444}}},
+		{name: "missing key", got: func() (map[string]FileProjection, error) {
 			return configMapPayload([]corev1.KeyToPath{{Key: "zzz", Path: "z"}}, cm, 0o644, false)
 		}, wantErr: "configmap references non-existent config key: zzz"},
-		{name: "missing key of an optional volume is skipped", got: func() (map[string]volumeutil.FileProjection, error) {
+		{name: "missing key of an optional volume is skipped", got: func() (map[string]FileProjection, error) {
 			return configMapPayload([]corev1.KeyToPath{{Key: "zzz", Path: "z"}, {Key: "a", Path: "a"}}, cm, 0o644, true)
-		}, want: map[string]volumeutil.FileProjection{"a": {Data: []byte("1"), Mode: 0o644}}},
-		{name: "absent optional configMap", got: func() (map[string]volumeutil.FileProjection, error) {
+		}, want: map[string]FileProjection{"a": {Data: []byte("1"), Mode: 0o644}}},
+		{name: "absent optional configMap", got: func() (map[string]FileProjection, error) {
 			return configMapPayload(nil, nil, 0o644, true)
-		}, want: map[string]volumeutil.FileProjection{}},
-		{name: "secret", got: func() (map[string]volumeutil.FileProjection, error) {
+		}, want: map[string]FileProjection{}},
+		{name: "secret", got: func() (map[string]FileProjection, error) {
 			return secretPayload(nil, sec, 0o400, false)
-		}, want: map[string]volumeutil.FileProjection{"user": {Data: []byte("admin"), Mode: 0o400}}},
-		{name: "secret missing key", got: func() (map[string]volumeutil.FileProjection, error) {
+		}, want: map[string]FileProjection{"user": {Data: []byte("admin"), Mode: 0o400}}},
+		{name: "secret missing key", got: func() (map[string]FileProjection, error) {
 			return secretPayload([]corev1.KeyToPath{{Key: "pass", Path: "p"}}, sec, 0o400, false)
 		}, wantErr: "references non-existent secret key: pass"},
 	}
@@ -115,7 +114,7 @@ func TestProjectedServiceAccountVolume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]volumeutil.FileProjection{"token": {Data: []byte("jwt-u-1"), Mode: 0o644}, "ca.crt": {Data: []byte("PEM"), Mode: 0o644}, "namespace": {Data: []byte("shop"), Mode: 0o644}}
+	want := map[string]FileProjection{"token": {Data: []byte("jwt-u-1"), Mode: 0o644}, "ca.crt": {Data: []byte("PEM"), Mode: 0o644}, "namespace": {Data: []byte("shop"), Mode: 0o644}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("payload %v, want %v", got, want)
 	}

@@ -15,7 +15,6 @@ import (
 	corev1listers "k8s.io/client-go/listers/core/v1"
 	resourcehelper "k8s.io/component-helpers/resource"
 	"k8s.io/klog/v2"
-	volumeutil "k8s.io/kubernetes/pkg/volume/util"
 
 	"github.com/berth-dev/berth/provider/podspec"
 	"github.com/berth-dev/berth/provider/userns"
@@ -130,13 +129,13 @@ func (m *Manager) setUp(ctx context.Context, pod *corev1.Pod, v *corev1.Volume) 
 			return err
 		}
 	}
-	w, err := volumeutil.NewAtomicWriter(dir, fmt.Sprintf("pod %s/%s volume %s", pod.Namespace, pod.Name, v.Name))
+	w, err := newAtomicWriter(dir)
 	if err != nil {
 		return err
 	}
 	// The new files are the pod's before they are swapped in, so that it never sees them as another's.
 	setPerms := func(string) error { return giveToPod(dir, pod, true, ids) }
-	if err := w.Write(payload, setPerms); err != nil {
+	if err := w.write(ctx, payload, setPerms); err != nil {
 		return fmt.Errorf("write files: %w", err)
 	}
 	if ids != nil {

@@ -117,6 +117,9 @@ type Options struct {
 	// MaxContainerRestartPeriod caps the crash-loop back-off, as the kubelet's
 	// crashLoopBackOff.maxContainerRestartPeriod (1s to 300s).
 	MaxContainerRestartPeriod time.Duration
+	// MaxPods is the number of pods the node can run: its pods capacity and allocatable, as the kubelet's
+	// maxPods.
+	MaxPods int
 	// UserNamespacesFirstID is the first host ID of the node's user namespaces (pods with hostUsers: false), as
 	// the kubelet's subordinate IDs for its user: one range of 65536 IDs per pod the node can run from there
 	// (0: 65536, the kubelet's default).
@@ -128,7 +131,7 @@ func NewCommand() *cobra.Command {
 	o := &Options{Port: 10250, NodeName: "berth-podman-0", Network: "berth", NetworkIface: "berth0", Workers: 8, HairpinMode: hairpin.Veth,
 		RootDir: "/var/lib/berth-kubelet", ClusterDomain: "cluster.local", ResolvConf: "/etc/resolv.conf", HostsFile: provider.DefaultHostsFile,
 		PodmanUnreachableGrace: provider.DefaultPodmanUnreachableGrace, PodmanUnreachableNodeGrace: berthnode.DefaultUnreachableAfter,
-		MaxContainerRestartPeriod: maxContainerRestartPeriod, UserNamespacesFirstID: userns.Length}
+		MaxContainerRestartPeriod: maxContainerRestartPeriod, UserNamespacesFirstID: userns.Length, MaxPods: berthnode.DefaultMaxPods}
 	cmd := &cobra.Command{
 		Use:          "berth-kubelet",
 		Short:        "A Kubernetes node whose pods run on a Podman host",
@@ -174,6 +177,7 @@ func NewCommand() *cobra.Command {
 	f.StringSliceVar(&o.RuntimeHandlers, "runtime-handlers", []string{provider.DefaultRuntimeHandler}, "RuntimeClass handlers the node runs, each the name of an OCI runtime the Podman host knows (its containers.conf [engine.runtimes]), such as runc or crun; a pod whose RuntimeClass names another handler, or no RuntimeClass that exists, fails to create its sandbox (FailedCreatePodSandBox) and is tried again, as under a kubelet")
 	f.BoolVar(&o.SeccompDefault, "seccomp-default", false, "as the kubelet's: containers that ask for no seccomp profile get the container runtime's default one (RuntimeDefault) instead of running unconfined; Localhost profiles are read from <root-dir>/seccomp on the Podman host")
 	f.DurationVar(&o.MaxContainerRestartPeriod, "max-container-restart-period", o.MaxContainerRestartPeriod, "the longest back-off between restarts of a crashing container (CrashLoopBackOff), as the kubelet's crashLoopBackOff.maxContainerRestartPeriod: 1s to 300s; the back-off starts at 10s, or at this period if it is shorter, and doubles up to it")
+	f.IntVar(&o.MaxPods, "max-pods", o.MaxPods, "number of pods the node can run, reported as its pods capacity and allocatable, as the kubelet's maxPods; the scheduler places no more there")
 	f.Uint32Var(&o.UserNamespacesFirstID, "user-namespaces-first-id", o.UserNamespacesFirstID, "first host ID (UID and GID) of the user namespaces of pods with hostUsers: false, a multiple of 65536 from 65536 up, as the kubelet's subordinate IDs: each such pod gets 65536 IDs of its own, and the node keeps one range per pod it can run (its max pods); nodes sharing a machine need spans apart")
 	return cmd
 }
@@ -204,6 +208,9 @@ func (o *Options) Validate() error {
 	}
 	if o.CertDir != "" && !filepath.IsAbs(o.CertDir) {
 		return fmt.Errorf("--cert-dir %q must be an absolute path", o.CertDir)
+	}
+	if o.MaxPods <= 0 {
+		return fmt.Errorf("--max-pods %d must be positive", o.MaxPods)
 	}
 	if o.Port <= 0 || o.Port > 65535 {
 		return fmt.Errorf("--port %d is out of range", o.Port)
@@ -442,7 +449,7 @@ func Run(ctx context.Context, o *Options) error {
 	taints, _ := parseTaints(o.Taints)
 	usage := hostUsage(o.PodmanURL)
 	noUserns := userNamespacesRefusal(o)
-	np := berthnode.New(ctx, berthnode.Config{Name: o.NodeName, IP: o.NodeIP, KubeletPort: int32(o.Port), Version: Version, Runtime: rt, Taints: taints, PodCIDRs: podCIDRs,
+	np := berthnode.New(ctx, berthnode.Config{Name: o.NodeName, IP: o.NodeIP, KubeletPort: int32(o.Port), Version: Version, MaxPods: o.MaxPods, Runtime: rt, Taints: taints, PodCIDRs: podCIDRs,
 		UnreachableAfter: o.PodmanUnreachableNodeGrace, MemAvailable: memAvailable(usage),
 		NodeFs: nodeFs(o.PodmanURL, o.RootDir), RuntimeHandlers: o.RuntimeHandlers, UserNamespaces: noUserns == ""})
 	tokens := token.NewManager(client)

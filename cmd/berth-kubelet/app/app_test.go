@@ -22,7 +22,7 @@ import (
 func TestOptionsValidate(t *testing.T) {
 	valid := func() *Options {
 		return &Options{NodeIP: "192.0.2.2", Port: 10250, TLSCertFile: "c", TLSKeyFile: "k", RootDir: "/var/lib/berth-kubelet", PodmanUnreachableGrace: 40 * time.Second,
-			PodmanUnreachableNodeGrace: 30 * time.Second, MaxContainerRestartPeriod: 300 * time.Second}
+			PodmanUnreachableNodeGrace: 30 * time.Second, MaxContainerRestartPeriod: 300 * time.Second, MaxPods: 110}
 	}
 	tests := []struct {
 		name    string
@@ -39,6 +39,9 @@ func TestOptionsValidate(t *testing.T) {
 		{"rotated serving certs and a cert file", func(o *Options) { o.RotateServerCertificates = true }, "--rotate-server-certificates requests the serving certificate from the cluster: drop --tls-cert-file"},
 		{"cert dir", func(o *Options) { o.CertDir = "/var/lib/berth-kubelet/pki" }, ""},
 		{"relative cert dir", func(o *Options) { o.CertDir = "pki" }, `--cert-dir "pki" must be an absolute path`},
+		{"more pods than the kubelet's default", func(o *Options) { o.MaxPods = 250 }, ""},
+		{"no pods", func(o *Options) { o.MaxPods = 0 }, "--max-pods 0 must be positive"},
+		{"negative max pods", func(o *Options) { o.MaxPods = -1 }, "--max-pods -1 must be positive"},
 		{"port out of range", func(o *Options) { o.Port = 70000 }, "--port 70000 is out of range"},
 		{"taints", func(o *Options) { o.Taints = []string{"berth.dev/podman=true:NoSchedule", "dedicated:NoExecute"} }, ""},
 		{"bad taint effect", func(o *Options) { o.Taints = []string{"a=b:Sometimes"} }, `--register-with-taints "a=b:Sometimes": want key=value:Effect`},
@@ -112,6 +115,7 @@ func TestFlagDefaults(t *testing.T) {
 		"max-container-restart-period":  "5m0s",
 		"seccomp-default":               "false",
 		"runtime-handlers":              "[runc]",
+		"max-pods":                      "110",
 	} {
 		f := cmd.Flags().Lookup(flag)
 		if f == nil {
@@ -260,7 +264,7 @@ func TestRunRefusesBadRegistriesConfig(t *testing.T) {
 		filepath.Join(dir, "absent.conf"): `--registries-config ` + filepath.Join(dir, "absent.conf") + `: read: no such file or directory`,
 	} {
 		o := &Options{NodeIP: "192.0.2.1", Port: 10250, RootDir: "/var/lib/berth-kubelet", PodmanUnreachableGrace: time.Minute,
-			PodmanUnreachableNodeGrace: 30 * time.Second, MaxContainerRestartPeriod: time.Minute, Kubeconfig: filepath.Join(dir, "absent.kubeconfig"), RegistriesConfig: file}
+			PodmanUnreachableNodeGrace: 30 * time.Second, MaxContainerRestartPeriod: time.Minute, MaxPods: 110, Kubeconfig: filepath.Join(dir, "absent.kubeconfig"), RegistriesConfig: file}
 		err := Run(context.Background(), o)
 		if err == nil || !strings.HasPrefix(err.Error(), want) {
 			t.Errorf("Run = %v, want %q", err, want)

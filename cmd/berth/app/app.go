@@ -77,6 +77,7 @@ stops it. The cluster's objects are kept in the state folder across runs.`,
 	f.StringVar(&cfg.NodeIP, "node-ip", "", "address the nodes advertise (default: this machine's first non-loopback IPv4 address)")
 	f.BoolVar(&cfg.NodeNetns, "node-netns", cfg.NodeNetns, "make each node a network namespace of its own, with its own address, its pod subnet routed from this machine, upstream kube-proxy and cluster DNS, so that Services work from and to its pods (see docs/services.md); false: the nodes share this machine's address and have neither (the default with --podman-url)")
 	f.IntVar(&cfg.APIServerPort, "apiserver-port", cfg.APIServerPort, "kube-apiserver port (every address: pods reach it at --node-ip)")
+	f.IntVar(&cfg.MaxPods, "max-pods", cfg.MaxPods, "pods each node can run, its pods capacity (berth-kubelet --max-pods, as the kubelet's maxPods; 0: the kubelet's default, 110)")
 	f.StringSliceVar(&cfg.AllowedHostPaths, "allowed-host-paths", nil, "host folders hostPath volumes may name (at or below them); none by default")
 	f.StringVar(&cfg.RegistriesConfig, "registries-config", "", "containers-registries.conf(5) v2 file (registry mirrors, insecure or blocked registries) merged into each node's Podman registries.conf; its entries win over Berth's")
 	f.IntVar(&cfg.EtcdPort, "etcd-port", cfg.EtcdPort, "etcd client port (127.0.0.1)")

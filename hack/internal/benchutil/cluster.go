@@ -28,8 +28,9 @@ type Cluster struct {
 
 // StartCluster starts a one-node cluster with the binaries of binDir. An empty stateDir means a temporary
 // folder, prefixed with prefix, that Cleanup removes. When the start fails (and was not interrupted), the folder is
-// kept for its logs and the error names it.
-func StartCluster(ctx context.Context, binDir, stateDir, prefix string, out io.Writer) (*Cluster, error) {
+// kept for its logs and the error names it. maxPods is the node's pod capacity (berth-kubelet --max-pods; 0: the
+// kubelet's default, 110).
+func StartCluster(ctx context.Context, binDir, stateDir, prefix string, maxPods int, out io.Writer) (*Cluster, error) {
 	if out == nil {
 		out = io.Discard
 	}
@@ -47,7 +48,7 @@ func StartCluster(ctx context.Context, binDir, stateDir, prefix string, out io.W
 		return nil, fmt.Errorf("resolve the state folder: %w", err)
 	}
 	ccfg := cluster.Default()
-	ccfg.StateDir, ccfg.BinDir, ccfg.Out, ccfg.Nodes = c.State, binDir, out, 1
+	ccfg.StateDir, ccfg.BinDir, ccfg.Out, ccfg.Nodes, ccfg.MaxPods = c.State, binDir, out, 1, maxPods
 	ports, err := FreePorts(7)
 	if err != nil {
 		return nil, err
