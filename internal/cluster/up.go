@@ -337,7 +337,9 @@ func Up(ctx context.Context, cfg Config) (_ *Cluster, retErr error) {
 	// The virtual kubelets' extra permissions are granted as soon as the apiserver takes writes, before it is
 	// ready and before a kubelet can have claimed its lease, while the rest starts.
 	rbac := make(chan error, 1)
-	go func() { rbac <- retryUntil(ctx, apiserver, bootstrapRBAC, c.client) }()
+	go func() {
+		rbac <- await(ctx, apiserver, func(ctx context.Context) error { return bootstrapRBAC(ctx, c.client) })
+	}()
 	for i, p := range podmans {
 		if err := c.step(ctx, fmt.Sprintf("podman %d (%s)", i, c.hosts[i].url), p, podmanAnswers(c.hosts[i].url)); err != nil {
 			return nil, err
@@ -442,9 +444,7 @@ func Up(ctx context.Context, cfg Config) (_ *Cluster, retErr error) {
 
 // step waits for a component and prints a progress line.
 func (c *Cluster) step(ctx context.Context, name string, p *process, check func(context.Context) error) error {
-	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
-	if err := waitFor(wctx, p, "", check); err != nil {
+	if err := await(ctx, p, check); err != nil {
 		return err
 	}
 	c.cfg.progress("  ✓ %-28s ready after %s", name, time.Since(c.started).Round(10*time.Millisecond))
@@ -778,11 +778,12 @@ func (c *Cluster) apiserverReady(ctx context.Context) error {
 	return err
 }
 
-// retryUntil calls do with client until it succeeds, for up to 90 s while p (the apiserver) runs, as waitFor polls.
-func retryUntil(ctx context.Context, p *process, do func(context.Context, kubernetes.Interface) error, client kubernetes.Interface) error {
+// await polls check until it succeeds, for up to 90 s while p runs (waitFor): a component's readiness, or a call
+// to the apiserver p that must go through once it takes requests.
+func await(ctx context.Context, p *process, check func(context.Context) error) error {
 	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
-	return waitFor(wctx, p, "", func(ctx context.Context) error { return do(ctx, client) })
+	return waitFor(wctx, p, "", check)
 }
 
 // nodeReadySince checks that a node reported Ready with a heartbeat no older than since: a node object kept from
