@@ -329,8 +329,7 @@ func (p *Provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 	r.startTime = metav1.NewTime(p.cfg.Clock.Now())
 	if pod.Status.StartTime != nil {
 		r.startTime = *pod.Status.StartTime
-	}
-	if pod.Status.StartTime == nil {
+	} else {
 		r.trace = newStartTrace(time.Now()) // a pod started anew, not one a restarted kubelet takes over
 	}
 	if a, ok := p.adopted[pod.UID]; ok {

@@ -60,6 +60,7 @@ import (
 
 	"github.com/berth-dev/berth/hack/internal/benchutil"
 	"github.com/berth-dev/berth/internal/cluster"
+	berthnode "github.com/berth-dev/berth/provider/node"
 	"github.com/berth-dev/berth/provider/podman"
 )
 
@@ -247,12 +248,11 @@ func Run(ctx context.Context, cfg Config) (retErr error) {
 // once than its 110. The churn deletes a batch and starts the next one once Podman has no pod of it left, while the
 // deleted pods' objects may still be on their way out, so the scale phase asks for a batch beyond ScalePods.
 func maxPods(cfg Config) int {
-	const kubeletDefault = 110
 	need := max(cfg.MemPods, cfg.Burst)
 	if cfg.ScalePods > 0 {
 		need = max(need, cfg.ScalePods+max(1, min(cfg.ChurnPods, cfg.ScalePods)))
 	}
-	if need <= kubeletDefault {
+	if need <= berthnode.DefaultMaxPods {
 		return 0
 	}
 	return need
