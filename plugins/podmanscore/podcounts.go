@@ -180,26 +180,25 @@ func (cc *cycleCounts) at(g *podGroup, i int, ni fwk.NodeInfo) int64 {
 // scheduler filters the list in order from a rotating start, so the nodes to score mostly follow each other in it:
 // the slot after the previous node's is compared first, and the index map is read only when that misses.
 func (cc *cycleCounts) positions(nodes []fwk.NodeInfo, out []int) {
+	if cc.countOnly {
+		for i := range out {
+			out[i] = -1
+		}
+		return
+	}
 	list := cc.c.list
-	next := -1
+	next := 0 // a guess: a slot holding the node is its position, whatever led to the guess
 	for i, ni := range nodes {
-		switch {
-		case cc.countOnly:
+		p, ok := next, next < len(list) && list[next] == ni
+		if !ok {
+			p, ok = cc.c.pos[ni]
+		}
+		if !ok {
 			out[i] = -1
 			continue
-		case next >= 0 && next < len(list) && list[next] == ni:
-			out[i] = next
-		default:
-			p, ok := cc.c.pos[ni]
-			if !ok {
-				p = -1
-			}
-			out[i] = p
 		}
-		next = -1
-		if out[i] >= 0 {
-			next = (out[i] + 1) % len(list)
-		}
+		out[i] = p
+		next = (p + 1) % len(list)
 	}
 }
 
